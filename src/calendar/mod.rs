@@ -1,0 +1,1 @@
+//! Calendars, day counts, business-day conventions and schedules. (placeholder: issue 3)

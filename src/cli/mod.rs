@@ -1,0 +1,4 @@
+//! The `dbond` command-line verbs. Argument structs live here; `main.rs` only wires
+//! them.
+
+pub mod calc;

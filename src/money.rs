@@ -1,0 +1,1 @@
+//! Currencies, amounts and explicit rounding. (placeholder: issue 3)

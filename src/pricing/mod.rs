@@ -1,0 +1,1 @@
+//! Price/yield, accrued interest and patriotic-discount analytics. (placeholder: issue 3)
