@@ -5,11 +5,19 @@
 //! keys; `registry` is the deterministic state machine; `store` joins ledger and
 //! registry on sled; `service` is the tonic edge; `cli` holds the `dbond` verbs.
 
+pub mod audit;
 pub mod calendar;
 pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod codec;
 pub mod ledger;
+pub mod limits;
 pub mod money;
 pub mod pricing;
+pub mod registry;
+pub mod service;
+pub mod store;
 
 pub mod proto {
     //! Generated protobuf and gRPC types (package `diaspora.bonds.v1`). Only the

@@ -2,10 +2,15 @@
 //! the environment and argv.
 
 use clap::{Parser, Subcommand};
+use dbond::cli;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "dbond", version, about = "Diaspora bond issuance and registry ledger")]
+#[command(
+    name = "dbond",
+    version,
+    about = "Diaspora bond issuance and registry ledger: a signed, append-only, provable registry"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -13,17 +18,48 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the ledger server (creates the ledger in --data on first start).
+    Serve(cli::serve::ServeArgs),
+    /// Generate a participant key pair.
+    Keygen(cli::keygen::KeygenArgs),
+    /// Register, rotate, revoke and list participants.
+    #[command(subcommand)]
+    Participant(cli::participant::ParticipantCommand),
+    /// Verify a stopped ledger store in full.
+    Verify(cli::verify::VerifyArgs),
     /// Print the coupon and redemption cash flows of a bond (JSON).
-    Schedule(dbond::cli::calc::ScheduleArgs),
+    Schedule(cli::calc::ScheduleArgs),
     /// Price from yield, yield from price, or patriotic-discount pricing (JSON).
-    Price(dbond::cli::calc::PriceArgs),
+    Price(cli::calc::PriceArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DBOND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
-        Command::Schedule(args) => dbond::cli::calc::run_schedule(&args),
-        Command::Price(args) => dbond::cli::calc::run_price(&args),
+        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(cli::serve::run(&args))),
+        Command::Keygen(args) => cli::keygen::run(&args),
+        Command::Participant(command) => {
+            runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))
+        }
+        Command::Verify(args) => cli::verify::run(&args),
+        Command::Schedule(args) => cli::calc::run_schedule(&args),
+        Command::Price(args) => cli::calc::run_price(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

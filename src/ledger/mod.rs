@@ -1,5 +1,10 @@
 //! The ledger: entry bytes, hashes, signatures, the Merkle tree, checkpoints and
-//! proofs. Knows bytes and keys; never touches storage or the registry.
+//! proofs. Knows bytes and keys; never touches storage or registry state.
 
 pub mod checkpoint;
+pub mod entry;
+pub mod keys;
 pub mod merkle;
+
+/// The ledger format version this build writes and reads (recorded in genesis).
+pub const FORMAT_VERSION: u32 = 1;

@@ -1,0 +1,151 @@
+//! Test harness: runs the real `dbond` binary on 127.0.0.1 with a fresh data
+//! folder, and connects signing clients to it.
+#![allow(dead_code)]
+
+use dbond::client::Client;
+use dbond::ledger::keys;
+use ed25519_dalek::SigningKey;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Server {
+    pub child: Option<Child>,
+    pub addr: String,
+    pub data: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Starts `dbond serve` on `data`, waiting for its "listening on" line.
+fn spawn(data: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbond"))
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .args(extra)
+        .env("DBOND_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dbond serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(a) = line.strip_prefix("listening on ") {
+                    break a.trim().to_string();
+                }
+            }
+            _ => {
+                let status = child.wait().expect("wait");
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("dbond serve exited ({status}) before listening: {err}");
+            }
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+    }
+    (child, format!("http://{addr}"))
+}
+
+impl Server {
+    /// A fresh server on a new temporary data folder.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let (child, addr) = spawn(&data, &[]);
+        Server {
+            child: Some(child),
+            addr,
+            data,
+            _dir: Some(dir),
+        }
+    }
+
+    pub fn admin_key(&self) -> SigningKey {
+        keys::read_private_key(&self.data.join("admin.key")).expect("admin key")
+    }
+
+    pub async fn admin(&self) -> Client {
+        Client::connect(&self.addr, self.admin_key())
+            .await
+            .expect("connect")
+    }
+
+    pub async fn client(&self, key: SigningKey) -> Client {
+        Client::connect(&self.addr, key).await.expect("connect")
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush or clean up).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server with SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        #[cfg(unix)]
+        unsafe {
+            libc_kill(child.id() as i32, 15);
+        }
+        for _ in 0..600 {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("server did not stop within 30 s of SIGTERM");
+    }
+
+    /// Starts the server again on the same data folder.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop or kill first");
+        let (child, addr) = spawn(&self.data, &[]);
+        self.child = Some(child);
+        self.addr = addr;
+    }
+
+    /// Runs `dbond` with arguments, returning (success, stdout, stderr).
+    pub fn dbond(args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_dbond"))
+            .args(args)
+            .output()
+            .expect("run dbond");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+#[cfg(unix)]
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn new_key() -> SigningKey {
+    keys::generate()
+}

@@ -1,0 +1,12 @@
+//! Independent verification of a ledger: every entry's shape, index and hash link;
+//! every ledger signature; every participant signature against the key that was
+//! valid at that index (following registrations, rotations and revocations on the
+//! ledger itself); that each request's events are exactly what the state machine
+//! decides for it; the Merkle root against signed checkpoints.
+//!
+//! Invariant: the verifier trusts nothing but the bytes it is given and the ledger
+//! key named by genesis. Signatures are checked in batches, on every core.
+
+mod verifier;
+
+pub use verifier::{Verified, Verifier, VerifyFailure, verify_store};

@@ -1,0 +1,480 @@
+//! The streaming verifier. Feed it entries in order with [`Verifier::push`], then
+//! [`Verifier::finish`].
+
+use crate::codec;
+use crate::ledger::checkpoint::{self, Checkpoint};
+use crate::ledger::entry::{self, GENESIS_PREV_HASH};
+use crate::ledger::keys::{self, ENTRY_CONTEXT, KeyId, REQUEST_CONTEXT};
+use crate::ledger::merkle::{Frontier, Hash};
+use crate::limits;
+use crate::proto as pb;
+use crate::registry::{self, Changes, Decision, EntryMeta, Event, LedgerIdentity, State};
+use ed25519_dalek::VerifyingKey;
+use prost::Message;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+
+/// Signature checks are gathered and verified this many at a time (in parallel
+/// batches of [`BATCH`]).
+const PENDING_MAX: usize = 16_384;
+const BATCH: usize = 64;
+
+/// Where verification failed and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("entry {index}: {reason}")]
+pub struct VerifyFailure {
+    pub index: u64,
+    pub reason: String,
+}
+
+fn fail(index: u64, reason: impl Into<String>) -> VerifyFailure {
+    VerifyFailure {
+        index,
+        reason: reason.into(),
+    }
+}
+
+struct SigCheck {
+    index: u64,
+    what: &'static str,
+    key: VerifyingKey,
+    context: &'static [u8],
+    message: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub size: u64,
+    pub root: Hash,
+    pub state: State,
+    /// Roots at the sizes asked for with [`Verifier::want_root_at`].
+    pub roots: BTreeMap<u64, Hash>,
+}
+
+impl Verified {
+    /// Checks a signed checkpoint note against the verified ledger: signed by the
+    /// ledger key, for this origin, and its root equal to the root the entries give
+    /// at its size (which must be the final size or one asked for in advance).
+    pub fn check_checkpoint(&self, note: &str) -> Result<Checkpoint, VerifyFailure> {
+        let last = self.size.saturating_sub(1);
+        let identity = self.state.identity().ok_or_else(|| fail(0, "no genesis"))?;
+        let key = keys::parse_public_key(&identity.ledger_public_key.0)
+            .map_err(|e| fail(0, e.to_string()))?;
+        let cp = checkpoint::open(note, &identity.origin, &key)
+            .map_err(|e| fail(last, format!("checkpoint: {e}")))?;
+        if cp.origin != identity.origin {
+            return Err(fail(
+                last,
+                format!(
+                    "checkpoint origin {:?} is not the ledger's {:?}",
+                    cp.origin, identity.origin
+                ),
+            ));
+        }
+        let root = if cp.size == self.size {
+            self.root
+        } else if let Some(r) = self.roots.get(&cp.size) {
+            *r
+        } else {
+            return Err(fail(
+                last,
+                format!(
+                    "checkpoint is for size {} but the ledger verified has {} entries",
+                    cp.size, self.size
+                ),
+            ));
+        };
+        if root != cp.root {
+            return Err(fail(
+                cp.size.saturating_sub(1),
+                format!(
+                    "merkle root mismatch at size {}: checkpoint says {}, entries give {}",
+                    cp.size,
+                    hex::encode(cp.root),
+                    hex::encode(root)
+                ),
+            ));
+        }
+        Ok(cp)
+    }
+}
+
+/// Verifies a ledger entry by entry.
+pub struct Verifier {
+    state: State,
+    frontier: Frontier,
+    last_hash: Hash,
+    ledger_key: Option<VerifyingKey>,
+    pending: Vec<SigCheck>,
+    /// Events the current request still has to produce, and its first index.
+    expected: VecDeque<Event>,
+    cause: u64,
+    nonces: HashSet<(KeyId, Vec<u8>)>,
+    want_roots: BTreeSet<u64>,
+    roots: BTreeMap<u64, Hash>,
+    changes: Changes,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Verifier {
+    pub fn new() -> Self {
+        Verifier {
+            state: State::new(),
+            frontier: Frontier::new(),
+            last_hash: GENESIS_PREV_HASH,
+            ledger_key: None,
+            pending: Vec::new(),
+            expected: VecDeque::new(),
+            cause: 0,
+            nonces: HashSet::new(),
+            want_roots: BTreeSet::new(),
+            roots: BTreeMap::new(),
+            changes: Changes::default(),
+        }
+    }
+
+    /// Asks for the root at `size` to be kept (to check an older checkpoint).
+    pub fn want_root_at(&mut self, size: u64) {
+        self.want_roots.insert(size);
+    }
+
+    /// Number of entries accepted so far.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Checks the next entry, given as its stored bytes.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), VerifyFailure> {
+        let index = self.frontier.size();
+        let opened = entry::open(bytes).map_err(|e| fail(index, e.to_string()))?;
+        if opened.index() != index {
+            return Err(fail(
+                index,
+                format!(
+                    "entry says it is entry {} (entries reordered, dropped or duplicated?)",
+                    opened.index()
+                ),
+            ));
+        }
+        if opened.prev_hash() != self.last_hash {
+            return Err(fail(
+                index,
+                format!(
+                    "previous-hash link broken: expected {}, found {}",
+                    hex::encode(self.last_hash),
+                    hex::encode(opened.prev_hash())
+                ),
+            ));
+        }
+        let recorded_at = codec::timestamp_from_pb("recorded_at", opened.body.recorded_at.as_ref())
+            .map_err(|e| fail(index, e.to_string()))?;
+        let pb_event = opened
+            .body
+            .event
+            .as_ref()
+            .ok_or_else(|| fail(index, "event missing"))?;
+        let event =
+            codec::event_from_pb(pb_event).map_err(|e| fail(index, format!("event: {e}")))?;
+        let meta = EntryMeta { index, recorded_at };
+
+        if index == 0 {
+            self.check_genesis(&opened, &event)?;
+        }
+        let ledger_key = self
+            .ledger_key
+            .ok_or_else(|| fail(index, "the first entry is not a genesis entry"))?;
+        self.pending.push(SigCheck {
+            index,
+            what: "ledger signature",
+            key: ledger_key,
+            context: ENTRY_CONTEXT,
+            message: opened.body_bytes.clone(),
+            signature: opened.ledger_signature.clone(),
+        });
+
+        match &opened.body.actor {
+            Some(actor) => {
+                if let Some(missing) = self.expected.front() {
+                    return Err(fail(
+                        index,
+                        format!(
+                            "request at entry {} should still produce a {} entry",
+                            self.cause,
+                            missing.kind()
+                        ),
+                    ));
+                }
+                if index != 0 {
+                    self.expected = self.check_request(index, recorded_at, actor)?.into();
+                    self.cause = index;
+                } else {
+                    self.expected = VecDeque::from([event.clone()]);
+                }
+            }
+            None => {
+                if opened.body.cause_index != self.cause || self.expected.is_empty() {
+                    return Err(fail(
+                        index,
+                        format!(
+                            "entry claims to derive from entry {}, which produced no further entries",
+                            opened.body.cause_index
+                        ),
+                    ));
+                }
+            }
+        }
+        let want = self
+            .expected
+            .pop_front()
+            .ok_or_else(|| fail(index, "entry has no request"))?;
+        if want != event {
+            return Err(fail(
+                index,
+                format!(
+                    "recorded {} event differs from what its request decides ({})",
+                    event.kind(),
+                    want.kind()
+                ),
+            ));
+        }
+        self.changes.clear();
+        registry::apply(&mut self.state, &meta, &event, &mut self.changes)
+            .map_err(|e| fail(index, e.reason))?;
+        self.frontier.append(opened.hash, |_, _, _| {});
+        self.last_hash = opened.hash;
+        if self.want_roots.contains(&self.frontier.size()) {
+            self.roots
+                .insert(self.frontier.size(), self.frontier.root());
+        }
+        if self.pending.len() >= PENDING_MAX {
+            self.flush_signatures()?;
+        }
+        Ok(())
+    }
+
+    fn check_genesis(
+        &mut self,
+        opened: &entry::Opened,
+        event: &Event,
+    ) -> Result<(), VerifyFailure> {
+        let Event::Genesis(g) = event else {
+            return Err(fail(
+                0,
+                format!("the first entry must be genesis, found {}", event.kind()),
+            ));
+        };
+        let ledger_key = keys::parse_public_key(&g.ledger_public_key.0)
+            .map_err(|e| fail(0, format!("ledger key: {e}")))?;
+        let admin_key = keys::parse_public_key(&g.admin_public_key.0)
+            .map_err(|e| fail(0, format!("admin key: {e}")))?;
+        let actor = opened
+            .body
+            .actor
+            .as_ref()
+            .ok_or_else(|| fail(0, "genesis must be signed by the admin key"))?;
+        if actor.key_id != KeyId::of(&admin_key).as_str() {
+            return Err(fail(0, "genesis is not signed by the admin key it names"));
+        }
+        let payload = pb::RequestPayload::decode(actor.request.as_slice())
+            .map_err(|e| fail(0, format!("genesis request: {e}")))?;
+        let Some(pb::command::Kind::Genesis(c)) = payload.command.and_then(|c| c.kind) else {
+            return Err(fail(0, "genesis request does not carry a Genesis command"));
+        };
+        if c.origin != g.origin
+            || payload.ledger_origin != g.origin
+            || c.ledger_public_key != g.ledger_public_key.0
+            || c.admin_public_key != g.admin_public_key.0
+            || c.admin_participant_id != g.admin_participant_id.as_str()
+        {
+            return Err(fail(
+                0,
+                "genesis event differs from the genesis request the admin signed",
+            ));
+        }
+        self.pending.push(SigCheck {
+            index: 0,
+            what: "admin signature on genesis",
+            key: admin_key,
+            context: REQUEST_CONTEXT,
+            message: actor.request.clone(),
+            signature: actor.signature.clone(),
+        });
+        self.ledger_key = Some(ledger_key);
+        Ok(())
+    }
+
+    /// Checks a request carried by entry `index` and returns the events the state
+    /// machine decides for it.
+    fn check_request(
+        &mut self,
+        index: u64,
+        recorded_at: chrono::DateTime<chrono::Utc>,
+        actor: &pb::Actor,
+    ) -> Result<Vec<Event>, VerifyFailure> {
+        let key_id = KeyId::parse(&actor.key_id).ok_or_else(|| {
+            fail(
+                index,
+                format!("actor key id {:?} is malformed", actor.key_id),
+            )
+        })?;
+        let caller = crate::store::authorize(&self.state, &key_id, index)
+            .map_err(|e| fail(index, format!("participant signature: {e}")))?;
+        let record = self
+            .state
+            .key(&key_id)
+            .ok_or_else(|| fail(index, "key vanished"))?;
+        let key =
+            keys::parse_public_key(&record.public_key.0).map_err(|e| fail(index, e.to_string()))?;
+        self.pending.push(SigCheck {
+            index,
+            what: "participant signature",
+            key,
+            context: REQUEST_CONTEXT,
+            message: actor.request.clone(),
+            signature: actor.signature.clone(),
+        });
+        let payload = pb::RequestPayload::decode(actor.request.as_slice())
+            .map_err(|e| fail(index, format!("request payload: {e}")))?;
+        let identity: &LedgerIdentity = self
+            .state
+            .identity()
+            .ok_or_else(|| fail(index, "no genesis"))?;
+        if payload.ledger_origin != identity.origin {
+            return Err(fail(
+                index,
+                format!("request was signed for ledger {:?}", payload.ledger_origin),
+            ));
+        }
+        let issued_at = codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
+            .map_err(|e| fail(index, e.to_string()))?;
+        let age = (recorded_at - issued_at).num_seconds();
+        if age > limits::REQUEST_AGE_SECS_MAX || -age > limits::REQUEST_FUTURE_SKEW_SECS_MAX {
+            return Err(fail(
+                index,
+                format!(
+                    "request issued {age} s before it was recorded, outside the accepted window"
+                ),
+            ));
+        }
+        if !self.nonces.insert((key_id, payload.nonce.clone())) {
+            return Err(fail(
+                index,
+                "request replayed: its nonce was already used by this key",
+            ));
+        }
+        let kind = payload
+            .command
+            .and_then(|c| c.kind)
+            .ok_or_else(|| fail(index, "request carries no command"))?;
+        let command =
+            codec::command_from_kind(&kind).map_err(|e| fail(index, format!("request: {e}")))?;
+        match registry::decide(&self.state, &caller, &command) {
+            Ok(Decision::Append(events)) if !events.is_empty() => Ok(events),
+            Ok(_) => Err(fail(index, "request decides no entry but one was recorded")),
+            Err(e) => Err(fail(
+                index,
+                format!("request should have been refused: {e}"),
+            )),
+        }
+    }
+
+    fn flush_signatures(&mut self) -> Result<(), VerifyFailure> {
+        let pending = std::mem::take(&mut self.pending);
+        let bad: Option<u64> = pending
+            .par_chunks(BATCH)
+            .filter_map(|chunk| {
+                let items: Vec<_> = chunk
+                    .iter()
+                    .map(|c| {
+                        (
+                            &c.key,
+                            c.context,
+                            c.message.as_slice(),
+                            c.signature.as_slice(),
+                        )
+                    })
+                    .collect();
+                if keys::verify_batch(&items) {
+                    return None;
+                }
+                chunk
+                    .iter()
+                    .find(|c| !keys::verify(&c.key, c.context, &c.message, &c.signature))
+                    .map(|c| c.index)
+            })
+            .min();
+        if let Some(index) = bad {
+            let what = pending
+                .iter()
+                .find(|c| {
+                    c.index == index && !keys::verify(&c.key, c.context, &c.message, &c.signature)
+                })
+                .map_or("signature", |c| c.what);
+            return Err(fail(index, format!("{what} does not verify")));
+        }
+        Ok(())
+    }
+
+    /// Finishes: checks outstanding signatures and that no request is left short.
+    pub fn finish(mut self) -> Result<Verified, VerifyFailure> {
+        self.flush_signatures()?;
+        if let Some(missing) = self.expected.front() {
+            return Err(fail(
+                self.frontier.size(),
+                format!(
+                    "the ledger ends before request {} produced its {} entry",
+                    self.cause,
+                    missing.kind()
+                ),
+            ));
+        }
+        if self.frontier.size() == 0 {
+            return Err(fail(0, "the ledger is empty"));
+        }
+        Ok(Verified {
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+            state: self.state,
+            roots: self.roots,
+        })
+    }
+}
+
+/// Verifies a stopped store in full: every entry, the stored checkpoint, and that
+/// the stored registry state is exactly the replay.
+pub fn verify_store(
+    path: &std::path::Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Verified, anyhow::Error> {
+    let store = crate::store::RawStore::open(path)?;
+    let total = store.len_hint();
+    let mut verifier = Verifier::new();
+    for item in store.entries() {
+        let (index, bytes) = item?;
+        if index != verifier.size() {
+            return Err(fail(
+                verifier.size(),
+                format!("entry {} is missing from the store", verifier.size()),
+            )
+            .into());
+        }
+        verifier.push(&bytes)?;
+        if index % 4096 == 0 {
+            progress(index, total);
+        }
+    }
+    let verified = verifier.finish()?;
+    progress(verified.size, total);
+    verified.check_checkpoint(&store.checkpoint()?)?;
+    store
+        .check_state(&verified.state)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(verified)
+}

@@ -1,0 +1,220 @@
+//! Conversion between the protobuf ledger format and the registry's domain types.
+//! Wire input is validated here, once; the domain never sees generated types.
+
+use crate::ledger::keys::KeyId;
+use crate::proto as pb;
+use crate::registry::{self, Event, ParticipantId, PublicKey, RegistryError, Role};
+use chrono::{DateTime, Utc};
+
+pub fn role_to_pb(role: Role) -> pb::Role {
+    match role {
+        Role::Admin => pb::Role::Admin,
+        Role::Treasury => pb::Role::Treasury,
+        Role::Bank => pb::Role::Bank,
+        Role::Auditor => pb::Role::Auditor,
+        Role::Engine => pb::Role::Engine,
+    }
+}
+
+pub fn role_from_pb(field: &str, value: i32) -> Result<Role, RegistryError> {
+    match pb::Role::try_from(value) {
+        Ok(pb::Role::Admin) => Ok(Role::Admin),
+        Ok(pb::Role::Treasury) => Ok(Role::Treasury),
+        Ok(pb::Role::Bank) => Ok(Role::Bank),
+        Ok(pb::Role::Auditor) => Ok(Role::Auditor),
+        Ok(pb::Role::Engine) => Ok(Role::Engine),
+        Ok(pb::Role::Unspecified) => Err(RegistryError::invalid(field, "role is required")),
+        Err(_) => Err(RegistryError::invalid(
+            field,
+            format!("unknown role value {value}"),
+        )),
+    }
+}
+
+pub fn timestamp_to_pb(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn timestamp_from_pb(
+    field: &str,
+    t: Option<&prost_types::Timestamp>,
+) -> Result<DateTime<Utc>, RegistryError> {
+    let t = t.ok_or_else(|| RegistryError::invalid(field, "timestamp is required"))?;
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(RegistryError::invalid(
+            field,
+            format!("nanos must be 0 to 999999999, found {}", t.nanos),
+        ));
+    }
+    DateTime::from_timestamp(t.seconds, t.nanos as u32).ok_or_else(|| {
+        RegistryError::invalid(field, format!("timestamp {}s is out of range", t.seconds))
+    })
+}
+
+pub fn public_key_from_pb(field: &str, bytes: &[u8]) -> Result<PublicKey, RegistryError> {
+    let vk = crate::ledger::keys::parse_public_key(bytes)
+        .map_err(|e| RegistryError::invalid(field, e.to_string()))?;
+    Ok(PublicKey(vk.to_bytes()))
+}
+
+fn key_id_from_pb(field: &str, s: &str) -> Result<KeyId, RegistryError> {
+    KeyId::parse(s).ok_or_else(|| {
+        RegistryError::invalid(
+            field,
+            format!("expected 16 lowercase hex digits, found {s:?}"),
+        )
+    })
+}
+
+/// Domain event to its ledger form.
+pub fn event_to_pb(event: &Event) -> pb::Event {
+    use pb::event::Kind;
+    let kind = match event {
+        Event::Genesis(g) => Kind::Genesis(pb::GenesisRecorded {
+            format_version: g.format_version,
+            origin: g.origin.clone(),
+            ledger_public_key: g.ledger_public_key.0.to_vec(),
+            admin_participant_id: g.admin_participant_id.to_string(),
+            admin_public_key: g.admin_public_key.0.to_vec(),
+            admin_key_id: g.admin_key_id.to_string(),
+        }),
+        Event::ParticipantRegistered(e) => Kind::ParticipantRegistered(pb::ParticipantRegistered {
+            participant_id: e.participant_id.to_string(),
+            role: role_to_pb(e.role) as i32,
+            public_key: e.public_key.0.to_vec(),
+            key_id: e.key_id.to_string(),
+            display_name: e.display_name.clone(),
+        }),
+        Event::KeyRotated(e) => Kind::KeyRotated(pb::KeyRotated {
+            participant_id: e.participant_id.to_string(),
+            old_key_id: e.old_key_id.to_string(),
+            new_public_key: e.new_public_key.0.to_vec(),
+            new_key_id: e.new_key_id.to_string(),
+        }),
+        Event::ParticipantRevoked(e) => Kind::ParticipantRevoked(pb::ParticipantRevoked {
+            participant_id: e.participant_id.to_string(),
+            key_id: e.key_id.to_string(),
+            reason: e.reason.clone(),
+        }),
+    };
+    pb::Event { kind: Some(kind) }
+}
+
+/// Ledger event to the domain. Fails on anything a correct ledger never holds.
+pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
+    use pb::event::Kind;
+    let kind = event
+        .kind
+        .as_ref()
+        .ok_or_else(|| RegistryError::invalid("event", "event kind is missing or unknown"))?;
+    Ok(match kind {
+        Kind::Genesis(g) => Event::Genesis(registry::GenesisRecorded {
+            format_version: g.format_version,
+            origin: g.origin.clone(),
+            ledger_public_key: public_key_from_pb("ledger_public_key", &g.ledger_public_key)?,
+            admin_participant_id: ParticipantId::parse(
+                "admin_participant_id",
+                &g.admin_participant_id,
+            )?,
+            admin_public_key: public_key_from_pb("admin_public_key", &g.admin_public_key)?,
+            admin_key_id: key_id_from_pb("admin_key_id", &g.admin_key_id)?,
+        }),
+        Kind::ParticipantRegistered(e) => {
+            Event::ParticipantRegistered(registry::ParticipantRegistered {
+                participant_id: ParticipantId::parse("participant_id", &e.participant_id)?,
+                role: role_from_pb("role", e.role)?,
+                public_key: public_key_from_pb("public_key", &e.public_key)?,
+                key_id: key_id_from_pb("key_id", &e.key_id)?,
+                display_name: e.display_name.clone(),
+            })
+        }
+        Kind::KeyRotated(e) => Event::KeyRotated(registry::KeyRotated {
+            participant_id: ParticipantId::parse("participant_id", &e.participant_id)?,
+            old_key_id: key_id_from_pb("old_key_id", &e.old_key_id)?,
+            new_public_key: public_key_from_pb("new_public_key", &e.new_public_key)?,
+            new_key_id: key_id_from_pb("new_key_id", &e.new_key_id)?,
+        }),
+        Kind::ParticipantRevoked(e) => Event::ParticipantRevoked(registry::ParticipantRevoked {
+            participant_id: ParticipantId::parse("participant_id", &e.participant_id)?,
+            key_id: key_id_from_pb("key_id", &e.key_id)?,
+            reason: e.reason.clone(),
+        }),
+    })
+}
+
+/// The RPC a command belongs to, for matching payloads to endpoints.
+pub fn command_name(command: &pb::command::Kind) -> &'static str {
+    use pb::command::Kind;
+    match command {
+        Kind::Genesis(_) => "Genesis",
+        Kind::RegisterParticipant(_) => "RegisterParticipant",
+        Kind::RotateKey(_) => "RotateKey",
+        Kind::RevokeParticipant(_) => "RevokeParticipant",
+        Kind::ListParticipants(_) => "ListParticipants",
+        Kind::GetEntry(_) => "GetEntry",
+        Kind::StreamEntries(_) => "StreamEntries",
+        Kind::GetCheckpoint(_) => "GetCheckpoint",
+        Kind::GetInclusionProof(_) => "GetInclusionProof",
+        Kind::GetConsistencyProof(_) => "GetConsistencyProof",
+    }
+}
+
+pub fn register_from_pb(c: &pb::RegisterParticipant) -> Result<registry::Command, RegistryError> {
+    Ok(registry::Command::RegisterParticipant(
+        registry::RegisterParticipant {
+            participant_id: ParticipantId::parse("participant_id", &c.participant_id)?,
+            role: role_from_pb("role", c.role)?,
+            public_key: public_key_from_pb("public_key", &c.public_key)?,
+            display_name: c.display_name.clone(),
+        },
+    ))
+}
+
+pub fn rotate_from_pb(c: &pb::RotateKey) -> Result<registry::Command, RegistryError> {
+    Ok(registry::Command::RotateKey(registry::RotateKey {
+        participant_id: ParticipantId::parse("participant_id", &c.participant_id)?,
+        new_public_key: public_key_from_pb("new_public_key", &c.new_public_key)?,
+    }))
+}
+
+pub fn revoke_from_pb(c: &pb::RevokeParticipant) -> Result<registry::Command, RegistryError> {
+    Ok(registry::Command::RevokeParticipant(
+        registry::RevokeParticipant {
+            participant_id: ParticipantId::parse("participant_id", &c.participant_id)?,
+            reason: c.reason.clone(),
+        },
+    ))
+}
+
+pub fn participant_to_pb(p: &registry::Participant) -> pb::Participant {
+    pb::Participant {
+        participant_id: p.participant_id.to_string(),
+        role: role_to_pb(p.role) as i32,
+        status: match p.status {
+            registry::ParticipantStatus::Active => pb::ParticipantStatus::Active,
+            registry::ParticipantStatus::Revoked => pb::ParticipantStatus::Revoked,
+        } as i32,
+        key_id: p.key_id.to_string(),
+        public_key: p.public_key.0.to_vec(),
+        display_name: p.display_name.clone(),
+        registered_at_index: p.registered_at_index,
+    }
+}
+
+/// A ledger-changing command from its wire form. Read commands are not commands
+/// the ledger records.
+pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, RegistryError> {
+    use pb::command::Kind;
+    match kind {
+        Kind::RegisterParticipant(c) => register_from_pb(c),
+        Kind::RotateKey(c) => rotate_from_pb(c),
+        Kind::RevokeParticipant(c) => revoke_from_pb(c),
+        other => Err(RegistryError::invalid(
+            "command",
+            format!("{} does not change the ledger", command_name(other)),
+        )),
+    }
+}

@@ -1,0 +1,154 @@
+//! Sealing and opening ledger entries.
+//!
+//! An entry is stored as the encoded `LedgerEntry { body, ledger_signature }`; its
+//! hash is the RFC 6962 leaf hash of exactly those bytes. Opening never re-encodes:
+//! hashes and signatures are checked over the bytes as stored.
+
+use super::keys::{self, ENTRY_CONTEXT, SIGNATURE_BYTES};
+use super::merkle::{Hash, hash_leaf};
+use crate::proto as pb;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use prost::Message;
+
+/// The `prev_hash` of entry 0.
+pub const GENESIS_PREV_HASH: Hash = [0u8; 32];
+
+/// Who caused an entry: a signed request, or an earlier entry of the same request.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    Actor(pb::Actor),
+    Cause(u64),
+}
+
+/// A sealed entry: its stored bytes and its hash.
+#[derive(Clone, Debug)]
+pub struct Sealed {
+    pub bytes: Vec<u8>,
+    pub hash: Hash,
+}
+
+/// Builds, signs and encodes an entry.
+pub fn seal(
+    index: u64,
+    recorded_at: prost_types::Timestamp,
+    prev_hash: &Hash,
+    event: pb::Event,
+    origin: Origin,
+    ledger_key: &SigningKey,
+) -> Sealed {
+    let (actor, cause_index) = match origin {
+        Origin::Actor(a) => (Some(a), 0),
+        Origin::Cause(i) => (None, i),
+    };
+    let body = pb::EntryBody {
+        index,
+        recorded_at: Some(recorded_at),
+        prev_hash: prev_hash.to_vec(),
+        event: Some(event),
+        actor,
+        cause_index,
+    };
+    let body_bytes = body.encode_to_vec();
+    let signature = keys::sign(ledger_key, ENTRY_CONTEXT, &body_bytes);
+    let entry = pb::LedgerEntry {
+        body: body_bytes,
+        ledger_signature: signature.to_bytes().to_vec(),
+    };
+    let bytes = entry.encode_to_vec();
+    let hash = hash_leaf(&bytes);
+    Sealed { bytes, hash }
+}
+
+/// An entry decoded from its stored bytes. Shape is checked; signatures are not
+/// (see [`Opened::ledger_signature_ok`]).
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub hash: Hash,
+    pub body: pb::EntryBody,
+    pub body_bytes: Vec<u8>,
+    pub ledger_signature: Vec<u8>,
+}
+
+impl Opened {
+    pub fn index(&self) -> u64 {
+        self.body.index
+    }
+
+    pub fn prev_hash(&self) -> &[u8] {
+        &self.body.prev_hash
+    }
+
+    pub fn ledger_signature_ok(&self, ledger_key: &VerifyingKey) -> bool {
+        keys::verify(
+            ledger_key,
+            ENTRY_CONTEXT,
+            &self.body_bytes,
+            &self.ledger_signature,
+        )
+    }
+}
+
+/// Decodes stored entry bytes and checks their shape.
+pub fn open(bytes: &[u8]) -> Result<Opened, EntryError> {
+    let entry = pb::LedgerEntry::decode(bytes)
+        .map_err(|e| EntryError::Decode(format!("ledger entry: {e}")))?;
+    let body = pb::EntryBody::decode(entry.body.as_slice())
+        .map_err(|e| EntryError::Decode(format!("entry body: {e}")))?;
+    if entry.ledger_signature.len() != SIGNATURE_BYTES {
+        return Err(EntryError::Shape(format!(
+            "ledger signature must be {SIGNATURE_BYTES} bytes, found {}",
+            entry.ledger_signature.len()
+        )));
+    }
+    if body.prev_hash.len() != 32 {
+        return Err(EntryError::Shape(format!(
+            "prev_hash must be 32 bytes, found {}",
+            body.prev_hash.len()
+        )));
+    }
+    if body.recorded_at.is_none() {
+        return Err(EntryError::Shape("recorded_at is missing".into()));
+    }
+    if body.event.as_ref().and_then(|e| e.kind.as_ref()).is_none() {
+        return Err(EntryError::Shape(
+            "event is missing or of an unknown kind".into(),
+        ));
+    }
+    match &body.actor {
+        Some(a) => {
+            if body.cause_index != 0 {
+                return Err(EntryError::Shape(
+                    "an entry with an actor must not name a cause".into(),
+                ));
+            }
+            if a.signature.len() != SIGNATURE_BYTES {
+                return Err(EntryError::Shape(format!(
+                    "actor signature must be {SIGNATURE_BYTES} bytes, found {}",
+                    a.signature.len()
+                )));
+            }
+        }
+        None => {
+            if body.cause_index >= body.index {
+                return Err(EntryError::Shape(format!(
+                    "cause index {} must be before the entry's own index {}",
+                    body.cause_index, body.index
+                )));
+            }
+        }
+    }
+    Ok(Opened {
+        hash: hash_leaf(bytes),
+        body,
+        body_bytes: entry.body,
+        ledger_signature: entry.ledger_signature,
+    })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("cannot decode {0}")]
+    Decode(String),
+    #[error("malformed entry: {0}")]
+    Shape(String),
+}

@@ -1,0 +1,52 @@
+//! Every bound the system enforces, named, documented and checked against each other
+//! at compile time. Configurable limits take their defaults from here.
+
+/// Largest gRPC message the server decodes or encodes. Bounds memory per request.
+pub const GRPC_MESSAGE_BYTES_MAX: usize = 4 << 20;
+
+/// Largest encoded `RequestPayload` a participant may sign. Everything a request
+/// can say fits well inside; the rest is an attack on memory or on the ledger.
+pub const REQUEST_PAYLOAD_BYTES_MAX: usize = 1 << 20;
+
+/// Nonce length bounds: 16 bytes make collisions negligible, 64 bounds storage.
+pub const NONCE_BYTES_MIN: usize = 16;
+pub const NONCE_BYTES_MAX: usize = 64;
+
+/// How old a signed request may be when it arrives. Nonces are remembered this long
+/// (plus the future skew), so a replay is refused inside the window and stale outside.
+pub const REQUEST_AGE_SECS_MAX: i64 = 300;
+
+/// How far in the future a request's `issued_at` may be (client clock ahead).
+pub const REQUEST_FUTURE_SKEW_SECS_MAX: i64 = 60;
+
+/// Most entries one group commit (one sled batch, one flush) carries. Bounds the
+/// latency a single flush adds and the size of a batch.
+pub const GROUP_COMMIT_ENTRIES_MAX: usize = 2048;
+
+/// Most write jobs waiting for the writer. When full, callers wait (backpressure)
+/// instead of the queue growing without bound.
+pub const WRITE_QUEUE_JOBS_MAX: usize = 16384;
+
+/// Default cap on requests the server works on at once, per connection.
+pub const CONCURRENT_REQUESTS_PER_CONNECTION_MAX: usize = 1024;
+
+/// Seconds in-flight requests may run after SIGINT/SIGTERM before the server exits.
+pub const SHUTDOWN_GRACE_SECS: u64 = 5;
+
+/// Most entries one `StreamEntries` call returns; callers page for more.
+pub const STREAM_ENTRIES_PER_CALL_MAX: u64 = 1_000_000;
+
+/// Participant ids: lowercase ASCII letters, digits and '-'.
+pub const PARTICIPANT_ID_BYTES_MAX: usize = 64;
+pub const DISPLAY_NAME_CHARS_MAX: usize = 128;
+pub const REASON_CHARS_MAX: usize = 256;
+
+/// Most rows one paginated query returns.
+pub const PAGE_SIZE_MAX: u32 = 1000;
+pub const PAGE_SIZE_DEFAULT: u32 = 100;
+
+const _: () = assert!(NONCE_BYTES_MIN <= NONCE_BYTES_MAX);
+const _: () = assert!(REQUEST_PAYLOAD_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
+const _: () = assert!(GROUP_COMMIT_ENTRIES_MAX <= WRITE_QUEUE_JOBS_MAX);
+const _: () = assert!(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX);
+const _: () = assert!(REQUEST_FUTURE_SKEW_SECS_MAX < REQUEST_AGE_SECS_MAX);

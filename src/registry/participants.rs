@@ -1,0 +1,343 @@
+//! Participants and their keys: genesis, registration, rotation and revocation.
+
+use super::*;
+use crate::ledger::keys::KeyId;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterParticipant {
+    pub participant_id: ParticipantId,
+    pub role: Role,
+    pub public_key: PublicKey,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotateKey {
+    pub participant_id: ParticipantId,
+    pub new_public_key: PublicKey,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokeParticipant {
+    pub participant_id: ParticipantId,
+    pub reason: String,
+}
+
+fn key_id_of(key: &PublicKey) -> Result<KeyId, RegistryError> {
+    let vk = crate::ledger::keys::parse_public_key(&key.0)
+        .map_err(|e| RegistryError::invalid("public_key", e.to_string()))?;
+    Ok(KeyId::of(&vk))
+}
+
+fn require_admin(caller: &Caller, what: &str) -> Result<(), RegistryError> {
+    if caller.role != Role::Admin {
+        return Err(RegistryError::PermissionDenied(format!(
+            "{what} needs the admin role; {} is {}",
+            caller.participant_id, caller.role
+        )));
+    }
+    Ok(())
+}
+
+fn active<'a>(state: &'a State, id: &ParticipantId) -> Result<&'a Participant, RegistryError> {
+    let p = state
+        .participant(id)
+        .ok_or_else(|| RegistryError::NotFound(format!("participant {id} is not registered")))?;
+    if p.status == ParticipantStatus::Revoked {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "participant {id} is revoked"
+        )));
+    }
+    Ok(p)
+}
+
+pub(super) fn decide_register(
+    state: &State,
+    caller: &Caller,
+    c: &RegisterParticipant,
+) -> Result<Vec<Event>, RegistryError> {
+    require_admin(caller, "registering a participant")?;
+    check_text(
+        "display_name",
+        &c.display_name,
+        crate::limits::DISPLAY_NAME_CHARS_MAX,
+    )?;
+    let key_id = key_id_of(&c.public_key)?;
+    if state.participant(&c.participant_id).is_some() {
+        return Err(RegistryError::AlreadyExists(format!(
+            "participant {} is already registered",
+            c.participant_id
+        )));
+    }
+    if state.key(&key_id).is_some() {
+        return Err(RegistryError::AlreadyExists(format!(
+            "key {key_id} is already registered; every participant needs its own key"
+        )));
+    }
+    Ok(vec![Event::ParticipantRegistered(ParticipantRegistered {
+        participant_id: c.participant_id.clone(),
+        role: c.role,
+        public_key: c.public_key,
+        key_id,
+        display_name: c.display_name.clone(),
+    })])
+}
+
+pub(super) fn decide_rotate(
+    state: &State,
+    caller: &Caller,
+    c: &RotateKey,
+) -> Result<Vec<Event>, RegistryError> {
+    if caller.role != Role::Admin && caller.participant_id != c.participant_id {
+        return Err(RegistryError::PermissionDenied(format!(
+            "only the admin or {} itself may rotate its key; caller is {}",
+            c.participant_id, caller.participant_id
+        )));
+    }
+    let p = active(state, &c.participant_id)?;
+    let new_key_id = key_id_of(&c.new_public_key)?;
+    if state.key(&new_key_id).is_some() {
+        return Err(RegistryError::AlreadyExists(format!(
+            "key {new_key_id} is already registered; a rotation needs a fresh key"
+        )));
+    }
+    Ok(vec![Event::KeyRotated(KeyRotated {
+        participant_id: c.participant_id.clone(),
+        old_key_id: p.key_id.clone(),
+        new_public_key: c.new_public_key,
+        new_key_id,
+    })])
+}
+
+pub(super) fn decide_revoke(
+    state: &State,
+    caller: &Caller,
+    c: &RevokeParticipant,
+) -> Result<Vec<Event>, RegistryError> {
+    require_admin(caller, "revoking a participant")?;
+    check_text("reason", &c.reason, crate::limits::REASON_CHARS_MAX)?;
+    let p = active(state, &c.participant_id)?;
+    if p.role == Role::Admin {
+        let admins = state
+            .participants()
+            .filter(|q| q.role == Role::Admin && q.status == ParticipantStatus::Active)
+            .count();
+        if admins <= 1 {
+            return Err(RegistryError::FailedPrecondition(format!(
+                "{} is the last active admin; register another admin before revoking it",
+                c.participant_id
+            )));
+        }
+    }
+    Ok(vec![Event::ParticipantRevoked(ParticipantRevoked {
+        participant_id: c.participant_id.clone(),
+        key_id: p.key_id.clone(),
+        reason: c.reason.clone(),
+    })])
+}
+
+fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
+    ApplyError {
+        index: meta.index,
+        reason,
+    }
+}
+
+fn insert_participant(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: &ParticipantId,
+    role: Role,
+    public_key: PublicKey,
+    key_id: &KeyId,
+    display_name: &str,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    if state.participants.contains_key(id) {
+        return Err(fail(meta, format!("participant {id} registered twice")));
+    }
+    if state.keys.contains_key(key_id) {
+        return Err(fail(meta, format!("key {key_id} registered twice")));
+    }
+    state.participants.insert(
+        id.clone(),
+        Participant {
+            participant_id: id.clone(),
+            role,
+            status: ParticipantStatus::Active,
+            key_id: key_id.clone(),
+            public_key,
+            display_name: display_name.to_string(),
+            registered_at_index: meta.index,
+        },
+    );
+    state.keys.insert(
+        key_id.clone(),
+        KeyRecord {
+            key_id: key_id.clone(),
+            participant_id: id.clone(),
+            public_key,
+            valid_from_index: meta.index + 1,
+            retired_at_index: None,
+        },
+    );
+    changes.touch(StateKey::Participant(id.clone()));
+    changes.touch(StateKey::Key(key_id.clone()));
+    Ok(())
+}
+
+fn check_key_id(meta: &EntryMeta, key: &PublicKey, claimed: &KeyId) -> Result<(), ApplyError> {
+    let vk =
+        crate::ledger::keys::parse_public_key(&key.0).map_err(|e| fail(meta, e.to_string()))?;
+    let actual = KeyId::of(&vk);
+    if &actual != claimed {
+        return Err(fail(
+            meta,
+            format!("key id {claimed} does not match its key (expected {actual})"),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn apply_genesis(
+    state: &mut State,
+    meta: &EntryMeta,
+    g: &GenesisRecorded,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    if meta.index != 0 || state.meta.identity.is_some() {
+        return Err(fail(meta, "genesis is only allowed as entry 0".into()));
+    }
+    if g.format_version != crate::ledger::FORMAT_VERSION {
+        return Err(fail(
+            meta,
+            format!(
+                "ledger format version {} is not supported (this build reads {})",
+                g.format_version,
+                crate::ledger::FORMAT_VERSION
+            ),
+        ));
+    }
+    check_key_id(meta, &g.admin_public_key, &g.admin_key_id)?;
+    state.meta.identity = Some(LedgerIdentity {
+        format_version: g.format_version,
+        origin: g.origin.clone(),
+        ledger_public_key: g.ledger_public_key,
+    });
+    insert_participant(
+        state,
+        meta,
+        &g.admin_participant_id,
+        Role::Admin,
+        g.admin_public_key,
+        &g.admin_key_id,
+        "ledger administrator",
+        changes,
+    )?;
+    // The genesis entry is signed by the admin key itself (proof of possession).
+    if let Some(k) = state.keys.get_mut(&g.admin_key_id) {
+        k.valid_from_index = meta.index;
+    }
+    Ok(())
+}
+
+pub(super) fn apply_registered(
+    state: &mut State,
+    meta: &EntryMeta,
+    e: &ParticipantRegistered,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    check_key_id(meta, &e.public_key, &e.key_id)?;
+    insert_participant(
+        state,
+        meta,
+        &e.participant_id,
+        e.role,
+        e.public_key,
+        &e.key_id,
+        &e.display_name,
+        changes,
+    )
+}
+
+pub(super) fn apply_rotated(
+    state: &mut State,
+    meta: &EntryMeta,
+    e: &KeyRotated,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    check_key_id(meta, &e.new_public_key, &e.new_key_id)?;
+    if state.keys.contains_key(&e.new_key_id) {
+        return Err(fail(meta, format!("key {} registered twice", e.new_key_id)));
+    }
+    let p = state
+        .participants
+        .get_mut(&e.participant_id)
+        .ok_or_else(|| {
+            fail(
+                meta,
+                format!("rotation for unknown participant {}", e.participant_id),
+            )
+        })?;
+    if p.key_id != e.old_key_id || p.status != ParticipantStatus::Active {
+        return Err(fail(
+            meta,
+            format!(
+                "rotation of {} does not match its current key {}",
+                e.participant_id, p.key_id
+            ),
+        ));
+    }
+    p.key_id = e.new_key_id.clone();
+    p.public_key = e.new_public_key;
+    if let Some(old) = state.keys.get_mut(&e.old_key_id) {
+        old.retired_at_index = Some(meta.index);
+    }
+    state.keys.insert(
+        e.new_key_id.clone(),
+        KeyRecord {
+            key_id: e.new_key_id.clone(),
+            participant_id: e.participant_id.clone(),
+            public_key: e.new_public_key,
+            valid_from_index: meta.index + 1,
+            retired_at_index: None,
+        },
+    );
+    changes.touch(StateKey::Participant(e.participant_id.clone()));
+    changes.touch(StateKey::Key(e.old_key_id.clone()));
+    changes.touch(StateKey::Key(e.new_key_id.clone()));
+    Ok(())
+}
+
+pub(super) fn apply_revoked(
+    state: &mut State,
+    meta: &EntryMeta,
+    e: &ParticipantRevoked,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let p = state
+        .participants
+        .get_mut(&e.participant_id)
+        .ok_or_else(|| {
+            fail(
+                meta,
+                format!("revocation of unknown participant {}", e.participant_id),
+            )
+        })?;
+    if p.key_id != e.key_id || p.status != ParticipantStatus::Active {
+        return Err(fail(
+            meta,
+            format!(
+                "revocation of {} does not match its state",
+                e.participant_id
+            ),
+        ));
+    }
+    p.status = ParticipantStatus::Revoked;
+    if let Some(k) = state.keys.get_mut(&e.key_id) {
+        k.retired_at_index = Some(meta.index);
+    }
+    changes.touch(StateKey::Participant(e.participant_id.clone()));
+    changes.touch(StateKey::Key(e.key_id.clone()));
+    Ok(())
+}

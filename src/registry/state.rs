@@ -1,0 +1,157 @@
+//! The registry state and its persisted form: one record per object, keyed so that
+//! the store can write exactly what an event changed in the same batch as the entry.
+
+use super::{ApplyError, KeyRecord, LedgerIdentity, Participant, ParticipantId};
+use crate::ledger::keys::KeyId;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where and when an entry was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryMeta {
+    pub index: u64,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Names one persisted state record.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StateKey {
+    /// Ledger identity, size and last recorded time.
+    Meta,
+    Participant(ParticipantId),
+    Key(KeyId),
+}
+
+impl StateKey {
+    /// The record's key bytes; the store prefixes them with its state namespace.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            StateKey::Meta => b"meta".to_vec(),
+            StateKey::Participant(id) => [b"p/".as_slice(), id.as_str().as_bytes()].concat(),
+            StateKey::Key(id) => [b"k/".as_slice(), id.as_str().as_bytes()].concat(),
+        }
+    }
+}
+
+/// The state keys an applied batch of events touched (deduplicated, ordered).
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    keys: BTreeSet<StateKey>,
+}
+
+impl Changes {
+    pub fn touch(&mut self, key: StateKey) {
+        self.keys.insert(key);
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &StateKey> {
+        self.keys.iter()
+    }
+    pub fn clear(&mut self) {
+        self.keys.clear();
+    }
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Meta {
+    pub identity: Option<LedgerIdentity>,
+    /// Number of entries applied (the next index).
+    pub size: u64,
+    pub last_recorded_at: Option<DateTime<Utc>>,
+}
+
+/// Everything the registry knows. Cloneable: the store keeps a working copy that
+/// runs ahead of durability and a published copy that readers see.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct State {
+    pub(super) meta: Meta,
+    pub(super) participants: BTreeMap<ParticipantId, Participant>,
+    pub(super) keys: BTreeMap<KeyId, KeyRecord>,
+}
+
+impl State {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of entries applied so far.
+    pub fn size(&self) -> u64 {
+        self.meta.size
+    }
+
+    pub fn identity(&self) -> Option<&LedgerIdentity> {
+        self.meta.identity.as_ref()
+    }
+
+    pub fn last_recorded_at(&self) -> Option<DateTime<Utc>> {
+        self.meta.last_recorded_at
+    }
+
+    pub fn participant(&self, id: &ParticipantId) -> Option<&Participant> {
+        self.participants.get(id)
+    }
+
+    pub fn participants(&self) -> impl Iterator<Item = &Participant> {
+        self.participants.values()
+    }
+
+    pub fn key(&self, id: &KeyId) -> Option<&KeyRecord> {
+        self.keys.get(id)
+    }
+
+    pub(super) fn check_next(&self, meta: &EntryMeta) -> Result<(), ApplyError> {
+        if meta.index != self.meta.size {
+            return Err(ApplyError {
+                index: meta.index,
+                reason: format!(
+                    "expected entry index {}, found {}",
+                    self.meta.size, meta.index
+                ),
+            });
+        }
+        if let Some(last) = self.meta.last_recorded_at {
+            if meta.recorded_at < last {
+                return Err(ApplyError {
+                    index: meta.index,
+                    reason: format!(
+                        "recorded time {} goes back before {}",
+                        meta.recorded_at, last
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn advance(&mut self, meta: &EntryMeta, changes: &mut Changes) {
+        self.meta.size = meta.index + 1;
+        self.meta.last_recorded_at = Some(meta.recorded_at);
+        changes.touch(StateKey::Meta);
+    }
+
+    /// The persisted form of one record, or `None` if the object does not exist.
+    pub fn record(&self, key: &StateKey) -> Option<Vec<u8>> {
+        let json = match key {
+            StateKey::Meta => serde_json::to_vec(&self.meta),
+            StateKey::Participant(id) => serde_json::to_vec(self.participants.get(id)?),
+            StateKey::Key(id) => serde_json::to_vec(self.keys.get(id)?),
+        };
+        // Serialising plain data structs to a Vec cannot fail.
+        json.ok()
+    }
+
+    /// Every record, sorted by key bytes: what the store must hold.
+    pub fn records(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut keys = vec![StateKey::Meta];
+        keys.extend(self.participants.keys().cloned().map(StateKey::Participant));
+        keys.extend(self.keys.keys().cloned().map(StateKey::Key));
+        let mut out: Vec<(Vec<u8>, Vec<u8>)> = keys
+            .iter()
+            .filter_map(|k| Some((k.to_bytes(), self.record(k)?)))
+            .collect();
+        out.sort();
+        out
+    }
+}

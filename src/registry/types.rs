@@ -1,0 +1,243 @@
+//! Domain types of the registry: ids, roles, participants and events.
+
+use super::RegistryError;
+use crate::ledger::keys::KeyId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A participant's id: 1 to 64 of lowercase ASCII letters, digits and '-', not
+/// starting or ending with '-'.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ParticipantId(String);
+
+impl ParticipantId {
+    pub fn parse(field: &str, s: &str) -> Result<Self, RegistryError> {
+        let max = crate::limits::PARTICIPANT_ID_BYTES_MAX;
+        if s.is_empty() || s.len() > max {
+            return Err(RegistryError::invalid(
+                field,
+                format!("must be 1 to {max} characters, found {}", s.len()),
+            ));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || s.starts_with('-')
+            || s.ends_with('-')
+        {
+            return Err(RegistryError::invalid(
+                field,
+                format!("must be lowercase letters, digits and inner '-', found {s:?}"),
+            ));
+        }
+        Ok(ParticipantId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ParticipantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Treasury,
+    Bank,
+    Auditor,
+    Engine,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Treasury,
+        Role::Bank,
+        Role::Auditor,
+        Role::Engine,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Treasury => "treasury",
+            Role::Bank => "bank",
+            Role::Auditor => "auditor",
+            Role::Engine => "engine",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {s:?}; expected one of admin, treasury, bank, auditor, engine"
+                )
+            })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParticipantStatus {
+    Active,
+    Revoked,
+}
+
+/// A 32-byte Ed25519 public key, hex in JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PublicKey(#[serde(with = "hex_bytes")] pub [u8; 32]);
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", hex::encode(self.0))
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let s = String::deserialize(d)?;
+        let v = hex::decode(&s).map_err(serde::de::Error::custom)?;
+        v.try_into()
+            .map_err(|_| serde::de::Error::custom("expected 32 bytes"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub participant_id: ParticipantId,
+    pub role: Role,
+    pub status: ParticipantStatus,
+    pub key_id: KeyId,
+    pub public_key: PublicKey,
+    pub display_name: String,
+    pub registered_at_index: u64,
+}
+
+/// A key and the ledger range in which it may sign: entries with index in
+/// `valid_from_index ..= retired_at_index` (open-ended while not retired). The entry
+/// that retires a key may itself be signed by it (a participant rotating its own key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub key_id: KeyId,
+    pub participant_id: ParticipantId,
+    pub public_key: PublicKey,
+    pub valid_from_index: u64,
+    pub retired_at_index: Option<u64>,
+}
+
+impl KeyRecord {
+    pub fn may_sign(&self, index: u64) -> bool {
+        index >= self.valid_from_index && self.retired_at_index.is_none_or(|r| index <= r)
+    }
+}
+
+/// The ledger's identity, fixed by genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerIdentity {
+    pub format_version: u32,
+    pub origin: String,
+    pub ledger_public_key: PublicKey,
+}
+
+// ---- events ----
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenesisRecorded {
+    pub format_version: u32,
+    pub origin: String,
+    pub ledger_public_key: PublicKey,
+    pub admin_participant_id: ParticipantId,
+    pub admin_public_key: PublicKey,
+    pub admin_key_id: KeyId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParticipantRegistered {
+    pub participant_id: ParticipantId,
+    pub role: Role,
+    pub public_key: PublicKey,
+    pub key_id: KeyId,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRotated {
+    pub participant_id: ParticipantId,
+    pub old_key_id: KeyId,
+    pub new_public_key: PublicKey,
+    pub new_key_id: KeyId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParticipantRevoked {
+    pub participant_id: ParticipantId,
+    pub key_id: KeyId,
+    pub reason: String,
+}
+
+/// Everything the ledger can record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Genesis(GenesisRecorded),
+    ParticipantRegistered(ParticipantRegistered),
+    KeyRotated(KeyRotated),
+    ParticipantRevoked(ParticipantRevoked),
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Genesis(_) => "genesis",
+            Event::ParticipantRegistered(_) => "participant_registered",
+            Event::KeyRotated(_) => "key_rotated",
+            Event::ParticipantRevoked(_) => "participant_revoked",
+        }
+    }
+}
+
+/// Checks free text for operators: length bounds and no control characters.
+pub fn check_text(field: &str, s: &str, max_chars: usize) -> Result<(), RegistryError> {
+    let n = s.chars().count();
+    if n == 0 || n > max_chars {
+        return Err(RegistryError::invalid(
+            field,
+            format!("must be 1 to {max_chars} characters, found {n}"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(RegistryError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}

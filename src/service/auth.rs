@@ -1,0 +1,271 @@
+//! Authentication of signed requests: the key is registered, current and its
+//! participant active; the signature verifies over the exact payload bytes; the
+//! payload is for this ledger, fresh, not seen before, and carries the command of
+//! the RPC it was sent to.
+
+use super::status;
+use crate::clock::Clock;
+use crate::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
+use crate::limits;
+use crate::proto as pb;
+use crate::registry::{Caller, ParticipantStatus, Role};
+use crate::store::Ledger;
+use chrono::{DateTime, Utc};
+use prost::Message;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tonic::Status;
+
+/// A request whose signature, freshness and nonce checked out.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub caller: Caller,
+    pub payload: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub command: pb::command::Kind,
+}
+
+/// Remembers (key, nonce) pairs for as long as a request carrying them could be
+/// accepted, so a captured request is accepted once.
+#[derive(Default)]
+pub struct NonceCache {
+    inner: Mutex<NonceInner>,
+}
+
+#[derive(Default)]
+struct NonceInner {
+    seen: HashMap<(KeyId, Vec<u8>), i64>,
+    expiry: VecDeque<(i64, KeyId, Vec<u8>)>,
+}
+
+impl NonceCache {
+    /// Records the pair; `false` if it was already there (a replay).
+    pub fn insert(&self, key: &KeyId, nonce: &[u8], forget_after: i64, now: i64) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        while inner.expiry.front().is_some_and(|(t, _, _)| *t < now) {
+            if let Some((_, k, n)) = inner.expiry.pop_front() {
+                let expired = inner
+                    .seen
+                    .get(&(k.clone(), n.clone()))
+                    .is_some_and(|t| *t < now);
+                if expired {
+                    inner.seen.remove(&(k, n));
+                }
+            }
+        }
+        let entry = (key.clone(), nonce.to_vec());
+        if inner.seen.contains_key(&entry) {
+            return false;
+        }
+        inner.seen.insert(entry, forget_after);
+        inner
+            .expiry
+            .push_back((forget_after, key.clone(), nonce.to_vec()));
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seen
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Checks signed requests against the published ledger state.
+#[derive(Clone)]
+pub struct Authenticator {
+    ledger: Ledger,
+    clock: Arc<dyn Clock>,
+    nonces: Arc<NonceCache>,
+}
+
+fn forget_after(issued_at: DateTime<Utc>) -> i64 {
+    issued_at.timestamp() + limits::REQUEST_AGE_SECS_MAX + 1
+}
+
+impl Authenticator {
+    /// Builds the authenticator, remembering the nonces of requests recorded on the
+    /// ledger recently enough to be replayed now (so a restart does not reopen the
+    /// replay window for writes).
+    pub fn new(ledger: Ledger, clock: Arc<dyn Clock>) -> Self {
+        let nonces = Arc::new(NonceCache::default());
+        let now = clock.now();
+        let horizon = now
+            - chrono::Duration::seconds(
+                limits::REQUEST_AGE_SECS_MAX + limits::REQUEST_FUTURE_SKEW_SECS_MAX,
+            );
+        let mut index = ledger.size();
+        while index > 0 {
+            index -= 1;
+            let Ok(Some(bytes)) = ledger.entry(index) else {
+                break;
+            };
+            let Ok(opened) = crate::ledger::entry::open(&bytes) else {
+                break;
+            };
+            let recorded = opened
+                .body
+                .recorded_at
+                .as_ref()
+                .and_then(|t| DateTime::from_timestamp(t.seconds, 0));
+            if recorded.is_none_or(|t| t < horizon) {
+                break;
+            }
+            if let Some(actor) = &opened.body.actor {
+                if let (Some(key), Ok(payload)) = (
+                    KeyId::parse(&actor.key_id),
+                    pb::RequestPayload::decode(actor.request.as_slice()),
+                ) {
+                    if let Some(issued) = payload
+                        .issued_at
+                        .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+                    {
+                        nonces.insert(&key, &payload.nonce, forget_after(issued), now.timestamp());
+                    }
+                }
+            }
+        }
+        Authenticator {
+            ledger,
+            clock,
+            nonces,
+        }
+    }
+
+    /// Authenticates `signed` for the RPC `rpc` (the command name it must carry),
+    /// allowing only `roles`.
+    pub fn check(
+        &self,
+        signed: Option<pb::SignedRequest>,
+        rpc: &'static str,
+        roles: &[Role],
+    ) -> Result<Authenticated, Status> {
+        let signed = signed.ok_or_else(|| {
+            Status::unauthenticated("request is not signed: the `signed` field is missing")
+        })?;
+        if signed.payload.len() > limits::REQUEST_PAYLOAD_BYTES_MAX {
+            return Err(Status::invalid_argument(format!(
+                "signed payload is {} bytes; the limit is {}",
+                signed.payload.len(),
+                limits::REQUEST_PAYLOAD_BYTES_MAX
+            )));
+        }
+        let key_id = KeyId::parse(&signed.key_id).ok_or_else(|| {
+            Status::unauthenticated(format!(
+                "key id {:?} is not a key id (16 lowercase hex digits)",
+                signed.key_id
+            ))
+        })?;
+        let (caller, public_key) = self.ledger.read(|p| {
+            let key = p.state.key(&key_id).ok_or_else(|| {
+                Status::unauthenticated(format!("key {key_id} is not registered on this ledger"))
+            })?;
+            if key.retired_at_index.is_some() {
+                return Err(Status::unauthenticated(format!(
+                    "key {key_id} has been rotated out or revoked"
+                )));
+            }
+            let participant = p.state.participant(&key.participant_id).ok_or_else(|| {
+                Status::unauthenticated(format!("key {key_id} belongs to no participant"))
+            })?;
+            if participant.status != ParticipantStatus::Active {
+                return Err(Status::unauthenticated(format!(
+                    "participant {} is revoked",
+                    participant.participant_id
+                )));
+            }
+            Ok((
+                Caller {
+                    participant_id: participant.participant_id.clone(),
+                    role: participant.role,
+                    key_id: key_id.clone(),
+                },
+                key.public_key,
+            ))
+        })?;
+        let vk =
+            keys::parse_public_key(&public_key.0).map_err(|e| Status::internal(e.to_string()))?;
+        if !keys::verify(&vk, REQUEST_CONTEXT, &signed.payload, &signed.signature) {
+            return Err(Status::unauthenticated(format!(
+                "signature does not verify with key {key_id}"
+            )));
+        }
+        let payload = pb::RequestPayload::decode(signed.payload.as_slice()).map_err(|e| {
+            Status::invalid_argument(format!("payload is not a RequestPayload: {e}"))
+        })?;
+        let origin = &self.ledger.identity().origin;
+        if &payload.ledger_origin != origin {
+            return Err(Status::unauthenticated(format!(
+                "request was signed for ledger {:?}, this is {:?}",
+                payload.ledger_origin, origin
+            )));
+        }
+        let issued_at = crate::codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
+            .map_err(|e| status::registry(&e))?;
+        let now = self.clock.now();
+        let age = (now - issued_at).num_seconds();
+        if age > limits::REQUEST_AGE_SECS_MAX {
+            return Err(Status::unauthenticated(format!(
+                "request is stale: issued {age} s ago, the limit is {} s",
+                limits::REQUEST_AGE_SECS_MAX
+            )));
+        }
+        if -age > limits::REQUEST_FUTURE_SKEW_SECS_MAX {
+            return Err(Status::unauthenticated(format!(
+                "request is issued {} s in the future; check the client's clock",
+                -age
+            )));
+        }
+        if !(limits::NONCE_BYTES_MIN..=limits::NONCE_BYTES_MAX).contains(&payload.nonce.len()) {
+            return Err(Status::invalid_argument(format!(
+                "nonce must be {} to {} bytes, found {}",
+                limits::NONCE_BYTES_MIN,
+                limits::NONCE_BYTES_MAX,
+                payload.nonce.len()
+            )));
+        }
+        let command = payload.command.and_then(|c| c.kind).ok_or_else(|| {
+            Status::invalid_argument(
+                "payload carries no command (or one this server does not know)",
+            )
+        })?;
+        let name = crate::codec::command_name(&command);
+        if name != rpc {
+            return Err(Status::invalid_argument(format!(
+                "payload carries a {name} command but was sent to {rpc}"
+            )));
+        }
+        if !roles.contains(&caller.role) {
+            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            return Err(Status::permission_denied(format!(
+                "{rpc} is for {}; {} is {}",
+                allowed.join(", "),
+                caller.participant_id,
+                caller.role
+            )));
+        }
+        // Last, so a request refused above does not burn its nonce.
+        if !self.nonces.insert(
+            &key_id,
+            &payload.nonce,
+            forget_after(issued_at),
+            now.timestamp(),
+        ) {
+            return Err(Status::unauthenticated(
+                "replayed request: this nonce was already used with this key",
+            ));
+        }
+        Ok(Authenticated {
+            caller,
+            payload: signed.payload,
+            signature: signed.signature,
+            command,
+        })
+    }
+}

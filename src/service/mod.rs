@@ -1,0 +1,153 @@
+//! The tonic edge: authentication, proto <-> domain conversion, the one error ->
+//! status table, and the server (health, reflection, limits, graceful shutdown).
+//! Only this module (and the clients in `client`) know about tonic.
+
+pub mod auth;
+mod ledger;
+mod participants;
+pub mod status;
+
+use crate::clock::Clock;
+use crate::proto as pb;
+use crate::store::{Committed, Ledger};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared by every service: the ledger and the authenticator.
+#[derive(Clone)]
+pub struct Ctx {
+    ledger: Ledger,
+    auth: auth::Authenticator,
+}
+
+impl Ctx {
+    pub fn new(ledger: Ledger, clock: Arc<dyn Clock>) -> Self {
+        let auth = auth::Authenticator::new(ledger.clone(), clock);
+        Ctx { ledger, auth }
+    }
+}
+
+/// The receipt every mutating reply carries.
+pub fn receipt(c: &Committed) -> pb::Receipt {
+    pb::Receipt {
+        index: c.first_index,
+        entry_hash: c.first_hash.to_vec(),
+        recorded_at: Some(crate::codec::timestamp_to_pb(c.recorded_at)),
+        tree_size: c.tree_size,
+    }
+}
+
+/// Server limits, named and configurable.
+#[derive(Clone, Debug)]
+pub struct ServerLimits {
+    /// Largest message decoded or encoded.
+    pub message_bytes_max: usize,
+    /// Requests worked on at once per connection.
+    pub concurrent_requests_per_connection_max: usize,
+    /// How long in-flight requests may run after SIGINT/SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            message_bytes_max: crate::limits::GRPC_MESSAGE_BYTES_MAX,
+            concurrent_requests_per_connection_max:
+                crate::limits::CONCURRENT_REQUESTS_PER_CONNECTION_MAX,
+            shutdown_grace: Duration::from_secs(crate::limits::SHUTDOWN_GRACE_SECS),
+        }
+    }
+}
+
+/// Serves every service on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    ledger: Ledger,
+    clock: Arc<dyn Clock>,
+    listener: tokio::net::TcpListener,
+    limits: ServerLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let ctx = Ctx::new(ledger, clock);
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<pb::participant_service_server::ParticipantServiceServer<Ctx>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::ledger_service_server::LedgerServiceServer<Ctx>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let max = limits.message_bytes_max;
+    let participants = pb::participant_service_server::ParticipantServiceServer::new(ctx.clone())
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let ledger_service = pb::ledger_service_server::LedgerServiceServer::new(ctx.clone())
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // After the signal, in-flight requests get `shutdown_grace` to finish; clients
+    // that keep idle connections open do not hold the process up beyond that.
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutdown requested; draining requests");
+        let _ = signalled_tx.send(());
+    };
+    let grace = limits.shutdown_grace;
+    let server = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(limits.concurrent_requests_per_connection_max)
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(participants)
+        .add_service(ledger_service)
+        .serve_with_incoming_shutdown(incoming, shutdown);
+    tokio::select! {
+        result = server => result?,
+        () = async {
+            if signalled_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!("connections still open {grace:?} after shutdown was requested; closing them");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+pub fn local_addr(listener: &tokio::net::TcpListener) -> std::io::Result<SocketAddr> {
+    listener.local_addr()
+}

@@ -1,0 +1,293 @@
+//! The single writer: takes queued write requests in groups, decides and seals
+//! each against a working state, writes the group's entries, Merkle nodes, state
+//! records and a fresh checkpoint in one sled batch, flushes once, then publishes
+//! and replies. A storage failure stops the writer for good (fail-stop): what is
+//! durable is decided by the next open's replay, never by a guess.
+
+use super::{Published, layout, sign_checkpoint};
+use crate::clock::Clock;
+use crate::ledger::entry::{self, Origin};
+use crate::ledger::keys::KeyId;
+use crate::ledger::merkle::{Frontier, Hash};
+use crate::proto as pb;
+use crate::registry::{
+    self, Caller, Changes, Decision, EntryMeta, Event, LedgerIdentity, ParticipantStatus,
+    RegistryError, State,
+};
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot};
+
+/// An authenticated request to change the ledger: the signed bytes as received and
+/// the command they carry. The writer re-checks the key against the state at the
+/// index the entry will take.
+#[derive(Debug)]
+pub struct WriteRequest {
+    pub key_id: KeyId,
+    pub payload: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub command: registry::Command,
+}
+
+/// Where a request landed, once durable.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    pub first_index: u64,
+    pub first_hash: Hash,
+    pub recorded_at: DateTime<Utc>,
+    /// Ledger size after the group commit that carried the request.
+    pub tree_size: u64,
+    pub events: Vec<Event>,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Refused(#[from] RegistryError),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub(super) struct Job {
+    pub request: WriteRequest,
+    pub reply: oneshot::Sender<Result<Committed, WriteError>>,
+}
+
+pub(super) struct WriterParts {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+    pub ledger_key: SigningKey,
+    pub identity: LedgerIdentity,
+    pub clock: Arc<dyn Clock>,
+    pub state: State,
+    pub frontier: Frontier,
+    pub last_hash: Hash,
+    pub published: Arc<RwLock<Published>>,
+    pub failure: Arc<Mutex<Option<String>>>,
+}
+
+pub(super) fn spawn(parts: WriterParts) -> Result<mpsc::Sender<Job>, super::StoreError> {
+    let (tx, rx) = mpsc::channel(crate::limits::WRITE_QUEUE_JOBS_MAX);
+    std::thread::Builder::new()
+        .name("ledger-writer".into())
+        .spawn(move || run(parts, rx))
+        .map_err(|e| super::StoreError::Storage(format!("cannot start the writer thread: {e}")))?;
+    Ok(tx)
+}
+
+/// Checks that `key_id` may sign the entry at `index` in `state`.
+pub fn authorize(state: &State, key_id: &KeyId, index: u64) -> Result<Caller, WriteError> {
+    let key = state.key(key_id).ok_or_else(|| {
+        WriteError::Unauthenticated(format!("key {key_id} is not registered on this ledger"))
+    })?;
+    if !key.may_sign(index) || key.retired_at_index.is_some() {
+        return Err(WriteError::Unauthenticated(format!(
+            "key {key_id} has been rotated out or revoked"
+        )));
+    }
+    let participant = state.participant(&key.participant_id).ok_or_else(|| {
+        WriteError::Unauthenticated(format!("key {key_id} belongs to no participant"))
+    })?;
+    if participant.status != ParticipantStatus::Active {
+        return Err(WriteError::Unauthenticated(format!(
+            "participant {} is revoked",
+            participant.participant_id
+        )));
+    }
+    Ok(Caller {
+        participant_id: participant.participant_id.clone(),
+        role: participant.role,
+        key_id: key_id.clone(),
+    })
+}
+
+struct Writer {
+    parts: WriterParts,
+    changes: Changes,
+}
+
+fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
+    let mut writer = Writer {
+        parts,
+        changes: Changes::default(),
+    };
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < crate::limits::GROUP_COMMIT_ENTRIES_MAX {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Some(reason) = writer
+            .parts
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            for job in jobs {
+                let _ = job.reply.send(Err(WriteError::Unavailable(reason.clone())));
+            }
+            continue;
+        }
+        writer.commit_group(jobs);
+    }
+}
+
+impl Writer {
+    fn fail(&self, reason: String) {
+        tracing::error!(%reason, "ledger writer stopped");
+        *self.parts.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+
+    fn commit_group(&mut self, jobs: Vec<Job>) {
+        let p = &mut self.parts;
+        // Recorded time never goes backwards, whatever the clock does.
+        let now = p.clock.now();
+        let recorded_at = p.state.last_recorded_at().map_or(now, |last| now.max(last));
+        let recorded_pb = crate::codec::timestamp_to_pb(recorded_at);
+        let mut batch = sled::Batch::default();
+        self.changes.clear();
+        let mut applied: Vec<(EntryMeta, Event)> = Vec::new();
+        let mut outcomes: Vec<(
+            oneshot::Sender<Result<Committed, WriteError>>,
+            Result<Committed, WriteError>,
+        )> = Vec::with_capacity(jobs.len());
+        let mut broken: Option<String> = None;
+
+        for job in jobs {
+            let index = p.state.size();
+            let outcome = authorize(&p.state, &job.request.key_id, index).and_then(|caller| {
+                registry::decide(&p.state, &caller, &job.request.command).map_err(WriteError::from)
+            });
+            let events = match outcome {
+                Ok(Decision::Append(events)) => events,
+                Err(e) => {
+                    outcomes.push((job.reply, Err(e)));
+                    continue;
+                }
+            };
+            let WriteRequest {
+                key_id,
+                payload,
+                signature,
+                ..
+            } = job.request;
+            let mut actor = Some(pb::Actor {
+                key_id: key_id.to_string(),
+                request: payload,
+                signature,
+            });
+            let mut first_hash = None;
+            for event in &events {
+                let idx = p.state.size();
+                let origin = match actor.take() {
+                    Some(a) => Origin::Actor(a),
+                    None => Origin::Cause(index),
+                };
+                let sealed = entry::seal(
+                    idx,
+                    recorded_pb,
+                    &p.last_hash,
+                    crate::codec::event_to_pb(event),
+                    origin,
+                    &p.ledger_key,
+                );
+                let meta = EntryMeta {
+                    index: idx,
+                    recorded_at,
+                };
+                if let Err(e) = registry::apply(&mut p.state, &meta, event, &mut self.changes) {
+                    broken = Some(format!(
+                        "an event decided for entry {idx} could not be applied: {e}"
+                    ));
+                    break;
+                }
+                // Check the sealed bytes read back as what was meant (assert in pairs).
+                debug_assert!(entry::open(&sealed.bytes).is_ok_and(|o| o.index() == idx));
+                batch.insert(layout::entry_key(idx).to_vec(), sealed.bytes);
+                p.frontier.append(sealed.hash, |level, i, hash| {
+                    batch.insert(layout::node_key(level, i).to_vec(), hash.to_vec())
+                });
+                p.last_hash = sealed.hash;
+                first_hash.get_or_insert(sealed.hash);
+                applied.push((meta, event.clone()));
+            }
+            if broken.is_some() {
+                outcomes.push((
+                    job.reply,
+                    Err(WriteError::Unavailable(
+                        "internal error; the ledger writer stopped".into(),
+                    )),
+                ));
+                break;
+            }
+            outcomes.push((
+                job.reply,
+                Ok(Committed {
+                    first_index: index,
+                    first_hash: first_hash.unwrap_or_default(),
+                    recorded_at,
+                    tree_size: 0,
+                    events,
+                }),
+            ));
+        }
+
+        if let Some(reason) = broken {
+            self.fail(reason.clone());
+            for (reply, _) in outcomes {
+                let _ = reply.send(Err(WriteError::Unavailable(reason.clone())));
+            }
+            return;
+        }
+
+        if !applied.is_empty() {
+            for key in self.changes.keys() {
+                match p.state.record(key) {
+                    Some(record) => batch.insert(layout::state_key(key), record),
+                    None => batch.remove(layout::state_key(key)),
+                }
+            }
+            let note = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
+            batch.insert(layout::CHECKPOINT_KEY, note.as_bytes());
+            let durable = p
+                .tree
+                .apply_batch(batch)
+                .and_then(|()| p.db.flush().map(|_| ()));
+            if let Err(e) = durable {
+                let reason =
+                    format!("storage failure, writes stopped (restart the server to recover): {e}");
+                self.fail(reason.clone());
+                for (reply, _) in outcomes {
+                    let _ = reply.send(Err(WriteError::Unavailable(reason.clone())));
+                }
+                return;
+            }
+            let mut published = p.published.write().unwrap_or_else(|e| e.into_inner());
+            let mut scratch = Changes::default();
+            for (meta, event) in &applied {
+                if let Err(e) = registry::apply(&mut published.state, meta, event, &mut scratch) {
+                    // Same events, same order, same starting state: cannot differ.
+                    drop(published);
+                    self.fail(format!("published state diverged from the writer: {e}"));
+                    return;
+                }
+            }
+            published.frontier = p.frontier.clone();
+            published.last_hash = p.last_hash;
+            published.checkpoint = note;
+        }
+        let size = p.frontier.size();
+        for (reply, mut outcome) in outcomes {
+            if let Ok(c) = &mut outcome {
+                c.tree_size = size;
+            }
+            let _ = reply.send(outcome);
+        }
+    }
+}
