@@ -82,8 +82,8 @@ fn print(
         return Ok(());
     }
     println!(
-        "{:<24} {:<10} {:<8} {:<16} {}",
-        "PARTICIPANT", "ROLE", "STATUS", "KEY ID", "NAME"
+        "{:<24} {:<10} {:<8} {:<16} NAME",
+        "PARTICIPANT", "ROLE", "STATUS", "KEY ID"
     );
     for p in participants {
         let role = pb::Role::try_from(p.role)

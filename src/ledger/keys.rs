@@ -79,7 +79,10 @@ pub fn verify(key: &VerifyingKey, context: &[u8], message: &[u8], signature: &[u
 }
 
 /// Verifies many (context-prefixed) signatures at once; `false` if any is bad.
-pub fn verify_batch(items: &[(&VerifyingKey, &[u8], &[u8], &[u8])]) -> bool {
+/// One signature to check in a batch: key, context, message, signature.
+pub type BatchItem<'a> = (&'a VerifyingKey, &'a [u8], &'a [u8], &'a [u8]);
+
+pub fn verify_batch(items: &[BatchItem<'_>]) -> bool {
     let mut messages = Vec::with_capacity(items.len());
     let mut signatures = Vec::with_capacity(items.len());
     let mut keys = Vec::with_capacity(items.len());

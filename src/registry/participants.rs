@@ -146,13 +146,10 @@ fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
 fn insert_participant(
     state: &mut State,
     meta: &EntryMeta,
-    id: &ParticipantId,
-    role: Role,
-    public_key: PublicKey,
-    key_id: &KeyId,
-    display_name: &str,
+    r: &ParticipantRegistered,
     changes: &mut Changes,
 ) -> Result<(), ApplyError> {
+    let (id, key_id) = (&r.participant_id, &r.key_id);
     if state.participants.contains_key(id) {
         return Err(fail(meta, format!("participant {id} registered twice")));
     }
@@ -163,11 +160,11 @@ fn insert_participant(
         id.clone(),
         Participant {
             participant_id: id.clone(),
-            role,
+            role: r.role,
             status: ParticipantStatus::Active,
             key_id: key_id.clone(),
-            public_key,
-            display_name: display_name.to_string(),
+            public_key: r.public_key,
+            display_name: r.display_name.clone(),
             registered_at_index: meta.index,
         },
     );
@@ -176,7 +173,7 @@ fn insert_participant(
         KeyRecord {
             key_id: key_id.clone(),
             participant_id: id.clone(),
-            public_key,
+            public_key: r.public_key,
             valid_from_index: meta.index + 1,
             retired_at_index: None,
         },
@@ -224,16 +221,14 @@ pub(super) fn apply_genesis(
         origin: g.origin.clone(),
         ledger_public_key: g.ledger_public_key,
     });
-    insert_participant(
-        state,
-        meta,
-        &g.admin_participant_id,
-        Role::Admin,
-        g.admin_public_key,
-        &g.admin_key_id,
-        "ledger administrator",
-        changes,
-    )?;
+    let admin = ParticipantRegistered {
+        participant_id: g.admin_participant_id.clone(),
+        role: Role::Admin,
+        public_key: g.admin_public_key,
+        key_id: g.admin_key_id.clone(),
+        display_name: "ledger administrator".into(),
+    };
+    insert_participant(state, meta, &admin, changes)?;
     // The genesis entry is signed by the admin key itself (proof of possession).
     if let Some(k) = state.keys.get_mut(&g.admin_key_id) {
         k.valid_from_index = meta.index;
@@ -248,16 +243,7 @@ pub(super) fn apply_registered(
     changes: &mut Changes,
 ) -> Result<(), ApplyError> {
     check_key_id(meta, &e.public_key, &e.key_id)?;
-    insert_participant(
-        state,
-        meta,
-        &e.participant_id,
-        e.role,
-        e.public_key,
-        &e.key_id,
-        &e.display_name,
-        changes,
-    )
+    insert_participant(state, meta, e, changes)
 }
 
 pub(super) fn apply_rotated(

@@ -51,9 +51,11 @@ pub enum WriteError {
     Unavailable(String),
 }
 
+type Reply = oneshot::Sender<Result<Committed, WriteError>>;
+
 pub(super) struct Job {
     pub request: WriteRequest,
-    pub reply: oneshot::Sender<Result<Committed, WriteError>>,
+    pub reply: Reply,
 }
 
 pub(super) struct WriterParts {
@@ -153,10 +155,8 @@ impl Writer {
         let mut batch = sled::Batch::default();
         self.changes.clear();
         let mut applied: Vec<(EntryMeta, Event)> = Vec::new();
-        let mut outcomes: Vec<(
-            oneshot::Sender<Result<Committed, WriteError>>,
-            Result<Committed, WriteError>,
-        )> = Vec::with_capacity(jobs.len());
+        let mut outcomes: Vec<(Reply, Result<Committed, WriteError>)> =
+            Vec::with_capacity(jobs.len());
         let mut broken: Option<String> = None;
 
         for job in jobs {
