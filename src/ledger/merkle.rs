@@ -58,8 +58,8 @@ pub fn empty_root() -> Hash {
     Sha256::digest([]).into()
 }
 
-/// Displays a hash as lowercase hex, for error messages.
-struct Hex<'a>(&'a [u8]);
+/// Displays bytes as lowercase hex, for error messages.
+pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
 
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
