@@ -75,7 +75,8 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// The note text: "origin\nsize\nbase64(root)\n" + each extension line + "\n".
+    /// The note text: `"origin\nsize\nbase64(root)\n"`, then each extension line
+    /// followed by `"\n"`.
     pub fn body(&self) -> String {
         let mut body = format!(
             "{}\n{}\n{}\n",
@@ -154,7 +155,8 @@ pub enum CheckpointError {
     #[error("signature line {line}: {reason}")]
     MalformedSignatureLine { line: usize, reason: &'static str },
     #[error(
-        "key name {name:?} is invalid: expected 1 to 1024 bytes without spaces, '+' or control characters"
+        "key name {name:?} is invalid: expected 1 to {} bytes without spaces, '+' or control characters",
+        KEY_NAME_BYTES_MAX
     )]
     InvalidKeyName { name: String },
     #[error("checkpoint text has {found} lines, expected at least 3 (origin, size, root hash)")]
@@ -322,7 +324,7 @@ fn parse_signature_line(line: &str, number: usize) -> Result<SignatureLine, Chec
     ))?;
     if validate_key_name(key_name).is_err() {
         return Err(malformed(
-            "expected a key name of 1 to 1024 bytes without spaces, '+' or control characters",
+            "expected a valid key name (non-empty, not too long, no spaces, '+' or control characters)",
         ));
     }
     let blob = BASE64
