@@ -36,7 +36,10 @@ async fn acknowledged_writes_survive_sigkill() {
             writers.push(tokio::spawn(async move {
                 for n in 0.. {
                     let id = format!("r{round}-w{w}-{n}");
-                    match admin.register(&id, pb::Role::Bank, &new_key().verifying_key(), "Bank").await {
+                    match admin
+                        .register(&id, pb::Role::Bank, &new_key().verifying_key(), "Bank")
+                        .await
+                    {
                         Ok(_) => {
                             let mut a = acked.lock().unwrap();
                             a.push(id);
@@ -57,14 +60,32 @@ async fn acknowledged_writes_survive_sigkill() {
         }
         server.restart();
         let admin = server.admin().await;
-        let present: HashSet<String> = admin.list_participants().await.unwrap().into_iter().map(|p| p.participant_id).collect();
+        let present: HashSet<String> = admin
+            .list_participants()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.participant_id)
+            .collect();
         let acked_now = acked.lock().unwrap().clone();
-        let missing: Vec<&String> = acked_now.iter().filter(|id| !present.contains(*id)).collect();
-        assert!(missing.is_empty(), "seed {seed} round {round}: acknowledged writes lost after SIGKILL: {missing:?}");
-        println!("round {round}: {} acknowledged writes, all present after SIGKILL and restart", acked_now.len());
+        let missing: Vec<&String> = acked_now
+            .iter()
+            .filter(|id| !present.contains(*id))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "seed {seed} round {round}: acknowledged writes lost after SIGKILL: {missing:?}"
+        );
+        println!(
+            "round {round}: {} acknowledged writes, all present after SIGKILL and restart",
+            acked_now.len()
+        );
     }
     server.stop();
     let data = server.data.to_str().unwrap().to_string();
     let (ok, out, err) = Server::dbond(&["verify", "--data", &data]);
-    assert!(ok, "seed {seed}: ledger does not verify after crashes: {out} {err}");
+    assert!(
+        ok,
+        "seed {seed}: ledger does not verify after crashes: {out} {err}"
+    );
 }

@@ -32,13 +32,24 @@ use super::merkle::{HASH_BYTES, Hash, Hex};
 /// 6.5 KiB of base64 each), and caps the memory one hostile note can cost.
 pub const NOTE_BYTES_MAX: usize = 256 * 1024;
 
+/// Largest checkpoint text (origin, size, root and extensions). A real one is under
+/// 200 bytes; the bound keeps a signed note of it, plus one of our signature lines,
+/// inside `NOTE_BYTES_MAX`, so whatever `sign` writes, `open` reads.
+pub const TEXT_BYTES_MAX: usize = 64 * 1024;
+
+/// Longest key name, in bytes. C2SP sets none; the bound keeps a signature line small.
+pub const KEY_NAME_BYTES_MAX: usize = 1024;
+
 /// Most signature lines a note may carry (golang.org/x/mod/sumdb/note's limit).
 pub const SIGNATURES_MAX: usize = 100;
 
 /// C2SP: verifiers "MUST accept at least up to 16 signatures".
 const SIGNATURES_REQUIRED_MIN: usize = 16;
 const _: () = assert!(SIGNATURES_MAX >= SIGNATURES_REQUIRED_MIN);
-const _: () = assert!(NOTE_BYTES_MAX >= SIGNATURES_REQUIRED_MIN * 7 * 1024);
+/// Room for 16 post-quantum-sized signature lines (about 7 KiB each) after a text of
+/// the largest size and its blank line.
+const _: () = assert!(TEXT_BYTES_MAX + 1 + SIGNATURES_REQUIRED_MIN * 7 * 1024 <= NOTE_BYTES_MAX);
+const _: () = assert!(KEY_NAME_BYTES_MAX + 200 <= 7 * 1024);
 
 /// Bytes of the key ID that opens every signature.
 const KEY_HASH_BYTES: usize = 4;
@@ -64,7 +75,8 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// The note text: "origin\nsize\nbase64(root)\n" + each extension line + "\n".
+    /// The note text: `"origin\nsize\nbase64(root)\n"`, then each extension line
+    /// followed by `"\n"`.
     pub fn body(&self) -> String {
         let mut body = format!(
             "{}\n{}\n{}\n",
@@ -99,11 +111,11 @@ impl Checkpoint {
                 return Err(CheckpointError::ControlCharacterInField { field: "extension" });
             }
         }
-        let body_bytes = self.body().len();
-        if body_bytes > NOTE_BYTES_MAX {
-            return Err(CheckpointError::TooLarge {
-                found: body_bytes,
-                max: NOTE_BYTES_MAX,
+        let text_bytes = self.body().len();
+        if text_bytes > TEXT_BYTES_MAX {
+            return Err(CheckpointError::TextTooLarge {
+                found: text_bytes,
+                max: TEXT_BYTES_MAX,
             });
         }
         Ok(())
@@ -124,6 +136,8 @@ pub struct SignatureLine {
 pub enum CheckpointError {
     #[error("note is {found} bytes, more than the limit of {max}")]
     TooLarge { found: usize, max: usize },
+    #[error("checkpoint text is {found} bytes, more than the limit of {max}")]
+    TextTooLarge { found: usize, max: usize },
     #[error(
         "note has control character {byte:#04x} at byte {offset}; only newline (0x0a) is allowed"
     )]
@@ -141,7 +155,8 @@ pub enum CheckpointError {
     #[error("signature line {line}: {reason}")]
     MalformedSignatureLine { line: usize, reason: &'static str },
     #[error(
-        "key name {name:?} is invalid: expected non-empty, without spaces, '+' or control characters"
+        "key name {name:?} is invalid: expected 1 to {} bytes without spaces, '+' or control characters",
+        KEY_NAME_BYTES_MAX
     )]
     InvalidKeyName { name: String },
     #[error("checkpoint text has {found} lines, expected at least 3 (origin, size, root hash)")]
@@ -184,10 +199,10 @@ pub fn key_hash(name: &str, key: &VerifyingKey) -> [u8; 4] {
 }
 
 /// Checks a key name against C2SP signed-note: non-empty, no Unicode space, no '+'
-/// (and, as for the whole note, no control character).
+/// (and, as for the whole note, no control character), at most `KEY_NAME_BYTES_MAX`.
 pub fn validate_key_name(name: &str) -> Result<(), CheckpointError> {
     let bad = |c: char| c.is_whitespace() || c == '+' || c < ' ';
-    if name.is_empty() || name.chars().any(bad) {
+    if name.is_empty() || name.len() > KEY_NAME_BYTES_MAX || name.chars().any(bad) {
         return Err(CheckpointError::InvalidKeyName {
             name: name.to_string(),
         });
@@ -309,7 +324,7 @@ fn parse_signature_line(line: &str, number: usize) -> Result<SignatureLine, Chec
     ))?;
     if validate_key_name(key_name).is_err() {
         return Err(malformed(
-            "expected a non-empty key name without spaces, '+' or control characters",
+            "expected a valid key name (non-empty, not too long, no spaces, '+' or control characters)",
         ));
     }
     let blob = BASE64
@@ -374,6 +389,12 @@ fn verify_signatures(
 
 /// Reads the checkpoint lines of a note text (which ends in a newline).
 fn parse_text(text: &str) -> Result<Checkpoint, CheckpointError> {
+    if text.len() > TEXT_BYTES_MAX {
+        return Err(CheckpointError::TextTooLarge {
+            found: text.len(),
+            max: TEXT_BYTES_MAX,
+        });
+    }
     let mut lines = text.split_terminator('\n');
     let mut next = |found| lines.next().ok_or(CheckpointError::TooFewLines { found });
     let origin = next(0)?;
@@ -990,6 +1011,33 @@ mod tests {
             Err(CheckpointError::TooManySignatures {
                 max: SIGNATURES_MAX
             })
+        );
+        let mut cp = checkpoint();
+        cp.extensions = vec!["x".repeat(TEXT_BYTES_MAX - cp.body().len() - 1)];
+        let note = sign(&cp, &"k".repeat(KEY_NAME_BYTES_MAX), &fixed_key());
+        assert_eq!(
+            open(&note, &"k".repeat(KEY_NAME_BYTES_MAX), &key),
+            Ok(cp.clone())
+        );
+        cp.extensions[0].push('x');
+        assert_eq!(
+            cp.validate(),
+            Err(CheckpointError::TextTooLarge {
+                found: TEXT_BYTES_MAX + 1,
+                max: TEXT_BYTES_MAX
+            })
+        );
+        assert_eq!(
+            parse_body(&cp.body()),
+            Err(CheckpointError::TextTooLarge {
+                found: TEXT_BYTES_MAX + 1,
+                max: TEXT_BYTES_MAX
+            })
+        );
+        let long_name = "k".repeat(KEY_NAME_BYTES_MAX + 1);
+        assert_eq!(
+            validate_key_name(&long_name),
+            Err(CheckpointError::InvalidKeyName { name: long_name })
         );
         let huge = format!("{}\n", "x".repeat(NOTE_BYTES_MAX));
         assert_eq!(
