@@ -110,10 +110,19 @@ fn build() -> Vec<(String, String)> {
             }),
         ),
     ];
-    out.push(("ledger_public_key".into(), hex::encode(ledger_key.verifying_key().to_bytes())));
-    out.push(("admin_public_key".into(), hex::encode(admin_key.verifying_key().to_bytes())));
+    out.push((
+        "ledger_public_key".into(),
+        hex::encode(ledger_key.verifying_key().to_bytes()),
+    ));
+    out.push((
+        "admin_public_key".into(),
+        hex::encode(admin_key.verifying_key().to_bytes()),
+    ));
     out.push(("admin_key_id".into(), admin_id.to_string()));
-    out.push(("bank_public_key".into(), hex::encode(bank_key.verifying_key().to_bytes())));
+    out.push((
+        "bank_public_key".into(),
+        hex::encode(bank_key.verifying_key().to_bytes()),
+    ));
     for (i, (signer, request, kind)) in events.into_iter().enumerate() {
         let signature = keys::sign(signer, REQUEST_CONTEXT, &request);
         let sealed = entry::seal(
@@ -135,17 +144,28 @@ fn build() -> Vec<(String, String)> {
         tree.push(sealed.hash);
     }
     out.push(("root_3".into(), hex::encode(tree.root())));
-    let cp = checkpoint::Checkpoint { origin: origin.into(), size: 3, root: tree.root(), extensions: vec![] };
+    let cp = checkpoint::Checkpoint {
+        origin: origin.into(),
+        size: 3,
+        root: tree.root(),
+        extensions: vec![],
+    };
     let note = checkpoint::sign(&cp, origin, &ledger_key);
     out.push(("checkpoint_3".into(), note.replace('\n', "\\n")));
     let proof = merkle::inclusion_proof(1, 3, &tree).unwrap();
-    out.push(("inclusion_1_of_3".into(), proof.iter().map(hex::encode).collect::<Vec<_>>().join(",")));
+    out.push((
+        "inclusion_1_of_3".into(),
+        proof.iter().map(hex::encode).collect::<Vec<_>>().join(","),
+    ));
     let mut small = merkle::MemoryTree::new();
     small.push(hashes[0]);
     small.push(hashes[1]);
     out.push(("root_2".into(), hex::encode(small.root())));
     let cons = merkle::consistency_proof(2, 3, &tree).unwrap();
-    out.push(("consistency_2_to_3".into(), cons.iter().map(hex::encode).collect::<Vec<_>>().join(",")));
+    out.push((
+        "consistency_2_to_3".into(),
+        cons.iter().map(hex::encode).collect::<Vec<_>>().join(","),
+    ));
     out
 }
 
@@ -183,19 +203,27 @@ fn document_vectors_are_what_the_code_produces() {
     }
     let documented = doc_vectors();
     for (k, v) in &generated {
-        assert_eq!(documented.get(k), Some(v), "vector {k} in docs/LEDGER_FORMAT.md is stale (DBOND_WRITE_VECTORS=1 regenerates)");
+        assert_eq!(
+            documented.get(k),
+            Some(v),
+            "vector {k} in docs/LEDGER_FORMAT.md is stale (DBOND_WRITE_VECTORS=1 regenerates)"
+        );
     }
     assert_eq!(documented.len(), generated.len());
 }
 
 fn hashes(list: &str) -> Vec<[u8; 32]> {
-    list.split(',').map(|h| hex::decode(h).unwrap().try_into().unwrap()).collect()
+    list.split(',')
+        .map(|h| hex::decode(h).unwrap().try_into().unwrap())
+        .collect()
 }
 
 #[test]
 fn document_vectors_verify_and_their_tampered_twins_do_not() {
     let v = doc_vectors();
-    let entries: Vec<Vec<u8>> = (0..3).map(|i| hex::decode(&v[&format!("entry_{i}")]).unwrap()).collect();
+    let entries: Vec<Vec<u8>> = (0..3)
+        .map(|i| hex::decode(&v[&format!("entry_{i}")]).unwrap())
+        .collect();
     let note = v["checkpoint_3"].replace("\\n", "\n");
     let run = |entries: &[Vec<u8>]| -> Result<(), String> {
         let mut verifier = Verifier::new();
@@ -203,12 +231,17 @@ fn document_vectors_verify_and_their_tampered_twins_do_not() {
             verifier.push(e).map_err(|e| e.to_string())?;
         }
         let verified = verifier.finish().map_err(|e| e.to_string())?;
-        verified.check_checkpoint(&note).map_err(|e| e.to_string())?;
+        verified
+            .check_checkpoint(&note)
+            .map_err(|e| e.to_string())?;
         Ok(())
     };
     run(&entries).expect("the documented ledger verifies");
     for (i, e) in entries.iter().enumerate() {
-        assert_eq!(hex::encode(merkle::hash_leaf(e)), v[&format!("entry_{i}_hash")]);
+        assert_eq!(
+            hex::encode(merkle::hash_leaf(e)),
+            v[&format!("entry_{i}_hash")]
+        );
     }
     // Tampered twins: a flipped bit anywhere in any entry, dropped, duplicated and
     // reordered entries.
@@ -216,10 +249,16 @@ fn document_vectors_verify_and_their_tampered_twins_do_not() {
         for pos in (0..entries[i].len()).step_by(7) {
             let mut t = entries.clone();
             t[i][pos] ^= 0x01;
-            assert!(run(&t).is_err(), "flipped bit at entry {i} byte {pos} went unnoticed");
+            assert!(
+                run(&t).is_err(),
+                "flipped bit at entry {i} byte {pos} went unnoticed"
+            );
         }
     }
-    assert!(run(&entries[..2]).is_err(), "a dropped entry is caught by the checkpoint");
+    assert!(
+        run(&entries[..2]).is_err(),
+        "a dropped entry is caught by the checkpoint"
+    );
     assert!(run(&[entries[0].clone(), entries[1].clone(), entries[1].clone()]).is_err());
     assert!(run(&[entries[0].clone(), entries[2].clone(), entries[1].clone()]).is_err());
 
@@ -231,7 +270,10 @@ fn document_vectors_verify_and_their_tampered_twins_do_not() {
     bad[0][31] ^= 1;
     assert!(merkle::verify_inclusion(&leaf1, 1, 3, &bad, &root).is_err());
     assert!(merkle::verify_inclusion(&leaf1, 1, 3, &[], &root).is_err());
-    assert!(merkle::verify_inclusion(&leaf1, 1, 2, &proof, &root).is_err(), "wrong tree size");
+    assert!(
+        merkle::verify_inclusion(&leaf1, 1, 2, &proof, &root).is_err(),
+        "wrong tree size"
+    );
     let root2: [u8; 32] = hex::decode(&v["root_2"]).unwrap().try_into().unwrap();
     let cons = hashes(&v["consistency_2_to_3"]);
     merkle::verify_consistency(2, 3, &root2, &root, &cons).unwrap();
@@ -239,7 +281,8 @@ fn document_vectors_verify_and_their_tampered_twins_do_not() {
     bad[0][0] ^= 0x80;
     assert!(merkle::verify_consistency(2, 3, &root2, &root, &bad).is_err());
     assert!(merkle::verify_consistency(2, 3, &root2, &root, &[]).is_err());
-    let ledger_key = keys::parse_public_key(&hex::decode(&v["ledger_public_key"]).unwrap()).unwrap();
+    let ledger_key =
+        keys::parse_public_key(&hex::decode(&v["ledger_public_key"]).unwrap()).unwrap();
     checkpoint::open(&note, "example.org/dbond-vectors", &ledger_key).unwrap();
     let tampered = note.replacen("\n3\n", "\n4\n", 1);
     assert!(checkpoint::open(&tampered, "example.org/dbond-vectors", &ledger_key).is_err());
