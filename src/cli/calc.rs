@@ -43,7 +43,7 @@ pub struct PriceArgs {
     #[arg(long = "yield", allow_hyphen_values = true)]
     pub yield_rate: Option<String>,
     /// Clean price (percent of face): prints the yield.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub clean_price: Option<String>,
     /// Reference (market) yield for patriotic-discount pricing.
     #[arg(long, allow_hyphen_values = true)]
