@@ -663,7 +663,7 @@ fn tampered_vectors_are_rejected() {
     check_case_library(&case);
     let tamper: [(&str, fn(&mut Value)); 3] = [
         ("amount", |c| {
-            c["schedule"][0]["amount"] = "43.614131".into()
+            c["schedule"][0]["amount"] = "43.6142".into()
         }),
         ("payment date", |c| {
             c["schedule"][5]["payment_date"] = "2029-09-01".into()
