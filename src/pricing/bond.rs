@@ -631,3 +631,186 @@ impl Bond {
         &self.calendar
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pricing::{PricingError, diaspora_yield, par_coupon};
+    use rust_decimal_macros::dec;
+
+    fn d(s: &str) -> NaiveDate {
+        crate::calendar::dates::parse_date(s).unwrap()
+    }
+
+    /// Semiannual 5.25% ACT/ACT ICMA, 2026-03-16 to 2029-03-16, weekends only;
+    /// `extra` is spliced into the JSON object.
+    fn bond_with(extra: &str, fixings_json: &str) -> Result<Bond, PricingError> {
+        let text = format!(
+            r#"{{"face": "1000", "frequency": "semiannual", "day_count": "ACT/ACT ICMA",
+            "issue_date": "2026-03-16", "maturity_date": "2029-03-16", "business_day_convention": "following",
+            "calendar": "weekends_only" {extra} {fixings_json}}}"#
+        );
+        let (terms, fixings) = BondTerms::from_json(&text)?;
+        Bond::new(&terms, &fixings)
+    }
+
+    fn check_amounts(bond: &Bond, expected: &[Option<Decimal>]) {
+        let got: Vec<Option<Decimal>> = bond.cashflows().iter().map(|c| c.amount).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn floating_coupons_wait_for_their_fixings() {
+        let floating = r#", "coupon_type": "floating", "floating": {"reference": "SOFR", "spread": "0.01", "floor": "0.02"}"#;
+        let bond = bond_with(
+            floating,
+            r#", "fixings": [{"date": "2026-03-16", "rate": "0.043"}, {"date": "2026-09-16", "rate": "0.001"}]"#,
+        )
+        .unwrap();
+        let h = Some(dec!(1000) * dec!(0.5));
+        // 4.3% + 1%; then 0.1% + 1% floored at 2%; then waiting.
+        check_amounts(
+            &bond,
+            &[
+                h.map(|x| x * dec!(0.053)),
+                h.map(|x| x * dec!(0.02)),
+                None,
+                None,
+                None,
+                None,
+                Some(dec!(1000)),
+            ],
+        );
+        assert_eq!(bond.cashflows()[2].rate, None);
+        let a = bond.accrued(d("2026-10-16")).unwrap();
+        assert!(
+            (a - dec!(10) * dec!(30) / dec!(181)).abs() < dec!(1e-24),
+            "{a}"
+        );
+        assert!(matches!(
+            bond.accrued(d("2027-04-01")),
+            Err(PricingError::MissingFixing { accrual_start }) if accrual_start == d("2027-03-16")
+        ));
+        assert!(matches!(
+            bond.dirty_price(d("2026-04-01"), dec!(0.05)),
+            Err(PricingError::MissingFixing { .. })
+        ));
+    }
+
+    #[test]
+    fn step_up_rates_follow_accrual_start() {
+        let bond = bond_with(
+            r#", "coupon_rate": "0.04", "coupon_type": "step_up", "step_up": [{"from": "2027-03-16", "rate": "0.05"}, {"from": "2028-06-01", "rate": "0.06"}]"#,
+            "",
+        )
+        .unwrap();
+        let rates: Vec<Option<Decimal>> = bond.cashflows().iter().map(|c| c.rate).collect();
+        let (a, b, c) = (Some(dec!(0.04)), Some(dec!(0.05)), Some(dec!(0.06)));
+        assert_eq!(rates, vec![a, a, b, b, b, c, None]);
+    }
+
+    #[test]
+    fn accumulating_interest_compounds_to_maturity() {
+        let bond = bond_with(
+            r#", "coupon_rate": "0.06", "coupon_type": "accumulating""#,
+            "",
+        )
+        .unwrap();
+        let flows = bond.cashflows();
+        assert_eq!(flows.len(), 2);
+        // Six regular ICMA periods: 1000 × (1.03^6 − 1).
+        let expected = dec!(1000)
+            * (dec!(1.03) * dec!(1.03) * dec!(1.03) * dec!(1.03) * dec!(1.03) * dec!(1.03)
+                - dec!(1));
+        let got = flows[0].amount.unwrap();
+        assert!((got - expected).abs() < dec!(1e-20), "{got} vs {expected}");
+        // Half-way through the life: 1000 × 1.03^3.
+        let value = bond.accreted_value(d("2027-09-16"), None).unwrap();
+        assert!((value - dec!(1092.727)).abs() < dec!(1e-20), "{value}");
+        assert_eq!(bond.accrued(d("2026-03-16")).unwrap(), Decimal::ZERO);
+    }
+
+    #[test]
+    fn zero_coupon_accretes_at_its_issue_yield() {
+        let text = r#"{"face": "1000", "coupon_rate": "0", "frequency": "zero", "day_count": "30/360 BOND",
+            "issue_date": "2026-03-16", "maturity_date": "2031-03-17", "business_day_convention": "following",
+            "calendar": "none"}"#;
+        let (terms, fixings) = BondTerms::from_json(text).unwrap();
+        let bond = Bond::new(&terms, &fixings).unwrap();
+        assert_eq!(bond.accrued(d("2028-01-01")).unwrap(), Decimal::ZERO);
+        // 5 years and one 30/360 day at 4% annual.
+        let v = bond
+            .accreted_value(d("2026-03-16"), Some(dec!(0.04)))
+            .unwrap();
+        let expected = dec!(1000)
+            / crate::pricing::dmath::pow(dec!(1.04), dec!(5) + dec!(1) / dec!(360)).unwrap();
+        assert!((v - expected).abs() < dec!(1e-18), "{v} vs {expected}");
+        assert!(bond.accreted_value(d("2026-03-16"), None).is_err());
+    }
+
+    #[test]
+    fn record_dates_and_payment_lag() {
+        let bond = bond_with(
+            r#", "coupon_rate": "0.05", "payment_lag_days": 2, "record_date_lag_days": 3"#,
+            "",
+        )
+        .unwrap();
+        let first = &bond.cashflows()[0];
+        // 2026-09-16 is a Wednesday: paid Friday 18th, record date Tuesday 15th.
+        assert_eq!(first.payment_date, d("2026-09-18"));
+        assert_eq!(first.record_date, Some(d("2026-09-15")));
+        let last = bond.cashflows().last().unwrap();
+        assert_eq!(last.kind, CashFlowKind::Redemption);
+        assert_eq!(last.payment_date, bond.cashflows()[5].payment_date);
+    }
+
+    #[test]
+    fn settlement_and_yield_limits() {
+        let bond = bond_with(r#", "coupon_rate": "0.05""#, "").unwrap();
+        let check_err = |r: Result<Decimal, PricingError>, fragment: &str| {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains(fragment), "{e:?} should mention {fragment:?}");
+        };
+        check_err(
+            bond.dirty_price(d("2026-01-01"), dec!(0.05)),
+            "before issue date",
+        );
+        check_err(
+            bond.dirty_price(d("2029-03-16"), dec!(0.05)),
+            "nothing left to price",
+        );
+        check_err(
+            bond.dirty_price(d("2027-01-01"), dec!(-0.9)),
+            "out of range",
+        );
+        check_err(bond.dirty_price(d("2027-01-01"), dec!(11)), "out of range");
+        check_err(
+            bond.yield_from_clean_price(d("2027-01-01"), dec!(-5)),
+            "price must be positive",
+        );
+        check_err(
+            bond.yield_from_clean_price(d("2027-01-01"), dec!(1e-9)),
+            "no yield",
+        );
+        assert_eq!(bond.accrued(d("2030-01-01")).unwrap(), Decimal::ZERO);
+        // A price at par on a coupon date means yield = coupon.
+        let y = bond
+            .yield_from_clean_price(d("2027-03-16"), dec!(100))
+            .unwrap();
+        assert!((y - dec!(0.05)).abs() < dec!(1e-14), "{y}");
+    }
+
+    #[test]
+    fn par_coupon_prices_at_par() {
+        let bond = bond_with(r#", "coupon_rate": "0.05""#, "").unwrap();
+        let y = diaspora_yield(dec!(0.065), dec!(150));
+        assert_eq!(y, dec!(0.05));
+        let c = par_coupon(bond.terms(), y).unwrap();
+        let at_par = bond.terms().with_coupon(CouponType::Fixed(c)).unwrap();
+        let p = Bond::new(&at_par, &Fixings::new())
+            .unwrap()
+            .clean_price(d("2026-03-16"), y)
+            .unwrap();
+        assert!((p - dec!(100)).abs() < dec!(1e-20), "{p}");
+    }
+}
