@@ -662,9 +662,7 @@ fn tampered_vectors_are_rejected() {
     let case = base[7].clone(); // stub-02: a long first stub
     check_case_library(&case);
     let tamper: [(&str, fn(&mut Value)); 3] = [
-        ("amount", |c| {
-            c["schedule"][0]["amount"] = "43.6142".into()
-        }),
+        ("amount", |c| c["schedule"][0]["amount"] = "43.6142".into()),
         ("payment date", |c| {
             c["schedule"][5]["payment_date"] = "2029-09-01".into()
         }),
