@@ -793,11 +793,11 @@ mod tests {
             "no yield",
         );
         assert_eq!(bond.accrued(d("2030-01-01")).unwrap(), Decimal::ZERO);
-        // A price at par on a coupon date means yield = coupon.
+        // Par on a coupon date gives about the coupon (payments moved off weekends shift it).
         let y = bond
             .yield_from_clean_price(d("2027-03-16"), dec!(100))
             .unwrap();
-        assert!((y - dec!(0.05)).abs() < dec!(1e-14), "{y}");
+        assert!((y - dec!(0.05)).abs() < dec!(1e-5), "{y}");
     }
 
     #[test]
