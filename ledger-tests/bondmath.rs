@@ -1,1 +1,679 @@
-// placeholder
+//! Bond math against QuantLib 1.44: every reference vector through the library
+//! and through the `dbond` binary, plus property tests of the invariants.
+//!
+//! Tolerances (shared/vectors/README.md): dates exact; amounts and accrued
+//! within 1e-9 of face; prices within 1e-8; yields within 1e-9.
+
+use chrono::NaiveDate;
+use dbond::calendar::{
+    AccrualDates, BusinessDayConvention, CalendarName, DateGeneration, DayCount, Frequency,
+};
+use dbond::pricing::{self, Bond, BondTerms, CashFlowKind, CouponType, Fixings, TermsInput};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::process::Command;
+use std::str::FromStr;
+
+const SAMPLE: &str = include_str!("vectors/pricing-sample.json");
+const EXTRA: &str = include_str!("vectors/pricing-extra.json");
+
+fn dec(v: &Value) -> Decimal {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a decimal string, found {v}"));
+    Decimal::from_str(s).unwrap_or_else(|e| panic!("bad decimal {s}: {e}"))
+}
+
+fn date(v: &Value) -> NaiveDate {
+    NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap()
+}
+
+fn cases() -> Vec<Value> {
+    let mut all = Vec::new();
+    for text in [SAMPLE, EXTRA] {
+        let v: Value = serde_json::from_str(text).unwrap();
+        all.extend(v.as_array().unwrap().iter().cloned());
+    }
+    all
+}
+
+struct Tolerances {
+    amount: Decimal,
+}
+
+fn assert_close(what: &str, got: Decimal, expected: Decimal, tol: Decimal) {
+    assert!(
+        (got - expected).abs() <= tol,
+        "{what}: expected {expected}, found {got} (tolerance {tol})"
+    );
+}
+
+fn price_tol() -> Decimal {
+    Decimal::new(1, 8)
+}
+
+fn yield_tol() -> Decimal {
+    Decimal::new(1, 9)
+}
+
+/// The library side of one case.
+fn check_case_library(case: &Value) {
+    let id = case["id"].as_str().unwrap();
+    let (terms, fixings) =
+        BondTerms::from_json(&case["terms"].to_string()).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let tol = Tolerances {
+        amount: terms.face() * Decimal::new(1, 9),
+    };
+    let bond = Bond::new(&terms, &fixings).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let flows = bond.cashflows();
+    let expected = case["schedule"].as_array().unwrap();
+    assert_eq!(flows.len(), expected.len(), "{id}: number of cash flows");
+    for (i, (got, exp)) in flows.iter().zip(expected).enumerate() {
+        let what = format!("{id} row {i}");
+        assert_eq!(
+            got.kind.as_str(),
+            exp["kind"].as_str().unwrap(),
+            "{what} kind"
+        );
+        if got.kind == CashFlowKind::Coupon {
+            assert_eq!(
+                got.accrual_start,
+                date(&exp["accrual_start"]),
+                "{what} accrual_start"
+            );
+            assert_eq!(
+                got.accrual_end,
+                date(&exp["accrual_end"]),
+                "{what} accrual_end"
+            );
+        }
+        assert_eq!(
+            got.payment_date,
+            date(&exp["payment_date"]),
+            "{what} payment_date"
+        );
+        assert_close(
+            &format!("{what} amount"),
+            got.amount.unwrap(),
+            dec(&exp["amount"]),
+            tol.amount,
+        );
+    }
+    for row in case["accrued"].as_array().unwrap() {
+        let settle = date(&row["settle"]);
+        let got = bond
+            .accrued(settle)
+            .unwrap_or_else(|e| panic!("{id} accrued {settle}: {e}"));
+        assert_close(
+            &format!("{id} accrued {settle}"),
+            got,
+            dec(&row["accrued"]),
+            tol.amount,
+        );
+    }
+    for row in case["price_from_yield"].as_array().unwrap() {
+        let settle = date(&row["settle"]);
+        let p = bond
+            .price(settle, dec(&row["yield"]))
+            .unwrap_or_else(|e| panic!("{id} price {settle}: {e}"));
+        assert_close(
+            &format!("{id} clean {settle}"),
+            p.clean,
+            dec(&row["clean"]),
+            price_tol(),
+        );
+        assert_close(
+            &format!("{id} dirty {settle}"),
+            p.dirty,
+            dec(&row["dirty"]),
+            price_tol(),
+        );
+    }
+    for row in case["yield_from_price"].as_array().unwrap() {
+        let settle = date(&row["settle"]);
+        let y = bond
+            .yield_from_clean_price(settle, dec(&row["clean_price"]))
+            .unwrap_or_else(|e| panic!("{id} yield {settle}: {e}"));
+        assert_close(
+            &format!("{id} yield {settle}"),
+            y,
+            dec(&row["yield"]),
+            yield_tol(),
+        );
+    }
+    if let Some(reference) = case.get("reference_yield") {
+        let reference = dec(reference);
+        let bps = dec(&case["patriotic_discount_bps"]);
+        if let Some(par) = case.get("par_coupon") {
+            let got = pricing::par_coupon_for_discount(&terms, reference, bps).unwrap();
+            assert_close(&format!("{id} par coupon"), got, dec(par), yield_tol());
+            let s = pricing::issuer_savings(&terms, reference, bps).unwrap();
+            assert_close(
+                &format!("{id} market par"),
+                s.market_coupon.unwrap(),
+                dec(&case["market_par_coupon"]),
+                yield_tol(),
+            );
+            assert_close(
+                &format!("{id} savings"),
+                s.savings,
+                dec(&case["issuer_savings"]),
+                tol.amount,
+            );
+        }
+        // The issue price at the diaspora yield and the discount it implies.
+        let y = pricing::diaspora_yield(reference, bps);
+        let issue = terms.issue_date();
+        let clean = bond.clean_price(issue, y).unwrap();
+        let implied =
+            pricing::implied_discount_bps(&terms, &fixings, issue, reference, clean).unwrap();
+        assert_close(
+            &format!("{id} implied discount"),
+            implied,
+            bps,
+            Decimal::new(1, 6),
+        );
+    }
+}
+
+#[test]
+fn every_vector_case_through_the_library() {
+    let all = cases();
+    assert!(
+        all.len() >= 150,
+        "expected the shared and extra vectors, found {} cases",
+        all.len()
+    );
+    for case in &all {
+        check_case_library(case);
+    }
+}
+
+fn dbond(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_dbond"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dbond {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("dbond {args:?}: bad JSON ({e})"))
+}
+
+fn dbond_error(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dbond"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "dbond {args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line error expected: {err}"
+    );
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+#[test]
+fn every_vector_case_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    for (n, case) in cases().iter().enumerate() {
+        let id = case["id"].as_str().unwrap();
+        let path = dir.path().join(format!("terms-{n}.json"));
+        std::fs::write(&path, case["terms"].to_string()).unwrap();
+        let terms = path.to_str().unwrap();
+        let face = dec(&case["terms"]["face"]);
+        let amount_tol = face * Decimal::new(1, 9);
+        let out = dbond(&["schedule", "--terms", terms]);
+        let rows = out["cashflows"].as_array().unwrap();
+        let expected = case["schedule"].as_array().unwrap();
+        assert_eq!(rows.len(), expected.len(), "{id}: rows");
+        for (got, exp) in rows.iter().zip(expected) {
+            for key in ["kind", "accrual_start", "accrual_end", "payment_date"] {
+                assert_eq!(got.get(key), exp.get(key), "{id}: {key}");
+            }
+            assert_close(
+                &format!("{id} amount"),
+                dec(&got["amount"]),
+                dec(&exp["amount"]),
+                amount_tol,
+            );
+        }
+        for row in case["price_from_yield"].as_array().unwrap() {
+            let settle = row["settle"].as_str().unwrap();
+            let y = row["yield"].as_str().unwrap();
+            let out = dbond(&["price", "--terms", terms, "--settle", settle, "--yield", y]);
+            assert_close(
+                &format!("{id} clean"),
+                dec(&out["clean"]),
+                dec(&row["clean"]),
+                price_tol(),
+            );
+            assert_close(
+                &format!("{id} dirty"),
+                dec(&out["dirty"]),
+                dec(&row["dirty"]),
+                price_tol(),
+            );
+        }
+        for row in case["accrued"].as_array().unwrap() {
+            let settle = row["settle"].as_str().unwrap();
+            let out = dbond(&[
+                "price", "--terms", terms, "--settle", settle, "--yield", "0.05",
+            ]);
+            assert_close(
+                &format!("{id} accrued {settle}"),
+                dec(&out["accrued"]),
+                dec(&row["accrued"]),
+                amount_tol,
+            );
+        }
+        for row in case["yield_from_price"].as_array().unwrap() {
+            let settle = row["settle"].as_str().unwrap();
+            let p = row["clean_price"].as_str().unwrap();
+            let out = dbond(&[
+                "price",
+                "--terms",
+                terms,
+                "--settle",
+                settle,
+                "--clean-price",
+                p,
+            ]);
+            assert_close(
+                &format!("{id} yield"),
+                dec(&out["yield"]),
+                dec(&row["yield"]),
+                yield_tol(),
+            );
+        }
+        if let (Some(r), Some(bps)) = (
+            case.get("reference_yield"),
+            case.get("patriotic_discount_bps"),
+        ) {
+            let settle = case["terms"]["issue_date"].as_str().unwrap();
+            let out = dbond(&[
+                "price",
+                "--terms",
+                terms,
+                "--settle",
+                settle,
+                "--reference-yield",
+                r.as_str().unwrap(),
+                "--discount-bps",
+                bps.as_str().unwrap(),
+            ]);
+            let y = dec(r) - dec(bps) / Decimal::from(10_000);
+            assert_close(
+                &format!("{id} diaspora yield"),
+                dec(&out["diaspora_yield"]),
+                y,
+                Decimal::ZERO,
+            );
+            for row in case["price_from_yield"].as_array().unwrap() {
+                if row["settle"].as_str() == Some(settle) && dec(&row["yield"]) == y {
+                    assert_close(
+                        &format!("{id} patriotic clean"),
+                        dec(&out["clean"]),
+                        dec(&row["clean"]),
+                        price_tol(),
+                    );
+                }
+            }
+            if let Some(par) = case.get("par_coupon") {
+                assert_close(
+                    &format!("{id} par"),
+                    dec(&out["par_coupon"]),
+                    dec(par),
+                    yield_tol(),
+                );
+                assert_close(
+                    &format!("{id} savings"),
+                    dec(&out["issuer_savings"]),
+                    dec(&case["issuer_savings"]),
+                    amount_tol,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn binary_errors_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let base: Value = serde_json::from_str(SAMPLE).unwrap();
+    let terms = base[0]["terms"].clone();
+    let write = |name: &str, v: &Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = write("good.json", &terms);
+    let mut t = terms.clone();
+    t["maturity_date"] = "2020-01-01".into();
+    let before = write("before.json", &t);
+    let mut t = terms.clone();
+    t["day_count"] = "ACT/366".into();
+    let unknown_dc = write("dc.json", &t);
+    let mut t = terms.clone();
+    t["face"] = "-1000".into();
+    let negative = write("neg.json", &t);
+    let mut t = terms.clone();
+    t["surprise"] = true.into();
+    let unknown_key = write("key.json", &t);
+    let mut t = terms.clone();
+    t["issue_date"] = "2027-02-30".into();
+    let bad_date = write("date.json", &t);
+
+    for (args, fragment) in [
+        (
+            vec!["schedule", "--terms", before.as_str()],
+            "must be after issue date",
+        ),
+        (
+            vec!["schedule", "--terms", unknown_dc.as_str()],
+            "unknown day count",
+        ),
+        (
+            vec!["schedule", "--terms", negative.as_str()],
+            "face must be positive",
+        ),
+        (
+            vec!["schedule", "--terms", unknown_key.as_str()],
+            "unknown field `surprise`",
+        ),
+        (
+            vec!["schedule", "--terms", bad_date.as_str()],
+            "invalid date",
+        ),
+        (
+            vec!["schedule", "--terms", "/nonexistent/terms.json"],
+            "cannot read terms file",
+        ),
+        (
+            vec![
+                "price",
+                "--terms",
+                good.as_str(),
+                "--settle",
+                "2027-13-01",
+                "--yield",
+                "0.05",
+            ],
+            "--settle",
+        ),
+        (
+            vec![
+                "price",
+                "--terms",
+                good.as_str(),
+                "--settle",
+                "2027-12-18",
+                "--yield",
+                "abc",
+            ],
+            "--yield",
+        ),
+        (
+            vec![
+                "price",
+                "--terms",
+                good.as_str(),
+                "--settle",
+                "2027-12-18",
+                "--yield",
+                "1e9",
+            ],
+            "out of range",
+        ),
+        (
+            vec![
+                "price",
+                "--terms",
+                good.as_str(),
+                "--settle",
+                "2027-12-18",
+                "--clean-price",
+                "1e-20",
+            ],
+            "yield solver",
+        ),
+        (
+            vec![
+                "price",
+                "--terms",
+                good.as_str(),
+                "--settle",
+                "2027-12-18",
+                "--clean-price",
+                "-5",
+            ],
+            "yield solver",
+        ),
+        (
+            vec![
+                "price",
+                "--terms",
+                good.as_str(),
+                "--settle",
+                "2027-12-18",
+                "--clean-price",
+                "1000000",
+            ],
+            "yield solver",
+        ),
+        (
+            vec![
+                "price",
+                "--terms",
+                good.as_str(),
+                "--settle",
+                "2040-01-01",
+                "--yield",
+                "0.05",
+            ],
+            "nothing left to price",
+        ),
+        (
+            vec![
+                "price",
+                "--terms",
+                good.as_str(),
+                "--settle",
+                "2020-01-01",
+                "--yield",
+                "0.05",
+            ],
+            "before issue date",
+        ),
+        (
+            vec!["price", "--terms", good.as_str(), "--settle", "2027-12-18"],
+            "give exactly one of",
+        ),
+    ] {
+        let err = dbond_error(&args);
+        assert!(
+            err.contains(fragment),
+            "{args:?}: {err:?} should mention {fragment:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Property tests.
+
+fn arb_terms() -> impl Strategy<Value = BondTerms> {
+    (
+        (2000i32..2060, 1u32..=12, 1u32..=31),
+        1i32..=40,
+        0usize..4,
+        0usize..7,
+        0usize..5,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+        (1u32..=1200, 0u32..=4),
+    )
+        .prop_filter_map(
+            "valid terms",
+            |((y, m, d), years, f, dc, bdc, eom, fwd, adj, cal, (rate_bp, stub))| {
+                let issue = NaiveDate::from_ymd_opt(y, m, d.min(28 + (d % 4)))?;
+                let maturity = dbond::calendar::dates::add_months(issue, years * 12)?;
+                let frequency = [
+                    Frequency::Annual,
+                    Frequency::Semiannual,
+                    Frequency::Quarterly,
+                    Frequency::Monthly,
+                ][f];
+                let first_coupon_date = match stub {
+                    0 | 1 => None,
+                    k => dbond::calendar::dates::add_months(issue, k as i32 * 2 + 1)
+                        .filter(|f| *f < maturity),
+                };
+                BondTerms::new(TermsInput {
+                    face: Decimal::from(1000),
+                    coupon: CouponType::Fixed(Decimal::new(i64::from(rate_bp), 4)),
+                    frequency,
+                    day_count: DayCount::ALL[dc],
+                    issue_date: issue,
+                    maturity_date: maturity,
+                    first_coupon_date,
+                    business_day_convention: [
+                        BusinessDayConvention::Unadjusted,
+                        BusinessDayConvention::Following,
+                        BusinessDayConvention::ModifiedFollowing,
+                        BusinessDayConvention::Preceding,
+                        BusinessDayConvention::ModifiedPreceding,
+                    ][bdc],
+                    calendar: [
+                        CalendarName::None,
+                        CalendarName::WeekendsOnly,
+                        CalendarName::Azerbaijan,
+                    ][cal],
+                    end_of_month: eom,
+                    date_generation: if fwd {
+                        DateGeneration::Forward
+                    } else {
+                        DateGeneration::Backward
+                    },
+                    accrual_dates: if adj {
+                        AccrualDates::Adjusted
+                    } else {
+                        AccrualDates::Unadjusted
+                    },
+                    payment_lag_days: 0,
+                    record_date_lag_days: Some(1),
+                })
+                .ok()
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn periods_tile_the_life_of_the_bond(terms in arb_terms()) {
+        let bond = Bond::new(&terms, &Fixings::new()).unwrap();
+        let coupons: Vec<_> = bond.cashflows().iter().filter(|c| c.kind == CashFlowKind::Coupon).collect();
+        let dates = bond.schedule().dates();
+        prop_assert_eq!(coupons.len(), dates.len() - 1);
+        prop_assert_eq!(coupons[0].accrual_start, dates[0]);
+        prop_assert_eq!(coupons[coupons.len() - 1].accrual_end, dates[dates.len() - 1]);
+        for w in coupons.windows(2) {
+            // No gap and no overlap: each period starts where the previous ended.
+            prop_assert_eq!(w[0].accrual_end, w[1].accrual_start);
+        }
+        for c in &coupons {
+            prop_assert!(c.accrual_start < c.accrual_end);
+            prop_assert!(c.record_date.unwrap() < c.payment_date);
+        }
+        // The life starts at the issue date (adjusted, when accrual dates are).
+        let cal = terms.calendar().calendar().unwrap();
+        let start = match terms.accrual_dates() {
+            AccrualDates::Adjusted => cal.adjust(terms.issue_date(), terms.business_day_convention()).unwrap(),
+            AccrualDates::Unadjusted => terms.issue_date(),
+        };
+        prop_assert_eq!(dates[0], start);
+        let total: Decimal = coupons.iter().map(|c| c.amount.unwrap()).sum();
+        prop_assert!(total > Decimal::ZERO);
+    }
+
+    #[test]
+    fn price_falls_as_yield_rises_and_yield_inverts_price(
+        terms in arb_terms(),
+        y_bp in 0i64..1500,
+        dy_bp in 1i64..300,
+        settle_frac in 0u32..100,
+    ) {
+        let bond = Bond::new(&terms, &Fixings::new()).unwrap();
+        let last = bond.cashflows().last().unwrap().payment_date;
+        let span = (last - terms.issue_date()).num_days().max(2);
+        let settle = terms.issue_date() + chrono::Duration::days(span * i64::from(settle_frac) / 100);
+        prop_assume!(settle < last);
+        let y = Decimal::new(y_bp, 4);
+        let y2 = y + Decimal::new(dy_bp, 4);
+        let p1 = bond.dirty_price(settle, y).unwrap();
+        let p2 = bond.dirty_price(settle, y2).unwrap();
+        prop_assert!(p1 > p2, "price({y}) = {p1} should exceed price({y2}) = {p2}");
+        let clean = bond.clean_price(settle, y).unwrap();
+        let back = bond.yield_from_clean_price(settle, clean).unwrap();
+        prop_assert!((back - y).abs() < Decimal::new(1, 12), "yield {y} -> price {clean} -> yield {back}");
+    }
+
+    #[test]
+    fn accrued_is_zero_on_coupon_dates_and_grows_within_a_period(terms in arb_terms(), pick in 0usize..1000) {
+        // Where payments fall on the accrual dates (adjusted accrual, no lag),
+        // a coupon date starts the next period with nothing accrued.
+        let terms = BondTerms::new(TermsInput { accrual_dates: AccrualDates::Adjusted, ..terms.to_input() }).unwrap();
+        let bond = Bond::new(&terms, &Fixings::new()).unwrap();
+        let coupons: Vec<_> = bond.cashflows().iter().filter(|c| c.kind == CashFlowKind::Coupon).collect();
+        let c = coupons[pick % coupons.len()];
+        prop_assert_eq!(bond.accrued(c.accrual_start).unwrap(), Decimal::ZERO);
+        let mut previous = Decimal::ZERO;
+        let mut d = c.accrual_start;
+        let mut steps = 0;
+        while d < c.accrual_end && steps < 40 {
+            d = d.succ_opt().unwrap();
+            steps += 1;
+            let a = bond.accrued(d).unwrap();
+            if d == c.payment_date {
+                break;
+            }
+            // 30/360 counts may stand still over a 31st; never fall back.
+            prop_assert!(a >= previous, "accrued fell from {previous} to {a} on {d}");
+            previous = a;
+        }
+        prop_assert!(previous > Decimal::ZERO || steps <= 1);
+    }
+}
+
+/// The harness itself can fail: a vector with one amount, one date or one
+/// yield tampered with is rejected.
+#[test]
+fn tampered_vectors_are_rejected() {
+    let base: Value = serde_json::from_str(SAMPLE).unwrap();
+    let case = base[7].clone(); // stub-02: a long first stub
+    check_case_library(&case);
+    let tamper: [(&str, fn(&mut Value)); 3] = [
+        ("amount", |c| c["schedule"][0]["amount"] = "43.6142".into()),
+        ("payment date", |c| {
+            c["schedule"][5]["payment_date"] = "2029-09-01".into()
+        }),
+        ("yield", |c| {
+            c["yield_from_price"][0]["yield"] = "0.0573109".into()
+        }),
+    ];
+    for (what, f) in tamper {
+        let mut bad = case.clone();
+        f(&mut bad);
+        let result = std::panic::catch_unwind(|| check_case_library(&bad));
+        assert!(result.is_err(), "a tampered {what} was not detected");
+    }
+}

@@ -142,6 +142,7 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
             key_id: key_id_from_pb("key_id", &e.key_id)?,
             reason: e.reason.clone(),
         }),
+        _ => return Err(RegistryError::invalid("event", "event kind not supported yet")),
     })
 }
 
@@ -159,6 +160,7 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::GetCheckpoint(_) => "GetCheckpoint",
         Kind::GetInclusionProof(_) => "GetInclusionProof",
         Kind::GetConsistencyProof(_) => "GetConsistencyProof",
+        _ => "Unsupported",
     }
 }
 

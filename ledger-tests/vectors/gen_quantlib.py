@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Generates ledger-tests/vectors/pricing-extra.json with QuantLib (pip install QuantLib).
+
+Same settings as the shared pricing-sample.json (see shared/vectors/README.md):
+  Schedule(issue, maturity, Period(freq), calendar, accrual_conv, accrual_conv, rule, eom, first)
+  FixedRateBond(0, face, schedule, rates, day_counter, bdc, 100.0, issue, calendar)
+  ZeroCouponBond(0, calendar, face, maturity, bdc, 100.0, issue)
+  accrued = bond.accruedAmount(settle) * face / 100
+  clean = BondFunctions.cleanPrice(bond, y, dc, Compounded, freq, settle)
+  yield = BondFunctions.bondYield(bond, BondPrice(clean, Clean), dc, Compounded, freq, settle, 1e-15, 1000, 0.05)
+Additions of this project (each stated in docs/BONDMATH.md):
+  - zero coupon ACT/ACT ICMA uses ActualActual(ISMA) without a schedule (a zero has
+    no coupon schedule; QuantLib then counts notional years back from maturity);
+  - step-up coupons: FixedRateBond with one rate per period, the rate in force on
+    the period's accrual start;
+  - payment lag: FixedRateLeg(..., paymentCalendar=calendar, paymentLag=n) plus a
+    Redemption on the last coupon's payment date, in Bond(0, calendar, face, last
+    payment, issue, leg);
+  - par coupon and issuer savings: clean price is linear in the coupon, so the par
+    coupon is (100 - P(0)) / (P(1) - P(0)) at issue; savings = (market par coupon
+    - diaspora par coupon) * (NPV(1) - NPV(0)) at the reference yield, in currency.
+A computation QuantLib refuses (ACT/ACT ICMA with a payment after the schedule end
+raises "Dates out of range of schedule") is left out of the case.
+
+Run from the repository root:  python3 ledger-tests/vectors/gen_quantlib.py
+"""
+import json
+import random
+import sys
+
+import QuantLib as ql
+
+SEED = 20260425
+OUT = "ledger-tests/vectors/pricing-extra.json"
+
+FREQ = {"annual": ql.Annual, "semiannual": ql.Semiannual, "quarterly": ql.Quarterly, "monthly": ql.Monthly}
+BDC = {
+    "unadjusted": ql.Unadjusted,
+    "following": ql.Following,
+    "modified_following": ql.ModifiedFollowing,
+    "preceding": ql.Preceding,
+    "modified_preceding": ql.ModifiedPreceding,
+}
+CAL = {"none": ql.NullCalendar(), "weekends_only": ql.WeekendsOnly()}
+DAY_COUNTS = ["30/360 US", "30/360 BOND", "30E/360", "ACT/360", "ACT/365F", "ACT/ACT ICMA", "ACT/ACT ISDA"]
+
+
+def qd(s):
+    y, m, d = map(int, s.split("-"))
+    return ql.Date(d, m, y)
+
+
+def iso(d):
+    return d.ISO()
+
+
+def day_counter(name, schedule):
+    return {
+        "30/360 US": lambda: ql.Thirty360(ql.Thirty360.USA),
+        "30/360 BOND": lambda: ql.Thirty360(ql.Thirty360.BondBasis),
+        "30E/360": lambda: ql.Thirty360(ql.Thirty360.European),
+        "ACT/360": lambda: ql.Actual360(),
+        "ACT/365F": lambda: ql.Actual365Fixed(),
+        "ACT/ACT ICMA": lambda: ql.ActualActual(ql.ActualActual.ISMA, schedule)
+        if schedule is not None
+        else ql.ActualActual(ql.ActualActual.ISMA),
+        "ACT/ACT ISDA": lambda: ql.ActualActual(ql.ActualActual.ISDA),
+    }[name]()
+
+
+def terms(face, rate, freq, dc, issue, maturity, bdc, cal, eom, rule, accrual, first=None, lag=0, step_up=None):
+    t = {
+        "face": face,
+        "coupon_rate": rate,
+        "frequency": freq,
+        "day_count": dc,
+        "issue_date": issue,
+        "maturity_date": maturity,
+        "first_coupon_date": first,
+        "business_day_convention": bdc,
+        "calendar": cal,
+        "end_of_month": eom,
+        "date_generation": rule,
+        "accrual_dates": accrual,
+        "payment_lag_days": lag,
+    }
+    if step_up:
+        t["coupon_type"] = "step_up"
+        t["step_up"] = [{"from": f, "rate": r} for f, r in step_up]
+    return t
+
+
+def build(t, rate_override=None):
+    """The QuantLib bond for terms t; returns (bond, day_counter, compounding frequency)."""
+    face = float(t["face"])
+    cal = CAL[t["calendar"]]
+    bdc = BDC[t["business_day_convention"]]
+    issue, maturity = qd(t["issue_date"]), qd(t["maturity_date"])
+    if t["frequency"] == "zero":
+        dc = day_counter(t["day_count"], None)
+        return ql.ZeroCouponBond(0, cal, face, maturity, bdc, 100.0, issue), dc, ql.Annual
+    accrual = bdc if t["accrual_dates"] == "adjusted" else ql.Unadjusted
+    rule = ql.DateGeneration.Backward if t["date_generation"] == "backward" else ql.DateGeneration.Forward
+    first = qd(t["first_coupon_date"]) if t.get("first_coupon_date") else ql.Date()
+    sched = ql.Schedule(issue, maturity, ql.Period(FREQ[t["frequency"]]), cal, accrual, accrual, rule, t["end_of_month"], first)
+    dc = day_counter(t["day_count"], sched)
+    dates = list(sched)
+    if rate_override is not None:
+        rates = [rate_override]
+    elif t.get("coupon_type") == "step_up":
+        steps = [(t["issue_date"], float(t["coupon_rate"]))] + [(s["from"], float(s["rate"])) for s in t["step_up"]]
+        rates = []
+        for start in dates[:-1]:
+            r = steps[0][1]
+            for f, rr in steps:
+                if qd(f) <= start:
+                    r = rr
+            rates.append(r)
+    else:
+        rates = [float(t["coupon_rate"])]
+    lag = int(t.get("payment_lag_days", 0))
+    if lag == 0:
+        bond = ql.FixedRateBond(0, face, sched, rates, dc, bdc, 100.0, issue, cal)
+    else:
+        leg = ql.FixedRateLeg(sched, dc, [face], rates, bdc, paymentCalendar=cal, paymentLag=lag)
+        last_pay = leg[len(leg) - 1].date()
+        leg = list(leg) + [ql.Redemption(face, last_pay)]
+        bond = ql.Bond(0, cal, face, last_pay, issue, leg)
+    return bond, dc, FREQ[t["frequency"]]
+
+
+def f12(x):
+    return "%.12f" % x
+
+
+def f14(x):
+    return "%.14f" % x
+
+
+def safe(fn):
+    try:
+        return fn()
+    except RuntimeError:
+        return None
+
+
+def make_case(cid, notes, t, settles, yields, patriotic=None):
+    ql.Settings.instance().evaluationDate = qd(t["issue_date"])
+    bond, dc, cfreq = build(t)
+    face = float(t["face"])
+    schedule = []
+    for cf in bond.cashflows():
+        c = ql.as_coupon(cf)
+        if c is not None:
+            schedule.append({
+                "kind": "coupon",
+                "accrual_start": iso(c.accrualStartDate()),
+                "accrual_end": iso(c.accrualEndDate()),
+                "payment_date": iso(c.date()),
+                "amount": f12(c.amount()),
+            })
+        else:
+            schedule.append({"kind": "redemption", "payment_date": iso(cf.date()), "amount": f12(cf.amount())})
+    last_pay = max(cf.date() for cf in bond.cashflows())
+    case = {"id": cid, "terms": t, "notes": notes, "schedule": schedule, "accrued": [], "price_from_yield": [], "yield_from_price": []}
+    fname = {ql.Annual: "annual", ql.Semiannual: "semiannual", ql.Quarterly: "quarterly", ql.Monthly: "monthly"}[cfreq]
+    for s in settles:
+        sd = qd(s)
+        if sd >= last_pay or sd < qd(t["issue_date"]):
+            continue
+        acc = safe(lambda: bond.accruedAmount(sd) * face / 100.0)
+        if acc is None:
+            continue
+        case["accrued"].append({"settle": s, "accrued": f12(acc)})
+        for y in yields:
+            clean = safe(lambda: ql.BondFunctions.cleanPrice(bond, float(y), dc, ql.Compounded, cfreq, sd))
+            if clean is None:
+                continue
+            case["price_from_yield"].append({
+                "settle": s, "yield": y, "compounding": "compounded", "frequency": fname,
+                "clean": f12(clean), "dirty": f12(clean + bond.accruedAmount(sd)),
+            })
+        clean = safe(lambda: ql.BondFunctions.cleanPrice(bond, 0.0573, dc, ql.Compounded, cfreq, sd))
+        if clean is None:
+            continue
+        quoted = round(clean, 4)
+        y = safe(lambda: ql.BondFunctions.bondYield(bond, ql.BondPrice(quoted, ql.BondPrice.Clean), dc, ql.Compounded, cfreq, sd, 1e-15, 1000, 0.05))
+        if y is not None:
+            case["yield_from_price"].append({"settle": s, "clean_price": "%.4f" % quoted, "yield": f14(y)})
+    if patriotic is not None:
+        ref, bps = patriotic
+        y_d = float(ref) - float(bps) / 10000.0
+        case["reference_yield"] = ref
+        case["patriotic_discount_bps"] = bps
+        issue = qd(t["issue_date"])
+
+        def clean_at(rate, y):
+            b, d, f = build(t, rate_override=rate)
+            return ql.BondFunctions.cleanPrice(b, y, d, ql.Compounded, f, issue)
+
+        def npv_at(rate, y):
+            b, d, f = build(t, rate_override=rate)
+            clean = ql.BondFunctions.cleanPrice(b, y, d, ql.Compounded, f, issue)
+            return (clean + b.accruedAmount(issue)) * face / 100.0
+
+        def par(y):
+            p0, p1 = clean_at(0.0, y), clean_at(1.0, y)
+            return (100.0 - p0) / (p1 - p0)
+
+        c_m, c_d = par(float(ref)), par(y_d)
+        annuity = npv_at(1.0, float(ref)) - npv_at(0.0, float(ref))
+        case["par_coupon"] = f14(c_d)
+        case["market_par_coupon"] = f14(c_m)
+        case["issuer_savings"] = f12((c_m - c_d) * annuity)
+    return case
+
+
+def settles_for(t, rng, n=3):
+    """The issue date, a coupon date, a day after it and random dates in the life."""
+    issue, maturity = qd(t["issue_date"]), qd(t["maturity_date"])
+    span = maturity - issue
+    out = [t["issue_date"]]
+    for _ in range(n):
+        out.append(iso(issue + rng.randrange(1, max(2, span - 1))))
+    return sorted(set(out))
+
+
+def main():
+    rng = random.Random(SEED)
+    cases = []
+    corner_issues = ["2026-01-31", "2026-02-28", "2026-03-15", "2026-04-30", "2026-05-31", "2026-06-30",
+                     "2026-08-31", "2026-10-31", "2026-11-30", "2026-12-31", "2027-02-28", "2028-02-29",
+                     "2026-07-17", "2026-09-30", "2026-01-30"]
+    # 1. A random grid over every day count, frequency, convention, rule, EOM and accrual choice.
+    for i in range(70):
+        dc = DAY_COUNTS[i % len(DAY_COUNTS)]
+        freq = rng.choice(list(FREQ))
+        issue = rng.choice(corner_issues)
+        years = rng.choice([1, 2, 3, 5, 7, 10])
+        iy, im, idd = map(int, issue.split("-"))
+        mat = ql.Date(min(idd, 28) if rng.random() < 0.3 else 1, im, iy + years)
+        mat = ql.Date.endOfMonth(mat) if rng.random() < 0.5 else mat
+        t = terms(rng.choice(["100", "1000", "5000"]), rng.choice(["0.02", "0.0475", "0.0525", "0.09"]), freq, dc,
+                  issue, iso(mat), rng.choice(list(BDC)), rng.choice(list(CAL)), rng.random() < 0.5,
+                  rng.choice(["backward", "forward"]), rng.choice(["adjusted", "unadjusted"]))
+        cases.append(make_case("grid-%03d" % i, "grid", t, settles_for(t, rng), ["0.041", "0.0675"]))
+    # 2. Stubs: short and long first coupons, every day count, backward and forward.
+    for i, dc in enumerate(DAY_COUNTS):
+        for kind, first in [("short", "2026-08-01"), ("long", "2027-03-01")]:
+            for rule in ["backward", "forward"]:
+                t = terms("1000", "0.05", "semiannual", dc, "2026-04-17", "2032-03-01", "modified_following",
+                          "weekends_only", False, rule, "unadjusted", first=first)
+                cases.append(make_case("stub-%s-%s-%d" % (kind, rule, i), "%s first stub" % kind, t,
+                                       settles_for(t, rng) + [first], ["0.05", "0.03"]))
+    # 3. Forward generation with a short last stub.
+    for i, dc in enumerate(DAY_COUNTS):
+        t = terms("1000", "0.0475", "quarterly", dc, "2026-03-15", "2031-05-01", "following", "weekends_only",
+                  False, "forward", "unadjusted")
+        cases.append(make_case("fwd-last-stub-%d" % i, "forward generation, short last stub", t, settles_for(t, rng), ["0.045"]))
+    # 4. Leap day issue and month ends with EOM on and off.
+    for i, dc in enumerate(DAY_COUNTS):
+        for eom in [True, False]:
+            t = terms("1000", "0.055", "semiannual", dc, "2028-02-29", "2038-02-28", "following", "weekends_only",
+                      eom, "backward", "unadjusted")
+            cases.append(make_case("leap-%d-%s" % (i, "eom" if eom else "noeom"), "leap day issue, EOM %s" % eom, t,
+                                   settles_for(t, rng) + ["2028-08-31", "2029-02-28"], ["0.05"]))
+    # 5. Month ends on weekends with modified following and adjusted accrual dates.
+    for i, dc in enumerate(DAY_COUNTS):
+        for eom in [True, False]:
+            t = terms("1000", "0.04", "monthly", dc, "2026-01-31", "2029-01-31", "modified_following",
+                      "weekends_only", eom, "backward", "adjusted")
+            cases.append(make_case("monthend-mf-%d-%s" % (i, "eom" if eom else "noeom"),
+                                   "month-end weekend coupons, modified following, adjusted accrual", t,
+                                   settles_for(t, rng) + ["2026-10-30", "2026-11-02"], ["0.05"]))
+    # 6. Zero coupons, every day count, maturity on a weekend.
+    for i, dc in enumerate(DAY_COUNTS):
+        t = terms("1000", "0", "zero", dc, "2026-03-15", "2036-06-29" if i % 2 else "2036-06-28", "following",
+                  "weekends_only", False, "backward", "unadjusted")
+        cases.append(make_case("zero-%d" % i, "zero coupon", t, settles_for(t, rng), ["0.045", "0.06"]))
+    # 7. Long bonds: 30-year monthly and semiannual.
+    for i, dc in enumerate(["ACT/ACT ICMA", "30/360 US", "ACT/365F"]):
+        t = terms("1000", "0.0525", "monthly", dc, "2026-03-31", "2056-03-31", "following", "weekends_only",
+                  True, "backward", "unadjusted")
+        cases.append(make_case("long-monthly-%d" % i, "30-year monthly", t, settles_for(t, rng, 2), ["0.05"]))
+        t = terms("1000", "0.0525", "semiannual", dc, "2026-03-15", "2056-03-15", "following", "weekends_only",
+                  False, "backward", "unadjusted")
+        cases.append(make_case("long-semiannual-%d" % i, "30-year semiannual", t, settles_for(t, rng, 2), ["0.05", "0.0725"]))
+    # 8. Preceding conventions with adjusted accrual.
+    for i, bdc in enumerate(["preceding", "modified_preceding"]):
+        t = terms("1000", "0.06", "quarterly", "ACT/360", "2026-05-31", "2031-05-31", bdc, "weekends_only", True,
+                  "backward", "adjusted")
+        cases.append(make_case("preceding-%d" % i, "%s, adjusted accrual" % bdc, t, settles_for(t, rng), ["0.055"]))
+    # 9. Payment lag (business days after the accrual end).
+    for i, dc in enumerate(["30/360 BOND", "ACT/ACT ISDA", "ACT/365F"]):
+        t = terms("1000", "0.05", "semiannual", dc, "2026-02-27", "2031-02-28", "following", "weekends_only", True,
+                  "backward", "unadjusted", lag=2)
+        cases.append(make_case("lag-%d" % i, "payment two business days after the accrual end", t, settles_for(t, rng), ["0.05"]))
+    # 10. Step-up coupons.
+    for i, dc in enumerate(["ACT/ACT ICMA", "30/360 US"]):
+        t = terms("1000", "0.04", "semiannual", dc, "2026-06-15", "2034-06-15", "following", "weekends_only", False,
+                  "backward", "unadjusted", step_up=[("2028-06-15", "0.05"), ("2031-06-15", "0.065")])
+        cases.append(make_case("stepup-%d" % i, "step-up coupons", t, settles_for(t, rng), ["0.05"]))
+    # 11. Patriotic discount: par coupon and issuer savings.
+    for i, (dc, freq, ref, bps) in enumerate([("ACT/ACT ICMA", "semiannual", "0.065", "150"),
+                                              ("30/360 US", "annual", "0.055", "100"),
+                                              ("ACT/365F", "quarterly", "0.07", "225")]):
+        t = terms("1000", "0.05", freq, dc, "2026-06-15", "2033-06-15", "following", "weekends_only", False,
+                  "backward", "unadjusted")
+        y_d = "%.6f" % (float(ref) - float(bps) / 10000.0)
+        cases.append(make_case("patriotic-x%d" % i, "patriotic discount", t, settles_for(t, rng), [y_d], patriotic=(ref, bps)))
+    json.dump(cases, open(OUT, "w"), indent=1)
+    print("wrote %d cases to %s" % (len(cases), OUT), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
