@@ -375,7 +375,12 @@ impl Verifier {
             .ok_or_else(|| fail(index, "request carries no command"))?;
         let command =
             codec::command_from_kind(&kind).map_err(|e| fail(index, format!("request: {e}")))?;
-        match registry::decide(&self.state, &caller, &command) {
+        match registry::decide(
+            &self.state,
+            &caller,
+            &registry::DecideCtx { index, recorded_at },
+            &command,
+        ) {
             Ok(Decision::Append(events)) if !events.is_empty() => Ok(events),
             Ok(_) => Err(fail(index, "request decides no entry but one was recorded")),
             Err(e) => Err(fail(

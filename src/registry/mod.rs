@@ -5,14 +5,37 @@
 //! index and recorded time come in as arguments). Replaying the ledger's events from
 //! genesis through `apply` gives exactly the state the server holds.
 
+pub mod allotment;
 mod error;
 mod participants;
+pub mod series;
 mod state;
+pub mod subscriptions;
 mod types;
 
+pub use allotment::AllotmentRule;
 pub use error::{ApplyError, RegistryError};
+pub use series::{
+    AllotmentLine, Country, CouponSpec, DiasporaCategory, Eligibility, HoldingUnits, PricingSpec,
+    ScheduledFlow, Series, SeriesDefined, SeriesFigures, SeriesId, SeriesStatus, SeriesTerms,
+    SeriesTransition,
+};
 pub use state::{Changes, EntryMeta, State, StateKey};
+pub use subscriptions::{
+    Holding, InvestorRef, SubmitSubscription, Subscription, SubscriptionStatus,
+    SubscriptionSubmitted,
+};
 pub use types::*;
+
+use chrono::{DateTime, Utc};
+
+/// Where and when the entry a command would produce is recorded: the index the
+/// first entry takes and the group commit's recorded time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecideCtx {
+    pub index: u64,
+    pub recorded_at: DateTime<Utc>,
+}
 
 /// Who is asking: an authenticated, active participant acting with a valid key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +51,12 @@ pub enum Command {
     RegisterParticipant(participants::RegisterParticipant),
     RotateKey(participants::RotateKey),
     RevokeParticipant(participants::RevokeParticipant),
+    CreateSeries(SeriesTerms),
+    AmendSeries(SeriesTerms),
+    Transition(SeriesTransition),
+    SubmitSubscription(SubmitSubscription),
+    WithdrawSubscription(u64),
+    ConfirmSettlement(u64),
 }
 
 pub use participants::{RegisterParticipant, RevokeParticipant, RotateKey};
@@ -37,20 +66,37 @@ pub use participants::{RegisterParticipant, RevokeParticipant, RotateKey};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     Append(Vec<Event>),
+    /// The command repeats an earlier one (same idempotency key, same request):
+    /// nothing is written; the answer is the entry at `index`.
+    Existing {
+        index: u64,
+    },
 }
 
-/// Decides what `command` by `caller` does to `state`. Never mutates.
+/// Decides what `command` by `caller` does to `state`, were its first entry
+/// recorded at `ctx`. Never mutates.
 pub fn decide(
     state: &State,
     caller: &Caller,
+    ctx: &DecideCtx,
     command: &Command,
 ) -> Result<Decision, RegistryError> {
-    match command {
+    let events = match command {
         Command::RegisterParticipant(c) => participants::decide_register(state, caller, c),
         Command::RotateKey(c) => participants::decide_rotate(state, caller, c),
         Command::RevokeParticipant(c) => participants::decide_revoke(state, caller, c),
-    }
-    .map(Decision::Append)
+        Command::CreateSeries(t) => series::decide_create(state, caller, t),
+        Command::AmendSeries(t) => series::decide_amend(state, caller, t),
+        Command::Transition(t) => series::decide_transition(state, caller, ctx, t),
+        Command::SubmitSubscription(c) => {
+            return subscriptions::decide_submit(state, caller, ctx, c);
+        }
+        Command::WithdrawSubscription(id) => {
+            subscriptions::decide_withdraw(state, caller, ctx, *id)
+        }
+        Command::ConfirmSettlement(id) => subscriptions::decide_settle(state, caller, *id),
+    }?;
+    Ok(Decision::Append(events))
 }
 
 /// Applies one event recorded at `meta` to the state, noting what changed.
@@ -66,7 +112,24 @@ pub fn apply(
         Event::ParticipantRegistered(e) => participants::apply_registered(state, meta, e, changes)?,
         Event::KeyRotated(e) => participants::apply_rotated(state, meta, e, changes)?,
         Event::ParticipantRevoked(e) => participants::apply_revoked(state, meta, e, changes)?,
+        Event::SeriesCreated(_)
+        | Event::SeriesAmended(_)
+        | Event::SeriesOpened(_)
+        | Event::SeriesClosed { .. }
+        | Event::SeriesCancelled { .. }
+        | Event::AllotmentDecided { .. }
+        | Event::SeriesIssued { .. } => series::apply(state, meta, event, changes)?,
+        Event::SubscriptionSubmitted(_)
+        | Event::SubscriptionWithdrawn { .. }
+        | Event::SubscriptionsRefunded { .. }
+        | Event::SubscriptionsAllotted { .. }
+        | Event::SettlementConfirmed { .. }
+        | Event::UnsettledReleased { .. }
+        | Event::HoldingsCreated { .. } => subscriptions::apply(state, meta, event, changes)?,
     }
     state.advance(meta, changes);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

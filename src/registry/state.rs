@@ -1,10 +1,13 @@
 //! The registry state and its persisted form: one record per object, keyed so that
 //! the store can write exactly what an event changed in the same batch as the entry.
 
-use super::{ApplyError, KeyRecord, LedgerIdentity, Participant, ParticipantId};
+use super::{
+    ApplyError, Holding, InvestorRef, KeyRecord, LedgerIdentity, Participant, ParticipantId,
+    Series, SeriesId, Subscription,
+};
 use crate::ledger::keys::KeyId;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Where and when an entry was recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +23,10 @@ pub enum StateKey {
     Meta,
     Participant(ParticipantId),
     Key(KeyId),
+    Series(SeriesId),
+    Subscription(u64),
+    /// (series, investor, custodian bank)
+    Holding((SeriesId, InvestorRef, ParticipantId)),
 }
 
 impl StateKey {
@@ -29,6 +36,18 @@ impl StateKey {
             StateKey::Meta => b"meta".to_vec(),
             StateKey::Participant(id) => [b"p/".as_slice(), id.as_str().as_bytes()].concat(),
             StateKey::Key(id) => [b"k/".as_slice(), id.as_str().as_bytes()].concat(),
+            StateKey::Series(id) => [b"r/".as_slice(), id.as_str().as_bytes()].concat(),
+            // Big-endian, so byte order is subscription order.
+            StateKey::Subscription(id) => [b"u/".as_slice(), &id.to_be_bytes()].concat(),
+            StateKey::Holding((s, i, b)) => [
+                b"h/".as_slice(),
+                s.as_str().as_bytes(),
+                b"/",
+                i.as_str().as_bytes(),
+                b"/",
+                b.as_str().as_bytes(),
+            ]
+            .concat(),
         }
     }
 }
@@ -69,6 +88,18 @@ pub struct State {
     pub(super) meta: Meta,
     pub(super) participants: BTreeMap<ParticipantId, Participant>,
     pub(super) keys: BTreeMap<KeyId, KeyRecord>,
+    pub(super) series: BTreeMap<SeriesId, Series>,
+    pub(super) subscriptions: BTreeMap<u64, Subscription>,
+    pub(super) holdings: BTreeMap<(SeriesId, InvestorRef, ParticipantId), Holding>,
+    // Derived indexes, rebuilt by replay, never persisted.
+    /// Subscription ids of each series, in ledger order.
+    pub(super) books: HashMap<SeriesId, Vec<u64>>,
+    /// (bank, idempotency key) -> subscription id.
+    pub(super) idempotency: HashMap<(ParticipantId, String), u64>,
+    /// Units in live, unallotted subscriptions per (series, bank, investor).
+    pub(super) investor_units: HashMap<(SeriesId, ParticipantId, InvestorRef), u64>,
+    /// (bank, investor) -> series held.
+    pub(super) holdings_by_investor: HashMap<(ParticipantId, InvestorRef), BTreeSet<SeriesId>>,
 }
 
 impl State {
@@ -99,6 +130,70 @@ impl State {
 
     pub fn key(&self, id: &KeyId) -> Option<&KeyRecord> {
         self.keys.get(id)
+    }
+
+    pub fn series(&self, id: &SeriesId) -> Option<&Series> {
+        self.series.get(id)
+    }
+
+    pub fn all_series(&self) -> impl Iterator<Item = &Series> {
+        self.series.values()
+    }
+
+    pub fn subscription(&self, id: u64) -> Option<&Subscription> {
+        self.subscriptions.get(&id)
+    }
+
+    /// Subscriptions with id greater than `after`, in order.
+    pub fn subscriptions_after(&self, after: u64) -> impl Iterator<Item = &Subscription> {
+        self.subscriptions
+            .range(after.saturating_add(1)..)
+            .map(|(_, s)| s)
+    }
+
+    /// The book of a series: its subscriptions in ledger order.
+    pub fn book<'a>(&'a self, id: &SeriesId) -> impl Iterator<Item = &'a Subscription> + 'a {
+        self.books
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.subscriptions.get(i))
+    }
+
+    /// Holdings of one investor at one bank.
+    pub fn investor_holdings<'a>(
+        &'a self,
+        bank: &ParticipantId,
+        investor: &InvestorRef,
+    ) -> impl Iterator<Item = &'a Holding> + 'a {
+        let (bank, investor) = (bank.clone(), investor.clone());
+        let key = (bank.clone(), investor.clone());
+        let series: Vec<SeriesId> = self
+            .holdings_by_investor
+            .get(&key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        series
+            .into_iter()
+            .filter_map(move |s| self.holdings.get(&(s, investor.clone(), bank.clone())))
+    }
+
+    /// Holdings of a series after the given (investor, bank) key, in key order.
+    pub fn series_holdings<'a>(
+        &'a self,
+        id: &SeriesId,
+        after: Option<(InvestorRef, ParticipantId)>,
+    ) -> impl Iterator<Item = &'a Holding> + 'a {
+        use std::ops::Bound;
+        let start = match after {
+            Some((i, b)) => Bound::Excluded((id.clone(), i, b)),
+            None => Bound::Included((id.clone(), InvestorRef::min(), ParticipantId::min())),
+        };
+        let id = id.clone();
+        self.holdings
+            .range((start, Bound::Unbounded))
+            .take_while(move |(k, _)| k.0 == id)
+            .map(|(_, h)| h)
     }
 
     pub(super) fn check_next(&self, meta: &EntryMeta) -> Result<(), ApplyError> {
@@ -137,6 +232,9 @@ impl State {
             StateKey::Meta => serde_json::to_vec(&self.meta),
             StateKey::Participant(id) => serde_json::to_vec(self.participants.get(id)?),
             StateKey::Key(id) => serde_json::to_vec(self.keys.get(id)?),
+            StateKey::Series(id) => serde_json::to_vec(self.series.get(id)?),
+            StateKey::Subscription(id) => serde_json::to_vec(self.subscriptions.get(id)?),
+            StateKey::Holding(k) => serde_json::to_vec(self.holdings.get(k)?),
         };
         // Serialising plain data structs to a Vec cannot fail.
         json.ok()
@@ -147,6 +245,14 @@ impl State {
         let mut keys = vec![StateKey::Meta];
         keys.extend(self.participants.keys().cloned().map(StateKey::Participant));
         keys.extend(self.keys.keys().cloned().map(StateKey::Key));
+        keys.extend(self.series.keys().cloned().map(StateKey::Series));
+        keys.extend(
+            self.subscriptions
+                .keys()
+                .copied()
+                .map(StateKey::Subscription),
+        );
+        keys.extend(self.holdings.keys().cloned().map(StateKey::Holding));
         let mut out: Vec<(Vec<u8>, Vec<u8>)> = keys
             .iter()
             .filter_map(|k| Some((k.to_bytes(), self.record(k)?)))

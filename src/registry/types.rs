@@ -37,6 +37,11 @@ impl ParticipantId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Sorts before every valid id (a range bound, never a participant).
+    pub(crate) fn min() -> Self {
+        ParticipantId(String::new())
+    }
 }
 
 impl fmt::Display for ParticipantId {
@@ -211,6 +216,58 @@ pub enum Event {
     ParticipantRegistered(ParticipantRegistered),
     KeyRotated(KeyRotated),
     ParticipantRevoked(ParticipantRevoked),
+    SeriesCreated(super::SeriesDefined),
+    SeriesAmended(super::SeriesDefined),
+    SeriesOpened(super::SeriesId),
+    SeriesClosed {
+        series_id: super::SeriesId,
+        early: bool,
+    },
+    SeriesCancelled {
+        series_id: super::SeriesId,
+        reason: String,
+        subscriptions: u64,
+    },
+    /// (subscription id, units refunded)
+    SubscriptionsRefunded {
+        series_id: super::SeriesId,
+        refunds: Vec<(u64, u64)>,
+    },
+    AllotmentDecided {
+        series_id: super::SeriesId,
+        rule: super::AllotmentRule,
+        cap_units: u64,
+        subscribed_units: u64,
+        allotted_units: u64,
+        subscriptions: u64,
+    },
+    SubscriptionsAllotted {
+        series_id: super::SeriesId,
+        allotments: Vec<super::AllotmentLine>,
+    },
+    /// (subscription id, allotted units released)
+    UnsettledReleased {
+        series_id: super::SeriesId,
+        released: Vec<(u64, u64)>,
+    },
+    SeriesIssued {
+        series_id: super::SeriesId,
+        units: u64,
+        holdings: u64,
+        amount_raised: rust_decimal::Decimal,
+    },
+    HoldingsCreated {
+        series_id: super::SeriesId,
+        holdings: Vec<super::HoldingUnits>,
+    },
+    SubscriptionSubmitted(super::SubscriptionSubmitted),
+    SubscriptionWithdrawn {
+        subscription_id: u64,
+    },
+    SettlementConfirmed {
+        subscription_id: u64,
+        amount: rust_decimal::Decimal,
+    },
 }
 
 impl Event {
@@ -220,6 +277,20 @@ impl Event {
             Event::ParticipantRegistered(_) => "participant_registered",
             Event::KeyRotated(_) => "key_rotated",
             Event::ParticipantRevoked(_) => "participant_revoked",
+            Event::SeriesCreated(_) => "series_created",
+            Event::SeriesAmended(_) => "series_amended",
+            Event::SeriesOpened(_) => "series_opened",
+            Event::SeriesClosed { .. } => "series_closed",
+            Event::SeriesCancelled { .. } => "series_cancelled",
+            Event::SubscriptionsRefunded { .. } => "subscriptions_refunded",
+            Event::AllotmentDecided { .. } => "allotment_decided",
+            Event::SubscriptionsAllotted { .. } => "subscriptions_allotted",
+            Event::UnsettledReleased { .. } => "unsettled_released",
+            Event::SeriesIssued { .. } => "series_issued",
+            Event::HoldingsCreated { .. } => "holdings_created",
+            Event::SubscriptionSubmitted(_) => "subscription_submitted",
+            Event::SubscriptionWithdrawn { .. } => "subscription_withdrawn",
+            Event::SettlementConfirmed { .. } => "settlement_confirmed",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Only this module (and the clients in `client`) know about tonic.
 
 pub mod auth;
+mod bonds;
 mod ledger;
 mod participants;
 pub mod status;
@@ -91,6 +92,15 @@ pub async fn serve(
     let ledger_service = pb::ledger_service_server::LedgerServiceServer::new(ctx.clone())
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let treasury = pb::treasury_service_server::TreasuryServiceServer::new(ctx.clone())
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let bank = pb::bank_service_server::BankServiceServer::new(ctx.clone())
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let registry = pb::registry_service_server::RegistryServiceServer::new(ctx.clone())
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     // After the signal, in-flight requests get `shutdown_grace` to finish; clients
     // that keep idle connections open do not hold the process up beyond that.
@@ -110,6 +120,9 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(participants)
         .add_service(ledger_service)
+        .add_service(treasury)
+        .add_service(bank)
+        .add_service(registry)
         .serve_with_incoming_shutdown(incoming, shutdown);
     tokio::select! {
         result = server => result?,

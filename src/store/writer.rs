@@ -39,6 +39,9 @@ pub struct Committed {
     /// Ledger size after the group commit that carried the request.
     pub tree_size: u64,
     pub events: Vec<Event>,
+    /// True when the request repeated an earlier one: nothing new was written and
+    /// the index, hash and time are the first entry's.
+    pub replayed: bool,
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -161,11 +164,28 @@ impl Writer {
 
         for job in jobs {
             let index = p.state.size();
+            let ctx = registry::DecideCtx { index, recorded_at };
             let outcome = authorize(&p.state, &job.request.key_id, index).and_then(|caller| {
-                registry::decide(&p.state, &caller, &job.request.command).map_err(WriteError::from)
+                registry::decide(&p.state, &caller, &ctx, &job.request.command)
+                    .map_err(WriteError::from)
             });
             let events = match outcome {
                 Ok(Decision::Append(events)) => events,
+                Ok(Decision::Existing { index }) => {
+                    // Answered once the group is durable, with the first entry's hash.
+                    outcomes.push((
+                        job.reply,
+                        Ok(Committed {
+                            first_index: index,
+                            first_hash: [0; 32],
+                            recorded_at,
+                            tree_size: 0,
+                            events: Vec::new(),
+                            replayed: true,
+                        }),
+                    ));
+                    continue;
+                }
                 Err(e) => {
                     outcomes.push((job.reply, Err(e)));
                     continue;
@@ -234,6 +254,7 @@ impl Writer {
                     recorded_at,
                     tree_size: 0,
                     events,
+                    replayed: false,
                 }),
             ));
         }
@@ -286,8 +307,29 @@ impl Writer {
         for (reply, mut outcome) in outcomes {
             if let Ok(c) = &mut outcome {
                 c.tree_size = size;
+                if c.replayed {
+                    if let Err(e) = resolve_replay(&p.tree, c) {
+                        outcome = Err(e);
+                    }
+                }
             }
             let _ = reply.send(outcome);
         }
     }
+}
+
+/// Fills in the hash and recorded time of the entry an idempotent repeat points to.
+fn resolve_replay(tree: &sled::Tree, c: &mut Committed) -> Result<(), WriteError> {
+    let unavailable = |m: String| WriteError::Unavailable(m);
+    let bytes = tree
+        .get(layout::entry_key(c.first_index))
+        .map_err(|e| unavailable(e.to_string()))?
+        .ok_or_else(|| unavailable(format!("entry {} vanished", c.first_index)))?;
+    let opened = entry::open(&bytes).map_err(|e| unavailable(e.to_string()))?;
+    c.first_hash = opened.hash;
+    if let Ok(t) = crate::codec::timestamp_from_pb("recorded_at", opened.body.recorded_at.as_ref())
+    {
+        c.recorded_at = t;
+    }
+    Ok(())
 }

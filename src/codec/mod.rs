@@ -6,6 +6,8 @@ use crate::proto as pb;
 use crate::registry::{self, Event, ParticipantId, PublicKey, RegistryError, Role};
 use chrono::{DateTime, Utc};
 
+pub mod bonds;
+
 pub fn role_to_pb(role: Role) -> pb::Role {
     match role {
         Role::Admin => pb::Role::Admin,
@@ -99,6 +101,10 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
             key_id: e.key_id.to_string(),
             reason: e.reason.clone(),
         }),
+        other => match bonds::event_to_pb(other) {
+            Some(kind) => kind,
+            None => unreachable!("every event kind has a ledger form"),
+        },
     };
     pb::Event { kind: Some(kind) }
 }
@@ -142,7 +148,10 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
             key_id: key_id_from_pb("key_id", &e.key_id)?,
             reason: e.reason.clone(),
         }),
-        _ => return Err(RegistryError::invalid("event", "event kind not supported yet")),
+        other => match bonds::event_from_pb(other) {
+            Some(result) => result?,
+            None => return Err(RegistryError::invalid("event", "unknown event kind")),
+        },
     })
 }
 
@@ -160,7 +169,23 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::GetCheckpoint(_) => "GetCheckpoint",
         Kind::GetInclusionProof(_) => "GetInclusionProof",
         Kind::GetConsistencyProof(_) => "GetConsistencyProof",
-        _ => "Unsupported",
+        Kind::CreateSeries(_) => "CreateSeries",
+        Kind::AmendSeries(_) => "AmendSeries",
+        Kind::OpenSeries(_) => "OpenSeries",
+        Kind::CloseSeries(_) => "CloseSeries",
+        Kind::CancelSeries(_) => "CancelSeries",
+        Kind::AllotSeries(_) => "AllotSeries",
+        Kind::ReleaseUnsettled(_) => "ReleaseUnsettled",
+        Kind::IssueSeries(_) => "IssueSeries",
+        Kind::SubmitSubscription(_) => "SubmitSubscription",
+        Kind::WithdrawSubscription(_) => "WithdrawSubscription",
+        Kind::ConfirmSettlement(_) => "ConfirmSettlement",
+        Kind::GetSeries(_) => "GetSeries",
+        Kind::ListSeries(_) => "ListSeries",
+        Kind::GetSubscription(_) => "GetSubscription",
+        Kind::ListSubscriptions(_) => "ListSubscriptions",
+        Kind::GetInvestorHoldings(_) => "GetInvestorHoldings",
+        Kind::ListHolders(_) => "ListHolders",
     }
 }
 
@@ -214,9 +239,45 @@ pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, 
         Kind::RegisterParticipant(c) => register_from_pb(c),
         Kind::RotateKey(c) => rotate_from_pb(c),
         Kind::RevokeParticipant(c) => revoke_from_pb(c),
+        Kind::CreateSeries(c) => Ok(registry::Command::CreateSeries(bonds::terms_from_pb(
+            c.terms.as_ref(),
+        )?)),
+        Kind::AmendSeries(c) => Ok(registry::Command::AmendSeries(bonds::terms_from_pb(
+            c.terms.as_ref(),
+        )?)),
+        Kind::OpenSeries(c) => Ok(transition(registry::SeriesTransition::Open(
+            bonds::series_id_from_pb(&c.series_id)?,
+        ))),
+        Kind::CloseSeries(c) => Ok(transition(registry::SeriesTransition::Close(
+            bonds::series_id_from_pb(&c.series_id)?,
+        ))),
+        Kind::CancelSeries(c) => Ok(transition(registry::SeriesTransition::Cancel(
+            bonds::series_id_from_pb(&c.series_id)?,
+            c.reason.clone(),
+        ))),
+        Kind::AllotSeries(c) => Ok(transition(registry::SeriesTransition::Allot(
+            bonds::series_id_from_pb(&c.series_id)?,
+        ))),
+        Kind::ReleaseUnsettled(c) => Ok(transition(registry::SeriesTransition::ReleaseUnsettled(
+            bonds::series_id_from_pb(&c.series_id)?,
+        ))),
+        Kind::IssueSeries(c) => Ok(transition(registry::SeriesTransition::Issue(
+            bonds::series_id_from_pb(&c.series_id)?,
+        ))),
+        Kind::SubmitSubscription(c) => Ok(registry::Command::SubmitSubscription(
+            bonds::submit_from_pb(c)?,
+        )),
+        Kind::WithdrawSubscription(c) => {
+            Ok(registry::Command::WithdrawSubscription(c.subscription_id))
+        }
+        Kind::ConfirmSettlement(c) => Ok(registry::Command::ConfirmSettlement(c.subscription_id)),
         other => Err(RegistryError::invalid(
             "command",
             format!("{} does not change the ledger", command_name(other)),
         )),
     }
+}
+
+fn transition(t: registry::SeriesTransition) -> registry::Command {
+    registry::Command::Transition(t)
 }

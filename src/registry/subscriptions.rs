@@ -1,0 +1,567 @@
+//! Subscriptions from banks on behalf of investors, their allotment, settlement,
+//! release and refund, and the holdings created at issue.
+
+use super::series::{Country, DiasporaCategory, SeriesStatus, series};
+use super::*;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A pseudonymous investor reference chosen by the bank (for example a keyed hash
+/// of its own customer number): 1 to 64 of ASCII letters, digits, '-', '_', ':'.
+/// Never a name or a document number.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InvestorRef(String);
+
+impl InvestorRef {
+    pub fn parse(field: &str, s: &str) -> Result<Self, RegistryError> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_:".contains(&b));
+        if !ok {
+            return Err(RegistryError::invalid(
+                field,
+                format!(
+                    "must be 1 to 64 of letters, digits, '-', '_', ':' (a pseudonymous reference, no personal data), found {s:?}"
+                ),
+            ));
+        }
+        Ok(InvestorRef(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Sorts before every valid reference (a range bound, never an investor).
+    pub(crate) fn min() -> Self {
+        InvestorRef(String::new())
+    }
+}
+
+impl fmt::Display for InvestorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for InvestorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Submitted,
+    Withdrawn,
+    Allotted,
+    Settled,
+    Released,
+    Refunded,
+    Issued,
+}
+
+impl SubscriptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Submitted => "submitted",
+            SubscriptionStatus::Withdrawn => "withdrawn",
+            SubscriptionStatus::Allotted => "allotted",
+            SubscriptionStatus::Settled => "settled",
+            SubscriptionStatus::Released => "released",
+            SubscriptionStatus::Refunded => "refunded",
+            SubscriptionStatus::Issued => "issued",
+        }
+    }
+
+    /// Still in the book (not withdrawn, refunded or released).
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            SubscriptionStatus::Submitted
+                | SubscriptionStatus::Allotted
+                | SubscriptionStatus::Settled
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The index of the entry that recorded it.
+    pub subscription_id: u64,
+    pub series_id: SeriesId,
+    pub bank_id: ParticipantId,
+    pub investor_ref: InvestorRef,
+    pub category: DiasporaCategory,
+    pub country: Country,
+    pub units: u64,
+    pub idempotency_key: String,
+    pub submitted_at: DateTime<Utc>,
+    pub status: SubscriptionStatus,
+    pub allotted_units: u64,
+    pub refunded_units: u64,
+    pub amount_due: Decimal,
+}
+
+/// A holding: units of a series held by an investor through a custodian bank.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    pub series_id: SeriesId,
+    pub investor_ref: InvestorRef,
+    pub bank_id: ParticipantId,
+    pub units: u64,
+    pub redeemed_units: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmitSubscription {
+    pub series_id: SeriesId,
+    pub investor_ref: InvestorRef,
+    pub category: DiasporaCategory,
+    pub country: Country,
+    pub units: u64,
+    pub idempotency_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionSubmitted {
+    pub subscription_id: u64,
+    pub series_id: SeriesId,
+    pub bank_id: ParticipantId,
+    pub investor_ref: InvestorRef,
+    pub category: DiasporaCategory,
+    pub country: Country,
+    pub units: u64,
+    pub idempotency_key: String,
+}
+
+fn require_bank(caller: &Caller, what: &str) -> Result<(), RegistryError> {
+    if caller.role != Role::Bank {
+        return Err(RegistryError::PermissionDenied(format!(
+            "{what} needs the bank role; {} is {}",
+            caller.participant_id, caller.role
+        )));
+    }
+    Ok(())
+}
+
+/// The subscription `id`, if `caller` may act on it (its own bank's).
+fn own<'a>(state: &'a State, caller: &Caller, id: u64) -> Result<&'a Subscription, RegistryError> {
+    let sub = state
+        .subscriptions
+        .get(&id)
+        .ok_or_else(|| RegistryError::NotFound(format!("subscription {id} does not exist")))?;
+    if sub.bank_id != caller.participant_id {
+        return Err(RegistryError::PermissionDenied(format!(
+            "subscription {id} belongs to another bank; {} may act only on its own",
+            caller.participant_id
+        )));
+    }
+    Ok(sub)
+}
+
+pub(super) fn decide_submit(
+    state: &State,
+    caller: &Caller,
+    ctx: &DecideCtx,
+    c: &SubmitSubscription,
+) -> Result<Decision, RegistryError> {
+    require_bank(caller, "submitting a subscription")?;
+    let key = c.idempotency_key.as_str();
+    if key.is_empty() || key.len() > 128 || key.chars().any(char::is_control) {
+        return Err(RegistryError::invalid(
+            "idempotency_key",
+            "must be 1 to 128 printable characters",
+        ));
+    }
+    if let Some(&first) = state
+        .idempotency
+        .get(&(caller.participant_id.clone(), key.to_string()))
+    {
+        let sub = &state.subscriptions[&first];
+        let same = sub.series_id == c.series_id
+            && sub.investor_ref == c.investor_ref
+            && sub.category == c.category
+            && sub.country == c.country
+            && sub.units == c.units;
+        if same {
+            return Ok(Decision::Existing { index: first });
+        }
+        return Err(RegistryError::AlreadyExists(format!(
+            "idempotency key {key:?} was already used for subscription {first} with a different request"
+        )));
+    }
+    let s = series(state, &c.series_id)?;
+    match s.status {
+        SeriesStatus::Open => {}
+        SeriesStatus::Cancelled => {
+            return Err(RegistryError::FailedPrecondition(format!(
+                "series {} is cancelled",
+                c.series_id
+            )));
+        }
+        other => {
+            return Err(RegistryError::FailedPrecondition(format!(
+                "the subscription window of series {} is not open (the series is {})",
+                c.series_id,
+                other.as_str()
+            )));
+        }
+    }
+    if ctx.recorded_at < s.terms.window_opens_at {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "the subscription window of series {} opens at {}",
+            c.series_id, s.terms.window_opens_at
+        )));
+    }
+    if ctx.recorded_at >= s.terms.window_closes_at {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "the subscription window of series {} closed at {}",
+            c.series_id, s.terms.window_closes_at
+        )));
+    }
+    let e = &s.terms.eligibility;
+    if !e.categories.contains(&c.category) {
+        let allowed: Vec<&str> = e.categories.iter().map(|c| c.as_str()).collect();
+        return Err(RegistryError::FailedPrecondition(format!(
+            "diaspora category {} is not eligible for series {} (eligible: {})",
+            c.category.as_str(),
+            c.series_id,
+            allowed.join(", ")
+        )));
+    }
+    if e.countries_barred.contains(&c.country) {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "residents of {} may not subscribe to series {}",
+            c.country, c.series_id
+        )));
+    }
+    if !e.countries_allowed.is_empty() && !e.countries_allowed.contains(&c.country) {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "series {} is not offered to residents of {}",
+            c.series_id, c.country
+        )));
+    }
+    if c.units == 0 || c.units > super::series::UNITS_MAX {
+        return Err(RegistryError::invalid(
+            "units",
+            format!("must be at least 1 whole unit, found {}", c.units),
+        ));
+    }
+    let held = state
+        .investor_units
+        .get(&(
+            c.series_id.clone(),
+            caller.participant_id.clone(),
+            c.investor_ref.clone(),
+        ))
+        .copied()
+        .unwrap_or(0);
+    let total = held + c.units;
+    if total < s.terms.min_units_per_investor {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "investor {} would hold {total} units in the book of series {}, below the minimum of {}",
+            c.investor_ref, c.series_id, s.terms.min_units_per_investor
+        )));
+    }
+    if total > s.terms.max_units_per_investor {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "investor {} would hold {total} units in the book of series {} ({held} already), above the maximum of {}",
+            c.investor_ref, c.series_id, s.terms.max_units_per_investor
+        )));
+    }
+    Ok(Decision::Append(vec![Event::SubscriptionSubmitted(
+        SubscriptionSubmitted {
+            subscription_id: ctx.index,
+            series_id: c.series_id.clone(),
+            bank_id: caller.participant_id.clone(),
+            investor_ref: c.investor_ref.clone(),
+            category: c.category,
+            country: c.country,
+            units: c.units,
+            idempotency_key: c.idempotency_key.clone(),
+        },
+    )]))
+}
+
+pub(super) fn decide_withdraw(
+    state: &State,
+    caller: &Caller,
+    ctx: &DecideCtx,
+    id: u64,
+) -> Result<Vec<Event>, RegistryError> {
+    require_bank(caller, "withdrawing a subscription")?;
+    let sub = own(state, caller, id)?;
+    if sub.status != SubscriptionStatus::Submitted {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "subscription {id} is {} and can no longer be withdrawn",
+            sub.status.as_str()
+        )));
+    }
+    let s = series(state, &sub.series_id)?;
+    if s.status != SeriesStatus::Open || ctx.recorded_at >= s.terms.window_closes_at {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "the subscription window of series {} is closed; subscriptions can be withdrawn only while it is open",
+            sub.series_id
+        )));
+    }
+    Ok(vec![Event::SubscriptionWithdrawn {
+        subscription_id: id,
+    }])
+}
+
+pub(super) fn decide_settle(
+    state: &State,
+    caller: &Caller,
+    id: u64,
+) -> Result<Vec<Event>, RegistryError> {
+    require_bank(caller, "confirming settlement")?;
+    let sub = own(state, caller, id)?;
+    if sub.status != SubscriptionStatus::Allotted || sub.allotted_units == 0 {
+        return Err(RegistryError::FailedPrecondition(format!(
+            "subscription {id} is {} with {} units allotted; only an allotment awaiting settlement can be settled",
+            sub.status.as_str(),
+            sub.allotted_units
+        )));
+    }
+    Ok(vec![Event::SettlementConfirmed {
+        subscription_id: id,
+        amount: sub.amount_due,
+    }])
+}
+
+fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
+    ApplyError {
+        index: meta.index,
+        reason,
+    }
+}
+
+fn sub_mut<'a>(
+    state: &'a mut State,
+    meta: &EntryMeta,
+    id: u64,
+) -> Result<&'a mut Subscription, ApplyError> {
+    state
+        .subscriptions
+        .get_mut(&id)
+        .ok_or_else(|| fail(meta, format!("subscription {id} does not exist")))
+}
+
+fn unbook(state: &mut State, key: (SeriesId, ParticipantId, InvestorRef), units: u64) {
+    if let Some(v) = state.investor_units.get_mut(&key) {
+        *v = v.saturating_sub(units);
+        if *v == 0 {
+            state.investor_units.remove(&key);
+        }
+    }
+}
+
+pub(super) fn apply(
+    state: &mut State,
+    meta: &EntryMeta,
+    event: &Event,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    match event {
+        Event::SubscriptionSubmitted(e) => {
+            if e.subscription_id != meta.index
+                || state.subscriptions.contains_key(&e.subscription_id)
+            {
+                return Err(fail(
+                    meta,
+                    format!(
+                        "subscription id {} must be the entry's own index",
+                        e.subscription_id
+                    ),
+                ));
+            }
+            state
+                .series
+                .get(&e.series_id)
+                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
+            state.subscriptions.insert(
+                e.subscription_id,
+                Subscription {
+                    subscription_id: e.subscription_id,
+                    series_id: e.series_id.clone(),
+                    bank_id: e.bank_id.clone(),
+                    investor_ref: e.investor_ref.clone(),
+                    category: e.category,
+                    country: e.country,
+                    units: e.units,
+                    idempotency_key: e.idempotency_key.clone(),
+                    submitted_at: meta.recorded_at,
+                    status: SubscriptionStatus::Submitted,
+                    allotted_units: 0,
+                    refunded_units: 0,
+                    amount_due: Decimal::ZERO,
+                },
+            );
+            state
+                .books
+                .entry(e.series_id.clone())
+                .or_default()
+                .push(e.subscription_id);
+            state.idempotency.insert(
+                (e.bank_id.clone(), e.idempotency_key.clone()),
+                e.subscription_id,
+            );
+            *state
+                .investor_units
+                .entry((
+                    e.series_id.clone(),
+                    e.bank_id.clone(),
+                    e.investor_ref.clone(),
+                ))
+                .or_default() += e.units;
+            changes.touch(StateKey::Subscription(e.subscription_id));
+        }
+        Event::SubscriptionWithdrawn { subscription_id } => {
+            let sub = sub_mut(state, meta, *subscription_id)?;
+            if sub.status != SubscriptionStatus::Submitted {
+                return Err(fail(
+                    meta,
+                    format!(
+                        "subscription {subscription_id} withdrawn while {}",
+                        sub.status.as_str()
+                    ),
+                ));
+            }
+            sub.status = SubscriptionStatus::Withdrawn;
+            let key = (
+                sub.series_id.clone(),
+                sub.bank_id.clone(),
+                sub.investor_ref.clone(),
+            );
+            let units = sub.units;
+            unbook(state, key, units);
+            changes.touch(StateKey::Subscription(*subscription_id));
+        }
+        Event::SubscriptionsRefunded { refunds, .. } => {
+            for (id, units) in refunds {
+                let sub = sub_mut(state, meta, *id)?;
+                if !sub.status.is_live() || sub.units != *units {
+                    return Err(fail(
+                        meta,
+                        format!("refund of subscription {id} does not match it"),
+                    ));
+                }
+                sub.status = SubscriptionStatus::Refunded;
+                sub.refunded_units = sub.units;
+                sub.allotted_units = 0;
+                let key = (
+                    sub.series_id.clone(),
+                    sub.bank_id.clone(),
+                    sub.investor_ref.clone(),
+                );
+                unbook(state, key, *units);
+                changes.touch(StateKey::Subscription(*id));
+            }
+        }
+        Event::SubscriptionsAllotted { allotments, .. } => {
+            for line in allotments {
+                let sub = sub_mut(state, meta, line.subscription_id)?;
+                if sub.status != SubscriptionStatus::Submitted
+                    || line.allotted_units + line.refunded_units != sub.units
+                {
+                    return Err(fail(
+                        meta,
+                        format!(
+                            "allotment of subscription {} does not match it",
+                            line.subscription_id
+                        ),
+                    ));
+                }
+                sub.status = SubscriptionStatus::Allotted;
+                sub.allotted_units = line.allotted_units;
+                sub.refunded_units = line.refunded_units;
+                sub.amount_due = line.amount_due;
+                changes.touch(StateKey::Subscription(line.subscription_id));
+            }
+        }
+        Event::SettlementConfirmed {
+            subscription_id, ..
+        } => {
+            let sub = sub_mut(state, meta, *subscription_id)?;
+            if sub.status != SubscriptionStatus::Allotted {
+                return Err(fail(
+                    meta,
+                    format!(
+                        "settlement of subscription {subscription_id} while {}",
+                        sub.status.as_str()
+                    ),
+                ));
+            }
+            sub.status = SubscriptionStatus::Settled;
+            changes.touch(StateKey::Subscription(*subscription_id));
+        }
+        Event::UnsettledReleased { released, .. } => {
+            for (id, units) in released {
+                let sub = sub_mut(state, meta, *id)?;
+                if sub.status != SubscriptionStatus::Allotted || sub.allotted_units != *units {
+                    return Err(fail(
+                        meta,
+                        format!("release of subscription {id} does not match it"),
+                    ));
+                }
+                sub.status = SubscriptionStatus::Released;
+                sub.refunded_units = sub.units;
+                changes.touch(StateKey::Subscription(*id));
+            }
+        }
+        Event::HoldingsCreated {
+            series_id,
+            holdings,
+        } => {
+            for h in holdings {
+                let key = (series_id.clone(), h.investor_ref.clone(), h.bank_id.clone());
+                if state.holdings.contains_key(&key) {
+                    return Err(fail(
+                        meta,
+                        format!(
+                            "holding of {} at {} created twice",
+                            h.investor_ref, h.bank_id
+                        ),
+                    ));
+                }
+                state.holdings.insert(
+                    key.clone(),
+                    Holding {
+                        series_id: series_id.clone(),
+                        investor_ref: h.investor_ref.clone(),
+                        bank_id: h.bank_id.clone(),
+                        units: h.units,
+                        redeemed_units: 0,
+                    },
+                );
+                state
+                    .holdings_by_investor
+                    .entry((h.bank_id.clone(), h.investor_ref.clone()))
+                    .or_default()
+                    .insert(series_id.clone());
+                changes.touch(StateKey::Holding(key));
+            }
+            // The settled subscriptions of the series are now held.
+            let ids: Vec<u64> = state.books.get(series_id).cloned().unwrap_or_default();
+            for id in ids {
+                if let Some(sub) = state.subscriptions.get_mut(&id) {
+                    if sub.status == SubscriptionStatus::Settled {
+                        sub.status = SubscriptionStatus::Issued;
+                        changes.touch(StateKey::Subscription(id));
+                    }
+                }
+            }
+        }
+        _ => {
+            return Err(fail(
+                meta,
+                format!("{} is not a subscription event", event.kind()),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,571 @@
+//! The state machine driven directly, with time as an argument: every refusal
+//! path of series, subscriptions, allotment, settlement and issue.
+
+use super::*;
+use crate::calendar::{BusinessDayConvention, CalendarName, DayCount, Frequency};
+use crate::ledger::keys::KeyId;
+use crate::money::Currency;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use ed25519_dalek::SigningKey;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).expect("decimal")
+}
+
+struct World {
+    state: State,
+    log: Vec<(EntryMeta, Event)>,
+    now: DateTime<Utc>,
+    admin: Caller,
+    treasury: Caller,
+    bank_a: Caller,
+    bank_b: Caller,
+}
+
+fn key(seed: u8) -> (PublicKey, KeyId) {
+    let k = SigningKey::from_bytes(&[seed; 32]).verifying_key();
+    (PublicKey(k.to_bytes()), KeyId::of(&k))
+}
+
+impl World {
+    fn new() -> World {
+        let (admin_pk, admin_kid) = key(1);
+        let (ledger_pk, _) = key(2);
+        let mut w = World {
+            state: State::new(),
+            log: Vec::new(),
+            now: at(2026, 10, 1),
+            admin: Caller {
+                participant_id: ParticipantId::parse("t", "admin").unwrap(),
+                role: Role::Admin,
+                key_id: admin_kid.clone(),
+            },
+            treasury: Caller {
+                participant_id: ParticipantId::parse("t", "treasury").unwrap(),
+                role: Role::Treasury,
+                key_id: key(3).1,
+            },
+            bank_a: Caller {
+                participant_id: ParticipantId::parse("t", "bank-a").unwrap(),
+                role: Role::Bank,
+                key_id: key(4).1,
+            },
+            bank_b: Caller {
+                participant_id: ParticipantId::parse("t", "bank-b").unwrap(),
+                role: Role::Bank,
+                key_id: key(5).1,
+            },
+        };
+        w.append(vec![Event::Genesis(GenesisRecorded {
+            format_version: crate::ledger::FORMAT_VERSION,
+            origin: "test".into(),
+            ledger_public_key: ledger_pk,
+            admin_participant_id: w.admin.participant_id.clone(),
+            admin_public_key: admin_pk,
+            admin_key_id: admin_kid,
+        })]);
+        for (who, seed) in [
+            (w.treasury.clone(), 3),
+            (w.bank_a.clone(), 4),
+            (w.bank_b.clone(), 5),
+        ] {
+            let admin = w.admin.clone();
+            w.run(
+                &admin,
+                Command::RegisterParticipant(RegisterParticipant {
+                    participant_id: who.participant_id.clone(),
+                    role: who.role,
+                    public_key: key(seed).0,
+                    display_name: who.participant_id.to_string(),
+                }),
+            )
+            .expect("register");
+        }
+        w
+    }
+
+    fn append(&mut self, events: Vec<Event>) {
+        let mut changes = Changes::default();
+        for event in events {
+            let meta = EntryMeta {
+                index: self.state.size(),
+                recorded_at: self.now,
+            };
+            apply(&mut self.state, &meta, &event, &mut changes).expect("decided events apply");
+            self.log.push((meta, event));
+        }
+    }
+
+    /// Decides and, if accepted, applies. Returns the first entry's index.
+    fn run(&mut self, who: &Caller, command: Command) -> Result<u64, RegistryError> {
+        let ctx = DecideCtx {
+            index: self.state.size(),
+            recorded_at: self.now,
+        };
+        match decide(&self.state, who, &ctx, &command)? {
+            Decision::Append(events) => {
+                self.append(events);
+                Ok(ctx.index)
+            }
+            Decision::Existing { index } => Ok(index),
+        }
+    }
+
+    fn refused(&mut self, who: &Caller, command: Command) -> RegistryError {
+        let before = self.state.clone();
+        let err = self.run(who, command).expect_err("must be refused");
+        assert_eq!(self.state, before, "a refusal changes nothing");
+        err
+    }
+
+    fn subscribe(
+        &mut self,
+        bank: &Caller,
+        investor: &str,
+        units: u64,
+        key: &str,
+    ) -> Result<u64, RegistryError> {
+        self.subscribe_as(
+            bank,
+            investor,
+            DiasporaCategory::CitizenAbroad,
+            "DE",
+            units,
+            key,
+        )
+    }
+
+    fn subscribe_as(
+        &mut self,
+        bank: &Caller,
+        investor: &str,
+        cat: DiasporaCategory,
+        country: &str,
+        units: u64,
+        key: &str,
+    ) -> Result<u64, RegistryError> {
+        let bank = bank.clone();
+        self.run(
+            &bank,
+            Command::SubmitSubscription(SubmitSubscription {
+                series_id: sid(),
+                investor_ref: InvestorRef::parse("i", investor).unwrap(),
+                category: cat,
+                country: Country::parse("c", country).unwrap(),
+                units,
+                idempotency_key: key.into(),
+            }),
+        )
+    }
+
+    fn transition(&mut self, t: SeriesTransition) -> Result<u64, RegistryError> {
+        let treasury = self.treasury.clone();
+        self.run(&treasury, Command::Transition(t))
+    }
+
+    /// Replaying the log into a fresh state gives the same state.
+    fn check_replay(&self) {
+        let mut fresh = State::new();
+        let mut changes = Changes::default();
+        for (meta, event) in &self.log {
+            apply(&mut fresh, meta, event, &mut changes).expect("replay");
+        }
+        assert_eq!(fresh.records(), self.state.records());
+    }
+}
+
+fn sid() -> SeriesId {
+    SeriesId::parse("t", "AZ-2032-USD").unwrap()
+}
+
+fn terms() -> SeriesTerms {
+    SeriesTerms {
+        series_id: sid(),
+        name: "Diaspora bond 2032".into(),
+        currency: Currency::USD,
+        face_value: dec("1000"),
+        min_units_per_investor: 2,
+        max_units_per_investor: 100,
+        cap_units: 300,
+        coupon: CouponSpec::Fixed(Some(dec("0.05"))),
+        frequency: Frequency::Semiannual,
+        day_count: DayCount::from_str("ACT/ACT ICMA").unwrap(),
+        business_day_convention: BusinessDayConvention::Following,
+        calendar: CalendarName::from_str("weekends_only").unwrap(),
+        end_of_month: false,
+        first_coupon_date: None,
+        record_date_lag_days: 1,
+        issue_date: date("2027-01-15"),
+        maturity_date: date("2032-01-15"),
+        window_opens_at: at(2026, 12, 1),
+        window_closes_at: at(2027, 1, 10),
+        allotment_rule: AllotmentRule::ProRata,
+        eligibility: Eligibility {
+            categories: [
+                DiasporaCategory::CitizenAbroad,
+                DiasporaCategory::ChildOfCitizenAbroad,
+                DiasporaCategory::FormerCitizen,
+            ]
+            .into_iter()
+            .collect(),
+            countries_allowed: Default::default(),
+            countries_barred: [Country::parse("c", "IR").unwrap()].into_iter().collect(),
+        },
+        pricing: PricingSpec::IssuePrice(dec("99.5")),
+        settlement_deadline: at(2027, 1, 13),
+    }
+}
+
+fn open_world() -> World {
+    let mut w = World::new();
+    let t = w.treasury.clone();
+    w.run(&t, Command::CreateSeries(terms())).unwrap();
+    w.transition(SeriesTransition::Open(sid())).unwrap();
+    w.now = at(2026, 12, 1);
+    w
+}
+
+#[test]
+fn a_whole_issuance_conserves_units_and_replays() {
+    let mut w = open_world();
+    let s1 = w.subscribe(&w.bank_a.clone(), "inv-1", 100, "k1").unwrap();
+    let s2 = w.subscribe(&w.bank_a.clone(), "inv-2", 100, "k2").unwrap();
+    let s3 = w.subscribe(&w.bank_b.clone(), "inv-3", 100, "k1").unwrap();
+    let s4 = w.subscribe(&w.bank_b.clone(), "inv-4", 60, "k2").unwrap();
+    let s5 = w.subscribe(&w.bank_b.clone(), "inv-5", 40, "k3").unwrap();
+    w.run(&w.bank_b.clone(), Command::WithdrawSubscription(s5))
+        .unwrap();
+    w.transition(SeriesTransition::Close(sid())).unwrap();
+    w.transition(SeriesTransition::Allot(sid())).unwrap();
+    // 360 subscribed over a cap of 300: 100×300/360 = 83.33 (×3), 60×300/360 = 50.
+    let allotted: Vec<u64> = [s1, s2, s3, s4]
+        .iter()
+        .map(|id| w.state.subscription(*id).unwrap().allotted_units)
+        .collect();
+    assert_eq!(allotted, vec![84, 83, 83, 50]);
+    for id in [s1, s2, s3, s4] {
+        let s = w.state.subscription(id).unwrap();
+        assert_eq!(s.allotted_units + s.refunded_units, s.units);
+        assert_eq!(
+            s.amount_due,
+            Decimal::from(s.allotted_units) * dec("995.00")
+        );
+    }
+    // Issue is refused while allotments are unsettled.
+    let err = w.refused(
+        &w.treasury.clone(),
+        Command::Transition(SeriesTransition::Issue(sid())),
+    );
+    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("not yet settled")));
+    for (bank, id) in [
+        (w.bank_a.clone(), s1),
+        (w.bank_a.clone(), s2),
+        (w.bank_b.clone(), s3),
+    ] {
+        w.run(&bank, Command::ConfirmSettlement(id)).unwrap();
+    }
+    // Release before the deadline is refused; after it, s4 is released.
+    let err = w.refused(
+        &w.treasury.clone(),
+        Command::Transition(SeriesTransition::ReleaseUnsettled(sid())),
+    );
+    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("deadline")));
+    w.now = at(2027, 1, 14);
+    w.transition(SeriesTransition::ReleaseUnsettled(sid()))
+        .unwrap();
+    assert_eq!(
+        w.state.subscription(s4).unwrap().status,
+        SubscriptionStatus::Released
+    );
+    w.transition(SeriesTransition::Issue(sid())).unwrap();
+    let s = w.state.series(&sid()).unwrap();
+    assert_eq!(s.status, SeriesStatus::Issued);
+    assert_eq!(s.amount_raised, Decimal::from(84 + 83 + 83) * dec("995.00"));
+    let holders: Vec<(String, u64)> = w
+        .state
+        .series_holdings(&sid(), None)
+        .map(|h| (h.investor_ref.to_string(), h.units))
+        .collect();
+    assert_eq!(
+        holders,
+        vec![
+            ("inv-1".into(), 84),
+            ("inv-2".into(), 83),
+            ("inv-3".into(), 83)
+        ]
+    );
+    assert_eq!(
+        w.state.subscription(s1).unwrap().status,
+        SubscriptionStatus::Issued
+    );
+    w.check_replay();
+}
+
+#[test]
+fn subscription_refusals() {
+    let mut w = open_world();
+    let a = w.bank_a.clone();
+    let sub = |investor: &str, cat, country: &str, units, key: &str| {
+        Command::SubmitSubscription(SubmitSubscription {
+            series_id: sid(),
+            investor_ref: InvestorRef::parse("i", investor).unwrap(),
+            category: cat,
+            country: Country::parse("c", country).unwrap(),
+            units,
+            idempotency_key: key.into(),
+        })
+    };
+    use DiasporaCategory::*;
+    // Ineligible category, barred country, below minimum, above maximum, zero units.
+    assert!(
+        matches!(w.refused(&a, sub("i1", Affinity, "DE", 10, "k")), RegistryError::FailedPrecondition(m) if m.contains("not eligible"))
+    );
+    assert!(
+        matches!(w.refused(&a, sub("i1", CitizenAbroad, "IR", 10, "k")), RegistryError::FailedPrecondition(m) if m.contains("IR"))
+    );
+    assert!(
+        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 1, "k")), RegistryError::FailedPrecondition(m) if m.contains("minimum"))
+    );
+    assert!(
+        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 101, "k")), RegistryError::FailedPrecondition(m) if m.contains("maximum"))
+    );
+    assert!(matches!(
+        w.refused(&a, sub("i1", CitizenAbroad, "DE", 0, "k")),
+        RegistryError::Invalid { .. }
+    ));
+    // The maximum counts all of the investor's subscriptions at this bank.
+    let first = w.run(&a, sub("i1", CitizenAbroad, "DE", 60, "k1")).unwrap();
+    assert!(
+        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 41, "k2")), RegistryError::FailedPrecondition(m) if m.contains("60 already"))
+    );
+    // Idempotency: same key and request = the first answer; different request = ALREADY_EXISTS.
+    assert_eq!(
+        w.run(&a, sub("i1", CitizenAbroad, "DE", 60, "k1")).unwrap(),
+        first
+    );
+    assert!(matches!(
+        w.refused(&a, sub("i1", CitizenAbroad, "DE", 61, "k1")),
+        RegistryError::AlreadyExists(_)
+    ));
+    // Keys are per bank: bank-b may use "k1" too.
+    let b = w.bank_b.clone();
+    w.run(&b, sub("i9", CitizenAbroad, "DE", 10, "k1")).unwrap();
+    // Wrong role; another bank's subscription.
+    let t = w.treasury.clone();
+    assert!(matches!(
+        w.refused(&t, sub("i2", CitizenAbroad, "DE", 10, "k3")),
+        RegistryError::PermissionDenied(_)
+    ));
+    assert!(matches!(
+        w.refused(&b, Command::WithdrawSubscription(first)),
+        RegistryError::PermissionDenied(_)
+    ));
+    assert!(matches!(
+        w.refused(&b, Command::ConfirmSettlement(first)),
+        RegistryError::PermissionDenied(_)
+    ));
+    assert!(matches!(
+        w.refused(&a, Command::WithdrawSubscription(999)),
+        RegistryError::NotFound(_)
+    ));
+    // Settling before allotment.
+    assert!(matches!(
+        w.refused(&a, Command::ConfirmSettlement(first)),
+        RegistryError::FailedPrecondition(_)
+    ));
+    // Window: not yet open, closed by time, closed early.
+    w.now = at(2027, 1, 10);
+    assert!(
+        matches!(w.refused(&a, sub("i3", CitizenAbroad, "DE", 10, "k4")), RegistryError::FailedPrecondition(m) if m.contains("closed at"))
+    );
+    assert!(matches!(
+        w.refused(&a, Command::WithdrawSubscription(first)),
+        RegistryError::FailedPrecondition(_)
+    ));
+    // ... but an idempotent repeat still gets its first answer.
+    assert_eq!(
+        w.run(&a, sub("i1", CitizenAbroad, "DE", 60, "k1")).unwrap(),
+        first
+    );
+    w.check_replay();
+}
+
+#[test]
+fn window_not_yet_open_and_allowed_countries() {
+    let mut w = World::new();
+    w.now = at(2026, 11, 1);
+    let mut t = terms();
+    t.eligibility.countries_allowed = [
+        Country::parse("c", "DE").unwrap(),
+        Country::parse("c", "US").unwrap(),
+    ]
+    .into_iter()
+    .collect();
+    let tr = w.treasury.clone();
+    w.run(&tr, Command::CreateSeries(t)).unwrap();
+    w.transition(SeriesTransition::Open(sid())).unwrap();
+    let a = w.bank_a.clone();
+    assert!(
+        matches!(w.subscribe(&a, "i1", 10, "k"), Err(RegistryError::FailedPrecondition(m)) if m.contains("opens at"))
+    );
+    w.now = at(2026, 12, 2);
+    w.subscribe(&a, "i1", 10, "k").unwrap();
+    let err = w
+        .subscribe_as(&a, "i2", DiasporaCategory::CitizenAbroad, "FR", 10, "k2")
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("not offered")));
+}
+
+#[test]
+fn illegal_transitions_are_refused() {
+    let mut w = World::new();
+    let tr = w.treasury.clone();
+    use SeriesTransition::*;
+    assert!(matches!(
+        w.refused(&tr, Command::Transition(Open(sid()))),
+        RegistryError::NotFound(_)
+    ));
+    w.run(&tr, Command::CreateSeries(terms())).unwrap();
+    assert!(matches!(
+        w.refused(&tr, Command::CreateSeries(terms())),
+        RegistryError::AlreadyExists(_)
+    ));
+    for t in [
+        Close(sid()),
+        Allot(sid()),
+        Issue(sid()),
+        ReleaseUnsettled(sid()),
+    ] {
+        assert!(matches!(
+            w.refused(&tr, Command::Transition(t)),
+            RegistryError::FailedPrecondition(_)
+        ));
+    }
+    // Amending a draft works; amending an open series does not.
+    let mut amended = terms();
+    amended.cap_units = 400;
+    w.run(&tr, Command::AmendSeries(amended.clone())).unwrap();
+    assert_eq!(w.state.series(&sid()).unwrap().terms.cap_units, 400);
+    w.transition(Open(sid())).unwrap();
+    assert!(matches!(
+        w.refused(&tr, Command::AmendSeries(amended)),
+        RegistryError::FailedPrecondition(_)
+    ));
+    assert!(matches!(
+        w.refused(&tr, Command::Transition(Open(sid()))),
+        RegistryError::FailedPrecondition(_)
+    ));
+    assert!(
+        matches!(w.refused(&tr, Command::Transition(Allot(sid()))), RegistryError::FailedPrecondition(m) if m.contains("closed"))
+    );
+    // A bank cannot drive the lifecycle.
+    let a = w.bank_a.clone();
+    assert!(matches!(
+        w.refused(&a, Command::Transition(Close(sid()))),
+        RegistryError::PermissionDenied(_)
+    ));
+    // Cancel refunds every live subscription; afterwards nothing moves.
+    w.now = at(2026, 12, 2);
+    let s1 = w.subscribe(&a, "i1", 10, "k1").unwrap();
+    w.transition(Cancel(sid(), "market conditions".into()))
+        .unwrap();
+    assert_eq!(
+        w.state.subscription(s1).unwrap().status,
+        SubscriptionStatus::Refunded
+    );
+    assert!(
+        matches!(w.subscribe(&a, "i2", 10, "k2"), Err(RegistryError::FailedPrecondition(m)) if m.contains("cancelled"))
+    );
+    assert!(matches!(
+        w.refused(&tr, Command::Transition(Cancel(sid(), "again".into()))),
+        RegistryError::FailedPrecondition(_)
+    ));
+    w.check_replay();
+}
+
+#[test]
+fn terms_are_checked() {
+    let mut w = World::new();
+    let tr = w.treasury.clone();
+    type Change = Box<dyn Fn(&mut SeriesTerms)>;
+    let cases: Vec<(&str, Change)> = vec![
+        (
+            "min_units_per_investor",
+            Box::new(|t| t.min_units_per_investor = 200),
+        ),
+        (
+            "max_units_per_investor",
+            Box::new(|t| t.max_units_per_investor = 500),
+        ),
+        ("cap_units", Box::new(|t| t.cap_units = 0)),
+        ("face_value", Box::new(|t| t.face_value = dec("-5"))),
+        ("face_value", Box::new(|t| t.face_value = dec("1000.001"))),
+        (
+            "window_closes_at",
+            Box::new(|t| t.window_closes_at = t.window_opens_at),
+        ),
+        (
+            "settlement_deadline",
+            Box::new(|t| t.settlement_deadline = at(2027, 1, 1)),
+        ),
+        (
+            "eligibility.categories",
+            Box::new(|t| t.eligibility.categories.clear()),
+        ),
+        ("terms", Box::new(|t| t.maturity_date = date("2026-01-01"))),
+        (
+            "coupon.fixed.rate",
+            Box::new(|t| t.coupon = CouponSpec::Fixed(None)),
+        ),
+        ("name", Box::new(|t| t.name = String::new())),
+    ];
+    for (field, change) in cases {
+        let mut t = terms();
+        change(&mut t);
+        match w.refused(&tr, Command::CreateSeries(t)) {
+            RegistryError::Invalid { field: f, .. } => assert_eq!(f, field),
+            other => panic!("{field}: expected invalid, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn diaspora_pricing_derives_the_par_coupon_and_the_savings() {
+    let mut t = terms();
+    t.coupon = CouponSpec::Fixed(None);
+    t.pricing = PricingSpec::Diaspora {
+        reference_yield: dec("0.065"),
+        discount_bps: dec("150"),
+        derive_par_coupon: true,
+    };
+    let d = series::define(t).unwrap();
+    let coupon = d.figures.coupon_rate.unwrap();
+    // The par coupon at the 5% diaspora yield is 5% (semiannual, on coupon dates).
+    assert!((coupon - dec("0.05")).abs() < dec("0.0001"), "{coupon}");
+    assert!(
+        (d.figures.issue_price - dec("100")).abs() < dec("0.01"),
+        "{}",
+        d.figures.issue_price
+    );
+    // 150 bp on 1000 over about 5 years: roughly 150 × 4.3 / 10 ≈ 63 per unit.
+    let savings = d.figures.issuer_savings_per_unit.unwrap();
+    assert!(savings > dec("55") && savings < dec("70"), "{savings}");
+    assert_eq!(
+        d.schedule.len(),
+        11,
+        "10 semiannual coupons and the redemption"
+    );
+    assert_eq!(d.schedule[0].record_date, date("2027-07-14"));
+}
