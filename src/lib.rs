@@ -5,6 +5,7 @@
 //! keys; `registry` is the deterministic state machine; `store` joins ledger and
 //! registry on sled; `service` is the tonic edge; `cli` holds the `dbond` verbs.
 
+pub mod accrual;
 pub mod audit;
 pub mod calendar;
 pub mod cli;
