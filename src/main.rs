@@ -25,6 +25,21 @@ enum Command {
     /// Register, rotate, revoke and list participants.
     #[command(subcommand)]
     Participant(cli::participant::ParticipantCommand),
+    /// Series: create from a terms file, open, close, allot, issue, cancel, show, list.
+    #[command(subcommand)]
+    Series(cli::bonds::SeriesCommand),
+    /// Submit a subscription for an investor (bank).
+    Subscribe(cli::bonds::SubscribeArgs),
+    /// Withdraw a subscription while the window is open (bank).
+    Withdraw(cli::bonds::SubscriptionIdArgs),
+    /// Confirm the funds for an allotted subscription were received (bank).
+    Settle(cli::bonds::SubscriptionIdArgs),
+    /// List subscriptions (banks see their own).
+    Subscriptions(cli::bonds::SubscriptionsArgs),
+    /// An investor's holdings.
+    Holdings(cli::bonds::HoldingsArgs),
+    /// Drive a running server with concurrent subscriptions from many banks and report rates.
+    Load(cli::load::LoadArgs),
     /// Verify a stopped ledger store in full.
     Verify(cli::verify::VerifyArgs),
     /// Print the coupon and redemption cash flows of a bond (JSON).
@@ -57,6 +72,17 @@ fn main() -> ExitCode {
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))
         }
+        Command::Series(c) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_series(&c))),
+        Command::Subscribe(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::bonds::run_subscribe(&a)))
+        }
+        Command::Withdraw(a) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_withdraw(&a))),
+        Command::Settle(a) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_settle(&a))),
+        Command::Subscriptions(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::bonds::run_subscriptions(&a)))
+        }
+        Command::Holdings(a) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_holdings(&a))),
+        Command::Load(a) => runtime().and_then(|rt| rt.block_on(cli::load::run(&a))),
         Command::Verify(args) => cli::verify::run(&args),
         Command::Schedule(args) => cli::calc::run_schedule(&args),
         Command::Price(args) => cli::calc::run_price(&args),

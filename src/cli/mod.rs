@@ -1,8 +1,10 @@
 //! The `dbond` command-line verbs. Argument structs live here; `main.rs` only
 //! parses and dispatches.
 
+pub mod bonds;
 pub mod calc;
 pub mod keygen;
+pub mod load;
 pub mod participant;
 pub mod serve;
 pub mod verify;
