@@ -450,7 +450,7 @@ impl Bond {
             (CouponType::Accumulating(_), _) => Ok(self.terms.face() + self.accrued(date)?),
             (CouponType::Zero, Some(y)) => {
                 let idx = self.check_settlement(date)?;
-                Ok(self.npv(idx, date, y)?.0)
+                Ok(self.npv(idx, date, y, false)?.0)
             }
             (CouponType::Zero, None) => Err(PricingError::InvalidTerms(
                 "a zero coupon bond accretes at its issue yield: give the yield".into(),
@@ -462,13 +462,15 @@ impl Bond {
         }
     }
 
-    /// Present value at `settle` (currency) of the flows from `idx`, and the sum
-    /// of amount × cumulative exponent × discount factor (for the derivative).
+    /// Present value at `settle` (currency) of the flows from `idx`, and, when
+    /// `with_slope`, the sum of amount × cumulative exponent × discount factor
+    /// (what the derivative in the yield needs).
     fn npv(
         &self,
         idx: usize,
         settle: NaiveDate,
         y: Decimal,
+        with_slope: bool,
     ) -> Result<(Decimal, Decimal), PricingError> {
         let f = self.per_year;
         if y < YIELD_MIN || y > YIELD_MAX {
@@ -478,19 +480,33 @@ impl Bond {
         let l = ln(base).ok_or(PricingError::YieldOutOfRange(y))?;
         let v = Decimal::ONE / base;
         // Discount factors for the few distinct step lengths (one for every
-        // regular period, a handful for actual day counts), computed once each.
-        let mut cache: Vec<(Decimal, Decimal)> = Vec::with_capacity(8);
+        // regular period, a handful for actual day counts and moved payment
+        // dates), computed once each. A step e = k + δ with k whole is
+        // v^k · e^(−δ ln(1 + y/f)): |δ| is small, so the exponential needs few terms.
+        let mut cache: Vec<(Decimal, Decimal)> = Vec::with_capacity(16);
         let mut factor = |e: Decimal| -> Result<Decimal, PricingError> {
             if e.is_zero() {
                 return Ok(Decimal::ONE);
             }
+            if e == Decimal::ONE {
+                return Ok(v);
+            }
             if let Some((_, df)) = cache.iter().find(|(k, _)| *k == e) {
                 return Ok(*df);
             }
-            let df = if e.fract().is_zero() && e.abs() <= Decimal::from(4096) {
-                powi(v, i64::try_from(e).unwrap_or(0))
-            } else {
-                e.checked_mul(-l).and_then(exp)
+            let k = e.round();
+            let delta = e - k;
+            let whole = i64::try_from(k)
+                .ok()
+                .filter(|k| k.abs() <= 4096)
+                .and_then(|k| powi(v, k));
+            let df = match whole {
+                Some(w) if delta.is_zero() => Some(w),
+                Some(w) => delta
+                    .checked_mul(-l)
+                    .and_then(exp)
+                    .and_then(|x| x.checked_mul(w)),
+                None => e.checked_mul(-l).and_then(exp),
             }
             .ok_or(PricingError::YieldOutOfRange(y))?;
             cache.push((e, df));
@@ -507,12 +523,15 @@ impl Bond {
                 self.steps[i]
             };
             df *= factor(e)?;
-            exponent += e;
             let amount = self.flows[i].amount.ok_or(PricingError::MissingFixing {
                 accrual_start: self.flows[i].accrual_start,
             })?;
-            pv += amount * df;
-            weighted += amount * exponent * df;
+            let value = amount * df;
+            pv += value;
+            if with_slope {
+                exponent += e;
+                weighted += value * exponent;
+            }
         }
         Ok((pv, weighted))
     }
@@ -525,7 +544,7 @@ impl Bond {
     /// bond's frequency (annually for zero frequency).
     pub fn dirty_price(&self, settle: NaiveDate, y: Decimal) -> Result<Decimal, PricingError> {
         let idx = self.check_settlement(settle)?;
-        Ok(self.percent(self.npv(idx, settle, y)?.0))
+        Ok(self.percent(self.npv(idx, settle, y, false)?.0))
     }
 
     /// Clean price, dirty price and accrued at `settle` for yield `y`.
@@ -575,7 +594,7 @@ impl Bond {
             _ => Decimal::new(5, 2),
         };
         for _ in 0..YIELD_ITERATIONS_MAX {
-            let (pv, weighted) = self.npv(idx, settle, y)?;
+            let (pv, weighted) = self.npv(idx, settle, y, true)?;
             let g = pv - target;
             if g.is_zero() {
                 return Ok(y);
@@ -623,7 +642,7 @@ impl Bond {
             .with_coupon(CouponType::Fixed(Decimal::ZERO))
             .and_then(|t| Bond::with_calendar(&t, &self.calendar, &Fixings::new()))?;
         let idx = rate_one.check_settlement(settle)?;
-        Ok(rate_one.npv(idx, settle, y)?.0 - zero.npv(idx, settle, y)?.0)
+        Ok(rate_one.npv(idx, settle, y, false)?.0 - zero.npv(idx, settle, y, false)?.0)
     }
 
     /// The calendar payment dates are adjusted on.
