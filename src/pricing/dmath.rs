@@ -58,6 +58,10 @@ pub fn exp(x: Decimal) -> Option<Decimal> {
     if x.is_zero() {
         return Some(Decimal::ONE);
     }
+    // Small arguments (every discount step) need no range reduction.
+    if x.abs() <= Decimal::from_parts(34, 0, 0, false, 2) {
+        return Some(exp_reduced(x));
+    }
     // x = k ln2 + r with |r| ≤ ln2/2, so e^x = 2^k e^r.
     let k = (x / LN_2).round();
     let r = x - k * LN_2;
