@@ -621,10 +621,17 @@ impl Bond {
         let target = dirty * self.terms.face() / Decimal::ONE_HUNDRED;
         let f = self.per_year;
         let (mut lo, mut hi) = (YIELD_MIN, YIELD_MAX);
-        let mut y = match self.terms.coupon() {
-            CouponType::Fixed(r) if *r > Decimal::ZERO && *r < Decimal::ONE => *r,
-            _ => Decimal::new(5, 2),
+        // Start from the textbook approximation (coupon + pull to par per year)
+        // over the average of price and par: one or two Newton steps fewer.
+        let coupon = match self.terms.coupon() {
+            CouponType::Fixed(r) => *r,
+            _ => Decimal::ZERO,
         };
+        let last = self.flows[self.flows.len() - 1].payment_date;
+        let years = Decimal::from((last - settle).num_days().max(1)) / Decimal::from(365);
+        let guess = (coupon + (Decimal::ONE - dirty / Decimal::ONE_HUNDRED) / years)
+            / ((Decimal::ONE + dirty / Decimal::ONE_HUNDRED) / Decimal::TWO);
+        let mut y = guess.clamp(Decimal::new(-4, 1), Decimal::new(5, 0));
         for _ in 0..YIELD_ITERATIONS_MAX {
             let (pv, weighted) = self.npv(idx, settle, y, true)?;
             let g = pv - target;
