@@ -78,13 +78,17 @@ pub fn exp(x: Decimal) -> Option<Decimal> {
 /// below 1e-30 (small arguments, the usual case in pricing, need few).
 fn exp_reduced(r: Decimal) -> Decimal {
     // (|r| bound, terms): the remainder |r|^(n+1)/(n+1)! < 1e-30 for n terms.
-    const TERMS_FOR: [(Decimal, usize); 9] = [
+    const TERMS_FOR: [(Decimal, usize); 13] = [
         (Decimal::from_parts(1, 0, 0, false, 8), 3),
         (Decimal::from_parts(1, 0, 0, false, 6), 4),
         (Decimal::from_parts(1, 0, 0, false, 5), 5),
         (Decimal::from_parts(1, 0, 0, false, 4), 6),
+        (Decimal::from_parts(5, 0, 0, false, 4), 7),
         (Decimal::from_parts(1, 0, 0, false, 3), 8),
+        (Decimal::from_parts(2, 0, 0, false, 3), 9),
+        (Decimal::from_parts(5, 0, 0, false, 3), 10),
         (Decimal::from_parts(1, 0, 0, false, 2), 11),
+        (Decimal::from_parts(2, 0, 0, false, 2), 12),
         (Decimal::from_parts(5, 0, 0, false, 2), 14),
         (Decimal::from_parts(1, 0, 0, false, 1), 16),
         (Decimal::from_parts(2, 0, 0, false, 1), 18),
@@ -145,6 +149,12 @@ pub fn ln(x: Decimal) -> Option<Decimal> {
 /// `base` to an integer power by repeated squaring (exact up to rounding of
 /// each product).
 pub fn powi(base: Decimal, exponent: i64) -> Option<Decimal> {
+    match exponent {
+        0 => return Some(Decimal::ONE),
+        1 => return Some(base),
+        -1 => return Decimal::ONE.checked_div(base),
+        _ => {}
+    }
     let mut result = Decimal::ONE;
     let mut b = base;
     let mut e = exponent.unsigned_abs();
