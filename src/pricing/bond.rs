@@ -327,10 +327,16 @@ impl Bond {
             amount: Some(face),
         });
         accruals.push(Accrual::Redemption);
-        let mut order: Vec<usize> = (0..flows.len()).collect();
-        order.sort_by_key(|&i| flows[i].payment_date);
-        self.flows = order.iter().map(|&i| flows[i].clone()).collect();
-        self.accruals = order.iter().map(|&i| accruals[i]).collect();
+        if flows.is_sorted_by_key(|f| f.payment_date) {
+            self.flows = flows;
+            self.accruals = accruals;
+        } else {
+            // A stable sort keeps each redemption after the coupon paid with it.
+            let mut order: Vec<usize> = (0..flows.len()).collect();
+            order.sort_by_key(|&i| flows[i].payment_date);
+            self.flows = order.iter().map(|&i| flows[i].clone()).collect();
+            self.accruals = order.iter().map(|&i| accruals[i]).collect();
+        }
         Ok(())
     }
 
