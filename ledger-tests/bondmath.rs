@@ -677,3 +677,64 @@ fn tampered_vectors_are_rejected() {
         assert!(result.is_err(), "a tampered {what} was not detected");
     }
 }
+
+fn wild_decimal() -> impl Strategy<Value = Decimal> {
+    (any::<i64>(), 0u32..=28).prop_map(|(m, scale)| Decimal::new(m, scale))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Nothing panics on absurd numbers: every call returns a value or an error.
+    #[test]
+    fn no_panic_on_wild_numbers(
+        terms in arb_terms(),
+        y in wild_decimal(),
+        clean in wild_decimal(),
+        bps in wild_decimal(),
+        days in -40_000i64..40_000,
+    ) {
+        let bond = Bond::new(&terms, &Fixings::new()).unwrap();
+        let settle = terms.issue_date() + chrono::Duration::days(days);
+        let _ = bond.price(settle, y);
+        let _ = bond.yield_from_clean_price(settle, clean);
+        let _ = bond.accrued(settle);
+        let _ = pricing::implied_discount_bps(&terms, &Fixings::new(), settle, y, clean);
+        let _ = pricing::par_coupon_for_discount(&terms, y, bps);
+        let _ = pricing::issuer_savings(&terms, y, bps);
+        let _ = terms.with_face(clean);
+    }
+
+    /// Nothing panics on arbitrary terms JSON either.
+    #[test]
+    fn no_panic_on_wild_terms(
+        key in prop::sample::select(vec![
+            "face", "coupon_rate", "frequency", "day_count", "issue_date", "maturity_date",
+            "first_coupon_date", "business_day_convention", "calendar", "end_of_month",
+            "date_generation", "accrual_dates", "payment_lag_days", "record_date_lag_days",
+        ]),
+        value in prop_oneof![
+            any::<i64>().prop_map(|v| v.to_string()),
+            "[0-9.eE+-]{1,30}",
+            "\"[0-9a-zA-Z /:.-]{0,20}\"",
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("\"9999-12-31\"".to_string()),
+            Just("\"0001-01-01\"".to_string()),
+        ],
+    ) {
+        let base: Value = serde_json::from_str(SAMPLE).unwrap();
+        let mut text = base[7]["terms"].to_string();
+        let needle = format!("\"{key}\":");
+        if let Some(at) = text.find(&needle) {
+            let start = at + needle.len();
+            let end = text[start..].find([',', '}']).map(|e| start + e).unwrap_or(text.len());
+            text.replace_range(start..end, &value);
+        }
+        if let Ok((terms, fixings)) = BondTerms::from_json(&text)
+            && let Ok(bond) = Bond::new(&terms, &fixings)
+        {
+            let _ = bond.price(terms.issue_date(), Decimal::new(5, 2));
+        }
+    }
+}

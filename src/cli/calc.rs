@@ -162,7 +162,7 @@ pub fn run_price(args: &PriceArgs) -> Result<()> {
             json!({
                 "yield": dec_value(y),
                 "reference_yield": dec_value(reference),
-                "implied_discount_bps": dec_value((reference - y) * pricing::BPS_PER_UNIT),
+                "implied_discount_bps": dec_value(pricing::discount_bps_between(reference, y)?),
             })
         }
         (None, None, Some(r), Some(d)) => {

@@ -650,15 +650,15 @@ impl Bond {
             } else {
                 hi = y;
             }
-            let slope = -weighted / (f + y);
-            let mut next = if slope < Decimal::ZERO {
-                y - g / slope
-            } else {
-                y
-            };
-            if next <= lo || next >= hi || slope >= Decimal::ZERO {
-                next = (lo + hi) / Decimal::TWO;
-            }
+            // Newton step when the slope is usable; bisection of the bracket when
+            // the step would leave it (or the slope underflowed to nothing).
+            let newton = (-weighted)
+                .checked_div(f + y)
+                .filter(|slope| *slope < Decimal::ZERO)
+                .and_then(|slope| g.checked_div(slope))
+                .and_then(|step| y.checked_sub(step))
+                .filter(|next| *next > lo && *next < hi);
+            let next = newton.unwrap_or((lo + hi) / Decimal::TWO);
             let step = (next - y).abs();
             y = next;
             if step < YIELD_TOLERANCE {
