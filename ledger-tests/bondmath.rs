@@ -661,7 +661,8 @@ fn tampered_vectors_are_rejected() {
     let base: Value = serde_json::from_str(SAMPLE).unwrap();
     let case = base[7].clone(); // stub-02: a long first stub
     check_case_library(&case);
-    let tamper: [(&str, fn(&mut Value)); 3] = [
+    type Tamper = (&'static str, fn(&mut Value));
+    let tamper: [Tamper; 3] = [
         ("amount", |c| c["schedule"][0]["amount"] = "43.6142".into()),
         ("payment date", |c| {
             c["schedule"][5]["payment_date"] = "2029-09-01".into()
