@@ -5,11 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "dbond",
-    version,
-    about = "Diaspora bond issuance and registry ledger"
-)]
+#[command(name = "dbond", version, about = "Diaspora bond issuance and registry ledger")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
