@@ -126,6 +126,9 @@ pub fn schedule_json(bond: &Bond) -> Value {
                 "amount".into(),
                 cf.amount.map(dec_value).unwrap_or(Value::Null),
             );
+            if cf.amount.is_none() {
+                row.insert("status".into(), json!("waiting_for_fixing"));
+            }
             Value::Object(row)
         })
         .collect();

@@ -516,6 +516,12 @@ impl Bond {
         if y < YIELD_MIN || y > YIELD_MAX {
             return Err(PricingError::YieldOutOfRange(y));
         }
+        // Report the earliest coupon still waiting for its fixing.
+        if let Some(waiting) = self.flows[idx..].iter().find(|f| f.amount.is_none()) {
+            return Err(PricingError::MissingFixing {
+                accrual_start: waiting.accrual_start,
+            });
+        }
         let base = Decimal::ONE + y / self.per_year;
         let ln_base = ln(base).ok_or(PricingError::YieldOutOfRange(y))?;
         let mut denominators = self.denominators.clone();
