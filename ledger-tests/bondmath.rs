@@ -678,3 +678,138 @@ fn tampered_vectors_are_rejected() {
         assert!(result.is_err(), "a tampered {what} was not detected");
     }
 }
+
+fn wild_decimal() -> impl Strategy<Value = Decimal> {
+    (any::<i64>(), 0u32..=28).prop_map(|(m, scale)| Decimal::new(m, scale))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Nothing panics on absurd numbers: every call returns a value or an error.
+    #[test]
+    fn no_panic_on_wild_numbers(
+        terms in arb_terms(),
+        y in wild_decimal(),
+        clean in wild_decimal(),
+        bps in wild_decimal(),
+        days in -40_000i64..40_000,
+    ) {
+        let bond = Bond::new(&terms, &Fixings::new()).unwrap();
+        let settle = terms.issue_date() + chrono::Duration::days(days);
+        let _ = bond.price(settle, y);
+        let _ = bond.yield_from_clean_price(settle, clean);
+        let _ = bond.accrued(settle);
+        let _ = pricing::implied_discount_bps(&terms, &Fixings::new(), settle, y, clean);
+        let _ = pricing::par_coupon_for_discount(&terms, y, bps);
+        let _ = pricing::issuer_savings(&terms, y, bps);
+        let _ = terms.with_face(clean);
+    }
+
+    /// Nothing panics on arbitrary terms JSON either.
+    #[test]
+    fn no_panic_on_wild_terms(
+        key in prop::sample::select(vec![
+            "face", "coupon_rate", "frequency", "day_count", "issue_date", "maturity_date",
+            "first_coupon_date", "business_day_convention", "calendar", "end_of_month",
+            "date_generation", "accrual_dates", "payment_lag_days", "record_date_lag_days",
+        ]),
+        value in prop_oneof![
+            any::<i64>().prop_map(|v| v.to_string()),
+            "[0-9.eE+-]{1,30}",
+            "\"[0-9a-zA-Z /:.-]{0,20}\"",
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("\"9999-12-31\"".to_string()),
+            Just("\"0001-01-01\"".to_string()),
+        ],
+    ) {
+        let base: Value = serde_json::from_str(SAMPLE).unwrap();
+        let mut text = base[7]["terms"].to_string();
+        let needle = format!("\"{key}\":");
+        if let Some(at) = text.find(&needle) {
+            let start = at + needle.len();
+            let end = text[start..].find([',', '}']).map(|e| start + e).unwrap_or(text.len());
+            text.replace_range(start..end, &value);
+        }
+        if let Ok((terms, fixings)) = BondTerms::from_json(&text)
+            && let Ok(bond) = Bond::new(&terms, &fixings)
+        {
+            let _ = bond.price(terms.issue_date(), Decimal::new(5, 2));
+        }
+    }
+}
+
+#[test]
+fn binary_floating_coupons_and_operator_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let terms = r#"{"face": 1000, "frequency": "quarterly", "day_count": "ACT/360",
+        "issue_date": "2027-01-04", "maturity_date": "2028-01-04", "business_day_convention": "modified_following",
+        "calendar": "azerbaijan", "coupon_type": "floating",
+        "floating": {"reference": "AZN-BAKU-3M", "spread": 0.0125, "floor": 0.05},
+        "fixings": [{"date": "2027-01-04", "rate": "0.072"}, {"date": "2027-04-04", "rate": 0.031}],
+        "record_date_lag_days": 2}"#;
+    let path = dir.path().join("floating.json");
+    std::fs::write(&path, terms).unwrap();
+    let out = dbond(&["schedule", "--terms", path.to_str().unwrap()]);
+    let rows = out["cashflows"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    // 7.2% + 1.25% over 90 days; then 3.1% + 1.25% floored at 5% over 91 days.
+    assert_close(
+        "floating coupon 1",
+        dec(&rows[0]["amount"]),
+        Decimal::from(1000) * Decimal::new(845, 4) * Decimal::from(90) / Decimal::from(360),
+        Decimal::new(1, 20),
+    );
+    assert_close(
+        "floating coupon 2",
+        dec(&rows[1]["amount"]),
+        Decimal::from(1000) * Decimal::new(5, 2) * Decimal::from(91) / Decimal::from(360),
+        Decimal::new(1, 20),
+    );
+    // No fixing yet: waiting, never guessed.
+    assert!(rows[2]["amount"].is_null());
+    assert_eq!(rows[2]["status"], "waiting_for_fixing");
+    assert_eq!(rows[0]["record_date"], "2027-04-01");
+    // Pricing needs every amount: a clear error naming the fixing date.
+    let err = dbond_error(&[
+        "price",
+        "--terms",
+        path.to_str().unwrap(),
+        "--settle",
+        "2027-02-01",
+        "--yield",
+        "0.05",
+    ]);
+    assert!(
+        err.contains("2027-07-04") && err.contains("waiting for its fixing"),
+        "{err}"
+    );
+
+    // An operator calendar file moves a payment date off a new holiday.
+    let fixed = path.with_file_name("fixed.json");
+    std::fs::write(&fixed, terms.replace("\"coupon_type\": \"floating\"", "\"coupon_rate\": \"0.06\", \"coupon_type\": \"fixed\"").replace(
+        "\"floating\": {\"reference\": \"AZN-BAKU-3M\", \"spread\": 0.0125, \"floor\": 0.05},",
+        "",
+    ).replace(
+        "\"fixings\": [{\"date\": \"2027-01-04\", \"rate\": \"0.072\"}, {\"date\": \"2027-04-04\", \"rate\": 0.031}],",
+        "",
+    ))
+    .unwrap();
+    let base = dbond(&["schedule", "--terms", fixed.to_str().unwrap()]);
+    assert_eq!(base["cashflows"][0]["payment_date"], "2027-04-05");
+    let cal = dir.path().join("extra.toml");
+    std::fs::write(
+        &cal,
+        "[[holiday]]\ndate = \"2027-04-05\"\nname = \"one-off day off\"\n",
+    )
+    .unwrap();
+    let moved = dbond(&[
+        "schedule",
+        "--terms",
+        fixed.to_str().unwrap(),
+        "--calendar-file",
+        cal.to_str().unwrap(),
+    ]);
+    assert_eq!(moved["cashflows"][0]["payment_date"], "2027-04-06");
+}

@@ -308,6 +308,27 @@ def main():
                   "backward", "unadjusted")
         y_d = "%.6f" % (float(ref) - float(bps) / 10000.0)
         cases.append(make_case("patriotic-x%d" % i, "patriotic discount", t, settles_for(t, rng), [y_d], patriotic=(ref, bps)))
+    # 12. End-of-month corners: a first coupon date moved to a month end (QuantLib
+    # quirk), forward generation from a month end, long first stubs whose notional
+    # ICMA periods follow the calendar's month ends, and settlements between a
+    # weekend accrual end and its payment date.
+    eom_cases = [
+        ("eom-first-date", "2026-03-10", "2031-06-30", "semiannual", "2026-09-15", "backward", "unadjusted", "following"),
+        ("eom-forward", "2026-04-30", "2031-06-15", "semiannual", None, "forward", "unadjusted", "following"),
+        ("eom-long-first-adjusted", "2026-01-15", "2031-05-30", "semiannual", "2026-11-30", "backward", "adjusted", "following"),
+        ("eom-long-first-mf", "2026-01-15", "2031-05-29", "quarterly", "2026-07-31", "backward", "adjusted", "modified_following"),
+        ("eom-short-first-unadjusted", "2026-02-10", "2030-02-28", "semiannual", "2026-08-31", "backward", "unadjusted", "following"),
+    ]
+    for cid, issue, mat, freq, first, rule, accrual, bdc in eom_cases:
+        for i, dc in enumerate(["ACT/ACT ICMA", "30/360 US", "ACT/365F"]):
+            t = terms("1000", "0.0525", freq, dc, issue, mat, bdc, "weekends_only", True, rule, accrual, first=first)
+            settles = settles_for(t, rng) + ["2026-10-31", "2026-11-01", "2026-11-02", "2027-01-31"]
+            try:
+                cases.append(make_case("%s-%d" % (cid, i), "end-of-month corner", t, settles, ["0.05", "0.08"]))
+            except RuntimeError as e:
+                # QuantLib's ACT/ACT ISMA adds only one notional period before a long
+                # first stub; a stub longer than two tenors has no QuantLib value.
+                print("skipped %s-%d: %s" % (cid, i, e), file=sys.stderr)
     json.dump(cases, open(OUT, "w"), indent=1)
     print("wrote %d cases to %s" % (len(cases), OUT), file=sys.stderr)
 

@@ -390,10 +390,11 @@ impl Calendar {
         if months == 0 {
             return self.adjust(date, convention);
         }
-        let moved = super::dates::add_months(date, months).ok_or(CalendarError::OutOfRange {
-            what: "date",
-            found: date.to_string(),
-        })?;
+        let moved =
+            super::dates::add_months(date, months).ok_or_else(|| CalendarError::OutOfRange {
+                what: "date",
+                found: date.to_string(),
+            })?;
         if end_of_month {
             if convention == BusinessDayConvention::Unadjusted {
                 if super::dates::is_end_of_month(date) {
@@ -464,7 +465,7 @@ fn step(date: NaiveDate, direction: i64) -> Result<NaiveDate, CalendarError> {
     } else {
         date.pred_opt()
     };
-    next.ok_or(CalendarError::OutOfRange {
+    next.ok_or_else(|| CalendarError::OutOfRange {
         what: "date",
         found: date.to_string(),
     })

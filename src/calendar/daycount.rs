@@ -87,20 +87,90 @@ impl DayCount {
         d2: NaiveDate,
         icma: Option<&IcmaPeriods>,
     ) -> Result<Decimal, CalendarError> {
+        Ok(self.fractions(d1, d2, icma)?.to_decimal())
+    }
+
+    /// The year fraction from `d1` to `d2` as an exact sum of whole-number
+    /// fractions (what [`DayCount::year_fraction`] evaluates).
+    pub fn fractions(
+        self,
+        d1: NaiveDate,
+        d2: NaiveDate,
+        icma: Option<&IcmaPeriods>,
+    ) -> Result<Fractions, CalendarError> {
         match self {
             // QuantLib divides the (possibly negative) 30/360 count as it is, with
             // no swap of the dates: the month-end rules are not symmetric.
             DayCount::Thirty360Us | DayCount::Thirty360Bond | DayCount::Thirty360European => {
-                Ok(Decimal::from(self.day_count(d1, d2)) / Decimal::from(360))
+                Ok(Fractions::of(self.day_count(d1, d2), 360))
             }
-            DayCount::Act360 => Ok(Decimal::from(days_between(d1, d2)) / Decimal::from(360)),
-            DayCount::Act365Fixed => Ok(Decimal::from(days_between(d1, d2)) / Decimal::from(365)),
+            DayCount::Act360 => Ok(Fractions::of(days_between(d1, d2), 360)),
+            DayCount::Act365Fixed => Ok(Fractions::of(days_between(d1, d2), 365)),
             DayCount::ActActIsda => Ok(act_act_isda(d1, d2)),
             DayCount::ActActIcma => match icma {
-                Some(periods) => periods.year_fraction(d1, d2),
+                Some(periods) => periods.fractions(d1, d2),
                 None => Err(CalendarError::IcmaNeedsSchedule),
             },
         }
+    }
+}
+
+/// A year fraction as an exact sum of fractions `numerator / denominator` of
+/// whole numbers (denominators positive): day counts are ratios of day counts,
+/// and keeping them exact lets pricing raise a discount base to them cheaply.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fractions {
+    terms: Vec<(i64, i64)>,
+}
+
+impl Fractions {
+    /// Zero.
+    pub fn zero() -> Fractions {
+        Fractions { terms: Vec::new() }
+    }
+
+    /// The single fraction `numerator / denominator` (`denominator > 0`).
+    pub fn of(numerator: i64, denominator: i64) -> Fractions {
+        let mut f = Fractions::zero();
+        f.add(numerator, denominator);
+        f
+    }
+
+    /// Adds `numerator / denominator`.
+    pub fn add(&mut self, numerator: i64, denominator: i64) {
+        if numerator != 0 && denominator > 0 {
+            self.terms.push((numerator, denominator));
+        }
+    }
+
+    /// Adds all of `other`.
+    pub fn add_all(&mut self, other: &Fractions) {
+        self.terms.extend_from_slice(&other.terms);
+    }
+
+    /// Subtracts all of `other`.
+    pub fn sub_all(&mut self, other: &Fractions) {
+        self.terms.extend(other.terms.iter().map(|(n, d)| (-n, *d)));
+    }
+
+    /// The negation.
+    pub fn negated(&self) -> Fractions {
+        let mut f = Fractions::zero();
+        f.sub_all(self);
+        f
+    }
+
+    /// The terms, `(numerator, denominator)`.
+    pub fn terms(&self) -> &[(i64, i64)] {
+        &self.terms
+    }
+
+    /// The value as a decimal (each quotient rounded to 28 significant digits).
+    pub fn to_decimal(&self) -> Decimal {
+        self.terms
+            .iter()
+            .map(|(n, d)| Decimal::from(*n) / Decimal::from(*d))
+            .sum()
     }
 }
 
@@ -188,28 +258,29 @@ fn thirty360_european(d1: NaiveDate, d2: NaiveDate) -> i64 {
     thirty360(d1, dd1, d2, dd2, 0)
 }
 
-fn days_in_year(year: i32) -> Decimal {
-    Decimal::from(if is_leap_year(year) { 366 } else { 365 })
+fn days_in_year(year: i32) -> i64 {
+    if is_leap_year(year) { 366 } else { 365 }
 }
 
 /// QuantLib `ActualActual::ISDA_Impl::yearFraction`.
-fn act_act_isda(d1: NaiveDate, d2: NaiveDate) -> Decimal {
+fn act_act_isda(d1: NaiveDate, d2: NaiveDate) -> Fractions {
     if d1 == d2 {
-        return Decimal::ZERO;
+        return Fractions::zero();
     }
     if d1 > d2 {
-        return -act_act_isda(d2, d1);
+        return act_act_isda(d2, d1).negated();
     }
     let (y1, y2) = (d1.year(), d2.year());
     let jan1 = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1);
     match (jan1(y1 + 1), jan1(y2)) {
         (Some(next), Some(last)) => {
-            Decimal::from(y2 - y1 - 1)
-                + Decimal::from(days_between(d1, next)) / days_in_year(y1)
-                + Decimal::from(days_between(last, d2)) / days_in_year(y2)
+            let mut f = Fractions::of(i64::from(y2 - y1 - 1), 1);
+            f.add(days_between(d1, next), days_in_year(y1));
+            f.add(days_between(last, d2), days_in_year(y2));
+            f
         }
         // Only at the very end of chrono's range; count actual/365 there.
-        _ => Decimal::from(days_between(d1, d2)) / Decimal::from(365),
+        _ => Fractions::of(days_between(d1, d2), 365),
     }
 }
 
@@ -292,15 +363,20 @@ impl IcmaPeriods {
 
     /// ACT/ACT ICMA year fraction from `d1` to `d2`.
     pub fn year_fraction(&self, d1: NaiveDate, d2: NaiveDate) -> Result<Decimal, CalendarError> {
+        Ok(self.fractions(d1, d2)?.to_decimal())
+    }
+
+    /// ACT/ACT ICMA year fraction from `d1` to `d2`, as exact fractions.
+    pub fn fractions(&self, d1: NaiveDate, d2: NaiveDate) -> Result<Fractions, CalendarError> {
         if d1 == d2 {
-            return Ok(Decimal::ZERO);
+            return Ok(Fractions::zero());
         }
         if d2 < d1 {
-            return Ok(-self.year_fraction(d2, d1)?);
+            return Ok(self.fractions(d2, d1)?.negated());
         }
         let first = self.dates[0];
         let last = self.dates[self.dates.len() - 1];
-        let mut sum = Decimal::ZERO;
+        let mut sum = Fractions::zero();
         // QuantLib refuses dates outside the schedule ("Dates out of range of
         // schedule"); a payment made a few days after an unadjusted maturity, or a
         // settlement before an adjusted first accrual date, needs one more
@@ -310,7 +386,7 @@ impl IcmaPeriods {
             for _ in 0..ICMA_NOTIONAL_PERIODS_MAX {
                 let start = self.step(end, -1)?;
                 if d2 > start {
-                    sum += period_fraction(d1.max(start), d2.min(end), start, end);
+                    period_fraction(&mut sum, d1.max(start), d2.min(end), start, end);
                 }
                 if start <= d1 {
                     break;
@@ -323,7 +399,7 @@ impl IcmaPeriods {
             for _ in 0..ICMA_NOTIONAL_PERIODS_MAX {
                 let end = self.step(start, 1)?;
                 if d1 < end {
-                    sum += period_fraction(d1.max(start), d2.min(end), start, end);
+                    period_fraction(&mut sum, d1.max(start), d2.min(end), start, end);
                 }
                 if end >= d2 {
                     break;
@@ -340,7 +416,7 @@ impl IcmaPeriods {
                     break;
                 }
                 if d1 < end && d2 > start {
-                    sum += period_fraction(d1.max(start), d2.min(end), start, end);
+                    period_fraction(&mut sum, d1.max(start), d2.min(end), start, end);
                 }
             }
         }
@@ -351,11 +427,12 @@ impl IcmaPeriods {
 /// QuantLib's `yearFractionWithReferenceDates`: days / (reference days × coupons
 /// per year), where coupons per year is guessed from the reference length.
 fn period_fraction(
+    sum: &mut Fractions,
     d1: NaiveDate,
     d2: NaiveDate,
     ref_start: NaiveDate,
     ref_end: NaiveDate,
-) -> Decimal {
+) {
     let mut ref_days = days_between(ref_start, ref_end);
     let coupons_per_year;
     if ref_days < 16 {
@@ -369,7 +446,7 @@ fn period_fraction(
         let months = ((24 * ref_days + 365) / 730).max(1);
         coupons_per_year = ((24 + months) / (2 * months)).max(1);
     }
-    Decimal::from(days_between(d1, d2)) / Decimal::from(ref_days * coupons_per_year)
+    sum.add(days_between(d1, d2), ref_days * coupons_per_year);
 }
 
 /// QuantLib's ACT/ACT ISMA without a schedule (`Old_ISMA_Impl`), used for a
@@ -381,26 +458,43 @@ pub fn act_act_icma_reference(
     ref_start: NaiveDate,
     ref_end: NaiveDate,
 ) -> Result<Decimal, CalendarError> {
-    old_isma(d1, d2, ref_start, ref_end, 0)
+    Ok(act_act_icma_reference_fractions(d1, d2, ref_start, ref_end)?.to_decimal())
 }
 
+/// [`act_act_icma_reference`] as exact fractions.
+pub fn act_act_icma_reference_fractions(
+    d1: NaiveDate,
+    d2: NaiveDate,
+    ref_start: NaiveDate,
+    ref_end: NaiveDate,
+) -> Result<Fractions, CalendarError> {
+    let mut sum = Fractions::zero();
+    old_isma(&mut sum, 1, d1, d2, ref_start, ref_end, 0)?;
+    Ok(sum)
+}
+
+fn too_deep() -> CalendarError {
+    CalendarError::Invalid("ACT/ACT ICMA: too many notional periods".into())
+}
+
+/// Adds `sign` × the schedule-less ICMA fraction from `d1` to `d2` to `sum`.
 fn old_isma(
+    sum: &mut Fractions,
+    sign: i64,
     d1: NaiveDate,
     d2: NaiveDate,
     ref_start: NaiveDate,
     ref_end: NaiveDate,
     depth: u32,
-) -> Result<Decimal, CalendarError> {
+) -> Result<(), CalendarError> {
     if depth > ICMA_NOTIONAL_PERIODS_MAX {
-        return Err(CalendarError::Invalid(
-            "ACT/ACT ICMA: too many notional periods".into(),
-        ));
+        return Err(too_deep());
     }
     if d1 == d2 {
-        return Ok(Decimal::ZERO);
+        return Ok(());
     }
     if d1 > d2 {
-        return Ok(-old_isma(d2, d1, ref_start, ref_end, depth + 1)?);
+        return old_isma(sum, -sign, d2, d1, ref_start, ref_end, depth + 1);
     }
     let (mut rs, mut re) = (ref_start, ref_end);
     if !(re > rs && re > d1) {
@@ -415,17 +509,21 @@ fn old_isma(
         months = 12;
     }
     let months_i32 = i32::try_from(months).map_err(|_| out_of_range(d1))?;
-    let period = Decimal::from(months) / Decimal::from(12);
     if d2 <= re {
         if d1 >= rs {
-            Ok(period * Decimal::from(days_between(d1, d2)) / Decimal::from(days_between(rs, re)))
+            // period × days / reference days, period = months / 12.
+            sum.add(
+                sign * months * days_between(d1, d2),
+                12 * days_between(rs, re),
+            );
+            Ok(())
         } else {
             let previous = add_months(rs, -months_i32).ok_or_else(|| out_of_range(rs))?;
             if d2 > rs {
-                Ok(old_isma(d1, rs, previous, rs, depth + 1)?
-                    + old_isma(rs, d2, rs, re, depth + 1)?)
+                old_isma(sum, sign, d1, rs, previous, rs, depth + 1)?;
+                old_isma(sum, sign, rs, d2, rs, re, depth + 1)
             } else {
-                old_isma(d1, d2, previous, rs, depth + 1)
+                old_isma(sum, sign, d1, d2, previous, rs, depth + 1)
             }
         }
     } else {
@@ -434,21 +532,18 @@ fn old_isma(
                 "invalid ACT/ACT ICMA dates: {d1} before reference start {rs}"
             )));
         }
-        let mut sum = old_isma(d1, re, rs, re, depth + 1)?;
+        old_isma(sum, sign, d1, re, rs, re, depth + 1)?;
         let mut i: i32 = 0;
         loop {
             let new_start = add_months(re, months_i32 * i).ok_or_else(|| out_of_range(re))?;
             let new_end = add_months(re, months_i32 * (i + 1)).ok_or_else(|| out_of_range(re))?;
             if d2 < new_end {
-                sum += old_isma(new_start, d2, new_start, new_end, depth + 1)?;
-                return Ok(sum);
+                return old_isma(sum, sign, new_start, d2, new_start, new_end, depth + 1);
             }
-            sum += period;
+            sum.add(sign * months, 12);
             i += 1;
             if i as u32 > ICMA_NOTIONAL_PERIODS_MAX {
-                return Err(CalendarError::Invalid(
-                    "ACT/ACT ICMA: too many notional periods".into(),
-                ));
+                return Err(too_deep());
             }
         }
     }

@@ -13,7 +13,9 @@ pub use business::{
     AZERBAIJAN_TOML, BusinessDayConvention, Calendar, CalendarName, CalendarSpec, HolidayOnWeekend,
     WeekendDays,
 };
-pub use daycount::{DayCount, IcmaPeriods, act_act_icma_reference};
+pub use daycount::{
+    DayCount, Fractions, IcmaPeriods, act_act_icma_reference, act_act_icma_reference_fractions,
+};
 pub use schedule::{
     AccrualDates, BOND_LIFE_YEARS_MAX, DateGeneration, Frequency, SCHEDULE_PERIODS_MAX, Schedule,
     ScheduleRule,

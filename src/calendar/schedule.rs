@@ -226,7 +226,7 @@ fn null_advance(
     months: i32,
     end_of_month_rule: bool,
 ) -> Result<NaiveDate, CalendarError> {
-    let d = add_months(seed, months).ok_or(CalendarError::OutOfRange {
+    let d = add_months(seed, months).ok_or_else(|| CalendarError::OutOfRange {
         what: "date",
         found: seed.to_string(),
     })?;

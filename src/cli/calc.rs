@@ -126,6 +126,9 @@ pub fn schedule_json(bond: &Bond) -> Value {
                 "amount".into(),
                 cf.amount.map(dec_value).unwrap_or(Value::Null),
             );
+            if cf.amount.is_none() {
+                row.insert("status".into(), json!("waiting_for_fixing"));
+            }
             Value::Object(row)
         })
         .collect();
@@ -162,7 +165,7 @@ pub fn run_price(args: &PriceArgs) -> Result<()> {
             json!({
                 "yield": dec_value(y),
                 "reference_yield": dec_value(reference),
-                "implied_discount_bps": dec_value((reference - y) * pricing::BPS_PER_UNIT),
+                "implied_discount_bps": dec_value(pricing::discount_bps_between(reference, y)?),
             })
         }
         (None, None, Some(r), Some(d)) => {

@@ -10,8 +10,8 @@ use super::PricingError;
 use super::dmath::{exp, ln, powi};
 use super::terms::{BondTerms, CouponType, Fixings};
 use crate::calendar::{
-    AccrualDates, BusinessDayConvention, Calendar, DayCount, Frequency, IcmaPeriods, Schedule,
-    ScheduleRule, act_act_icma_reference, dates::add_months,
+    AccrualDates, BusinessDayConvention, Calendar, DayCount, Fractions, Frequency, IcmaPeriods,
+    Schedule, ScheduleRule, act_act_icma_reference_fractions, dates::add_months,
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -99,9 +99,13 @@ pub struct Bond {
     icma: Option<IcmaPeriods>,
     flows: Vec<CashFlow>,
     accruals: Vec<Accrual>,
-    /// `steps[i]` (i ≥ 1): the discounting time from flow i-1's payment date to
-    /// flow i's, times the compounding frequency (QuantLib's stepwise rule).
-    steps: Vec<Decimal>,
+    /// The distinct discounting exponents between consecutive flows.
+    step_table: Vec<StepExponent>,
+    /// `flow_step[i]` (i ≥ 1): index in `step_table` of the exponent from flow
+    /// i-1's payment date to flow i's (QuantLib's stepwise rule).
+    flow_step: Vec<usize>,
+    /// The denominators the exponents' fractions use.
+    denominators: Vec<i64>,
     /// Compounding periods per year, as a decimal.
     per_year: Decimal,
 }
@@ -151,7 +155,9 @@ impl Bond {
             icma,
             flows: Vec::new(),
             accruals: Vec::new(),
-            steps: Vec::new(),
+            step_table: Vec::new(),
+            flow_step: Vec::new(),
+            denominators: Vec::new(),
             per_year: Decimal::from(terms.compounding_per_year()),
         };
         bond.build_flows(fixings)?;
@@ -199,22 +205,35 @@ impl Bond {
         (add_months(end, -12).unwrap_or(end), end)
     }
 
-    /// Year fraction under the terms' day count; `reference` is only used by
-    /// ACT/ACT ICMA when there is no coupon schedule.
+    /// Year fraction under the terms' day count, as exact fractions; `reference`
+    /// is only used by ACT/ACT ICMA when there is no coupon schedule.
+    fn fractions(
+        &self,
+        d1: NaiveDate,
+        d2: NaiveDate,
+        reference: (NaiveDate, NaiveDate),
+    ) -> Result<Fractions, PricingError> {
+        let dc = self.terms.day_count();
+        match (&self.icma, dc) {
+            (Some(periods), DayCount::ActActIcma) => Ok(periods.fractions(d1, d2)?),
+            (None, DayCount::ActActIcma) => Ok(act_act_icma_reference_fractions(
+                d1,
+                d2,
+                reference.0,
+                reference.1,
+            )?),
+            _ => Ok(dc.fractions(d1, d2, None)?),
+        }
+    }
+
+    /// Year fraction under the terms' day count (see [`Bond::fractions`]).
     fn year_fraction(
         &self,
         d1: NaiveDate,
         d2: NaiveDate,
         reference: (NaiveDate, NaiveDate),
     ) -> Result<Decimal, PricingError> {
-        let dc = self.terms.day_count();
-        match (&self.icma, dc) {
-            (Some(periods), DayCount::ActActIcma) => Ok(periods.year_fraction(d1, d2)?),
-            (None, DayCount::ActActIcma) => {
-                Ok(act_act_icma_reference(d1, d2, reference.0, reference.1)?)
-            }
-            _ => Ok(dc.year_fraction(d1, d2, None)?),
-        }
+        Ok(self.fractions(d1, d2, reference)?.to_decimal())
     }
 
     /// (1 + r/f)^(f t) − 1: interest compounding at the bond's frequency.
@@ -308,10 +327,16 @@ impl Bond {
             amount: Some(face),
         });
         accruals.push(Accrual::Redemption);
-        let mut order: Vec<usize> = (0..flows.len()).collect();
-        order.sort_by_key(|&i| flows[i].payment_date);
-        self.flows = order.iter().map(|&i| flows[i].clone()).collect();
-        self.accruals = order.iter().map(|&i| accruals[i]).collect();
+        if flows.is_sorted_by_key(|f| f.payment_date) {
+            self.flows = flows;
+            self.accruals = accruals;
+        } else {
+            // A stable sort keeps each redemption after the coupon paid with it.
+            let mut order: Vec<usize> = (0..flows.len()).collect();
+            order.sort_by_key(|&i| flows[i].payment_date);
+            self.flows = order.iter().map(|&i| flows[i].clone()).collect();
+            self.accruals = order.iter().map(|&i| accruals[i]).collect();
+        }
         Ok(())
     }
 
@@ -322,7 +347,7 @@ impl Bond {
         i: usize,
         last: NaiveDate,
         last_is_settlement: bool,
-    ) -> Result<Decimal, PricingError> {
+    ) -> Result<Fractions, PricingError> {
         let flow = &self.flows[i];
         let cf = flow.payment_date;
         match self.accruals[i] {
@@ -332,7 +357,7 @@ impl Bond {
                 } else {
                     last
                 };
-                self.year_fraction(last, cf, (ref_start, cf))
+                self.fractions(last, cf, (ref_start, cf))
             }
             _ => {
                 let start = flow.accrual_start;
@@ -343,24 +368,35 @@ impl Bond {
                     Self::zero_reference(flow.accrual_end)
                 };
                 if last != start {
-                    let coupon_period = self.year_fraction(start, cf, reference)?;
-                    let accrued_period = self.year_fraction(start, last, reference)?;
-                    Ok(coupon_period - accrued_period)
+                    let mut t = self.fractions(start, cf, reference)?;
+                    t.sub_all(&self.fractions(start, last, reference)?);
+                    Ok(t)
                 } else {
-                    self.year_fraction(last, cf, reference)
+                    self.fractions(last, cf, reference)
                 }
             }
         }
     }
 
     fn build_steps(&mut self) -> Result<(), PricingError> {
-        let mut steps = Vec::with_capacity(self.flows.len());
-        steps.push(Decimal::ZERO);
-        for i in 1..self.flows.len() {
+        let f = i64::from(self.terms.compounding_per_year());
+        let mut denominators = Vec::new();
+        let mut table: Vec<StepExponent> = Vec::new();
+        let mut flow_step = vec![0; self.flows.len()];
+        for (i, slot) in flow_step.iter_mut().enumerate().skip(1) {
             let t = self.step_time(i, self.flows[i - 1].payment_date, false)?;
-            steps.push(t * self.per_year);
+            let e = StepExponent::new(&t, f, &mut denominators)?;
+            *slot = match table.iter().position(|x| *x == e) {
+                Some(k) => k,
+                None => {
+                    table.push(e);
+                    table.len() - 1
+                }
+            };
         }
-        self.steps = steps;
+        self.step_table = table;
+        self.flow_step = flow_step;
+        self.denominators = denominators;
         Ok(())
     }
 
@@ -450,7 +486,7 @@ impl Bond {
             (CouponType::Accumulating(_), _) => Ok(self.terms.face() + self.accrued(date)?),
             (CouponType::Zero, Some(y)) => {
                 let idx = self.check_settlement(date)?;
-                Ok(self.npv(idx, date, y)?.0)
+                Ok(self.npv(idx, date, y, false)?.0)
             }
             (CouponType::Zero, None) => Err(PricingError::InvalidTerms(
                 "a zero coupon bond accretes at its issue yield: give the yield".into(),
@@ -462,59 +498,86 @@ impl Bond {
         }
     }
 
-    /// Present value at `settle` (currency) of the flows from `idx`, and the sum
-    /// of amount × cumulative exponent × discount factor (for the derivative).
+    /// Present value at `settle` (currency) of the flows from `idx`, and, when
+    /// `with_slope`, the sum of amount × cumulative exponent × discount factor
+    /// (what the derivative in the yield needs).
+    ///
+    /// Summed backwards (Horner): S_i = a_i + F_{i+1} S_{i+1}, with F the step
+    /// discount factor, and T_i = F_{i+1} (T_{i+1} + e_{i+1} S_{i+1}) for the slope.
+    /// A whole step divides by the short base 1 + y/f, far cheaper in `Decimal`
+    /// than multiplying by its full-precision inverse.
     fn npv(
         &self,
         idx: usize,
         settle: NaiveDate,
         y: Decimal,
+        with_slope: bool,
     ) -> Result<(Decimal, Decimal), PricingError> {
-        let f = self.per_year;
         if y < YIELD_MIN || y > YIELD_MAX {
             return Err(PricingError::YieldOutOfRange(y));
         }
-        let base = Decimal::ONE + y / f;
-        let l = ln(base).ok_or(PricingError::YieldOutOfRange(y))?;
-        let v = Decimal::ONE / base;
-        // Discount factors for the few distinct step lengths (one for every
-        // regular period, a handful for actual day counts), computed once each.
-        let mut cache: Vec<(Decimal, Decimal)> = Vec::with_capacity(8);
-        let mut factor = |e: Decimal| -> Result<Decimal, PricingError> {
-            if e.is_zero() {
-                return Ok(Decimal::ONE);
-            }
-            if let Some((_, df)) = cache.iter().find(|(k, _)| *k == e) {
-                return Ok(*df);
-            }
-            let df = if e.fract().is_zero() && e.abs() <= Decimal::from(4096) {
-                powi(v, i64::try_from(e).unwrap_or(0))
-            } else {
-                e.checked_mul(-l).and_then(exp)
-            }
-            .ok_or(PricingError::YieldOutOfRange(y))?;
-            cache.push((e, df));
-            Ok(df)
+        // Report the earliest coupon still waiting for its fixing.
+        if let Some(waiting) = self.flows[idx..].iter().find(|f| f.amount.is_none()) {
+            return Err(PricingError::MissingFixing {
+                accrual_start: waiting.accrual_start,
+            });
+        }
+        let base = Decimal::ONE + y / self.per_year;
+        let ln_base = ln(base).ok_or(PricingError::YieldOutOfRange(y))?;
+        let mut denominators = self.denominators.clone();
+        let first = StepExponent::new(
+            &self.step_time(idx, settle, true)?,
+            i64::from(self.terms.compounding_per_year()),
+            &mut denominators,
+        )?;
+        let mut powers = Powers {
+            base,
+            ln_base,
+            denominators: &denominators,
+            roots: vec![None; denominators.len()],
+            base_powers: Vec::new(),
         };
-        let mut df = Decimal::ONE;
-        let mut exponent = Decimal::ZERO;
-        let mut pv = Decimal::ZERO;
-        let mut weighted = Decimal::ZERO;
-        for i in idx..self.flows.len() {
-            let e = if i == idx {
-                self.step_time(i, settle, true)? * f
-            } else {
-                self.steps[i]
-            };
-            df *= factor(e)?;
-            exponent += e;
-            let amount = self.flows[i].amount.ok_or(PricingError::MissingFixing {
+        let out_of_range = || PricingError::YieldOutOfRange(y);
+        let mut factors: Vec<Option<StepFactor>> = vec![None; self.step_table.len()];
+        let n = self.flows.len();
+        let mut sum = Decimal::ZERO;
+        let mut slope = Decimal::ZERO;
+        for i in (idx..n).rev() {
+            if i + 1 < n {
+                let k = self.flow_step[i + 1];
+                let factor = match factors[k] {
+                    Some(f) => f,
+                    None => {
+                        let f = powers
+                            .factor(&self.step_table[k])
+                            .ok_or_else(out_of_range)?;
+                        factors[k] = Some(f);
+                        f
+                    }
+                };
+                if with_slope {
+                    let e = self.step_table[k].value;
+                    let carried = if e == Decimal::ONE {
+                        slope + sum
+                    } else {
+                        slope + e * sum
+                    };
+                    slope = factor.apply(carried).ok_or_else(out_of_range)?;
+                }
+                sum = factor.apply(sum).ok_or_else(out_of_range)?;
+            }
+            sum += self.flows[i].amount.ok_or(PricingError::MissingFixing {
                 accrual_start: self.flows[i].accrual_start,
             })?;
-            pv += amount * df;
-            weighted += amount * exponent * df;
         }
-        Ok((pv, weighted))
+        let factor = powers.factor(&first).ok_or_else(out_of_range)?;
+        if with_slope {
+            slope = factor
+                .apply(slope + first.value * sum)
+                .ok_or_else(out_of_range)?;
+        }
+        let pv = factor.apply(sum).ok_or_else(out_of_range)?;
+        Ok((pv, slope))
     }
 
     fn percent(&self, amount: Decimal) -> Decimal {
@@ -525,7 +588,7 @@ impl Bond {
     /// bond's frequency (annually for zero frequency).
     pub fn dirty_price(&self, settle: NaiveDate, y: Decimal) -> Result<Decimal, PricingError> {
         let idx = self.check_settlement(settle)?;
-        Ok(self.percent(self.npv(idx, settle, y)?.0))
+        Ok(self.percent(self.npv(idx, settle, y, false)?.0))
     }
 
     /// Clean price, dirty price and accrued at `settle` for yield `y`.
@@ -570,12 +633,19 @@ impl Bond {
         let target = dirty * self.terms.face() / Decimal::ONE_HUNDRED;
         let f = self.per_year;
         let (mut lo, mut hi) = (YIELD_MIN, YIELD_MAX);
-        let mut y = match self.terms.coupon() {
-            CouponType::Fixed(r) if *r > Decimal::ZERO && *r < Decimal::ONE => *r,
-            _ => Decimal::new(5, 2),
+        // Start from the textbook approximation (coupon + pull to par per year)
+        // over the average of price and par: one or two Newton steps fewer.
+        let coupon = match self.terms.coupon() {
+            CouponType::Fixed(r) => *r,
+            _ => Decimal::ZERO,
         };
+        let last = self.flows[self.flows.len() - 1].payment_date;
+        let years = Decimal::from((last - settle).num_days().max(1)) / Decimal::from(365);
+        let guess = (coupon + (Decimal::ONE - dirty / Decimal::ONE_HUNDRED) / years)
+            / ((Decimal::ONE + dirty / Decimal::ONE_HUNDRED) / Decimal::TWO);
+        let mut y = guess.clamp(Decimal::new(-4, 1), Decimal::new(5, 0));
         for _ in 0..YIELD_ITERATIONS_MAX {
-            let (pv, weighted) = self.npv(idx, settle, y)?;
+            let (pv, weighted) = self.npv(idx, settle, y, true)?;
             let g = pv - target;
             if g.is_zero() {
                 return Ok(y);
@@ -586,15 +656,15 @@ impl Bond {
             } else {
                 hi = y;
             }
-            let slope = -weighted / (f + y);
-            let mut next = if slope < Decimal::ZERO {
-                y - g / slope
-            } else {
-                y
-            };
-            if next <= lo || next >= hi || slope >= Decimal::ZERO {
-                next = (lo + hi) / Decimal::TWO;
-            }
+            // Newton step when the slope is usable; bisection of the bracket when
+            // the step would leave it (or the slope underflowed to nothing).
+            let newton = (-weighted)
+                .checked_div(f + y)
+                .filter(|slope| *slope < Decimal::ZERO)
+                .and_then(|slope| g.checked_div(slope))
+                .and_then(|step| y.checked_sub(step))
+                .filter(|next| *next > lo && *next < hi);
+            let next = newton.unwrap_or((lo + hi) / Decimal::TWO);
             let step = (next - y).abs();
             y = next;
             if step < YIELD_TOLERANCE {
@@ -623,12 +693,159 @@ impl Bond {
             .with_coupon(CouponType::Fixed(Decimal::ZERO))
             .and_then(|t| Bond::with_calendar(&t, &self.calendar, &Fixings::new()))?;
         let idx = rate_one.check_settlement(settle)?;
-        Ok(rate_one.npv(idx, settle, y)?.0 - zero.npv(idx, settle, y)?.0)
+        Ok(rate_one.npv(idx, settle, y, false)?.0 - zero.npv(idx, settle, y, false)?.0)
     }
 
     /// The calendar payment dates are adjusted on.
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+}
+
+/// The exponent f·t of one discounting step, split exactly into a whole number
+/// and fractions m/d with |m| ≤ d/2: the discount factor is then
+/// v^whole · Π (v^(1/d))^m with v = 1/(1 + y/f), which needs one exponential per
+/// distinct denominator (a handful per bond) rather than one per step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StepExponent {
+    whole: i64,
+    /// (m, index of d in the bond's denominators).
+    parts: Vec<(i64, usize)>,
+    /// The exponent as a decimal (for the derivative).
+    value: Decimal,
+}
+
+/// Largest whole power of the discount base a step may take.
+const STEP_WHOLE_MAX: i64 = 4096;
+
+impl StepExponent {
+    fn new(
+        t: &Fractions,
+        per_year: i64,
+        denominators: &mut Vec<i64>,
+    ) -> Result<StepExponent, PricingError> {
+        let overflow = || PricingError::Overflow("discount exponent".into());
+        // Sum the numerators per denominator, exactly.
+        let mut by_den: Vec<(i64, i128)> = Vec::with_capacity(4);
+        for &(n, d) in t.terms() {
+            let n = i128::from(n) * i128::from(per_year);
+            match by_den.iter_mut().find(|(den, _)| *den == d) {
+                Some((_, sum)) => *sum += n,
+                None => by_den.push((d, n)),
+            }
+        }
+        let mut whole: i128 = 0;
+        let mut parts = Vec::with_capacity(by_den.len());
+        let mut value = Decimal::ZERO;
+        for (d, num) in by_den {
+            let d128 = i128::from(d);
+            // Nearest whole number, so the remaining fraction is at most a half.
+            let w = (2 * num + d128).div_euclid(2 * d128);
+            let m = num - w * d128;
+            whole += w;
+            if m != 0 {
+                let m = i64::try_from(m).map_err(|_| overflow())?;
+                let idx = match denominators.iter().position(|x| *x == d) {
+                    Some(k) => k,
+                    None => {
+                        denominators.push(d);
+                        denominators.len() - 1
+                    }
+                };
+                parts.push((m, idx));
+                value += Decimal::from(m) / Decimal::from(d);
+            }
+        }
+        let whole = i64::try_from(whole)
+            .ok()
+            .filter(|w| w.abs() <= STEP_WHOLE_MAX)
+            .ok_or_else(overflow)?;
+        parts.sort_unstable();
+        Ok(StepExponent {
+            whole,
+            parts,
+            value: value + Decimal::from(whole),
+        })
+    }
+}
+
+/// A step's discount factor (1 + y/f)^(−whole) · correction, kept in two parts
+/// so that applying it divides by a short power of the base.
+#[derive(Clone, Copy, Debug)]
+struct StepFactor {
+    whole: i64,
+    /// (1 + y/f)^|whole|.
+    base_power: Decimal,
+    /// Π (v^(1/d))^m, if the exponent has fractional parts.
+    correction: Option<Decimal>,
+}
+
+impl StepFactor {
+    fn apply(&self, x: Decimal) -> Option<Decimal> {
+        let mut r = match self.whole {
+            0 => x,
+            w if w > 0 => x.checked_div(self.base_power)?,
+            _ => x.checked_mul(self.base_power)?,
+        };
+        if let Some(c) = self.correction {
+            r = r.checked_mul(c)?;
+        }
+        Some(r)
+    }
+}
+
+/// Powers of the discount base 1 + y/f for one yield.
+struct Powers<'a> {
+    base: Decimal,
+    ln_base: Decimal,
+    denominators: &'a [i64],
+    /// v^(1/d) = (1 + y/f)^(−1/d) for each denominator, computed on first use.
+    roots: Vec<Option<Decimal>>,
+    /// (1 + y/f)^k for the whole parts met so far.
+    base_powers: Vec<(i64, Decimal)>,
+}
+
+impl Powers<'_> {
+    fn root(&mut self, idx: usize) -> Option<Decimal> {
+        if let Some(r) = self.roots[idx] {
+            return Some(r);
+        }
+        // e^(−ln(1+y/f)/d): a small argument, so few series terms.
+        let r = exp(-self.ln_base / Decimal::from(self.denominators[idx]))?;
+        self.roots[idx] = Some(r);
+        Some(r)
+    }
+
+    fn base_power(&mut self, k: i64) -> Option<Decimal> {
+        if k == 1 {
+            return Some(self.base);
+        }
+        if let Some((_, p)) = self.base_powers.iter().find(|(kk, _)| *kk == k) {
+            return Some(*p);
+        }
+        let p = powi(self.base, k)?;
+        self.base_powers.push((k, p));
+        Some(p)
+    }
+
+    fn factor(&mut self, e: &StepExponent) -> Option<StepFactor> {
+        let base_power = match e.whole {
+            0 => Decimal::ONE,
+            k => self.base_power(k.abs())?,
+        };
+        let mut correction: Option<Decimal> = None;
+        for &(m, idx) in &e.parts {
+            let p = powi(self.root(idx)?, m)?;
+            correction = Some(match correction {
+                Some(c) => c.checked_mul(p)?,
+                None => p,
+            });
+        }
+        Some(StepFactor {
+            whole: e.whole,
+            base_power,
+            correction,
+        })
     }
 }
 

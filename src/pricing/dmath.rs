@@ -58,17 +58,53 @@ pub fn exp(x: Decimal) -> Option<Decimal> {
     if x.is_zero() {
         return Some(Decimal::ONE);
     }
+    // Small arguments (every discount step) need no range reduction.
+    if x.abs() <= Decimal::from_parts(34, 0, 0, false, 2) {
+        return Some(exp_reduced(x));
+    }
     // x = k ln2 + r with |r| ≤ ln2/2, so e^x = 2^k e^r.
     let k = (x / LN_2).round();
     let r = x - k * LN_2;
     let k = i64::try_from(k).ok()?;
+    let p = exp_reduced(r);
+    if k == 0 {
+        Some(p)
+    } else {
+        p.checked_mul(pow2(k)?)
+    }
+}
+
+/// e^r for |r| ≤ ln2/2, with as many Taylor terms as |r| needs for a remainder
+/// below 1e-30 (small arguments, the usual case in pricing, need few).
+fn exp_reduced(r: Decimal) -> Decimal {
+    // (|r| bound, terms): the remainder |r|^(n+1)/(n+1)! < 1e-30 for n terms.
+    const TERMS_FOR: [(Decimal, usize); 13] = [
+        (Decimal::from_parts(1, 0, 0, false, 8), 3),
+        (Decimal::from_parts(1, 0, 0, false, 6), 4),
+        (Decimal::from_parts(1, 0, 0, false, 5), 5),
+        (Decimal::from_parts(1, 0, 0, false, 4), 6),
+        (Decimal::from_parts(5, 0, 0, false, 4), 7),
+        (Decimal::from_parts(1, 0, 0, false, 3), 8),
+        (Decimal::from_parts(2, 0, 0, false, 3), 9),
+        (Decimal::from_parts(5, 0, 0, false, 3), 10),
+        (Decimal::from_parts(1, 0, 0, false, 2), 11),
+        (Decimal::from_parts(2, 0, 0, false, 2), 12),
+        (Decimal::from_parts(5, 0, 0, false, 2), 14),
+        (Decimal::from_parts(1, 0, 0, false, 1), 16),
+        (Decimal::from_parts(2, 0, 0, false, 1), 18),
+    ];
+    let a = r.abs();
+    let n = TERMS_FOR
+        .iter()
+        .find(|(bound, _)| a <= *bound)
+        .map_or(EXP_TERMS, |t| t.1);
     let c = inverse_factorials();
     // Horner: e^r = c0 + r(c1 + r(c2 + ...)).
-    let mut p = c[EXP_TERMS];
-    for coefficient in c[..EXP_TERMS].iter().rev() {
+    let mut p = c[n];
+    for coefficient in c[..n].iter().rev() {
         p = p * r + coefficient;
     }
-    p.checked_mul(pow2(k)?)
+    p
 }
 
 /// Natural logarithm; `None` unless `x > 0`.
@@ -113,6 +149,12 @@ pub fn ln(x: Decimal) -> Option<Decimal> {
 /// `base` to an integer power by repeated squaring (exact up to rounding of
 /// each product).
 pub fn powi(base: Decimal, exponent: i64) -> Option<Decimal> {
+    match exponent {
+        0 => return Some(Decimal::ONE),
+        1 => return Some(base),
+        -1 => return Decimal::ONE.checked_div(base),
+        _ => {}
+    }
     let mut result = Decimal::ONE;
     let mut b = base;
     let mut e = exponent.unsigned_abs();

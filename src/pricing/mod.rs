@@ -15,8 +15,8 @@ pub use bond::{
     YIELD_TOLERANCE,
 };
 pub use patriotic::{
-    BPS_PER_UNIT, IssuerSavings, diaspora_yield, implied_discount_bps, issuer_savings, par_coupon,
-    par_coupon_for_discount,
+    BPS_PER_UNIT, IssuerSavings, diaspora_yield, discount_bps_between, implied_discount_bps,
+    issuer_savings, par_coupon, par_coupon_for_discount,
 };
 pub use terms::{
     BondTerms, CouponType, DecimalText, FACE_MAX, Fixings, PAYMENT_LAG_DAYS_MAX, RATE_ABS_MAX,

@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 pub const BPS_PER_UNIT: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 
 /// The diaspora yield: the reference (market) yield less the patriotic discount.
+/// (Saturates at the decimal range for absurd inputs, which pricing then refuses
+/// as out of range.)
 pub fn diaspora_yield(reference_yield: Decimal, discount_bps: Decimal) -> Decimal {
-    reference_yield - discount_bps / BPS_PER_UNIT
+    reference_yield.saturating_sub(discount_bps / BPS_PER_UNIT)
 }
 
 /// The fixed coupon rate whose clean price at issue is exactly 100 at yield `y`
@@ -40,7 +42,9 @@ pub fn par_coupon(terms: &BondTerms, y: Decimal) -> Result<Decimal, PricingError
             "coupons add no value at this yield".into(),
         ));
     }
-    Ok((Decimal::ONE_HUNDRED - p0) / slope)
+    (Decimal::ONE_HUNDRED - p0)
+        .checked_div(slope)
+        .ok_or_else(|| PricingError::Overflow("par coupon".into()))
 }
 
 /// The par coupon at the diaspora yield for a given discount.
@@ -62,7 +66,15 @@ pub fn implied_discount_bps(
     clean_price: Decimal,
 ) -> Result<Decimal, PricingError> {
     let y = Bond::new(terms, fixings)?.yield_from_clean_price(settle, clean_price)?;
-    Ok((reference_yield - y) * BPS_PER_UNIT)
+    discount_bps_between(reference_yield, y)
+}
+
+/// (reference − y) × 10,000, refusing results outside the decimal range.
+pub fn discount_bps_between(reference_yield: Decimal, y: Decimal) -> Result<Decimal, PricingError> {
+    reference_yield
+        .checked_sub(y)
+        .and_then(|d| d.checked_mul(BPS_PER_UNIT))
+        .ok_or_else(|| PricingError::Overflow("implied discount".into()))
 }
 
 /// What the patriotic discount saves the issuer over the life of a series.

@@ -397,7 +397,7 @@ impl BondTerms {
 
 /// Rewrites a JSON text so that every number outside a string becomes a string
 /// holding the same characters: the exact decimal text survives parsing, where
-/// serde_json would otherwise read it through an `f64`.
+/// serde_json would otherwise read it as binary floating point.
 pub fn quote_json_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut chars = text.chars().peekable();
@@ -449,7 +449,10 @@ impl<'de> Deserialize<'de> for DecimalText {
         impl serde::de::Visitor<'_> for V {
             type Value = DecimalText;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a decimal number, as a string such as \"0.0525\" or a JSON number")
+                // A JSON number with a fraction reaches serde as binary floating
+                // point and is refused (serde's "invalid type" error names this
+                // expectation); BondTerms::from_json quotes numbers first.
+                f.write_str("a decimal number as a string such as \"0.0525\" (or an integer)")
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<DecimalText, E> {
                 parse_decimal(s).map(DecimalText).map_err(E::custom)
@@ -459,11 +462,6 @@ impl<'de> Deserialize<'de> for DecimalText {
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DecimalText, E> {
                 Ok(DecimalText(Decimal::from(v)))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<DecimalText, E> {
-                Err(E::custom(format!(
-                    "number {v} was read as binary floating point; write it as a string or use BondTerms::from_json"
-                )))
             }
         }
         d.deserialize_any(V)
@@ -891,6 +889,23 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         let back: BondTerms = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
+    }
+
+    #[test]
+    fn plain_serde_refuses_float_numbers() {
+        // Without BondTerms::from_json's quoting, a fractional JSON number would
+        // arrive as binary floating point: refused, never rounded through it.
+        let text = BASE.replace("\"0.0525\"", "0.0525");
+        let err = serde_json::from_str::<BondTerms>(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid type: floating point"), "{err}");
+        // Integers are exact and accepted.
+        let text = BASE.replace("\"1000\"", "1000");
+        assert_eq!(
+            serde_json::from_str::<BondTerms>(&text).unwrap().face(),
+            dec!(1000)
+        );
     }
 
     #[test]
