@@ -186,6 +186,10 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::ListSubscriptions(_) => "ListSubscriptions",
         Kind::GetInvestorHoldings(_) => "GetInvestorHoldings",
         Kind::ListHolders(_) => "ListHolders",
+        Kind::PriceSchedule(_) => "Schedule",
+        Kind::PriceFromYield(_) => "PriceFromYield",
+        Kind::YieldFromPrice(_) => "YieldFromPrice",
+        Kind::PatrioticPricing(_) => "PatrioticPricing",
     }
 }
 

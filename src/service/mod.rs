@@ -6,6 +6,7 @@ pub mod auth;
 mod bonds;
 mod ledger;
 mod participants;
+mod pricing;
 pub mod status;
 
 use crate::clock::Clock;
@@ -101,6 +102,9 @@ pub async fn serve(
     let registry = pb::registry_service_server::RegistryServiceServer::new(ctx.clone())
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let pricing = pb::pricing_service_server::PricingServiceServer::new(ctx.clone())
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     // After the signal, in-flight requests get `shutdown_grace` to finish; clients
     // that keep idle connections open do not hold the process up beyond that.
@@ -123,6 +127,7 @@ pub async fn serve(
         .add_service(treasury)
         .add_service(bank)
         .add_service(registry)
+        .add_service(pricing)
         .serve_with_incoming_shutdown(incoming, shutdown);
     tokio::select! {
         result = server => result?,

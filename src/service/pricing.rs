@@ -1,0 +1,144 @@
+//! PricingService: the bond-math calculators over gRPC, with the same terms JSON
+//! and the same results as `dbond schedule` and `dbond price`.
+
+use super::Ctx;
+use crate::codec::bonds::{date, decimal, flow_to_pb};
+use crate::pricing::{Bond, BondTerms, diaspora_yield, issuer_savings, par_coupon};
+use crate::proto as pb;
+use crate::registry::{RegistryError, Role, ScheduledFlow};
+use pb::command::Kind;
+use tonic::{Request, Response, Status};
+
+fn bad(e: RegistryError) -> Status {
+    super::status::registry(&e)
+}
+
+fn bond(terms_json: &str) -> Result<Bond, Status> {
+    if terms_json.len() > 64 * 1024 {
+        return Err(bad(RegistryError::invalid(
+            "terms_json",
+            "terms JSON is larger than 64 KiB",
+        )));
+    }
+    let (terms, fixings) = BondTerms::from_json(terms_json)
+        .map_err(|e| bad(RegistryError::invalid("terms_json", e.to_string())))?;
+    Bond::new(&terms, &fixings)
+        .map_err(|e| bad(RegistryError::invalid("terms_json", e.to_string())))
+}
+
+fn priced(e: crate::pricing::PricingError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+#[tonic::async_trait]
+impl pb::pricing_service_server::PricingService for Ctx {
+    async fn schedule(
+        &self,
+        r: Request<pb::PriceScheduleRequest>,
+    ) -> Result<Response<pb::PriceScheduleResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "Schedule", &Role::ALL)?;
+        let Kind::PriceSchedule(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
+        let bond = bond(&c.terms_json)?;
+        let cashflows = bond
+            .cashflows()
+            .iter()
+            .map(|f| {
+                flow_to_pb(&ScheduledFlow {
+                    kind: f.kind,
+                    accrual_start: f.accrual_start,
+                    accrual_end: f.accrual_end,
+                    payment_date: f.payment_date,
+                    record_date: f.record_date.unwrap_or(f.payment_date),
+                    rate: f.rate,
+                    amount_per_unit: f.amount,
+                })
+            })
+            .collect();
+        Ok(Response::new(pb::PriceScheduleResponse { cashflows }))
+    }
+
+    async fn price_from_yield(
+        &self,
+        r: Request<pb::PriceFromYieldRequest>,
+    ) -> Result<Response<pb::PriceFromYieldResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "PriceFromYield", &Role::ALL)?;
+        let Kind::PriceFromYield(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
+        let bond = bond(&c.terms_json)?;
+        let p = bond
+            .price(
+                date("settle", &c.settle).map_err(bad)?,
+                decimal("yield", &c.r#yield).map_err(bad)?,
+            )
+            .map_err(priced)?;
+        Ok(Response::new(pb::PriceFromYieldResponse {
+            clean: p.clean.to_string(),
+            dirty: p.dirty.to_string(),
+            accrued: p.accrued.to_string(),
+        }))
+    }
+
+    async fn yield_from_price(
+        &self,
+        r: Request<pb::YieldFromPriceRequest>,
+    ) -> Result<Response<pb::YieldFromPriceResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "YieldFromPrice", &Role::ALL)?;
+        let Kind::YieldFromPrice(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
+        let bond = bond(&c.terms_json)?;
+        let y = bond
+            .yield_from_clean_price(
+                date("settle", &c.settle).map_err(bad)?,
+                decimal("clean_price", &c.clean_price).map_err(bad)?,
+            )
+            .map_err(priced)?;
+        Ok(Response::new(pb::YieldFromPriceResponse {
+            r#yield: y.to_string(),
+        }))
+    }
+
+    async fn patriotic_pricing(
+        &self,
+        r: Request<pb::PatrioticPricingRequest>,
+    ) -> Result<Response<pb::PatrioticPricingResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "PatrioticPricing", &Role::ALL)?;
+        let Kind::PatrioticPricing(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
+        let bond = bond(&c.terms_json)?;
+        let settle = date("settle", &c.settle).map_err(bad)?;
+        let reference = decimal("reference_yield", &c.reference_yield).map_err(bad)?;
+        let discount = decimal("discount_bps", &c.discount_bps).map_err(bad)?;
+        let y = diaspora_yield(reference, discount);
+        let p = bond.price(settle, y).map_err(priced)?;
+        let terms = bond.terms();
+        let savings = issuer_savings(terms, reference, discount).map_err(priced)?;
+        let par = if terms.frequency().per_year().is_some() {
+            Some(par_coupon(terms, y).map_err(priced)?)
+        } else {
+            None
+        };
+        let s = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
+        Ok(Response::new(pb::PatrioticPricingResponse {
+            diaspora_yield: y.to_string(),
+            clean: p.clean.to_string(),
+            dirty: p.dirty.to_string(),
+            accrued: p.accrued.to_string(),
+            par_coupon: s(par),
+            market_par_coupon: s(savings.market_coupon),
+            issuer_savings: savings.savings.to_string(),
+        }))
+    }
+}
