@@ -82,7 +82,7 @@ async fn every_sample_case_through_the_pricing_service() {
                     &terms,
                     settle,
                     r.as_str().unwrap(),
-                    &bps.to_string().trim_matches('"').to_string(),
+                    bps.to_string().trim_matches('"'),
                 )
                 .await
                 .unwrap();
