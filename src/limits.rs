@@ -33,6 +33,9 @@ pub const CONCURRENT_REQUESTS_PER_CONNECTION_MAX: usize = 1024;
 /// Seconds in-flight requests may run after SIGINT/SIGTERM before the server exits.
 pub const SHUTDOWN_GRACE_SECS: u64 = 5;
 
+/// Default seconds between runs of the in-server accrual engine.
+pub const ACCRUAL_INTERVAL_SECS_DEFAULT: u64 = 3600;
+
 /// Most entries one `StreamEntries` call returns; callers page for more.
 pub const STREAM_ENTRIES_PER_CALL_MAX: u64 = 1_000_000;
 

@@ -38,6 +38,16 @@ enum Command {
     Subscriptions(cli::bonds::SubscriptionsArgs),
     /// An investor's holdings.
     Holdings(cli::bonds::HoldingsArgs),
+    /// Run the accrual engine on demand: post every due record date, coupon and redemption (engine).
+    Accrue(cli::coupons::AccrueArgs),
+    /// Publish a reference-rate fixing (treasury).
+    Fixing(cli::coupons::FixingArgs),
+    /// An investor statement: holdings, accrued interest, coupons received, upcoming payments.
+    Statement(cli::coupons::StatementArgs),
+    /// A series' debt-service schedule: coupon and principal cash flows by date (treasury).
+    DebtService(cli::coupons::SeriesDateArgs),
+    /// Accrued interest of a series as of a date.
+    Accrued(cli::coupons::SeriesDateArgs),
     /// Drive a running server with concurrent subscriptions from many banks and report rates.
     Load(cli::load::LoadArgs),
     /// Verify a stopped ledger store in full.
@@ -82,6 +92,15 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(cli::bonds::run_subscriptions(&a)))
         }
         Command::Holdings(a) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_holdings(&a))),
+        Command::Accrue(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_accrue(&a))),
+        Command::Fixing(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_fixing(&a))),
+        Command::Statement(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::coupons::run_statement(&a)))
+        }
+        Command::DebtService(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::coupons::run_debt_service(&a)))
+        }
+        Command::Accrued(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_accrued(&a))),
         Command::Load(a) => runtime().and_then(|rt| rt.block_on(cli::load::run(&a))),
         Command::Verify(args) => cli::verify::run(&args),
         Command::Schedule(args) => cli::calc::run_schedule(&args),

@@ -3,6 +3,7 @@
 
 pub mod bonds;
 pub mod calc;
+pub mod coupons;
 pub mod keygen;
 pub mod load;
 pub mod participant;

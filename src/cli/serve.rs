@@ -33,6 +33,13 @@ pub struct ServeArgs {
     /// Allow listening in plaintext on a non-loopback address.
     #[arg(long)]
     pub allow_plaintext_remote: bool,
+    /// The engine participant's private key: runs the accrual engine inside the
+    /// server, posting due record dates, coupons and redemptions on a cadence.
+    #[arg(long, env = "DBOND_ENGINE_KEY")]
+    pub engine_key: Option<std::path::PathBuf>,
+    /// Seconds between accrual runs of the in-server engine.
+    #[arg(long, env = "DBOND_ACCRUAL_INTERVAL_SECS", default_value_t = crate::limits::ACCRUAL_INTERVAL_SECS_DEFAULT)]
+    pub accrual_interval_secs: u64,
 }
 
 /// Paths inside a data folder.

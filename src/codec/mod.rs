@@ -7,6 +7,7 @@ use crate::registry::{self, Event, ParticipantId, PublicKey, RegistryError, Role
 use chrono::{DateTime, Utc};
 
 pub mod bonds;
+pub mod coupons;
 
 pub fn role_to_pb(role: Role) -> pb::Role {
     match role {
@@ -101,7 +102,7 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
             key_id: e.key_id.to_string(),
             reason: e.reason.clone(),
         }),
-        other => match bonds::event_to_pb(other) {
+        other => match bonds::event_to_pb(other).or_else(|| coupons::event_to_pb(other)) {
             Some(kind) => kind,
             None => unreachable!("every event kind has a ledger form"),
         },
@@ -148,7 +149,7 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
             key_id: key_id_from_pb("key_id", &e.key_id)?,
             reason: e.reason.clone(),
         }),
-        other => match bonds::event_from_pb(other) {
+        other => match coupons::event_from_pb(other).or_else(|| bonds::event_from_pb(other)) {
             Some(result) => result?,
             None => return Err(RegistryError::invalid("event", "unknown event kind")),
         },
@@ -190,6 +191,13 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::PriceFromYield(_) => "PriceFromYield",
         Kind::YieldFromPrice(_) => "YieldFromPrice",
         Kind::PatrioticPricing(_) => "PatrioticPricing",
+        Kind::PublishFixing(_) => "PublishFixing",
+        Kind::PostAccrualEvent(_) => "PostAccrualEvent",
+        Kind::ListDueEvents(_) => "ListDueEvents",
+        Kind::GetAccrued(_) => "GetAccrued",
+        Kind::GetInvestorStatement(_) => "GetInvestorStatement",
+        Kind::GetDebtService(_) => "GetDebtService",
+        Kind::ListFixings(_) => "ListFixings",
     }
 }
 
@@ -275,6 +283,15 @@ pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, 
             Ok(registry::Command::WithdrawSubscription(c.subscription_id))
         }
         Kind::ConfirmSettlement(c) => Ok(registry::Command::ConfirmSettlement(c.subscription_id)),
+        Kind::PublishFixing(c) => Ok(registry::Command::PublishFixing {
+            reference: c.reference_rate.clone(),
+            date: bonds::date("fixing_date", &c.fixing_date)?,
+            rate: bonds::decimal("rate", &c.rate)?,
+        }),
+        Kind::PostAccrualEvent(c) => Ok(registry::Command::PostAccrual {
+            series_id: bonds::series_id_from_pb(&c.series_id)?,
+            event_id: coupons::event_id("event_id", &c.event_id)?,
+        }),
         other => Err(RegistryError::invalid(
             "command",
             format!("{} does not change the ledger", command_name(other)),

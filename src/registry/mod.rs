@@ -6,6 +6,7 @@
 //! genesis through `apply` gives exactly the state the server holds.
 
 pub mod allotment;
+pub mod coupons;
 mod error;
 mod participants;
 pub mod series;
@@ -57,6 +58,8 @@ pub enum Command {
     SubmitSubscription(SubmitSubscription),
     WithdrawSubscription(u64),
     ConfirmSettlement(u64),
+    PublishFixing { reference: String, date: chrono::NaiveDate, rate: rust_decimal::Decimal },
+    PostAccrual { series_id: SeriesId, event_id: crate::accrual::EventId },
 }
 
 pub use participants::{RegisterParticipant, RevokeParticipant, RotateKey};
@@ -95,6 +98,8 @@ pub fn decide(
             subscriptions::decide_withdraw(state, caller, ctx, *id)
         }
         Command::ConfirmSettlement(id) => subscriptions::decide_settle(state, caller, *id),
+        Command::PostAccrual { series_id, event_id } => return coupons::decide_post(state, caller, ctx, series_id, event_id),
+        Command::PublishFixing { reference, date, rate } => coupons::decide_fixing(state, caller, reference, *date, *rate),
     }?;
     Ok(Decision::Append(events))
 }
@@ -126,6 +131,13 @@ pub fn apply(
         | Event::SettlementConfirmed { .. }
         | Event::UnsettledReleased { .. }
         | Event::HoldingsCreated { .. } => subscriptions::apply(state, meta, event, changes)?,
+        Event::FixingPublished { .. }
+        | Event::RecordDateFixed(_)
+        | Event::CouponPaid(_)
+        | Event::CouponPayments { .. }
+        | Event::Redeemed(_)
+        | Event::RedemptionPayments { .. }
+        | Event::SeriesMatured { .. } => coupons::apply(state, meta, event, changes)?,
     }
     state.advance(meta, changes);
     Ok(())

@@ -259,6 +259,9 @@ pub struct Series {
     pub created_at_index: u64,
     /// Money raised at issue (settled units × price per unit).
     pub amount_raised: Decimal,
+    /// Coupons and the redemption paid so far, in order.
+    #[serde(default)]
+    pub paid: Vec<super::coupons::PaidFlow>,
 }
 
 /// Parameters of a series creation or amendment, fully derived.
@@ -872,6 +875,7 @@ pub(super) fn apply(
                     status: SeriesStatus::Draft,
                     created_at_index: meta.index,
                     amount_raised: Decimal::ZERO,
+                    paid: Vec::new(),
                 },
             );
             changes.touch(StateKey::Series(id));

@@ -27,6 +27,10 @@ pub enum StateKey {
     Subscription(u64),
     /// (series, investor, custodian bank)
     Holding((SeriesId, InvestorRef, ParticipantId)),
+    /// (reference rate, fixing date)
+    Fixing((String, chrono::NaiveDate)),
+    /// An accrual event id that is posted.
+    Posted(String),
 }
 
 impl StateKey {
@@ -48,6 +52,8 @@ impl StateKey {
                 b.as_str().as_bytes(),
             ]
             .concat(),
+            StateKey::Fixing((r, d)) => format!("f/{r}/{d}").into_bytes(),
+            StateKey::Posted(id) => format!("a/{id}").into_bytes(),
         }
     }
 }
@@ -91,6 +97,9 @@ pub struct State {
     pub(super) series: BTreeMap<SeriesId, Series>,
     pub(super) subscriptions: BTreeMap<u64, Subscription>,
     pub(super) holdings: BTreeMap<(SeriesId, InvestorRef, ParticipantId), Holding>,
+    pub(super) fixings: BTreeMap<(String, chrono::NaiveDate), rust_decimal::Decimal>,
+    /// Posted accrual event id -> index of the entry that posted it.
+    pub(super) posted: BTreeMap<String, u64>,
     // Derived indexes, rebuilt by replay, never persisted.
     /// Subscription ids of each series, in ledger order.
     pub(super) books: HashMap<SeriesId, Vec<u64>>,
@@ -196,6 +205,16 @@ impl State {
             .map(|(_, h)| h)
     }
 
+    /// Published fixings, by (reference rate, date).
+    pub fn fixings(&self) -> &BTreeMap<(String, chrono::NaiveDate), rust_decimal::Decimal> {
+        &self.fixings
+    }
+
+    /// The index of the entry that posted an accrual event.
+    pub fn posted(&self, event_id: &str) -> Option<u64> {
+        self.posted.get(event_id).copied()
+    }
+
     pub(super) fn check_next(&self, meta: &EntryMeta) -> Result<(), ApplyError> {
         if meta.index != self.meta.size {
             return Err(ApplyError {
@@ -235,6 +254,8 @@ impl State {
             StateKey::Series(id) => serde_json::to_vec(self.series.get(id)?),
             StateKey::Subscription(id) => serde_json::to_vec(self.subscriptions.get(id)?),
             StateKey::Holding(k) => serde_json::to_vec(self.holdings.get(k)?),
+            StateKey::Fixing(k) => serde_json::to_vec(&(&k.0, k.1, self.fixings.get(k)?)),
+            StateKey::Posted(k) => serde_json::to_vec(self.posted.get(k)?),
         };
         // Serialising plain data structs to a Vec cannot fail.
         json.ok()
@@ -253,6 +274,8 @@ impl State {
                 .map(StateKey::Subscription),
         );
         keys.extend(self.holdings.keys().cloned().map(StateKey::Holding));
+        keys.extend(self.fixings.keys().cloned().map(StateKey::Fixing));
+        keys.extend(self.posted.keys().cloned().map(StateKey::Posted));
         let mut out: Vec<(Vec<u8>, Vec<u8>)> = keys
             .iter()
             .filter_map(|k| Some((k.to_bytes(), self.record(k)?)))

@@ -268,6 +268,13 @@ pub enum Event {
         subscription_id: u64,
         amount: rust_decimal::Decimal,
     },
+    FixingPublished { reference: String, date: chrono::NaiveDate, rate: rust_decimal::Decimal },
+    RecordDateFixed(super::coupons::RecordDateFixed),
+    CouponPaid(super::coupons::CouponPaid),
+    CouponPayments { id: crate::accrual::EventId, series_id: super::SeriesId, payments: Vec<super::coupons::Payment> },
+    Redeemed(super::coupons::Redeemed),
+    RedemptionPayments { id: crate::accrual::EventId, series_id: super::SeriesId, payments: Vec<super::coupons::Payment> },
+    SeriesMatured { series_id: super::SeriesId },
 }
 
 impl Event {
@@ -291,6 +298,13 @@ impl Event {
             Event::SubscriptionSubmitted(_) => "subscription_submitted",
             Event::SubscriptionWithdrawn { .. } => "subscription_withdrawn",
             Event::SettlementConfirmed { .. } => "settlement_confirmed",
+            Event::FixingPublished { .. } => "rate_fixing_published",
+            Event::RecordDateFixed(_) => "record_date_fixed",
+            Event::CouponPaid(_) => "coupon_paid",
+            Event::CouponPayments { .. } => "coupon_payments",
+            Event::Redeemed(_) => "redeemed",
+            Event::RedemptionPayments { .. } => "redemption_payments",
+            Event::SeriesMatured { .. } => "series_matured",
         }
     }
 }

@@ -4,9 +4,11 @@
 
 pub mod auth;
 mod bonds;
+pub mod coupons;
 mod ledger;
 mod participants;
 mod pricing;
+pub mod scheduler;
 pub mod status;
 
 use crate::clock::Clock;
@@ -21,12 +23,13 @@ use std::time::Duration;
 pub struct Ctx {
     ledger: Ledger,
     auth: auth::Authenticator,
+    clock: Arc<dyn Clock>,
 }
 
 impl Ctx {
     pub fn new(ledger: Ledger, clock: Arc<dyn Clock>) -> Self {
-        let auth = auth::Authenticator::new(ledger.clone(), clock);
-        Ctx { ledger, auth }
+        let auth = auth::Authenticator::new(ledger.clone(), clock.clone());
+        Ctx { ledger, auth, clock }
     }
 }
 
@@ -105,6 +108,9 @@ pub async fn serve(
     let pricing = pb::pricing_service_server::PricingServiceServer::new(ctx.clone())
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let engine = pb::engine_service_server::EngineServiceServer::new(ctx.clone())
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     // After the signal, in-flight requests get `shutdown_grace` to finish; clients
     // that keep idle connections open do not hold the process up beyond that.
@@ -128,6 +134,7 @@ pub async fn serve(
         .add_service(bank)
         .add_service(registry)
         .add_service(pricing)
+        .add_service(engine)
         .serve_with_incoming_shutdown(incoming, shutdown);
     tokio::select! {
         result = server => result?,

@@ -164,6 +164,10 @@ impl Writer {
 
         for job in jobs {
             let index = p.state.size();
+            if let Err(e) = fresh_at(&job.request.payload, recorded_at) {
+                outcomes.push((job.reply, Err(e)));
+                continue;
+            }
             let ctx = registry::DecideCtx { index, recorded_at };
             let outcome = authorize(&p.state, &job.request.key_id, index).and_then(|caller| {
                 registry::decide(&p.state, &caller, &ctx, &job.request.command)
@@ -330,6 +334,25 @@ fn resolve_replay(tree: &sled::Tree, c: &mut Committed) -> Result<(), WriteError
     if let Ok(t) = crate::codec::timestamp_from_pb("recorded_at", opened.body.recorded_at.as_ref())
     {
         c.recorded_at = t;
+    }
+    Ok(())
+}
+
+/// Checks the request's issue time against the time the ledger records it at (the
+/// same window auditors check), so a server clock stepping backwards can never
+/// record a request the verifier would call stale.
+fn fresh_at(payload: &[u8], recorded_at: DateTime<Utc>) -> Result<(), WriteError> {
+    use prost::Message;
+    let issued = pb::RequestPayload::decode(payload)
+        .ok()
+        .and_then(|p| p.issued_at)
+        .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.clamp(0, 999_999_999) as u32))
+        .ok_or_else(|| WriteError::Unauthenticated("request payload has no valid issue time".into()))?;
+    let age = (recorded_at - issued).num_seconds();
+    if age > crate::limits::REQUEST_AGE_SECS_MAX || -age > crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX {
+        return Err(WriteError::Unauthenticated(format!(
+            "request issued {age} s before the ledger's time {recorded_at}; outside the accepted window"
+        )));
     }
     Ok(())
 }

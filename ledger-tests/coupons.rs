@@ -1,0 +1,467 @@
+//! The accrual engine end to end, on a server with a clock the test moves: fixed
+//! and floating series issued to many holders run from issue to maturity; fixings
+//! published, a missing one reported as waiting and never guessed; catch-up after
+//! downtime posts each event once, in order; re-runs post nothing; every holder
+//! receives exactly the schedule; the ledger verifies.
+
+mod common;
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::{InProcess, new_key, verify_over_the_wire};
+use dbond::client::{Client, SeriesAction};
+use dbond::proto as pb;
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use tonic::Code;
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).single().unwrap()
+}
+
+fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
+}
+
+fn terms(id: &str, currency: &str, coupon: pb::coupon::Kind, years: u32) -> pb::SeriesTerms {
+    pb::SeriesTerms {
+        series_id: id.into(),
+        name: id.into(),
+        currency: currency.into(),
+        face_value: "1000".into(),
+        min_units_per_investor: "1".into(),
+        max_units_per_investor: "500".into(),
+        cap_units: "100000".into(),
+        coupon: Some(pb::Coupon { kind: Some(coupon) }),
+        frequency: "semiannual".into(),
+        day_count: "ACT/ACT ICMA".into(),
+        business_day_convention: "modified_following".into(),
+        calendar: "weekends_only".into(),
+        end_of_month: false,
+        first_coupon_date: String::new(),
+        record_date_lag_days: 5,
+        issue_date: "2027-01-15".into(),
+        maturity_date: format!("{}-01-15", 2027 + years),
+        window_opens_at: ts(at(2026, 12, 1)),
+        window_closes_at: ts(at(2027, 1, 10)),
+        allotment_rule: pb::AllotmentRule::ProRata as i32,
+        retail_priority_units: String::new(),
+        eligibility: Some(pb::Eligibility {
+            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
+            countries_allowed: vec![],
+            countries_barred: vec![],
+        }),
+        pricing: Some(pb::Pricing {
+            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+                price: "100".into(),
+            })),
+        }),
+        settlement_deadline: ts(at(2027, 1, 12)),
+    }
+}
+
+struct World {
+    server: InProcess,
+    treasury: Client,
+    banks: Vec<Client>,
+    engine: Client,
+    auditor: Client,
+}
+
+async fn world() -> World {
+    let server = InProcess::start(at(2026, 11, 20)).await;
+    let admin = server.admin().await;
+    let (t, e, au) = (new_key(), new_key(), new_key());
+    admin
+        .register(
+            "treasury",
+            pb::Role::Treasury,
+            &t.verifying_key(),
+            "Treasury",
+        )
+        .await
+        .unwrap();
+    admin
+        .register(
+            "engine",
+            pb::Role::Engine,
+            &e.verifying_key(),
+            "Accrual engine",
+        )
+        .await
+        .unwrap();
+    admin
+        .register("auditor", pb::Role::Auditor, &au.verifying_key(), "Auditor")
+        .await
+        .unwrap();
+    let mut banks = Vec::new();
+    for b in ["bank-a", "bank-b"] {
+        let k = new_key();
+        admin
+            .register(b, pb::Role::Bank, &k.verifying_key(), b)
+            .await
+            .unwrap();
+        banks.push(admin.as_key(k));
+    }
+    World {
+        treasury: admin.as_key(t),
+        engine: admin.as_key(e),
+        auditor: admin.as_key(au),
+        banks,
+        server,
+    }
+}
+
+/// Creates and opens a series (the clock must be before its window).
+async fn create(w: &World, series: pb::SeriesTerms) {
+    let id = series.series_id.clone();
+    w.treasury.create_series(series).await.unwrap();
+    w.treasury
+        .series_action(SeriesAction::Open, &id)
+        .await
+        .unwrap();
+}
+
+/// Sells an open series to `holders` investors split over the banks and issues it
+/// (the clock must be inside its window); returns units per (bank, investor).
+async fn issue(w: &World, id: &str, holders: usize) -> BTreeMap<(String, String), u64> {
+    let id = id.to_string();
+    w.server.set_time(at(2026, 12, 2));
+    let mut units = BTreeMap::new();
+    for i in 0..holders {
+        let bank = &w.banks[i % 2];
+        let u = 1 + (i as u64 * 37) % 400;
+        let r = bank
+            .submit(pb::SubmitSubscription {
+                series_id: id.clone(),
+                investor_ref: format!("inv-{i}"),
+                category: pb::DiasporaCategory::CitizenAbroad as i32,
+                country: "DE".into(),
+                units: u.to_string(),
+                idempotency_key: format!("{id}-{i}"),
+            })
+            .await
+            .unwrap();
+        units.insert(
+            (
+                r.subscription.as_ref().unwrap().bank_id.clone(),
+                format!("inv-{i}"),
+            ),
+            u,
+        );
+    }
+    w.treasury
+        .series_action(SeriesAction::Close, &id)
+        .await
+        .unwrap();
+    w.treasury
+        .series_action(SeriesAction::Allot, &id)
+        .await
+        .unwrap();
+    for s in w.auditor.all_subscriptions(&id).await.unwrap() {
+        let bank = if s.bank_id == "bank-a" {
+            &w.banks[0]
+        } else {
+            &w.banks[1]
+        };
+        bank.settle(s.subscription_id).await.unwrap();
+    }
+    w.treasury
+        .series_action(SeriesAction::Issue, &id)
+        .await
+        .unwrap();
+    units
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+/// What each holder should receive over the life: every scheduled flow's amount
+/// per unit × units, rounded half-even to cents per payment.
+fn expected_total(schedule: &[pb::ScheduledFlow], units: u64) -> Decimal {
+    schedule
+        .iter()
+        .map(|f| {
+            (d(&f.amount_per_unit) * Decimal::from(units))
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven)
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_and_floating_series_run_from_issue_to_maturity() {
+    let w = world().await;
+    create(
+        &w,
+        terms(
+            "AZ-2030-USD",
+            "USD",
+            pb::coupon::Kind::Fixed(pb::FixedCoupon {
+                rate: "0.0525".into(),
+            }),
+            3,
+        ),
+    )
+    .await;
+    let floating_coupon = pb::coupon::Kind::Floating(pb::FloatingCoupon {
+        reference_rate: "EURIBOR-6M".into(),
+        spread: "0.0125".into(),
+        floor: "0.02".into(),
+    });
+    create(&w, terms("AZ-2029-EUR", "EUR", floating_coupon, 2)).await;
+    let fixed = issue(&w, "AZ-2030-USD", 60).await;
+    let floating = issue(&w, "AZ-2029-EUR", 30).await;
+
+    // Only the treasury publishes fixings; the engine alone posts.
+    w.server.set_time(at(2027, 1, 20));
+    for (date, rate) in [
+        ("2027-01-15", "0.031"),
+        ("2028-01-15", "0.004"),
+        ("2028-07-15", "0.029"),
+    ] {
+        w.treasury
+            .publish_fixing("EURIBOR-6M", date, rate)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        w.treasury
+            .publish_fixing("EURIBOR-6M", "2027-01-15", "0.05")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::AlreadyExists
+    );
+    assert_eq!(
+        w.banks[0]
+            .publish_fixing("EURIBOR-6M", "2027-07-15", "0.05")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        w.treasury
+            .post_accrual("AZ-2030-USD", "AZ-2030-USD/record/0")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+
+    // Nothing is due before the first record date; a future event cannot be posted.
+    let (posted, _, _) = w.engine.accrue("2027-06-30", |_, _| {}).await.unwrap();
+    assert_eq!(
+        posted, 0,
+        "the engine never posts ahead of the server's date"
+    );
+    assert_eq!(
+        w.engine
+            .post_accrual("AZ-2030-USD", "AZ-2030-USD/coupon/0")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
+
+    // Downtime: the engine comes back after 20 months and catches up in date order.
+    w.server.set_time(at(2028, 9, 1));
+    let mut seen = Vec::new();
+    let (posted, already, waiting) = w
+        .engine
+        .accrue("2028-09-01", |d, _| {
+            seen.push((d.date.clone(), d.event_id.clone()))
+        })
+        .await
+        .unwrap();
+    assert!(posted > 0 && already == 0);
+    let dates: Vec<&String> = seen.iter().map(|(d, _)| d).collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    // Per series the order is by date; the two series interleave by series.
+    for series in ["AZ-2030-USD", "AZ-2029-EUR"] {
+        let ds: Vec<&String> = seen
+            .iter()
+            .filter(|(_, id)| id.starts_with(series))
+            .map(|(d, _)| d)
+            .collect();
+        assert!(
+            ds.windows(2).all(|p| p[0] <= p[1]),
+            "{series} events in date order: {ds:?}"
+        );
+    }
+    // The floating coupon fixing on 2027-07-15 is missing: waiting, never guessed.
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].fixing_date, "2027-07-15");
+    let debt = w.treasury.debt_service("AZ-2029-EUR").await.unwrap();
+    assert_eq!(
+        debt.lines.iter().filter(|l| l.status == "waiting").count(),
+        1
+    );
+    // Re-running posts nothing new.
+    let (posted_again, _, _) = w.engine.accrue("2028-09-01", |_, _| {}).await.unwrap();
+    assert_eq!(posted_again, 0);
+    // Posting an already posted event again is an idempotent no-op.
+    let r = w
+        .engine
+        .post_accrual("AZ-2030-USD", "AZ-2030-USD/record/0")
+        .await
+        .unwrap();
+    assert!(r.already_posted);
+
+    // The fixing arrives late; the coupon is paid, with the floor applied to 2028-01.
+    w.treasury
+        .publish_fixing("EURIBOR-6M", "2027-07-15", "0.0335")
+        .await
+        .unwrap();
+    let (posted, _, waiting) = w.engine.accrue("2028-09-01", |_, _| {}).await.unwrap();
+    assert!(
+        posted >= 1 && waiting.is_empty(),
+        "the coupon of the late fixing (its record date was fixed on time)"
+    );
+    let series = w.auditor.get_series("AZ-2029-EUR").await.unwrap();
+    let _ = series;
+
+    // Run to maturity and beyond; both series mature.
+    w.server.set_time(at(2030, 3, 1));
+    w.engine.accrue("2030-03-01", |_, _| {}).await.unwrap();
+    for (id, units) in [("AZ-2030-USD", &fixed), ("AZ-2029-EUR", &floating)] {
+        let s = w.auditor.get_series(id).await.unwrap();
+        assert_eq!(s.status, pb::SeriesStatus::Matured as i32, "{id}");
+        let debt = w.treasury.debt_service(id).await.unwrap();
+        assert!(
+            debt.lines.iter().all(|l| l.status == "paid"),
+            "{id}: {:?}",
+            debt.lines
+        );
+        // Recompute the schedule with the fixings (the stored one has no floating amounts).
+        let schedule = flows_with_fixings(&w, id).await;
+        let mut total_paid = Decimal::ZERO;
+        for ((bank, investor), u) in units {
+            let st = w.banks[if bank == "bank-a" { 0 } else { 1 }]
+                .statement(investor, "", "2030-03-01")
+                .await
+                .unwrap();
+            let line = st
+                .holdings
+                .iter()
+                .find(|l| l.holding.as_ref().unwrap().series_id == id)
+                .expect("holding of this series");
+            let h = line.holding.as_ref().unwrap();
+            assert_eq!(h.redeemed_units, h.units, "holding closed at maturity");
+            assert!(line.upcoming.is_empty());
+            let received: Decimal = line.received.iter().map(|p| d(&p.amount)).sum();
+            assert_eq!(
+                received,
+                expected_total(&schedule, *u),
+                "{id} {investor}: received vs schedule"
+            );
+            total_paid += received;
+        }
+        let debt_total: Decimal = debt.lines.iter().map(|l| d(&l.amount)).sum();
+        assert_eq!(
+            debt_total, total_paid,
+            "{id}: debt service paid = sum received by holders"
+        );
+    }
+    let n = verify_over_the_wire(&w.auditor).await;
+    assert!(n > 100, "{n} entries verified");
+}
+
+/// The series' cash flows per unit, with the published fixings.
+async fn flows_with_fixings(w: &World, id: &str) -> Vec<pb::ScheduledFlow> {
+    let s = w.auditor.get_series(id).await.unwrap();
+    if s.schedule.iter().all(|f| !f.amount_per_unit.is_empty()) {
+        return s.schedule;
+    }
+    let t = s.terms.unwrap();
+    let Some(pb::coupon::Kind::Floating(f)) = t.coupon.and_then(|c| c.kind) else {
+        panic!("floating expected")
+    };
+    let fixings: Vec<serde_json::Value> = w
+        .auditor
+        .fixings(&f.reference_rate)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| serde_json::json!({"reference": x.reference_rate, "date": x.fixing_date, "rate": x.rate}))
+        .collect();
+    let terms = serde_json::json!({
+        "face": t.face_value, "frequency": t.frequency, "day_count": t.day_count, "issue_date": t.issue_date,
+        "maturity_date": t.maturity_date, "first_coupon_date": null, "business_day_convention": t.business_day_convention,
+        "calendar": t.calendar, "end_of_month": t.end_of_month, "date_generation": "backward", "accrual_dates": "unadjusted",
+        "payment_lag_days": 0, "coupon_type": "floating",
+        "floating": {"reference": f.reference_rate, "spread": f.spread, "floor": f.floor},
+        "fixings": fixings,
+    });
+    w.auditor.price_schedule(&terms.to_string()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accrued_interest_and_statements() {
+    let w = world().await;
+    create(
+        &w,
+        terms(
+            "AZ-2032-USD",
+            "USD",
+            pb::coupon::Kind::Fixed(pb::FixedCoupon {
+                rate: "0.06".into(),
+            }),
+            5,
+        ),
+    )
+    .await;
+    let units = issue(&w, "AZ-2032-USD", 10).await;
+    w.server.set_time(at(2027, 4, 15));
+    // Zero on the issue date; positive inside the first period; per unit × units.
+    let a0 = w
+        .treasury
+        .accrued("AZ-2032-USD", "2027-01-15")
+        .await
+        .unwrap();
+    assert_eq!(d(&a0.per_unit), Decimal::ZERO);
+    let a = w
+        .treasury
+        .accrued("AZ-2032-USD", "2027-04-15")
+        .await
+        .unwrap();
+    let total_units: u64 = units.values().sum();
+    assert_eq!(a.units, total_units.to_string());
+    assert_eq!(d(&a.total), d(&a.per_unit) * Decimal::from(total_units));
+    // 90 of 181 days of a 30.00 coupon.
+    assert_eq!(
+        d(&a.per_unit).round_dp(6),
+        (Decimal::from(30) * Decimal::from(90) / Decimal::from(181)).round_dp(6)
+    );
+    let st = w.banks[0]
+        .statement("inv-0", "", "2027-04-15")
+        .await
+        .unwrap();
+    assert_eq!(st.holdings.len(), 1);
+    assert_eq!(
+        st.holdings[0].upcoming.len(),
+        11,
+        "10 coupons and the redemption ahead"
+    );
+    assert_eq!(
+        w.banks[1]
+            .statement("inv-0", "bank-a", "")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        w.banks[0]
+            .debt_service("AZ-2032-USD")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+}

@@ -1,0 +1,159 @@
+//! Fixings, the accrual engine on demand, accrued interest, investor statements
+//! and debt-service schedules.
+
+use super::{ClientArgs, status_error};
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct AccrueArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Post everything due on or before this date (YYYY-MM-DD; at most the server's today).
+    #[arg(long)]
+    pub through: String,
+}
+
+pub async fn run_accrue(a: &AccrueArgs) -> anyhow::Result<()> {
+    let c = a.client.connect().await?;
+    let json_out = a.client.json;
+    let (posted, already, waiting) = c
+        .accrue(&a.through, |d, already| {
+            if !json_out {
+                let note = if already { " (already posted)" } else { "" };
+                println!("{:<10} {:<12} {:<36} {}{note}", d.date, d.kind, d.event_id, d.amount);
+            }
+        })
+        .await
+        .map_err(status_error)?;
+    if json_out {
+        let w: Vec<_> = waiting
+            .iter()
+            .map(|w| json!({"series_id": w.series_id, "flow": w.flow, "reference_rate": w.reference_rate, "fixing_date": w.fixing_date, "payment_date": w.payment_date}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"posted": posted, "already_posted": already, "waiting": w}))?);
+    } else {
+        println!("posted {posted} events ({already} were already posted)");
+        for w in &waiting {
+            println!(
+                "waiting: {} coupon {} paying {} needs the {} fixing for {}",
+                w.series_id, w.flow, w.payment_date, w.reference_rate, w.fixing_date
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FixingArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Reference rate name, e.g. SOFR-6M.
+    #[arg(long)]
+    pub reference: String,
+    /// Fixing date (YYYY-MM-DD).
+    #[arg(long)]
+    pub date: String,
+    /// Annual rate as a decimal fraction, e.g. 0.0375.
+    #[arg(long)]
+    pub rate: String,
+}
+
+pub async fn run_fixing(a: &FixingArgs) -> anyhow::Result<()> {
+    let c = a.client.connect().await?;
+    let r = c.publish_fixing(&a.reference, &a.date, &a.rate).await.map_err(status_error)?;
+    let rc = r.receipt.unwrap_or_default();
+    println!("{} fixed at {} for {}: entry {}", a.reference, a.rate, a.date, rc.index);
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatementArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[arg(long)]
+    pub investor: String,
+    /// The custodian bank (banks see their own clients).
+    #[arg(long, default_value = "")]
+    pub bank: String,
+    /// Accrued interest as of this date (default: today).
+    #[arg(long, default_value = "")]
+    pub as_of: String,
+}
+
+pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
+    let c = a.client.connect().await?;
+    let s = c.statement(&a.investor, &a.bank, &a.as_of).await.map_err(status_error)?;
+    if a.client.json {
+        let lines: Vec<_> = s
+            .holdings
+            .iter()
+            .map(|l| {
+                let h = l.holding.clone().unwrap_or_default();
+                let pay = |v: &[crate::proto::StatementPayment]| -> Vec<serde_json::Value> {
+                    v.iter().map(|p| json!({"kind": p.kind, "payment_date": p.payment_date, "amount": p.amount, "event_id": p.event_id})).collect()
+                };
+                json!({"series_id": h.series_id, "units": h.units, "redeemed_units": h.redeemed_units, "currency": l.currency,
+                       "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming)})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"investor_ref": s.investor_ref, "bank_id": s.bank_id, "as_of": s.as_of, "holdings": lines}))?);
+        return Ok(());
+    }
+    println!("statement for {} at {} as of {}", s.investor_ref, s.bank_id, s.as_of);
+    for l in &s.holdings {
+        let h = l.holding.clone().unwrap_or_default();
+        println!("  {}: {} units ({} redeemed), accrued {} {}", h.series_id, h.units, h.redeemed_units, l.currency, l.accrued);
+        let received: String = l.received.iter().map(|p| format!("\n      {} {:<10} {} {}", p.payment_date, p.kind, l.currency, p.amount)).collect();
+        println!("    received:{}", if received.is_empty() { " none".into() } else { received });
+        for p in l.upcoming.iter().take(3) {
+            let amount = if p.amount.is_empty() { "waiting for a fixing".to_string() } else { format!("{} {}", l.currency, p.amount) };
+            println!("    upcoming: {} {:<10} {amount}", p.payment_date, p.kind);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeriesDateArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[arg(long)]
+    pub series: String,
+    /// As of this date (default: today).
+    #[arg(long, default_value = "")]
+    pub as_of: String,
+}
+
+pub async fn run_debt_service(a: &SeriesDateArgs) -> anyhow::Result<()> {
+    let c = a.client.connect().await?;
+    let d = c.debt_service(&a.series).await.map_err(status_error)?;
+    if a.client.json {
+        let lines: Vec<_> = d.lines.iter().map(|l| json!({"payment_date": l.payment_date, "kind": l.kind, "amount": l.amount, "status": l.status})).collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"series_id": d.series_id, "currency": d.currency, "units_outstanding": d.units_outstanding, "lines": lines}))?);
+        return Ok(());
+    }
+    println!("debt service of {} ({} units outstanding), in {}", d.series_id, d.units_outstanding, d.currency);
+    println!("{:<12} {:<11} {:>20} {}", "DATE", "KIND", "AMOUNT", "STATUS");
+    for l in &d.lines {
+        println!("{:<12} {:<11} {:>20} {}", l.payment_date, l.kind, l.amount, l.status);
+    }
+    Ok(())
+}
+
+pub async fn run_accrued(a: &SeriesDateArgs) -> anyhow::Result<()> {
+    let c = a.client.connect().await?;
+    let r = c.accrued(&a.series, &a.as_of).await.map_err(status_error)?;
+    if a.client.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"series_id": r.series_id, "as_of": r.as_of, "currency": r.currency, "per_unit": r.per_unit,
+                "units": r.units, "total": r.total, "holdings": r.holdings}))?
+        );
+    } else {
+        println!(
+            "{} as of {}: accrued {} {} per unit; {} {} over {} units in {} holdings",
+            r.series_id, r.as_of, r.currency, r.per_unit, r.currency, r.total, r.units, r.holdings
+        );
+    }
+    Ok(())
+}
