@@ -1305,6 +1305,27 @@ proptest! {
         }
     }
 
+    /// Every id reads back to itself, and any text that parses prints back
+    /// exactly as it was.
+    #[test]
+    fn event_id_text_is_an_exact_inverse(
+        series_id in "[A-Za-z0-9/ -]{1,16}",
+        flow in any::<u32>(),
+        kind in 0usize..3,
+        text in "[a-z0/]{0,6}(/(record|coupon|redemption)(/[0-9+-]{0,4})?)?",
+    ) {
+        let series_id = series_id.to_string();
+        let id = match kind {
+            0 => EventId::RecordDate { series_id, flow },
+            1 => EventId::Coupon { series_id, flow },
+            _ => EventId::Redemption { series_id },
+        };
+        prop_assert_eq!(id.to_string().parse::<EventId>(), Ok(id.clone()));
+        if let Ok(parsed) = text.parse::<EventId>() {
+            prop_assert_eq!(parsed.to_string(), text);
+        }
+    }
+
     /// The rounding laws with many holdings and awkward per-unit amounts.
     #[test]
     fn rounding_laws(
