@@ -35,11 +35,17 @@ pub fn sign_request(
         ledger_origin: origin.to_string(),
         issued_at: Some(crate::codec::timestamp_to_pb(issued_at)),
         nonce: nonce.to_vec(),
-        command: Some(pb::Command { kind: Some(command) }),
+        command: Some(pb::Command {
+            kind: Some(command),
+        }),
     }
     .encode_to_vec();
     let signature = keys::sign(key, REQUEST_CONTEXT, &payload);
-    pb::SignedRequest { payload, key_id: KeyId::of(&key.verifying_key()).to_string(), signature: signature.to_bytes().to_vec() }
+    pb::SignedRequest {
+        payload,
+        key_id: KeyId::of(&key.verifying_key()).to_string(),
+        signature: signature.to_bytes().to_vec(),
+    }
 }
 
 /// A fresh 16-byte nonce.
@@ -84,7 +90,13 @@ impl Client {
 
     pub fn with_channel(channel: Channel, key: SigningKey, origin: String) -> Client {
         let key_id = KeyId::of(&key.verifying_key());
-        Client { channel, key, key_id, origin, clock: std::sync::Arc::new(crate::clock::SystemClock) }
+        Client {
+            channel,
+            key,
+            key_id,
+            origin,
+            clock: std::sync::Arc::new(crate::clock::SystemClock),
+        }
     }
 
     /// The same client signing with times from `clock`.
@@ -95,7 +107,8 @@ impl Client {
 
     /// The same connection acting with another key.
     pub fn as_key(&self, key: SigningKey) -> Client {
-        Client::with_channel(self.channel.clone(), key, self.origin.clone()).with_clock(self.clock.clone())
+        Client::with_channel(self.channel.clone(), key, self.origin.clone())
+            .with_clock(self.clock.clone())
     }
 
     pub fn key_id(&self) -> &KeyId {
@@ -116,7 +129,12 @@ impl Client {
     }
 
     /// Signs with a given time and nonce (tests of staleness and replay).
-    pub fn sign_with(&self, command: CommandKind, issued_at: chrono::DateTime<chrono::Utc>, nonce: &[u8]) -> pb::SignedRequest {
+    pub fn sign_with(
+        &self,
+        command: CommandKind,
+        issued_at: chrono::DateTime<chrono::Utc>,
+        nonce: &[u8],
+    ) -> pb::SignedRequest {
         sign_request(&self.key, &self.origin, command, issued_at, nonce)
     }
 
@@ -648,52 +666,140 @@ impl Client {
             .max_decoding_message_size(crate::limits::GRPC_MESSAGE_BYTES_MAX)
     }
 
-    pub async fn publish_fixing(&self, reference: &str, date: &str, rate: &str) -> Result<pb::PublishFixingResponse, tonic::Status> {
+    pub async fn publish_fixing(
+        &self,
+        reference: &str,
+        date: &str,
+        rate: &str,
+    ) -> Result<pb::PublishFixingResponse, tonic::Status> {
         let signed = self.sign(CommandKind::PublishFixing(pb::PublishFixing {
             reference_rate: reference.into(),
             fixing_date: date.into(),
             rate: rate.into(),
         }));
-        Ok(self.treasury().publish_fixing(pb::PublishFixingRequest { signed: Some(signed) }).await?.into_inner())
+        Ok(self
+            .treasury()
+            .publish_fixing(pb::PublishFixingRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
     }
 
-    pub async fn list_due(&self, through: &str) -> Result<pb::ListDueEventsResponse, tonic::Status> {
-        let signed = self.sign(CommandKind::ListDueEvents(pb::ListDueEvents { through: through.into() }));
-        Ok(self.engine().list_due_events(pb::ListDueEventsRequest { signed: Some(signed) }).await?.into_inner())
+    pub async fn list_due(
+        &self,
+        through: &str,
+    ) -> Result<pb::ListDueEventsResponse, tonic::Status> {
+        let signed = self.sign(CommandKind::ListDueEvents(pb::ListDueEvents {
+            through: through.into(),
+        }));
+        Ok(self
+            .engine()
+            .list_due_events(pb::ListDueEventsRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
     }
 
-    pub async fn post_accrual(&self, series_id: &str, event_id: &str) -> Result<pb::PostAccrualEventResponse, tonic::Status> {
-        let signed = self.sign(CommandKind::PostAccrualEvent(pb::PostAccrualEvent { series_id: series_id.into(), event_id: event_id.into() }));
-        Ok(self.engine().post_accrual_event(pb::PostAccrualEventRequest { signed: Some(signed) }).await?.into_inner())
+    pub async fn post_accrual(
+        &self,
+        series_id: &str,
+        event_id: &str,
+    ) -> Result<pb::PostAccrualEventResponse, tonic::Status> {
+        let signed = self.sign(CommandKind::PostAccrualEvent(pb::PostAccrualEvent {
+            series_id: series_id.into(),
+            event_id: event_id.into(),
+        }));
+        Ok(self
+            .engine()
+            .post_accrual_event(pb::PostAccrualEventRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
     }
 
-    pub async fn accrued(&self, series_id: &str, as_of: &str) -> Result<pb::GetAccruedResponse, tonic::Status> {
-        let signed = self.sign(CommandKind::GetAccrued(pb::GetAccrued { series_id: series_id.into(), as_of: as_of.into() }));
-        Ok(self.registry().get_accrued(pb::GetAccruedRequest { signed: Some(signed) }).await?.into_inner())
-    }
-
-    pub async fn statement(&self, investor_ref: &str, bank_id: &str, as_of: &str) -> Result<pb::GetInvestorStatementResponse, tonic::Status> {
-        let signed = self.sign(CommandKind::GetInvestorStatement(pb::GetInvestorStatement {
-            investor_ref: investor_ref.into(),
-            bank_id: bank_id.into(),
+    pub async fn accrued(
+        &self,
+        series_id: &str,
+        as_of: &str,
+    ) -> Result<pb::GetAccruedResponse, tonic::Status> {
+        let signed = self.sign(CommandKind::GetAccrued(pb::GetAccrued {
+            series_id: series_id.into(),
             as_of: as_of.into(),
         }));
-        Ok(self.registry().get_investor_statement(pb::GetInvestorStatementRequest { signed: Some(signed) }).await?.into_inner())
+        Ok(self
+            .registry()
+            .get_accrued(pb::GetAccruedRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
     }
 
-    pub async fn debt_service(&self, series_id: &str) -> Result<pb::GetDebtServiceResponse, tonic::Status> {
-        let signed = self.sign(CommandKind::GetDebtService(pb::GetDebtService { series_id: series_id.into() }));
-        Ok(self.registry().get_debt_service(pb::GetDebtServiceRequest { signed: Some(signed) }).await?.into_inner())
+    pub async fn statement(
+        &self,
+        investor_ref: &str,
+        bank_id: &str,
+        as_of: &str,
+    ) -> Result<pb::GetInvestorStatementResponse, tonic::Status> {
+        let signed = self.sign(CommandKind::GetInvestorStatement(
+            pb::GetInvestorStatement {
+                investor_ref: investor_ref.into(),
+                bank_id: bank_id.into(),
+                as_of: as_of.into(),
+            },
+        ));
+        Ok(self
+            .registry()
+            .get_investor_statement(pb::GetInvestorStatementRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
     }
 
-    pub async fn fixings(&self, reference: &str) -> Result<Vec<pb::RateFixingPublished>, tonic::Status> {
-        let signed = self.sign(CommandKind::ListFixings(pb::ListFixings { reference_rate: reference.into() }));
-        Ok(self.registry().list_fixings(pb::ListFixingsRequest { signed: Some(signed) }).await?.into_inner().fixings)
+    pub async fn debt_service(
+        &self,
+        series_id: &str,
+    ) -> Result<pb::GetDebtServiceResponse, tonic::Status> {
+        let signed = self.sign(CommandKind::GetDebtService(pb::GetDebtService {
+            series_id: series_id.into(),
+        }));
+        Ok(self
+            .registry()
+            .get_debt_service(pb::GetDebtServiceRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
+    }
+
+    pub async fn fixings(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<pb::RateFixingPublished>, tonic::Status> {
+        let signed = self.sign(CommandKind::ListFixings(pb::ListFixings {
+            reference_rate: reference.into(),
+        }));
+        Ok(self
+            .registry()
+            .list_fixings(pb::ListFixingsRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner()
+            .fixings)
     }
 
     /// Posts everything due through `through`, in order. Returns (posted, already
     /// posted, coupons waiting for a fixing).
-    pub async fn accrue(&self, through: &str, mut progress: impl FnMut(&pb::DueEvent, bool)) -> Result<(u64, u64, Vec<pb::WaitingCoupon>), tonic::Status> {
+    pub async fn accrue(
+        &self,
+        through: &str,
+        mut progress: impl FnMut(&pb::DueEvent, bool),
+    ) -> Result<(u64, u64, Vec<pb::WaitingCoupon>), tonic::Status> {
         let due = self.list_due(through).await?;
         let (mut posted, mut already) = (0, 0);
         for d in &due.due {

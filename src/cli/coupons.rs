@@ -20,7 +20,10 @@ pub async fn run_accrue(a: &AccrueArgs) -> anyhow::Result<()> {
         .accrue(&a.through, |d, already| {
             if !json_out {
                 let note = if already { " (already posted)" } else { "" };
-                println!("{:<10} {:<12} {:<36} {}{note}", d.date, d.kind, d.event_id, d.amount);
+                println!(
+                    "{:<10} {:<12} {:<36} {}{note}",
+                    d.date, d.kind, d.event_id, d.amount
+                );
             }
         })
         .await
@@ -30,7 +33,12 @@ pub async fn run_accrue(a: &AccrueArgs) -> anyhow::Result<()> {
             .iter()
             .map(|w| json!({"series_id": w.series_id, "flow": w.flow, "reference_rate": w.reference_rate, "fixing_date": w.fixing_date, "payment_date": w.payment_date}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"posted": posted, "already_posted": already, "waiting": w}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"posted": posted, "already_posted": already, "waiting": w})
+            )?
+        );
     } else {
         println!("posted {posted} events ({already} were already posted)");
         for w in &waiting {
@@ -60,9 +68,15 @@ pub struct FixingArgs {
 
 pub async fn run_fixing(a: &FixingArgs) -> anyhow::Result<()> {
     let c = a.client.connect().await?;
-    let r = c.publish_fixing(&a.reference, &a.date, &a.rate).await.map_err(status_error)?;
+    let r = c
+        .publish_fixing(&a.reference, &a.date, &a.rate)
+        .await
+        .map_err(status_error)?;
     let rc = r.receipt.unwrap_or_default();
-    println!("{} fixed at {} for {}: entry {}", a.reference, a.rate, a.date, rc.index);
+    println!(
+        "{} fixed at {} for {}: entry {}",
+        a.reference, a.rate, a.date, rc.index
+    );
     Ok(())
 }
 
@@ -82,7 +96,10 @@ pub struct StatementArgs {
 
 pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
     let c = a.client.connect().await?;
-    let s = c.statement(&a.investor, &a.bank, &a.as_of).await.map_err(status_error)?;
+    let s = c
+        .statement(&a.investor, &a.bank, &a.as_of)
+        .await
+        .map_err(status_error)?;
     if a.client.json {
         let lines: Vec<_> = s
             .holdings
@@ -96,17 +113,48 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
                        "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming)})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"investor_ref": s.investor_ref, "bank_id": s.bank_id, "as_of": s.as_of, "holdings": lines}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"investor_ref": s.investor_ref, "bank_id": s.bank_id, "as_of": s.as_of, "holdings": lines})
+            )?
+        );
         return Ok(());
     }
-    println!("statement for {} at {} as of {}", s.investor_ref, s.bank_id, s.as_of);
+    println!(
+        "statement for {} at {} as of {}",
+        s.investor_ref, s.bank_id, s.as_of
+    );
     for l in &s.holdings {
         let h = l.holding.clone().unwrap_or_default();
-        println!("  {}: {} units ({} redeemed), accrued {} {}", h.series_id, h.units, h.redeemed_units, l.currency, l.accrued);
-        let received: String = l.received.iter().map(|p| format!("\n      {} {:<10} {} {}", p.payment_date, p.kind, l.currency, p.amount)).collect();
-        println!("    received:{}", if received.is_empty() { " none".into() } else { received });
+        println!(
+            "  {}: {} units ({} redeemed), accrued {} {}",
+            h.series_id, h.units, h.redeemed_units, l.currency, l.accrued
+        );
+        let received: String = l
+            .received
+            .iter()
+            .map(|p| {
+                format!(
+                    "\n      {} {:<10} {} {}",
+                    p.payment_date, p.kind, l.currency, p.amount
+                )
+            })
+            .collect();
+        println!(
+            "    received:{}",
+            if received.is_empty() {
+                " none".into()
+            } else {
+                received
+            }
+        );
         for p in l.upcoming.iter().take(3) {
-            let amount = if p.amount.is_empty() { "waiting for a fixing".to_string() } else { format!("{} {}", l.currency, p.amount) };
+            let amount = if p.amount.is_empty() {
+                "waiting for a fixing".to_string()
+            } else {
+                format!("{} {}", l.currency, p.amount)
+            };
             println!("    upcoming: {} {:<10} {amount}", p.payment_date, p.kind);
         }
     }
@@ -129,13 +177,27 @@ pub async fn run_debt_service(a: &SeriesDateArgs) -> anyhow::Result<()> {
     let d = c.debt_service(&a.series).await.map_err(status_error)?;
     if a.client.json {
         let lines: Vec<_> = d.lines.iter().map(|l| json!({"payment_date": l.payment_date, "kind": l.kind, "amount": l.amount, "status": l.status})).collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"series_id": d.series_id, "currency": d.currency, "units_outstanding": d.units_outstanding, "lines": lines}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"series_id": d.series_id, "currency": d.currency, "units_outstanding": d.units_outstanding, "lines": lines})
+            )?
+        );
         return Ok(());
     }
-    println!("debt service of {} ({} units outstanding), in {}", d.series_id, d.units_outstanding, d.currency);
-    println!("{:<12} {:<11} {:>20} {}", "DATE", "KIND", "AMOUNT", "STATUS");
+    println!(
+        "debt service of {} ({} units outstanding), in {}",
+        d.series_id, d.units_outstanding, d.currency
+    );
+    println!(
+        "{:<12} {:<11} {:>20} {}",
+        "DATE", "KIND", "AMOUNT", "STATUS"
+    );
     for l in &d.lines {
-        println!("{:<12} {:<11} {:>20} {}", l.payment_date, l.kind, l.amount, l.status);
+        println!(
+            "{:<12} {:<11} {:>20} {}",
+            l.payment_date, l.kind, l.amount, l.status
+        );
     }
     Ok(())
 }
@@ -146,8 +208,10 @@ pub async fn run_accrued(a: &SeriesDateArgs) -> anyhow::Result<()> {
     if a.client.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"series_id": r.series_id, "as_of": r.as_of, "currency": r.currency, "per_unit": r.per_unit,
-                "units": r.units, "total": r.total, "holdings": r.holdings}))?
+            serde_json::to_string_pretty(
+                &json!({"series_id": r.series_id, "as_of": r.as_of, "currency": r.currency, "per_unit": r.per_unit,
+                "units": r.units, "total": r.total, "holdings": r.holdings})
+            )?
         );
     } else {
         println!(

@@ -54,7 +54,12 @@ fn payments_from_pb(list: &[pb::Payment]) -> Result<Vec<Payment>, RegistryError>
 
 fn totals_to_pb(list: &[BankTotal]) -> Vec<pb::BankTotal> {
     list.iter()
-        .map(|b| pb::BankTotal { bank_id: b.bank_id.to_string(), holdings: b.holdings, units: b.units.to_string(), amount: b.amount.to_string() })
+        .map(|b| pb::BankTotal {
+            bank_id: b.bank_id.to_string(),
+            holdings: b.holdings,
+            units: b.units.to_string(),
+            amount: b.amount.to_string(),
+        })
         .collect()
 }
 
@@ -74,7 +79,11 @@ fn totals_from_pb(list: &[pb::BankTotal]) -> Result<Vec<BankTotal>, RegistryErro
 pub fn event_to_pb(event: &Event) -> Option<pb::event::Kind> {
     use pb::event::Kind;
     Some(match event {
-        Event::FixingPublished { reference, date, rate } => Kind::RateFixingPublished(pb::RateFixingPublished {
+        Event::FixingPublished {
+            reference,
+            date,
+            rate,
+        } => Kind::RateFixingPublished(pb::RateFixingPublished {
             reference_rate: reference.clone(),
             fixing_date: date.to_string(),
             rate: rate.to_string(),
@@ -105,7 +114,11 @@ pub fn event_to_pb(event: &Event) -> Option<pb::event::Kind> {
             bank_totals: totals_to_pb(&e.bank_totals),
             currency: e.currency.as_str().to_string(),
         }),
-        Event::CouponPayments { id, series_id, payments } => Kind::CouponPayments(pb::CouponPayments {
+        Event::CouponPayments {
+            id,
+            series_id,
+            payments,
+        } => Kind::CouponPayments(pb::CouponPayments {
             event_id: id.to_string(),
             series_id: series_id.to_string(),
             payments: payments_to_pb(payments),
@@ -122,12 +135,18 @@ pub fn event_to_pb(event: &Event) -> Option<pb::event::Kind> {
             bank_totals: totals_to_pb(&e.bank_totals),
             currency: e.currency.as_str().to_string(),
         }),
-        Event::RedemptionPayments { id, series_id, payments } => Kind::RedemptionPayments(pb::RedemptionPayments {
+        Event::RedemptionPayments {
+            id,
+            series_id,
+            payments,
+        } => Kind::RedemptionPayments(pb::RedemptionPayments {
             event_id: id.to_string(),
             series_id: series_id.to_string(),
             payments: payments_to_pb(payments),
         }),
-        Event::SeriesMatured { series_id } => Kind::SeriesMatured(pb::SeriesMatured { series_id: series_id.to_string() }),
+        Event::SeriesMatured { series_id } => Kind::SeriesMatured(pb::SeriesMatured {
+            series_id: series_id.to_string(),
+        }),
         _ => return None,
     })
 }
@@ -149,7 +168,11 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
                 payment_date: date("payment_date", &e.payment_date)?,
                 holders: e.holders,
                 units: units("units", &e.units)?,
-                holders_digest: e.holders_digest.as_slice().try_into().map_err(|_| invalid("holders_digest", "must be 32 bytes"))?,
+                holders_digest: e
+                    .holders_digest
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| invalid("holders_digest", "must be 32 bytes"))?,
             }),
             Kind::CouponPaid(e) => Event::CouponPaid(CouponPaid {
                 id: event_id("event_id", &e.event_id)?,
@@ -189,7 +212,9 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
                 series_id: sid(&e.series_id)?,
                 payments: payments_from_pb(&e.payments)?,
             },
-            Kind::SeriesMatured(e) => Event::SeriesMatured { series_id: sid(&e.series_id)? },
+            Kind::SeriesMatured(e) => Event::SeriesMatured {
+                series_id: sid(&e.series_id)?,
+            },
             _ => return Err(invalid("event", "not a coupon event")),
         })
     })();

@@ -103,15 +103,31 @@ impl EngineSeries {
             .series_holdings(id, None)
             .map(|h| (h.investor_ref.clone(), h.bank_id.clone(), h.units))
             .collect();
-        Ok(EngineSeries { terms, currency: s.terms.currency, holdings })
+        Ok(EngineSeries {
+            terms,
+            currency: s.terms.currency,
+            holdings,
+        })
     }
 
     pub fn input<'a>(&'a self, id: &'a SeriesId) -> SeriesInput<'a> {
-        SeriesInput { series_id: id.as_str(), currency: self.currency, terms: &self.terms, rounding: PAYMENT_ROUNDING }
+        SeriesInput {
+            series_id: id.as_str(),
+            currency: self.currency,
+            terms: &self.terms,
+            rounding: PAYMENT_ROUNDING,
+        }
     }
 
     pub fn holding_inputs(&self) -> Vec<HoldingInput<'_>> {
-        self.holdings.iter().map(|(i, b, u)| HoldingInput { investor_ref: i.as_str(), bank_id: b.as_str(), units: *u }).collect()
+        self.holdings
+            .iter()
+            .map(|(i, b, u)| HoldingInput {
+                investor_ref: i.as_str(),
+                bank_id: b.as_str(),
+                units: *u,
+            })
+            .collect()
     }
 }
 
@@ -125,31 +141,54 @@ pub fn fixings(state: &State) -> Fixings {
 }
 
 /// What is due for one issued series through `through`, not yet posted.
-pub fn due(state: &State, id: &SeriesId, through: NaiveDate) -> Result<accrual::DueReport, RegistryError> {
+pub fn due(
+    state: &State,
+    id: &SeriesId,
+    through: NaiveDate,
+) -> Result<accrual::DueReport, RegistryError> {
     let es = EngineSeries::of(state, id)?;
     let holdings = es.holding_inputs();
     let posted = |e: &EventId| state.posted.contains_key(&e.to_string());
-    accrual::due_events(&es.input(id), &holdings, &fixings(state), &posted, through)
-        .map_err(|e| RegistryError::FailedPrecondition(format!("the accrual engine cannot run series {id}: {e}")))
+    accrual::due_events(&es.input(id), &holdings, &fixings(state), &posted, through).map_err(|e| {
+        RegistryError::FailedPrecondition(format!("the accrual engine cannot run series {id}: {e}"))
+    })
 }
 
 fn require(caller: &Caller, role: Role, what: &str) -> Result<(), RegistryError> {
     if caller.role != role {
-        return Err(RegistryError::PermissionDenied(format!("{what} needs the {role} role; {} is {}", caller.participant_id, caller.role)));
+        return Err(RegistryError::PermissionDenied(format!(
+            "{what} needs the {role} role; {} is {}",
+            caller.participant_id, caller.role
+        )));
     }
     Ok(())
 }
 
-pub(super) fn decide_fixing(state: &State, caller: &Caller, reference: &str, date: NaiveDate, rate: Decimal) -> Result<Vec<Event>, RegistryError> {
+pub(super) fn decide_fixing(
+    state: &State,
+    caller: &Caller,
+    reference: &str,
+    date: NaiveDate,
+    rate: Decimal,
+) -> Result<Vec<Event>, RegistryError> {
     require(caller, Role::Treasury, "publishing a rate fixing")?;
     check_text("reference_rate", reference, 64)?;
     if rate.abs() > Decimal::ONE {
-        return Err(RegistryError::invalid("rate", format!("expected a decimal fraction such as 0.0375, found {rate}")));
+        return Err(RegistryError::invalid(
+            "rate",
+            format!("expected a decimal fraction such as 0.0375, found {rate}"),
+        ));
     }
     if state.fixings.contains_key(&(reference.to_string(), date)) {
-        return Err(RegistryError::AlreadyExists(format!("{reference} is already fixed for {date}; fixings are never changed")));
+        return Err(RegistryError::AlreadyExists(format!(
+            "{reference} is already fixed for {date}; fixings are never changed"
+        )));
     }
-    Ok(vec![Event::FixingPublished { reference: reference.to_string(), date, rate }])
+    Ok(vec![Event::FixingPublished {
+        reference: reference.to_string(),
+        date,
+        rate,
+    }])
 }
 
 fn digest(holdings: &[(InvestorRef, ParticipantId, u64)]) -> [u8; 32] {
@@ -175,14 +214,30 @@ fn payments(list: Vec<accrual::Payment>) -> Result<Vec<Payment>, RegistryError> 
 
 fn bank_totals(list: Vec<accrual::BankTotal>) -> Result<Vec<BankTotal>, RegistryError> {
     list.into_iter()
-        .map(|b| Ok(BankTotal { bank_id: ParticipantId::parse("bank_id", &b.bank_id)?, holdings: b.holdings, units: b.units, amount: b.amount }))
+        .map(|b| {
+            Ok(BankTotal {
+                bank_id: ParticipantId::parse("bank_id", &b.bank_id)?,
+                holdings: b.holdings,
+                units: b.units,
+                amount: b.amount,
+            })
+        })
         .collect()
 }
 
-pub(super) fn decide_post(state: &State, caller: &Caller, ctx: &DecideCtx, id: &SeriesId, event: &EventId) -> Result<Decision, RegistryError> {
+pub(super) fn decide_post(
+    state: &State,
+    caller: &Caller,
+    ctx: &DecideCtx,
+    id: &SeriesId,
+    event: &EventId,
+) -> Result<Decision, RegistryError> {
     require(caller, Role::Engine, "posting accrual events")?;
     if event.series_id() != id.as_str() {
-        return Err(RegistryError::invalid("event_id", format!("event {event} is not an event of series {id}")));
+        return Err(RegistryError::invalid(
+            "event_id",
+            format!("event {event} is not an event of series {id}"),
+        ));
     }
     if let Some(&index) = state.posted.get(&event.to_string()) {
         return Ok(Decision::Existing { index });
@@ -197,7 +252,9 @@ pub(super) fn decide_post(state: &State, caller: &Caller, ctx: &DecideCtx, id: &
     let today = ctx.recorded_at.date_naive();
     let report = due(state, id, today)?;
     let Some(first) = report.due.into_iter().next() else {
-        return Err(RegistryError::FailedPrecondition(format!("nothing is due on series {id} through {today}; {event} is not due")));
+        return Err(RegistryError::FailedPrecondition(format!(
+            "nothing is due on series {id} through {today}; {event} is not due"
+        )));
     };
     if first.id() != event {
         return Err(RegistryError::FailedPrecondition(format!(
@@ -207,7 +264,13 @@ pub(super) fn decide_post(state: &State, caller: &Caller, ctx: &DecideCtx, id: &
     }
     let es = EngineSeries::of(state, id)?;
     let events = match first {
-        Due::RecordDate { id: eid, record_date, payment_date, holders, units } => {
+        Due::RecordDate {
+            id: eid,
+            record_date,
+            payment_date,
+            holders,
+            units,
+        } => {
             let flow = match &eid {
                 EventId::RecordDate { flow, .. } => *flow,
                 _ => 0,
@@ -223,7 +286,18 @@ pub(super) fn decide_post(state: &State, caller: &Caller, ctx: &DecideCtx, id: &
                 holders_digest: digest(&es.holdings),
             })]
         }
-        Due::Coupon { id: eid, accrual_start, accrual_end, payment_date, rate, amount_per_unit, payments: list, bank_totals: totals, total, residue } => {
+        Due::Coupon {
+            id: eid,
+            accrual_start,
+            accrual_end,
+            payment_date,
+            rate,
+            amount_per_unit,
+            payments: list,
+            bank_totals: totals,
+            total,
+            residue,
+        } => {
             let flow = match &eid {
                 EventId::Coupon { flow, .. } => *flow,
                 _ => 0,
@@ -246,11 +320,23 @@ pub(super) fn decide_post(state: &State, caller: &Caller, ctx: &DecideCtx, id: &
                 currency: es.currency,
             })];
             for chunk in list.chunks(ENTRY_ITEMS_MAX) {
-                events.push(Event::CouponPayments { id: eid.clone(), series_id: id.clone(), payments: chunk.to_vec() });
+                events.push(Event::CouponPayments {
+                    id: eid.clone(),
+                    series_id: id.clone(),
+                    payments: chunk.to_vec(),
+                });
             }
             events
         }
-        Due::Redemption { id: eid, payment_date, amount_per_unit, payments: list, bank_totals: totals, total, residue } => {
+        Due::Redemption {
+            id: eid,
+            payment_date,
+            amount_per_unit,
+            payments: list,
+            bank_totals: totals,
+            total,
+            residue,
+        } => {
             let list = payments(list)?;
             let mut events = vec![Event::Redeemed(Redeemed {
                 id: eid.clone(),
@@ -265,9 +351,15 @@ pub(super) fn decide_post(state: &State, caller: &Caller, ctx: &DecideCtx, id: &
                 currency: es.currency,
             })];
             for chunk in list.chunks(ENTRY_ITEMS_MAX) {
-                events.push(Event::RedemptionPayments { id: eid.clone(), series_id: id.clone(), payments: chunk.to_vec() });
+                events.push(Event::RedemptionPayments {
+                    id: eid.clone(),
+                    series_id: id.clone(),
+                    payments: chunk.to_vec(),
+                });
             }
-            events.push(Event::SeriesMatured { series_id: id.clone() });
+            events.push(Event::SeriesMatured {
+                series_id: id.clone(),
+            });
             events
         }
     };
@@ -275,10 +367,18 @@ pub(super) fn decide_post(state: &State, caller: &Caller, ctx: &DecideCtx, id: &
 }
 
 fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
-    ApplyError { index: meta.index, reason }
+    ApplyError {
+        index: meta.index,
+        reason,
+    }
 }
 
-fn mark_posted(state: &mut State, meta: &EntryMeta, id: &EventId, changes: &mut Changes) -> Result<(), ApplyError> {
+fn mark_posted(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: &EventId,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
     let key = id.to_string();
     if state.posted.contains_key(&key) {
         return Err(fail(meta, format!("event {key} posted twice")));
@@ -288,9 +388,18 @@ fn mark_posted(state: &mut State, meta: &EntryMeta, id: &EventId, changes: &mut 
     Ok(())
 }
 
-pub(super) fn apply(state: &mut State, meta: &EntryMeta, event: &Event, changes: &mut Changes) -> Result<(), ApplyError> {
+pub(super) fn apply(
+    state: &mut State,
+    meta: &EntryMeta,
+    event: &Event,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
     match event {
-        Event::FixingPublished { reference, date, rate } => {
+        Event::FixingPublished {
+            reference,
+            date,
+            rate,
+        } => {
             let key = (reference.clone(), *date);
             if state.fixings.contains_key(&key) {
                 return Err(fail(meta, format!("{reference} fixed twice for {date}")));
@@ -301,7 +410,10 @@ pub(super) fn apply(state: &mut State, meta: &EntryMeta, event: &Event, changes:
         Event::RecordDateFixed(e) => mark_posted(state, meta, &e.id, changes)?,
         Event::CouponPaid(e) => {
             mark_posted(state, meta, &e.id, changes)?;
-            let s = state.series.get_mut(&e.series_id).ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
+            let s = state
+                .series
+                .get_mut(&e.series_id)
+                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
             s.paid.push(PaidFlow {
                 event_id: e.id.to_string(),
                 kind: CashFlowKind::Coupon,
@@ -313,7 +425,10 @@ pub(super) fn apply(state: &mut State, meta: &EntryMeta, event: &Event, changes:
         }
         Event::Redeemed(e) => {
             mark_posted(state, meta, &e.id, changes)?;
-            let s = state.series.get_mut(&e.series_id).ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
+            let s = state
+                .series
+                .get_mut(&e.series_id)
+                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
             s.paid.push(PaidFlow {
                 event_id: e.id.to_string(),
                 kind: CashFlowKind::Redemption,
@@ -328,26 +443,49 @@ pub(super) fn apply(state: &mut State, meta: &EntryMeta, event: &Event, changes:
                 return Err(fail(meta, format!("payments of {id} without its summary")));
             }
         }
-        Event::RedemptionPayments { id, series_id, payments } => {
+        Event::RedemptionPayments {
+            id,
+            series_id,
+            payments,
+        } => {
             if !state.posted.contains_key(&id.to_string()) {
                 return Err(fail(meta, format!("payments of {id} without its summary")));
             }
             for p in payments {
                 let key = (series_id.clone(), p.investor_ref.clone(), p.bank_id.clone());
-                let h = state.holdings.get_mut(&key).ok_or_else(|| fail(meta, format!("redemption of unknown holding {} at {}", p.investor_ref, p.bank_id)))?;
+                let h = state.holdings.get_mut(&key).ok_or_else(|| {
+                    fail(
+                        meta,
+                        format!(
+                            "redemption of unknown holding {} at {}",
+                            p.investor_ref, p.bank_id
+                        ),
+                    )
+                })?;
                 h.redeemed_units = h.units;
                 changes.touch(StateKey::Holding(key));
             }
         }
         Event::SeriesMatured { series_id } => {
-            let s = state.series.get_mut(series_id).ok_or_else(|| fail(meta, format!("series {series_id} does not exist")))?;
+            let s = state
+                .series
+                .get_mut(series_id)
+                .ok_or_else(|| fail(meta, format!("series {series_id} does not exist")))?;
             if s.status != SeriesStatus::Issued {
-                return Err(fail(meta, format!("series {series_id} matured while {}", s.status.as_str())));
+                return Err(fail(
+                    meta,
+                    format!("series {series_id} matured while {}", s.status.as_str()),
+                ));
             }
             s.status = SeriesStatus::Matured;
             changes.touch(StateKey::Series(series_id.clone()));
         }
-        _ => return Err(fail(meta, format!("{} is not a coupon event", event.kind()))),
+        _ => {
+            return Err(fail(
+                meta,
+                format!("{} is not a coupon event", event.kind()),
+            ));
+        }
     }
     Ok(())
 }

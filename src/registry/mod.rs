@@ -58,8 +58,15 @@ pub enum Command {
     SubmitSubscription(SubmitSubscription),
     WithdrawSubscription(u64),
     ConfirmSettlement(u64),
-    PublishFixing { reference: String, date: chrono::NaiveDate, rate: rust_decimal::Decimal },
-    PostAccrual { series_id: SeriesId, event_id: crate::accrual::EventId },
+    PublishFixing {
+        reference: String,
+        date: chrono::NaiveDate,
+        rate: rust_decimal::Decimal,
+    },
+    PostAccrual {
+        series_id: SeriesId,
+        event_id: crate::accrual::EventId,
+    },
 }
 
 pub use participants::{RegisterParticipant, RevokeParticipant, RotateKey};
@@ -98,8 +105,15 @@ pub fn decide(
             subscriptions::decide_withdraw(state, caller, ctx, *id)
         }
         Command::ConfirmSettlement(id) => subscriptions::decide_settle(state, caller, *id),
-        Command::PostAccrual { series_id, event_id } => return coupons::decide_post(state, caller, ctx, series_id, event_id),
-        Command::PublishFixing { reference, date, rate } => coupons::decide_fixing(state, caller, reference, *date, *rate),
+        Command::PostAccrual {
+            series_id,
+            event_id,
+        } => return coupons::decide_post(state, caller, ctx, series_id, event_id),
+        Command::PublishFixing {
+            reference,
+            date,
+            rate,
+        } => coupons::decide_fixing(state, caller, reference, *date, *rate),
     }?;
     Ok(Decision::Append(events))
 }

@@ -268,13 +268,27 @@ pub enum Event {
         subscription_id: u64,
         amount: rust_decimal::Decimal,
     },
-    FixingPublished { reference: String, date: chrono::NaiveDate, rate: rust_decimal::Decimal },
+    FixingPublished {
+        reference: String,
+        date: chrono::NaiveDate,
+        rate: rust_decimal::Decimal,
+    },
     RecordDateFixed(super::coupons::RecordDateFixed),
     CouponPaid(super::coupons::CouponPaid),
-    CouponPayments { id: crate::accrual::EventId, series_id: super::SeriesId, payments: Vec<super::coupons::Payment> },
+    CouponPayments {
+        id: crate::accrual::EventId,
+        series_id: super::SeriesId,
+        payments: Vec<super::coupons::Payment>,
+    },
     Redeemed(super::coupons::Redeemed),
-    RedemptionPayments { id: crate::accrual::EventId, series_id: super::SeriesId, payments: Vec<super::coupons::Payment> },
-    SeriesMatured { series_id: super::SeriesId },
+    RedemptionPayments {
+        id: crate::accrual::EventId,
+        series_id: super::SeriesId,
+        payments: Vec<super::coupons::Payment>,
+    },
+    SeriesMatured {
+        series_id: super::SeriesId,
+    },
 }
 
 impl Event {

@@ -136,7 +136,10 @@ impl pb::treasury_service_server::TreasuryService for Ctx {
     ) -> Result<Response<pb::SeriesResponse>, Status> {
         self.series_rpc(r.into_inner().signed, "IssueSeries").await
     }
-    async fn publish_fixing(&self, r: Request<pb::PublishFixingRequest>) -> Result<Response<pb::PublishFixingResponse>, Status> {
+    async fn publish_fixing(
+        &self,
+        r: Request<pb::PublishFixingRequest>,
+    ) -> Result<Response<pb::PublishFixingResponse>, Status> {
         self.publish_fixing_impl(r).await
     }
 }
@@ -366,7 +369,10 @@ impl pb::registry_service_server::RegistryService for Ctx {
         }))
     }
 
-    async fn get_accrued(&self, r: Request<pb::GetAccruedRequest>) -> Result<Response<pb::GetAccruedResponse>, Status> {
+    async fn get_accrued(
+        &self,
+        r: Request<pb::GetAccruedRequest>,
+    ) -> Result<Response<pb::GetAccruedResponse>, Status> {
         self.get_accrued_impl(r).await
     }
 
@@ -377,11 +383,17 @@ impl pb::registry_service_server::RegistryService for Ctx {
         self.get_investor_statement_impl(r).await
     }
 
-    async fn get_debt_service(&self, r: Request<pb::GetDebtServiceRequest>) -> Result<Response<pb::GetDebtServiceResponse>, Status> {
+    async fn get_debt_service(
+        &self,
+        r: Request<pb::GetDebtServiceRequest>,
+    ) -> Result<Response<pb::GetDebtServiceResponse>, Status> {
         self.get_debt_service_impl(r).await
     }
 
-    async fn list_fixings(&self, r: Request<pb::ListFixingsRequest>) -> Result<Response<pb::ListFixingsResponse>, Status> {
+    async fn list_fixings(
+        &self,
+        r: Request<pb::ListFixingsRequest>,
+    ) -> Result<Response<pb::ListFixingsResponse>, Status> {
         self.list_fixings_impl(r).await
     }
 }

@@ -8,7 +8,9 @@ use crate::money::round_to_minor;
 use crate::pricing::{Bond, CashFlowKind};
 use crate::proto as pb;
 use crate::registry::coupons::{self, EngineSeries, PAYMENT_ROUNDING};
-use crate::registry::{InvestorRef, ParticipantId, RegistryError, Role, SeriesId, SeriesStatus, State};
+use crate::registry::{
+    InvestorRef, ParticipantId, RegistryError, Role, SeriesId, SeriesStatus, State,
+};
 use chrono::NaiveDate;
 use pb::command::Kind;
 use rust_decimal::Decimal;
@@ -30,9 +32,15 @@ fn due_kind(d: &Due) -> &'static str {
 
 /// Everything due on every issued series through `through`, in posting order per
 /// series, and the coupons waiting for a fixing.
-pub fn due_everywhere(state: &State, through: NaiveDate) -> Result<pb::ListDueEventsResponse, RegistryError> {
+pub fn due_everywhere(
+    state: &State,
+    through: NaiveDate,
+) -> Result<pb::ListDueEventsResponse, RegistryError> {
     let mut out = pb::ListDueEventsResponse::default();
-    for s in state.all_series().filter(|s| s.status == SeriesStatus::Issued) {
+    for s in state
+        .all_series()
+        .filter(|s| s.status == SeriesStatus::Issued)
+    {
         let id = &s.terms.series_id;
         let report = coupons::due(state, id, through)?;
         for d in &report.due {
@@ -66,10 +74,17 @@ impl Ctx {
         self.clock.now().date_naive()
     }
 
-    fn bank_scope(&self, caller: &crate::registry::Caller, bank_id: &str) -> Result<ParticipantId, Status> {
+    fn bank_scope(
+        &self,
+        caller: &crate::registry::Caller,
+        bank_id: &str,
+    ) -> Result<ParticipantId, Status> {
         if caller.role == Role::Bank {
             if !bank_id.is_empty() && bank_id != caller.participant_id.as_str() {
-                return Err(Status::permission_denied(format!("{} reads only its own clients, not those at {bank_id}", caller.participant_id)));
+                return Err(Status::permission_denied(format!(
+                    "{} reads only its own clients, not those at {bank_id}",
+                    caller.participant_id
+                )));
             }
             return Ok(caller.participant_id.clone());
         }
@@ -79,28 +94,52 @@ impl Ctx {
 
 #[tonic::async_trait]
 impl pb::engine_service_server::EngineService for Ctx {
-    async fn list_due_events(&self, r: Request<pb::ListDueEventsRequest>) -> Result<Response<pb::ListDueEventsResponse>, Status> {
-        let auth = self.auth.check(r.into_inner().signed, "ListDueEvents", &DUE_READERS)?;
-        let Kind::ListDueEvents(c) = &auth.command else { return Err(Status::internal("command kind changed")) };
+    async fn list_due_events(
+        &self,
+        r: Request<pb::ListDueEventsRequest>,
+    ) -> Result<Response<pb::ListDueEventsResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "ListDueEvents", &DUE_READERS)?;
+        let Kind::ListDueEvents(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
         let today = self.today();
-        let through = if c.through.is_empty() { today } else { date("through", &c.through).map_err(bad)?.min(today) };
+        let through = if c.through.is_empty() {
+            today
+        } else {
+            date("through", &c.through).map_err(bad)?.min(today)
+        };
         let ledger = self.ledger.clone();
-        let response = tokio::task::spawn_blocking(move || ledger.read(|p| due_everywhere(&p.state, through)))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(bad)?;
+        let response =
+            tokio::task::spawn_blocking(move || ledger.read(|p| due_everywhere(&p.state, through)))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(bad)?;
         Ok(Response::new(response))
     }
 
-    async fn post_accrual_event(&self, r: Request<pb::PostAccrualEventRequest>) -> Result<Response<pb::PostAccrualEventResponse>, Status> {
-        let auth = self.auth.check(r.into_inner().signed, "PostAccrualEvent", &[Role::Engine])?;
+    async fn post_accrual_event(
+        &self,
+        r: Request<pb::PostAccrualEventRequest>,
+    ) -> Result<Response<pb::PostAccrualEventResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "PostAccrualEvent", &[Role::Engine])?;
         let command = crate::codec::command_from_kind(&auth.command).map_err(bad)?;
         let committed = self.write(auth, command).await?;
-        Ok(Response::new(pb::PostAccrualEventResponse { receipt: Some(receipt(&committed)), already_posted: committed.replayed }))
+        Ok(Response::new(pb::PostAccrualEventResponse {
+            receipt: Some(receipt(&committed)),
+            already_posted: committed.replayed,
+        }))
     }
 }
 
-fn accrued_response(state: &State, id: &SeriesId, as_of: NaiveDate) -> Result<pb::GetAccruedResponse, RegistryError> {
+fn accrued_response(
+    state: &State,
+    id: &SeriesId,
+    as_of: NaiveDate,
+) -> Result<pb::GetAccruedResponse, RegistryError> {
     let es = EngineSeries::of(state, id)?;
     let holdings = es.holding_inputs();
     let a = accrual::accrued(&es.input(id), &holdings, &coupons::fixings(state), as_of)
@@ -117,15 +156,27 @@ fn accrued_response(state: &State, id: &SeriesId, as_of: NaiveDate) -> Result<pb
     })
 }
 
-fn statement(state: &State, bank: &ParticipantId, investor: &InvestorRef, as_of: NaiveDate) -> Result<Vec<pb::StatementLine>, RegistryError> {
+fn statement(
+    state: &State,
+    bank: &ParticipantId,
+    investor: &InvestorRef,
+    as_of: NaiveDate,
+) -> Result<Vec<pb::StatementLine>, RegistryError> {
     let fixings = coupons::fixings(state);
     let mut lines = Vec::new();
     for h in state.investor_holdings(bank, investor) {
-        let s = state.series(&h.series_id).ok_or_else(|| RegistryError::NotFound(format!("series {}", h.series_id)))?;
+        let s = state
+            .series(&h.series_id)
+            .ok_or_else(|| RegistryError::NotFound(format!("series {}", h.series_id)))?;
         let es = EngineSeries::of(state, &h.series_id)?;
         let input = es.input(&h.series_id);
-        let one = [accrual::HoldingInput { investor_ref: h.investor_ref.as_str(), bank_id: h.bank_id.as_str(), units: h.units }];
-        let accrued = accrual::accrued(&input, &one, &fixings, as_of).map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+        let one = [accrual::HoldingInput {
+            investor_ref: h.investor_ref.as_str(),
+            bank_id: h.bank_id.as_str(),
+            units: h.units,
+        }];
+        let accrued = accrual::accrued(&input, &one, &fixings, as_of)
+            .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
         let kind = |k: CashFlowKind| k.as_str().to_string();
         let received = s
             .paid
@@ -134,21 +185,38 @@ fn statement(state: &State, bank: &ParticipantId, investor: &InvestorRef, as_of:
             .map(|p| pb::StatementPayment {
                 kind: kind(p.kind),
                 payment_date: p.payment_date.to_string(),
-                amount: round_to_minor(Decimal::from(h.units) * p.amount_per_unit, s.terms.currency, PAYMENT_ROUNDING).to_string(),
+                amount: round_to_minor(
+                    Decimal::from(h.units) * p.amount_per_unit,
+                    s.terms.currency,
+                    PAYMENT_ROUNDING,
+                )
+                .to_string(),
                 event_id: p.event_id.clone(),
             })
             .collect();
-        let paid: std::collections::BTreeSet<NaiveDate> = s.paid.iter().map(|p| p.payment_date).collect();
-        let bond = Bond::new(&es.terms, &fixings).map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+        let paid: std::collections::BTreeSet<NaiveDate> =
+            s.paid.iter().map(|p| p.payment_date).collect();
+        let bond = Bond::new(&es.terms, &fixings)
+            .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
         let upcoming = bond
             .cashflows()
             .iter()
-            .filter(|f| f.payment_date > as_of && !(paid.contains(&f.payment_date) && f.payment_date <= as_of))
-            .filter(|f| !s.paid.iter().any(|p| p.payment_date == f.payment_date && p.kind == f.kind))
+            .filter(|f| {
+                f.payment_date > as_of
+                    && !(paid.contains(&f.payment_date) && f.payment_date <= as_of)
+            })
+            .filter(|f| {
+                !s.paid
+                    .iter()
+                    .any(|p| p.payment_date == f.payment_date && p.kind == f.kind)
+            })
             .map(|f| pb::StatementPayment {
                 kind: kind(f.kind),
                 payment_date: f.payment_date.to_string(),
-                amount: f.amount.map(|a| (a * Decimal::from(h.units)).to_string()).unwrap_or_default(),
+                amount: f
+                    .amount
+                    .map(|a| (a * Decimal::from(h.units)).to_string())
+                    .unwrap_or_default(),
                 event_id: String::new(),
             })
             .collect();
@@ -163,24 +231,50 @@ fn statement(state: &State, bank: &ParticipantId, investor: &InvestorRef, as_of:
     Ok(lines)
 }
 
-fn debt_service(state: &State, id: &SeriesId, today: NaiveDate) -> Result<pb::GetDebtServiceResponse, RegistryError> {
-    let s = state.series(id).ok_or_else(|| RegistryError::NotFound(format!("series {id} does not exist")))?;
+fn debt_service(
+    state: &State,
+    id: &SeriesId,
+    today: NaiveDate,
+) -> Result<pb::GetDebtServiceResponse, RegistryError> {
+    let s = state
+        .series(id)
+        .ok_or_else(|| RegistryError::NotFound(format!("series {id} does not exist")))?;
     let es = EngineSeries::of(state, id)?;
     let units: u64 = es.holdings.iter().map(|h| h.2).sum();
     // Before issue, the debt service is that of the whole cap.
-    let outstanding = if matches!(s.status, SeriesStatus::Issued | SeriesStatus::Matured) { units } else { s.terms.cap_units };
-    let bond = Bond::new(&es.terms, &coupons::fixings(state)).map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+    let outstanding = if matches!(s.status, SeriesStatus::Issued | SeriesStatus::Matured) {
+        units
+    } else {
+        s.terms.cap_units
+    };
+    let bond = Bond::new(&es.terms, &coupons::fixings(state))
+        .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
     let lines = bond
         .cashflows()
         .iter()
         .map(|f| {
-            let paid = s.paid.iter().find(|p| p.payment_date == f.payment_date && p.kind == f.kind);
+            let paid = s
+                .paid
+                .iter()
+                .find(|p| p.payment_date == f.payment_date && p.kind == f.kind);
             let (amount, status) = match (paid, f.amount) {
                 (Some(p), _) => (p.total.to_string(), "paid"),
                 (None, None) => (String::new(), "waiting"),
-                (None, Some(a)) => ((a * Decimal::from(outstanding)).to_string(), if f.payment_date <= today { "due" } else { "scheduled" }),
+                (None, Some(a)) => (
+                    (a * Decimal::from(outstanding)).to_string(),
+                    if f.payment_date <= today {
+                        "due"
+                    } else {
+                        "scheduled"
+                    },
+                ),
             };
-            pb::DebtServiceLine { payment_date: f.payment_date.to_string(), kind: f.kind.as_str().into(), amount, status: status.into() }
+            pb::DebtServiceLine {
+                payment_date: f.payment_date.to_string(),
+                kind: f.kind.as_str().into(),
+                amount,
+                status: status.into(),
+            }
         })
         .collect();
     Ok(pb::GetDebtServiceResponse {
@@ -192,16 +286,29 @@ fn debt_service(state: &State, id: &SeriesId, today: NaiveDate) -> Result<pb::Ge
 }
 
 impl Ctx {
-    pub(super) async fn get_accrued_impl(&self, r: Request<pb::GetAccruedRequest>) -> Result<Response<pb::GetAccruedResponse>, Status> {
-        let auth = self.auth.check(r.into_inner().signed, "GetAccrued", &Role::ALL)?;
-        let Kind::GetAccrued(c) = &auth.command else { return Err(Status::internal("command kind changed")) };
+    pub(super) async fn get_accrued_impl(
+        &self,
+        r: Request<pb::GetAccruedRequest>,
+    ) -> Result<Response<pb::GetAccruedResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "GetAccrued", &Role::ALL)?;
+        let Kind::GetAccrued(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
         let id = cb::series_id_from_pb(&c.series_id).map_err(bad)?;
-        let as_of = if c.as_of.is_empty() { self.today() } else { date("as_of", &c.as_of).map_err(bad)? };
+        let as_of = if c.as_of.is_empty() {
+            self.today()
+        } else {
+            date("as_of", &c.as_of).map_err(bad)?
+        };
         let ledger = self.ledger.clone();
-        let resp = tokio::task::spawn_blocking(move || ledger.read(|p| accrued_response(&p.state, &id, as_of)))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(bad)?;
+        let resp = tokio::task::spawn_blocking(move || {
+            ledger.read(|p| accrued_response(&p.state, &id, as_of))
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(bad)?;
         Ok(Response::new(resp))
     }
 
@@ -209,12 +316,23 @@ impl Ctx {
         &self,
         r: Request<pb::GetInvestorStatementRequest>,
     ) -> Result<Response<pb::GetInvestorStatementResponse>, Status> {
-        let auth = self.auth.check(r.into_inner().signed, "GetInvestorStatement", &Role::ALL)?;
-        let Kind::GetInvestorStatement(c) = &auth.command else { return Err(Status::internal("command kind changed")) };
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "GetInvestorStatement", &Role::ALL)?;
+        let Kind::GetInvestorStatement(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
         let investor = InvestorRef::parse("investor_ref", &c.investor_ref).map_err(bad)?;
         let bank = self.bank_scope(&auth.caller, &c.bank_id)?;
-        let as_of = if c.as_of.is_empty() { self.today() } else { date("as_of", &c.as_of).map_err(bad)? };
-        let holdings = self.ledger.read(|p| statement(&p.state, &bank, &investor, as_of)).map_err(bad)?;
+        let as_of = if c.as_of.is_empty() {
+            self.today()
+        } else {
+            date("as_of", &c.as_of).map_err(bad)?
+        };
+        let holdings = self
+            .ledger
+            .read(|p| statement(&p.state, &bank, &investor, as_of))
+            .map_err(bad)?;
         Ok(Response::new(pb::GetInvestorStatementResponse {
             investor_ref: investor.to_string(),
             bank_id: bank.to_string(),
@@ -223,33 +341,63 @@ impl Ctx {
         }))
     }
 
-    pub(super) async fn get_debt_service_impl(&self, r: Request<pb::GetDebtServiceRequest>) -> Result<Response<pb::GetDebtServiceResponse>, Status> {
-        let auth = self.auth.check(r.into_inner().signed, "GetDebtService", &[Role::Admin, Role::Treasury, Role::Auditor, Role::Engine])?;
-        let Kind::GetDebtService(c) = &auth.command else { return Err(Status::internal("command kind changed")) };
+    pub(super) async fn get_debt_service_impl(
+        &self,
+        r: Request<pb::GetDebtServiceRequest>,
+    ) -> Result<Response<pb::GetDebtServiceResponse>, Status> {
+        let auth = self.auth.check(
+            r.into_inner().signed,
+            "GetDebtService",
+            &[Role::Admin, Role::Treasury, Role::Auditor, Role::Engine],
+        )?;
+        let Kind::GetDebtService(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
         let id = cb::series_id_from_pb(&c.series_id).map_err(bad)?;
         let today = self.today();
-        let resp = self.ledger.read(|p| debt_service(&p.state, &id, today)).map_err(bad)?;
+        let resp = self
+            .ledger
+            .read(|p| debt_service(&p.state, &id, today))
+            .map_err(bad)?;
         Ok(Response::new(resp))
     }
 
-    pub(super) async fn list_fixings_impl(&self, r: Request<pb::ListFixingsRequest>) -> Result<Response<pb::ListFixingsResponse>, Status> {
-        let auth = self.auth.check(r.into_inner().signed, "ListFixings", &Role::ALL)?;
-        let Kind::ListFixings(c) = &auth.command else { return Err(Status::internal("command kind changed")) };
+    pub(super) async fn list_fixings_impl(
+        &self,
+        r: Request<pb::ListFixingsRequest>,
+    ) -> Result<Response<pb::ListFixingsResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "ListFixings", &Role::ALL)?;
+        let Kind::ListFixings(c) = &auth.command else {
+            return Err(Status::internal("command kind changed"));
+        };
         let fixings = self.ledger.read(|p| {
             p.state
                 .fixings()
                 .iter()
                 .filter(|((r, _), _)| c.reference_rate.is_empty() || *r == c.reference_rate)
-                .map(|((r, d), v)| pb::RateFixingPublished { reference_rate: r.clone(), fixing_date: d.to_string(), rate: v.to_string() })
+                .map(|((r, d), v)| pb::RateFixingPublished {
+                    reference_rate: r.clone(),
+                    fixing_date: d.to_string(),
+                    rate: v.to_string(),
+                })
                 .collect()
         });
         Ok(Response::new(pb::ListFixingsResponse { fixings }))
     }
 
-    pub(super) async fn publish_fixing_impl(&self, r: Request<pb::PublishFixingRequest>) -> Result<Response<pb::PublishFixingResponse>, Status> {
-        let auth = self.auth.check(r.into_inner().signed, "PublishFixing", &[Role::Treasury])?;
+    pub(super) async fn publish_fixing_impl(
+        &self,
+        r: Request<pb::PublishFixingRequest>,
+    ) -> Result<Response<pb::PublishFixingResponse>, Status> {
+        let auth = self
+            .auth
+            .check(r.into_inner().signed, "PublishFixing", &[Role::Treasury])?;
         let command = crate::codec::command_from_kind(&auth.command).map_err(bad)?;
         let committed = self.write(auth, command).await?;
-        Ok(Response::new(pb::PublishFixingResponse { receipt: Some(receipt(&committed)) }))
+        Ok(Response::new(pb::PublishFixingResponse {
+            receipt: Some(receipt(&committed)),
+        }))
     }
 }

@@ -29,7 +29,11 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(ledger: Ledger, clock: Arc<dyn Clock>) -> Self {
         let auth = auth::Authenticator::new(ledger.clone(), clock.clone());
-        Ctx { ledger, auth, clock }
+        Ctx {
+            ledger,
+            auth,
+            clock,
+        }
     }
 }
 

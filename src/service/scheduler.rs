@@ -33,11 +33,25 @@ impl Scheduler {
     /// Posts everything due today, in order.
     pub async fn run_once(&self) -> anyhow::Result<RunSummary> {
         let today = self.clock.now().date_naive();
-        let due = self.ledger.read(|p| super::coupons::due_everywhere(&p.state, today))?;
-        let mut summary = RunSummary { waiting: due.waiting.len() as u64, ..Default::default() };
+        let due = self
+            .ledger
+            .read(|p| super::coupons::due_everywhere(&p.state, today))?;
+        let mut summary = RunSummary {
+            waiting: due.waiting.len() as u64,
+            ..Default::default()
+        };
         for d in due.due {
-            let command = pb::command::Kind::PostAccrualEvent(pb::PostAccrualEvent { series_id: d.series_id.clone(), event_id: d.event_id.clone() });
-            let signed = crate::client::sign_request(&self.key, &self.ledger.identity().origin, command.clone(), self.clock.now(), &crate::client::nonce());
+            let command = pb::command::Kind::PostAccrualEvent(pb::PostAccrualEvent {
+                series_id: d.series_id.clone(),
+                event_id: d.event_id.clone(),
+            });
+            let signed = crate::client::sign_request(
+                &self.key,
+                &self.ledger.identity().origin,
+                command.clone(),
+                self.clock.now(),
+                &crate::client::nonce(),
+            );
             let request = WriteRequest {
                 key_id: KeyId::of(&self.key.verifying_key()),
                 payload: signed.payload,

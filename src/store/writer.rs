@@ -347,9 +347,13 @@ fn fresh_at(payload: &[u8], recorded_at: DateTime<Utc>) -> Result<(), WriteError
         .ok()
         .and_then(|p| p.issued_at)
         .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.clamp(0, 999_999_999) as u32))
-        .ok_or_else(|| WriteError::Unauthenticated("request payload has no valid issue time".into()))?;
+        .ok_or_else(|| {
+            WriteError::Unauthenticated("request payload has no valid issue time".into())
+        })?;
     let age = (recorded_at - issued).num_seconds();
-    if age > crate::limits::REQUEST_AGE_SECS_MAX || -age > crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX {
+    if age > crate::limits::REQUEST_AGE_SECS_MAX
+        || -age > crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX
+    {
         return Err(WriteError::Unauthenticated(format!(
             "request issued {age} s before the ledger's time {recorded_at}; outside the accepted window"
         )));
