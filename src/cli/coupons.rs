@@ -189,10 +189,7 @@ pub async fn run_debt_service(a: &SeriesDateArgs) -> anyhow::Result<()> {
         "debt service of {} ({} units outstanding), in {}",
         d.series_id, d.units_outstanding, d.currency
     );
-    println!(
-        "{:<12} {:<11} {:>20} {}",
-        "DATE", "KIND", "AMOUNT", "STATUS"
-    );
+    println!("{:<12} {:<11} {:>20} STATUS", "DATE", "KIND", "AMOUNT");
     for l in &d.lines {
         println!(
             "{:<12} {:<11} {:>20} {}",

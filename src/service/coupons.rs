@@ -135,6 +135,31 @@ impl pb::engine_service_server::EngineService for Ctx {
     }
 }
 
+/// The payments a series makes, per unit, as the engine pays them: an
+/// accumulating bond's compounded interest is paid with (and counted in) the
+/// redemption rather than as a coupon of its own.
+fn payable_flows(
+    bond: &Bond,
+    terms: &crate::registry::SeriesTerms,
+) -> Vec<(CashFlowKind, NaiveDate, Option<Decimal>)> {
+    let accumulating = matches!(terms.coupon, crate::registry::CouponSpec::Accumulating(_));
+    let mut out: Vec<(CashFlowKind, NaiveDate, Option<Decimal>)> = Vec::new();
+    let mut interest = Decimal::ZERO;
+    for f in bond.cashflows() {
+        if accumulating && f.kind == CashFlowKind::Coupon {
+            interest += f.amount.unwrap_or_default();
+            continue;
+        }
+        let amount = if f.kind == CashFlowKind::Redemption {
+            f.amount.map(|a| a + interest)
+        } else {
+            f.amount
+        };
+        out.push((f.kind, f.payment_date, amount));
+    }
+    out
+}
+
 fn accrued_response(
     state: &State,
     id: &SeriesId,
@@ -194,22 +219,13 @@ fn statement(
                 event_id: p.event_id.clone(),
             })
             .collect();
-        let paid: std::collections::BTreeSet<NaiveDate> =
-            s.paid.iter().map(|p| p.payment_date).collect();
         let bond = Bond::new(&es.terms, &fixings)
             .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+        // Upcoming as of the statement date: every flow paid after it.
         let upcoming = bond
             .cashflows()
             .iter()
-            .filter(|f| {
-                f.payment_date > as_of
-                    && !(paid.contains(&f.payment_date) && f.payment_date <= as_of)
-            })
-            .filter(|f| {
-                !s.paid
-                    .iter()
-                    .any(|p| p.payment_date == f.payment_date && p.kind == f.kind)
-            })
+            .filter(|f| f.payment_date > as_of)
             .map(|f| pb::StatementPayment {
                 kind: kind(f.kind),
                 payment_date: f.payment_date.to_string(),
@@ -249,29 +265,24 @@ fn debt_service(
     };
     let bond = Bond::new(&es.terms, &coupons::fixings(state))
         .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
-    let lines = bond
-        .cashflows()
-        .iter()
-        .map(|f| {
+    let lines = payable_flows(&bond, &s.terms)
+        .into_iter()
+        .map(|(kind, date, amount)| {
             let paid = s
                 .paid
                 .iter()
-                .find(|p| p.payment_date == f.payment_date && p.kind == f.kind);
-            let (amount, status) = match (paid, f.amount) {
+                .find(|p| p.payment_date == date && p.kind == kind);
+            let (amount, status) = match (paid, amount) {
                 (Some(p), _) => (p.total.to_string(), "paid"),
                 (None, None) => (String::new(), "waiting"),
                 (None, Some(a)) => (
                     (a * Decimal::from(outstanding)).to_string(),
-                    if f.payment_date <= today {
-                        "due"
-                    } else {
-                        "scheduled"
-                    },
+                    if date <= today { "due" } else { "scheduled" },
                 ),
             };
             pb::DebtServiceLine {
-                payment_date: f.payment_date.to_string(),
-                kind: f.kind.as_str().into(),
+                payment_date: date.to_string(),
+                kind: kind.as_str().into(),
                 amount,
                 status: status.into(),
             }
