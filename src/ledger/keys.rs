@@ -26,7 +26,12 @@ pub struct KeyId(String);
 
 impl KeyId {
     pub fn of(key: &VerifyingKey) -> Self {
-        let digest = Sha256::digest(key.as_bytes());
+        Self::of_bytes(key.as_bytes())
+    }
+
+    /// The key id of an encoded public key (no point decompression needed).
+    pub fn of_bytes(key: &[u8; PUBLIC_KEY_BYTES]) -> Self {
+        let digest = Sha256::digest(key);
         KeyId(hex::encode(&digest[..8]))
     }
 

@@ -2,7 +2,7 @@
 //! accrual engine posts. The server never trusts the engine's figures: posting an
 //! event re-derives it from the ledger with the pure engine (`crate::accrual`).
 
-use super::series::{ENTRY_ITEMS_MAX, SeriesStatus, bond_terms, series, series_coupon};
+use super::series::{ITEMS_PER_ENTRY, SeriesStatus, bond_terms, series, series_coupon};
 use super::*;
 use crate::accrual::{self, Due, EventId, HoldingInput, SeriesInput};
 use crate::money::{Currency, RoundingRule};
@@ -319,7 +319,7 @@ pub(super) fn decide_post(
                 bank_totals: bank_totals(totals)?,
                 currency: es.currency,
             })];
-            for chunk in list.chunks(ENTRY_ITEMS_MAX) {
+            for chunk in list.chunks(ITEMS_PER_ENTRY) {
                 events.push(Event::CouponPayments {
                     id: eid.clone(),
                     series_id: id.clone(),
@@ -350,7 +350,7 @@ pub(super) fn decide_post(
                 bank_totals: bank_totals(totals)?,
                 currency: es.currency,
             })];
-            for chunk in list.chunks(ENTRY_ITEMS_MAX) {
+            for chunk in list.chunks(ITEMS_PER_ENTRY) {
                 events.push(Event::RedemptionPayments {
                     id: eid.clone(),
                     series_id: id.clone(),

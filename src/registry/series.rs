@@ -21,9 +21,12 @@ pub const UNITS_MAX: u64 = 1_000_000_000_000;
 pub const PAR_COUPON_DECIMALS: u32 = 6;
 /// Decimal places the issue price (percent of face) is published with, half even.
 pub const ISSUE_PRICE_DECIMALS: u32 = 6;
-/// Items per entry for allotment, refund, release and holding lists; a larger list
-/// is split over several entries of the same request.
-pub const ENTRY_ITEMS_MAX: usize = 1000;
+/// Items per entry for allotment, refund, release, holding and payment lists: one,
+/// so that each subscription's allotment, each holding and each payment is its own
+/// entry, and a receipt of one (entry + inclusion proof + checkpoint) carries no
+/// other investor's data. A request still writes all its entries in one atomic
+/// batch.
+pub const ITEMS_PER_ENTRY: usize = 1;
 
 /// A series id: 1 to 40 of upper-case ASCII letters, digits and '-'.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -662,7 +665,7 @@ pub(super) fn decide_transition(
                 reason: reason.clone(),
                 subscriptions: live.len() as u64,
             }];
-            for chunk in live.chunks(ENTRY_ITEMS_MAX) {
+            for chunk in live.chunks(ITEMS_PER_ENTRY) {
                 events.push(Event::SubscriptionsRefunded {
                     series_id: id.clone(),
                     refunds: chunk.to_vec(),
@@ -703,7 +706,7 @@ pub(super) fn decide_transition(
                 allotted_units: allotted.iter().sum(),
                 subscriptions: book.len() as u64,
             }];
-            for chunk in lines.chunks(ENTRY_ITEMS_MAX) {
+            for chunk in lines.chunks(ITEMS_PER_ENTRY) {
                 events.push(Event::SubscriptionsAllotted {
                     series_id: id.clone(),
                     allotments: chunk.to_vec(),
@@ -736,7 +739,7 @@ pub(super) fn decide_transition(
                 )));
             }
             Ok(unsettled
-                .chunks(ENTRY_ITEMS_MAX)
+                .chunks(ITEMS_PER_ENTRY)
                 .map(|c| Event::UnsettledReleased {
                     series_id: id.clone(),
                     released: c.to_vec(),
@@ -786,7 +789,7 @@ pub(super) fn decide_transition(
                 holdings: list.len() as u64,
                 amount_raised,
             }];
-            for chunk in list.chunks(ENTRY_ITEMS_MAX) {
+            for chunk in list.chunks(ITEMS_PER_ENTRY) {
                 events.push(Event::HoldingsCreated {
                     series_id: id.clone(),
                     holdings: chunk.to_vec(),

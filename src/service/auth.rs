@@ -83,6 +83,9 @@ pub struct Authenticator {
     ledger: Ledger,
     clock: Arc<dyn Clock>,
     nonces: Arc<NonceCache>,
+    /// Decompressed public keys by key id: decompression costs more than a hash
+    /// lookup, and a key's bytes never change under its id.
+    parsed: Arc<std::sync::RwLock<HashMap<KeyId, ed25519_dalek::VerifyingKey>>>,
 }
 
 fn forget_after(issued_at: DateTime<Utc>) -> i64 {
@@ -135,6 +138,7 @@ impl Authenticator {
             ledger,
             clock,
             nonces,
+            parsed: Default::default(),
         }
     }
 
@@ -189,8 +193,24 @@ impl Authenticator {
                 key.public_key,
             ))
         })?;
-        let vk =
-            keys::parse_public_key(&public_key.0).map_err(|e| Status::internal(e.to_string()))?;
+        let cached = self
+            .parsed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key_id)
+            .copied();
+        let vk = match cached {
+            Some(vk) => vk,
+            None => {
+                let vk = keys::parse_public_key(&public_key.0)
+                    .map_err(|e| Status::internal(e.to_string()))?;
+                self.parsed
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key_id.clone(), vk);
+                vk
+            }
+        };
         if !keys::verify(&vk, REQUEST_CONTEXT, &signed.payload, &signed.signature) {
             return Err(Status::unauthenticated(format!(
                 "signature does not verify with key {key_id}"

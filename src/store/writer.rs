@@ -62,6 +62,7 @@ pub(super) struct Job {
 }
 
 pub(super) struct WriterParts {
+    pub data_file: super::DataFile,
     pub db: sled::Db,
     pub tree: sled::Tree,
     pub ledger_key: SigningKey,
@@ -283,7 +284,9 @@ impl Writer {
             let durable = p
                 .tree
                 .apply_batch(batch)
-                .and_then(|()| p.db.flush().map(|_| ()));
+                .and_then(|()| p.db.flush().map(|_| ()))
+                .map_err(|e| e.to_string())
+                .and_then(|()| p.data_file.sync().map_err(|e| e.to_string()));
             if let Err(e) = durable {
                 let reason =
                     format!("storage failure, writes stopped (restart the server to recover): {e}");
