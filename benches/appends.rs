@@ -1,0 +1,717 @@
+//! End to end: durable signed appends through gRPC. Runs the real `dbond serve` (the
+//! binary cargo built with this bench) on 127.0.0.1, then N concurrent clients over a
+//! few HTTP/2 connections send signed RegisterParticipant requests for a fixed time.
+//! Reports appends/s, latency percentiles, group-commit sizes (distinct tree sizes in
+//! receipts) and where the CPU went (server threads from /proc, the client process),
+//! next to the signature-work limit measured here with the same code:
+//!   cores / (strict verify + sign), the server's signature work per append.
+//!
+//! Two modes: `inline` (each client signs its request just before sending it, as a
+//! real client does; that signing shares the cores with the server) and `presigned`
+//! (requests signed before the timed window, which leaves the cores to the server and
+//! the gRPC client machinery).
+//!
+//! Run: `cargo bench --bench appends` (about 45 s). Settings (environment):
+//!   DBOND_BENCH_SECS (3), DBOND_BENCH_WARMUP_SECS (1), DBOND_BENCH_CONCURRENCY
+//!   ("1,16,64,256"), DBOND_BENCH_CONNECTIONS (4), DBOND_BENCH_MODES
+//!   ("inline,presigned"), DBOND_BENCH_DIR (default: CARGO_TARGET_TMPDIR).
+//! Without `--bench` (as under `cargo test --benches`) it runs a short smoke pass.
+
+use dbond::client::{Client, CommandKind};
+use dbond::ledger::keys::{self, REQUEST_CONTEXT};
+use dbond::proto as pb;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Time spent on each limit micro-measurement.
+const LIMIT_MEASURE: Duration = Duration::from_millis(700);
+/// Fewest participant keys (or presigned requests) prepared for one run.
+const PREPARED_MIN: usize = 2_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Clients sign each request just before sending it.
+    Inline,
+    /// Requests are signed before the timed window.
+    Presigned,
+}
+
+impl Mode {
+    fn parse(s: &str) -> Mode {
+        match s.trim() {
+            "inline" => Mode::Inline,
+            "presigned" => Mode::Presigned,
+            other => panic!("DBOND_BENCH_MODES: unknown mode {other:?} (inline, presigned)"),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Inline => "inline",
+            Mode::Presigned => "presigned",
+        }
+    }
+}
+
+struct Settings {
+    measure: Duration,
+    warm_up: Duration,
+    concurrency: Vec<usize>,
+    connections: usize,
+    modes: Vec<Mode>,
+    dir: PathBuf,
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+impl Settings {
+    /// Read in `main` only; a run without `--bench` is a short smoke pass.
+    fn from_env() -> Settings {
+        let bench = std::env::args().any(|a| a == "--bench");
+        let secs = |name: &str, default: &str| {
+            Duration::from_secs_f64(env_or(name, default).parse().expect(name))
+        };
+        let (measure, warm_up, levels) = if bench {
+            (
+                secs("DBOND_BENCH_SECS", "3"),
+                secs("DBOND_BENCH_WARMUP_SECS", "1"),
+                env_or("DBOND_BENCH_CONCURRENCY", "1,16,64,256"),
+            )
+        } else {
+            (
+                Duration::from_millis(300),
+                Duration::from_millis(100),
+                "1,16".to_string(),
+            )
+        };
+        Settings {
+            measure,
+            warm_up,
+            concurrency: levels
+                .split(',')
+                .map(|s| s.trim().parse().expect("DBOND_BENCH_CONCURRENCY"))
+                .collect(),
+            connections: env_or("DBOND_BENCH_CONNECTIONS", "4")
+                .parse()
+                .expect("DBOND_BENCH_CONNECTIONS"),
+            modes: env_or("DBOND_BENCH_MODES", "inline,presigned")
+                .split(',')
+                .map(Mode::parse)
+                .collect(),
+            dir: std::env::var_os("DBOND_BENCH_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR"))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Limits, measured in this process with the code the server runs.
+
+/// Microseconds per call of `f`, over about `LIMIT_MEASURE`.
+fn micros_per_call(mut f: impl FnMut()) -> f64 {
+    for _ in 0..200 {
+        f();
+    }
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < LIMIT_MEASURE {
+        for _ in 0..100 {
+            f();
+        }
+        calls += 100;
+    }
+    start.elapsed().as_secs_f64() * 1e6 / calls as f64
+}
+
+struct Limits {
+    cores: usize,
+    sign_us: f64,
+    verify_us: f64,
+}
+
+impl Limits {
+    fn measure(payload: &[u8]) -> Limits {
+        let key = keys::generate();
+        let public = key.verifying_key();
+        let signature = keys::sign(&key, REQUEST_CONTEXT, payload).to_bytes();
+        Limits {
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            sign_us: micros_per_call(|| {
+                std::hint::black_box(keys::sign(&key, REQUEST_CONTEXT, payload));
+            }),
+            verify_us: micros_per_call(|| {
+                assert!(keys::verify(&public, REQUEST_CONTEXT, payload, &signature));
+            }),
+        }
+    }
+
+    /// Appends/s the server's signature work alone allows: one strict verify of the
+    /// participant's signature and one ledger signature per append, on every core.
+    fn signature_work_per_sec(&self) -> f64 {
+        self.cores as f64 * 1e6 / (self.verify_us + self.sign_us)
+    }
+
+    /// The same with the client's signature on the same cores (this machine's case).
+    fn signature_work_with_client_per_sec(&self) -> f64 {
+        self.cores as f64 * 1e6 / (self.verify_us + 2.0 * self.sign_us)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The server under test.
+
+struct Server {
+    child: Child,
+    url: String,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(parent: &Path) -> Server {
+        std::fs::create_dir_all(parent).expect("create the bench directory");
+        let dir = tempfile::tempdir_in(parent).expect("tempdir");
+        let data = dir.path().join("data");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dbond"))
+            .arg("serve")
+            .arg("--data")
+            .arg(&data)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--origin")
+            .arg("diaspora-bonds/bench")
+            .env("DBOND_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start dbond serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(a) = line.strip_prefix("listening on ") {
+                        break a.trim().to_string();
+                    }
+                }
+                _ => panic!("dbond serve exited before listening"),
+            }
+        };
+        // Keep draining the pipes so the server never blocks on them.
+        std::thread::spawn(move || for _ in lines {});
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if line.contains("WARN") || line.contains("ERROR") {
+                        eprintln!("server: {line}");
+                    }
+                }
+            });
+        }
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            data,
+            _dir: dir,
+        }
+    }
+
+    fn admin_key(&self) -> ed25519_dalek::SigningKey {
+        keys::read_private_key(&self.data.join("admin.key")).expect("admin key")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Our own child, by its handle; its data folder goes with the TempDir.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Scheduler accounting from /proc/<pid>/task/<tid>/schedstat (Linux; empty elsewhere):
+// nanoseconds on a CPU and nanoseconds runnable but waiting for one. The rest of a
+// thread's wall time it was blocked (I/O, fsync, a lock, or waiting for work).
+
+/// On-CPU and waiting-for-CPU seconds of one thread group.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sched {
+    cpu: f64,
+    wait: f64,
+}
+
+/// Per thread id: its name (digits stripped, so a pool adds up) and its times.
+fn threads(pid: u32) -> BTreeMap<u64, (String, Sched)> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(task.path().join("comm")),
+            std::fs::read_to_string(task.path().join("schedstat")),
+        ) else {
+            continue;
+        };
+        let name: String = comm
+            .trim()
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect();
+        let mut f = stat
+            .split_whitespace()
+            .map(|x| x.parse::<f64>().unwrap_or(0.0) / 1e9);
+        let (cpu, wait) = (f.next().unwrap_or(0.0), f.next().unwrap_or(0.0));
+        out.insert(tid, (name, Sched { cpu, wait }));
+    }
+    out
+}
+
+/// What each thread group did between two snapshots.
+fn delta(
+    after: &BTreeMap<u64, (String, Sched)>,
+    before: &BTreeMap<u64, (String, Sched)>,
+) -> BTreeMap<String, Sched> {
+    let mut out: BTreeMap<String, Sched> = BTreeMap::new();
+    for (tid, (name, a)) in after {
+        let b = before.get(tid).map(|(_, b)| *b).unwrap_or_default();
+        let e = out.entry(name.clone()).or_default();
+        e.cpu += a.cpu - b.cpu;
+        e.wait += a.wait - b.wait;
+    }
+    out.retain(|_, s| s.cpu > 0.0 || s.wait > 0.0);
+    out
+}
+
+fn total(groups: &BTreeMap<String, Sched>) -> Sched {
+    groups.values().fold(Sched::default(), |t, s| Sched {
+        cpu: t.cpu + s.cpu,
+        wait: t.wait + s.wait,
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// One run: a mode, a concurrency, a fixed window.
+
+struct Prepared {
+    /// Public keys of participants to register, one per request.
+    participant_keys: Vec<[u8; 32]>,
+    /// Presigned requests (presigned mode), built from the same keys.
+    presigned: Vec<pb::SignedRequest>,
+    next: AtomicUsize,
+    /// Requests that found the prepared stock empty and were built in the window.
+    built_late: AtomicUsize,
+}
+
+fn register_command(id: String, public_key: &[u8; 32]) -> CommandKind {
+    CommandKind::RegisterParticipant(pb::RegisterParticipant {
+        participant_id: id,
+        role: pb::Role::Bank as i32,
+        public_key: public_key.to_vec(),
+        display_name: "Bench Bank".into(),
+    })
+}
+
+fn participant_id(run: usize, n: usize) -> String {
+    format!("r{run}-bank-{n}")
+}
+
+impl Prepared {
+    fn new(admin: &Client, mode: Mode, run: usize, count: usize) -> Prepared {
+        let participant_keys: Vec<[u8; 32]> = (0..count)
+            .into_par_iter()
+            .map(|_| keys::generate().verifying_key().to_bytes())
+            .collect();
+        let presigned = match mode {
+            Mode::Inline => Vec::new(),
+            Mode::Presigned => participant_keys
+                .par_iter()
+                .enumerate()
+                .map(|(n, k)| admin.sign(register_command(participant_id(run, n), k)))
+                .collect(),
+        };
+        Prepared {
+            participant_keys,
+            presigned,
+            next: AtomicUsize::new(0),
+            built_late: AtomicUsize::new(0),
+        }
+    }
+
+    fn take(&self, admin: &Client, mode: Mode, run: usize) -> pb::SignedRequest {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let key = match self.participant_keys.get(n) {
+            Some(k) => *k,
+            None => {
+                self.built_late.fetch_add(1, Ordering::Relaxed);
+                keys::generate().verifying_key().to_bytes()
+            }
+        };
+        match (mode, self.presigned.get(n)) {
+            (Mode::Presigned, Some(signed)) => signed.clone(),
+            _ => admin.sign(register_command(participant_id(run, n), &key)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct WorkerStats {
+    latencies_us: Vec<u64>,
+    tree_sizes: HashSet<u64>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+struct RunResult {
+    mode: Mode,
+    concurrency: usize,
+    connections: usize,
+    appends: usize,
+    window: Duration,
+    latencies_us: Vec<u64>,
+    groups: usize,
+    errors: u64,
+    first_error: Option<String>,
+    server_threads: BTreeMap<String, Sched>,
+    client_threads: BTreeMap<String, Sched>,
+    built_late: usize,
+}
+
+impl RunResult {
+    fn per_sec(&self) -> f64 {
+        self.appends as f64 / self.window.as_secs_f64()
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 * p).ceil() as usize)
+            .clamp(1, self.latencies_us.len())
+            - 1;
+        self.latencies_us[i] as f64 / 1e3
+    }
+
+    /// What this server could do with the machine to itself, from its measured CPU
+    /// per append: all cores busy with server work, but never faster than its one
+    /// writer thread. A projection, not a measurement.
+    fn server_ceiling_per_sec(&self, cores: usize) -> f64 {
+        let server = total(&self.server_threads).cpu;
+        let writer = self
+            .server_threads
+            .get("ledger-writer")
+            .map_or(0.0, |s| s.cpu);
+        if self.appends == 0 || server <= 0.0 {
+            return 0.0;
+        }
+        let all_cores = cores as f64 * self.appends as f64 / server;
+        let one_writer = if writer > 0.0 {
+            self.appends as f64 / writer
+        } else {
+            f64::INFINITY
+        };
+        all_cores.min(one_writer)
+    }
+
+    fn us_per_append(&self, cpu_secs: f64) -> f64 {
+        if self.appends == 0 {
+            return 0.0;
+        }
+        cpu_secs * 1e6 / self.appends as f64
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_level(
+    server: &Server,
+    admins: &[Client],
+    settings: &Settings,
+    mode: Mode,
+    concurrency: usize,
+    run: usize,
+    rate_max: f64,
+) -> RunResult {
+    let total = settings.warm_up + settings.measure;
+    let count = ((rate_max * total.as_secs_f64() * 1.2) as usize).max(PREPARED_MIN);
+    let prepared = Arc::new(Prepared::new(&admins[0], mode, run, count));
+    let start = Instant::now() + Duration::from_millis(20);
+    let window_start = start + settings.warm_up;
+    let stop = window_start + settings.measure;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..concurrency {
+        let admin = admins[w % admins.len()].clone();
+        let prepared = prepared.clone();
+        tasks.spawn(async move {
+            tokio::time::sleep_until(start.into()).await;
+            let mut participants = admin.participants();
+            let mut stats = WorkerStats::default();
+            while Instant::now() < stop {
+                let signed = prepared.take(&admin, mode, run);
+                let sent = Instant::now();
+                let reply = participants
+                    .register_participant(pb::RegisterParticipantRequest {
+                        signed: Some(signed),
+                    })
+                    .await;
+                let done = Instant::now();
+                if done < window_start || done >= stop {
+                    continue;
+                }
+                match reply {
+                    Ok(r) => {
+                        stats.latencies_us.push((done - sent).as_micros() as u64);
+                        if let Some(receipt) = r.into_inner().receipt {
+                            stats.tree_sizes.insert(receipt.tree_size);
+                        }
+                    }
+                    Err(e) => {
+                        stats.errors += 1;
+                        stats.first_error.get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+            stats
+        });
+    }
+
+    let server_pid = server.child.id();
+    let own_pid = std::process::id();
+    tokio::time::sleep_until(window_start.into()).await;
+    let server_before = threads(server_pid);
+    let client_before = threads(own_pid);
+    tokio::time::sleep_until(stop.into()).await;
+    let server_after = threads(server_pid);
+    let client_after = threads(own_pid);
+
+    let mut all = WorkerStats::default();
+    while let Some(stats) = tasks.join_next().await {
+        let stats = stats.expect("client task");
+        all.latencies_us.extend(stats.latencies_us);
+        all.tree_sizes.extend(stats.tree_sizes);
+        all.errors += stats.errors;
+        if all.first_error.is_none() {
+            all.first_error = stats.first_error;
+        }
+    }
+    all.latencies_us.sort_unstable();
+    RunResult {
+        mode,
+        concurrency,
+        connections: admins.len(),
+        appends: all.latencies_us.len(),
+        window: settings.measure,
+        groups: all.tree_sizes.len(),
+        latencies_us: all.latencies_us,
+        errors: all.errors,
+        first_error: all.first_error,
+        server_threads: delta(&server_after, &server_before),
+        client_threads: delta(&client_after, &client_before),
+        built_late: prepared.built_late.load(Ordering::Relaxed),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+
+fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
+    let limit = limits.signature_work_per_sec();
+    println!();
+    println!(
+        "## dbond end-to-end appends (gRPC, durable) - {} cores, {:.1} s window after {:.1} s warm-up",
+        limits.cores,
+        settings.measure.as_secs_f64(),
+        settings.warm_up.as_secs_f64()
+    );
+    println!();
+    println!(
+        "limits (this process, one core): ed25519 sign {:.1} µs ({:.0}/s), strict verify {:.1} µs ({:.0}/s)",
+        limits.sign_us,
+        1e6 / limits.sign_us,
+        limits.verify_us,
+        1e6 / limits.verify_us
+    );
+    println!(
+        "signature-work limit = {} cores / (verify + sign) = {limit:.0} appends/s; target (half) {:.0}/s; \
+         with the client's signing on the same cores {:.0}/s",
+        limits.cores,
+        limit / 2.0,
+        limits.signature_work_with_client_per_sec()
+    );
+    println!();
+    println!(
+        "| mode | clients | conns | appends/s | of sig. limit | p50 ms | p90 ms | p99 ms | max ms | appends/flush | server CPU µs/append | client CPU µs/append | our cores busy | our threads waiting for a core | server-alone ceiling /s | its share of sig. limit |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in results {
+        let window = r.window.as_secs_f64();
+        let (server, client) = (total(&r.server_threads), total(&r.client_threads));
+        let ceiling = r.server_ceiling_per_sec(limits.cores);
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} |",
+            r.mode.as_str(),
+            r.concurrency,
+            r.connections,
+            r.per_sec(),
+            r.per_sec() / limit,
+            r.percentile_ms(0.50),
+            r.percentile_ms(0.90),
+            r.percentile_ms(0.99),
+            r.percentile_ms(1.0),
+            if r.groups == 0 {
+                0.0
+            } else {
+                r.appends as f64 / r.groups as f64
+            },
+            r.us_per_append(server.cpu),
+            r.us_per_append(client.cpu),
+            (server.cpu + client.cpu) / window,
+            (server.wait + client.wait) / window,
+            ceiling,
+            ceiling / limit,
+        );
+    }
+    println!();
+    println!(
+        "server threads, CPU µs per append (ledger-writer: share of the window on a core / runnable but waiting for one / blocked: flush, I/O or no work):"
+    );
+    println!();
+    let names: std::collections::BTreeSet<&String> = results
+        .iter()
+        .flat_map(|r| r.server_threads.keys())
+        .collect();
+    print!("| mode | clients |");
+    for n in &names {
+        print!(" {n} |");
+    }
+    println!(" ledger-writer on core / waiting / blocked |");
+    print!("|---|---:|");
+    for _ in &names {
+        print!("---:|");
+    }
+    println!("---|");
+    for r in results {
+        print!("| {} | {} |", r.mode.as_str(), r.concurrency);
+        for n in &names {
+            let cpu = r.server_threads.get(*n).map_or(0.0, |s| s.cpu);
+            print!(" {:.0} |", r.us_per_append(cpu));
+        }
+        let w = r
+            .server_threads
+            .get("ledger-writer")
+            .copied()
+            .unwrap_or_default();
+        let window = r.window.as_secs_f64();
+        let (on, waiting) = (w.cpu / window, w.wait / window);
+        println!(
+            " {:.0}% / {:.0}% / {:.0}% |",
+            on * 100.0,
+            waiting * 100.0,
+            (1.0 - on - waiting).max(0.0) * 100.0
+        );
+    }
+    for r in results {
+        if r.errors > 0 {
+            println!(
+                "{} {}: {} errors; first: {}",
+                r.mode.as_str(),
+                r.concurrency,
+                r.errors,
+                r.first_error.as_deref().unwrap_or("")
+            );
+        }
+        if r.built_late > 0 {
+            println!(
+                "{} {}: {} requests built inside the window (prepared stock ran out)",
+                r.mode.as_str(),
+                r.concurrency,
+                r.built_late
+            );
+        }
+    }
+    println!();
+}
+
+fn main() {
+    let settings = Settings::from_env();
+    let server = Server::start(&settings.dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        )
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let admin_key = server.admin_key();
+    let admins: Vec<Client> = rt.block_on(async {
+        let mut admins = Vec::new();
+        for _ in 0..settings.connections.max(1) {
+            admins.push(
+                Client::connect(&server.url, admin_key.clone())
+                    .await
+                    .expect("connect"),
+            );
+        }
+        admins
+    });
+    let sample = admins[0]
+        .sign(register_command(
+            "bank-sample".into(),
+            &keys::generate().verifying_key().to_bytes(),
+        ))
+        .payload;
+    let limits = Limits::measure(&sample);
+
+    let mut results = Vec::new();
+    let mut run = 0;
+    for &mode in &settings.modes {
+        // Prepare enough for the rate the last level suggests: at most three times
+        // it (more concurrency rarely buys more), never beyond the signature-work
+        // limit. Running short is reported, not fatal.
+        let (mut last_rate, mut last_concurrency) = (2_000.0, 1usize);
+        for &concurrency in &settings.concurrency {
+            run += 1;
+            let growth = (concurrency as f64 / last_concurrency as f64).clamp(1.0, 3.0);
+            let rate_max = (last_rate * growth).min(limits.signature_work_per_sec());
+            let result = rt.block_on(run_level(
+                &server,
+                &admins,
+                &settings,
+                mode,
+                concurrency,
+                run,
+                rate_max,
+            ));
+            eprintln!(
+                "{} {concurrency:>4} clients: {:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms",
+                mode.as_str(),
+                result.per_sec(),
+                result.percentile_ms(0.5),
+                result.percentile_ms(0.99)
+            );
+            (last_rate, last_concurrency) = (result.per_sec().max(last_rate), concurrency);
+            results.push(result);
+        }
+    }
+    print_results(&limits, &results, &settings);
+    assert!(
+        results.iter().all(|r| r.errors == 0 && r.appends > 0),
+        "some runs failed or appended nothing"
+    );
+}
