@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a whole diaspora bond programme end to end through a real server, and verify it.
+    Demo(cli::demo::DemoArgs),
     /// Run the ledger server (creates the ledger in --data on first start).
     Serve(cli::serve::ServeArgs),
     /// Generate a participant key pair.
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(cli::serve::run(&args))),
+        Command::Demo(a) => runtime().and_then(|rt| rt.block_on(cli::demo::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))

@@ -4,6 +4,7 @@
 pub mod bonds;
 pub mod calc;
 pub mod coupons;
+pub mod demo;
 pub mod keygen;
 pub mod load;
 pub mod participant;

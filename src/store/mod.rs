@@ -120,6 +120,7 @@ struct Inner {
     ledger_public_key: VerifyingKey,
     published: Arc<RwLock<Published>>,
     jobs: tokio::sync::mpsc::Sender<writer::Job>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     failure: Arc<Mutex<Option<String>>>,
 }
 
@@ -298,7 +299,7 @@ impl Ledger {
             checkpoint: replayed.checkpoint.clone(),
         }));
         let failure = Arc::new(Mutex::new(None));
-        let jobs = writer::spawn(writer::WriterParts {
+        let (jobs, writer) = writer::spawn(writer::WriterParts {
             data_file: DataFile::open(path)?,
             db: db.clone(),
             tree: tree.clone(),
@@ -320,8 +321,36 @@ impl Ledger {
                 published,
                 jobs,
                 failure,
+                writer: Mutex::new(Some(writer)),
             }),
         })
+    }
+
+    /// Closes the store: stops the writer (after the jobs already queued), flushes,
+    /// and releases sled's lock, so the folder can be opened again (for example by
+    /// an auditor). Fails if other handles to this ledger are still alive.
+    pub fn close(self) -> Result<(), StoreError> {
+        let inner = Arc::try_unwrap(self.inner).map_err(|_| {
+            StoreError::Invalid(
+                "the ledger is still in use elsewhere; drop every other handle before closing"
+                    .into(),
+            )
+        })?;
+        let Inner {
+            db,
+            tree,
+            jobs,
+            writer,
+            ..
+        } = inner;
+        drop(jobs);
+        if let Some(handle) = writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = handle.join();
+        }
+        db.flush()?;
+        drop(tree);
+        drop(db);
+        Ok(())
     }
 
     pub fn identity(&self) -> &LedgerIdentity {

@@ -75,13 +75,15 @@ pub(super) struct WriterParts {
     pub failure: Arc<Mutex<Option<String>>>,
 }
 
-pub(super) fn spawn(parts: WriterParts) -> Result<mpsc::Sender<Job>, super::StoreError> {
+pub(super) fn spawn(
+    parts: WriterParts,
+) -> Result<(mpsc::Sender<Job>, std::thread::JoinHandle<()>), super::StoreError> {
     let (tx, rx) = mpsc::channel(crate::limits::WRITE_QUEUE_JOBS_MAX);
-    std::thread::Builder::new()
+    let handle = std::thread::Builder::new()
         .name("ledger-writer".into())
         .spawn(move || run(parts, rx))
         .map_err(|e| super::StoreError::Storage(format!("cannot start the writer thread: {e}")))?;
-    Ok(tx)
+    Ok((tx, handle))
 }
 
 /// Checks that `key_id` may sign the entry at `index` in `state`.

@@ -1,0 +1,88 @@
+//! `dbond demo` completes, its summary is right, and the store it keeps verifies
+//! with `dbond verify` and can be served again.
+
+mod common;
+
+use common::Server;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+fn figure(out: &str, label: &str, ccy: &str) -> Decimal {
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(label) && l.contains(ccy))
+        .unwrap_or_else(|| panic!("no {label} {ccy} line in:\n{out}"));
+    let value = line
+        .split(ccy)
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    Decimal::from_str(value).unwrap()
+}
+
+#[test]
+fn the_demo_runs_a_whole_programme_and_its_store_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let data_s = data.to_str().unwrap();
+    let (ok, out, err) = Server::dbond(&["demo", "--data", data_s]);
+    assert!(ok, "demo failed:\n{out}\n{err}");
+    for step in 1..=8 {
+        assert!(
+            out.contains(&format!("[{step:>2}]")),
+            "step {step} narrated:\n{out}"
+        );
+    }
+    // Oversubscribed books fill both caps (4000 and 3000 units of 1000) at par.
+    assert_eq!(
+        figure(&out, "money raised", "USD"),
+        Decimal::from(4_000_000)
+    );
+    assert_eq!(
+        figure(&out, "money raised", "EUR"),
+        Decimal::from(3_000_000)
+    );
+    assert_eq!(
+        figure(&out, "principal redeemed", "USD"),
+        Decimal::from(4_000_000)
+    );
+    assert_eq!(
+        figure(&out, "principal redeemed", "EUR"),
+        Decimal::from(3_000_000)
+    );
+    // Coupons: about 5% a year for 3 years on 4M, about 3.26% for 2 years on 3M.
+    let usd = figure(&out, "coupons paid", "USD");
+    let eur = figure(&out, "coupons paid", "EUR");
+    assert!(
+        usd > Decimal::from(590_000) && usd < Decimal::from(610_000),
+        "{usd}"
+    );
+    assert!(
+        eur > Decimal::from(190_000) && eur < Decimal::from(200_000),
+        "{eur}"
+    );
+    assert!(figure(&out, "saved the issuer", "USD") > Decimal::ZERO);
+    assert!(
+        out.contains("investors               100 subscriptions, 100 holdings"),
+        "{out}"
+    );
+    let entries: u64 = out
+        .lines()
+        .find(|l| l.contains("ledger ") && l.trim_end().ends_with("entries"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .expect("ledger size line");
+    assert!(
+        out.contains(&format!("verification            OK: {entries} entries")),
+        "{out}"
+    );
+    // The kept store verifies offline and serves again.
+    let (ok, vout, verr) = Server::dbond(&["verify", "--data", data_s]);
+    assert!(ok, "{vout} {verr}");
+    assert!(
+        vout.contains(&format!("verified {entries} entries")),
+        "{vout}"
+    );
+}

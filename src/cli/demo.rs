@@ -1,0 +1,503 @@
+//! `dbond demo`: a whole diaspora bond programme, end to end, through the real gRPC
+//! server on loopback: genesis; a treasury, two banks, an auditor and the accrual
+//! engine registered; a USD and a EUR series priced with a patriotic discount; a
+//! hundred subscriptions from several countries; an oversubscribed book allotted;
+//! settlement; issue; the engine run to maturity with every coupon paid; and a
+//! final verification. The server's clock is simulated so years pass in seconds;
+//! everything else is the production path.
+
+use crate::client::{Client, SeriesAction};
+use crate::clock::ManualClock;
+use crate::ledger::keys;
+use crate::proto as pb;
+use crate::registry::ParticipantId;
+use crate::store::{Genesis, Ledger};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Keep the store in this folder (default: a temporary folder, removed at the end).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Subscriptions to submit (over both series and both banks).
+    #[arg(long, default_value_t = 100)]
+    pub subscriptions: usize,
+}
+
+/// What the demo did, for the summary (and the test that checks it).
+#[derive(Debug, Default, Clone)]
+pub struct DemoSummary {
+    /// Money raised per currency.
+    pub raised: BTreeMap<String, Decimal>,
+    /// Issuer savings (present value) per currency.
+    pub savings: BTreeMap<String, Decimal>,
+    /// Coupons paid per currency (excluding redemptions).
+    pub coupons_paid: BTreeMap<String, Decimal>,
+    /// Principal redeemed per currency.
+    pub redeemed: BTreeMap<String, Decimal>,
+    pub discount_bps: Decimal,
+    pub subscriptions: usize,
+    pub holders: usize,
+    pub ledger_entries: u64,
+    pub verified_entries: u64,
+}
+
+fn step(n: usize, text: &str) {
+    println!("[{n:>2}] {text}");
+}
+
+fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(crate::codec::timestamp_to_pb(t))
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap_or_default()
+}
+
+fn terms(
+    id: &str,
+    name: &str,
+    currency: &str,
+    frequency: &str,
+    years: u32,
+    cap: u64,
+    start: DateTime<Utc>,
+) -> pb::SeriesTerms {
+    let issue = (start + Duration::days(21)).date_naive();
+    let maturity = issue
+        .checked_add_months(chrono::Months::new(12 * years))
+        .unwrap_or(issue);
+    pb::SeriesTerms {
+        series_id: id.into(),
+        name: name.into(),
+        currency: currency.into(),
+        face_value: "1000".into(),
+        min_units_per_investor: "1".into(),
+        max_units_per_investor: "250".into(),
+        cap_units: cap.to_string(),
+        coupon: Some(pb::Coupon {
+            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
+                rate: String::new(),
+            })),
+        }),
+        frequency: frequency.into(),
+        day_count: "ACT/ACT ICMA".into(),
+        business_day_convention: "modified_following".into(),
+        calendar: "azerbaijan".into(),
+        end_of_month: false,
+        first_coupon_date: String::new(),
+        record_date_lag_days: 5,
+        issue_date: issue.to_string(),
+        maturity_date: maturity.to_string(),
+        window_opens_at: ts(start + Duration::days(1)),
+        window_closes_at: ts(start + Duration::days(14)),
+        allotment_rule: pb::AllotmentRule::ProRata as i32,
+        retail_priority_units: String::new(),
+        eligibility: Some(pb::Eligibility {
+            categories: vec![
+                pb::DiasporaCategory::CitizenAbroad as i32,
+                pb::DiasporaCategory::ChildOfCitizenAbroad as i32,
+                pb::DiasporaCategory::FormerCitizen as i32,
+                pb::DiasporaCategory::Affinity as i32,
+            ],
+            countries_allowed: vec![],
+            countries_barred: vec!["IR".into(), "KP".into()],
+        }),
+        pricing: Some(pb::Pricing {
+            kind: Some(pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
+                reference_yield: if currency == "USD" {
+                    "0.0650".into()
+                } else {
+                    "0.0475".into()
+                },
+                discount_bps: "150".into(),
+                derive_par_coupon: true,
+            })),
+        }),
+        settlement_deadline: ts(start + Duration::days(18)),
+    }
+}
+
+const COUNTRIES: [&str; 8] = ["DE", "US", "GB", "TR", "RU", "FR", "CA", "AE"];
+const CATEGORIES: [pb::DiasporaCategory; 4] = [
+    pb::DiasporaCategory::CitizenAbroad,
+    pb::DiasporaCategory::ChildOfCitizenAbroad,
+    pb::DiasporaCategory::FormerCitizen,
+    pb::DiasporaCategory::Affinity,
+];
+
+fn status(e: tonic::Status) -> anyhow::Error {
+    super::status_error(e)
+}
+
+/// Runs the demo, narrating on stdout; returns the summary.
+pub async fn run_demo(args: &DemoArgs) -> anyhow::Result<DemoSummary> {
+    let temp = tempdir()?;
+    let data = args.data.clone().unwrap_or_else(|| temp.clone());
+    std::fs::create_dir_all(&data)?;
+    let store = data.join("store");
+    anyhow::ensure!(
+        !store.exists(),
+        "{} already holds a store; give an empty --data folder",
+        data.display()
+    );
+    let now = Utc::now();
+    let start = Utc
+        .with_ymd_and_hms(now.year(), now.month(), now.day(), 9, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let clock = Arc::new(ManualClock::new(start));
+    let mut summary = DemoSummary {
+        discount_bps: Decimal::from(150),
+        ..Default::default()
+    };
+
+    step(
+        1,
+        &format!(
+            "genesis: a new ledger in {} with its ledger key and an admin key",
+            data.display()
+        ),
+    );
+    let ledger_key = keys::generate();
+    let admin_key = keys::generate();
+    keys::write_private_key(&data.join("ledger.key"), &ledger_key)?;
+    keys::write_private_key(&data.join("admin.key"), &admin_key)?;
+    let ledger = Ledger::create(
+        &store,
+        &ledger_key,
+        Genesis {
+            origin: "demo.dbond/diaspora-bonds".into(),
+            admin_participant_id: ParticipantId::parse("id", "admin")?,
+            admin_key: &admin_key,
+        },
+        clock.clone(),
+    )?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::service::serve(
+        ledger.clone(),
+        clock.clone(),
+        listener,
+        Default::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    println!("     gRPC server listening on {addr} (simulated clock starting {start})");
+    let admin = Client::connect(&addr, admin_key)
+        .await?
+        .with_clock(clock.clone());
+
+    step(
+        2,
+        "register the treasury, two custodian banks, an auditor and the accrual engine",
+    );
+    let mut keys_of = BTreeMap::new();
+    for (id, role, name) in [
+        ("treasury", pb::Role::Treasury, "Ministry of Finance"),
+        ("bank-baku", pb::Role::Bank, "Bank of Baku (custodian)"),
+        (
+            "bank-berlin",
+            pb::Role::Bank,
+            "Berliner Diaspora Bank (custodian)",
+        ),
+        ("auditor", pb::Role::Auditor, "Chamber of Accounts"),
+        ("engine", pb::Role::Engine, "Coupon accrual engine"),
+    ] {
+        let k = keys::generate();
+        admin
+            .register(id, role, &k.verifying_key(), name)
+            .await
+            .map_err(status)?;
+        keys_of.insert(id, admin.as_key(k));
+        println!("     {id:<12} {name}");
+    }
+    let treasury = &keys_of["treasury"];
+    let banks = [&keys_of["bank-baku"], &keys_of["bank-berlin"]];
+    let auditor = &keys_of["auditor"];
+    let engine = &keys_of["engine"];
+
+    step(
+        3,
+        "the treasury prices two series with a 150 bp patriotic discount (par coupon at the diaspora yield)",
+    );
+    let series = [
+        (
+            "AZ-DIASPORA-USD",
+            terms(
+                "AZ-DIASPORA-USD",
+                "Diaspora Development Bond (USD)",
+                "USD",
+                "semiannual",
+                3,
+                4000,
+                start,
+            ),
+        ),
+        (
+            "AZ-DIASPORA-EUR",
+            terms(
+                "AZ-DIASPORA-EUR",
+                "Diaspora Development Bond (EUR)",
+                "EUR",
+                "annual",
+                2,
+                3000,
+                start,
+            ),
+        ),
+    ];
+    for (id, t) in &series {
+        let s = treasury
+            .create_series(t.clone())
+            .await
+            .map_err(status)?
+            .series
+            .unwrap_or_default();
+        let f = s.figures.unwrap_or_default();
+        println!(
+            "     {id}: reference {} - 150 bp = diaspora yield {}; par coupon {}; issue price {}%; saves the issuer {} {} per unit",
+            f.reference_yield,
+            f.issue_yield,
+            f.coupon_rate,
+            f.issue_price,
+            t.currency,
+            dec(&f.issuer_savings_per_unit).round_dp(2)
+        );
+        treasury
+            .series_action(SeriesAction::Open, id)
+            .await
+            .map_err(status)?;
+    }
+
+    step(
+        4,
+        &format!(
+            "{} subscriptions from investors in {} countries through both banks",
+            args.subscriptions,
+            COUNTRIES.len()
+        ),
+    );
+    clock.set(start + Duration::days(2));
+    for i in 0..args.subscriptions {
+        let (id, _) = &series[i % 2];
+        let units = 20 + (i as u64 * 53) % 220;
+        banks[i % 4 / 2]
+            .submit(pb::SubmitSubscription {
+                series_id: id.to_string(),
+                investor_ref: format!("inv-{i:03}"),
+                category: CATEGORIES[i % 4] as i32,
+                country: COUNTRIES[i % COUNTRIES.len()].into(),
+                units: units.to_string(),
+                idempotency_key: format!("order-{i}"),
+            })
+            .await
+            .map_err(status)?;
+    }
+    summary.subscriptions = args.subscriptions;
+    for (id, _) in &series {
+        let s = auditor.get_series(id).await.map_err(status)?;
+        let b = s.book.unwrap_or_default();
+        let t = s.terms.unwrap_or_default();
+        println!(
+            "     {id}: {} subscriptions for {} units against a cap of {}",
+            b.subscriptions, b.subscribed_units, t.cap_units
+        );
+    }
+
+    step(
+        5,
+        "the window closes; the oversubscribed books are allotted pro rata in whole units",
+    );
+    clock.set(start + Duration::days(15));
+    for (id, _) in &series {
+        treasury
+            .series_action(SeriesAction::Close, id)
+            .await
+            .map_err(status)?;
+        let s = treasury
+            .series_action(SeriesAction::Allot, id)
+            .await
+            .map_err(status)?
+            .series
+            .unwrap_or_default();
+        let b = s.book.unwrap_or_default();
+        println!(
+            "     {id}: {} of {} units allotted",
+            b.allotted_units, b.subscribed_units
+        );
+    }
+
+    step(
+        6,
+        "the banks confirm settlement of every allotment; the treasury issues both series",
+    );
+    clock.set(start + Duration::days(17));
+    for bank in banks {
+        for s in bank.all_subscriptions("").await.map_err(status)? {
+            if s.status == pb::SubscriptionStatus::Allotted as i32 && s.allotted_units != "0" {
+                bank.settle(s.subscription_id).await.map_err(status)?;
+            }
+        }
+    }
+    for (id, t) in &series {
+        let s = treasury
+            .series_action(SeriesAction::Issue, id)
+            .await
+            .map_err(status)?
+            .series
+            .unwrap_or_default();
+        let b = s.book.unwrap_or_default();
+        let f = s.figures.unwrap_or_default();
+        let raised = dec(&b.amount_raised);
+        let units = dec(&b.issued_units);
+        *summary.raised.entry(t.currency.clone()).or_default() += raised;
+        *summary.savings.entry(t.currency.clone()).or_default() +=
+            (dec(&f.issuer_savings_per_unit) * units).round_dp(2);
+        summary.holders += auditor.all_holders(id, 1000).await.map_err(status)?.len();
+        println!(
+            "     {id}: {} units issued, {} {} raised",
+            b.issued_units, t.currency, raised
+        );
+    }
+
+    step(
+        7,
+        "the accrual engine runs to maturity: record dates, coupons and redemptions, posted once each",
+    );
+    let last_maturity = series
+        .iter()
+        .filter_map(|(_, t)| chrono::NaiveDate::parse_from_str(&t.maturity_date, "%Y-%m-%d").ok())
+        .max();
+    let mut year = start.year();
+    let end = last_maturity.map(|d| d.year() + 1).unwrap_or(year + 4);
+    while year < end {
+        year += 1;
+        let at = Utc
+            .with_ymd_and_hms(year, 1, 31, 9, 0, 0)
+            .single()
+            .unwrap_or(start);
+        clock.set(at);
+        let (posted, _, waiting) = engine
+            .accrue(&at.date_naive().to_string(), |_, _| {})
+            .await
+            .map_err(status)?;
+        println!(
+            "     through {}: {posted} events posted{}",
+            at.date_naive(),
+            if waiting.is_empty() {
+                String::new()
+            } else {
+                format!(", {} waiting for fixings", waiting.len())
+            }
+        );
+    }
+    for (id, t) in &series {
+        let d = treasury.debt_service(id).await.map_err(status)?;
+        for l in d.lines.iter().filter(|l| l.status == "paid") {
+            let target = if l.kind == "coupon" {
+                &mut summary.coupons_paid
+            } else {
+                &mut summary.redeemed
+            };
+            *target.entry(t.currency.clone()).or_default() += dec(&l.amount);
+        }
+        let s = auditor.get_series(id).await.map_err(status)?;
+        println!(
+            "     {id}: {}",
+            if s.status == pb::SeriesStatus::Matured as i32 {
+                "matured, every holding redeemed"
+            } else {
+                "not matured yet"
+            }
+        );
+    }
+
+    step(
+        8,
+        "verify: the auditor streams the whole ledger and checks every signature, link, event and the signed checkpoint",
+    );
+    let mut verifier = crate::audit::Verifier::new();
+    let mut stream = auditor.stream_entries(0, 0).await.map_err(status)?;
+    while let Some(m) = stream.message().await.map_err(status)? {
+        verifier.push(&m.entry)?;
+    }
+    let verified = verifier.finish()?;
+    let cp = auditor.checkpoint().await.map_err(status)?;
+    verified.check_checkpoint(&cp.checkpoint)?;
+    summary.ledger_entries = cp.tree_size;
+    summary.verified_entries = verified.size;
+    let _ = stop.send(());
+    let _ = server.await;
+    drop(keys_of);
+    drop(admin);
+    ledger.close()?;
+    // And once more offline, from the bytes on disk, as `dbond verify --data` does.
+    let offline = crate::audit::verify_store(&store, |_, _| {})?;
+    anyhow::ensure!(
+        offline.size == verified.size,
+        "offline verification saw {} entries, online {}",
+        offline.size,
+        verified.size
+    );
+
+    println!();
+    println!("Summary");
+    for (ccy, v) in &summary.raised {
+        println!("  money raised            {ccy} {v}");
+    }
+    println!(
+        "  patriotic discount      {} bp below the market yield",
+        summary.discount_bps
+    );
+    for (ccy, v) in &summary.savings {
+        println!("  saved the issuer        {ccy} {v} (present value of the coupons not paid)");
+    }
+    for (ccy, v) in &summary.coupons_paid {
+        println!("  coupons paid            {ccy} {v}");
+    }
+    for (ccy, v) in &summary.redeemed {
+        println!("  principal redeemed      {ccy} {v}");
+    }
+    println!(
+        "  investors               {} subscriptions, {} holdings",
+        summary.subscriptions, summary.holders
+    );
+    println!(
+        "  ledger                  {} entries",
+        summary.ledger_entries
+    );
+    println!(
+        "  verification            OK: {} entries, every signature, link and event, and the signed checkpoint (online, then offline from disk)",
+        summary.verified_entries
+    );
+    if args.data.is_some() {
+        println!(
+            "  store kept in           {} (check it again with `dbond verify --data {}`)",
+            data.display(),
+            data.display()
+        );
+    } else {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    Ok(summary)
+}
+
+fn tempdir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "dbond-demo-{}",
+        hex::encode(rand::random::<[u8; 6]>())
+    ));
+    Ok(dir)
+}
+
+pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    run_demo(args).await.map(|_| ())
+}
