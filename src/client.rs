@@ -55,17 +55,46 @@ pub fn nonce() -> [u8; 16] {
     nonce
 }
 
-/// Opens a channel to `url` (`http://host:port`; a bare `host:port` is accepted).
+/// TLS settings of a client: the CA that signed the server's certificate, and
+/// optionally the client's own certificate (for servers that require one).
+#[derive(Clone, Debug, Default)]
+pub struct ClientTls {
+    pub ca_pem: Vec<u8>,
+    pub identity_pem: Option<(Vec<u8>, Vec<u8>)>,
+    /// The name the server's certificate is for (default: the URL's host).
+    pub domain: Option<String>,
+}
+
+/// Opens a plaintext channel to `url` (`http://host:port`; a bare `host:port` is accepted).
 pub async fn channel(url: &str) -> anyhow::Result<Channel> {
+    channel_with(url, None).await
+}
+
+/// Opens a channel, over TLS when `tls` is given (then `https://` is implied).
+pub async fn channel_with(url: &str, tls: Option<&ClientTls>) -> anyhow::Result<Channel> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let url = if url.contains("://") {
         url.to_string()
     } else {
-        format!("http://{url}")
+        format!("{scheme}://{url}")
     };
-    let endpoint = Endpoint::from_shared(url.clone())
+    let mut endpoint = Endpoint::from_shared(url.clone())
         .map_err(|e| anyhow::anyhow!("bad server address {url:?}: {e}"))?
         .tcp_nodelay(true)
         .connect_timeout(std::time::Duration::from_secs(10));
+    if let Some(tls) = tls {
+        let mut config = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(&tls.ca_pem));
+        if let Some((cert, key)) = &tls.identity_pem {
+            config = config.identity(tonic::transport::Identity::from_pem(cert, key));
+        }
+        if let Some(domain) = &tls.domain {
+            config = config.domain_name(domain.clone());
+        }
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|e| anyhow::anyhow!("TLS settings for {url}: {e}"))?;
+    }
     endpoint.connect().await.map_err(|e| {
         anyhow::anyhow!("cannot connect to {url}: {e} (is `dbond serve` running there?)")
     })
@@ -83,7 +112,16 @@ pub async fn ledger_info(channel: &Channel) -> anyhow::Result<pb::GetLedgerInfoR
 impl Client {
     /// Connects and learns the ledger's origin.
     pub async fn connect(url: &str, key: SigningKey) -> anyhow::Result<Client> {
-        let channel = channel(url).await?;
+        Client::connect_with(url, key, None).await
+    }
+
+    /// Connects (over TLS when `tls` is given) and learns the ledger's origin.
+    pub async fn connect_with(
+        url: &str,
+        key: SigningKey,
+        tls: Option<&ClientTls>,
+    ) -> anyhow::Result<Client> {
+        let channel = channel_with(url, tls).await?;
         let info = ledger_info(&channel).await?;
         Ok(Client::with_channel(channel, key, info.origin))
     }

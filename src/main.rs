@@ -60,15 +60,15 @@ enum Command {
     Price(cli::calc::PriceArgs),
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DBOND_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Logs go to stderr; `filter` is a tracing filter (DBOND_LOG for client verbs).
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
 }
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -77,9 +77,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    if let Command::Serve(args) = &cli.command {
+        return finish(args.resolve().and_then(|config| {
+            init_logging(&config.log);
+            runtime().and_then(|rt| rt.block_on(cli::serve::run(&config)))
+        }));
+    }
+    init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| "warn".into()));
     let result = match cli.command {
-        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(cli::serve::run(&args))),
+        // Handled above, before logging starts.
+        Command::Serve(_) => Ok(()),
         Command::Demo(a) => runtime().and_then(|rt| rt.block_on(cli::demo::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
         Command::Participant(command) => {
@@ -109,6 +116,10 @@ fn main() -> ExitCode {
         Command::Schedule(args) => cli::calc::run_schedule(&args),
         Command::Price(args) => cli::calc::run_price(&args),
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -14,11 +14,19 @@ pub struct Server {
     pub child: Option<Child>,
     pub addr: String,
     pub data: PathBuf,
+    /// What the server printed on stdout before its "listening on" line.
+    pub banner: Vec<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
 /// Starts `dbond serve` on `data`, waiting for its "listening on" line.
 fn spawn(data: &Path, extra: &[&str]) -> (Child, String) {
+    let (child, addr, _) = spawn_full(data, extra);
+    (child, addr)
+}
+
+/// Like `spawn`, also returning the lines printed before "listening on".
+fn spawn_full(data: &Path, extra: &[&str]) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dbond"))
         .arg("serve")
         .arg("--data")
@@ -33,12 +41,14 @@ fn spawn(data: &Path, extra: &[&str]) -> (Child, String) {
         .expect("start dbond serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut banner = Vec::new();
     let addr = loop {
         match lines.next() {
             Some(Ok(line)) => {
                 if let Some(a) = line.strip_prefix("listening on ") {
-                    break a.trim().to_string();
+                    break a.split_whitespace().next().unwrap_or("").to_string();
                 }
+                banner.push(line);
             }
             _ => {
                 let status = child.wait().expect("wait");
@@ -56,19 +66,25 @@ fn spawn(data: &Path, extra: &[&str]) -> (Child, String) {
     if let Some(stderr) = child.stderr.take() {
         std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
     }
-    (child, format!("http://{addr}"))
+    (child, format!("http://{addr}"), banner)
 }
 
 impl Server {
     /// A fresh server on a new temporary data folder.
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// A fresh server with extra `dbond serve` arguments.
+    pub fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
-        let (child, addr) = spawn(&data, &[]);
+        let (child, addr, banner) = spawn_full(&data, extra);
         Server {
             child: Some(child),
             addr,
             data,
+            banner,
             _dir: Some(dir),
         }
     }

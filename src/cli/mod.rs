@@ -25,12 +25,43 @@ pub struct ClientArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// TLS: the PEM CA certificate that signed the server's certificate (turns TLS on).
+    #[arg(long, env = "DBOND_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// TLS: this client's PEM certificate, for servers that require one.
+    #[arg(long, env = "DBOND_TLS_CLIENT_CERT", requires = "tls_client_key")]
+    pub tls_client_cert: Option<PathBuf>,
+    /// TLS: this client's PEM private key.
+    #[arg(long, env = "DBOND_TLS_CLIENT_KEY", requires = "tls_client_cert")]
+    pub tls_client_key: Option<PathBuf>,
+    /// TLS: the name on the server's certificate, if not the host in --server.
+    #[arg(long)]
+    pub tls_domain: Option<String>,
+}
+
+fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
 impl ClientArgs {
+    pub fn tls(&self) -> anyhow::Result<Option<crate::client::ClientTls>> {
+        let Some(ca) = &self.tls_ca else {
+            return Ok(None);
+        };
+        let identity = match (&self.tls_client_cert, &self.tls_client_key) {
+            (Some(c), Some(k)) => Some((read_file(c)?, read_file(k)?)),
+            _ => None,
+        };
+        Ok(Some(crate::client::ClientTls {
+            ca_pem: read_file(ca)?,
+            identity_pem: identity,
+            domain: self.tls_domain.clone(),
+        }))
+    }
+
     pub async fn connect(&self) -> anyhow::Result<crate::client::Client> {
         let key = crate::ledger::keys::read_private_key(&self.key)?;
-        crate::client::Client::connect(&self.server, key).await
+        crate::client::Client::connect_with(&self.server, key, self.tls()?.as_ref()).await
     }
 }
 

@@ -2,44 +2,95 @@
 //! serve it over gRPC until SIGINT/SIGTERM.
 
 use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigLayer, LimitsLayer, ServerConfig, TlsLayer};
 use crate::ledger::keys::{self, KeyId};
 use crate::registry::ParticipantId;
-use crate::service::{self, ServerLimits};
+use crate::service;
 use crate::store::{self, Ledger};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
-    /// Data folder: the sled store, the ledger key and (at first start) the admin key.
-    #[arg(long, env = "DBOND_DATA", default_value = "./dbond-data")]
-    pub data: PathBuf,
-    /// Address to listen on. Plaintext is only allowed on loopback unless
-    /// --allow-plaintext-remote is given.
-    #[arg(long, env = "DBOND_LISTEN", default_value = "127.0.0.1:50051")]
-    pub listen: String,
-    /// Origin line naming a new ledger (first start only); default
-    /// "diaspora-bonds/<ledger key id>".
+    /// A TOML configuration file (flags and environment variables override it;
+    /// unknown keys are refused). See docs/OPERATIONS.md.
+    #[arg(long, env = "DBOND_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data folder: the sled store, the ledger key and (at first start) the admin
+    /// key. [default: ./dbond-data]
+    #[arg(long, env = "DBOND_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on. Plaintext is only allowed on loopback unless TLS is
+    /// configured or --allow-plaintext-remote is given. [default: 127.0.0.1:50051]
+    #[arg(long, env = "DBOND_LISTEN")]
+    pub listen: Option<String>,
+    /// Origin line naming a new ledger (first start only). [default:
+    /// diaspora-bonds/<ledger key id>]
     #[arg(long, env = "DBOND_ORIGIN")]
     pub origin: Option<String>,
-    /// Largest gRPC message accepted or sent, in bytes.
-    #[arg(long, env = "DBOND_MESSAGE_BYTES_MAX", default_value_t = crate::limits::GRPC_MESSAGE_BYTES_MAX)]
-    pub message_bytes_max: usize,
-    /// Requests worked on at once per connection.
-    #[arg(long, env = "DBOND_CONCURRENCY_PER_CONNECTION", default_value_t = crate::limits::CONCURRENT_REQUESTS_PER_CONNECTION_MAX)]
-    pub concurrency_per_connection: usize,
+    /// Largest gRPC message accepted or sent, in bytes. [default: 4194304]
+    #[arg(long, env = "DBOND_MESSAGE_BYTES_MAX")]
+    pub message_bytes_max: Option<usize>,
+    /// Requests worked on at once per connection. [default: 1024]
+    #[arg(long, env = "DBOND_CONCURRENCY_PER_CONNECTION")]
+    pub concurrency_per_connection: Option<usize>,
     /// Allow listening in plaintext on a non-loopback address.
     #[arg(long)]
     pub allow_plaintext_remote: bool,
     /// The engine participant's private key: runs the accrual engine inside the
     /// server, posting due record dates, coupons and redemptions on a cadence.
     #[arg(long, env = "DBOND_ENGINE_KEY")]
-    pub engine_key: Option<std::path::PathBuf>,
-    /// Seconds between accrual runs of the in-server engine.
-    #[arg(long, env = "DBOND_ACCRUAL_INTERVAL_SECS", default_value_t = crate::limits::ACCRUAL_INTERVAL_SECS_DEFAULT)]
-    pub accrual_interval_secs: u64,
+    pub engine_key: Option<PathBuf>,
+    /// Seconds between accrual runs of the in-server engine. [default: 3600]
+    #[arg(long, env = "DBOND_ACCRUAL_INTERVAL_SECS")]
+    pub accrual_interval_secs: Option<u64>,
+    /// Serve Prometheus metrics (GET /metrics) on this address, e.g. 127.0.0.1:9464.
+    #[arg(long, env = "DBOND_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// TLS: the server's PEM certificate chain.
+    #[arg(long, env = "DBOND_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: the server's PEM private key.
+    #[arg(long, env = "DBOND_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// TLS: require client certificates signed by this PEM CA.
+    #[arg(long, env = "DBOND_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Log filter (tracing), e.g. info or dbond=debug. [default: info]
+    #[arg(long, env = "DBOND_LOG")]
+    pub log: Option<String>,
+}
+
+impl ServeArgs {
+    /// The checked configuration: flags and environment over the file over defaults.
+    pub fn resolve(&self) -> anyhow::Result<ServerConfig> {
+        let flags = ConfigLayer {
+            data: self.data.clone(),
+            listen: self.listen.clone(),
+            origin: self.origin.clone(),
+            allow_plaintext_remote: self.allow_plaintext_remote.then_some(true),
+            engine_key: self.engine_key.clone(),
+            accrual_interval_secs: self.accrual_interval_secs,
+            metrics_listen: self.metrics_listen.clone(),
+            log: self.log.clone(),
+            limits: LimitsLayer {
+                message_bytes_max: self.message_bytes_max,
+                concurrent_requests_per_connection_max: self.concurrency_per_connection,
+                shutdown_grace_secs: None,
+            },
+            tls: TlsLayer {
+                cert: self.tls_cert.clone(),
+                key: self.tls_key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            },
+        };
+        let file = match &self.config {
+            Some(path) => ConfigLayer::read(path)?,
+            None => ConfigLayer::default(),
+        };
+        flags.over(file).resolve()
+    }
 }
 
 /// Paths inside a data folder.
@@ -128,45 +179,64 @@ pub fn open_or_create(
     }
 }
 
-pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let addr: SocketAddr = args.listen.parse().map_err(|e| {
-        anyhow::anyhow!(
-            "--listen {:?} is not HOST:PORT with a numeric host: {e}",
-            args.listen
-        )
-    })?;
-    if !addr.ip().is_loopback() && !args.allow_plaintext_remote {
-        anyhow::bail!(
-            "refusing to serve plaintext gRPC on {addr}, which is not loopback; pass --allow-plaintext-remote to do it anyway"
-        );
-    }
+pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let data = args.data.clone();
-    let origin = args.origin.clone();
+    let data = config.data.clone();
+    let origin = config.origin.clone();
     let clock_open = clock.clone();
     let ledger =
         tokio::task::spawn_blocking(move || open_or_create(&data, origin.as_deref(), clock_open))
             .await??;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr()?;
-    // Scripts and tests read this line to find the port.
-    println!("listening on {local}");
-    std::io::stdout().flush()?;
-    let limits = ServerLimits {
-        message_bytes_max: args.message_bytes_max,
-        concurrent_requests_per_connection_max: args.concurrency_per_connection,
-        ..ServerLimits::default()
+    let tls = match &config.tls {
+        Some(files) => Some(service::tls_config(files)?),
+        None => None,
     };
-    service::serve(
-        ledger.clone(),
-        clock,
-        listener,
-        limits,
-        service::shutdown_signal(),
-    )
-    .await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr()?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    if let Some(addr) = config.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
+        println!("metrics on http://{}/metrics", metrics.local_addr()?);
+        tokio::spawn(service::observe::serve_metrics(
+            metrics,
+            ledger.clone(),
+            stopped(stop_rx.clone()),
+        ));
+    }
+    if let Some(path) = &config.engine_key {
+        let key = keys::read_private_key(path)?;
+        eprintln!(
+            "accrual engine running inside the server every {} s as key {}",
+            config.accrual_interval.as_secs(),
+            KeyId::of(&key.verifying_key())
+        );
+        let scheduler =
+            crate::service::scheduler::Scheduler::new(ledger.clone(), clock.clone(), key);
+        tokio::spawn(scheduler.run(config.accrual_interval, stopped(stop_rx.clone())));
+    }
+    tokio::spawn(async move {
+        service::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    // Scripts and tests read this line to find the port.
+    println!(
+        "listening on {local}{}",
+        if tls.is_some() { " (TLS)" } else { "" }
+    );
+    std::io::stdout().flush()?;
+    let options = service::ServeOptions {
+        limits: config.limits.clone(),
+        tls,
+    };
+    service::serve_with(ledger.clone(), clock, listener, options, stopped(stop_rx)).await?;
     ledger.flush()?;
     eprintln!("shut down cleanly; ledger size {}", ledger.size());
     Ok(())

@@ -281,6 +281,16 @@ impl Authenticator {
                 "replayed request: this nonce was already used with this key",
             ));
         }
+        // The request id is the nonce's first bytes: unique per request, and found
+        // again in the ledger entry's payload for writes.
+        tracing::info!(
+            rpc,
+            participant = %caller.participant_id,
+            role = %caller.role,
+            key_id = %key_id,
+            request_id = %hex::encode(&payload.nonce[..8.min(payload.nonce.len())]),
+            "authenticated"
+        );
         Ok(Authenticated {
             caller,
             payload: signed.payload,

@@ -6,6 +6,7 @@ pub mod auth;
 mod bonds;
 pub mod coupons;
 mod ledger;
+pub mod observe;
 mod participants;
 mod pricing;
 pub mod scheduler;
@@ -69,7 +70,29 @@ impl Default for ServerLimits {
     }
 }
 
-/// Serves every service on `listener` until `shutdown` resolves, then drains.
+/// How a server is exposed: limits, and TLS (with optional client certificates).
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    pub limits: ServerLimits,
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+}
+
+/// Reads the PEM files of a TLS configuration.
+pub fn tls_config(
+    files: &crate::config::TlsFiles,
+) -> anyhow::Result<tonic::transport::ServerTlsConfig> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+    };
+    let identity = tonic::transport::Identity::from_pem(read(&files.cert)?, read(&files.key)?);
+    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &files.client_ca {
+        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+    }
+    Ok(tls)
+}
+
+/// Serves every service on `listener` (plaintext) until `shutdown` resolves.
 pub async fn serve(
     ledger: Ledger,
     clock: Arc<dyn Clock>,
@@ -77,6 +100,25 @@ pub async fn serve(
     limits: ServerLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with(
+        ledger,
+        clock,
+        listener,
+        ServeOptions { limits, tls: None },
+        shutdown,
+    )
+    .await
+}
+
+/// Serves every service on `listener` until `shutdown` resolves, then drains.
+pub async fn serve_with(
+    ledger: Ledger,
+    clock: Arc<dyn Clock>,
+    listener: tokio::net::TcpListener,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let limits = options.limits;
     let ctx = Ctx::new(ledger, clock);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -84,6 +126,21 @@ pub async fn serve(
         .await;
     health_reporter
         .set_serving::<pb::ledger_service_server::LedgerServiceServer<Ctx>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::treasury_service_server::TreasuryServiceServer<Ctx>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::bank_service_server::BankServiceServer<Ctx>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::registry_service_server::RegistryServiceServer<Ctx>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::pricing_service_server::PricingServiceServer<Ctx>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::engine_service_server::EngineServiceServer<Ctx>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -94,27 +151,13 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let max = limits.message_bytes_max;
-    let participants = pb::participant_service_server::ParticipantServiceServer::new(ctx.clone())
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let ledger_service = pb::ledger_service_server::LedgerServiceServer::new(ctx.clone())
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let treasury = pb::treasury_service_server::TreasuryServiceServer::new(ctx.clone())
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let bank = pb::bank_service_server::BankServiceServer::new(ctx.clone())
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let registry = pb::registry_service_server::RegistryServiceServer::new(ctx.clone())
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let pricing = pb::pricing_service_server::PricingServiceServer::new(ctx.clone())
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    let engine = pb::engine_service_server::EngineServiceServer::new(ctx.clone())
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    macro_rules! limited {
+        ($server:expr) => {
+            $server
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max)
+        };
+    }
     // `Server::tcp_nodelay` does not reach connections from a given listener; set
     // it here, or Nagle and delayed ACKs add ~40 ms to small replies.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -127,19 +170,38 @@ pub async fn serve(
         let _ = signalled_tx.send(());
     };
     let grace = limits.shutdown_grace;
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = options.tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
         .concurrency_limit_per_connection(limits.concurrent_requests_per_connection_max)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(observe::ObserveLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(participants)
-        .add_service(ledger_service)
-        .add_service(treasury)
-        .add_service(bank)
-        .add_service(registry)
-        .add_service(pricing)
-        .add_service(engine)
+        .add_service(limited!(
+            pb::participant_service_server::ParticipantServiceServer::new(ctx.clone())
+        ))
+        .add_service(limited!(
+            pb::ledger_service_server::LedgerServiceServer::new(ctx.clone())
+        ))
+        .add_service(limited!(
+            pb::treasury_service_server::TreasuryServiceServer::new(ctx.clone())
+        ))
+        .add_service(limited!(pb::bank_service_server::BankServiceServer::new(
+            ctx.clone()
+        )))
+        .add_service(limited!(
+            pb::registry_service_server::RegistryServiceServer::new(ctx.clone())
+        ))
+        .add_service(limited!(
+            pb::pricing_service_server::PricingServiceServer::new(ctx.clone())
+        ))
+        .add_service(limited!(
+            pb::engine_service_server::EngineServiceServer::new(ctx.clone())
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown);
     tokio::select! {
         result = server => result?,

@@ -66,6 +66,7 @@ impl Scheduler {
                 tracing::info!(event = %d.event_id, index = committed.first_index, "accrual event posted");
             }
         }
+        crate::metrics::global().record_accrual_run(summary.posted);
         Ok(summary)
     }
 

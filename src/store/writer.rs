@@ -283,6 +283,7 @@ impl Writer {
             }
             let note = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
             batch.insert(layout::CHECKPOINT_KEY, note.as_bytes());
+            let flush_started = std::time::Instant::now();
             let durable = p
                 .tree
                 .apply_batch(batch)
@@ -298,6 +299,7 @@ impl Writer {
                 }
                 return;
             }
+            crate::metrics::global().record_flush(applied.len() as u64, flush_started.elapsed());
             let mut published = p.published.write().unwrap_or_else(|e| e.into_inner());
             let mut scratch = Changes::default();
             for (meta, event) in &applied {

@@ -1,0 +1,264 @@
+//! Validated server configuration: a TOML file, overridden by environment
+//! variables and flags (read in `main` only), checked once into a `ServerConfig`.
+//! Unknown keys are refused; every limit is named.
+
+use crate::service::ServerLimits;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One layer of settings (the file, or the flags and environment). `None` = not
+/// set in this layer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    pub data: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub origin: Option<String>,
+    pub allow_plaintext_remote: Option<bool>,
+    pub engine_key: Option<PathBuf>,
+    pub accrual_interval_secs: Option<u64>,
+    pub metrics_listen: Option<String>,
+    /// A tracing filter such as "info" or "dbond=debug".
+    pub log: Option<String>,
+    #[serde(default)]
+    pub limits: LimitsLayer,
+    #[serde(default)]
+    pub tls: TlsLayer,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsLayer {
+    pub message_bytes_max: Option<usize>,
+    pub concurrent_requests_per_connection_max: Option<usize>,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsLayer {
+    /// PEM certificate chain of the server.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the server.
+    pub key: Option<PathBuf>,
+    /// PEM CA certificate(s): when set, clients must present a certificate it signed.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// TLS files of a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The checked configuration of `dbond serve`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    pub origin: Option<String>,
+    pub engine_key: Option<PathBuf>,
+    pub accrual_interval: Duration,
+    pub metrics_listen: Option<SocketAddr>,
+    pub log: String,
+    pub limits: ServerLimits,
+    pub tls: Option<TlsFiles>,
+}
+
+/// Bounds on configurable limits: a message under 64 KiB cannot carry a series'
+/// terms and schedule; above 64 MiB one request could pin too much memory.
+pub const MESSAGE_BYTES_MIN: usize = 64 << 10;
+pub const MESSAGE_BYTES_MAX: usize = 64 << 20;
+pub const CONCURRENCY_MAX: usize = 1 << 16;
+
+const _: () = assert!(MESSAGE_BYTES_MIN <= crate::limits::GRPC_MESSAGE_BYTES_MAX);
+const _: () = assert!(crate::limits::GRPC_MESSAGE_BYTES_MAX <= MESSAGE_BYTES_MAX);
+
+impl ConfigLayer {
+    /// Reads a TOML file, refusing unknown keys (with the key's name).
+    pub fn read(path: &Path) -> anyhow::Result<ConfigLayer> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+    }
+
+    /// This layer over `below`: a setting here wins.
+    pub fn over(self, below: ConfigLayer) -> ConfigLayer {
+        ConfigLayer {
+            data: self.data.or(below.data),
+            listen: self.listen.or(below.listen),
+            origin: self.origin.or(below.origin),
+            allow_plaintext_remote: self.allow_plaintext_remote.or(below.allow_plaintext_remote),
+            engine_key: self.engine_key.or(below.engine_key),
+            accrual_interval_secs: self.accrual_interval_secs.or(below.accrual_interval_secs),
+            metrics_listen: self.metrics_listen.or(below.metrics_listen),
+            log: self.log.or(below.log),
+            limits: LimitsLayer {
+                message_bytes_max: self
+                    .limits
+                    .message_bytes_max
+                    .or(below.limits.message_bytes_max),
+                concurrent_requests_per_connection_max: self
+                    .limits
+                    .concurrent_requests_per_connection_max
+                    .or(below.limits.concurrent_requests_per_connection_max),
+                shutdown_grace_secs: self
+                    .limits
+                    .shutdown_grace_secs
+                    .or(below.limits.shutdown_grace_secs),
+            },
+            tls: TlsLayer {
+                cert: self.tls.cert.or(below.tls.cert),
+                key: self.tls.key.or(below.tls.key),
+                client_ca: self.tls.client_ca.or(below.tls.client_ca),
+            },
+        }
+    }
+
+    /// Applies defaults and checks everything, with messages naming the setting.
+    pub fn resolve(self) -> anyhow::Result<ServerConfig> {
+        let listen_text = self.listen.unwrap_or_else(|| "127.0.0.1:50051".into());
+        let listen: SocketAddr = listen_text.parse().map_err(|e| {
+            anyhow::anyhow!("listen {listen_text:?} is not HOST:PORT with a numeric host: {e}")
+        })?;
+        let tls = match (self.tls.cert, self.tls.key, self.tls.client_ca) {
+            (Some(cert), Some(key), client_ca) => Some(TlsFiles {
+                cert,
+                key,
+                client_ca,
+            }),
+            (None, None, None) => None,
+            (None, None, Some(_)) => anyhow::bail!("tls.client_ca needs tls.cert and tls.key"),
+            _ => anyhow::bail!("tls.cert and tls.key must be given together"),
+        };
+        if !listen.ip().is_loopback()
+            && tls.is_none()
+            && !self.allow_plaintext_remote.unwrap_or(false)
+        {
+            anyhow::bail!(
+                "refusing to serve plaintext gRPC on {listen}, which is not loopback; configure TLS (tls.cert, tls.key) or set allow_plaintext_remote"
+            );
+        }
+        let message_bytes_max = self
+            .limits
+            .message_bytes_max
+            .unwrap_or(crate::limits::GRPC_MESSAGE_BYTES_MAX);
+        if !(MESSAGE_BYTES_MIN..=MESSAGE_BYTES_MAX).contains(&message_bytes_max) {
+            anyhow::bail!(
+                "limits.message_bytes_max must be {MESSAGE_BYTES_MIN} to {MESSAGE_BYTES_MAX}, found {message_bytes_max}"
+            );
+        }
+        let concurrency = self
+            .limits
+            .concurrent_requests_per_connection_max
+            .unwrap_or(crate::limits::CONCURRENT_REQUESTS_PER_CONNECTION_MAX);
+        if !(1..=CONCURRENCY_MAX).contains(&concurrency) {
+            anyhow::bail!(
+                "limits.concurrent_requests_per_connection_max must be 1 to {CONCURRENCY_MAX}, found {concurrency}"
+            );
+        }
+        let accrual_secs = self
+            .accrual_interval_secs
+            .unwrap_or(crate::limits::ACCRUAL_INTERVAL_SECS_DEFAULT);
+        if accrual_secs == 0 {
+            anyhow::bail!("accrual_interval_secs must be at least 1");
+        }
+        let metrics_listen = match self.metrics_listen {
+            None => None,
+            Some(m) => Some(
+                m.parse()
+                    .map_err(|e| anyhow::anyhow!("metrics_listen {m:?} is not HOST:PORT: {e}"))?,
+            ),
+        };
+        Ok(ServerConfig {
+            data: self.data.unwrap_or_else(|| PathBuf::from("./dbond-data")),
+            listen,
+            origin: self.origin,
+            engine_key: self.engine_key,
+            accrual_interval: Duration::from_secs(accrual_secs),
+            metrics_listen,
+            log: self.log.unwrap_or_else(|| "info".into()),
+            limits: ServerLimits {
+                message_bytes_max,
+                concurrent_requests_per_connection_max: concurrency,
+                shutdown_grace: Duration::from_secs(
+                    self.limits
+                        .shutdown_grace_secs
+                        .unwrap_or(crate::limits::SHUTDOWN_GRACE_SECS),
+                ),
+            },
+            tls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<ConfigLayer> {
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = parse("listne = \"127.0.0.1:1\"").unwrap_err().to_string();
+        assert!(err.contains("listne"), "{err}");
+        let err = parse("[limits]\nmessage_bytes = 5")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("message_bytes"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file_and_defaults_fill_the_rest() {
+        let file = parse("listen = \"127.0.0.1:7000\"\ndata = \"/srv/dbond\"\n[limits]\nmessage_bytes_max = 1048576").unwrap();
+        let flags = ConfigLayer {
+            listen: Some("127.0.0.1:8000".into()),
+            ..Default::default()
+        };
+        let c = flags.over(file).resolve().unwrap();
+        assert_eq!(c.listen.port(), 8000);
+        assert_eq!(c.data, PathBuf::from("/srv/dbond"));
+        assert_eq!(c.limits.message_bytes_max, 1 << 20);
+        assert_eq!(
+            c.accrual_interval,
+            Duration::from_secs(crate::limits::ACCRUAL_INTERVAL_SECS_DEFAULT)
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_their_name() {
+        let check = |text: &str, needle: &str| {
+            let err = parse(text).unwrap().resolve().unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        };
+        check("listen = \"0.0.0.0:50051\"", "not loopback");
+        check("listen = \"localhost\"", "listen");
+        check("[limits]\nmessage_bytes_max = 10", "message_bytes_max");
+        check(
+            "[limits]\nconcurrent_requests_per_connection_max = 0",
+            "concurrent_requests",
+        );
+        check("accrual_interval_secs = 0", "accrual_interval_secs");
+        check("[tls]\ncert = \"a.pem\"", "together");
+        check("[tls]\nclient_ca = \"ca.pem\"", "client_ca");
+        // Non-loopback is fine with TLS or an explicit opt-in.
+        assert!(
+            parse("listen = \"0.0.0.0:1\"\n[tls]\ncert = \"c\"\nkey = \"k\"")
+                .unwrap()
+                .resolve()
+                .is_ok()
+        );
+        assert!(
+            parse("listen = \"0.0.0.0:1\"\nallow_plaintext_remote = true")
+                .unwrap()
+                .resolve()
+                .is_ok()
+        );
+    }
+}
