@@ -1,0 +1,175 @@
+//! The coupon run at scale: a series issued to N holdings (default 100,000;
+//! `DBOND_BENCH_HOLDINGS=1000000` for the issue's million), then
+//!   1. accrual of every holding as of one date (the pure engine over the state);
+//!   2. the coupon run: the engine posts the record date and the coupon, every
+//!      per-holding payment its own signed entry, all durable (one atomic batch).
+//!
+//! Everything runs in process on the real store (no gRPC), with a simulated clock.
+//! Setting up N holdings takes a while (N subscriptions, allotment, N settlements,
+//! issue); only the two steps above are timed.
+//!
+//! Run: `cargo bench --bench coupon_run` (add `DBOND_BENCH_HOLDINGS=1000000`).
+//! Under `cargo test --benches` it runs a 200-holding smoke pass.
+
+use chrono::{DateTime, TimeZone, Utc};
+use dbond::accrual;
+use dbond::client::{CommandKind, nonce, sign_request};
+use dbond::clock::{Clock, ManualClock};
+use dbond::ledger::keys::{self, KeyId};
+use dbond::proto as pb;
+use dbond::registry::coupons::{self, EngineSeries};
+use dbond::registry::{ParticipantId, SeriesId};
+use dbond::store::{Genesis, Ledger, WriteRequest};
+use ed25519_dalek::SigningKey;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).single().unwrap()
+}
+
+struct World {
+    ledger: Ledger,
+    clock: Arc<ManualClock>,
+}
+
+impl World {
+    fn request(&self, key: &SigningKey, kind: CommandKind) -> WriteRequest {
+        let signed = sign_request(key, &self.ledger.identity().origin, kind.clone(), self.clock.now(), &nonce());
+        WriteRequest {
+            key_id: KeyId::of(&key.verifying_key()),
+            payload: signed.payload,
+            signature: signed.signature,
+            command: dbond::codec::command_from_kind(&kind).expect("valid command"),
+        }
+    }
+
+    async fn run(&self, key: &SigningKey, kind: CommandKind) -> dbond::store::Committed {
+        self.ledger.write(self.request(key, kind)).await.expect("write")
+    }
+
+    /// Many writes concurrently (group commit), in chunks.
+    async fn run_many(&self, key: &SigningKey, kinds: Vec<CommandKind>) {
+        for chunk in kinds.chunks(4096) {
+            let futures: Vec<_> = chunk.iter().map(|k| self.ledger.write(self.request(key, k.clone()))).collect();
+            for r in futures::future::join_all(futures).await {
+                r.expect("write");
+            }
+        }
+    }
+}
+
+fn terms(cap: u64) -> pb::SeriesTerms {
+    let ts = |t: DateTime<Utc>| Some(prost_types::Timestamp { seconds: t.timestamp(), nanos: 0 });
+    pb::SeriesTerms {
+        series_id: "BENCH-2030-USD".into(),
+        name: "bench".into(),
+        currency: "USD".into(),
+        face_value: "1000".into(),
+        min_units_per_investor: "1".into(),
+        max_units_per_investor: "100".into(),
+        cap_units: cap.to_string(),
+        coupon: Some(pb::Coupon { kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon { rate: "0.05".into() })) }),
+        frequency: "semiannual".into(),
+        day_count: "ACT/ACT ICMA".into(),
+        business_day_convention: "following".into(),
+        calendar: "weekends_only".into(),
+        end_of_month: false,
+        first_coupon_date: String::new(),
+        record_date_lag_days: 5,
+        issue_date: "2027-01-15".into(),
+        maturity_date: "2030-01-15".into(),
+        window_opens_at: ts(at(2026, 12, 1)),
+        window_closes_at: ts(at(2027, 1, 10)),
+        allotment_rule: pb::AllotmentRule::ProRata as i32,
+        retail_priority_units: String::new(),
+        eligibility: Some(pb::Eligibility { categories: vec![pb::DiasporaCategory::CitizenAbroad as i32], countries_allowed: vec![], countries_barred: vec![] }),
+        pricing: Some(pb::Pricing { kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice { price: "100".into() })) }),
+        settlement_deadline: ts(at(2027, 1, 12)),
+    }
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let n: u64 = if bench { std::env::var("DBOND_BENCH_HOLDINGS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000) } else { 200 };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(run(n));
+}
+
+async fn run(n: u64) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let clock = Arc::new(ManualClock::new(at(2026, 11, 20)));
+    let admin = keys::generate();
+    let ledger = Ledger::create(
+        &dir.path().join("store"),
+        &keys::generate(),
+        Genesis { origin: "bench/coupon-run".into(), admin_participant_id: ParticipantId::parse("id", "admin").unwrap(), admin_key: &admin },
+        clock.clone(),
+    )
+    .unwrap();
+    let w = World { ledger, clock: clock.clone() };
+    let (treasury, bank, engine) = (keys::generate(), keys::generate(), keys::generate());
+    for (id, role, k) in [("treasury", pb::Role::Treasury, &treasury), ("bank", pb::Role::Bank, &bank), ("engine", pb::Role::Engine, &engine)] {
+        w.run(&admin, CommandKind::RegisterParticipant(pb::RegisterParticipant {
+            participant_id: id.into(),
+            role: role as i32,
+            public_key: k.verifying_key().to_bytes().to_vec(),
+            display_name: id.into(),
+        }))
+        .await;
+    }
+    let sid = "BENCH-2030-USD".to_string();
+    let setup = Instant::now();
+    w.run(&treasury, CommandKind::CreateSeries(pb::CreateSeries { terms: Some(terms(n * 100)) })).await;
+    w.run(&treasury, CommandKind::OpenSeries(pb::OpenSeries { series_id: sid.clone() })).await;
+    clock.set(at(2026, 12, 2));
+    let subs: Vec<CommandKind> = (0..n)
+        .map(|i| {
+            CommandKind::SubmitSubscription(pb::SubmitSubscription {
+                series_id: sid.clone(),
+                investor_ref: format!("inv-{i}"),
+                category: pb::DiasporaCategory::CitizenAbroad as i32,
+                country: "DE".into(),
+                units: (1 + i % 100).to_string(),
+                idempotency_key: format!("k{i}"),
+            })
+        })
+        .collect();
+    let first_sub = w.ledger.size();
+    w.run_many(&bank, subs).await;
+    eprintln!("{n} subscriptions in {:.1?}", setup.elapsed());
+    clock.set(at(2027, 1, 11));
+    w.run(&treasury, CommandKind::CloseSeries(pb::CloseSeries { series_id: sid.clone() })).await;
+    w.run(&treasury, CommandKind::AllotSeries(pb::AllotSeries { series_id: sid.clone() })).await;
+    let settles: Vec<CommandKind> =
+        (first_sub..first_sub + n).map(|id| CommandKind::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: id })).collect();
+    w.run_many(&bank, settles).await;
+    w.run(&treasury, CommandKind::IssueSeries(pb::IssueSeries { series_id: sid.clone() })).await;
+    eprintln!("{n} holdings issued; setup took {:.1?}; ledger has {} entries", setup.elapsed(), w.ledger.size());
+
+    // 1. Accrual of every holding as of one date.
+    let id = SeriesId::parse("id", &sid).unwrap();
+    let (es, fixings) = w.ledger.read(|p| (EngineSeries::of(&p.state, &id).unwrap(), coupons::fixings(&p.state)));
+    let holdings = es.holding_inputs();
+    let as_of = at(2027, 4, 15).date_naive();
+    let t = Instant::now();
+    let a = accrual::accrued(&es.input(&id), &holdings, &fixings, as_of).unwrap();
+    let accrual_took = t.elapsed();
+    assert_eq!(a.per_holding.len() as u64, n);
+
+    // 2. The coupon run: record date, then the coupon with one entry per payment.
+    clock.set(at(2027, 7, 20));
+    let before = w.ledger.size();
+    let t = Instant::now();
+    let due = w.ledger.read(|p| coupons::due(&p.state, &id, at(2027, 7, 20).date_naive()).unwrap());
+    for d in &due.due {
+        w.run(&engine, CommandKind::PostAccrualEvent(pb::PostAccrualEvent { series_id: sid.clone(), event_id: d.id().to_string() })).await;
+    }
+    let run_took = t.elapsed();
+    let posted = w.ledger.size() - before;
+    assert!(posted >= n, "one entry per payment: {posted} entries for {n} holdings");
+    println!("holdings: {n}");
+    println!("accrual of every holding as of {as_of}: {accrual_took:.2?}");
+    println!("coupon run (record date + coupon, {posted} entries signed and durable): {run_took:.2?}");
+    println!("ledger size: {} entries", w.ledger.size());
+}
