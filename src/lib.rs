@@ -17,6 +17,7 @@ pub mod limits;
 pub mod money;
 pub mod pricing;
 pub mod registry;
+pub mod report;
 pub mod service;
 pub mod store;
 

@@ -7,6 +7,7 @@ pub mod coupons;
 pub mod keygen;
 pub mod load;
 pub mod participant;
+pub mod report;
 pub mod serve;
 pub mod verify;
 
