@@ -7,7 +7,7 @@
 //! `Decimal` figures through `format`, never from a float.
 
 use super::ReportError;
-use super::figures::{Savings, SeriesReport, category_label};
+use super::figures::{Savings, SeriesReport, category_label, total};
 use super::format;
 use crate::pricing::CashFlowKind;
 use chrono::{DateTime, Utc};
@@ -449,7 +449,7 @@ pub fn debt_service(r: &SeriesReport) -> Result<String, ReportError> {
         "on {} units ({}): {} in all; paid so far {}",
         format::units(r.units_outstanding),
         r.units_basis.describe(),
-        format::money_cur(coupons + principal, cur),
+        format::money_cur(coupons.saturating_add(principal), cur),
         format::money_cur(r.paid_total(), cur),
     );
     // One category per payment date, in date order.
@@ -461,13 +461,12 @@ pub fn debt_service(r: &SeriesReport) -> Result<String, ReportError> {
         dates
             .iter()
             .map(|d| {
-                coord(
+                coord(total(
                     r.debt_service
                         .iter()
                         .filter(|l| l.payment_date == *d && l.kind == kind && l.paid == paid)
-                        .filter_map(|l| l.amount)
-                        .sum(),
-                )
+                        .filter_map(|l| l.amount),
+                ))
             })
             .collect()
     };
@@ -575,7 +574,7 @@ pub fn savings(r: &SeriesReport) -> Result<Option<String>, ReportError> {
         s.discount_bps.normalize(),
         format::percent(s.diaspora_yield, 4)
     );
-    let per_date_total: Decimal = s.per_date.iter().map(|(_, v)| *v).sum();
+    let per_date_total = total(s.per_date.iter().map(|(_, v)| *v));
     let dates: Vec<String> = s.per_date.iter().map(|(d, _)| d.to_string()).collect();
     svg(HEADER_HEIGHT_PX + 2 * PANEL_HEIGHT_PX, |root| {
         let body = header(root, &title, &subtitle)?;

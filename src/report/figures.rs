@@ -128,23 +128,33 @@ pub struct SeriesReport {
     pub savings: Savings,
 }
 
+/// Adds amounts without ever panicking: a sum past `Decimal`'s range (which the
+/// ledger's limits keep far away) saturates instead.
+pub fn total(amounts: impl IntoIterator<Item = Decimal>) -> Decimal {
+    amounts
+        .into_iter()
+        .fold(Decimal::ZERO, |acc, a| acc.saturating_add(a))
+}
+
 impl SeriesReport {
     /// Sum of the debt service of one kind (flows waiting for a fixing count zero).
     pub fn debt_service_total(&self, kind: CashFlowKind) -> Decimal {
-        self.debt_service
-            .iter()
-            .filter(|l| l.kind == kind)
-            .filter_map(|l| l.amount)
-            .sum()
+        total(
+            self.debt_service
+                .iter()
+                .filter(|l| l.kind == kind)
+                .filter_map(|l| l.amount),
+        )
     }
 
     /// Sum of what is already paid.
     pub fn paid_total(&self) -> Decimal {
-        self.debt_service
-            .iter()
-            .filter(|l| l.paid)
-            .filter_map(|l| l.amount)
-            .sum()
+        total(
+            self.debt_service
+                .iter()
+                .filter(|l| l.paid)
+                .filter_map(|l| l.amount),
+        )
     }
 
     /// Coupons whose amount waits for a fixing.
@@ -318,7 +328,7 @@ fn derive_savings(
             m.into_iter()
                 .zip(d)
                 .map(|((date, a), (_, b))| {
-                    (a - b)
+                    a.saturating_sub(b)
                         .checked_mul(units_d)
                         .map(|saved| (date, saved))
                         .ok_or_else(|| "coupon saving overflow".to_string())
@@ -377,7 +387,7 @@ pub fn series_report(state: &State, series: &Series, timeline: &BookTimeline) ->
         units_basis,
         debt_service: debt_service(series, units_outstanding),
         coupons_paid: coupons.len() as u64,
-        coupons_paid_total: coupons.iter().map(|p| p.total).sum(),
+        coupons_paid_total: total(coupons.iter().map(|p| p.total)),
         savings: savings(series, units_outstanding),
     }
 }
