@@ -550,7 +550,7 @@ pub fn savings(r: &SeriesReport) -> Result<Option<String>, ReportError> {
     let subtitle = format!(
         "issuer savings {} = {} per unit x {} units (present value at the reference yield)",
         format::money_cur(s.total, cur),
-        format::money(s.per_unit, cur),
+        format::fine(s.per_unit, 4),
         format::units(s.units),
     );
     let mut figures = vec![

@@ -44,6 +44,15 @@ pub fn money(amount: Decimal, currency: Currency) -> String {
     group(&text)
 }
 
+/// A per-unit figure to `dp` decimals (half even), grouped. Per-unit amounts are
+/// shown finer than the minor unit, so that the figure times the units visibly
+/// gives the total shown beside it.
+pub fn fine(amount: Decimal, dp: u32) -> String {
+    let rounded =
+        amount.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointNearestEven);
+    group(&format!("{:.*}", dp as usize, rounded))
+}
+
 /// An amount with its currency: "3,000,000.00 USD".
 pub fn money_cur(amount: Decimal, currency: Currency) -> String {
     format!("{} {}", money(amount, currency), currency)
@@ -109,6 +118,8 @@ mod tests {
         assert_eq!(money(d("0.135"), Currency::EUR), "0.14");
         assert_eq!(money(d("1234.5"), Currency::JPY), "1,234");
         assert_eq!(money_cur(d("-5.5"), Currency::GBP), "-5.50 GBP");
+        assert_eq!(fine(d("63.171105"), 4), "63.1711");
+        assert_eq!(fine(d("1234.5"), 4), "1,234.5000");
     }
 
     #[test]

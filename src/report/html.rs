@@ -157,11 +157,11 @@ pub fn series_page(r: &SeriesReport, charts: &[ChartRef<'_>], view: &LedgerView)
             row(
                 &mut b,
                 "issuer savings per unit",
-                &format::money_cur(s.per_unit, cur),
+                &format!("{} {cur}", format::fine(s.per_unit, 4)),
             );
             row(&mut b, "units", &format::units(s.units));
             row(&mut b, "issuer savings", &format::money_cur(s.total, cur));
-            b.push_str("</table>\n<p class=\"muted\">Savings are the present value, at the reference yield and at issue, of the coupons the series does not pay because it pays the diaspora par coupon rather than the market one (for coupons-free series: the extra proceeds at issue).</p>\n");
+            b.push_str("</table>\n<p class=\"muted\">Savings are the present value, at the reference yield and at issue, of the coupons the series does not pay because it pays the diaspora par coupon rather than the market one (for a series without coupons: the extra proceeds at issue).</p>\n");
         }
         Savings::NotDiaspora => {
             b.push_str("<h2>The patriotic discount</h2>\n<p>This series is priced at a stated issue price, without a patriotic discount: there are no savings to report.</p>\n");
