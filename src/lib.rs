@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod money;
 pub mod pricing;
 pub mod registry;
+pub mod report;
 pub mod service;
 pub mod store;
 

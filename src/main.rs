@@ -54,6 +54,8 @@ enum Command {
     Load(cli::load::LoadArgs),
     /// Verify a stopped ledger store in full.
     Verify(cli::verify::VerifyArgs),
+    /// Write HTML reports with SVG charts for every series of a stopped store.
+    Report(cli::report::ReportArgs),
     /// Print the coupon and redemption cash flows of a bond (JSON).
     Schedule(cli::calc::ScheduleArgs),
     /// Price from yield, yield from price, or patriotic-discount pricing (JSON).
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Command::Accrued(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_accrued(&a))),
         Command::Load(a) => runtime().and_then(|rt| rt.block_on(cli::load::run(&a))),
         Command::Verify(args) => cli::verify::run(&args),
+        Command::Report(args) => cli::report::run(&args),
         Command::Schedule(args) => cli::calc::run_schedule(&args),
         Command::Price(args) => cli::calc::run_price(&args),
     };

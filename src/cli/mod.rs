@@ -8,6 +8,7 @@ pub mod demo;
 pub mod keygen;
 pub mod load;
 pub mod participant;
+pub mod report;
 pub mod serve;
 pub mod verify;
 

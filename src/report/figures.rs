@@ -1,0 +1,393 @@
+//! The numbers a report shows, derived from the registry state and the book
+//! timeline. Pure: no I/O, no clock, no floats; every amount is a `Decimal`.
+
+use super::load::{BookChange, BookTimeline};
+use crate::money::Currency;
+use crate::pricing::{self, CashFlowKind, CouponType, Fixings};
+use crate::registry::coupons::PaidFlow;
+use crate::registry::series::{bond_terms, series_coupon};
+use crate::registry::{
+    PricingSpec, Series, SeriesFigures, SeriesId, SeriesStatus, State, SubscriptionStatus,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// Units in the book, as `BookSummary` on the wire counts them: every
+/// subscription but the withdrawn ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BookTotals {
+    pub subscriptions: u64,
+    pub subscribed_units: u64,
+    pub allotted_units: u64,
+    pub settled_units: u64,
+    pub issued_units: u64,
+}
+
+/// One bar of the book by country or by diaspora category.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    pub key: String,
+    pub subscriptions: u64,
+    pub subscribed_units: u64,
+    pub allotted_units: u64,
+}
+
+/// Live units in the book after a change, at its recorded time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookPoint {
+    pub at: DateTime<Utc>,
+    pub units: u64,
+}
+
+/// Which units the debt service is computed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitsBasis {
+    /// The series is issued (or matured): the units issued.
+    Issued,
+    /// Not issued yet: the cap, the most the series can owe.
+    Cap,
+    /// Cancelled: nothing is owed.
+    Cancelled,
+}
+
+impl UnitsBasis {
+    pub fn describe(self) -> &'static str {
+        match self {
+            UnitsBasis::Issued => "issued",
+            UnitsBasis::Cap => "the cap, not issued yet",
+            UnitsBasis::Cancelled => "cancelled, nothing owed",
+        }
+    }
+}
+
+/// One payment of the series: the schedule's amount per unit times the units,
+/// or the exact total of a payment already made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DebtServiceLine {
+    pub payment_date: NaiveDate,
+    pub kind: CashFlowKind,
+    /// `None`: a floating coupon waiting for its fixing.
+    pub amount: Option<Decimal>,
+    pub paid: bool,
+}
+
+/// The patriotic discount, in the issue figures and per coupon date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavingsFigures {
+    pub reference_yield: Decimal,
+    pub diaspora_yield: Decimal,
+    pub discount_bps: Decimal,
+    /// Par coupons at the reference and at the diaspora yield (None for zero and
+    /// accumulating coupons, which pay none).
+    pub market_coupon: Option<Decimal>,
+    pub diaspora_coupon: Option<Decimal>,
+    /// Present value at the reference yield, per unit, as recorded at creation.
+    pub per_unit: Decimal,
+    pub units: u64,
+    /// `per_unit * units`.
+    pub total: Decimal,
+    /// Coupon saved on each coupon date for all `units`, undiscounted: what the
+    /// market par coupon would have paid less what the diaspora par coupon pays.
+    pub per_date: Vec<(NaiveDate, Decimal)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Savings {
+    /// Priced at a stated issue price: no patriotic discount to report.
+    NotDiaspora,
+    Derived(SavingsFigures),
+    /// The figures could not be re-derived (the reason says why).
+    Unavailable(String),
+}
+
+/// Everything one series' report shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesReport {
+    pub id: SeriesId,
+    pub name: String,
+    pub currency: Currency,
+    pub status: SeriesStatus,
+    pub face_value: Decimal,
+    pub cap_units: u64,
+    pub issue_date: NaiveDate,
+    pub maturity_date: NaiveDate,
+    pub figures: SeriesFigures,
+    pub book: BookTotals,
+    pub by_country: Vec<Bucket>,
+    pub by_category: Vec<Bucket>,
+    /// Starts at zero when the window opened (or at the first change).
+    pub timeline: Vec<BookPoint>,
+    pub amount_raised: Decimal,
+    pub holders: u64,
+    pub units_outstanding: u64,
+    pub units_basis: UnitsBasis,
+    pub debt_service: Vec<DebtServiceLine>,
+    pub coupons_paid: u64,
+    pub coupons_paid_total: Decimal,
+    pub savings: Savings,
+}
+
+/// Adds amounts without ever panicking: a sum past `Decimal`'s range (which the
+/// ledger's limits keep far away) saturates instead.
+pub fn total(amounts: impl IntoIterator<Item = Decimal>) -> Decimal {
+    amounts
+        .into_iter()
+        .fold(Decimal::ZERO, |acc, a| acc.saturating_add(a))
+}
+
+impl SeriesReport {
+    /// Sum of the debt service of one kind (flows waiting for a fixing count zero).
+    pub fn debt_service_total(&self, kind: CashFlowKind) -> Decimal {
+        total(
+            self.debt_service
+                .iter()
+                .filter(|l| l.kind == kind)
+                .filter_map(|l| l.amount),
+        )
+    }
+
+    /// Sum of what is already paid.
+    pub fn paid_total(&self) -> Decimal {
+        total(
+            self.debt_service
+                .iter()
+                .filter(|l| l.paid)
+                .filter_map(|l| l.amount),
+        )
+    }
+
+    /// Coupons whose amount waits for a fixing.
+    pub fn waiting_for_fixing(&self) -> usize {
+        self.debt_service
+            .iter()
+            .filter(|l| l.amount.is_none())
+            .count()
+    }
+}
+
+pub fn category_label(key: &str) -> String {
+    key.replace('_', " ")
+}
+
+fn book(state: &State, id: &SeriesId) -> (BookTotals, Vec<Bucket>, Vec<Bucket>) {
+    let mut totals = BookTotals::default();
+    let mut by_country: BTreeMap<String, Bucket> = BTreeMap::new();
+    let mut by_category: BTreeMap<&'static str, Bucket> = BTreeMap::new();
+    for sub in state.book(id) {
+        if sub.status == SubscriptionStatus::Withdrawn {
+            continue;
+        }
+        let held = matches!(
+            sub.status,
+            SubscriptionStatus::Allotted | SubscriptionStatus::Settled | SubscriptionStatus::Issued
+        );
+        let allotted = if held { sub.allotted_units } else { 0 };
+        totals.subscriptions += 1;
+        totals.subscribed_units = totals.subscribed_units.saturating_add(sub.units);
+        totals.allotted_units = totals.allotted_units.saturating_add(allotted);
+        if matches!(
+            sub.status,
+            SubscriptionStatus::Settled | SubscriptionStatus::Issued
+        ) {
+            totals.settled_units = totals.settled_units.saturating_add(sub.allotted_units);
+        }
+        if sub.status == SubscriptionStatus::Issued {
+            totals.issued_units = totals.issued_units.saturating_add(sub.allotted_units);
+        }
+        let country = by_country.entry(sub.country.to_string()).or_default();
+        let category = by_category.entry(sub.category.as_str()).or_default();
+        for b in [country, category] {
+            b.subscriptions += 1;
+            b.subscribed_units = b.subscribed_units.saturating_add(sub.units);
+            b.allotted_units = b.allotted_units.saturating_add(allotted);
+        }
+    }
+    let finish = |(k, b): (String, Bucket)| Bucket { key: k, ..b };
+    (
+        totals,
+        by_country.into_iter().map(finish).collect(),
+        by_category
+            .into_iter()
+            .map(|(k, b)| finish((k.to_string(), b)))
+            .collect(),
+    )
+}
+
+/// The step points of live units over time, from zero when the window opened to
+/// when it closed (or, while it is open, to `ledger_end`, the ledger's last
+/// recorded time).
+pub fn timeline_points(
+    timeline: &BookTimeline,
+    ledger_end: Option<DateTime<Utc>>,
+) -> Vec<BookPoint> {
+    let start = timeline
+        .opened_at
+        .or_else(|| timeline.changes.first().map(BookChange::at));
+    let Some(start) = start else {
+        return Vec::new();
+    };
+    let mut units = 0u64;
+    let mut points = vec![BookPoint { at: start, units }];
+    for change in &timeline.changes {
+        units = match *change {
+            BookChange::Submitted { units: u, .. } => units.saturating_add(u),
+            BookChange::Withdrawn { units: u, .. } => units.saturating_sub(u),
+        };
+        points.push(BookPoint {
+            at: change.at(),
+            units,
+        });
+    }
+    if let Some(end) = timeline.closed_at.or(ledger_end) {
+        if points.last().is_some_and(|p| p.at < end) {
+            points.push(BookPoint { at: end, units });
+        }
+    }
+    points
+}
+
+fn paid_match(paid: &[PaidFlow], kind: CashFlowKind, date: NaiveDate) -> Option<&PaidFlow> {
+    paid.iter()
+        .find(|p| p.kind == kind && p.payment_date == date)
+}
+
+fn debt_service(series: &Series, units: u64) -> Vec<DebtServiceLine> {
+    let units_d = Decimal::from(units);
+    series
+        .schedule
+        .iter()
+        .map(
+            |flow| match paid_match(&series.paid, flow.kind, flow.payment_date) {
+                Some(p) => DebtServiceLine {
+                    payment_date: flow.payment_date,
+                    kind: flow.kind,
+                    amount: Some(p.total),
+                    paid: true,
+                },
+                None => DebtServiceLine {
+                    payment_date: flow.payment_date,
+                    kind: flow.kind,
+                    amount: flow.amount_per_unit.and_then(|a| a.checked_mul(units_d)),
+                    paid: false,
+                },
+            },
+        )
+        .collect()
+}
+
+fn savings(series: &Series, units: u64) -> Savings {
+    let PricingSpec::Diaspora {
+        reference_yield,
+        discount_bps,
+        ..
+    } = series.terms.pricing
+    else {
+        return Savings::NotDiaspora;
+    };
+    match derive_savings(series, reference_yield, discount_bps, units) {
+        Ok(s) => Savings::Derived(s),
+        Err(reason) => Savings::Unavailable(reason),
+    }
+}
+
+fn derive_savings(
+    series: &Series,
+    reference_yield: Decimal,
+    discount_bps: Decimal,
+    units: u64,
+) -> Result<SavingsFigures, String> {
+    let coupon = series_coupon(series).map_err(|e| e.to_string())?;
+    let terms = bond_terms(&series.terms, coupon).map_err(|e| e.to_string())?;
+    let derived = pricing::issuer_savings(&terms, reference_yield, discount_bps)
+        .map_err(|e| e.to_string())?;
+    let units_d = Decimal::from(units);
+    // The per-unit figure recorded at creation is the one the ledger signed;
+    // re-deriving it serves only to get the two par coupons.
+    let per_unit = series
+        .figures
+        .issuer_savings_per_unit
+        .unwrap_or(derived.savings);
+    let total = per_unit
+        .checked_mul(units_d)
+        .ok_or("issuer savings overflow")?;
+    let per_date = match (derived.market_coupon, derived.diaspora_coupon) {
+        (Some(market), Some(diaspora)) => {
+            let flows = |rate: Decimal| -> Result<Vec<(NaiveDate, Decimal)>, String> {
+                let t = terms
+                    .with_coupon(CouponType::Fixed(rate))
+                    .map_err(|e| e.to_string())?;
+                Ok(pricing::cashflows(&t, &Fixings::new())
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .filter(|f| f.kind == CashFlowKind::Coupon)
+                    .map(|f| (f.payment_date, f.amount.unwrap_or(Decimal::ZERO)))
+                    .collect())
+            };
+            let (m, d) = (flows(market)?, flows(diaspora)?);
+            m.into_iter()
+                .zip(d)
+                .map(|((date, a), (_, b))| {
+                    a.saturating_sub(b)
+                        .checked_mul(units_d)
+                        .map(|saved| (date, saved))
+                        .ok_or_else(|| "coupon saving overflow".to_string())
+                })
+                .collect::<Result<Vec<_>, String>>()?
+        }
+        _ => Vec::new(),
+    };
+    Ok(SavingsFigures {
+        reference_yield,
+        diaspora_yield: series
+            .figures
+            .issue_yield
+            .unwrap_or_else(|| pricing::diaspora_yield(reference_yield, discount_bps)),
+        discount_bps,
+        market_coupon: derived.market_coupon,
+        diaspora_coupon: derived.diaspora_coupon,
+        per_unit,
+        units,
+        total,
+        per_date,
+    })
+}
+
+/// The report of one series.
+pub fn series_report(state: &State, series: &Series, timeline: &BookTimeline) -> SeriesReport {
+    let id = &series.terms.series_id;
+    let (book, by_country, by_category) = book(state, id);
+    let (units_outstanding, units_basis) = match series.status {
+        SeriesStatus::Issued | SeriesStatus::Matured => (book.issued_units, UnitsBasis::Issued),
+        SeriesStatus::Cancelled => (0, UnitsBasis::Cancelled),
+        _ => (series.terms.cap_units, UnitsBasis::Cap),
+    };
+    let coupons: Vec<&PaidFlow> = series
+        .paid
+        .iter()
+        .filter(|p| p.kind == CashFlowKind::Coupon)
+        .collect();
+    SeriesReport {
+        id: id.clone(),
+        name: series.terms.name.clone(),
+        currency: series.terms.currency,
+        status: series.status,
+        face_value: series.terms.face_value,
+        cap_units: series.terms.cap_units,
+        issue_date: series.terms.issue_date,
+        maturity_date: series.terms.maturity_date,
+        figures: series.figures.clone(),
+        book,
+        by_country,
+        by_category,
+        timeline: timeline_points(timeline, state.last_recorded_at()),
+        amount_raised: series.amount_raised,
+        holders: state.series_holdings(id, None).count() as u64,
+        units_outstanding,
+        units_basis,
+        debt_service: debt_service(series, units_outstanding),
+        coupons_paid: coupons.len() as u64,
+        coupons_paid_total: total(coupons.iter().map(|p| p.total)),
+        savings: savings(series, units_outstanding),
+    }
+}

@@ -1,0 +1,256 @@
+//! The HTML pages: one per series (figures, charts, the debt-service table) and
+//! an index. Every text from the ledger is escaped; every number comes from the
+//! `Decimal` figures through `format`.
+
+use super::figures::{Savings, SeriesReport, category_label};
+use super::format::{self, html_escape as esc};
+use super::load::LedgerView;
+use crate::pricing::CashFlowKind;
+use std::fmt::Write as _;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}\
+h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}\
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;border-bottom:1px solid #eee;text-align:left}\
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#666}\
+img{max-width:100%;border:1px solid #eee;margin:.5rem 0}footer{margin-top:3rem;font-size:.85rem;color:#666}";
+
+/// A chart file of a series page: its file name and what it shows.
+pub struct ChartRef<'a> {
+    pub file: &'a str,
+    pub heading: &'a str,
+    pub alt: String,
+}
+
+fn page(title: &str, body: &str, view: &LedgerView) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}<footer>Drawn from a verified ledger: origin {}, {} entries, Merkle root {} (every signature, hash link and event checked, and the root matched against the signed checkpoint).</footer>\n</body>\n</html>\n",
+        esc(title),
+        esc(&view.origin),
+        view.size,
+        hex::encode(view.root),
+    )
+}
+
+fn row(out: &mut String, label: &str, value: &str) {
+    let _ = writeln!(
+        out,
+        "<tr><th>{}</th><td class=\"n\">{}</td></tr>",
+        esc(label),
+        esc(value)
+    );
+}
+
+fn opt_percent(v: Option<rust_decimal::Decimal>) -> String {
+    v.map_or_else(|| "-".to_string(), |r| format::percent(r, 4))
+}
+
+/// The page of one series. `charts` are relative to the page.
+pub fn series_page(r: &SeriesReport, charts: &[ChartRef<'_>], view: &LedgerView) -> String {
+    let cur = r.currency;
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "<p><a href=\"index.html\">All series</a></p>\n<h1>{} <span class=\"muted\">{}</span></h1>\n<p>Status: <strong>{}</strong>. {} {} face per unit, issued {} and maturing {}.</p>",
+        esc(&r.name),
+        esc(r.id.as_str()),
+        r.status.as_str(),
+        format::money(r.face_value, cur),
+        cur,
+        r.issue_date,
+        r.maturity_date
+    );
+
+    b.push_str("<h2>Key figures</h2>\n<table>\n");
+    row(
+        &mut b,
+        "money raised",
+        &format::money_cur(r.amount_raised, cur),
+    );
+    row(
+        &mut b,
+        "subscriptions",
+        &format::units(r.book.subscriptions),
+    );
+    row(
+        &mut b,
+        "units subscribed",
+        &format::units(r.book.subscribed_units),
+    );
+    row(
+        &mut b,
+        "units allotted",
+        &format::units(r.book.allotted_units),
+    );
+    row(
+        &mut b,
+        "units settled",
+        &format::units(r.book.settled_units),
+    );
+    row(&mut b, "units issued", &format::units(r.book.issued_units));
+    row(&mut b, "cap", &format::units(r.cap_units));
+    row(&mut b, "holders", &format::units(r.holders));
+    row(
+        &mut b,
+        "coupons paid",
+        &format!(
+            "{} ({})",
+            r.coupons_paid,
+            format::money_cur(r.coupons_paid_total, cur)
+        ),
+    );
+    row(
+        &mut b,
+        "issue price",
+        &format!("{}% of face", r.figures.issue_price.normalize()),
+    );
+    row(
+        &mut b,
+        "price per unit",
+        &format::money_cur(r.figures.price_per_unit, cur),
+    );
+    row(&mut b, "coupon rate", &opt_percent(r.figures.coupon_rate));
+    row(&mut b, "issue yield", &opt_percent(r.figures.issue_yield));
+    b.push_str("</table>\n");
+
+    for c in charts {
+        let _ = writeln!(
+            b,
+            "<h2>{}</h2>\n<img src=\"{}\" alt=\"{}\"/>",
+            esc(c.heading),
+            esc(c.file),
+            esc(&c.alt)
+        );
+        if c.file.ends_with("debt-service.svg") {
+            debt_service_table(&mut b, r);
+        }
+        if c.file.ends_with("book-by-category.svg") {
+            bucket_table(&mut b, r);
+        }
+    }
+    match &r.savings {
+        Savings::Derived(s) => {
+            if !charts.iter().any(|c| c.file.ends_with("savings.svg")) {
+                b.push_str("<h2>The patriotic discount</h2>\n");
+            }
+            b.push_str("<table>\n");
+            row(
+                &mut b,
+                "reference yield",
+                &format::percent(s.reference_yield, 4),
+            );
+            row(
+                &mut b,
+                "patriotic discount",
+                &format!("{} bp", s.discount_bps.normalize()),
+            );
+            row(
+                &mut b,
+                "diaspora yield",
+                &format::percent(s.diaspora_yield, 4),
+            );
+            row(&mut b, "market par coupon", &opt_percent(s.market_coupon));
+            row(
+                &mut b,
+                "diaspora par coupon",
+                &opt_percent(s.diaspora_coupon),
+            );
+            row(
+                &mut b,
+                "issuer savings per unit",
+                &format!("{} {cur}", format::fine(s.per_unit, 4)),
+            );
+            row(&mut b, "units", &format::units(s.units));
+            row(&mut b, "issuer savings", &format::money_cur(s.total, cur));
+            b.push_str("</table>\n<p class=\"muted\">Savings are the present value, at the reference yield and at issue, of the coupons the series does not pay because it pays the diaspora par coupon rather than the market one (for a series without coupons: the extra proceeds at issue).</p>\n");
+        }
+        Savings::NotDiaspora => {
+            b.push_str("<h2>The patriotic discount</h2>\n<p>This series is priced at a stated issue price, without a patriotic discount: there are no savings to report.</p>\n");
+        }
+        Savings::Unavailable(reason) => {
+            let _ = writeln!(
+                b,
+                "<h2>The patriotic discount</h2>\n<p>The savings could not be derived: {}.</p>",
+                esc(reason)
+            );
+        }
+    }
+    page(&format!("{} ({})", r.name, r.id), &b, view)
+}
+
+fn debt_service_table(b: &mut String, r: &SeriesReport) {
+    let cur = r.currency;
+    let _ = writeln!(
+        b,
+        "<p>On {} units ({}). Coupons {}, principal {}; paid so far {}.</p>",
+        format::units(r.units_outstanding),
+        r.units_basis.describe(),
+        format::money_cur(r.debt_service_total(CashFlowKind::Coupon), cur),
+        format::money_cur(r.debt_service_total(CashFlowKind::Redemption), cur),
+        format::money_cur(r.paid_total(), cur),
+    );
+    if r.waiting_for_fixing() > 0 {
+        let _ = writeln!(
+            b,
+            "<p>{} floating coupons wait for their fixing and are not drawn.</p>",
+            r.waiting_for_fixing()
+        );
+    }
+    b.push_str("<table>\n<tr><th>payment date</th><th>kind</th><th class=\"n\">amount</th><th>status</th></tr>\n");
+    for l in &r.debt_service {
+        let _ = writeln!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            l.payment_date,
+            l.kind.as_str(),
+            l.amount.map_or_else(
+                || "waiting for a fixing".to_string(),
+                |a| format::money(a, cur)
+            ),
+            if l.paid { "paid" } else { "scheduled" }
+        );
+    }
+    b.push_str("</table>\n");
+}
+
+fn bucket_table(b: &mut String, r: &SeriesReport) {
+    b.push_str("<table>\n<tr><th>category</th><th class=\"n\">subscriptions</th><th class=\"n\">units subscribed</th><th class=\"n\">units allotted</th></tr>\n");
+    for k in &r.by_category {
+        let _ = writeln!(
+            b,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&category_label(&k.key)),
+            format::units(k.subscriptions),
+            format::units(k.subscribed_units),
+            format::units(k.allotted_units)
+        );
+    }
+    b.push_str("</table>\n");
+}
+
+/// The index: every series with its key totals, and a link to its page.
+pub fn index_page(reports: &[SeriesReport], view: &LedgerView) -> String {
+    let mut b = String::new();
+    b.push_str("<h1>Diaspora bond series</h1>\n");
+    if reports.is_empty() {
+        b.push_str("<p>The ledger has no series yet.</p>\n");
+    }
+    b.push_str("<table>\n<tr><th>series</th><th>name</th><th>status</th><th class=\"n\">money raised</th><th class=\"n\">units subscribed</th><th class=\"n\">units issued</th><th class=\"n\">holders</th><th class=\"n\">coupons paid</th></tr>\n");
+    for r in reports {
+        let cur = r.currency;
+        let _ = writeln!(
+            b,
+            "<tr><td><a href=\"{id}.html\">{id}</a></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} ({})</td></tr>",
+            esc(&r.name),
+            r.status.as_str(),
+            esc(&format::money_cur(r.amount_raised, cur)),
+            format::units(r.book.subscribed_units),
+            format::units(r.book.issued_units),
+            format::units(r.holders),
+            r.coupons_paid,
+            esc(&format::money_cur(r.coupons_paid_total, cur)),
+            id = esc(r.id.as_str()),
+        );
+    }
+    b.push_str("</table>\n");
+    page("Diaspora bond series", &b, view)
+}
