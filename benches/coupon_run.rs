@@ -35,7 +35,13 @@ struct World {
 
 impl World {
     fn request(&self, key: &SigningKey, kind: CommandKind) -> WriteRequest {
-        let signed = sign_request(key, &self.ledger.identity().origin, kind.clone(), self.clock.now(), &nonce());
+        let signed = sign_request(
+            key,
+            &self.ledger.identity().origin,
+            kind.clone(),
+            self.clock.now(),
+            &nonce(),
+        );
         WriteRequest {
             key_id: KeyId::of(&key.verifying_key()),
             payload: signed.payload,
@@ -45,13 +51,19 @@ impl World {
     }
 
     async fn run(&self, key: &SigningKey, kind: CommandKind) -> dbond::store::Committed {
-        self.ledger.write(self.request(key, kind)).await.expect("write")
+        self.ledger
+            .write(self.request(key, kind))
+            .await
+            .expect("write")
     }
 
     /// Many writes concurrently (group commit), in chunks.
     async fn run_many(&self, key: &SigningKey, kinds: Vec<CommandKind>) {
         for chunk in kinds.chunks(4096) {
-            let futures: Vec<_> = chunk.iter().map(|k| self.ledger.write(self.request(key, k.clone()))).collect();
+            let futures: Vec<_> = chunk
+                .iter()
+                .map(|k| self.ledger.write(self.request(key, k.clone())))
+                .collect();
             for r in futures::future::join_all(futures).await {
                 r.expect("write");
             }
@@ -60,7 +72,12 @@ impl World {
 }
 
 fn terms(cap: u64) -> pb::SeriesTerms {
-    let ts = |t: DateTime<Utc>| Some(prost_types::Timestamp { seconds: t.timestamp(), nanos: 0 });
+    let ts = |t: DateTime<Utc>| {
+        Some(prost_types::Timestamp {
+            seconds: t.timestamp(),
+            nanos: 0,
+        })
+    };
     pb::SeriesTerms {
         series_id: "BENCH-2030-USD".into(),
         name: "bench".into(),
@@ -69,7 +86,11 @@ fn terms(cap: u64) -> pb::SeriesTerms {
         min_units_per_investor: "1".into(),
         max_units_per_investor: "100".into(),
         cap_units: cap.to_string(),
-        coupon: Some(pb::Coupon { kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon { rate: "0.05".into() })) }),
+        coupon: Some(pb::Coupon {
+            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
+                rate: "0.05".into(),
+            })),
+        }),
         frequency: "semiannual".into(),
         day_count: "ACT/ACT ICMA".into(),
         business_day_convention: "following".into(),
@@ -83,16 +104,34 @@ fn terms(cap: u64) -> pb::SeriesTerms {
         window_closes_at: ts(at(2027, 1, 10)),
         allotment_rule: pb::AllotmentRule::ProRata as i32,
         retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility { categories: vec![pb::DiasporaCategory::CitizenAbroad as i32], countries_allowed: vec![], countries_barred: vec![] }),
-        pricing: Some(pb::Pricing { kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice { price: "100".into() })) }),
+        eligibility: Some(pb::Eligibility {
+            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
+            countries_allowed: vec![],
+            countries_barred: vec![],
+        }),
+        pricing: Some(pb::Pricing {
+            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+                price: "100".into(),
+            })),
+        }),
         settlement_deadline: ts(at(2027, 1, 12)),
     }
 }
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let n: u64 = if bench { std::env::var("DBOND_BENCH_HOLDINGS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000) } else { 200 };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let n: u64 = if bench {
+        std::env::var("DBOND_BENCH_HOLDINGS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000)
+    } else {
+        200
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run(n));
 }
 
@@ -103,25 +142,51 @@ async fn run(n: u64) {
     let ledger = Ledger::create(
         &dir.path().join("store"),
         &keys::generate(),
-        Genesis { origin: "bench/coupon-run".into(), admin_participant_id: ParticipantId::parse("id", "admin").unwrap(), admin_key: &admin },
+        Genesis {
+            origin: "bench/coupon-run".into(),
+            admin_participant_id: ParticipantId::parse("id", "admin").unwrap(),
+            admin_key: &admin,
+        },
         clock.clone(),
     )
     .unwrap();
-    let w = World { ledger, clock: clock.clone() };
+    let w = World {
+        ledger,
+        clock: clock.clone(),
+    };
     let (treasury, bank, engine) = (keys::generate(), keys::generate(), keys::generate());
-    for (id, role, k) in [("treasury", pb::Role::Treasury, &treasury), ("bank", pb::Role::Bank, &bank), ("engine", pb::Role::Engine, &engine)] {
-        w.run(&admin, CommandKind::RegisterParticipant(pb::RegisterParticipant {
-            participant_id: id.into(),
-            role: role as i32,
-            public_key: k.verifying_key().to_bytes().to_vec(),
-            display_name: id.into(),
-        }))
+    for (id, role, k) in [
+        ("treasury", pb::Role::Treasury, &treasury),
+        ("bank", pb::Role::Bank, &bank),
+        ("engine", pb::Role::Engine, &engine),
+    ] {
+        w.run(
+            &admin,
+            CommandKind::RegisterParticipant(pb::RegisterParticipant {
+                participant_id: id.into(),
+                role: role as i32,
+                public_key: k.verifying_key().to_bytes().to_vec(),
+                display_name: id.into(),
+            }),
+        )
         .await;
     }
     let sid = "BENCH-2030-USD".to_string();
     let setup = Instant::now();
-    w.run(&treasury, CommandKind::CreateSeries(pb::CreateSeries { terms: Some(terms(n * 100)) })).await;
-    w.run(&treasury, CommandKind::OpenSeries(pb::OpenSeries { series_id: sid.clone() })).await;
+    w.run(
+        &treasury,
+        CommandKind::CreateSeries(pb::CreateSeries {
+            terms: Some(terms(n * 100)),
+        }),
+    )
+    .await;
+    w.run(
+        &treasury,
+        CommandKind::OpenSeries(pb::OpenSeries {
+            series_id: sid.clone(),
+        }),
+    )
+    .await;
     clock.set(at(2026, 12, 2));
     let subs: Vec<CommandKind> = (0..n)
         .map(|i| {
@@ -139,17 +204,49 @@ async fn run(n: u64) {
     w.run_many(&bank, subs).await;
     eprintln!("{n} subscriptions in {:.1?}", setup.elapsed());
     clock.set(at(2027, 1, 11));
-    w.run(&treasury, CommandKind::CloseSeries(pb::CloseSeries { series_id: sid.clone() })).await;
-    w.run(&treasury, CommandKind::AllotSeries(pb::AllotSeries { series_id: sid.clone() })).await;
-    let settles: Vec<CommandKind> =
-        (first_sub..first_sub + n).map(|id| CommandKind::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: id })).collect();
+    w.run(
+        &treasury,
+        CommandKind::CloseSeries(pb::CloseSeries {
+            series_id: sid.clone(),
+        }),
+    )
+    .await;
+    w.run(
+        &treasury,
+        CommandKind::AllotSeries(pb::AllotSeries {
+            series_id: sid.clone(),
+        }),
+    )
+    .await;
+    let settles: Vec<CommandKind> = (first_sub..first_sub + n)
+        .map(|id| {
+            CommandKind::ConfirmSettlement(pb::ConfirmSettlement {
+                subscription_id: id,
+            })
+        })
+        .collect();
     w.run_many(&bank, settles).await;
-    w.run(&treasury, CommandKind::IssueSeries(pb::IssueSeries { series_id: sid.clone() })).await;
-    eprintln!("{n} holdings issued; setup took {:.1?}; ledger has {} entries", setup.elapsed(), w.ledger.size());
+    w.run(
+        &treasury,
+        CommandKind::IssueSeries(pb::IssueSeries {
+            series_id: sid.clone(),
+        }),
+    )
+    .await;
+    eprintln!(
+        "{n} holdings issued; setup took {:.1?}; ledger has {} entries",
+        setup.elapsed(),
+        w.ledger.size()
+    );
 
     // 1. Accrual of every holding as of one date.
     let id = SeriesId::parse("id", &sid).unwrap();
-    let (es, fixings) = w.ledger.read(|p| (EngineSeries::of(&p.state, &id).unwrap(), coupons::fixings(&p.state)));
+    let (es, fixings) = w.ledger.read(|p| {
+        (
+            EngineSeries::of(&p.state, &id).unwrap(),
+            coupons::fixings(&p.state),
+        )
+    });
     let holdings = es.holding_inputs();
     let as_of = at(2027, 4, 15).date_naive();
     let t = Instant::now();
@@ -161,15 +258,29 @@ async fn run(n: u64) {
     clock.set(at(2027, 7, 20));
     let before = w.ledger.size();
     let t = Instant::now();
-    let due = w.ledger.read(|p| coupons::due(&p.state, &id, at(2027, 7, 20).date_naive()).unwrap());
+    let due = w
+        .ledger
+        .read(|p| coupons::due(&p.state, &id, at(2027, 7, 20).date_naive()).unwrap());
     for d in &due.due {
-        w.run(&engine, CommandKind::PostAccrualEvent(pb::PostAccrualEvent { series_id: sid.clone(), event_id: d.id().to_string() })).await;
+        w.run(
+            &engine,
+            CommandKind::PostAccrualEvent(pb::PostAccrualEvent {
+                series_id: sid.clone(),
+                event_id: d.id().to_string(),
+            }),
+        )
+        .await;
     }
     let run_took = t.elapsed();
     let posted = w.ledger.size() - before;
-    assert!(posted >= n, "one entry per payment: {posted} entries for {n} holdings");
+    assert!(
+        posted >= n,
+        "one entry per payment: {posted} entries for {n} holdings"
+    );
     println!("holdings: {n}");
     println!("accrual of every holding as of {as_of}: {accrual_took:.2?}");
-    println!("coupon run (record date + coupon, {posted} entries signed and durable): {run_took:.2?}");
+    println!(
+        "coupon run (record date + coupon, {posted} entries signed and durable): {run_took:.2?}"
+    );
     println!("ledger size: {} entries", w.ledger.size());
 }

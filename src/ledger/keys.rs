@@ -124,9 +124,14 @@ pub fn generate() -> SigningKey {
 /// to overwrite an existing file.
 pub fn write_private_key(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
     use std::io::Write;
-    let pem = key
-        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-        .map_err(|e| KeyError::Encode(e.to_string()))?;
+    // PKCS#8 v1 (the private key alone): OpenSSL, Python's `cryptography` and Go
+    // read it; the v2 form with the public key appended is refused by several tools.
+    let pem = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+    .map_err(|e| KeyError::Encode(e.to_string()))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
