@@ -326,3 +326,33 @@ fn the_load_generator_reports_rates_and_checks_every_acknowledged_write() {
         "{out}"
     );
 }
+
+#[test]
+fn the_terms_example_in_the_issuance_doc_is_valid() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ISSUANCE.md")).unwrap();
+    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("terms.toml");
+    std::fs::write(&path, &doc[start..end]).unwrap();
+    let terms = dbond::cli::bonds::TermsFile::read(&path)
+        .expect("the documented terms parse")
+        .to_pb()
+        .unwrap();
+    let parsed = dbond::codec::bonds::terms_from_pb(Some(&terms))
+        .expect("the documented terms are well formed");
+    let defined =
+        dbond::registry::series::define(parsed).expect("the documented terms define a series");
+    // 6.50% - 150 bp: the par coupon at 5%, as the comment says.
+    let coupon = defined.figures.coupon_rate.unwrap();
+    assert!(
+        (coupon - rust_decimal::Decimal::new(5, 2)).abs() < rust_decimal::Decimal::new(1, 3),
+        "{coupon}"
+    );
+    assert_eq!(
+        defined.schedule.len(),
+        9,
+        "8 semiannual coupons and the redemption"
+    );
+}
