@@ -951,6 +951,16 @@ pub(super) fn apply(
                 changes,
             )?;
             series_mut(state, meta, series_id)?.amount_raised = *amount_raised;
+            // Its settled subscriptions are now held (once, here: not per holding).
+            let ids = state.books.get(series_id).cloned().unwrap_or_default();
+            for id in ids {
+                if let Some(sub) = state.subscriptions.get_mut(&id) {
+                    if sub.status == super::SubscriptionStatus::Settled {
+                        sub.status = super::SubscriptionStatus::Issued;
+                        changes.touch(StateKey::Subscription(id));
+                    }
+                }
+            }
         }
         _ => {
             return Err(fail(

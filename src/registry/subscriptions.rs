@@ -545,16 +545,6 @@ pub(super) fn apply(
                     .insert(series_id.clone());
                 changes.touch(StateKey::Holding(key));
             }
-            // The settled subscriptions of the series are now held.
-            let ids: Vec<u64> = state.books.get(series_id).cloned().unwrap_or_default();
-            for id in ids {
-                if let Some(sub) = state.subscriptions.get_mut(&id) {
-                    if sub.status == SubscriptionStatus::Settled {
-                        sub.status = SubscriptionStatus::Issued;
-                        changes.touch(StateKey::Subscription(id));
-                    }
-                }
-            }
         }
         _ => {
             return Err(fail(
