@@ -4,11 +4,21 @@
 //!   2. the coupon run: the engine posts the record date and the coupon, every
 //!      per-holding payment its own signed entry, all durable (one atomic batch).
 //!
+//! Then, on the ledger that built (about 5 entries per holding), how cost grows
+//! with ledger size:
+//!   3. offline verification of the whole store (`dbond verify --data`), next to the
+//!      batch signature-verification limit of the same cores;
+//!   4. opening the store (full replay and cross-check, as `dbond serve` starts);
+//!   5. inclusion and consistency proofs at that size;
+//!   6. durable appends at that size (concurrent participant registrations).
+//!
 //! Everything runs in process on the real store (no gRPC), with a simulated clock.
 //! Setting up N holdings takes a while (N subscriptions, allotment, N settlements,
-//! issue); only the two steps above are timed.
+//! issue); only the steps above are timed.
 //!
-//! Run: `cargo bench --bench coupon_run` (add `DBOND_BENCH_HOLDINGS=1000000`).
+//! Run: `cargo bench --bench coupon_run` (add `DBOND_BENCH_HOLDINGS=1000000`;
+//! `DBOND_BENCH_HOLDINGS=2000` gives a ledger of about 10,000 entries, 200000 about
+//! a million). `DBOND_BENCH_DIR` puts the store elsewhere than target/tmp.
 //! Under `cargo test --benches` it runs a 200-holding smoke pass.
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -136,12 +146,15 @@ fn main() {
 }
 
 async fn run(n: u64) {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let base =
+        std::env::var("DBOND_BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").into());
+    let dir = tempfile::tempdir_in(base).unwrap();
     let clock = Arc::new(ManualClock::new(at(2026, 11, 20)));
     let admin = keys::generate();
+    let ledger_key = keys::generate();
     let ledger = Ledger::create(
         &dir.path().join("store"),
-        &keys::generate(),
+        &ledger_key,
         Genesis {
             origin: "bench/coupon-run".into(),
             admin_participant_id: ParticipantId::parse("id", "admin").unwrap(),
@@ -283,4 +296,128 @@ async fn run(n: u64) {
         "coupon run (record date + coupon, {posted} entries signed and durable): {run_took:.2?}"
     );
     println!("ledger size: {} entries", w.ledger.size());
+    let size = w.ledger.size();
+    let World { ledger, clock } = w;
+    ledger.close().unwrap();
+    let store = dir.path().join("store");
+    if std::env::var("DBOND_BENCH_KEEP").is_ok() {
+        let kept = dir.keep();
+        eprintln!("store kept in {}", kept.join("store").display());
+    }
+
+    // 3. Offline verification, next to the batch-verify limit of the same cores.
+    let t = Instant::now();
+    let verified = dbond::audit::verify_store(&store, |_, _| {}).unwrap();
+    let verify_took = t.elapsed();
+    assert_eq!(verified.size, size);
+    let limit = batch_verify_limit();
+    // Two signatures per entry with an actor, one per derived entry: count them.
+    let signatures = size + actors(&store);
+    println!(
+        "verify --data ({size} entries, {signatures} signatures): {verify_took:.2?} = {:.0} entries/s; batch-verify limit on {} cores {:.0} signatures/s, so the signatures alone need {:.2?} ({:.0}% of the time)",
+        size as f64 / verify_took.as_secs_f64(),
+        rayon::current_num_threads(),
+        limit,
+        std::time::Duration::from_secs_f64(signatures as f64 / limit),
+        100.0 * signatures as f64 / limit / verify_took.as_secs_f64()
+    );
+
+    // 4. Opening: full replay and cross-check.
+    let t = Instant::now();
+    let ledger = Ledger::open(&store, ledger_key, clock.clone()).unwrap();
+    println!(
+        "open ({size} entries, replay and cross-check): {:.2?}",
+        t.elapsed()
+    );
+
+    // 5. Proofs at this size.
+    let nodes = ledger.nodes();
+    let rounds = 2000u64;
+    let mut rng = rand::thread_rng();
+    let picks: Vec<u64> = (0..rounds)
+        .map(|_| rand::Rng::gen_range(&mut rng, 0..size))
+        .collect();
+    let t = Instant::now();
+    for &i in &picks {
+        std::hint::black_box(dbond::ledger::merkle::inclusion_proof(i, size, &nodes).unwrap());
+    }
+    let inclusion = t.elapsed() / rounds as u32;
+    let t = Instant::now();
+    for &i in &picks {
+        std::hint::black_box(
+            dbond::ledger::merkle::consistency_proof(i.max(1), size, &nodes).unwrap(),
+        );
+    }
+    let consistency = t.elapsed() / rounds as u32;
+    println!(
+        "proofs at {size} entries: inclusion {inclusion:.2?}, consistency {consistency:.2?} (mean of {rounds}, random indexes)"
+    );
+
+    // 6. Durable appends at this size.
+    let w = World { ledger, clock };
+    let appends = 20_000u64.min(n * 10).max(100);
+    let admin_registrations: Vec<CommandKind> = (0..appends)
+        .map(|i| {
+            CommandKind::RegisterParticipant(pb::RegisterParticipant {
+                participant_id: format!("late-bank-{i}"),
+                role: pb::Role::Bank as i32,
+                public_key: keys::generate().verifying_key().to_bytes().to_vec(),
+                display_name: "late".into(),
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    w.run_many(&admin, admin_registrations).await;
+    let took = t.elapsed();
+    println!(
+        "appends at {size} entries: {appends} in {took:.2?} = {:.0} appends/s (requests signed in the same loop)",
+        appends as f64 / took.as_secs_f64()
+    );
+}
+
+/// Entries that carry a participant's request (and so a second signature).
+fn actors(store: &std::path::Path) -> u64 {
+    let raw = dbond::store::RawStore::open(store).unwrap();
+    raw.entries()
+        .filter(|e| {
+            let (_, bytes) = e.as_ref().unwrap();
+            dbond::ledger::entry::open(bytes)
+                .unwrap()
+                .body
+                .actor
+                .is_some()
+        })
+        .count() as u64
+}
+
+/// Signatures per second that batch verification (64 per batch) reaches on every
+/// core: the ceiling of any verifier.
+fn batch_verify_limit() -> f64 {
+    use rayon::prelude::*;
+    let key = keys::generate();
+    let message = vec![7u8; 400];
+    let signature = keys::sign(&key, keys::ENTRY_CONTEXT, &message)
+        .to_bytes()
+        .to_vec();
+    let vk = key.verifying_key();
+    let batches = 2000usize;
+    let t = Instant::now();
+    let ok = (0..batches)
+        .into_par_iter()
+        .filter(|_| {
+            let items: Vec<_> = (0..64)
+                .map(|_| {
+                    (
+                        &vk,
+                        keys::ENTRY_CONTEXT,
+                        message.as_slice(),
+                        signature.as_slice(),
+                    )
+                })
+                .collect();
+            keys::verify_batch(&items)
+        })
+        .count();
+    assert_eq!(ok, batches);
+    (batches * 64) as f64 / t.elapsed().as_secs_f64()
 }

@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 /// batches of [`BATCH`]).
 const PENDING_MAX: usize = 16_384;
 const BATCH: usize = 64;
+/// Signature batches checked in the background while entries are decoded and
+/// replayed; beyond this, the reader waits.
+const INFLIGHT_MAX: usize = 2;
 
 /// Where verification failed and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +111,7 @@ pub struct Verifier {
     last_hash: Hash,
     ledger_key: Option<VerifyingKey>,
     pending: Vec<SigCheck>,
+    inflight: VecDeque<std::sync::mpsc::Receiver<Option<VerifyFailure>>>,
     /// Events the current request still has to produce, and its first index.
     expected: VecDeque<Event>,
     cause: u64,
@@ -131,6 +135,7 @@ impl Verifier {
             last_hash: GENESIS_PREV_HASH,
             ledger_key: None,
             pending: Vec::new(),
+            inflight: VecDeque::new(),
             expected: VecDeque::new(),
             cause: 0,
             nonces: HashSet::new(),
@@ -152,6 +157,18 @@ impl Verifier {
 
     /// Checks the next entry, given as its stored bytes.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), VerifyFailure> {
+        self.push_entry(bytes).map_err(|e| {
+            // Report the first fault: an earlier entry whose signature is still
+            // being checked may be the real cause (a changed entry breaks the link
+            // of the next one).
+            match self.flush_signatures() {
+                Err(earlier) if earlier.index <= e.index => earlier,
+                _ => e,
+            }
+        })
+    }
+
+    fn push_entry(&mut self, bytes: &[u8]) -> Result<(), VerifyFailure> {
         let index = self.frontier.size();
         let opened = entry::open(bytes).map_err(|e| fail(index, e.to_string()))?;
         if opened.index() != index {
@@ -164,8 +181,6 @@ impl Verifier {
             ));
         }
         if opened.prev_hash() != self.last_hash {
-            // Say which entry changed when it was the one before: its signature fails.
-            self.flush_signatures()?;
             return Err(fail(
                 index,
                 format!(
@@ -256,7 +271,7 @@ impl Verifier {
                 .insert(self.frontier.size(), self.frontier.root());
         }
         if self.pending.len() >= PENDING_MAX {
-            self.flush_signatures()?;
+            self.launch_signatures()?;
         }
         Ok(())
     }
@@ -392,41 +407,41 @@ impl Verifier {
         }
     }
 
-    fn flush_signatures(&mut self) -> Result<(), VerifyFailure> {
+    /// Hands the gathered signature checks to the thread pool and goes on with
+    /// the entries; waits only when too many batches are in flight.
+    fn launch_signatures(&mut self) -> Result<(), VerifyFailure> {
         let pending = std::mem::take(&mut self.pending);
-        let bad: Option<u64> = pending
-            .par_chunks(BATCH)
-            .filter_map(|chunk| {
-                let items: Vec<_> = chunk
-                    .iter()
-                    .map(|c| {
-                        (
-                            &c.key,
-                            c.context,
-                            c.message.as_slice(),
-                            c.signature.as_slice(),
-                        )
-                    })
-                    .collect();
-                if keys::verify_batch(&items) {
-                    return None;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            let _ = tx.send(check_signatures(pending));
+        });
+        self.inflight.push_back(rx);
+        while self.inflight.len() > INFLIGHT_MAX {
+            if let Some(rx) = self.inflight.pop_front() {
+                if let Some(failure) = receive(&rx) {
+                    return Err(failure);
                 }
-                chunk
-                    .iter()
-                    .find(|c| !keys::verify(&c.key, c.context, &c.message, &c.signature))
-                    .map(|c| c.index)
-            })
-            .min();
-        if let Some(index) = bad {
-            let what = pending
-                .iter()
-                .find(|c| {
-                    c.index == index && !keys::verify(&c.key, c.context, &c.message, &c.signature)
-                })
-                .map_or("signature", |c| c.what);
-            return Err(fail(index, format!("{what} does not verify")));
+            }
         }
         Ok(())
+    }
+
+    /// Waits for every signature check, in flight or gathered; the first failure
+    /// (lowest index) is the error.
+    fn flush_signatures(&mut self) -> Result<(), VerifyFailure> {
+        let mut first: Option<VerifyFailure> = None;
+        let mut keep = |f: Option<VerifyFailure>| {
+            if let Some(f) = f {
+                if first.as_ref().is_none_or(|g| f.index < g.index) {
+                    first = Some(f);
+                }
+            }
+        };
+        for rx in std::mem::take(&mut self.inflight) {
+            keep(receive(&rx));
+        }
+        keep(check_signatures(std::mem::take(&mut self.pending)));
+        first.map_or(Ok(()), Err)
     }
 
     /// Finishes: checks outstanding signatures and that no request is left short.
@@ -479,6 +494,51 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+fn receive(rx: &std::sync::mpsc::Receiver<Option<VerifyFailure>>) -> Option<VerifyFailure> {
+    rx.recv().unwrap_or_else(|_| {
+        Some(fail(
+            0,
+            "a signature check stopped without an answer (a worker thread failed)",
+        ))
+    })
+}
+
+/// Checks signatures in batches on every core; the first failure, if any.
+fn check_signatures(pending: Vec<SigCheck>) -> Option<VerifyFailure> {
+    let bad: Option<u64> = pending
+        .par_chunks(BATCH)
+        .filter_map(|chunk| {
+            let items: Vec<_> = chunk
+                .iter()
+                .map(|c| {
+                    (
+                        &c.key,
+                        c.context,
+                        c.message.as_slice(),
+                        c.signature.as_slice(),
+                    )
+                })
+                .collect();
+            if keys::verify_batch(&items) {
+                return None;
+            }
+            chunk
+                .iter()
+                .find(|c| !keys::verify(&c.key, c.context, &c.message, &c.signature))
+                .map(|c| c.index)
+        })
+        .min();
+    bad.map(|index| {
+        let what = pending
+            .iter()
+            .find(|c| {
+                c.index == index && !keys::verify(&c.key, c.context, &c.message, &c.signature)
+            })
+            .map_or("signature", |c| c.what);
+        fail(index, format!("{what} does not verify"))
+    })
 }
 
 /// Verifies a stopped store in full: every entry, the stored checkpoint, and that

@@ -142,6 +142,9 @@ pub fn open_or_create(
         });
         keys::write_private_key(&paths.ledger_key, &ledger_key)?;
         keys::write_private_key(&paths.admin_key, &admin_key)?;
+        // The public half, for auditors and banks to pin (receipts, witnessing).
+        let ledger_pub = paths.ledger_key.with_extension("pub");
+        keys::write_public_key(&ledger_pub, &ledger_key.verifying_key())?;
         let ledger = Ledger::create(
             &paths.store,
             &ledger_key,
@@ -154,8 +157,10 @@ pub fn open_or_create(
         )?;
         eprintln!("created a new ledger {origin:?} in {}", data.display());
         eprintln!(
-            "  ledger key  {} (signs entries and checkpoints; keep it on this host)",
-            paths.ledger_key.display()
+            "  ledger key  {} (signs entries and checkpoints; keep it on this host); public key {} (key id {}: publish it, auditors and banks pin it)",
+            paths.ledger_key.display(),
+            ledger_pub.display(),
+            KeyId::of(&ledger_key.verifying_key())
         );
         eprintln!(
             "  admin key   {} (participant \"admin\", key id {}; move it off this host after registering participants)",
