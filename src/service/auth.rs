@@ -162,8 +162,8 @@ impl Authenticator {
         }
         let key_id = KeyId::parse(&signed.key_id).ok_or_else(|| {
             Status::unauthenticated(format!(
-                "key id {:?} is not a key id (16 lowercase hex digits)",
-                signed.key_id
+                "key id {} is not a key id (16 lowercase hex digits)",
+                status::quote(&signed.key_id)
             ))
         })?;
         let (caller, public_key) = self.ledger.read(|p| {
