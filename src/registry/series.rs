@@ -620,6 +620,10 @@ pub(super) fn decide_transition(
     t: &SeriesTransition,
 ) -> Result<Vec<Event>, RegistryError> {
     require_treasury(caller, "changing a series' state")?;
+    // Arguments before state: a bad reason is refused whatever the series.
+    if let SeriesTransition::Cancel(_, reason) = t {
+        check_text("reason", reason, crate::limits::REASON_CHARS_MAX)?;
+    }
     let s = series(state, t.series_id())?;
     let id = s.terms.series_id.clone();
     match t {
@@ -645,7 +649,6 @@ pub(super) fn decide_transition(
             }])
         }
         SeriesTransition::Cancel(_, reason) => {
-            check_text("reason", reason, crate::limits::REASON_CHARS_MAX)?;
             if !matches!(
                 s.status,
                 SeriesStatus::Draft
