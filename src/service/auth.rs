@@ -250,11 +250,20 @@ impl Authenticator {
                 payload.nonce.len()
             )));
         }
+        // The ledger keeps the signed bytes for good: bytes the server does not
+        // read (unknown fields, repeats, padding) would be stored unread.
+        let read = payload.encoded_len();
         let command = payload.command.and_then(|c| c.kind).ok_or_else(|| {
             Status::invalid_argument(
                 "payload carries no command (or one this server does not know)",
             )
         })?;
+        if read != signed.payload.len() {
+            return Err(Status::invalid_argument(format!(
+                "payload is {} bytes but its fields take {read}: sign exactly the RequestPayload, without unknown fields or repeats",
+                signed.payload.len()
+            )));
+        }
         let name = crate::codec::command_name(&command);
         if name != rpc {
             return Err(Status::invalid_argument(format!(
