@@ -50,6 +50,8 @@ enum Tamper {
     KeyIdHuge,
     FlippedSignature,
     EmptySignature,
+    /// A good signature, by another participant's key than the key id names.
+    ForeignSignature,
     /// Payload bytes that are not a RequestPayload, correctly signed.
     GarbagePayload,
     OtherOrigin,
@@ -75,8 +77,9 @@ enum Tamper {
 
 enum Sending {
     Signed(Who, K, Tamper),
-    /// The same signed request twice; the second is the one checked.
-    Replay(Who, K),
+    /// The same signed request twice; the second is the one checked. The first
+    /// must pass authentication, and succeed when the flag says so.
+    Replay(Who, K, bool),
     /// Raw request-message bytes, not a protobuf of the request at all.
     Raw(Vec<u8>),
 }
@@ -387,6 +390,16 @@ impl Fx {
             Tamper::KeyIdHuge => signed.key_id = "k".repeat(100_000),
             Tamper::FlippedSignature => signed.signature[10] ^= 1,
             Tamper::EmptySignature => signed.signature.clear(),
+            Tamper::ForeignSignature => {
+                let other = if who == Who::BankB {
+                    &self.bank_a
+                } else {
+                    &self.bank_b
+                };
+                signed.signature = keys::sign(other, REQUEST_CONTEXT, &signed.payload)
+                    .to_bytes()
+                    .to_vec();
+            }
             Tamper::GiantMessage => signed.signature = vec![0; limits::GRPC_MESSAGE_BYTES_MAX + 1],
             _ => {}
         }
@@ -477,22 +490,26 @@ struct Snapshot {
 /// Sends the case and checks: the precise code, a message naming the problem (and
 /// the BadRequest field), no state change, and a server still alive and answering.
 async fn check(fx: &mut Fx, case: &Case) {
-    let before = fx.snapshot().await;
+    let mut before = fx.snapshot().await;
     let label = format!("{} / {}", case.rpc, case.label);
     let result = match &case.send {
         Sending::Signed(who, command, tamper) => {
             let signed = fx.sign(*who, command.clone(), *tamper);
             wire::call(&fx.channel, case.rpc, signed).await
         }
-        Sending::Replay(who, command) => {
+        Sending::Replay(who, command, must_succeed) => {
             let signed = fx.sign(*who, command.clone(), Tamper::None);
             let first = wire::call(&fx.channel, case.rpc, signed.clone()).await;
             if let Err(e) = &first {
                 assert!(
-                    !matches!(e.code(), Code::Unauthenticated | Code::PermissionDenied),
-                    "{label}: the first sending must pass authentication: {e:?}"
+                    !*must_succeed
+                        && !matches!(e.code(), Code::Unauthenticated | Code::PermissionDenied),
+                    "{label}: the first sending must pass authentication{}: {e:?}",
+                    if *must_succeed { " and succeed" } else { "" }
                 );
             }
+            // What the first sending did (a write may succeed) is not the replay's.
+            before = fx.snapshot().await;
             wire::call(&fx.channel, case.rpc, signed).await
         }
         Sending::Raw(bytes) => wire::call_raw(&fx.channel, case.rpc, bytes.clone()).await,
@@ -719,6 +736,7 @@ fn envelope_cases(fx: &Fx) -> Vec<Case> {
             case(rpc, "rotated-out key", signed(Who::Retired, T::None), u, &["rotated out"]),
             case(rpc, "flipped signature bit", signed(who, T::FlippedSignature), u, &["signature does not verify"]),
             case(rpc, "empty signature", signed(who, T::EmptySignature), u, &["signature does not verify"]),
+            case(rpc, "signed by another key", signed(who, T::ForeignSignature), u, &["signature does not verify"]),
             case(rpc, "garbage payload", signed(who, T::GarbagePayload), ia, &["payload is not a RequestPayload"]),
             case(rpc, "other ledger origin", signed(who, T::OtherOrigin), u, &["signed for ledger \"evil.example/dbond\""]),
             case(rpc, "stale issued_at", signed(who, T::Stale), u, &["stale"]),
@@ -738,7 +756,7 @@ fn envelope_cases(fx: &Fx) -> Vec<Case> {
             // FIXME: tonic answers OUT_OF_RANGE for a message over the decoding limit;
             // gRPC's own servers say RESOURCE_EXHAUSTED. Asserting today's behaviour.
             case(rpc, "message over the gRPC limit", signed(who, T::GiantMessage), Code::OutOfRange, &["message length too large"]),
-            case(rpc, "replayed nonce", Sending::Replay(who, h()), u, &["replayed request"]),
+            case(rpc, "replayed nonce", Sending::Replay(who, h(), false), u, &["replayed request"]),
             case(rpc, "request message not a protobuf", Sending::Raw(vec![0xff; 16]), Code::Internal, &[]),
         ]);
     }
@@ -1103,6 +1121,8 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(BankA, r, "units 0 on a draft", sub(&|c| { c.units = s("0"); c.series_id = s("HX-DRAFT"); }), IA, &["at least 1 whole unit"]).field("units"),
         // A request the registry would accept, padded with bytes the server does not read.
         case(r, "valid but padded with unknown fields", Sending::Signed(BankA, sub(&|_| {}), Tamper::UnknownFields), IA, &["sign exactly the RequestPayload"]),
+        // A write that succeeded, sent again: refused, not answered as an idempotent repeat.
+        case(r, "replay of an accepted write", Sending::Replay(BankA, sub(&|c| { c.investor_ref = s("inv-replay"); c.idempotency_key = s("hx-replay"); }), true), Code::Unauthenticated, &["replayed request"]),
         as_(BankA, r, "empty idempotency key", sub(&|c| c.idempotency_key = s("")), IA, &["1 to 128 printable characters"]).field("idempotency_key"),
         as_(BankA, r, "idempotency key of 129", sub(&|c| c.idempotency_key = long(129)), IA, &["1 to 128 printable characters"]).field("idempotency_key"),
         as_(BankA, r, "idempotency key with a bell", sub(&|c| c.idempotency_key = s("k\u{7}")), IA, &["1 to 128 printable characters"]).field("idempotency_key"),
