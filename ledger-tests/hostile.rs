@@ -916,6 +916,7 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
     let mut cs = vec![
         as_(Treasury, r, "no terms", K::CreateSeries(pb::CreateSeries { terms: None }), IA, &["series terms are required"]).field("terms"),
         as_(Treasury, r, "existing series", create(|t| t.series_id = s("HX-DRAFT")), AE, &["HX-DRAFT already exists"]),
+        as_(Treasury, r, "existing series, negative face", create(|t| { t.series_id = s("HX-DRAFT"); t.face_value = s("-1"); }), IA, &["must be positive"]).field("face_value"),
         as_(Treasury, r, "empty name", create(|t| t.name = s("")), IA, &["name", "1 to 128"]).field("name"),
         as_(Treasury, r, "name of 129", create(|t| t.name = long(129)), IA, &["found 129"]).field("name"),
         as_(Treasury, r, "name with NUL", create(|t| t.name = s("a\0b")), IA, &["control characters"]).field("name"),
@@ -1000,6 +1001,9 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Treasury, r, "unknown series", amend("NOPE", |_| {}), NF, &["series NOPE does not exist"]),
         as_(Treasury, r, "open series", amend("HX-OPEN", |_| {}), FP, &["it is open", "only a series that is draft"]),
         as_(Treasury, r, "negative face", amend("HX-DRAFT", |t| t.face_value = "-1".into()), IA, &["must be positive"]).field("face_value"),
+        // Terms are judged before the series they name.
+        as_(Treasury, r, "negative face, open series", amend("HX-OPEN", |t| t.face_value = "-1".into()), IA, &["must be positive"]).field("face_value"),
+        as_(Treasury, r, "negative face, unknown series", amend("NOPE", |t| t.face_value = "-1".into()), IA, &["must be positive"]).field("face_value"),
         as_(Treasury, r, "no terms", K::AmendSeries(pb::AmendSeries { terms: None }), IA, &["series terms are required"]).field("terms"),
     ]);
     let open = |id: &str| K::OpenSeries(pb::OpenSeries { series_id: s(id) });

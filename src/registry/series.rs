@@ -591,13 +591,15 @@ pub(super) fn decide_create(
     terms: &SeriesTerms,
 ) -> Result<Vec<Event>, RegistryError> {
     require_treasury(caller, "creating a series")?;
+    // Terms before state: bad terms are refused whatever series exist.
+    let defined = define(terms.clone())?;
     if state.series.contains_key(&terms.series_id) {
         return Err(RegistryError::AlreadyExists(format!(
             "series {} already exists",
             terms.series_id
         )));
     }
-    Ok(vec![Event::SeriesCreated(define(terms.clone())?)])
+    Ok(vec![Event::SeriesCreated(defined)])
 }
 
 pub(super) fn decide_amend(
@@ -606,11 +608,12 @@ pub(super) fn decide_amend(
     terms: &SeriesTerms,
 ) -> Result<Vec<Event>, RegistryError> {
     require_treasury(caller, "amending a series")?;
+    let defined = define(terms.clone())?;
     let s = series(state, &terms.series_id)?;
     if s.status != SeriesStatus::Draft {
         return Err(wrong_state(s, "amend", "draft"));
     }
-    Ok(vec![Event::SeriesAmended(define(terms.clone())?)])
+    Ok(vec![Event::SeriesAmended(defined)])
 }
 
 pub(super) fn decide_transition(
