@@ -4,6 +4,8 @@
 //! format change.
 
 use dbond::audit::Verifier;
+use dbond::audit::export::{ExportWriter, verify_export};
+use dbond::audit::receipt::{ReceiptFile, verify_receipt};
 use dbond::ledger::entry::{self, Origin};
 use dbond::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
 use dbond::ledger::{checkpoint, merkle};
@@ -166,6 +168,43 @@ fn build() -> Vec<(String, String)> {
         "consistency_2_to_3".into(),
         cons.iter().map(hex::encode).collect::<Vec<_>>().join(","),
     ));
+    // Exports (section 8): the whole ledger, and its first two entries carrying
+    // the checkpoint of size 3 and the consistency proof from 2 to 3.
+    let entries: Vec<Vec<u8>> = out
+        .iter()
+        .filter(|(k, _)| k.starts_with("entry_") && !k.ends_with("_hash"))
+        .map(|(_, v)| hex::decode(v).unwrap())
+        .collect();
+    let mut whole = ExportWriter::new(Vec::new(), 3).unwrap();
+    for (i, e) in entries.iter().enumerate() {
+        whole.entry(i as u64, e).unwrap();
+    }
+    out.push((
+        "export_3".into(),
+        hex::encode(whole.finish(&note, &[]).unwrap()),
+    ));
+    let mut prefix = ExportWriter::new(Vec::new(), 2).unwrap();
+    for (i, e) in entries.iter().take(2).enumerate() {
+        prefix.entry(i as u64, e).unwrap();
+    }
+    out.push((
+        "export_2_of_3".into(),
+        hex::encode(prefix.finish(&note, &cons).unwrap()),
+    ));
+    // A receipt (section 9) for entry 1 against the checkpoint of size 3.
+    let receipt = ReceiptFile::from(&pb::EntryReceipt {
+        origin: origin.into(),
+        ledger_public_key: ledger_key.verifying_key().to_bytes().to_vec(),
+        index: 1,
+        entry: entries[1].clone(),
+        tree_size: 3,
+        inclusion_proof: proof.iter().map(|h| h.to_vec()).collect(),
+        checkpoint: note.clone(),
+    });
+    out.push((
+        "receipt_1_of_3".into(),
+        serde_json::to_string(&receipt).unwrap(),
+    ));
     out
 }
 
@@ -286,4 +325,38 @@ fn document_vectors_verify_and_their_tampered_twins_do_not() {
     checkpoint::open(&note, "example.org/dbond-vectors", &ledger_key).unwrap();
     let tampered = note.replacen("\n3\n", "\n4\n", 1);
     assert!(checkpoint::open(&tampered, "example.org/dbond-vectors", &ledger_key).is_err());
+
+    // Exports: both verify; every byte of each is checked.
+    for name in ["export_3", "export_2_of_3"] {
+        let bytes = hex::decode(&v[name]).unwrap();
+        let done = verify_export(&bytes[..], &[], |_, _| {}).unwrap();
+        assert_eq!(done.checkpoint.size, 3);
+        for pos in 0..bytes.len() {
+            let mut t = bytes.clone();
+            t[pos] ^= 0x01;
+            assert!(
+                verify_export(&t[..], &[], |_, _| {}).is_err(),
+                "{name}: flipped bit at byte {pos} went unnoticed"
+            );
+        }
+    }
+    // Receipt: verifies under the ledger key, not under another, not tampered.
+    let receipt = ReceiptFile::from_json(&v["receipt_1_of_3"]).unwrap();
+    let checked = verify_receipt(&receipt, Some(&ledger_key)).unwrap();
+    assert!(
+        checked.description.contains("bank-a"),
+        "{}",
+        checked.description
+    );
+    let other = SigningKey::from_bytes(&[9u8; 32]).verifying_key();
+    assert!(verify_receipt(&receipt, Some(&other)).is_err());
+    let mut t = receipt.clone();
+    t.index = 2;
+    assert!(verify_receipt(&t, Some(&ledger_key)).is_err());
+    let mut t = receipt.clone();
+    t.inclusion_proof.reverse();
+    assert!(verify_receipt(&t, Some(&ledger_key)).is_err());
+    let mut t = receipt;
+    t.inclusion_proof.clear();
+    assert!(verify_receipt(&t, Some(&ledger_key)).is_err());
 }

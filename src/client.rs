@@ -316,6 +316,25 @@ impl Client {
             .into_inner())
     }
 
+    /// A receipt for one entry: the entry, its inclusion proof and the signed
+    /// checkpoint it is proved against.
+    pub async fn receipt(
+        &self,
+        target: pb::get_receipt::Target,
+    ) -> Result<pb::EntryReceipt, tonic::Status> {
+        let signed = self.sign(CommandKind::GetReceipt(pb::GetReceipt {
+            target: Some(target),
+        }));
+        self.ledger()
+            .get_receipt(pb::GetReceiptRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner()
+            .receipt
+            .ok_or_else(|| tonic::Status::internal("the server sent no receipt"))
+    }
+
     /// Streams entries `start..end` (end 0 = current size), in order.
     pub async fn stream_entries(
         &self,

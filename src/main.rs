@@ -52,8 +52,16 @@ enum Command {
     Accrued(cli::coupons::SeriesDateArgs),
     /// Drive a running server with concurrent subscriptions from many banks and report rates.
     Load(cli::load::LoadArgs),
-    /// Verify a stopped ledger store in full.
+    /// Verify a whole ledger: a stopped store, an export file or a running server.
     Verify(cli::verify::VerifyArgs),
+    /// Write the ledger to one export file an auditor verifies offline.
+    Export(cli::audit::ExportArgs),
+    /// Get a receipt for one entry (a subscription, holding or payment): entry, inclusion proof, signed checkpoint.
+    Receipt(cli::audit::ReceiptArgs),
+    /// Check a receipt offline, without any other entry.
+    VerifyReceipt(cli::audit::VerifyReceiptArgs),
+    /// Witness the ledger: fetch its signed checkpoint, prove it only grew since the saved ones, save it.
+    Checkpoint(cli::audit::CheckpointArgs),
     /// Write HTML reports with SVG charts for every series of a stopped store.
     Report(cli::report::ReportArgs),
     /// Print the coupon and redemption cash flows of a bond (JSON).
@@ -114,7 +122,13 @@ fn main() -> ExitCode {
         }
         Command::Accrued(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_accrued(&a))),
         Command::Load(a) => runtime().and_then(|rt| rt.block_on(cli::load::run(&a))),
-        Command::Verify(args) => cli::verify::run(&args),
+        Command::Verify(args) => runtime().and_then(|rt| rt.block_on(cli::verify::run(&args))),
+        Command::Export(a) => runtime().and_then(|rt| rt.block_on(cli::audit::run_export(&a))),
+        Command::Receipt(a) => runtime().and_then(|rt| rt.block_on(cli::audit::run_receipt(&a))),
+        Command::VerifyReceipt(a) => cli::audit::run_verify_receipt(&a),
+        Command::Checkpoint(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::audit::run_checkpoint(&a)))
+        }
         Command::Report(args) => cli::report::run(&args),
         Command::Schedule(args) => cli::calc::run_schedule(&args),
         Command::Price(args) => cli::calc::run_price(&args),

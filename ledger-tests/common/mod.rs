@@ -2,6 +2,8 @@
 //! folder, and connects signing clients to it.
 #![allow(dead_code)]
 
+pub mod programme;
+
 use dbond::client::Client;
 use dbond::ledger::keys;
 use ed25519_dalek::SigningKey;
@@ -89,6 +91,18 @@ impl Server {
         }
     }
 
+    /// A server on an existing data folder (which the caller keeps).
+    pub fn start_on(data: &Path) -> Server {
+        let (child, addr, banner) = spawn_full(data, &[]);
+        Server {
+            child: Some(child),
+            addr,
+            data: data.to_path_buf(),
+            banner,
+            _dir: None,
+        }
+    }
+
     pub fn admin_key(&self) -> SigningKey {
         keys::read_private_key(&self.data.join("admin.key")).expect("admin key")
     }
@@ -172,6 +186,8 @@ pub struct InProcess {
     pub addr: String,
     pub clock: std::sync::Arc<dbond::clock::ManualClock>,
     pub admin_key: SigningKey,
+    /// The ledger key, so tests can forge entries a verifier must refuse.
+    pub ledger_key: SigningKey,
     pub ledger: dbond::store::Ledger,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
@@ -182,9 +198,10 @@ impl InProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = std::sync::Arc::new(dbond::clock::ManualClock::new(start));
         let admin_key = keys::generate();
+        let ledger_key = keys::generate();
         let ledger = dbond::store::Ledger::create(
             &dir.path().join("store"),
-            &keys::generate(),
+            &ledger_key,
             dbond::store::Genesis {
                 origin: "test.example/dbond".into(),
                 admin_participant_id: dbond::registry::ParticipantId::parse("id", "admin").unwrap(),
@@ -211,6 +228,7 @@ impl InProcess {
             addr,
             clock,
             admin_key,
+            ledger_key,
             ledger,
             stop: Some(stop),
             _dir: dir,

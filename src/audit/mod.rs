@@ -7,6 +7,10 @@
 //! Invariant: the verifier trusts nothing but the bytes it is given and the ledger
 //! key named by genesis. Signatures are checked in batches, on every core.
 
+pub mod export;
+pub mod online;
+pub mod receipt;
 mod verifier;
+pub mod witness;
 
-pub use verifier::{Verified, Verifier, VerifyFailure, verify_store};
+pub use verifier::{Verified, Verifier, VerifyFailure, verify_store, verify_store_keeping};

@@ -164,6 +164,8 @@ impl Verifier {
             ));
         }
         if opened.prev_hash() != self.last_hash {
+            // Say which entry changed when it was the one before: its signature fails.
+            self.flush_signatures()?;
             return Err(fail(
                 index,
                 format!(
@@ -429,6 +431,38 @@ impl Verifier {
 
     /// Finishes: checks outstanding signatures and that no request is left short.
     pub fn finish(mut self) -> Result<Verified, VerifyFailure> {
+        self.settle()?;
+        Ok(Verified {
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+            state: self.state,
+            roots: self.roots,
+        })
+    }
+
+    /// What is verified so far, as [`Verifier::finish`] would say, without ending:
+    /// more entries may be pushed afterwards (a server's ledger that grew while it
+    /// was being verified). Copies the state.
+    pub fn checkpoint_here(&mut self) -> Result<Verified, VerifyFailure> {
+        self.settle()?;
+        Ok(Verified {
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+            state: self.state.clone(),
+            roots: self.roots.clone(),
+        })
+    }
+
+    /// Like [`Verifier::finish`], for a prefix of a ledger that may end inside a
+    /// request (an export of the first N entries): the request's remaining entries
+    /// lie beyond the prefix. Returns the index of that request, if any.
+    pub fn finish_prefix(mut self) -> Result<(Verified, Option<u64>), VerifyFailure> {
+        let open = (!self.expected.is_empty()).then_some(self.cause);
+        self.expected.clear();
+        self.finish().map(|v| (v, open))
+    }
+
+    fn settle(&mut self) -> Result<(), VerifyFailure> {
         self.flush_signatures()?;
         if let Some(missing) = self.expected.front() {
             return Err(fail(
@@ -443,12 +477,7 @@ impl Verifier {
         if self.frontier.size() == 0 {
             return Err(fail(0, "the ledger is empty"));
         }
-        Ok(Verified {
-            size: self.frontier.size(),
-            root: self.frontier.root(),
-            state: self.state,
-            roots: self.roots,
-        })
+        Ok(())
     }
 }
 
@@ -456,11 +485,23 @@ impl Verifier {
 /// the stored registry state is exactly the replay.
 pub fn verify_store(
     path: &std::path::Path,
+    progress: impl FnMut(u64, u64),
+) -> Result<Verified, anyhow::Error> {
+    verify_store_keeping(path, &[], progress)
+}
+
+/// [`verify_store`], also keeping the roots at `sizes` (to check saved checkpoints).
+pub fn verify_store_keeping(
+    path: &std::path::Path,
+    sizes: &[u64],
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Verified, anyhow::Error> {
     let store = crate::store::RawStore::open(path)?;
     let total = store.len_hint();
     let mut verifier = Verifier::new();
+    for size in sizes {
+        verifier.want_root_at(*size);
+    }
     for item in store.entries() {
         let (index, bytes) = item?;
         if index != verifier.size() {

@@ -212,6 +212,10 @@ pub async fn run_demo(args: &DemoArgs) -> anyhow::Result<DemoSummary> {
         ("engine", pb::Role::Engine, "Coupon accrual engine"),
     ] {
         let k = keys::generate();
+        if args.data.is_some() {
+            // Kept with the store, to try the other verbs on it afterwards.
+            keys::write_private_key(&data.join(format!("{id}.key")), &k)?;
+        }
         admin
             .register(id, role, &k.verifying_key(), name)
             .await
@@ -422,17 +426,42 @@ pub async fn run_demo(args: &DemoArgs) -> anyhow::Result<DemoSummary> {
 
     step(
         8,
-        "verify: the auditor streams the whole ledger and checks every signature, link, event and the signed checkpoint",
+        "verify: the auditor streams the whole ledger, checks every signature, link, event and the signed checkpoint, and compares the replayed registry with what the server reports",
     );
-    let mut verifier = crate::audit::Verifier::new();
-    let mut stream = auditor.stream_entries(0, 0).await.map_err(status)?;
-    while let Some(m) = stream.message().await.map_err(status)? {
-        verifier.push(&m.entry)?;
+    let online = crate::audit::online::verify_server(auditor, &[], |_, _| {}).await?;
+    let verified = online.verified;
+    println!(
+        "     online: {} entries verified; replay equals the server's {} participants, {} series, {} subscriptions, {} holdings",
+        verified.size,
+        online.compared.participants,
+        online.compared.series,
+        online.compared.subscriptions,
+        online.compared.holdings
+    );
+    // A bank's receipt for one investor's first coupon: checkable offline, alone.
+    let bank = banks[0];
+    let mine = bank.all_subscriptions(series[0].0).await.map_err(status)?;
+    if let Some(first) = mine.iter().find(|s| s.bank_id == "bank-baku") {
+        let receipt = bank
+            .receipt(pb::get_receipt::Target::Payment(pb::PaymentRef {
+                event_id: format!("{}/coupon/1", series[0].0),
+                investor_ref: first.investor_ref.clone(),
+                bank_id: String::new(),
+            }))
+            .await
+            .map_err(status)?;
+        let file = crate::audit::receipt::ReceiptFile::from(&receipt);
+        let checked =
+            crate::audit::receipt::verify_receipt(&file, Some(ledger.ledger_public_key()))?;
+        println!(
+            "     receipt: {} (entry {}, proved in the checkpoint of size {})",
+            checked.description, checked.index, checked.checkpoint.size
+        );
+        if args.data.is_some() {
+            std::fs::write(data.join("receipt.json"), file.to_json())?;
+        }
     }
-    let verified = verifier.finish()?;
-    let cp = auditor.checkpoint().await.map_err(status)?;
-    verified.check_checkpoint(&cp.checkpoint)?;
-    summary.ledger_entries = cp.tree_size;
+    summary.ledger_entries = online.checkpoint.size;
     summary.verified_entries = verified.size;
     let _ = stop.send(());
     let _ = server.await;
@@ -480,9 +509,8 @@ pub async fn run_demo(args: &DemoArgs) -> anyhow::Result<DemoSummary> {
     );
     if args.data.is_some() {
         println!(
-            "  store kept in           {} (check it again with `dbond verify --data {}`)",
-            data.display(),
-            data.display()
+            "  store kept in           {d} with the participants' keys and a receipt\n                          check it again:  dbond verify --data {d}\n                          export it:       dbond export --data {d} --out ledger.dbx && dbond verify --export ledger.dbx\n                          check a receipt: dbond verify-receipt --receipt {d}/receipt.json",
+            d = data.display()
         );
     } else {
         let _ = std::fs::remove_dir_all(&temp);

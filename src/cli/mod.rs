@@ -1,6 +1,7 @@
 //! The `dbond` command-line verbs. Argument structs live here; `main.rs` only
 //! parses and dispatches.
 
+pub mod audit;
 pub mod bonds;
 pub mod calc;
 pub mod coupons;

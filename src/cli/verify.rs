@@ -1,47 +1,133 @@
-//! `dbond verify`: check a ledger in full and say exactly where it fails.
+//! `dbond verify`: check a ledger in full (a stopped store, an export file or a
+//! running server) and say exactly where it fails.
 
+use super::audit::{connect_for, progress_bar, store_dir};
+use crate::audit::witness::WitnessDir;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "export", "server"])))]
 pub struct VerifyArgs {
     /// A stopped server's data folder (or its `store` folder).
     #[arg(long)]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
+    /// An export file (from `dbond export`).
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// A running server (with --key: an auditor's key). Streams the ledger, then
+    /// compares the replayed registry with what the server reports.
+    #[arg(long, requires = "key")]
+    pub server: Option<String>,
+    /// The participant's private key file (with --server).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// TLS CA certificate for --server (turns TLS on).
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// A checkpoint note saved earlier: the ledger must be consistent with it (a
+    /// different root at its size is a fork). Repeatable.
+    #[arg(long = "checkpoint")]
+    pub checkpoints: Vec<PathBuf>,
+    /// A witness folder (`dbond checkpoint --save`): every checkpoint saved there
+    /// must be consistent with the ledger.
+    #[arg(long)]
+    pub witness: Option<PathBuf>,
 }
 
-fn progress_bar() -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} verifying {pos}/{len} entries [{bar:40}] {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
+fn saved_notes(args: &VerifyArgs) -> anyhow::Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for path in &args.checkpoints {
+        notes.push(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        );
+    }
+    if let Some(dir) = &args.witness {
+        let dir = WitnessDir::new(dir);
+        let pin = dir.pinned()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} is not a witness folder (no ledger.json)",
+                dir.path().display()
+            )
+        })?;
+        notes.extend(dir.saved(&pin)?.into_iter().map(|s| s.note));
+    }
+    Ok(notes)
 }
 
-pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
-    let store = if args.data.join("store").is_dir() {
-        args.data.join("store")
-    } else {
-        args.data.clone()
-    };
-    let bar = progress_bar();
-    let started = std::time::Instant::now();
-    let result = crate::audit::verify_store(&store, |done, total| {
+pub async fn run(args: &VerifyArgs) -> anyhow::Result<()> {
+    let saved = saved_notes(args)?;
+    let bar = progress_bar("verifying");
+    let progress = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
-    });
+    };
+    let started = std::time::Instant::now();
+    let saved_line = if saved.is_empty() {
+        String::new()
+    } else {
+        format!("; consistent with the {} saved checkpoint(s)", saved.len())
+    };
+    let result: anyhow::Result<String> = match (&args.data, &args.export, &args.server) {
+        (Some(data), None, None) => {
+            crate::audit::witness::sizes_of(&saved)
+                .and_then(|sizes| {
+                    crate::audit::verify_store_keeping(&store_dir(data), &sizes, progress)
+                })
+                .and_then(|v| {
+                crate::audit::witness::check_saved(&v, &saved)?;
+                Ok(format!(
+                    "verified {} entries in {:.1?}: every signature, hash link and event; merkle root {} matches the signed checkpoint; registry state matches the replay{saved_line}",
+                    v.size,
+                    started.elapsed(),
+                    hex::encode(v.root)
+                ))
+            })
+        }
+        (None, Some(file), None) => std::fs::File::open(file)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))
+            .and_then(|f| crate::audit::export::verify_export(f, &saved, progress))
+            .map(|v| {
+                format!(
+                    "verified {} entries in {:.1?}: every signature, hash link and event; merkle root {} {}{saved_line}",
+                    v.verified.size,
+                    started.elapsed(),
+                    hex::encode(v.verified.root),
+                    if v.checkpoint.size == v.verified.size {
+                        "matches the signed checkpoint".to_string()
+                    } else {
+                        format!(
+                            "is proved consistent with the signed checkpoint of size {}",
+                            v.checkpoint.size
+                        )
+                    }
+                )
+            }),
+        (None, None, Some(server)) => {
+            let client = connect_for(server, args.key.as_deref(), args.tls_ca.clone()).await?;
+            crate::audit::online::verify_server(&client, &saved, progress)
+                .await
+                .map(|v| {
+                    format!(
+                        "verified {} entries in {:.1?}: every signature, hash link and event; merkle root {} matches the server's signed checkpoint{saved_line}; the replayed registry equals what the server reports ({} participants, {} series, {} subscriptions, {} holdings)",
+                        v.verified.size,
+                        started.elapsed(),
+                        hex::encode(v.verified.root),
+                        v.compared.participants,
+                        v.compared.series,
+                        v.compared.subscriptions,
+                        v.compared.holdings
+                    )
+                })
+        }
+        _ => Err(anyhow::anyhow!(
+            "give exactly one of --data DIR, --export FILE or --server URL"
+        )),
+    };
     bar.finish_and_clear();
     match result {
-        Ok(v) => {
-            println!(
-                "verified {} entries in {:.1?}: every signature, hash link and event; merkle root {} matches the signed checkpoint; registry state matches the replay",
-                v.size,
-                started.elapsed(),
-                hex::encode(v.root)
-            );
+        Ok(line) => {
+            println!("{line}");
             Ok(())
         }
         Err(e) => Err(anyhow::anyhow!("verification FAILED: {e}")),

@@ -170,6 +170,7 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::GetCheckpoint(_) => "GetCheckpoint",
         Kind::GetInclusionProof(_) => "GetInclusionProof",
         Kind::GetConsistencyProof(_) => "GetConsistencyProof",
+        Kind::GetReceipt(_) => "GetReceipt",
         Kind::CreateSeries(_) => "CreateSeries",
         Kind::AmendSeries(_) => "AmendSeries",
         Kind::OpenSeries(_) => "OpenSeries",

@@ -265,6 +265,10 @@ pub struct Series {
     /// Coupons and the redemption paid so far, in order.
     #[serde(default)]
     pub paid: Vec<super::coupons::PaidFlow>,
+    /// Index of the `SeriesIssued` entry; its holdings follow it, one per entry,
+    /// in (investor, bank) order (receipts find a holding's entry from it).
+    #[serde(default)]
+    pub issued_at_index: Option<u64>,
 }
 
 /// Parameters of a series creation or amendment, fully derived.
@@ -883,6 +887,7 @@ pub(super) fn apply(
                     schedule: d.schedule.clone(),
                     status: SeriesStatus::Draft,
                     created_at_index: meta.index,
+                    issued_at_index: None,
                     amount_raised: Decimal::ZERO,
                     paid: Vec::new(),
                 },
@@ -956,7 +961,9 @@ pub(super) fn apply(
                 SeriesStatus::Issued,
                 changes,
             )?;
-            series_mut(state, meta, series_id)?.amount_raised = *amount_raised;
+            let issued = series_mut(state, meta, series_id)?;
+            issued.amount_raised = *amount_raised;
+            issued.issued_at_index = Some(meta.index);
             // Its settled subscriptions are now held (once, here: not per holding).
             let ids = state.books.get(series_id).cloned().unwrap_or_default();
             for id in ids {

@@ -90,6 +90,7 @@ fn series(t: SeriesTerms, status: SeriesStatus) -> Series {
         schedule: d.schedule,
         status,
         created_at_index: 1,
+        issued_at_index: None,
         amount_raised: Decimal::ZERO,
         paid: Vec::new(),
     }
