@@ -354,6 +354,9 @@ fn valid(w: &World, rpc: &str, col: &str) -> K {
             old_size: 1,
             new_size: 0,
         }),
+        "GetReceipt" => K::GetReceipt(pb::GetReceipt {
+            target: Some(pb::get_receipt::Target::SubscriptionId(w.sub_a)),
+        }),
         "CreateSeries" => K::CreateSeries(pb::CreateSeries {
             terms: Some(terms("L-NEW", true)),
         }),
@@ -459,6 +462,9 @@ fn another_ones(w: &World, rpc: &str) -> Option<K> {
             new_public_key: new_key().verifying_key().to_bytes().to_vec(),
         }),
         "GetEntry" => K::GetEntry(pb::GetEntry { index: w.sub_b }),
+        "GetReceipt" => K::GetReceipt(pb::GetReceipt {
+            target: Some(pb::get_receipt::Target::SubscriptionId(w.sub_b)),
+        }),
         "WithdrawSubscription" => K::WithdrawSubscription(pb::WithdrawSubscription {
             subscription_id: w.sub_b,
         }),

@@ -601,6 +601,9 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
             old_size: 1,
             new_size: 0,
         }),
+        "GetReceipt" => K::GetReceipt(pb::GetReceipt {
+            target: Some(pb::get_receipt::Target::Index(0)),
+        }),
         "CreateSeries" => K::CreateSeries(pb::CreateSeries {
             terms: Some(terms("HX-DRAFT")),
         }),
@@ -909,6 +912,29 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Auditor, r, "old size 0", consistency(0, 0), IA, &["old size must be 1 to"]),
         as_(Auditor, r, "old size u64::MAX", consistency(u64::MAX, 0), IA, &["old size must be 1 to"]),
         as_(Auditor, r, "new size u64::MAX", consistency(1, u64::MAX), OOR, &["beyond the ledger size"]),
+    ]);
+
+    use pb::get_receipt::Target;
+    let receipt = |target: Option<Target>| K::GetReceipt(pb::GetReceipt { target });
+    let holding = |series: &str, investor: &str, bank: &str| receipt(Some(Target::Holding(pb::HoldingRef { series_id: s(series), investor_ref: s(investor), bank_id: s(bank) })));
+    let payment = |event: &str, investor: &str, bank: &str| receipt(Some(Target::Payment(pb::PaymentRef { event_id: s(event), investor_ref: s(investor), bank_id: s(bank) })));
+    let r = "GetReceipt";
+    out.extend([
+        as_(Auditor, r, "no target", receipt(None), IA, &["name the entry to prove"]),
+        as_(Auditor, r, "index u64::MAX", receipt(Some(Target::Index(u64::MAX))), NF, &["does not exist"]),
+        as_(Auditor, r, "subscription u64::MAX", receipt(Some(Target::SubscriptionId(u64::MAX))), NF, &["does not exist"]),
+        as_(BankA, r, "another bank's subscription", receipt(Some(Target::SubscriptionId(fx.sub_b))), PD, &["another bank"]),
+        as_(BankA, r, "another bank's entry", receipt(Some(Target::Index(fx.sub_b))), PD, &["banks get receipts only for their own"]),
+        as_(Auditor, r, "holding of an empty series", holding("", "inv-a-1", "bank-a"), IA, &["1 to 40 upper-case letters"]).field("series_id"),
+        as_(Auditor, r, "holding of an investor by name", holding("HX-OPEN", "John Smith", "bank-a"), IA, &["no personal data"]).field("holding.investor_ref"),
+        as_(Auditor, r, "holding without a bank", holding("HX-OPEN", "inv-a-1", ""), IA, &["1 to 64 characters, found 0"]).field("bank_id"),
+        as_(Auditor, r, "holding of an unknown series", holding("NOPE", "inv-a-1", "bank-a"), NF, &["series NOPE does not exist"]),
+        as_(Auditor, r, "holding of a series not issued", holding("HX-OPEN", "inv-a-1", "bank-a"), FP, &["is not issued"]),
+        as_(BankA, r, "holding at another bank", holding("HX-OPEN", "inv-b-1", "bank-b"), PD, &["bank-a gets receipts only for its own clients"]),
+        as_(BankA, r, "holding at a bank of 100 000", holding("HX-OPEN", "inv-b-1", &long(100_000)), PD, &["bank-a gets receipts only for its own clients", "(100000 bytes)"]),
+        as_(Auditor, r, "payment not posted", payment("HX-OPEN/coupon/1", "inv-a-1", "bank-a"), NF, &["has not been posted"]),
+        as_(Auditor, r, "payment of an event of 100 000", payment(&long(100_000), "inv-a-1", "bank-a"), NF, &["has not been posted", "(100000 bytes)"]),
+        as_(Auditor, r, "payment to an investor by name", payment("HX-OPEN/coupon/1", "John Smith", "bank-a"), IA, &["no personal data"]).field("payment.investor_ref"),
     ]);
 
     // Series terms, one broken field at a time.

@@ -1,6 +1,6 @@
 //! Every RPC of `proto/diaspora/bonds/v1/services.proto` by name, and a caller that
 //! sends any bytes to any of them: the hostile and authorization suites address
-//! RPCs through one table instead of 38 generated client methods.
+//! RPCs through one table instead of one generated client method each.
 #![allow(dead_code)]
 
 use dbond::proto as pb;
@@ -12,7 +12,7 @@ use tonic::transport::Channel;
 
 /// (service, rpc) for every RPC, in services.proto order. `GetLedgerInfo` is the
 /// one that takes no signature; `StreamEntries` is the one server stream.
-pub const RPCS: [(&str, &str); 38] = [
+pub const RPCS: [(&str, &str); 39] = [
     ("ParticipantService", "RegisterParticipant"),
     ("ParticipantService", "RotateKey"),
     ("ParticipantService", "RevokeParticipant"),
@@ -23,6 +23,7 @@ pub const RPCS: [(&str, &str); 38] = [
     ("LedgerService", "GetCheckpoint"),
     ("LedgerService", "GetInclusionProof"),
     ("LedgerService", "GetConsistencyProof"),
+    ("LedgerService", "GetReceipt"),
     ("TreasuryService", "CreateSeries"),
     ("TreasuryService", "AmendSeries"),
     ("TreasuryService", "OpenSeries"),
