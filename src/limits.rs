@@ -44,6 +44,15 @@ pub const PARTICIPANT_ID_BYTES_MAX: usize = 64;
 pub const DISPLAY_NAME_CHARS_MAX: usize = 128;
 pub const REASON_CHARS_MAX: usize = 256;
 
+/// Longest status message, and BadRequest field description, the server sends (in
+/// bytes, cut at a character boundary). Messages quote what was refused; a status
+/// travels in HTTP/2 headers, whose list clients bound (16 KiB by default), so an
+/// unbounded quote would fail the client's connection instead of refusing the call.
+pub const STATUS_MESSAGE_BYTES_MAX: usize = 1024;
+
+/// Longest quote of a request's value inside a status message, in characters.
+pub const STATUS_QUOTE_CHARS_MAX: usize = 64;
+
 /// Most rows one paginated query returns.
 pub const PAGE_SIZE_MAX: u32 = 1000;
 pub const PAGE_SIZE_DEFAULT: u32 = 100;
@@ -53,3 +62,5 @@ const _: () = assert!(REQUEST_PAYLOAD_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(GROUP_COMMIT_ENTRIES_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX);
 const _: () = assert!(REQUEST_FUTURE_SKEW_SECS_MAX < REQUEST_AGE_SECS_MAX);
+// A quoted value (up to 4 bytes a character, escaped) fits in a message.
+const _: () = assert!(STATUS_QUOTE_CHARS_MAX * 10 < STATUS_MESSAGE_BYTES_MAX);

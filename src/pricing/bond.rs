@@ -614,7 +614,10 @@ impl Bond {
         clean: Decimal,
     ) -> Result<Decimal, PricingError> {
         let accrued = self.accrued(settle)?;
-        self.yield_from_dirty_price(settle, clean + self.percent(accrued))
+        let dirty = clean
+            .checked_add(self.percent(accrued))
+            .ok_or_else(|| PricingError::Overflow(format!("dirty price for clean {clean}")))?;
+        self.yield_from_dirty_price(settle, dirty)
     }
 
     /// The yield whose dirty price at `settle` is `dirty` (percent of face),
@@ -630,7 +633,10 @@ impl Bond {
                 "price must be positive, found {dirty}"
             )));
         }
-        let target = dirty * self.terms.face() / Decimal::ONE_HUNDRED;
+        let target = dirty
+            .checked_mul(self.terms.face())
+            .ok_or_else(|| PricingError::Overflow(format!("amount of a dirty price of {dirty}")))?
+            / Decimal::ONE_HUNDRED;
         let f = self.per_year;
         let (mut lo, mut hi) = (YIELD_MIN, YIELD_MAX);
         // Start from the textbook approximation (coupon + pull to par per year)
@@ -1008,6 +1014,15 @@ mod tests {
         check_err(
             bond.yield_from_clean_price(d("2027-01-01"), dec!(1e-9)),
             "no yield",
+        );
+        // The largest decimal as a price overflows the dirty price: an error, no panic.
+        check_err(
+            bond.yield_from_clean_price(d("2027-01-01"), Decimal::MAX),
+            "overflow",
+        );
+        check_err(
+            bond.yield_from_dirty_price(d("2027-01-01"), Decimal::MAX),
+            "overflow",
         );
         assert_eq!(bond.accrued(d("2030-01-01")).unwrap(), Decimal::ZERO);
         // Par on a coupon date gives about the coupon (payments moved off weekends shift it).

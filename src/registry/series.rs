@@ -595,13 +595,15 @@ pub(super) fn decide_create(
     terms: &SeriesTerms,
 ) -> Result<Vec<Event>, RegistryError> {
     require_treasury(caller, "creating a series")?;
+    // Terms before state: bad terms are refused whatever series exist.
+    let defined = define(terms.clone())?;
     if state.series.contains_key(&terms.series_id) {
         return Err(RegistryError::AlreadyExists(format!(
             "series {} already exists",
             terms.series_id
         )));
     }
-    Ok(vec![Event::SeriesCreated(define(terms.clone())?)])
+    Ok(vec![Event::SeriesCreated(defined)])
 }
 
 pub(super) fn decide_amend(
@@ -610,11 +612,12 @@ pub(super) fn decide_amend(
     terms: &SeriesTerms,
 ) -> Result<Vec<Event>, RegistryError> {
     require_treasury(caller, "amending a series")?;
+    let defined = define(terms.clone())?;
     let s = series(state, &terms.series_id)?;
     if s.status != SeriesStatus::Draft {
         return Err(wrong_state(s, "amend", "draft"));
     }
-    Ok(vec![Event::SeriesAmended(define(terms.clone())?)])
+    Ok(vec![Event::SeriesAmended(defined)])
 }
 
 pub(super) fn decide_transition(
@@ -624,6 +627,10 @@ pub(super) fn decide_transition(
     t: &SeriesTransition,
 ) -> Result<Vec<Event>, RegistryError> {
     require_treasury(caller, "changing a series' state")?;
+    // Arguments before state: a bad reason is refused whatever the series.
+    if let SeriesTransition::Cancel(_, reason) = t {
+        check_text("reason", reason, crate::limits::REASON_CHARS_MAX)?;
+    }
     let s = series(state, t.series_id())?;
     let id = s.terms.series_id.clone();
     match t {
@@ -649,7 +656,6 @@ pub(super) fn decide_transition(
             }])
         }
         SeriesTransition::Cancel(_, reason) => {
-            check_text("reason", reason, crate::limits::REASON_CHARS_MAX)?;
             if !matches!(
                 s.status,
                 SeriesStatus::Draft

@@ -177,6 +177,12 @@ pub(super) fn decide_submit(
             "must be 1 to 128 printable characters",
         ));
     }
+    if c.units == 0 || c.units > super::series::UNITS_MAX {
+        return Err(RegistryError::invalid(
+            "units",
+            format!("must be at least 1 whole unit, found {}", c.units),
+        ));
+    }
     if let Some(&first) = state
         .idempotency
         .get(&(caller.participant_id.clone(), key.to_string()))
@@ -244,12 +250,6 @@ pub(super) fn decide_submit(
             "series {} is not offered to residents of {}",
             c.series_id, c.country
         )));
-    }
-    if c.units == 0 || c.units > super::series::UNITS_MAX {
-        return Err(RegistryError::invalid(
-            "units",
-            format!("must be at least 1 whole unit, found {}", c.units),
-        ));
     }
     let held = state
         .investor_units

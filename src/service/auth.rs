@@ -162,8 +162,8 @@ impl Authenticator {
         }
         let key_id = KeyId::parse(&signed.key_id).ok_or_else(|| {
             Status::unauthenticated(format!(
-                "key id {:?} is not a key id (16 lowercase hex digits)",
-                signed.key_id
+                "key id {} is not a key id (16 lowercase hex digits)",
+                status::quote(&signed.key_id)
             ))
         })?;
         let (caller, public_key) = self.ledger.read(|p| {
@@ -250,11 +250,20 @@ impl Authenticator {
                 payload.nonce.len()
             )));
         }
+        // The ledger keeps the signed bytes for good: bytes the server does not
+        // read (unknown fields, repeats, padding) would be stored unread.
+        let read = payload.encoded_len();
         let command = payload.command.and_then(|c| c.kind).ok_or_else(|| {
             Status::invalid_argument(
                 "payload carries no command (or one this server does not know)",
             )
         })?;
+        if read != signed.payload.len() {
+            return Err(Status::invalid_argument(format!(
+                "payload is {} bytes but its fields take {read}: sign exactly the RequestPayload, without unknown fields or repeats",
+                signed.payload.len()
+            )));
+        }
         let name = crate::codec::command_name(&command);
         if name != rpc {
             return Err(Status::invalid_argument(format!(

@@ -304,7 +304,8 @@ impl pb::registry_service_server::RegistryService for Ctx {
             if !c.bank_id.is_empty() && c.bank_id != auth.caller.participant_id.as_str() {
                 return Err(Status::permission_denied(format!(
                     "{} reads only its own clients' holdings, not those at {}",
-                    auth.caller.participant_id, c.bank_id
+                    auth.caller.participant_id,
+                    status::quote(&c.bank_id)
                 )));
             }
             auth.caller.participant_id.clone()

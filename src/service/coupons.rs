@@ -82,8 +82,9 @@ impl Ctx {
         if caller.role == Role::Bank {
             if !bank_id.is_empty() && bank_id != caller.participant_id.as_str() {
                 return Err(Status::permission_denied(format!(
-                    "{} reads only its own clients, not those at {bank_id}",
-                    caller.participant_id
+                    "{} reads only its own clients, not those at {}",
+                    caller.participant_id,
+                    status::quote(bank_id)
                 )));
             }
             return Ok(caller.participant_id.clone());

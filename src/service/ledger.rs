@@ -311,8 +311,9 @@ impl Ctx {
         if caller.role == Role::Bank {
             if !bank_id.is_empty() && bank_id != caller.participant_id.as_str() {
                 return Err(Status::permission_denied(format!(
-                    "{} gets receipts only for its own clients, not those at {bank_id}",
-                    caller.participant_id
+                    "{} gets receipts only for its own clients, not those at {}",
+                    caller.participant_id,
+                    super::status::quote(bank_id)
                 )));
             }
             Ok(caller.participant_id.clone())
@@ -380,8 +381,8 @@ impl Ctx {
                     .read(|p| p.state.posted(&pay.event_id))
                     .ok_or_else(|| {
                         Status::not_found(format!(
-                            "accrual event {:?} has not been posted",
-                            pay.event_id
+                            "accrual event {} has not been posted",
+                            super::status::quote(&pay.event_id)
                         ))
                     })?;
                 let count = match event_of(&self.read_entry(posted)?)? {

@@ -27,7 +27,7 @@ fn bond(terms_json: &str) -> Result<Bond, Status> {
 }
 
 fn priced(e: crate::pricing::PricingError) -> Status {
-    Status::invalid_argument(e.to_string())
+    Status::invalid_argument(super::status::clip(&e.to_string()))
 }
 
 #[tonic::async_trait]

@@ -1,8 +1,11 @@
 //! The one table from errors to gRPC statuses. Every refusal carries a message a
 //! person understands; invalid fields carry a BadRequest detail naming the field.
+//! Messages are bounded (`limits::STATUS_MESSAGE_BYTES_MAX`) whatever they quote.
 
+use crate::limits::{STATUS_MESSAGE_BYTES_MAX, STATUS_QUOTE_CHARS_MAX};
 use crate::registry::RegistryError;
 use crate::store::{StoreError, WriteError};
+use std::borrow::Cow;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -17,14 +20,40 @@ pub fn registry_code(e: &RegistryError) -> Code {
     }
 }
 
+/// `message` cut to `STATUS_MESSAGE_BYTES_MAX` at a character boundary, saying so.
+pub fn clip(message: &str) -> Cow<'_, str> {
+    if message.len() <= STATUS_MESSAGE_BYTES_MAX {
+        return Cow::Borrowed(message);
+    }
+    let mut end = STATUS_MESSAGE_BYTES_MAX;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!(
+        "{}… (cut; {} bytes in all)",
+        &message[..end],
+        message.len()
+    ))
+}
+
+/// A request's value quoted for a message, shortened beyond
+/// `STATUS_QUOTE_CHARS_MAX` characters (with its full length).
+pub fn quote(value: &str) -> String {
+    match value.char_indices().nth(STATUS_QUOTE_CHARS_MAX) {
+        None => format!("{value:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &value[..end], value.len()),
+    }
+}
+
 pub fn registry(e: &RegistryError) -> Status {
+    let message = e.to_string();
     match e {
         RegistryError::Invalid { field, reason } => Status::with_error_details(
             Code::InvalidArgument,
-            e.to_string(),
-            ErrorDetails::with_bad_request_violation(field.clone(), reason.clone()),
+            clip(&message),
+            ErrorDetails::with_bad_request_violation(field.as_str(), clip(reason)),
         ),
-        _ => Status::new(registry_code(e), e.to_string()),
+        _ => Status::new(registry_code(e), clip(&message)),
     }
 }
 
@@ -38,7 +67,7 @@ pub fn write(e: &WriteError) -> Status {
 
 pub fn store(e: &StoreError) -> Status {
     match e {
-        StoreError::Invalid(m) => Status::invalid_argument(m.clone()),
+        StoreError::Invalid(m) => Status::invalid_argument(clip(m)),
         StoreError::NotInitialised(_) => Status::failed_precondition(e.to_string()),
         StoreError::Corrupt { .. }
         | StoreError::KeyMismatch { .. }
@@ -92,5 +121,31 @@ mod tests {
         for (err, code) in write_table {
             assert_eq!(write(&err).code(), code, "{err:?}");
         }
+    }
+
+    #[test]
+    fn messages_are_bounded_whatever_they_quote() {
+        let huge = "é".repeat(100_000);
+        let st = registry(&RegistryError::invalid(
+            "series_id",
+            format!("must be short, found {huge:?}"),
+        ));
+        assert!(
+            st.message().len() < STATUS_MESSAGE_BYTES_MAX + 64,
+            "{}",
+            st.message().len()
+        );
+        assert!(st.message().starts_with("series_id: must be short, found"));
+        assert!(st.message().ends_with("bytes in all)"));
+        let details = st.get_details_bad_request().expect("bad request detail");
+        assert!(details.field_violations[0].description.len() < STATUS_MESSAGE_BYTES_MAX + 64);
+        assert_eq!(clip("short"), "short");
+        assert_eq!(quote("ab"), "\"ab\"");
+        let q = quote(&huge);
+        assert!(
+            q.starts_with(&format!("\"{}\"…", "é".repeat(STATUS_QUOTE_CHARS_MAX))),
+            "{q}"
+        );
+        assert!(q.ends_with("(200000 bytes)"), "{q}");
     }
 }

@@ -1,0 +1,617 @@
+//! The authorization matrix: every RPC called as every role and as no one, against
+//! the table in docs/AUTHORIZATION.md, parsed at test time so that the page and
+//! the code cannot drift. Allowed calls carry valid arguments and must succeed;
+//! `own` cells are also tried on another participant's record.
+
+mod common;
+#[path = "common/wire.rs"]
+mod wire;
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::{InProcess, new_key};
+use dbond::client::{Client, CommandKind as K, SeriesAction};
+use dbond::proto as pb;
+use ed25519_dalek::SigningKey;
+use std::collections::BTreeMap;
+use tonic::Code;
+
+/// The columns of the table, in order.
+const COLUMNS: [&str; 6] = ["admin", "treasury", "bank", "auditor", "engine", "no one"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cell {
+    Allowed,
+    Own,
+    Denied,
+    Unauthenticated,
+}
+
+/// rpc -> column -> cell, from the one table of docs/AUTHORIZATION.md.
+fn matrix() -> BTreeMap<String, BTreeMap<String, Cell>> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/AUTHORIZATION.md"
+    ))
+    .expect("read docs/AUTHORIZATION.md");
+    let cells = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("| RPC |"));
+    let header = cells(
+        lines
+            .next()
+            .expect("a table whose header starts with | RPC |"),
+    );
+    assert_eq!(header[1..], COLUMNS, "the table's columns");
+    let mut out = BTreeMap::new();
+    for line in lines.skip(1).take_while(|l| l.starts_with('|')) {
+        let row = cells(line);
+        assert_eq!(row.len(), header.len(), "row {line}");
+        let rpc = row[0]
+            .trim_matches('`')
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .to_string();
+        let service = row[0].trim_matches('`').split('.').next().unwrap();
+        assert_eq!(service, wire::service_of(&rpc), "service of {rpc}");
+        let by_role = COLUMNS
+            .iter()
+            .zip(&row[1..])
+            .map(|(col, cell)| {
+                let cell = match cell.as_str() {
+                    "allowed" => Cell::Allowed,
+                    "own" => Cell::Own,
+                    "PERMISSION_DENIED" => Cell::Denied,
+                    "UNAUTHENTICATED" => Cell::Unauthenticated,
+                    other => panic!("{rpc} / {col}: unknown cell {other:?}"),
+                };
+                (col.to_string(), cell)
+            })
+            .collect();
+        assert!(out.insert(rpc.clone(), by_role).is_none(), "{rpc} twice");
+    }
+    out
+}
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).single().unwrap()
+}
+
+fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
+}
+
+/// Early series sell in December 2026 and pay their first coupon in July 2027;
+/// late ones sell in July 2027, when the matrix runs.
+fn terms(id: &str, late: bool) -> pb::SeriesTerms {
+    let (opens, closes, deadline, issue, maturity) = if late {
+        (
+            at(2027, 7, 1),
+            at(2027, 8, 1),
+            at(2027, 8, 5),
+            "2027-08-10",
+            "2029-08-10",
+        )
+    } else {
+        (
+            at(2026, 12, 1),
+            at(2027, 1, 10),
+            at(2027, 1, 12),
+            "2027-01-15",
+            "2029-01-15",
+        )
+    };
+    pb::SeriesTerms {
+        series_id: id.into(),
+        name: id.into(),
+        currency: "USD".into(),
+        face_value: "1000".into(),
+        min_units_per_investor: "1".into(),
+        max_units_per_investor: "100".into(),
+        cap_units: "10000".into(),
+        coupon: Some(pb::Coupon {
+            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
+                rate: "0.05".into(),
+            })),
+        }),
+        frequency: "semiannual".into(),
+        day_count: "ACT/ACT ICMA".into(),
+        business_day_convention: "following".into(),
+        calendar: "weekends_only".into(),
+        end_of_month: false,
+        first_coupon_date: String::new(),
+        record_date_lag_days: 5,
+        issue_date: issue.into(),
+        maturity_date: maturity.into(),
+        window_opens_at: ts(opens),
+        window_closes_at: ts(closes),
+        allotment_rule: pb::AllotmentRule::ProRata as i32,
+        retail_priority_units: String::new(),
+        eligibility: Some(pb::Eligibility {
+            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
+            countries_allowed: vec![],
+            countries_barred: vec![],
+        }),
+        pricing: Some(pb::Pricing {
+            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+                price: "100".into(),
+            })),
+        }),
+        settlement_deadline: ts(deadline),
+    }
+}
+
+fn order(series: &str, investor: &str, key: &str) -> pb::SubmitSubscription {
+    pb::SubmitSubscription {
+        series_id: series.into(),
+        investor_ref: investor.into(),
+        category: pb::DiasporaCategory::CitizenAbroad as i32,
+        country: "DE".into(),
+        units: "10".into(),
+        idempotency_key: key.into(),
+    }
+}
+
+const BOND_JSON: &str = r#"{"face": "1000", "coupon_rate": "0.05", "frequency": "semiannual",
+    "day_count": "ACT/ACT ICMA", "issue_date": "2026-03-15", "maturity_date": "2031-03-15",
+    "first_coupon_date": null, "business_day_convention": "following", "calendar": "weekends_only",
+    "end_of_month": false, "date_generation": "backward", "accrual_dates": "unadjusted",
+    "payment_lag_days": 0}"#;
+
+/// One participant per column (and, for RotateKey, one more per role that
+/// rotates its own key), and a registry where every RPC has something valid to
+/// act on.
+struct World {
+    server: InProcess,
+    by_role: BTreeMap<&'static str, Client>,
+    /// Participants that rotate their own keys, by role.
+    rotators: BTreeMap<&'static str, Client>,
+    unknown: Client,
+    /// bank-a's and bank-b's subscriptions to L-OPEN (submitted).
+    sub_a: u64,
+    sub_b: u64,
+    /// bank-a's and bank-b's allotments in E-SETTLE, awaiting settlement.
+    settle_a: u64,
+    settle_b: u64,
+    /// The engine's next due event on E-ISSUED.
+    due_event: String,
+}
+
+async fn world() -> World {
+    let server = InProcess::start(at(2026, 12, 2)).await;
+    let admin = server.admin().await;
+    let register = async |id: &str, role: pb::Role| -> Client {
+        let key: SigningKey = new_key();
+        admin
+            .register(id, role, &key.verifying_key(), id)
+            .await
+            .unwrap();
+        admin.as_key(key)
+    };
+    let treasury = register("treasury", pb::Role::Treasury).await;
+    let bank_a = register("bank-a", pb::Role::Bank).await;
+    let bank_b = register("bank-b", pb::Role::Bank).await;
+    let auditor = register("auditor", pb::Role::Auditor).await;
+    let engine = register("engine", pb::Role::Engine).await;
+    register("rot-target", pb::Role::Bank).await;
+    register("victim", pb::Role::Bank).await;
+    let mut rotators = BTreeMap::new();
+    for (col, role) in [
+        ("treasury", pb::Role::Treasury),
+        ("bank", pb::Role::Bank),
+        ("auditor", pb::Role::Auditor),
+        ("engine", pb::Role::Engine),
+    ] {
+        let id = format!("rot-{}", col);
+        rotators.insert(col, register(&id, role).await);
+    }
+
+    // December 2026: early series through their window.
+    let id = |r: pb::SubscriptionResponse| r.subscription.unwrap().subscription_id;
+    for s in ["E-ISSUED", "E-TOISSUE", "E-RELEASE", "E-SETTLE"] {
+        treasury.create_series(terms(s, false)).await.unwrap();
+        treasury.series_action(SeriesAction::Open, s).await.unwrap();
+    }
+    let mut settle_now = Vec::new();
+    for s in ["E-ISSUED", "E-TOISSUE", "E-RELEASE", "E-SETTLE"] {
+        let a = id(bank_a
+            .submit(order(s, "inv-a", &format!("{s}-a")))
+            .await
+            .unwrap());
+        if s == "E-ISSUED" || s == "E-TOISSUE" {
+            settle_now.push((bank_a.clone(), a));
+        }
+        if s == "E-ISSUED" || s == "E-SETTLE" {
+            let b = id(bank_b
+                .submit(order(s, "inv-b", &format!("{s}-b")))
+                .await
+                .unwrap());
+            if s == "E-ISSUED" {
+                settle_now.push((bank_b.clone(), b));
+            }
+        }
+        treasury
+            .series_action(SeriesAction::Close, s)
+            .await
+            .unwrap();
+        treasury
+            .series_action(SeriesAction::Allot, s)
+            .await
+            .unwrap();
+    }
+    for (bank, sub) in settle_now {
+        bank.settle(sub).await.unwrap();
+    }
+    treasury
+        .series_action(SeriesAction::Issue, "E-ISSUED")
+        .await
+        .unwrap();
+    let in_settle = auditor.all_subscriptions("E-SETTLE").await.unwrap();
+    let of = |bank: &str| {
+        in_settle
+            .iter()
+            .find(|s| s.bank_id == bank)
+            .unwrap()
+            .subscription_id
+    };
+    let (settle_a, settle_b) = (of("bank-a"), of("bank-b"));
+
+    // July 2027: E-ISSUED's first record date has passed; late series in their window.
+    server.set_time(at(2027, 7, 10));
+    for s in [
+        "L-DRAFT", "L-TOOPEN", "L-CANCEL", "L-CLOSE", "L-ALLOT", "L-OPEN",
+    ] {
+        treasury.create_series(terms(s, true)).await.unwrap();
+    }
+    for s in ["L-CLOSE", "L-ALLOT", "L-OPEN"] {
+        treasury.series_action(SeriesAction::Open, s).await.unwrap();
+    }
+    bank_a
+        .submit(order("L-ALLOT", "inv-a", "L-ALLOT-a"))
+        .await
+        .unwrap();
+    treasury
+        .series_action(SeriesAction::Close, "L-ALLOT")
+        .await
+        .unwrap();
+    let sub_a = id(bank_a
+        .submit(order("L-OPEN", "inv-a", "L-OPEN-a"))
+        .await
+        .unwrap());
+    let sub_b = id(bank_b
+        .submit(order("L-OPEN", "inv-b", "L-OPEN-b"))
+        .await
+        .unwrap());
+    let due = engine.list_due("").await.unwrap();
+    let due_event = due
+        .due
+        .iter()
+        .find(|d| d.series_id == "E-ISSUED")
+        .expect("E-ISSUED has an event due")
+        .event_id
+        .clone();
+    let unknown = admin.as_key(new_key());
+    let by_role = BTreeMap::from([
+        ("admin", admin),
+        ("treasury", treasury),
+        ("bank", bank_a),
+        ("auditor", auditor),
+        ("engine", engine),
+    ]);
+    World {
+        server,
+        by_role,
+        rotators,
+        unknown,
+        sub_a,
+        sub_b,
+        settle_a,
+        settle_b,
+        due_event,
+    }
+}
+
+/// A valid command for `rpc`: what an allowed caller in column `col` sends.
+fn valid(w: &World, rpc: &str, col: &str) -> K {
+    let s = |x: &str| x.to_string();
+    let series = |id: &str| s(id);
+    match rpc {
+        "RegisterParticipant" => K::RegisterParticipant(pb::RegisterParticipant {
+            participant_id: s("newcomer"),
+            role: pb::Role::Bank as i32,
+            public_key: new_key().verifying_key().to_bytes().to_vec(),
+            display_name: s("Newcomer"),
+        }),
+        "RotateKey" => K::RotateKey(pb::RotateKey {
+            participant_id: if col == "admin" {
+                s("rot-target")
+            } else {
+                format!("rot-{col}")
+            },
+            new_public_key: new_key().verifying_key().to_bytes().to_vec(),
+        }),
+        "RevokeParticipant" => K::RevokeParticipant(pb::RevokeParticipant {
+            participant_id: s("victim"),
+            reason: s("left the programme"),
+        }),
+        "ListParticipants" => K::ListParticipants(pb::ListParticipants {}),
+        "GetEntry" => K::GetEntry(pb::GetEntry { index: w.sub_a }),
+        "StreamEntries" => K::StreamEntries(pb::StreamEntries { start: 0, end: 0 }),
+        "GetCheckpoint" => K::GetCheckpoint(pb::GetCheckpoint {}),
+        "GetInclusionProof" => K::GetInclusionProof(pb::GetInclusionProof {
+            index: w.sub_a,
+            tree_size: 0,
+        }),
+        "GetConsistencyProof" => K::GetConsistencyProof(pb::GetConsistencyProof {
+            old_size: 1,
+            new_size: 0,
+        }),
+        "GetReceipt" => K::GetReceipt(pb::GetReceipt {
+            target: Some(pb::get_receipt::Target::SubscriptionId(w.sub_a)),
+        }),
+        "CreateSeries" => K::CreateSeries(pb::CreateSeries {
+            terms: Some(terms("L-NEW", true)),
+        }),
+        "AmendSeries" => K::AmendSeries(pb::AmendSeries {
+            terms: Some(terms("L-DRAFT", true)),
+        }),
+        "OpenSeries" => K::OpenSeries(pb::OpenSeries {
+            series_id: series("L-TOOPEN"),
+        }),
+        "CloseSeries" => K::CloseSeries(pb::CloseSeries {
+            series_id: series("L-CLOSE"),
+        }),
+        "CancelSeries" => K::CancelSeries(pb::CancelSeries {
+            series_id: series("L-CANCEL"),
+            reason: s("market conditions"),
+        }),
+        "AllotSeries" => K::AllotSeries(pb::AllotSeries {
+            series_id: series("L-ALLOT"),
+        }),
+        "ReleaseUnsettled" => K::ReleaseUnsettled(pb::ReleaseUnsettled {
+            series_id: series("E-RELEASE"),
+        }),
+        "IssueSeries" => K::IssueSeries(pb::IssueSeries {
+            series_id: series("E-TOISSUE"),
+        }),
+        "PublishFixing" => K::PublishFixing(pb::PublishFixing {
+            reference_rate: s("AUTHZ-RATE"),
+            fixing_date: s("2027-07-01"),
+            rate: s("0.03"),
+        }),
+        "ListDueEvents" => K::ListDueEvents(pb::ListDueEvents { through: s("") }),
+        "PostAccrualEvent" => K::PostAccrualEvent(pb::PostAccrualEvent {
+            series_id: series("E-ISSUED"),
+            event_id: w.due_event.clone(),
+        }),
+        "SubmitSubscription" => K::SubmitSubscription(order("L-OPEN", "inv-a-2", "L-OPEN-a-2")),
+        "WithdrawSubscription" => K::WithdrawSubscription(pb::WithdrawSubscription {
+            subscription_id: w.sub_a,
+        }),
+        "ConfirmSettlement" => K::ConfirmSettlement(pb::ConfirmSettlement {
+            subscription_id: w.settle_a,
+        }),
+        "GetSeries" => K::GetSeries(pb::GetSeries {
+            series_id: series("L-DRAFT"),
+        }),
+        "ListSeries" => K::ListSeries(pb::ListSeries {}),
+        "GetSubscription" => K::GetSubscription(pb::GetSubscription {
+            subscription_id: w.sub_a,
+        }),
+        "ListSubscriptions" => K::ListSubscriptions(pb::ListSubscriptions::default()),
+        "GetInvestorHoldings" => K::GetInvestorHoldings(pb::GetInvestorHoldings {
+            investor_ref: s("inv-a"),
+            bank_id: s("bank-a"),
+        }),
+        "ListHolders" => K::ListHolders(pb::ListHolders {
+            series_id: series("E-ISSUED"),
+            ..Default::default()
+        }),
+        "GetAccrued" => K::GetAccrued(pb::GetAccrued {
+            series_id: series("E-ISSUED"),
+            as_of: s(""),
+        }),
+        "GetInvestorStatement" => K::GetInvestorStatement(pb::GetInvestorStatement {
+            investor_ref: s("inv-a"),
+            bank_id: s("bank-a"),
+            as_of: s(""),
+        }),
+        "GetDebtService" => K::GetDebtService(pb::GetDebtService {
+            series_id: series("E-ISSUED"),
+        }),
+        "ListFixings" => K::ListFixings(pb::ListFixings::default()),
+        "Schedule" => K::PriceSchedule(pb::PriceSchedule {
+            terms_json: s(BOND_JSON),
+        }),
+        "PriceFromYield" => K::PriceFromYield(pb::PriceFromYield {
+            terms_json: s(BOND_JSON),
+            settle: s("2027-07-10"),
+            r#yield: s("0.05"),
+        }),
+        "YieldFromPrice" => K::YieldFromPrice(pb::YieldFromPrice {
+            terms_json: s(BOND_JSON),
+            settle: s("2027-07-10"),
+            clean_price: s("99.5"),
+        }),
+        "PatrioticPricing" => K::PatrioticPricing(pb::PatrioticPricing {
+            terms_json: s(BOND_JSON),
+            settle: s("2027-07-10"),
+            reference_yield: s("0.065"),
+            discount_bps: s("150"),
+        }),
+        other => panic!("no valid command for {other}"),
+    }
+}
+
+/// For `own` cells: the same call naming another participant's record, which
+/// must be refused with PERMISSION_DENIED. `None` where `own` means a filtered
+/// list (checked on the reply instead).
+fn another_ones(w: &World, rpc: &str) -> Option<K> {
+    let s = |x: &str| x.to_string();
+    Some(match rpc {
+        "RotateKey" => K::RotateKey(pb::RotateKey {
+            participant_id: s("bank-b"),
+            new_public_key: new_key().verifying_key().to_bytes().to_vec(),
+        }),
+        "GetEntry" => K::GetEntry(pb::GetEntry { index: w.sub_b }),
+        "GetReceipt" => K::GetReceipt(pb::GetReceipt {
+            target: Some(pb::get_receipt::Target::SubscriptionId(w.sub_b)),
+        }),
+        "WithdrawSubscription" => K::WithdrawSubscription(pb::WithdrawSubscription {
+            subscription_id: w.sub_b,
+        }),
+        "ConfirmSettlement" => K::ConfirmSettlement(pb::ConfirmSettlement {
+            subscription_id: w.settle_b,
+        }),
+        "GetSubscription" => K::GetSubscription(pb::GetSubscription {
+            subscription_id: w.sub_b,
+        }),
+        "GetInvestorHoldings" => K::GetInvestorHoldings(pb::GetInvestorHoldings {
+            investor_ref: s("inv-b"),
+            bank_id: s("bank-b"),
+        }),
+        "GetInvestorStatement" => K::GetInvestorStatement(pb::GetInvestorStatement {
+            investor_ref: s("inv-b"),
+            bank_id: s("bank-b"),
+            as_of: s(""),
+        }),
+        "ListSubscriptions" => return None,
+        other => panic!("{other} has an `own` cell the test does not know how to try"),
+    })
+}
+
+impl World {
+    /// Who calls `rpc` for column `col` (RotateKey's non-admins rotate their own
+    /// participant's key, so the column's main participant keeps its key).
+    fn caller(&self, rpc: &str, col: &str) -> &Client {
+        match (rpc, col) {
+            (_, "no one") => &self.unknown,
+            ("RotateKey", c) if c != "admin" => &self.rotators[c],
+            (_, c) => &self.by_role[c],
+        }
+    }
+}
+
+async fn call(
+    client: &Client,
+    rpc: &str,
+    command: Option<K>,
+) -> Result<Vec<Vec<u8>>, tonic::Status> {
+    let signed = command.map(|c| client.sign(c));
+    wire::call(client.channel(), rpc, signed).await
+}
+
+fn auth_refusal(code: Code) -> bool {
+    matches!(code, Code::PermissionDenied | Code::Unauthenticated)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_as_every_role_matches_docs_authorization_md() {
+    let table = matrix();
+    let in_proto = wire::rpcs_in_proto();
+    let documented: Vec<&String> = table.keys().collect();
+    let mut expected: Vec<&String> = in_proto.iter().collect();
+    expected.sort();
+    assert_eq!(
+        documented, expected,
+        "docs/AUTHORIZATION.md has one row per RPC of services.proto"
+    );
+    let w = world().await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (_, rpc) in wire::RPCS {
+        for col in COLUMNS {
+            let cell = table[rpc][col];
+            let client = w.caller(rpc, col);
+            let label = format!("{rpc} as {col} ({cell:?})");
+            // GetLedgerInfo takes no command; the others a valid one for the column.
+            let command = (rpc != wire::UNSIGNED_RPC).then(|| valid(&w, rpc, col));
+            // Another's record first: a valid RotateKey retires the caller's key.
+            let others = if cell == Cell::Own {
+                another_ones(&w, rpc)
+            } else {
+                None
+            };
+            if let Some(other) = others.clone() {
+                checked += 1;
+                match call(client, rpc, Some(other)).await {
+                    Err(e) if e.code() == Code::PermissionDenied => {}
+                    outcome => failures.push(format!(
+                        "{label}: another's record must be PERMISSION_DENIED, got {:?}",
+                        outcome.err()
+                    )),
+                }
+            }
+            let mut outcomes = vec![(label.clone(), call(client, rpc, command.clone()).await)];
+            if col == "no one" {
+                outcomes.push((
+                    format!("{label}, unsigned"),
+                    wire::call(client.channel(), rpc, None).await,
+                ));
+            }
+            for (label, outcome) in outcomes {
+                checked += 1;
+                let fail = match (cell, &outcome) {
+                    (Cell::Allowed | Cell::Own, Ok(_)) => None,
+                    (Cell::Allowed | Cell::Own, Err(e)) => Some(if auth_refusal(e.code()) {
+                        format!("refused: {e:?}")
+                    } else {
+                        format!("allowed, but the valid call failed: {e:?}")
+                    }),
+                    (Cell::Denied, Err(e)) if e.code() == Code::PermissionDenied => None,
+                    (Cell::Unauthenticated, Err(e)) if e.code() == Code::Unauthenticated => None,
+                    (_, other) => {
+                        Some(format!("expected {cell:?}, got {:?}", other.as_ref().err()))
+                    }
+                };
+                if let Some(f) = fail {
+                    failures.push(format!("{label}: {f}"));
+                }
+            }
+            // An `own` list is filtered to the caller's records.
+            if cell == Cell::Own && others.is_none() {
+                checked += 1;
+                let reply = call(client, rpc, command).await.expect("own list");
+                let list: pb::ListSubscriptionsResponse = wire::one(&reply);
+                let bank = "bank-a";
+                if list.subscriptions.is_empty()
+                    || list.subscriptions.iter().any(|s| s.bank_id != bank)
+                {
+                    failures.push(format!(
+                        "{label}: expected {bank}'s subscriptions only, got {:?}",
+                        list.subscriptions
+                            .iter()
+                            .map(|s| &s.bank_id)
+                            .collect::<Vec<_>>()
+                    ));
+                }
+            }
+        }
+    }
+    // The filter is a filter: an overseer's list holds the other bank's too.
+    let all: pb::ListSubscriptionsResponse = wire::one(
+        &call(
+            &w.by_role["auditor"],
+            "ListSubscriptions",
+            Some(K::ListSubscriptions(Default::default())),
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(all.subscriptions.iter().any(|s| s.bank_id == "bank-b"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} calls disagree with docs/AUTHORIZATION.md:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    drop(w.server);
+}
