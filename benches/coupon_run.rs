@@ -300,16 +300,32 @@ async fn run(n: u64) {
     let World { ledger, clock } = w;
     ledger.close().unwrap();
     let store = dir.path().join("store");
-    if std::env::var("DBOND_BENCH_KEEP").is_ok() {
-        let kept = dir.keep();
-        eprintln!("store kept in {}", kept.join("store").display());
-    }
+    let root = dir.path().to_path_buf();
+    // DBOND_BENCH_KEEP=1 keeps the data folder (store and ledger key) to try the
+    // verbs on; otherwise it is removed at the end.
+    let _dir = if std::env::var("DBOND_BENCH_KEEP").is_ok() {
+        eprintln!("data folder kept in {}", dir.keep().display());
+        None
+    } else {
+        Some(dir)
+    };
 
-    // 3. Offline verification, next to the batch-verify limit of the same cores.
+    // 3. Offline verification, next to the batch-verify limit of the same cores:
+    // `dbond verify --data` in a process of its own, as an auditor runs it (this
+    // process's heap, after building a million entries, would slow it down).
+    keys::write_private_key(&root.join("ledger.key"), &ledger_key).unwrap();
+    let data = root.to_str().unwrap().to_string();
     let t = Instant::now();
-    let verified = dbond::audit::verify_store(&store, |_, _| {}).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dbond"))
+        .args(["verify", "--data", &data])
+        .output()
+        .unwrap();
     let verify_took = t.elapsed();
-    assert_eq!(verified.size, size);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let limit = batch_verify_limit();
     // Two signatures per entry with an actor, one per derived entry: count them.
     let signatures = size + actors(&store);
@@ -322,13 +338,25 @@ async fn run(n: u64) {
         100.0 * signatures as f64 / limit / verify_took.as_secs_f64()
     );
 
-    // 4. Opening: full replay and cross-check.
+    // 4. Opening: full replay and cross-check, as `dbond serve` starts (until it
+    // listens).
     let t = Instant::now();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_dbond"))
+        .args(["serve", "--data", &data, "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let listening = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("listening on"));
+    let open_took = t.elapsed();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(listening, "dbond serve did not start");
+    println!("dbond serve start ({size} entries: replay, cross-check, listening): {open_took:.2?}");
     let ledger = Ledger::open(&store, ledger_key, clock.clone()).unwrap();
-    println!(
-        "open ({size} entries, replay and cross-check): {:.2?}",
-        t.elapsed()
-    );
 
     // 5. Proofs at this size.
     let nodes = ledger.nodes();
@@ -421,3 +449,7 @@ fn batch_verify_limit() -> f64 {
     assert_eq!(ok, batches);
     (batches * 64) as f64 / t.elapsed().as_secs_f64()
 }
+
+// The same allocator as the `dbond` binary (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -145,3 +145,9 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
         }
     }
 }
+
+// glibc's allocator fragments under the verifier's and the writer's pattern (many
+// small state records kept, many entry buffers freed on other threads): mimalloc
+// keeps large replays linear.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

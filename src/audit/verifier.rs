@@ -112,6 +112,8 @@ pub struct Verifier {
     ledger_key: Option<VerifyingKey>,
     pending: Vec<SigCheck>,
     inflight: VecDeque<std::sync::mpsc::Receiver<Option<VerifyFailure>>>,
+    /// Participant keys already decompressed.
+    parsed: std::collections::HashMap<KeyId, VerifyingKey>,
     /// Events the current request still has to produce, and its first index.
     expected: VecDeque<Event>,
     cause: u64,
@@ -136,6 +138,7 @@ impl Verifier {
             ledger_key: None,
             pending: Vec::new(),
             inflight: VecDeque::new(),
+            parsed: std::collections::HashMap::new(),
             expected: VecDeque::new(),
             cause: 0,
             nonces: HashSet::new(),
@@ -347,8 +350,16 @@ impl Verifier {
             .state
             .key(&key_id)
             .ok_or_else(|| fail(index, "key vanished"))?;
-        let key =
-            keys::parse_public_key(&record.public_key.0).map_err(|e| fail(index, e.to_string()))?;
+        // Decompressing a key costs a field inversion: once per key, not per request.
+        let key = match self.parsed.get(&key_id) {
+            Some(k) => *k,
+            None => {
+                let k = keys::parse_public_key(&record.public_key.0)
+                    .map_err(|e| fail(index, e.to_string()))?;
+                self.parsed.insert(key_id.clone(), k);
+                k
+            }
+        };
         self.pending.push(SigCheck {
             index,
             what: "participant signature",

@@ -82,14 +82,59 @@ pub struct Genesis<'a> {
     pub admin_key: &'a SigningKey,
 }
 
-/// Reads perfect Merkle nodes from the store.
+/// Reads perfect Merkle nodes from the store, keeping those of the upper levels in
+/// memory: a perfect node never changes once written, and every proof needs one
+/// per level, so after a few proofs only the lowest levels are read from sled.
 #[derive(Clone)]
 pub struct StoredNodes {
     tree: sled::Tree,
+    cache: Arc<NodeCache>,
+}
+
+/// Perfect Merkle nodes at `limits::MERKLE_CACHE_LEVEL_MIN` and above, by (level,
+/// index). At most one per 2^level leaves, so a few percent of the tree.
+#[derive(Default)]
+pub struct NodeCache {
+    nodes: RwLock<std::collections::HashMap<(u32, u64), Hash>>,
+}
+
+impl StoredNodes {
+    fn cached(&self, level: u32, index: u64) -> Option<Hash> {
+        if level < crate::limits::MERKLE_CACHE_LEVEL_MIN {
+            return None;
+        }
+        self.cache
+            .nodes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(level, index))
+            .copied()
+    }
+
+    fn keep(&self, level: u32, index: u64, hash: Hash) {
+        if level >= crate::limits::MERKLE_CACHE_LEVEL_MIN {
+            self.cache
+                .nodes
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((level, index), hash);
+        }
+    }
 }
 
 impl NodeReader for StoredNodes {
     fn node(&self, level: u32, index: u64) -> Result<Hash, MerkleError> {
+        if let Some(hash) = self.cached(level, index) {
+            return Ok(hash);
+        }
+        let hash = self.read(level, index)?;
+        self.keep(level, index, hash);
+        Ok(hash)
+    }
+}
+
+impl StoredNodes {
+    fn read(&self, level: u32, index: u64) -> Result<Hash, MerkleError> {
         let value = self
             .tree
             .get(layout::node_key(level, index))
@@ -122,6 +167,7 @@ struct Inner {
     jobs: tokio::sync::mpsc::Sender<writer::Job>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     failure: Arc<Mutex<Option<String>>>,
+    nodes: Arc<NodeCache>,
 }
 
 /// sled 0.34's `flush` ends in `sync_file_range`, which neither flushes the drive's
@@ -322,6 +368,7 @@ impl Ledger {
                 jobs,
                 failure,
                 writer: Mutex::new(Some(writer)),
+                nodes: Arc::new(NodeCache::default()),
             }),
         })
     }
@@ -438,6 +485,7 @@ impl Ledger {
     pub fn nodes(&self) -> StoredNodes {
         StoredNodes {
             tree: self.inner.tree.clone(),
+            cache: self.inner.nodes.clone(),
         }
     }
 
@@ -474,7 +522,10 @@ fn sign_checkpoint(identity: &LedgerIdentity, frontier: &Frontier, key: &Signing
 fn check_stored(tree: &sled::Tree, replayed: &Replayed) -> Result<(), StoreError> {
     let size = replayed.frontier.size();
     let last = size.saturating_sub(1);
-    let nodes = StoredNodes { tree: tree.clone() };
+    let nodes = StoredNodes {
+        tree: tree.clone(),
+        cache: Arc::default(),
+    };
     let stored_frontier =
         Frontier::load(size, &nodes).map_err(|e| corrupt(last, format!("merkle nodes: {e}")))?;
     if stored_frontier != replayed.frontier {
