@@ -74,7 +74,7 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
             &mut changes,
         )
         .map_err(|e| corrupt(index, e.reason))?;
-        frontier.append(opened.hash, |_, _, _| {});
+        super::append_checked(tree, &mut frontier, index, opened.hash)?;
         last_hash = opened.hash;
         expected_index += 1;
         if expected_index % 65536 == 0 {
