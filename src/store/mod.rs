@@ -75,6 +75,34 @@ impl Published {
     }
 }
 
+/// Options of an opened store. The default is what the server runs with.
+#[derive(Clone, Debug, Default)]
+pub struct StoreOptions {
+    /// A planned storage failure, for tests of the fail-stop path. Only the library
+    /// API sets it: no configuration key, environment variable or flag reaches it.
+    pub faults: Option<FaultPlan>,
+}
+
+/// Where in a group commit a planned storage failure strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// Handing the group's batch to sled: nothing of the group is written.
+    BatchWrite,
+    /// Flushing sled after the batch was applied in memory.
+    Flush,
+    /// `fdatasync` of the data file after sled's flush succeeded.
+    Sync,
+}
+
+/// A planned storage failure: the `commit`-th group commit that writes entries
+/// after the store was opened (counting from 1) fails at `point` with an I/O error,
+/// as a full disk or a failing drive would make it fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultPlan {
+    pub commit: u64,
+    pub point: FaultPoint,
+}
+
 /// Parameters of a new ledger.
 pub struct Genesis<'a> {
     pub origin: String,
@@ -273,6 +301,16 @@ impl Ledger {
         ledger_key: SigningKey,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, StoreError> {
+        Ledger::open_with(path, ledger_key, clock, StoreOptions::default())
+    }
+
+    /// [`Ledger::open`] with options (tests use it to plan a storage failure).
+    pub fn open_with(
+        path: &Path,
+        ledger_key: SigningKey,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Ledger, StoreError> {
         let (db, tree) = open_db(path)?;
         if tree.is_empty() {
             return Err(StoreError::NotInitialised(path.display().to_string()));
@@ -311,6 +349,7 @@ impl Ledger {
             last_hash: replayed.last_hash,
             published: published.clone(),
             failure: failure.clone(),
+            faults: options.faults,
         })?;
         Ok(Ledger {
             inner: Arc::new(Inner {

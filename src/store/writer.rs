@@ -73,6 +73,7 @@ pub(super) struct WriterParts {
     pub last_hash: Hash,
     pub published: Arc<RwLock<Published>>,
     pub failure: Arc<Mutex<Option<String>>>,
+    pub faults: Option<super::FaultPlan>,
 }
 
 pub(super) fn spawn(
@@ -115,12 +116,15 @@ pub fn authorize(state: &State, key_id: &KeyId, index: u64) -> Result<Caller, Wr
 struct Writer {
     parts: WriterParts,
     changes: Changes,
+    /// Group commits that wrote entries since the store was opened.
+    commits: u64,
 }
 
 fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
     let mut writer = Writer {
         parts,
         changes: Changes::default(),
+        commits: 0,
     };
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
@@ -137,8 +141,12 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
         {
+            // The writer stopped before these reached it: nothing of them is written.
+            let message = format!("{reason}; this request was not recorded");
             for job in jobs {
-                let _ = job.reply.send(Err(WriteError::Unavailable(reason.clone())));
+                let _ = job
+                    .reply
+                    .send(Err(WriteError::Unavailable(message.clone())));
             }
             continue;
         }
@@ -284,18 +292,43 @@ impl Writer {
             let note = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
             batch.insert(layout::CHECKPOINT_KEY, note.as_bytes());
             let flush_started = std::time::Instant::now();
-            let durable = p
-                .tree
-                .apply_batch(batch)
-                .and_then(|()| p.db.flush().map(|_| ()))
-                .map_err(|e| e.to_string())
-                .and_then(|()| p.data_file.sync().map_err(|e| e.to_string()));
+            self.commits += 1;
+            // A planned failure (tests only; see `StoreOptions`) stands in for the
+            // I/O error the real call would return.
+            let commit = self.commits;
+            let fault = |point| {
+                p.faults
+                    .filter(|f| f.commit == commit && f.point == point)
+                    .map(|_| format!("injected I/O error ({point:?}) at group commit {commit}"))
+            };
+            let durable = match fault(super::FaultPoint::BatchWrite) {
+                Some(e) => Err(e),
+                None => p.tree.apply_batch(batch).map_err(|e| e.to_string()),
+            }
+            .and_then(|()| match fault(super::FaultPoint::Flush) {
+                Some(e) => Err(e),
+                None => p.db.flush().map(|_| ()).map_err(|e| e.to_string()),
+            })
+            .and_then(|()| match fault(super::FaultPoint::Sync) {
+                Some(e) => Err(e),
+                None => p.data_file.sync().map_err(|e| e.to_string()),
+            });
             if let Err(e) = durable {
                 let reason =
                     format!("storage failure, writes stopped (restart the server to recover): {e}");
                 self.fail(reason.clone());
-                for (reply, _) in outcomes {
-                    let _ = reply.send(Err(WriteError::Unavailable(reason.clone())));
+                // Part of the group may have reached the disk. The batch is atomic, so
+                // the next open finds all of it or none of it; until then nobody knows.
+                let message = format!(
+                    "{reason}; this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key"
+                );
+                for (reply, outcome) in outcomes {
+                    // A refusal stays a refusal: it was never part of the batch.
+                    let outcome = match outcome {
+                        Err(refused) => Err(refused),
+                        Ok(_) => Err(WriteError::Unavailable(message.clone())),
+                    };
+                    let _ = reply.send(outcome);
                 }
                 return;
             }
