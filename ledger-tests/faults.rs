@@ -11,7 +11,8 @@
 //! they did not hear back about by resubmitting with the same idempotency key.
 //!
 //! Then: a store whose bytes were changed on disk (a state record, the checkpoint,
-//! a Merkle node, a dropped last entry) is refused by open and by verification.
+//! a Merkle node, a dropped last entry) is refused by open and by verification, and
+//! a bit flipped anywhere in sled's data file never opens as another ledger.
 //! (`ledger_server` covers a changed entry through `dbond verify` and `dbond serve`.)
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -643,4 +644,60 @@ async fn bytes_changed_on_disk_are_refused_by_open_and_by_verify() {
             .expect_err(what);
         println!("{what}: open and verify refuse it ({err})");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_bit_in_the_data_file_never_opens_as_a_different_ledger() {
+    // Below the tree: bits flipped in sled's own data file, at offsets spread over
+    // the part of the file that holds data. sled's checksums refuse most; a bit in
+    // unused space changes nothing. What must never happen is an open that
+    // succeeds with a ledger other than the one written.
+    let node = Node::new().await;
+    let serving = node.serve(StoreOptions::default()).await;
+    let outcomes = submit_all(&node, &serving).await;
+    assert!(outcomes.values().all(|h| matches!(h, Heard::Acked(_))));
+    serving.stop().await;
+    let (size, root) = {
+        let ledger = node.open().unwrap();
+        let size = ledger.size();
+        let root = ledger.root_at(size).unwrap();
+        ledger.close().unwrap();
+        (size, root)
+    };
+    let data = std::fs::read(node.store.join("db")).unwrap();
+    let used = data.iter().rposition(|b| *b != 0).unwrap() + 1;
+    const FLIPS: usize = 64;
+    let (mut refused, mut unchanged) = (0, 0);
+    for k in 0..FLIPS {
+        let at = k * used / FLIPS + (k * 37) % 29;
+        let copy = tempfile::tempdir().unwrap();
+        let store = copy.path().join("store");
+        copy_dir(&node.store, &store);
+        let mut bytes = data.clone();
+        bytes[at] ^= 1 << (k % 8);
+        std::fs::write(store.join("db"), bytes).unwrap();
+        match Ledger::open(&store, node.ledger_key.clone(), node.clock.clone()) {
+            Err(_) => {
+                refused += 1;
+                assert!(
+                    dbond::audit::verify_store(&store, |_, _| {}).is_err(),
+                    "byte {at}: open refuses the store but verify accepts it"
+                );
+            }
+            Ok(ledger) => {
+                assert_eq!(ledger.size(), size, "byte {at}: opened with another size");
+                assert_eq!(ledger.root_at(size).unwrap(), root, "byte {at}");
+                ledger.close().unwrap();
+                let verified = dbond::audit::verify_store(&store, |_, _| {})
+                    .unwrap_or_else(|e| panic!("byte {at}: opens but does not verify: {e}"));
+                assert_eq!(verified.root, root);
+                unchanged += 1;
+            }
+        }
+    }
+    println!("{used} bytes in use: {refused} flips refused, {unchanged} in unused space");
+    assert!(
+        refused > 0,
+        "no flip reached the data: the test proves nothing"
+    );
 }
