@@ -34,6 +34,7 @@ fn fail(index: u64, reason: impl Into<String>) -> VerifyFailure {
     }
 }
 
+#[derive(Clone)]
 struct SigCheck {
     index: u64,
     what: &'static str,
@@ -101,7 +102,9 @@ impl Verified {
     }
 }
 
-/// Verifies a ledger entry by entry.
+/// Verifies a ledger entry by entry. Cloning one that has checked a prefix lets a
+/// caller try several continuations of it.
+#[derive(Clone)]
 pub struct Verifier {
     state: State,
     frontier: Frontier,
