@@ -226,9 +226,9 @@ async fn acknowledged_subscriptions_survive_sigkill() {
         let reached_tx = Arc::new(reached_tx);
         let mut writers = Vec::new();
         let admin = server.admin().await;
-        for b in 0..banks_active {
+        for (b, bank_key) in bank_keys.iter().enumerate().take(banks_active) {
             for w in 0..TASKS_PER_BANK {
-                let bank = admin.as_key(bank_keys[b].clone());
+                let bank = admin.as_key(bank_key.clone());
                 let (sent, acked, killed, reached_tx) = (
                     sent.clone(),
                     acked.clone(),
