@@ -38,9 +38,9 @@ command { submit_subscription { series_id: "AZ-2035-USD" investor_ref: "inv-002"
 ledger_origin: "fuzz.example/dbond" issued_at { seconds: 1894708800 } nonce: "0123456789abcdef"
 command { submit_subscription { series_id: "AZ-2035-USD" investor_ref: "inv-001" category: DIASPORA_CATEGORY_CITIZEN_ABROAD country: "DE" units: "10" idempotency_key: "order-1" } }
 --
-command { register_participant { participant_id: "bank-c" role: ROLE_BANK public_key: "\xed\x49\x28\xc6\x28\xd1\xc2\xc6\xea\xe9\x03\x38\x90\x59\x95\x61\x29\x59\x27\x3a\x5c\x63\xf9\x36\x36\xc1\x46\x14\xac\x87\x37\xd1" display_name: "Bank C" } }
+command { register_participant { participant_id: "bank-c" role: ROLE_BANK public_key: "\xfd\x17\x24\x38\x5a\xa0\xc7\x5b\x64\xfb\x78\xcd\x60\x2f\xa1\xd9\x91\xfd\xeb\xf7\x6b\x13\xc5\x8e\xd7\x02\xea\xc8\x35\xe9\xf6\x18" display_name: "Bank C" } }
 --
-command { rotate_key { participant_id: "bank-a" new_public_key: "\xed\x49\x28\xc6\x28\xd1\xc2\xc6\xea\xe9\x03\x38\x90\x59\x95\x61\x29\x59\x27\x3a\x5c\x63\xf9\x36\x36\xc1\x46\x14\xac\x87\x37\xd1" } }
+command { rotate_key { participant_id: "bank-a" new_public_key: "\xfd\x17\x24\x38\x5a\xa0\xc7\x5b\x64\xfb\x78\xcd\x60\x2f\xa1\xd9\x91\xfd\xeb\xf7\x6b\x13\xc5\x8e\xd7\x02\xea\xc8\x35\xe9\xf6\x18" } }
 --
 command { revoke_participant { participant_id: "bank-b" reason: "licence withdrawn" } }
 --
@@ -52,7 +52,19 @@ command { withdraw_subscription { subscription_id: 7 } }
 --
 command { publish_fixing { reference_rate: "SOFR" fixing_date: "2030-01-15" rate: "0.0375" } }
 --
-command { post_accrual_event { series_id: "AZ-2035-USD" event_id: "AZ-2035-USD/coupon/1" } }
+command { post_accrual_event { series_id: "AZ-2035-USD" event_id: "AZ-2035-USD/record/0" } }
+--
+command { post_accrual_event { series_id: "AZ-2035-USD" event_id: "AZ-2035-USD/coupon/0" } }
+--
+command { post_accrual_event { series_id: "AZ-2035-USD" event_id: "AZ-2035-USD/redemption" } }
+--
+command { allot_series { series_id: "AZ-2035-USD" } }
+--
+command { release_unsettled { series_id: "AZ-2035-USD" } }
+--
+command { issue_series { series_id: "AZ-2035-USD" } }
+--
+command { confirm_settlement { subscription_id: 9 } }
 --
 command { create_series { terms {
   series_id: "AZ-2040-EUR" name: "Diaspora bond 2040" currency: "EUR" face_value: "500"

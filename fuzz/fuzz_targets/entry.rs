@@ -1,8 +1,8 @@
 //! Ledger-entry parsing. Arbitrary bytes are opened with `ledger::entry::open` and
 //! pushed into `audit::Verifier`: as the first entry of a ledger, as the next entry
 //! after a small valid ledger, and (read as an `EntryBody`) with the right index and
-//! hash link and sealed by the ledger key, so that the fuzzer reaches the checks of
-//! events and requests. Nothing may panic.
+//! hash link and sealed by the ledger key after one of the stages of the world's
+//! series, so that the fuzzer reaches the checks of events and requests. Nothing may panic.
 #![no_main]
 
 #[path = "world.rs"]
@@ -33,13 +33,16 @@ fuzz_target!(|data: &[u8]| {
         let _ = fresh.finish();
     }
 
-    let w = World::get();
     let mut after = World::primed();
     if after.push(data).is_ok() {
         let _ = after.finish();
     }
 
     if let Ok(mut body) = pb::EntryBody::decode(data) {
+        // After one of the series' stages (chosen by the input's length).
+        let stages = world::stages();
+        let stage = &stages[data.len() % stages.len()];
+        let w = &stage.world;
         body.index = w.state.size();
         body.prev_hash = w.last_hash.to_vec();
         let body_bytes = body.encode_to_vec();
@@ -49,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
             ledger_signature: signature.to_bytes().to_vec(),
         }
         .encode_to_vec();
-        let mut sealed = World::primed();
+        let mut sealed = stage.verifier.clone();
         if sealed.push(&bytes).is_ok() {
             if let Ok(verified) = sealed.finish() {
                 // Accepted: a well-formed, correctly signed next entry.

@@ -2,7 +2,8 @@
 //! them (a `SignedRequest`, its `RequestPayload`, the command), converted with
 //! `codec::command_from_kind`, and every command that converts is taken through
 //! the writer's steps (authorize, decide, seal, apply) for every signer of a
-//! small world with an open series. Nothing may panic; whatever the writer would
+//! small world, at every stage of its series' life (open, closed, allotted,
+//! issued, coupon due). Nothing may panic; whatever the writer would
 //! record must round-trip through its ledger form and be accepted by the
 //! auditor's verifier, checkpoint included.
 #![no_main]
@@ -40,19 +41,21 @@ fn check_payload(payload: pb::RequestPayload) {
         let _ = dbond::service::status::registry(&e);
         return;
     }
-    let base = World::get();
-    for who in 0..base.signers.len() {
-        let mut w = base.clone();
-        match w.request(who, kind.clone()) {
-            Ok(Outcome::Appended(events)) => check_recorded(&w, &events),
-            Ok(Outcome::Existing(index)) => assert!(index < base.state.size()),
-            Err(_) => {}
+    for stage in world::stages() {
+        let base = &stage.world;
+        for who in 0..base.signers.len() {
+            let mut w = base.clone();
+            match w.request(who, kind.clone()) {
+                Ok(Outcome::Appended(events)) => check_recorded(stage, &w, &events),
+                Ok(Outcome::Existing(index)) => assert!(index < base.state.size()),
+                Err(_) => {}
+            }
         }
     }
 }
 
 /// What the writer would record reads back as what was meant.
-fn check_recorded(w: &World, events: &[dbond::registry::Event]) {
+fn check_recorded(stage: &world::Stage, w: &World, events: &[dbond::registry::Event]) {
     for event in events {
         let bytes = codec::event_to_pb(event).encode_to_vec();
         let decoded = pb::Event::decode(bytes.as_slice()).expect("an encoded event decodes");
@@ -61,8 +64,8 @@ fn check_recorded(w: &World, events: &[dbond::registry::Event]) {
             Err(e) => panic!("a decided event does not read back: {e}\nevent: {event:?}"),
         }
     }
-    let mut verifier = World::primed();
-    let known = World::get().entries.len();
+    let mut verifier = stage.verifier.clone();
+    let known = stage.world.entries.len();
     for (i, bytes) in w.entries.iter().enumerate().skip(known) {
         if let Err(e) = verifier.push(bytes) {
             panic!(

@@ -1,6 +1,7 @@
 //! A small signed ledger built in memory from fixed keys, shared by the targets:
 //! genesis, a treasury, two banks and an engine, one open series and one
-//! subscription. `World::request` takes a command through the steps the server's
+//! subscription; and the same ledger carried on through the series' life (see
+//! `stages`), so that commands meet a series in every state. `World::request` takes a command through the steps the server's
 //! writer takes (authorize, decide, seal, apply), so a target can check that what
 //! the writer would record is what an auditor's verifier accepts.
 #![allow(dead_code)]
@@ -60,7 +61,7 @@ pub fn series_terms(now: DateTime<Utc>) -> pb::SeriesTerms {
         face_value: "1000".into(),
         min_units_per_investor: "1".into(),
         max_units_per_investor: "100".into(),
-        cap_units: "5000".into(),
+        cap_units: "150".into(),
         coupon: Some(pb::Coupon {
             kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
                 rate: "0.05".into(),
@@ -184,10 +185,34 @@ impl World {
         w
     }
 
-    /// The shared starting world (built once per process).
+    /// The shared starting world (built once per process): the series is open.
     pub fn get() -> &'static World {
-        static WORLD: OnceLock<World> = OnceLock::new();
-        WORLD.get_or_init(World::build)
+        &stages()[0].world
+    }
+
+    fn subscribe(&mut self, who: usize, n: u32, units: u32) {
+        self.request(
+            who,
+            pb::command::Kind::SubmitSubscription(pb::SubmitSubscription {
+                series_id: SERIES.into(),
+                investor_ref: format!("inv-{who}-{n}"),
+                category: pb::DiasporaCategory::FormerCitizen as i32,
+                country: "FR".into(),
+                units: units.to_string(),
+                idempotency_key: format!("order-{who}-{n}"),
+            }),
+        )
+        .expect("subscribe");
+    }
+
+    fn transition(&mut self, kind: pb::command::Kind) {
+        if let Err(e) = self.request(TREASURY, kind.clone()) {
+            panic!("{kind:?}: {e}");
+        }
+    }
+
+    fn at(&mut self, y: i32, m: u32, d: u32) {
+        self.now = Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap();
     }
 
     /// Signs `kind` as `who` with a fresh nonce at the world's time.
@@ -275,10 +300,9 @@ impl World {
         v
     }
 
-    /// A verifier that has accepted every entry of the shared world (built once).
+    /// A verifier that has accepted every entry of the shared world.
     pub fn primed() -> Verifier {
-        static PRIMED: OnceLock<Verifier> = OnceLock::new();
-        PRIMED.get_or_init(|| World::get().verifier()).clone()
+        stages()[0].verifier.clone()
     }
 
     /// The world's signed checkpoint.
@@ -291,4 +315,81 @@ impl World {
         };
         checkpoint::sign(&cp, ORIGIN, &self.ledger_key)
     }
+}
+
+/// The world at one point of the series' life, and a verifier that has accepted
+/// every entry of it.
+pub struct Stage {
+    pub name: &'static str,
+    pub world: World,
+    pub verifier: Verifier,
+}
+
+/// The series open; closed with an oversubscribed book; allotted pro rata; settled
+/// and issued; half a year on, its first record date and coupon due; and with the
+/// record date posted. Built once per process.
+pub fn stages() -> &'static [Stage] {
+    static STAGES: OnceLock<Vec<Stage>> = OnceLock::new();
+    STAGES.get_or_init(|| {
+        let series = || SERIES.to_string();
+        let mut worlds = Vec::new();
+        let mut w = World::build();
+        worlds.push(("open", w.clone()));
+        for (n, units) in [35, 60, 17, 90, 44, 71].into_iter().enumerate() {
+            w.subscribe(if n % 2 == 0 { BANK_A } else { BANK_B }, n as u32, units);
+        }
+        w.transition(pb::command::Kind::CloseSeries(pb::CloseSeries {
+            series_id: series(),
+        }));
+        worlds.push(("closed", w.clone()));
+        w.transition(pb::command::Kind::AllotSeries(pb::AllotSeries {
+            series_id: series(),
+        }));
+        worlds.push(("allotted", w.clone()));
+        let id = dbond::registry::SeriesId::parse("id", SERIES).unwrap();
+        let to_settle: Vec<(u64, usize)> = w
+            .state
+            .book(&id)
+            .filter(|s| s.allotted_units > 0)
+            .map(|s| {
+                let who = if s.bank_id.as_str() == "bank-a" {
+                    BANK_A
+                } else {
+                    BANK_B
+                };
+                (s.subscription_id, who)
+            })
+            .collect();
+        for (subscription_id, who) in to_settle {
+            w.request(
+                who,
+                pb::command::Kind::ConfirmSettlement(pb::ConfirmSettlement { subscription_id }),
+            )
+            .expect("settle");
+        }
+        w.at(2030, 2, 1);
+        w.transition(pb::command::Kind::IssueSeries(pb::IssueSeries {
+            series_id: series(),
+        }));
+        worlds.push(("issued", w.clone()));
+        w.at(2030, 8, 5);
+        worlds.push(("coupon due", w.clone()));
+        w.request(
+            ENGINE,
+            pb::command::Kind::PostAccrualEvent(pb::PostAccrualEvent {
+                series_id: series(),
+                event_id: format!("{SERIES}/record/0"),
+            }),
+        )
+        .expect("post the first record date");
+        worlds.push(("record date posted", w));
+        worlds
+            .into_iter()
+            .map(|(name, world)| Stage {
+                name,
+                verifier: world.verifier(),
+                world,
+            })
+            .collect()
+    })
 }
