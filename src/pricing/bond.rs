@@ -580,23 +580,31 @@ impl Bond {
         Ok((pv, slope))
     }
 
-    fn percent(&self, amount: Decimal) -> Decimal {
-        amount * Decimal::ONE_HUNDRED / self.terms.face()
+    /// `amount` (currency) in percent of face. An accumulating bond at an extreme
+    /// rate can be worth more than 1e26 times its face, which no percentage holds.
+    fn percent(&self, amount: Decimal) -> Result<Decimal, PricingError> {
+        amount
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .and_then(|a| a.checked_div(self.terms.face()))
+            .ok_or_else(|| PricingError::Overflow(format!("{amount} in percent of face")))
     }
 
     /// Dirty price (percent of face) at `settle` for yield `y`, compounded at the
     /// bond's frequency (annually for zero frequency).
     pub fn dirty_price(&self, settle: NaiveDate, y: Decimal) -> Result<Decimal, PricingError> {
         let idx = self.check_settlement(settle)?;
-        Ok(self.percent(self.npv(idx, settle, y, false)?.0))
+        self.percent(self.npv(idx, settle, y, false)?.0)
     }
 
     /// Clean price, dirty price and accrued at `settle` for yield `y`.
     pub fn price(&self, settle: NaiveDate, y: Decimal) -> Result<Price, PricingError> {
         let dirty = self.dirty_price(settle, y)?;
         let accrued = self.accrued(settle)?;
+        let clean = dirty
+            .checked_sub(self.percent(accrued)?)
+            .ok_or_else(|| PricingError::Overflow("clean price".into()))?;
         Ok(Price {
-            clean: dirty - self.percent(accrued),
+            clean,
             dirty,
             accrued,
         })
@@ -614,7 +622,10 @@ impl Bond {
         clean: Decimal,
     ) -> Result<Decimal, PricingError> {
         let accrued = self.accrued(settle)?;
-        self.yield_from_dirty_price(settle, clean + self.percent(accrued))
+        let dirty = clean
+            .checked_add(self.percent(accrued)?)
+            .ok_or_else(|| PricingError::Overflow("dirty price".into()))?;
+        self.yield_from_dirty_price(settle, dirty)
     }
 
     /// The yield whose dirty price at `settle` is `dirty` (percent of face),
@@ -630,7 +641,10 @@ impl Bond {
                 "price must be positive, found {dirty}"
             )));
         }
-        let target = dirty * self.terms.face() / Decimal::ONE_HUNDRED;
+        let target = dirty
+            .checked_mul(self.terms.face())
+            .map(|t| t / Decimal::ONE_HUNDRED)
+            .ok_or_else(|| PricingError::Overflow(format!("a dirty price of {dirty}")))?;
         let f = self.per_year;
         let (mut lo, mut hi) = (YIELD_MIN, YIELD_MAX);
         // Start from the textbook approximation (coupon + pull to par per year)
@@ -1029,5 +1043,33 @@ mod tests {
             .clean_price(d("2026-03-16"), y)
             .unwrap();
         assert!((p - dec!(100)).abs() < dec!(1e-20), "{p}");
+    }
+
+    /// Found by fuzzing: a price or yield that no decimal holds is an error, never
+    /// an arithmetic panic.
+    #[test]
+    fn prices_too_large_for_a_decimal_are_errors() {
+        fn check_err<T: std::fmt::Debug>(r: Result<T, PricingError>, fragment: &str) {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains(fragment), "{e:?} should mention {fragment:?}");
+        }
+        // 900% accumulating for 24 years: the redemption is about 1e27 times face.
+        let text = r#"{"face":"1000","coupon_rate":"9","frequency":"zero","day_count":"ACT/ACT ISDA",
+            "issue_date":"2012-03-07","maturity_date":"2036-06-30","business_day_convention":"following",
+            "calendar":"weekends_only"}"#;
+        let (terms, fixings) = BondTerms::from_json(text).unwrap();
+        let bond = Bond::new(&terms, &fixings).unwrap();
+        check_err(bond.price(d("2026-12-01"), dec!(0.045)), "overflow");
+        check_err(bond.dirty_price(d("2026-12-01"), dec!(0.045)), "overflow");
+        // A clean price that, times the face, no decimal holds.
+        let bond = bond_with(r#", "coupon_rate": "0.05""#, "").unwrap();
+        check_err(
+            bond.yield_from_clean_price(d("2027-01-01"), dec!(7e27)),
+            "overflow",
+        );
+        check_err(
+            bond.yield_from_clean_price(d("2027-01-01"), Decimal::MAX),
+            "overflow",
+        );
     }
 }
