@@ -261,7 +261,9 @@ impl Bond {
             CouponType::Zero => {}
             CouponType::Accumulating(rate) => {
                 let t = self.year_fraction(life_start, life_end, Self::zero_reference(life_end))?;
-                let amount = face * self.compounded_interest(rate, t)?;
+                let amount = face
+                    .checked_mul(self.compounded_interest(rate, t)?)
+                    .ok_or_else(|| PricingError::Overflow("accumulated interest".into()))?;
                 let payment = self.payment_date(life_end)?;
                 flows.push(CashFlow {
                     kind: CashFlowKind::Coupon,
@@ -449,7 +451,10 @@ impl Bond {
                     end,
                     Self::zero_reference(flow.accrual_end),
                 )?;
-                Ok(self.terms.face() * self.compounded_interest(rate, t)?)
+                self.terms
+                    .face()
+                    .checked_mul(self.compounded_interest(rate, t)?)
+                    .ok_or_else(|| PricingError::Overflow("accumulated interest".into()))
             }
         }
     }
@@ -483,7 +488,11 @@ impl Bond {
         issue_yield: Option<Decimal>,
     ) -> Result<Decimal, PricingError> {
         match (self.terms.coupon(), issue_yield) {
-            (CouponType::Accumulating(_), _) => Ok(self.terms.face() + self.accrued(date)?),
+            (CouponType::Accumulating(_), _) => self
+                .terms
+                .face()
+                .checked_add(self.accrued(date)?)
+                .ok_or_else(|| PricingError::Overflow("accreted value".into())),
             (CouponType::Zero, Some(y)) => {
                 let idx = self.check_settlement(date)?;
                 Ok(self.npv(idx, date, y, false)?.0)
@@ -1043,6 +1052,19 @@ mod tests {
             .clean_price(d("2026-03-16"), y)
             .unwrap();
         assert!((p - dec!(100)).abs() < dec!(1e-20), "{p}");
+    }
+
+    /// Found by fuzzing: accumulated interest that no decimal holds is an error,
+    /// never an arithmetic panic.
+    #[test]
+    fn accumulated_interest_too_large_for_a_decimal_is_an_error() {
+        // 500% accumulating for 33 years: about 6^33 ≈ 5e25 times a face of 1000.
+        let text = r#"{"face":"1000","coupon_rate":"5","frequency":"zero","day_count":"ACT/ACT ISDA",
+            "issue_date":"4039-03-15","maturity_date":"4072-06-30","business_day_convention":"following",
+            "calendar":"weekends_only"}"#;
+        let (terms, fixings) = BondTerms::from_json(text).unwrap();
+        let e = Bond::new(&terms, &fixings).unwrap_err();
+        assert_eq!(e, PricingError::Overflow("accumulated interest".into()));
     }
 
     /// Found by fuzzing: a price or yield that no decimal holds is an error, never
