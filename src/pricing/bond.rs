@@ -547,6 +547,9 @@ impl Bond {
             base_powers: Vec::new(),
         };
         let out_of_range = || PricingError::YieldOutOfRange(y);
+        // Flows of an accumulating bond at an extreme rate can each be near the
+        // decimal limit: their sum, and the slope's products, are checked.
+        let overflow = || PricingError::Overflow("present value".into());
         let mut factors: Vec<Option<StepFactor>> = vec![None; self.step_table.len()];
         let n = self.flows.len();
         let mut sum = Decimal::ZERO;
@@ -567,23 +570,28 @@ impl Bond {
                 if with_slope {
                     let e = self.step_table[k].value;
                     let carried = if e == Decimal::ONE {
-                        slope + sum
+                        slope.checked_add(sum)
                     } else {
-                        slope + e * sum
-                    };
+                        e.checked_mul(sum).and_then(|es| slope.checked_add(es))
+                    }
+                    .ok_or_else(overflow)?;
                     slope = factor.apply(carried).ok_or_else(out_of_range)?;
                 }
                 sum = factor.apply(sum).ok_or_else(out_of_range)?;
             }
-            sum += self.flows[i].amount.ok_or(PricingError::MissingFixing {
+            let amount = self.flows[i].amount.ok_or(PricingError::MissingFixing {
                 accrual_start: self.flows[i].accrual_start,
             })?;
+            sum = sum.checked_add(amount).ok_or_else(overflow)?;
         }
         let factor = powers.factor(&first).ok_or_else(out_of_range)?;
         if with_slope {
-            slope = factor
-                .apply(slope + first.value * sum)
-                .ok_or_else(out_of_range)?;
+            let carried = first
+                .value
+                .checked_mul(sum)
+                .and_then(|v| slope.checked_add(v))
+                .ok_or_else(overflow)?;
+            slope = factor.apply(carried).ok_or_else(out_of_range)?;
         }
         let pv = factor.apply(sum).ok_or_else(out_of_range)?;
         Ok((pv, slope))
@@ -1093,5 +1101,21 @@ mod tests {
             bond.yield_from_clean_price(d("2027-01-01"), Decimal::MAX),
             "overflow",
         );
+    }
+
+    /// Found by fuzzing: the yield solver's slope over flows near the decimal
+    /// limit is an error, never an arithmetic panic.
+    #[test]
+    fn solving_for_a_yield_over_huge_flows_is_an_error() {
+        // 500% accumulating for 32 years: the redemption is about 7e27.
+        let text = r#"{"face":"1000","coupon_rate":"5","frequency":"zero","day_count":"ACT/ACT ISDA",
+            "issue_date":"4040-03-15","maturity_date":"4072-06-30","business_day_convention":"following",
+            "calendar":"weekends_only","payment_lag_days":5}"#;
+        let (terms, fixings) = BondTerms::from_json(text).unwrap();
+        let bond = Bond::new(&terms, &fixings).unwrap();
+        let e = bond
+            .yield_from_clean_price(d("4040-03-15"), dec!(59.8099))
+            .unwrap_err();
+        assert!(matches!(e, PricingError::Overflow(_)), "{e}");
     }
 }
