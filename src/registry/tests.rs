@@ -590,4 +590,17 @@ fn terms_whose_figures_overflow_a_decimal_are_refused() {
         }
         other => panic!("expected invalid terms, got {other:?}"),
     }
+    // 500% for 32 years fits a decimal, but solving its issue price for a yield
+    // overflowed the solver's slope.
+    let mut t = terms();
+    t.coupon = CouponSpec::Accumulating(dec("5"));
+    t.frequency = Frequency::Zero;
+    t.maturity_date = date("2059-01-15");
+    t.pricing = PricingSpec::IssuePrice(dec("59.8"));
+    match w.refused(&tr, Command::CreateSeries(t)) {
+        RegistryError::Invalid { reason, .. } => {
+            assert!(reason.contains("overflow"), "{reason}")
+        }
+        other => panic!("expected invalid terms, got {other:?}"),
+    }
 }
