@@ -201,8 +201,11 @@ impl Ledger {
         genesis: Genesis<'_>,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, StoreError> {
+        // The handles stay open into `open_opened`: dropping them and opening the
+        // folder again raced sled's background threads for the file lock, and the
+        // create failed now and then with "could not acquire lock".
+        let (db, tree) = open_db(path)?;
         {
-            let (db, tree) = open_db(path)?;
             if !tree.is_empty() {
                 return Err(StoreError::AlreadyInitialised(path.display().to_string()));
             }
@@ -291,7 +294,14 @@ impl Ledger {
                 .sync()
                 .map_err(|e| StoreError::Storage(e.to_string()))?;
         }
-        Ledger::open(path, ledger_key.clone(), clock)
+        Ledger::open_opened(
+            path,
+            db,
+            tree,
+            ledger_key.clone(),
+            clock,
+            StoreOptions::default(),
+        )
     }
 
     /// Opens an existing ledger, replaying and checking it in full, and starts the
@@ -312,6 +322,18 @@ impl Ledger {
         options: StoreOptions,
     ) -> Result<Ledger, StoreError> {
         let (db, tree) = open_db(path)?;
+        Ledger::open_opened(path, db, tree, ledger_key, clock, options)
+    }
+
+    /// Replays, checks and starts the writer on a database already open.
+    fn open_opened(
+        path: &Path,
+        db: sled::Db,
+        tree: sled::Tree,
+        ledger_key: SigningKey,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Ledger, StoreError> {
         if tree.is_empty() {
             return Err(StoreError::NotInitialised(path.display().to_string()));
         }
