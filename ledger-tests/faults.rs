@@ -34,6 +34,26 @@ const ORDERS_PER_BANK: usize = 12;
 /// Only a guard against a hang: a write that has not returned by then fails the test.
 const WRITE_RETURNS_WITHIN: Duration = Duration::from_secs(120);
 
+/// sled releases its file lock from background threads a moment after the last
+/// handle is dropped, so an open right after a close in the same process can find
+/// the lock still held (sled's own tests block on the lock for this reason). Retries
+/// while that is the only problem, bounded by count; any other outcome is returned.
+fn when_unlocked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    for _ in 0..1000 {
+        match open() {
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            other => return other,
+        }
+    }
+    open()
+}
+
+fn verify(store: &Path) -> anyhow::Result<dbond::audit::Verified> {
+    when_unlocked(|| dbond::audit::verify_store(store, |_, _| {}))
+}
+
 fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 15, 12, 0, 0).unwrap()
 }
@@ -175,12 +195,14 @@ impl Node {
     }
 
     async fn serve(&self, options: StoreOptions) -> Serving {
-        let ledger = Ledger::open_with(
-            &self.store,
-            self.ledger_key.clone(),
-            self.clock.clone(),
-            options,
-        )
+        let ledger = when_unlocked(|| {
+            Ledger::open_with(
+                &self.store,
+                self.ledger_key.clone(),
+                self.clock.clone(),
+                options.clone(),
+            )
+        })
         .expect("open");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -213,7 +235,11 @@ impl Node {
     }
 
     fn open(&self) -> Result<Ledger, StoreError> {
-        Ledger::open(&self.store, self.ledger_key.clone(), self.clock.clone())
+        self.open_at(&self.store)
+    }
+
+    fn open_at(&self, store: &Path) -> Result<Ledger, StoreError> {
+        when_unlocked(|| Ledger::open(store, self.ledger_key.clone(), self.clock.clone()))
     }
 }
 
@@ -398,8 +424,8 @@ async fn check(point: FaultPoint, commit: u64) {
     serving.stop().await;
 
     // Reopened: the store verifies in full and holds what it should.
-    let verified = dbond::audit::verify_store(&node.store, |_, _| {})
-        .unwrap_or_else(|e| panic!("{point:?}: the store does not verify: {e}"));
+    let verified =
+        verify(&node.store).unwrap_or_else(|e| panic!("{point:?}: the store does not verify: {e}"));
     let ledger = node.open().expect("the store opens");
     assert_eq!(verified.size, ledger.size());
     let present = subscriptions(&ledger);
@@ -466,7 +492,7 @@ async fn check(point: FaultPoint, commit: u64) {
         final_ids.insert(key.clone(), id);
     }
     serving.stop().await;
-    dbond::audit::verify_store(&node.store, |_, _| {}).expect("verifies after recovery");
+    verify(&node.store).expect("verifies after recovery");
     let ledger = node.open().unwrap();
     let present = subscriptions(&ledger);
     assert_eq!(present.len(), BANKS * ORDERS_PER_BANK, "each order once");
@@ -528,7 +554,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Changes the store's one sled tree directly, as an attacker with the disk would.
 fn tamper(store: &Path, change: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(store).unwrap();
+    let db = when_unlocked(|| sled::open(store)).unwrap();
     let tree = db.open_tree("ledger-v1").unwrap();
     change(&tree);
     db.flush().unwrap();
@@ -627,21 +653,19 @@ async fn bytes_changed_on_disk_are_refused_by_open_and_by_verify() {
         let store = copy.path().join("store");
         copy_dir(&node.store, &store);
         // The untouched copy opens: the tampering below is what is refused.
-        Ledger::open(&store, node.ledger_key.clone(), node.clock.clone())
+        node.open_at(&store)
             .expect("the copy opens")
             .close()
             .unwrap();
         tamper(&store, change);
-        match Ledger::open(&store, node.ledger_key.clone(), node.clock.clone()) {
+        match node.open_at(&store) {
             Err(StoreError::Corrupt { reason, .. }) => {
                 assert!(reason.contains(says), "{what}: open says {reason}")
             }
             Err(e) => panic!("{what}: open fails, but not as corrupt: {e}"),
             Ok(_) => panic!("{what}: a tampered store opened"),
         }
-        let err = dbond::audit::verify_store(&store, |_, _| {})
-            .map(|v| v.size)
-            .expect_err(what);
+        let err = verify(&store).map(|v| v.size).expect_err(what);
         println!("{what}: open and verify refuse it ({err})");
     }
 }
@@ -676,11 +700,11 @@ async fn a_flipped_bit_in_the_data_file_never_opens_as_a_different_ledger() {
         let mut bytes = data.clone();
         bytes[at] ^= 1 << (k % 8);
         std::fs::write(store.join("db"), bytes).unwrap();
-        match Ledger::open(&store, node.ledger_key.clone(), node.clock.clone()) {
+        match node.open_at(&store) {
             Err(_) => {
                 refused += 1;
                 assert!(
-                    dbond::audit::verify_store(&store, |_, _| {}).is_err(),
+                    verify(&store).is_err(),
                     "byte {at}: open refuses the store but verify accepts it"
                 );
             }
@@ -688,7 +712,7 @@ async fn a_flipped_bit_in_the_data_file_never_opens_as_a_different_ledger() {
                 assert_eq!(ledger.size(), size, "byte {at}: opened with another size");
                 assert_eq!(ledger.root_at(size).unwrap(), root, "byte {at}");
                 ledger.close().unwrap();
-                let verified = dbond::audit::verify_store(&store, |_, _| {})
+                let verified = verify(&store)
                     .unwrap_or_else(|e| panic!("byte {at}: opens but does not verify: {e}"));
                 assert_eq!(verified.root, root);
                 unchanged += 1;
