@@ -37,6 +37,7 @@ fn fail(index: u64, reason: impl Into<String>) -> VerifyFailure {
     }
 }
 
+#[derive(Clone)]
 struct SigCheck {
     index: u64,
     what: &'static str,
@@ -104,14 +105,16 @@ impl Verified {
     }
 }
 
-/// Verifies a ledger entry by entry.
+/// Verifies a ledger entry by entry. Cloning one that has checked a prefix lets a
+/// caller try several continuations of it.
+#[derive(Clone)]
 pub struct Verifier {
     state: State,
     frontier: Frontier,
     last_hash: Hash,
     ledger_key: Option<VerifyingKey>,
     pending: Vec<SigCheck>,
-    inflight: VecDeque<std::sync::mpsc::Receiver<Option<VerifyFailure>>>,
+    inflight: VecDeque<std::sync::Arc<InFlight>>,
     /// Participant keys already decompressed.
     parsed: std::collections::HashMap<KeyId, VerifyingKey>,
     /// Events the current request still has to produce, and its first index.
@@ -426,10 +429,13 @@ impl Verifier {
         rayon::spawn(move || {
             let _ = tx.send(check_signatures(pending));
         });
-        self.inflight.push_back(rx);
+        self.inflight.push_back(std::sync::Arc::new(InFlight {
+            rx: std::sync::Mutex::new(Some(rx)),
+            result: std::sync::OnceLock::new(),
+        }));
         while self.inflight.len() > INFLIGHT_MAX {
-            if let Some(rx) = self.inflight.pop_front() {
-                if let Some(failure) = receive(&rx) {
+            if let Some(batch) = self.inflight.pop_front() {
+                if let Some(failure) = batch.wait() {
                     return Err(failure);
                 }
             }
@@ -448,8 +454,8 @@ impl Verifier {
                 }
             }
         };
-        for rx in std::mem::take(&mut self.inflight) {
-            keep(receive(&rx));
+        for batch in std::mem::take(&mut self.inflight) {
+            keep(batch.wait());
         }
         keep(check_signatures(std::mem::take(&mut self.pending)));
         first.map_or(Ok(()), Err)
@@ -504,6 +510,27 @@ impl Verifier {
             return Err(fail(0, "the ledger is empty"));
         }
         Ok(())
+    }
+}
+
+/// A batch of signature checks running on the thread pool. Shared by clones of a
+/// verifier: the first to wait receives the answer, all read it.
+struct InFlight {
+    rx: std::sync::Mutex<Option<std::sync::mpsc::Receiver<Option<VerifyFailure>>>>,
+    result: std::sync::OnceLock<Option<VerifyFailure>>,
+}
+
+impl InFlight {
+    fn wait(&self) -> Option<VerifyFailure> {
+        self.result
+            .get_or_init(|| {
+                let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner()).take();
+                match rx {
+                    Some(rx) => receive(&rx),
+                    None => Some(fail(0, "a signature batch was lost")),
+                }
+            })
+            .clone()
     }
 }
 

@@ -86,10 +86,20 @@ pub fn units(field: &str, s: &str) -> Result<u64, RegistryError> {
     n.ok_or_else(|| invalid(field, format!("at most {max} units, found {s}")))
 }
 
-/// A plain date, exactly YYYY-MM-DD.
+/// A plain date, exactly YYYY-MM-DD (four-digit year: the form dates are written
+/// back in, so every accepted date reads back from the ledger as itself).
 pub fn date(field: &str, s: &str) -> Result<NaiveDate, RegistryError> {
     let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    // chrono's %Y alone would take "-030-02-01" (year -30), which is written back
+    // as "-0030-02-01" and then refused: a ledger entry that could never be read.
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
         return Err(invalid(
             field,
             format!("expected a date as YYYY-MM-DD, found {s:?}"),
@@ -872,5 +882,33 @@ pub fn series_to_pb<'a>(s: &Series, book: impl Iterator<Item = &'a Subscription>
         schedule: s.schedule.iter().map(flow_to_pb).collect(),
         book: Some(total),
         created_at_index: s.created_at_index,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Some(text)`: accepted, and written back as `text`; `None`: refused.
+    fn check_date(input: &str, expected: Option<&str>) {
+        let parsed = date("d", input).ok().map(|d| d.to_string());
+        assert_eq!(parsed.as_deref(), expected, "date {input:?}");
+    }
+
+    #[test]
+    fn dates_are_four_digit_years_and_read_back_as_written() {
+        check_date("2030-02-01", Some("2030-02-01"));
+        check_date("0030-02-01", Some("0030-02-01"));
+        check_date("2028-02-29", Some("2028-02-29"));
+        check_date("2030-02-29", None);
+        // Found by fuzzing: chrono reads these, but they are not YYYY-MM-DD.
+        check_date("-030-02-01", None);
+        check_date("+030-02-01", None);
+        check_date(" 030-02-01", None);
+        check_date("2030-+2-01", None);
+        check_date("2030-02-+1", None);
+        check_date("2030-02-1 ", None);
+        check_date("2030/02/01", None);
+        check_date("", None);
     }
 }

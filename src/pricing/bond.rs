@@ -261,7 +261,9 @@ impl Bond {
             CouponType::Zero => {}
             CouponType::Accumulating(rate) => {
                 let t = self.year_fraction(life_start, life_end, Self::zero_reference(life_end))?;
-                let amount = face * self.compounded_interest(rate, t)?;
+                let amount = face
+                    .checked_mul(self.compounded_interest(rate, t)?)
+                    .ok_or_else(|| PricingError::Overflow("accumulated interest".into()))?;
                 let payment = self.payment_date(life_end)?;
                 flows.push(CashFlow {
                     kind: CashFlowKind::Coupon,
@@ -449,7 +451,10 @@ impl Bond {
                     end,
                     Self::zero_reference(flow.accrual_end),
                 )?;
-                Ok(self.terms.face() * self.compounded_interest(rate, t)?)
+                self.terms
+                    .face()
+                    .checked_mul(self.compounded_interest(rate, t)?)
+                    .ok_or_else(|| PricingError::Overflow("accumulated interest".into()))
             }
         }
     }
@@ -483,7 +488,11 @@ impl Bond {
         issue_yield: Option<Decimal>,
     ) -> Result<Decimal, PricingError> {
         match (self.terms.coupon(), issue_yield) {
-            (CouponType::Accumulating(_), _) => Ok(self.terms.face() + self.accrued(date)?),
+            (CouponType::Accumulating(_), _) => self
+                .terms
+                .face()
+                .checked_add(self.accrued(date)?)
+                .ok_or_else(|| PricingError::Overflow("accreted value".into())),
             (CouponType::Zero, Some(y)) => {
                 let idx = self.check_settlement(date)?;
                 Ok(self.npv(idx, date, y, false)?.0)
@@ -538,6 +547,9 @@ impl Bond {
             base_powers: Vec::new(),
         };
         let out_of_range = || PricingError::YieldOutOfRange(y);
+        // Flows of an accumulating bond at an extreme rate can each be near the
+        // decimal limit: their sum, and the slope's products, are checked.
+        let overflow = || PricingError::Overflow("present value".into());
         let mut factors: Vec<Option<StepFactor>> = vec![None; self.step_table.len()];
         let n = self.flows.len();
         let mut sum = Decimal::ZERO;
@@ -558,45 +570,58 @@ impl Bond {
                 if with_slope {
                     let e = self.step_table[k].value;
                     let carried = if e == Decimal::ONE {
-                        slope + sum
+                        slope.checked_add(sum)
                     } else {
-                        slope + e * sum
-                    };
+                        e.checked_mul(sum).and_then(|es| slope.checked_add(es))
+                    }
+                    .ok_or_else(overflow)?;
                     slope = factor.apply(carried).ok_or_else(out_of_range)?;
                 }
                 sum = factor.apply(sum).ok_or_else(out_of_range)?;
             }
-            sum += self.flows[i].amount.ok_or(PricingError::MissingFixing {
+            let amount = self.flows[i].amount.ok_or(PricingError::MissingFixing {
                 accrual_start: self.flows[i].accrual_start,
             })?;
+            sum = sum.checked_add(amount).ok_or_else(overflow)?;
         }
         let factor = powers.factor(&first).ok_or_else(out_of_range)?;
         if with_slope {
-            slope = factor
-                .apply(slope + first.value * sum)
-                .ok_or_else(out_of_range)?;
+            let carried = first
+                .value
+                .checked_mul(sum)
+                .and_then(|v| slope.checked_add(v))
+                .ok_or_else(overflow)?;
+            slope = factor.apply(carried).ok_or_else(out_of_range)?;
         }
         let pv = factor.apply(sum).ok_or_else(out_of_range)?;
         Ok((pv, slope))
     }
 
-    fn percent(&self, amount: Decimal) -> Decimal {
-        amount * Decimal::ONE_HUNDRED / self.terms.face()
+    /// `amount` (currency) in percent of face. An accumulating bond at an extreme
+    /// rate can be worth more than 1e26 times its face, which no percentage holds.
+    fn percent(&self, amount: Decimal) -> Result<Decimal, PricingError> {
+        amount
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .and_then(|a| a.checked_div(self.terms.face()))
+            .ok_or_else(|| PricingError::Overflow(format!("{amount} in percent of face")))
     }
 
     /// Dirty price (percent of face) at `settle` for yield `y`, compounded at the
     /// bond's frequency (annually for zero frequency).
     pub fn dirty_price(&self, settle: NaiveDate, y: Decimal) -> Result<Decimal, PricingError> {
         let idx = self.check_settlement(settle)?;
-        Ok(self.percent(self.npv(idx, settle, y, false)?.0))
+        self.percent(self.npv(idx, settle, y, false)?.0)
     }
 
     /// Clean price, dirty price and accrued at `settle` for yield `y`.
     pub fn price(&self, settle: NaiveDate, y: Decimal) -> Result<Price, PricingError> {
         let dirty = self.dirty_price(settle, y)?;
         let accrued = self.accrued(settle)?;
+        let clean = dirty
+            .checked_sub(self.percent(accrued)?)
+            .ok_or_else(|| PricingError::Overflow("clean price".into()))?;
         Ok(Price {
-            clean: dirty - self.percent(accrued),
+            clean,
             dirty,
             accrued,
         })
@@ -615,8 +640,8 @@ impl Bond {
     ) -> Result<Decimal, PricingError> {
         let accrued = self.accrued(settle)?;
         let dirty = clean
-            .checked_add(self.percent(accrued))
-            .ok_or_else(|| PricingError::Overflow(format!("dirty price for clean {clean}")))?;
+            .checked_add(self.percent(accrued)?)
+            .ok_or_else(|| PricingError::Overflow("dirty price".into()))?;
         self.yield_from_dirty_price(settle, dirty)
     }
 
@@ -635,8 +660,8 @@ impl Bond {
         }
         let target = dirty
             .checked_mul(self.terms.face())
-            .ok_or_else(|| PricingError::Overflow(format!("amount of a dirty price of {dirty}")))?
-            / Decimal::ONE_HUNDRED;
+            .map(|t| t / Decimal::ONE_HUNDRED)
+            .ok_or_else(|| PricingError::Overflow(format!("a dirty price of {dirty}")))?;
         let f = self.per_year;
         let (mut lo, mut hi) = (YIELD_MIN, YIELD_MAX);
         // Start from the textbook approximation (coupon + pull to par per year)
@@ -1044,5 +1069,62 @@ mod tests {
             .clean_price(d("2026-03-16"), y)
             .unwrap();
         assert!((p - dec!(100)).abs() < dec!(1e-20), "{p}");
+    }
+
+    /// Found by fuzzing: accumulated interest that no decimal holds is an error,
+    /// never an arithmetic panic.
+    #[test]
+    fn accumulated_interest_too_large_for_a_decimal_is_an_error() {
+        // 500% accumulating for 33 years: about 6^33 ≈ 5e25 times a face of 1000.
+        let text = r#"{"face":"1000","coupon_rate":"5","frequency":"zero","day_count":"ACT/ACT ISDA",
+            "issue_date":"4039-03-15","maturity_date":"4072-06-30","business_day_convention":"following",
+            "calendar":"weekends_only"}"#;
+        let (terms, fixings) = BondTerms::from_json(text).unwrap();
+        let e = Bond::new(&terms, &fixings).unwrap_err();
+        assert_eq!(e, PricingError::Overflow("accumulated interest".into()));
+    }
+
+    /// Found by fuzzing: a price or yield that no decimal holds is an error, never
+    /// an arithmetic panic.
+    #[test]
+    fn prices_too_large_for_a_decimal_are_errors() {
+        fn check_err<T: std::fmt::Debug>(r: Result<T, PricingError>, fragment: &str) {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains(fragment), "{e:?} should mention {fragment:?}");
+        }
+        // 900% accumulating for 24 years: the redemption is about 1e27 times face.
+        let text = r#"{"face":"1000","coupon_rate":"9","frequency":"zero","day_count":"ACT/ACT ISDA",
+            "issue_date":"2012-03-07","maturity_date":"2036-06-30","business_day_convention":"following",
+            "calendar":"weekends_only"}"#;
+        let (terms, fixings) = BondTerms::from_json(text).unwrap();
+        let bond = Bond::new(&terms, &fixings).unwrap();
+        check_err(bond.price(d("2026-12-01"), dec!(0.045)), "overflow");
+        check_err(bond.dirty_price(d("2026-12-01"), dec!(0.045)), "overflow");
+        // A clean price that, times the face, no decimal holds.
+        let bond = bond_with(r#", "coupon_rate": "0.05""#, "").unwrap();
+        check_err(
+            bond.yield_from_clean_price(d("2027-01-01"), dec!(7e27)),
+            "overflow",
+        );
+        check_err(
+            bond.yield_from_clean_price(d("2027-01-01"), Decimal::MAX),
+            "overflow",
+        );
+    }
+
+    /// Found by fuzzing: the yield solver's slope over flows near the decimal
+    /// limit is an error, never an arithmetic panic.
+    #[test]
+    fn solving_for_a_yield_over_huge_flows_is_an_error() {
+        // 500% accumulating for 32 years: the redemption is about 7e27.
+        let text = r#"{"face":"1000","coupon_rate":"5","frequency":"zero","day_count":"ACT/ACT ISDA",
+            "issue_date":"4040-03-15","maturity_date":"4072-06-30","business_day_convention":"following",
+            "calendar":"weekends_only","payment_lag_days":5}"#;
+        let (terms, fixings) = BondTerms::from_json(text).unwrap();
+        let bond = Bond::new(&terms, &fixings).unwrap();
+        let e = bond
+            .yield_from_clean_price(d("4040-03-15"), dec!(59.8099))
+            .unwrap_err();
+        assert!(matches!(e, PricingError::Overflow(_)), "{e}");
     }
 }

@@ -109,7 +109,11 @@ pub fn issuer_savings(
             Ok(IssuerSavings {
                 market_coupon: None,
                 diaspora_coupon: None,
-                savings: terms.face() * (p_d - p_m) / Decimal::ONE_HUNDRED,
+                savings: p_d
+                    .checked_sub(p_m)
+                    .and_then(|d| d.checked_mul(terms.face()))
+                    .map(|d| d / Decimal::ONE_HUNDRED)
+                    .ok_or_else(|| PricingError::Overflow("issuer savings".into()))?,
             })
         }
         _ => {
@@ -120,7 +124,10 @@ pub fn issuer_savings(
             Ok(IssuerSavings {
                 market_coupon: Some(market),
                 diaspora_coupon: Some(diaspora),
-                savings: (market - diaspora) * annuity,
+                savings: market
+                    .checked_sub(diaspora)
+                    .and_then(|d| d.checked_mul(annuity))
+                    .ok_or_else(|| PricingError::Overflow("issuer savings".into()))?,
             })
         }
     }

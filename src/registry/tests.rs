@@ -569,3 +569,38 @@ fn diaspora_pricing_derives_the_par_coupon_and_the_savings() {
     );
     assert_eq!(d.schedule[0].record_date, date("2027-07-14"));
 }
+
+/// Found by fuzzing (through pricing): terms whose figures no decimal holds are
+/// refused. Before, the overflow panicked inside `decide`, that is inside the
+/// ledger writer thread, which then took no more writes until a restart.
+#[test]
+fn terms_whose_figures_overflow_a_decimal_are_refused() {
+    let mut w = World::new();
+    let tr = w.treasury.clone();
+    // 700% accumulating for 30 years: 8^30 ≈ 1.2e27 is a decimal, 1000 times it
+    // (the redemption of one unit) is not.
+    let mut t = terms();
+    t.coupon = CouponSpec::Accumulating(dec("7"));
+    t.frequency = Frequency::Zero;
+    t.maturity_date = date("2057-01-15");
+    match w.refused(&tr, Command::CreateSeries(t)) {
+        RegistryError::Invalid { field, reason } => {
+            assert_eq!(field, "terms");
+            assert!(reason.contains("overflow"), "{reason}");
+        }
+        other => panic!("expected invalid terms, got {other:?}"),
+    }
+    // 500% for 32 years fits a decimal, but solving its issue price for a yield
+    // overflowed the solver's slope.
+    let mut t = terms();
+    t.coupon = CouponSpec::Accumulating(dec("5"));
+    t.frequency = Frequency::Zero;
+    t.maturity_date = date("2059-01-15");
+    t.pricing = PricingSpec::IssuePrice(dec("59.8"));
+    match w.refused(&tr, Command::CreateSeries(t)) {
+        RegistryError::Invalid { reason, .. } => {
+            assert!(reason.contains("overflow"), "{reason}")
+        }
+        other => panic!("expected invalid terms, got {other:?}"),
+    }
+}

@@ -12,6 +12,7 @@ pub const TREE_NAME: &str = "ledger-v1";
 pub const CHECKPOINT_KEY: &[u8] = b"c";
 pub const STATE_PREFIX: &[u8] = b"s";
 pub const ENTRY_PREFIX: u8 = b'e';
+pub const NODE_PREFIX: u8 = b'n';
 
 pub fn entry_key(index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
@@ -29,10 +30,21 @@ pub fn entry_index(key: &[u8]) -> Option<u64> {
 
 pub fn node_key(level: u32, index: u64) -> [u8; 10] {
     let mut k = [0u8; 10];
-    k[0] = b'n';
+    k[0] = NODE_PREFIX;
     k[1] = level as u8;
     k[2..].copy_from_slice(&index.to_be_bytes());
     k
+}
+
+/// (level, index) of a node key.
+pub fn node_of(key: &[u8]) -> Option<(u32, u64)> {
+    if key.len() != 10 || key[0] != NODE_PREFIX {
+        return None;
+    }
+    Some((
+        u32::from(key[1]),
+        u64::from_be_bytes(key[2..].try_into().ok()?),
+    ))
 }
 
 pub fn state_key(key: &StateKey) -> Vec<u8> {

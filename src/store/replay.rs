@@ -17,12 +17,15 @@ pub struct Replayed {
     pub frontier: Frontier,
     pub last_hash: Hash,
     pub checkpoint: String,
+    /// Every perfect Merkle node the entries give.
+    pub nodes: super::NodeLevels,
 }
 
 /// Replays every entry of `tree`, calling `progress(entries_done)` now and then.
 pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replayed, StoreError> {
     let mut state = State::new();
     let mut frontier = Frontier::new();
+    let mut nodes = super::NodeLevels::default();
     let mut last_hash = entry::GENESIS_PREV_HASH;
     let mut changes = Changes::default();
     let mut expected_index = 0u64;
@@ -74,7 +77,7 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
             &mut changes,
         )
         .map_err(|e| corrupt(index, e.reason))?;
-        frontier.append(opened.hash, |_, _, _| {});
+        frontier.append(opened.hash, |level, i, hash| nodes.push(level, i, *hash));
         last_hash = opened.hash;
         expected_index += 1;
         if expected_index % 65536 == 0 {
@@ -129,5 +132,6 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
         frontier,
         last_hash,
         checkpoint: note,
+        nodes,
     })
 }

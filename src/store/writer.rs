@@ -73,6 +73,9 @@ pub(super) struct WriterParts {
     pub last_hash: Hash,
     pub published: Arc<RwLock<Published>>,
     pub failure: Arc<Mutex<Option<String>>>,
+    pub faults: Option<super::FaultPlan>,
+    /// The Merkle levels proofs read from memory; extended after each durable group.
+    pub nodes: Arc<RwLock<super::NodeLevels>>,
 }
 
 pub(super) fn spawn(
@@ -115,12 +118,15 @@ pub fn authorize(state: &State, key_id: &KeyId, index: u64) -> Result<Caller, Wr
 struct Writer {
     parts: WriterParts,
     changes: Changes,
+    /// Group commits that wrote entries since the store was opened.
+    commits: u64,
 }
 
 fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
     let mut writer = Writer {
         parts,
         changes: Changes::default(),
+        commits: 0,
     };
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
@@ -137,8 +143,12 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
         {
+            // The writer stopped before these reached it: nothing of them is written.
+            let message = format!("{reason}; this request was not recorded");
             for job in jobs {
-                let _ = job.reply.send(Err(WriteError::Unavailable(reason.clone())));
+                let _ = job
+                    .reply
+                    .send(Err(WriteError::Unavailable(message.clone())));
             }
             continue;
         }
@@ -161,6 +171,7 @@ impl Writer {
         let mut batch = sled::Batch::default();
         self.changes.clear();
         let mut applied: Vec<(EntryMeta, Event)> = Vec::new();
+        let mut new_nodes: Vec<(u32, u64, Hash)> = Vec::new();
         let mut outcomes: Vec<(Reply, Result<Committed, WriteError>)> =
             Vec::with_capacity(jobs.len());
         let mut broken: Option<String> = None;
@@ -238,7 +249,10 @@ impl Writer {
                 debug_assert!(entry::open(&sealed.bytes).is_ok_and(|o| o.index() == idx));
                 batch.insert(layout::entry_key(idx).to_vec(), sealed.bytes);
                 p.frontier.append(sealed.hash, |level, i, hash| {
-                    batch.insert(layout::node_key(level, i).to_vec(), hash.to_vec())
+                    batch.insert(layout::node_key(level, i).to_vec(), hash.to_vec());
+                    if level >= crate::limits::MERKLE_CACHE_LEVEL_MIN {
+                        new_nodes.push((level, i, *hash));
+                    }
                 });
                 p.last_hash = sealed.hash;
                 first_hash.get_or_insert(sealed.hash);
@@ -284,18 +298,43 @@ impl Writer {
             let note = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
             batch.insert(layout::CHECKPOINT_KEY, note.as_bytes());
             let flush_started = std::time::Instant::now();
-            let durable = p
-                .tree
-                .apply_batch(batch)
-                .and_then(|()| p.db.flush().map(|_| ()))
-                .map_err(|e| e.to_string())
-                .and_then(|()| p.data_file.sync().map_err(|e| e.to_string()));
+            self.commits += 1;
+            // A planned failure (tests only; see `StoreOptions`) stands in for the
+            // I/O error the real call would return.
+            let commit = self.commits;
+            let fault = |point| {
+                p.faults
+                    .filter(|f| f.commit == commit && f.point == point)
+                    .map(|_| format!("injected I/O error ({point:?}) at group commit {commit}"))
+            };
+            let durable = match fault(super::FaultPoint::BatchWrite) {
+                Some(e) => Err(e),
+                None => p.tree.apply_batch(batch).map_err(|e| e.to_string()),
+            }
+            .and_then(|()| match fault(super::FaultPoint::Flush) {
+                Some(e) => Err(e),
+                None => p.db.flush().map(|_| ()).map_err(|e| e.to_string()),
+            })
+            .and_then(|()| match fault(super::FaultPoint::Sync) {
+                Some(e) => Err(e),
+                None => p.data_file.sync().map_err(|e| e.to_string()),
+            });
             if let Err(e) = durable {
                 let reason =
                     format!("storage failure, writes stopped (restart the server to recover): {e}");
                 self.fail(reason.clone());
-                for (reply, _) in outcomes {
-                    let _ = reply.send(Err(WriteError::Unavailable(reason.clone())));
+                // Part of the group may have reached the disk. The batch is atomic, so
+                // the next open finds all of it or none of it; until then nobody knows.
+                let message = format!(
+                    "{reason}; this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key"
+                );
+                for (reply, outcome) in outcomes {
+                    // A refusal stays a refusal: it was never part of the batch.
+                    let outcome = match outcome {
+                        Err(refused) => Err(refused),
+                        Ok(_) => Err(WriteError::Unavailable(message.clone())),
+                    };
+                    let _ = reply.send(outcome);
                 }
                 return;
             }
@@ -308,6 +347,12 @@ impl Writer {
                     drop(published);
                     self.fail(format!("published state diverged from the writer: {e}"));
                     return;
+                }
+            }
+            {
+                let mut levels = p.nodes.write().unwrap_or_else(|e| e.into_inner());
+                for (level, i, hash) in new_nodes.drain(..) {
+                    levels.push(level, i, hash);
                 }
             }
             published.frontier = p.frontier.clone();

@@ -1,0 +1,727 @@
+//! Storage failures and changed bytes.
+//!
+//! A planned I/O error (`store::FaultPlan`, set only through the library API) strikes
+//! the Nth group commit while banks submit subscriptions concurrently: at the batch
+//! write, at sled's flush, or at the `fdatasync` after it. Every writer gets an
+//! answer (no hang, no panic): UNAVAILABLE for the group in flight ("may or may not
+//! be on the ledger") and for every later write ("not recorded"). Nothing
+//! acknowledged is lost; reopened, the store verifies and holds exactly the
+//! acknowledged writes, plus the failed group whole or not at all (never part of
+//! it; not at all when the batch never reached sled). Clients then resolve what
+//! they did not hear back about by resubmitting with the same idempotency key.
+//!
+//! Then: a store whose bytes were changed on disk (a state record, the checkpoint,
+//! a Merkle node, a dropped last entry) is refused by open and by verification, and
+//! a bit flipped anywhere in sled's data file never opens as another ledger.
+//! (`ledger_server` covers a changed entry through `dbond verify` and `dbond serve`.)
+
+use chrono::{DateTime, TimeZone, Utc};
+use dbond::client::{Client, SeriesAction};
+use dbond::clock::ManualClock;
+use dbond::ledger::keys;
+use dbond::proto as pb;
+use dbond::store::{FaultPlan, FaultPoint, Genesis, Ledger, StoreError, StoreOptions};
+use ed25519_dalek::SigningKey;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::Code;
+
+const SERIES: &str = "AZ-2035-USD";
+const BANKS: usize = 4;
+const ORDERS_PER_BANK: usize = 12;
+/// Only a guard against a hang: a write that has not returned by then fails the test.
+const WRITE_RETURNS_WITHIN: Duration = Duration::from_secs(120);
+
+/// sled releases its file lock from background threads a moment after the last
+/// handle is dropped, so an open right after a close in the same process can find
+/// the lock still held (sled's own tests block on the lock for this reason). Retries
+/// while that is the only problem, bounded by count; any other outcome is returned.
+fn when_unlocked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    for _ in 0..1000 {
+        match open() {
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            other => return other,
+        }
+    }
+    open()
+}
+
+fn verify(store: &Path) -> anyhow::Result<dbond::audit::Verified> {
+    when_unlocked(|| dbond::audit::verify_store(store, |_, _| {}))
+}
+
+fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 15, 12, 0, 0).unwrap()
+}
+
+fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(dbond::codec::timestamp_to_pb(t))
+}
+
+fn terms(now: DateTime<Utc>) -> pb::SeriesTerms {
+    pb::SeriesTerms {
+        series_id: SERIES.into(),
+        name: "Diaspora bond 2035".into(),
+        currency: "USD".into(),
+        face_value: "1000".into(),
+        min_units_per_investor: "1".into(),
+        max_units_per_investor: "100".into(),
+        cap_units: "100000".into(),
+        coupon: Some(pb::Coupon {
+            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
+                rate: "0.05".into(),
+            })),
+        }),
+        frequency: "semiannual".into(),
+        day_count: "ACT/ACT ICMA".into(),
+        business_day_convention: "following".into(),
+        calendar: "weekends_only".into(),
+        end_of_month: false,
+        first_coupon_date: String::new(),
+        record_date_lag_days: 5,
+        issue_date: "2030-02-01".into(),
+        maturity_date: "2035-02-01".into(),
+        window_opens_at: ts(now - chrono::Duration::hours(1)),
+        window_closes_at: ts(now + chrono::Duration::days(7)),
+        allotment_rule: pb::AllotmentRule::ProRata as i32,
+        retail_priority_units: String::new(),
+        eligibility: Some(pb::Eligibility {
+            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
+            countries_allowed: vec![],
+            countries_barred: vec![],
+        }),
+        pricing: Some(pb::Pricing {
+            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+                price: "100".into(),
+            })),
+        }),
+        settlement_deadline: ts(now + chrono::Duration::days(10)),
+    }
+}
+
+/// Bank `bank`'s `n`th order: its idempotency key names it.
+fn order(bank: usize, n: usize) -> pb::SubmitSubscription {
+    pb::SubmitSubscription {
+        series_id: SERIES.into(),
+        investor_ref: format!("b{bank}-inv-{n:02}"),
+        category: pb::DiasporaCategory::CitizenAbroad as i32,
+        country: "DE".into(),
+        units: (1 + (bank * 7 + n) % 40).to_string(),
+        idempotency_key: format!("b{bank}-order-{n:02}"),
+    }
+}
+
+/// A ledger on disk with a treasury, banks and an open series; not served.
+struct Node {
+    _dir: tempfile::TempDir,
+    store: PathBuf,
+    ledger_key: SigningKey,
+    admin_key: SigningKey,
+    treasury_key: SigningKey,
+    bank_keys: Vec<SigningKey>,
+    clock: Arc<ManualClock>,
+}
+
+/// The node's ledger served in process on 127.0.0.1.
+struct Serving {
+    ledger: Ledger,
+    addr: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Node {
+    async fn new() -> Node {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = dir.path().join("store");
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let node = Node {
+            store,
+            ledger_key: keys::generate(),
+            admin_key: keys::generate(),
+            treasury_key: keys::generate(),
+            bank_keys: (0..BANKS).map(|_| keys::generate()).collect(),
+            clock,
+            _dir: dir,
+        };
+        Ledger::create(
+            &node.store,
+            &node.ledger_key,
+            Genesis {
+                origin: "faults.test/dbond".into(),
+                admin_participant_id: dbond::registry::ParticipantId::parse("id", "admin").unwrap(),
+                admin_key: &node.admin_key,
+            },
+            node.clock.clone(),
+        )
+        .expect("create")
+        .close()
+        .expect("close");
+        let serving = node.serve(StoreOptions::default()).await;
+        let admin = node.client(&serving, node.admin_key.clone()).await;
+        admin
+            .register(
+                "treasury",
+                pb::Role::Treasury,
+                &node.treasury_key.verifying_key(),
+                "Treasury",
+            )
+            .await
+            .unwrap();
+        for (b, key) in node.bank_keys.iter().enumerate() {
+            admin
+                .register(
+                    &format!("bank-{b}"),
+                    pb::Role::Bank,
+                    &key.verifying_key(),
+                    "Bank",
+                )
+                .await
+                .unwrap();
+        }
+        let treasury = admin.as_key(node.treasury_key.clone());
+        treasury.create_series(terms(start_time())).await.unwrap();
+        treasury
+            .series_action(SeriesAction::Open, SERIES)
+            .await
+            .unwrap();
+        drop((admin, treasury));
+        serving.stop().await;
+        node
+    }
+
+    async fn serve(&self, options: StoreOptions) -> Serving {
+        let ledger = when_unlocked(|| {
+            Ledger::open_with(
+                &self.store,
+                self.ledger_key.clone(),
+                self.clock.clone(),
+                options.clone(),
+            )
+        })
+        .expect("open");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let clock: Arc<dyn dbond::clock::Clock> = self.clock.clone();
+        let task = tokio::spawn(dbond::service::serve(
+            ledger.clone(),
+            clock,
+            listener,
+            Default::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Serving {
+            ledger,
+            addr,
+            stop,
+            task,
+        }
+    }
+
+    async fn client(&self, serving: &Serving, key: SigningKey) -> Client {
+        Client::connect(&serving.addr, key)
+            .await
+            .expect("connect")
+            .with_clock(self.clock.clone())
+    }
+
+    fn open(&self) -> Result<Ledger, StoreError> {
+        self.open_at(&self.store)
+    }
+
+    fn open_at(&self, store: &Path) -> Result<Ledger, StoreError> {
+        when_unlocked(|| Ledger::open(store, self.ledger_key.clone(), self.clock.clone()))
+    }
+}
+
+impl Serving {
+    /// Stops serving and closes the store (clients must be dropped first).
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("server task").expect("server");
+        self.ledger.close().expect("close the store");
+    }
+}
+
+/// What a bank heard back about one order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Heard {
+    /// Acknowledged: durable, with this subscription id.
+    Acked(u64),
+    /// The group commit carrying it failed: on the ledger whole or not at all.
+    Unknown,
+    /// Refused after the writer stopped: not on the ledger.
+    NotRecorded,
+}
+
+fn heard(result: Result<pb::SubscriptionResponse, tonic::Status>) -> Heard {
+    match result {
+        Ok(r) => {
+            assert!(!r.idempotent_replay, "a first submission is not a replay");
+            Heard::Acked(r.receipt.expect("receipt").index)
+        }
+        Err(status) => {
+            assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+            let m = status.message();
+            assert!(
+                m.contains("storage failure") && m.contains("injected"),
+                "the error says why: {m}"
+            );
+            if m.contains("may or may not be on the ledger") {
+                Heard::Unknown
+            } else if m.contains("was not recorded") {
+                Heard::NotRecorded
+            } else {
+                panic!("the error does not say whether the write was recorded: {m}");
+            }
+        }
+    }
+}
+
+/// Every bank submits its orders one after the other, all banks at once.
+async fn submit_all(node: &Node, serving: &Serving) -> BTreeMap<String, Heard> {
+    let mut tasks = Vec::new();
+    for (b, key) in node.bank_keys.iter().enumerate() {
+        let bank = node.client(serving, key.clone()).await;
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for n in 0..ORDERS_PER_BANK {
+                let o = order(b, n);
+                let result = tokio::time::timeout(WRITE_RETURNS_WITHIN, bank.submit(o.clone()))
+                    .await
+                    .expect("a write never returned");
+                out.push((o.idempotency_key, heard(result)));
+            }
+            out
+        }));
+    }
+    let mut all = BTreeMap::new();
+    for t in tasks {
+        let outcomes = t.await.expect("bank task");
+        // Fail-stop: once a bank's write fails, every later one fails too.
+        let first_failure = outcomes
+            .iter()
+            .position(|(_, h)| !matches!(h, Heard::Acked(_)));
+        if let Some(i) = first_failure {
+            assert!(
+                outcomes[i..]
+                    .iter()
+                    .all(|(_, h)| !matches!(h, Heard::Acked(_))),
+                "a write was acknowledged after the writer stopped: {outcomes:?}"
+            );
+        }
+        all.extend(outcomes);
+    }
+    all
+}
+
+/// Subscriptions in a store's state, by idempotency key: (id, investor, units).
+fn subscriptions(ledger: &Ledger) -> BTreeMap<String, (u64, String, u64)> {
+    ledger.read(|p| {
+        p.state
+            .subscriptions_after(0)
+            .map(|s| {
+                (
+                    s.idempotency_key.clone(),
+                    (s.subscription_id, s.investor_ref.to_string(), s.units),
+                )
+            })
+            .collect()
+    })
+}
+
+fn expected(key: &str) -> (String, u64) {
+    let (bank, n) = key
+        .strip_prefix('b')
+        .and_then(|k| k.split_once("-order-"))
+        .map(|(b, n)| (b.parse().unwrap(), n.parse().unwrap()))
+        .unwrap();
+    let o = order(bank, n);
+    (o.investor_ref, o.units.parse().unwrap())
+}
+
+async fn check(point: FaultPoint, commit: u64) {
+    let node = Node::new().await;
+    let entries_before = {
+        let ledger = node.open().expect("open");
+        let size = ledger.size();
+        ledger.close().unwrap();
+        size
+    };
+    let serving = node
+        .serve(StoreOptions {
+            faults: Some(FaultPlan { commit, point }),
+        })
+        .await;
+    let outcomes = submit_all(&node, &serving).await;
+    let keys_with = |want: fn(&Heard) -> bool| -> BTreeSet<String> {
+        outcomes
+            .iter()
+            .filter(|(_, h)| want(h))
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    let acked: BTreeMap<String, u64> = outcomes
+        .iter()
+        .filter_map(|(k, h)| match h {
+            Heard::Acked(id) => Some((k.clone(), *id)),
+            _ => None,
+        })
+        .collect();
+    let unknown = keys_with(|h| *h == Heard::Unknown);
+    let not_recorded = keys_with(|h| *h == Heard::NotRecorded);
+    println!(
+        "{point:?} at group commit {commit}: {} acknowledged, {} unknown, {} not recorded",
+        acked.len(),
+        unknown.len(),
+        not_recorded.len()
+    );
+    assert!(!acked.is_empty(), "commits before the fault succeed");
+    assert!(!unknown.is_empty(), "the fault struck a group in flight");
+    assert!(
+        !not_recorded.is_empty(),
+        "writes after the fault are refused"
+    );
+    let failure = serving.ledger.failure().expect("the writer stopped");
+    assert!(failure.contains(&format!("{point:?}")), "{failure}");
+
+    // Readers still see exactly the acknowledged writes, and only durable ones.
+    let treasury = node.client(&serving, node.treasury_key.clone()).await;
+    let listed: BTreeMap<String, u64> = treasury
+        .all_subscriptions(SERIES)
+        .await
+        .expect("reads still work")
+        .into_iter()
+        .map(|s| (s.idempotency_key, s.subscription_id))
+        .collect();
+    assert_eq!(listed, acked, "readers see exactly the acknowledged writes");
+    // Any other write is refused too, and says so.
+    let admin = treasury.as_key(node.admin_key.clone());
+    let refused = admin
+        .register(
+            "bank-late",
+            pb::Role::Bank,
+            &keys::generate().verifying_key(),
+            "Bank",
+        )
+        .await
+        .expect_err("the writer has stopped");
+    assert_eq!(refused.code(), Code::Unavailable);
+    assert!(
+        refused.message().contains("was not recorded"),
+        "{refused:?}"
+    );
+    drop((treasury, admin));
+    serving.stop().await;
+
+    // Reopened: the store verifies in full and holds what it should.
+    let verified =
+        verify(&node.store).unwrap_or_else(|e| panic!("{point:?}: the store does not verify: {e}"));
+    let ledger = node.open().expect("the store opens");
+    assert_eq!(verified.size, ledger.size());
+    let present = subscriptions(&ledger);
+    for (key, id) in &acked {
+        let (found, investor, units) = present
+            .get(key)
+            .unwrap_or_else(|| panic!("{point:?}: acknowledged {key} was lost"));
+        assert_eq!(found, id, "{key} keeps its id");
+        assert_eq!((investor.clone(), *units), expected(key), "{key}");
+    }
+    for key in &not_recorded {
+        assert!(
+            !present.contains_key(key),
+            "{point:?}: {key} was refused as not recorded, yet it is there"
+        );
+    }
+    let unknown_present: BTreeSet<&String> = unknown
+        .iter()
+        .filter(|k| present.contains_key(*k))
+        .collect();
+    assert!(
+        unknown_present.is_empty() || unknown_present.len() == unknown.len(),
+        "{point:?}: part of a failed group commit is visible: {unknown_present:?} of {unknown:?}"
+    );
+    if point == FaultPoint::BatchWrite {
+        assert!(
+            unknown_present.is_empty(),
+            "a batch that never reached sled left entries"
+        );
+    }
+    assert_eq!(present.len(), acked.len() + unknown_present.len());
+    // One entry per subscription after the setup's.
+    assert_eq!(ledger.size(), entries_before + present.len() as u64);
+    println!(
+        "{point:?}: after reopening, the failed group is {}",
+        if unknown_present.is_empty() {
+            "absent"
+        } else {
+            "present in full"
+        }
+    );
+    ledger.close().unwrap();
+
+    // Clients resubmit, with the same idempotency key, what they did not hear back
+    // about: what is there is answered as a replay with its id, the rest is new.
+    let serving = node.serve(StoreOptions::default()).await;
+    let mut final_ids = acked.clone();
+    for key in unknown.iter().chain(&not_recorded) {
+        let (b, n) = key
+            .strip_prefix('b')
+            .and_then(|k| k.split_once("-order-"))
+            .map(|(b, n)| (b.parse::<usize>().unwrap(), n.parse::<usize>().unwrap()))
+            .unwrap();
+        let bank = node.client(&serving, node.bank_keys[b].clone()).await;
+        let r = bank.submit(order(b, n)).await.expect("resubmitted");
+        let id = r.receipt.unwrap().index;
+        match present.get(key) {
+            Some((was, _, _)) => {
+                assert!(r.idempotent_replay, "{key} is answered as a replay");
+                assert_eq!(id, *was);
+            }
+            None => assert!(!r.idempotent_replay, "{key} is new"),
+        }
+        final_ids.insert(key.clone(), id);
+    }
+    serving.stop().await;
+    verify(&node.store).expect("verifies after recovery");
+    let ledger = node.open().unwrap();
+    let present = subscriptions(&ledger);
+    assert_eq!(present.len(), BANKS * ORDERS_PER_BANK, "each order once");
+    for (key, (id, _, _)) in &present {
+        assert_eq!(final_ids.get(key), Some(id), "{key}");
+    }
+    ledger.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_write_stops_writes_cleanly_and_loses_nothing() {
+    check(FaultPoint::BatchWrite, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_flush_stops_writes_cleanly_and_loses_nothing() {
+    check(FaultPoint::Flush, 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fdatasync_stops_writes_cleanly_and_loses_nothing() {
+    check(FaultPoint::Sync, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_plan_for_a_later_commit_changes_nothing() {
+    // The harness itself can tell a healthy store from a failed one.
+    let node = Node::new().await;
+    let serving = node
+        .serve(StoreOptions {
+            faults: Some(FaultPlan {
+                commit: 1_000_000,
+                point: FaultPoint::Flush,
+            }),
+        })
+        .await;
+    let outcomes = submit_all(&node, &serving).await;
+    assert!(outcomes.values().all(|h| matches!(h, Heard::Acked(_))));
+    assert_eq!(serving.ledger.failure(), None);
+    serving.stop().await;
+    let ledger = node.open().unwrap();
+    assert_eq!(subscriptions(&ledger).len(), BANKS * ORDERS_PER_BANK);
+    ledger.close().unwrap();
+}
+
+/// Copies a stopped store's folder.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        let target = to.join(item.file_name());
+        if item.file_type().unwrap().is_dir() {
+            copy_dir(&item.path(), &target);
+        } else {
+            std::fs::copy(item.path(), target).unwrap();
+        }
+    }
+}
+
+/// Changes the store's one sled tree directly, as an attacker with the disk would.
+fn tamper(store: &Path, change: impl FnOnce(&sled::Tree)) {
+    let db = when_unlocked(|| sled::open(store)).unwrap();
+    let tree = db.open_tree("ledger-v1").unwrap();
+    change(&tree);
+    db.flush().unwrap();
+}
+
+fn flip_last_byte(tree: &sled::Tree, key: &[u8]) {
+    let mut value = tree.get(key).unwrap().expect("key present").to_vec();
+    *value.last_mut().unwrap() ^= 1;
+    tree.insert(key, value).unwrap();
+}
+
+fn node_key(level: u8, index: u64) -> Vec<u8> {
+    let mut k = vec![b'n', level];
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn first_key_with_prefix(tree: &sled::Tree, prefix: &[u8]) -> Vec<u8> {
+    tree.scan_prefix(prefix).next().unwrap().unwrap().0.to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_changed_on_disk_are_refused_by_open_and_by_verify() {
+    let node = Node::new().await;
+    let size = {
+        let ledger = node.open().unwrap();
+        let size = ledger.size();
+        ledger.close().unwrap();
+        size
+    };
+    let last_entry = {
+        let mut k = vec![b'e'];
+        k.extend_from_slice(&(size - 1).to_be_bytes());
+        k
+    };
+    type Change = Box<dyn FnOnce(&sled::Tree)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
+        (
+            "a state record",
+            Box::new(|t| {
+                let key = first_key_with_prefix(t, b"s");
+                let mut value = t.get(&key).unwrap().unwrap().to_vec();
+                // A JSON record: change a digit or letter, keep it JSON.
+                let i = value.iter().position(|b| b.is_ascii_digit()).unwrap();
+                value[i] = if value[i] == b'9' { b'8' } else { value[i] + 1 };
+                t.insert(key, value).unwrap();
+            }),
+            "registry state",
+        ),
+        (
+            "a state record removed",
+            Box::new(|t| {
+                let key = first_key_with_prefix(t, b"s");
+                t.remove(key).unwrap();
+            }),
+            "registry state",
+        ),
+        (
+            "the checkpoint's root hash",
+            Box::new(|t| {
+                let note = String::from_utf8(t.get(b"c").unwrap().unwrap().to_vec()).unwrap();
+                let mut lines: Vec<String> = note.split('\n').map(str::to_string).collect();
+                let first = if lines[2].starts_with('A') { "B" } else { "A" };
+                lines[2].replace_range(0..1, first);
+                t.insert(b"c", lines.join("\n").into_bytes()).unwrap();
+            }),
+            "checkpoint",
+        ),
+        (
+            "the leaf node of entry 0",
+            Box::new(|t| flip_last_byte(t, &node_key(0, 0))),
+            "merkle node (level 0, index 0)",
+        ),
+        (
+            "an interior merkle node",
+            Box::new(|t| flip_last_byte(t, &node_key(1, 1))),
+            "merkle node (level 1, index 1)",
+        ),
+        (
+            "a merkle node removed",
+            Box::new(|t| {
+                t.remove(node_key(0, 3)).unwrap();
+            }),
+            "merkle node (level 0, index 3) is missing",
+        ),
+        (
+            "the last entry dropped",
+            Box::new(move |t| {
+                t.remove(&last_entry).unwrap();
+            }),
+            "checkpoint",
+        ),
+    ];
+    for (what, change, says) in cases {
+        let copy = tempfile::tempdir().unwrap();
+        let store = copy.path().join("store");
+        copy_dir(&node.store, &store);
+        // The untouched copy opens: the tampering below is what is refused.
+        node.open_at(&store)
+            .expect("the copy opens")
+            .close()
+            .unwrap();
+        tamper(&store, change);
+        match node.open_at(&store) {
+            Err(StoreError::Corrupt { reason, .. }) => {
+                assert!(reason.contains(says), "{what}: open says {reason}")
+            }
+            Err(e) => panic!("{what}: open fails, but not as corrupt: {e}"),
+            Ok(_) => panic!("{what}: a tampered store opened"),
+        }
+        let err = verify(&store).map(|v| v.size).expect_err(what);
+        println!("{what}: open and verify refuse it ({err})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_bit_in_the_data_file_never_opens_as_a_different_ledger() {
+    // Below the tree: bits flipped in sled's own data file, at offsets spread over
+    // the part of the file that holds data. sled's checksums refuse most; a bit in
+    // unused space changes nothing. What must never happen is an open that
+    // succeeds with a ledger other than the one written.
+    let node = Node::new().await;
+    let serving = node.serve(StoreOptions::default()).await;
+    let outcomes = submit_all(&node, &serving).await;
+    assert!(outcomes.values().all(|h| matches!(h, Heard::Acked(_))));
+    serving.stop().await;
+    let (size, root) = {
+        let ledger = node.open().unwrap();
+        let size = ledger.size();
+        let root = ledger.root_at(size).unwrap();
+        ledger.close().unwrap();
+        (size, root)
+    };
+    let data = std::fs::read(node.store.join("db")).unwrap();
+    let used = data.iter().rposition(|b| *b != 0).unwrap() + 1;
+    const FLIPS: usize = 64;
+    let (mut refused, mut unchanged) = (0, 0);
+    for k in 0..FLIPS {
+        let at = k * used / FLIPS + (k * 37) % 29;
+        let copy = tempfile::tempdir().unwrap();
+        let store = copy.path().join("store");
+        copy_dir(&node.store, &store);
+        let mut bytes = data.clone();
+        bytes[at] ^= 1 << (k % 8);
+        std::fs::write(store.join("db"), bytes).unwrap();
+        match node.open_at(&store) {
+            Err(_) => {
+                refused += 1;
+                assert!(
+                    verify(&store).is_err(),
+                    "byte {at}: open refuses the store but verify accepts it"
+                );
+            }
+            Ok(ledger) => {
+                assert_eq!(ledger.size(), size, "byte {at}: opened with another size");
+                assert_eq!(ledger.root_at(size).unwrap(), root, "byte {at}");
+                ledger.close().unwrap();
+                let verified = verify(&store)
+                    .unwrap_or_else(|e| panic!("byte {at}: opens but does not verify: {e}"));
+                assert_eq!(verified.root, root);
+                unchanged += 1;
+            }
+        }
+    }
+    println!("{used} bytes in use: {refused} flips refused, {unchanged} in unused space");
+    assert!(
+        refused > 0,
+        "no flip reached the data: the test proves nothing"
+    );
+}
