@@ -247,22 +247,51 @@ impl State {
 
     /// The persisted form of one record, or `None` if the object does not exist.
     pub fn record(&self, key: &StateKey) -> Option<Vec<u8>> {
-        let json = match key {
-            StateKey::Meta => serde_json::to_vec(&self.meta),
-            StateKey::Participant(id) => serde_json::to_vec(self.participants.get(id)?),
-            StateKey::Key(id) => serde_json::to_vec(self.keys.get(id)?),
-            StateKey::Series(id) => serde_json::to_vec(self.series.get(id)?),
-            StateKey::Subscription(id) => serde_json::to_vec(self.subscriptions.get(id)?),
-            StateKey::Holding(k) => serde_json::to_vec(self.holdings.get(k)?),
-            StateKey::Fixing(k) => serde_json::to_vec(&(&k.0, k.1, self.fixings.get(k)?)),
-            StateKey::Posted(k) => serde_json::to_vec(self.posted.get(k)?),
-        };
-        // Serialising plain data structs to a Vec cannot fail.
-        json.ok()
+        let mut out = Vec::new();
+        self.record_into(key, &mut out).then_some(out)
     }
 
-    /// Every record, sorted by key bytes: what the store must hold.
-    pub fn records(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+    /// Writes the persisted form of one record into `out` (cleared first); false if
+    /// the object does not exist.
+    pub fn record_into(&self, key: &StateKey, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        let json = match key {
+            StateKey::Meta => serde_json::to_writer(&mut *out, &self.meta),
+            StateKey::Participant(id) => match self.participants.get(id) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::Key(id) => match self.keys.get(id) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::Series(id) => match self.series.get(id) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::Subscription(id) => match self.subscriptions.get(id) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::Holding(k) => match self.holdings.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::Fixing(k) => match self.fixings.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, &(&k.0, k.1, v)),
+                None => return false,
+            },
+            StateKey::Posted(k) => match self.posted.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+        };
+        // Serialising plain data structs to a Vec cannot fail.
+        json.is_ok()
+    }
+
+    /// Every record's key bytes and key, sorted by key bytes: what the store holds.
+    pub fn record_keys(&self) -> Vec<(Vec<u8>, StateKey)> {
         let mut keys = vec![StateKey::Meta];
         keys.extend(self.participants.keys().cloned().map(StateKey::Participant));
         keys.extend(self.keys.keys().cloned().map(StateKey::Key));
@@ -276,11 +305,17 @@ impl State {
         keys.extend(self.holdings.keys().cloned().map(StateKey::Holding));
         keys.extend(self.fixings.keys().cloned().map(StateKey::Fixing));
         keys.extend(self.posted.keys().cloned().map(StateKey::Posted));
-        let mut out: Vec<(Vec<u8>, Vec<u8>)> = keys
-            .iter()
-            .filter_map(|k| Some((k.to_bytes(), self.record(k)?)))
-            .collect();
-        out.sort();
+        let mut out: Vec<(Vec<u8>, StateKey)> =
+            keys.into_iter().map(|k| (k.to_bytes(), k)).collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+
+    /// Every record, sorted by key bytes: what the store must hold.
+    pub fn records(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.record_keys()
+            .into_iter()
+            .filter_map(|(bytes, k)| Some((bytes, self.record(&k)?)))
+            .collect()
     }
 }

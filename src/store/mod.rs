@@ -391,9 +391,39 @@ impl Ledger {
         if tree.is_empty() {
             return Err(StoreError::NotInitialised(path.display().to_string()));
         }
-        let mut replayed = replay(&tree, |_| {})?;
-        check_nodes(&tree, &replayed.nodes, replayed.frontier.size())?;
-        check_stored(&tree, &replayed)?;
+        let started = std::time::Instant::now();
+        // The derived records (Merkle nodes, registry state) are read on their own
+        // threads while the entries replay, then compared with what the replay gives.
+        let (replayed, stored_nodes, stored_state) = std::thread::scope(|scope| {
+            let nodes = scope.spawn(|| read_prefix(&tree, &[layout::NODE_PREFIX]));
+            let state = scope.spawn(|| read_prefix(&tree, layout::STATE_PREFIX));
+            let replayed = replay(&tree, |_| {});
+            let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::Storage("a store reader panicked".into())))
+            };
+            (replayed, join(nodes), join(state))
+        });
+        let mut replayed = replayed?;
+        let replay_took = started.elapsed();
+        // Readers get their own copy of the state; it is made while the checks run.
+        let (checked, published_state) = std::thread::scope(|scope| {
+            let copy = scope.spawn(|| replayed.state.clone());
+            let checked = check_nodes(stored_nodes?, &replayed.nodes, replayed.frontier.size())
+                .and_then(|()| check_stored(&tree, &replayed, stored_state?));
+            let copy = copy
+                .join()
+                .map_err(|_| StoreError::Storage("copying the replayed state panicked".into()));
+            Ok::<_, StoreError>((checked, copy))
+        })?;
+        checked?;
+        let published_state = published_state?;
+        tracing::info!(
+            entries = replayed.frontier.size(),
+            replay_ms = replay_took.as_millis() as u64,
+            check_ms = (started.elapsed() - replay_took).as_millis() as u64,
+            "ledger replayed and cross-checked"
+        );
         // The upper levels stay in memory for proofs; the writer adds to them.
         let mut levels = std::mem::take(&mut replayed.nodes);
         levels.keep_from(crate::limits::MERKLE_CACHE_LEVEL_MIN);
@@ -412,7 +442,7 @@ impl Ledger {
             });
         }
         let published = Arc::new(RwLock::new(Published {
-            state: replayed.state.clone(),
+            state: published_state,
             frontier: replayed.frontier.clone(),
             last_hash: replayed.last_hash,
             checkpoint: replayed.checkpoint.clone(),
@@ -592,11 +622,25 @@ fn sign_checkpoint(identity: &LedgerIdentity, frontier: &Frontier, key: &Signing
     checkpoint::sign(&cp, checkpoint_key_name(identity), key)
 }
 
+/// Every (key, value) under `prefix`, in key order.
+fn read_prefix(
+    tree: &sled::Tree,
+    prefix: &[u8],
+) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
+    tree.scan_prefix(prefix)
+        .map(|item| item.map_err(StoreError::from))
+        .collect()
+}
+
 /// Compares every stored Merkle node with the nodes the entries give, by one
 /// sequential scan of the node keys. Proofs are served from stored nodes, so a
 /// changed, missing or extra node must stop the open (and fail verification),
 /// not mislead a bank with a proof that does not verify.
-fn check_nodes(tree: &sled::Tree, nodes: &NodeLevels, size: u64) -> Result<(), StoreError> {
+fn check_nodes(
+    stored: Vec<(sled::IVec, sled::IVec)>,
+    nodes: &NodeLevels,
+    size: u64,
+) -> Result<(), StoreError> {
     let last = size.saturating_sub(1);
     // The nodes the entries give, in key order: by level, then index.
     let mut expected = nodes.levels.iter().enumerate().flat_map(|(l, v)| {
@@ -610,8 +654,7 @@ fn check_nodes(tree: &sled::Tree, nodes: &NodeLevels, size: u64) -> Result<(), S
             format!("merkle node (level {level}, index {index}) is missing"),
         )
     };
-    for item in tree.scan_prefix([layout::NODE_PREFIX]) {
-        let (key, value) = item?;
+    for (key, value) in stored {
         let (level, index) =
             layout::node_of(&key).ok_or_else(|| corrupt(last, "malformed merkle node key"))?;
         match expected.next() {
@@ -644,7 +687,11 @@ fn check_nodes(tree: &sled::Tree, nodes: &NodeLevels, size: u64) -> Result<(), S
 
 /// Compares what the store holds besides entries (tree nodes, checkpoint, state
 /// records) with the replay of the entries.
-fn check_stored(tree: &sled::Tree, replayed: &Replayed) -> Result<(), StoreError> {
+fn check_stored(
+    tree: &sled::Tree,
+    replayed: &Replayed,
+    stored: Vec<(sled::IVec, sled::IVec)>,
+) -> Result<(), StoreError> {
     let size = replayed.frontier.size();
     let last = size.saturating_sub(1);
     let nodes = StoredNodes {
@@ -659,25 +706,31 @@ fn check_stored(tree: &sled::Tree, replayed: &Replayed) -> Result<(), StoreError
             "stored merkle nodes disagree with the entries",
         ));
     }
-    let mut stored = Vec::new();
-    for item in tree.scan_prefix(layout::STATE_PREFIX) {
-        let (k, v) = item?;
-        stored.push((k[layout::STATE_PREFIX.len()..].to_vec(), v.to_vec()));
-    }
-    let expected = replayed.state.records();
-    if stored != expected {
-        let first_diff = expected
-            .iter()
-            .zip(stored.iter())
-            .find(|(a, b)| a != b)
-            .map(|(a, _)| String::from_utf8_lossy(&a.0).into_owned())
-            .unwrap_or_else(|| {
+    // Streamed: one key list, each expected record serialised into one buffer.
+    let expected = replayed.state.record_keys();
+    let mut buf = Vec::new();
+    let differs = |(k, v): &(sled::IVec, sled::IVec),
+                   (ek, key): &(Vec<u8>, crate::registry::StateKey),
+                   buf: &mut Vec<u8>| {
+        &k[layout::STATE_PREFIX.len()..] != ek.as_slice()
+            || !replayed.state.record_into(key, buf)
+            || v.as_ref() != buf.as_slice()
+    };
+    let first_diff = stored
+        .iter()
+        .zip(&expected)
+        .find(|(a, b)| differs(a, b, &mut buf))
+        .map(|(_, b)| String::from_utf8_lossy(&b.0).into_owned())
+        .or_else(|| {
+            (stored.len() != expected.len()).then(|| {
                 format!(
                     "{} records expected, {} stored",
                     expected.len(),
                     stored.len()
                 )
-            });
+            })
+        });
+    if let Some(first_diff) = first_diff {
         return Err(corrupt(
             last,
             format!(
@@ -757,7 +810,11 @@ impl RawStore {
                 nodes.push(level, i, *hash)
             });
         }
-        check_nodes(&self.tree, &nodes, frontier.size())?;
+        check_nodes(
+            read_prefix(&self.tree, &[layout::NODE_PREFIX])?,
+            &nodes,
+            frontier.size(),
+        )?;
         let replayed = Replayed {
             state: state.clone(),
             frontier,
@@ -765,7 +822,11 @@ impl RawStore {
             checkpoint: String::new(),
             nodes,
         };
-        check_stored(&self.tree, &replayed)
+        check_stored(
+            &self.tree,
+            &replayed,
+            read_prefix(&self.tree, layout::STATE_PREFIX)?,
+        )
     }
 }
 
