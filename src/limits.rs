@@ -39,12 +39,6 @@ pub const ACCRUAL_INTERVAL_SECS_DEFAULT: u64 = 3600;
 /// Most entries one `StreamEntries` call returns; callers page for more.
 pub const STREAM_ENTRIES_PER_CALL_MAX: u64 = 1_000_000;
 
-/// Perfect Merkle nodes at this level and above are kept in memory (filled by
-/// the replay at open, extended by the writer): level l holds one node per 2^l
-/// entries, so from level 1 up, 32 bytes per entry (32 MB per million entries).
-/// A proof then reads only its leaf-level sibling from the store.
-pub const MERKLE_CACHE_LEVEL_MIN: u32 = 1;
-
 /// Participant ids: lowercase ASCII letters, digits and '-'.
 pub const PARTICIPANT_ID_BYTES_MAX: usize = 64;
 pub const DISPLAY_NAME_CHARS_MAX: usize = 128;

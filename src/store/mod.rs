@@ -110,10 +110,12 @@ pub struct Genesis<'a> {
     pub admin_key: &'a SigningKey,
 }
 
-/// Reads perfect Merkle nodes: levels `limits::MERKLE_CACHE_LEVEL_MIN` and up from
-/// memory (every one, filled by the replay at open and by the writer after each
-/// durable group), the levels below from sled. A perfect node never changes once
-/// written, so the copy in memory is never stale.
+/// Reads perfect Merkle nodes. A leaf (level 0) is the leaf hash of its stored
+/// entry; levels 1 and up are in memory only (every one, filled by the replay at
+/// open and by the writer after each durable group, before the new size is
+/// published): 32 bytes per entry in all. A perfect node never changes once
+/// complete, so the copy in memory is never stale, and the store holds no node
+/// that could drift from the entries.
 #[derive(Clone)]
 pub struct StoredNodes {
     tree: sled::Tree,
@@ -145,46 +147,33 @@ impl NodeLevels {
             .copied()
     }
 
-    /// Forgets the levels below `level` (kept on disk only).
-    fn keep_from(&mut self, level: u32) {
-        for l in self.levels.iter_mut().take(level as usize) {
-            *l = Vec::new();
+    /// Forgets the leaves (they are the entries' leaf hashes, read from the store).
+    fn drop_leaves(&mut self) {
+        if let Some(leaves) = self.levels.first_mut() {
+            *leaves = Vec::new();
         }
     }
 }
 
 impl NodeReader for StoredNodes {
     fn node(&self, level: u32, index: u64) -> Result<Hash, MerkleError> {
-        if level >= crate::limits::MERKLE_CACHE_LEVEL_MIN {
-            if let Some(hash) = self
-                .levels
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(level, index)
-            {
-                return Ok(hash);
-            }
+        if level == 0 {
+            let bytes = self
+                .tree
+                .get(layout::entry_key(index))
+                .map_err(|e| MerkleError::Storage(e.to_string()))?
+                .ok_or_else(|| MerkleError::Storage(format!("entry {index} is not stored")))?;
+            return Ok(merkle::hash_leaf(&bytes));
         }
-        self.read(level, index)
-    }
-}
-
-impl StoredNodes {
-    fn read(&self, level: u32, index: u64) -> Result<Hash, MerkleError> {
-        let value = self
-            .tree
-            .get(layout::node_key(level, index))
-            .map_err(|e| MerkleError::Storage(e.to_string()))?
+        self.levels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(level, index)
             .ok_or_else(|| {
                 MerkleError::Storage(format!(
-                    "merkle node (level {level}, index {index}) is missing"
+                    "merkle node (level {level}, index {index}) is not complete"
                 ))
-            })?;
-        value.as_ref().try_into().map_err(|_| {
-            MerkleError::Storage(format!(
-                "merkle node (level {level}, index {index}) is not 32 bytes"
-            ))
-        })
+            })
     }
 }
 
@@ -326,9 +315,7 @@ impl Ledger {
             let mut frontier = Frontier::new();
             let mut batch = sled::Batch::default();
             batch.insert(layout::entry_key(0).to_vec(), sealed.bytes);
-            frontier.append(sealed.hash, |level, index, hash| {
-                batch.insert(layout::node_key(level, index).to_vec(), hash.to_vec())
-            });
+            frontier.append(sealed.hash, |_, _, _| {});
             for key in changes.keys() {
                 if let Some(record) = state.record(key) {
                     batch.insert(layout::state_key(key), record);
@@ -392,25 +379,22 @@ impl Ledger {
             return Err(StoreError::NotInitialised(path.display().to_string()));
         }
         let started = std::time::Instant::now();
-        // The derived records (Merkle nodes, registry state) are read on their own
-        // threads while the entries replay, then compared with what the replay gives.
-        let (replayed, stored_nodes, stored_state) = std::thread::scope(|scope| {
-            let nodes = scope.spawn(|| read_prefix(&tree, &[layout::NODE_PREFIX]));
+        // The registry records are read on their own thread while the entries
+        // replay, then compared with what the replay gives.
+        let (replayed, stored_state) = std::thread::scope(|scope| {
             let state = scope.spawn(|| read_prefix(&tree, layout::STATE_PREFIX));
             let replayed = replay(&tree, |_| {});
-            let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
-                h.join()
-                    .unwrap_or_else(|_| Err(StoreError::Storage("a store reader panicked".into())))
-            };
-            (replayed, join(nodes), join(state))
+            let stored = state
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Storage("a store reader panicked".into())));
+            (replayed, stored)
         });
         let mut replayed = replayed?;
         let replay_took = started.elapsed();
         // Readers get their own copy of the state; it is made while the checks run.
         let (checked, published_state) = std::thread::scope(|scope| {
             let copy = scope.spawn(|| replayed.state.clone());
-            let checked = check_nodes(stored_nodes?, &replayed.nodes, replayed.frontier.size())
-                .and_then(|()| check_stored(&tree, &replayed, stored_state?));
+            let checked = stored_state.and_then(|stored| check_stored(&tree, &replayed, stored));
             let copy = copy
                 .join()
                 .map_err(|_| StoreError::Storage("copying the replayed state panicked".into()));
@@ -426,7 +410,7 @@ impl Ledger {
         );
         // The upper levels stay in memory for proofs; the writer adds to them.
         let mut levels = std::mem::take(&mut replayed.nodes);
-        levels.keep_from(crate::limits::MERKLE_CACHE_LEVEL_MIN);
+        levels.drop_leaves();
         let nodes = Arc::new(RwLock::new(levels));
         let identity = replayed
             .state
@@ -622,6 +606,32 @@ fn sign_checkpoint(identity: &LedgerIdentity, frontier: &Frontier, key: &Signing
     checkpoint::sign(&cp, checkpoint_key_name(identity), key)
 }
 
+/// Refuses keys outside the layout (`c`, `e` + index, `s` + record): one lookup per
+/// gap between the known prefixes. Entry keys of the wrong length are the replay's.
+fn check_no_stray_records(tree: &sled::Tree, last: u64) -> Result<(), StoreError> {
+    use std::ops::Bound::{self, Excluded, Included, Unbounded};
+    type Gap<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+    let gaps: [Gap<'_>; 4] = [
+        (Unbounded, Excluded(layout::CHECKPOINT_KEY)),
+        (Excluded(layout::CHECKPOINT_KEY), Excluded(&[layout::ENTRY_PREFIX])),
+        (Included(&[layout::ENTRY_PREFIX + 1]), Excluded(layout::STATE_PREFIX)),
+        (Included(&[layout::STATE_PREFIX[0] + 1]), Unbounded),
+    ];
+    for gap in gaps {
+        if let Some(item) = tree.range::<&[u8], _>(gap).next() {
+            let (key, _) = item?;
+            return Err(corrupt(
+                last,
+                format!(
+                    "the store holds a record of no known kind (key {})",
+                    hex::encode(&key[..key.len().min(16)])
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every (key, value) under `prefix`, in key order.
 fn read_prefix(
     tree: &sled::Tree,
@@ -632,80 +642,15 @@ fn read_prefix(
         .collect()
 }
 
-/// Compares every stored Merkle node with the nodes the entries give, by one
-/// sequential scan of the node keys. Proofs are served from stored nodes, so a
-/// changed, missing or extra node must stop the open (and fail verification),
-/// not mislead a bank with a proof that does not verify.
-fn check_nodes(
-    stored: Vec<(sled::IVec, sled::IVec)>,
-    nodes: &NodeLevels,
-    size: u64,
-) -> Result<(), StoreError> {
-    let last = size.saturating_sub(1);
-    // The nodes the entries give, in key order: by level, then index.
-    let mut expected = nodes.levels.iter().enumerate().flat_map(|(l, v)| {
-        v.iter()
-            .enumerate()
-            .map(move |(i, h)| (l as u32, i as u64, h))
-    });
-    let missing = |level: u32, index: u64| {
-        corrupt(
-            index.checked_shl(level).unwrap_or(u64::MAX).min(last),
-            format!("merkle node (level {level}, index {index}) is missing"),
-        )
-    };
-    for (key, value) in stored {
-        let (level, index) =
-            layout::node_of(&key).ok_or_else(|| corrupt(last, "malformed merkle node key"))?;
-        match expected.next() {
-            Some((l, i, hash)) if (l, i) == (level, index) => {
-                if value.as_ref() != hash.as_slice() {
-                    return Err(corrupt(
-                        index.checked_shl(level).unwrap_or(u64::MAX).min(last),
-                        format!(
-                            "stored merkle node (level {level}, index {index}) disagrees with the entries"
-                        ),
-                    ));
-                }
-            }
-            Some((l, i, _)) if (l, i) < (level, index) => return Err(missing(l, i)),
-            _ => {
-                return Err(corrupt(
-                    last,
-                    format!(
-                        "stored merkle node (level {level}, index {index}) is not one the entries give"
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some((l, i, _)) = expected.next() {
-        return Err(missing(l, i));
-    }
-    Ok(())
-}
-
-/// Compares what the store holds besides entries (tree nodes, checkpoint, state
-/// records) with the replay of the entries.
+/// Compares what the store holds besides entries and the checkpoint (the state
+/// records) with the replay of the entries, and refuses records of no known kind.
 fn check_stored(
     tree: &sled::Tree,
     replayed: &Replayed,
     stored: Vec<(sled::IVec, sled::IVec)>,
 ) -> Result<(), StoreError> {
-    let size = replayed.frontier.size();
-    let last = size.saturating_sub(1);
-    let nodes = StoredNodes {
-        tree: tree.clone(),
-        levels: Arc::default(),
-    };
-    let stored_frontier =
-        Frontier::load(size, &nodes).map_err(|e| corrupt(last, format!("merkle nodes: {e}")))?;
-    if stored_frontier != replayed.frontier {
-        return Err(corrupt(
-            last,
-            "stored merkle nodes disagree with the entries",
-        ));
-    }
+    let last = replayed.frontier.size().saturating_sub(1);
+    check_no_stray_records(tree, last)?;
     // Streamed: one key list, each expected record serialised into one buffer.
     let expected = replayed.state.record_keys();
     let mut buf = Vec::new();
@@ -799,28 +744,15 @@ impl RawStore {
             .map_err(|_| corrupt(0, "the stored checkpoint is not UTF-8"))
     }
 
-    /// Checks that the stored registry state and Merkle nodes are exactly what the
-    /// entries give.
+    /// Checks that the stored registry records are exactly what the entries give
+    /// (the state a verifier replayed), and that nothing else is stored.
     pub fn check_state(&self, state: &State) -> Result<(), StoreError> {
-        let mut nodes = NodeLevels::default();
-        let mut frontier = Frontier::new();
-        for item in self.entries() {
-            let (_, bytes) = item?;
-            frontier.append(merkle::hash_leaf(&bytes), |level, i, hash| {
-                nodes.push(level, i, *hash)
-            });
-        }
-        check_nodes(
-            read_prefix(&self.tree, &[layout::NODE_PREFIX])?,
-            &nodes,
-            frontier.size(),
-        )?;
         let replayed = Replayed {
             state: state.clone(),
-            frontier,
+            frontier: Frontier::new(),
             last_hash: [0; 32],
             checkpoint: String::new(),
-            nodes,
+            nodes: NodeLevels::default(),
         };
         check_stored(
             &self.tree,
@@ -884,32 +816,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_changed_merkle_node_off_the_frontier_stops_the_open() {
+    async fn a_record_of_no_known_kind_stops_the_open() {
         let dir = tempfile::tempdir().unwrap();
         let (key, clock) = two_entries(dir.path()).await;
-        Ledger::open(dir.path(), key.clone(), clock.clone())
-            .unwrap()
-            .close()
-            .unwrap();
-        // The frontier of two leaves is their parent; the leaf below it is read only
-        // by proofs. Found missing from open's checks by ledger-tests/faults.rs.
-        {
+        // A Merkle node as older stores kept them, then keys in every gap of the layout.
+        for stray in [&b"n\x00\x00\x00\x00\x00\x00\x00\x00\x00"[..], b"a", b"c2", b"d", b"f", b"z"] {
+            {
+                let (db, tree) = open_db(dir.path()).unwrap();
+                tree.insert(stray, b"x".as_slice()).unwrap();
+                db.flush().unwrap();
+            }
+            match Ledger::open(dir.path(), key.clone(), clock.clone()) {
+                Err(StoreError::Corrupt { index: 1, reason }) => {
+                    assert!(reason.contains("no known kind"), "{reason}")
+                }
+                Err(e) => panic!("refused, but not as corrupt: {e}"),
+                Ok(_) => panic!("a store with a stray record {stray:?} opened"),
+            }
             let (db, tree) = open_db(dir.path()).unwrap();
-            let node = layout::node_key(0, 0);
-            let mut hash = tree.get(node).unwrap().unwrap().to_vec();
-            hash[0] ^= 1;
-            tree.insert(node, hash).unwrap();
+            tree.remove(stray).unwrap();
             db.flush().unwrap();
         }
-        match Ledger::open(dir.path(), key, clock) {
-            Err(StoreError::Corrupt { index: 0, reason }) => {
-                assert!(
-                    reason.contains("merkle node (level 0, index 0)"),
-                    "{reason}"
-                )
-            }
-            Err(e) => panic!("refused, but not as corrupt: {e}"),
-            Ok(_) => panic!("a store with a changed merkle node opened"),
-        }
+        // Without the stray records it opens again, and proofs come from the entries.
+        let ledger = Ledger::open(dir.path(), key, clock).unwrap();
+        let root = ledger.root_at(2).unwrap();
+        let proof = merkle::inclusion_proof(0, 2, &ledger.nodes()).unwrap();
+        let leaf = merkle::hash_leaf(&ledger.entry(0).unwrap().unwrap());
+        merkle::verify_inclusion(&leaf, 0, 2, &proof, &root).unwrap();
+        ledger.close().unwrap();
     }
 }

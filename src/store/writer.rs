@@ -248,9 +248,9 @@ impl Writer {
                 // Check the sealed bytes read back as what was meant (assert in pairs).
                 debug_assert!(entry::open(&sealed.bytes).is_ok_and(|o| o.index() == idx));
                 batch.insert(layout::entry_key(idx).to_vec(), sealed.bytes);
+                // Leaves are the entries' hashes; the levels above live in memory.
                 p.frontier.append(sealed.hash, |level, i, hash| {
-                    batch.insert(layout::node_key(level, i).to_vec(), hash.to_vec());
-                    if level >= crate::limits::MERKLE_CACHE_LEVEL_MIN {
+                    if level > 0 {
                         new_nodes.push((level, i, *hash));
                     }
                 });
