@@ -34,6 +34,18 @@ use ed25519_dalek::SigningKey;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// This process's peak resident memory (`VmHWM`), as the kernel reports it.
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l["VmHWM:".len()..].trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).single().unwrap()
 }
@@ -218,7 +230,11 @@ async fn run(n: u64) {
         .collect();
     let first_sub = w.ledger.size();
     w.run_many(&bank, subs).await;
-    eprintln!("{n} subscriptions in {:.1?}", setup.elapsed());
+    eprintln!(
+        "{n} subscriptions in {:.1?} (peak memory {})",
+        setup.elapsed(),
+        peak_memory()
+    );
     clock.set(at(2027, 1, 11));
     w.run(
         &treasury,
@@ -234,6 +250,7 @@ async fn run(n: u64) {
         }),
     )
     .await;
+    eprintln!("closed and allotted (peak memory {})", peak_memory());
     let settles: Vec<CommandKind> = (first_sub..first_sub + n)
         .map(|id| {
             CommandKind::ConfirmSettlement(pb::ConfirmSettlement {
@@ -242,6 +259,7 @@ async fn run(n: u64) {
         })
         .collect();
     w.run_many(&bank, settles).await;
+    eprintln!("settled (peak memory {})", peak_memory());
     w.run(
         &treasury,
         CommandKind::IssueSeries(pb::IssueSeries {
@@ -250,9 +268,10 @@ async fn run(n: u64) {
     )
     .await;
     eprintln!(
-        "{n} holdings issued; setup took {:.1?}; ledger has {} entries",
+        "{n} holdings issued; setup took {:.1?}; ledger has {} entries (peak memory {})",
         setup.elapsed(),
-        w.ledger.size()
+        w.ledger.size(),
+        peak_memory()
     );
 
     // 1. Accrual of every holding as of one date.
@@ -298,7 +317,11 @@ async fn run(n: u64) {
     println!(
         "coupon run (record date + coupon, {posted} entries signed and durable): {run_took:.2?}"
     );
-    println!("ledger size: {} entries", w.ledger.size());
+    println!(
+        "ledger size: {} entries (peak memory of the run {})",
+        w.ledger.size(),
+        peak_memory()
+    );
     w.ledger.close().unwrap();
     keys::write_private_key(&dir.path().join("ledger.key"), &ledger_key).unwrap();
     keys::write_private_key(&dir.path().join("admin.key"), &admin).unwrap();

@@ -17,11 +17,12 @@ use dbond::clock::{Clock, SystemClock};
 use dbond::codec;
 use dbond::ledger::entry;
 use dbond::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
-use dbond::ledger::merkle::hash_leaf;
+use dbond::ledger::merkle::{self, hash_leaf};
 use dbond::proto as pb;
 use dbond::registry::ParticipantId;
 use dbond::store::{Genesis, Ledger, WriteRequest};
 use ed25519_dalek::SigningKey;
+use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -750,6 +751,81 @@ fn print_summary() {
     println!();
 }
 
+/// The Merkle tree as the server keeps it: leaves (in the store they are the
+/// entries' leaf hashes, one sled read each) and every level above in memory.
+struct MemoryTree {
+    levels: Vec<Vec<merkle::Hash>>,
+}
+
+impl merkle::NodeReader for MemoryTree {
+    fn node(&self, level: u32, index: u64) -> Result<merkle::Hash, merkle::MerkleError> {
+        self.levels
+            .get(level as usize)
+            .and_then(|l| l.get(index as usize))
+            .copied()
+            .ok_or_else(|| merkle::MerkleError::Storage(format!("no node ({level}, {index})")))
+    }
+}
+
+/// Inclusion and consistency proofs over a tree of `DBOND_BENCH_MERKLE_LEAVES`
+/// leaves (default ten million; a thousand in the smoke pass), the tree part of a
+/// proof at that size. A proof from the store adds one sled read of the sibling
+/// entry (section 7 of docs/BENCHMARKS.md measures the whole at a million).
+fn merkle_proofs(c: &mut Criterion) {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let leaves: u64 = std::env::var("DBOND_BENCH_MERKLE_LEAVES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 10_000_000 } else { 1_000 });
+    let started = Instant::now();
+    let mut tree = MemoryTree {
+        levels: vec![Vec::with_capacity(leaves as usize)],
+    };
+    let mut frontier = merkle::Frontier::new();
+    for i in 0..leaves {
+        let leaf = merkle::hash_leaf(&i.to_be_bytes());
+        frontier.append(leaf, |level, index, hash| {
+            let level = level as usize;
+            if tree.levels.len() <= level {
+                tree.levels.resize_with(level + 1, Vec::new);
+            }
+            debug_assert_eq!(tree.levels[level].len() as u64, index);
+            tree.levels[level].push(*hash);
+        });
+    }
+    eprintln!(
+        "merkle tree of {leaves} leaves built in {:.1?}",
+        started.elapsed()
+    );
+    let root = frontier.root();
+    let mut group = c.benchmark_group(format!("merkle_{leaves}"));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    group.bench_function("inclusion_proof", |b| {
+        b.iter(|| {
+            let index = rng.gen_range(0..leaves);
+            merkle::inclusion_proof(index, leaves, &tree).unwrap()
+        })
+    });
+    group.bench_function("consistency_proof", |b| {
+        b.iter(|| {
+            let old = rng.gen_range(1..=leaves);
+            merkle::consistency_proof(old, leaves, &tree).unwrap()
+        })
+    });
+    // The proofs verify: what was measured is what a client checks.
+    let index = leaves / 3;
+    let proof = merkle::inclusion_proof(index, leaves, &tree).unwrap();
+    merkle::verify_inclusion(
+        &tree.levels[0][index as usize],
+        index,
+        leaves,
+        &proof,
+        &root,
+    )
+    .expect("the inclusion proof verifies");
+    group.finish();
+}
+
 fn main() {
     let mut c = Criterion::default()
         .sample_size(10)
@@ -758,6 +834,7 @@ fn main() {
         .configure_from_args();
     limits(&mut c);
     store(&mut c);
+    merkle_proofs(&mut c);
     c.final_summary();
     print_summary();
 }

@@ -613,8 +613,14 @@ fn check_no_stray_records(tree: &sled::Tree, last: u64) -> Result<(), StoreError
     type Gap<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
     let gaps: [Gap<'_>; 4] = [
         (Unbounded, Excluded(layout::CHECKPOINT_KEY)),
-        (Excluded(layout::CHECKPOINT_KEY), Excluded(&[layout::ENTRY_PREFIX])),
-        (Included(&[layout::ENTRY_PREFIX + 1]), Excluded(layout::STATE_PREFIX)),
+        (
+            Excluded(layout::CHECKPOINT_KEY),
+            Excluded(&[layout::ENTRY_PREFIX]),
+        ),
+        (
+            Included(&[layout::ENTRY_PREFIX + 1]),
+            Excluded(layout::STATE_PREFIX),
+        ),
         (Included(&[layout::STATE_PREFIX[0] + 1]), Unbounded),
     ];
     for gap in gaps {
@@ -820,7 +826,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (key, clock) = two_entries(dir.path()).await;
         // A Merkle node as older stores kept them, then keys in every gap of the layout.
-        for stray in [&b"n\x00\x00\x00\x00\x00\x00\x00\x00\x00"[..], b"a", b"c2", b"d", b"f", b"z"] {
+        for stray in [
+            &b"n\x00\x00\x00\x00\x00\x00\x00\x00\x00"[..],
+            b"a",
+            b"c2",
+            b"d",
+            b"f",
+            b"z",
+        ] {
             {
                 let (db, tree) = open_db(dir.path()).unwrap();
                 tree.insert(stray, b"x".as_slice()).unwrap();
