@@ -393,6 +393,52 @@ async fn check(point: FaultPoint, commit: u64) {
     );
     let failure = serving.ledger.failure().expect("the writer stopped");
     assert!(failure.contains(&format!("{point:?}")), "{failure}");
+    // Health says so: the server and its write services NOT_SERVING, reads SERVING.
+    let _ = serving.ledger.writer_stopped().await;
+    let channel = tonic::transport::Endpoint::from_shared(serving.addr.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    // The server's health task runs beside this one: watch until it has seen the stop.
+    let mut watch = health
+        .watch(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    loop {
+        let update = watch.message().await.unwrap().expect("health updates");
+        if update.status == not_serving {
+            break;
+        }
+    }
+    for (service, serving_now) in [
+        ("diaspora.bonds.v1.BankService", false),
+        ("diaspora.bonds.v1.TreasuryService", false),
+        ("diaspora.bonds.v1.LedgerService", true),
+        ("diaspora.bonds.v1.RegistryService", true),
+    ] {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        let want = if serving_now {
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        } else {
+            not_serving
+        };
+        assert_eq!(status, want, "{service}");
+    }
+    drop(watch);
+    drop(health);
 
     // Readers still see exactly the acknowledged writes, and only durable ones.
     let treasury = node.client(&serving, node.treasury_key.clone()).await;
@@ -515,6 +561,66 @@ async fn a_failed_flush_stops_writes_cleanly_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_fdatasync_stops_writes_cleanly_and_loses_nothing() {
     check(FaultPoint::Sync, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_writer_stops_writes_loudly_and_loses_nothing() {
+    // A bug, not the disk: the writer panics on its third group commit. It must
+    // stop like a failed flush (every later write refused, saying why; health
+    // NOT_SERVING), never leave callers waiting on a writer that is gone.
+    let node = Node::new().await;
+    let serving = node
+        .serve(StoreOptions {
+            faults: Some(FaultPlan {
+                commit: 3,
+                point: FaultPoint::Panic,
+            }),
+        })
+        .await;
+    let bank = node.client(&serving, node.bank_keys[0].clone()).await;
+    let mut acked = Vec::new();
+    let mut refusals = Vec::new();
+    for n in 0..5 {
+        // Bounded only so that a writer that died without saying so fails this test
+        // instead of hanging it; a healthy run answers in milliseconds.
+        let answer = tokio::time::timeout(WRITE_RETURNS_WITHIN, bank.submit(order(0, n)))
+            .await
+            .expect("every write is answered, even after the writer panicked");
+        match answer {
+            Ok(r) => acked.push(r.receipt.unwrap().index),
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                refusals.push(status.message().to_string());
+            }
+        }
+    }
+    assert_eq!(acked.len(), 2, "the two commits before the panic succeed");
+    assert_eq!(refusals.len(), 3);
+    assert!(
+        refusals[0].contains("panicked") && refusals[0].contains("may or may not be on the ledger"),
+        "the write in the panicking group hears why: {}",
+        refusals[0]
+    );
+    for later in &refusals[1..] {
+        assert!(
+            later.contains("panicked") && later.contains("was not recorded"),
+            "{later}"
+        );
+    }
+    let reason = serving.ledger.writer_stopped().await;
+    assert!(
+        reason.contains("injected panic at group commit 3"),
+        "{reason}"
+    );
+    drop(bank);
+    serving.stop().await;
+    // The panic struck before the batch was written: exactly the acknowledged
+    // writes are on the reopened ledger, and it verifies.
+    verify(&node.store).expect("verifies after the panic");
+    let ledger = node.open().unwrap();
+    let present = subscriptions(&ledger);
+    assert_eq!(present.len(), 2, "{present:?}");
+    ledger.close().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

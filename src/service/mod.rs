@@ -119,6 +119,7 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let limits = options.limits;
+    let watched = ledger.clone();
     let ctx = Ctx::new(ledger, clock);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -203,8 +204,31 @@ pub async fn serve_with(
             pb::engine_service_server::EngineServiceServer::new(ctx.clone())
         ))
         .serve_with_incoming_shutdown(incoming, shutdown);
+    // When the writer stops (fail-stop), health says so: NOT_SERVING for the server
+    // as a whole and for the services that write; the read services stay SERVING.
+    let health_follows_the_writer = async move {
+        let reason = watched.writer_stopped().await;
+        tracing::error!(%reason, "health: NOT_SERVING (writes stopped; reads go on)");
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        health_reporter
+            .set_not_serving::<pb::participant_service_server::ParticipantServiceServer<Ctx>>()
+            .await;
+        health_reporter
+            .set_not_serving::<pb::treasury_service_server::TreasuryServiceServer<Ctx>>()
+            .await;
+        health_reporter
+            .set_not_serving::<pb::bank_service_server::BankServiceServer<Ctx>>()
+            .await;
+        health_reporter
+            .set_not_serving::<pb::engine_service_server::EngineServiceServer<Ctx>>()
+            .await;
+        std::future::pending::<()>().await
+    };
     tokio::select! {
         result = server => result?,
+        () = health_follows_the_writer => {},
         () = async {
             if signalled_rx.await.is_ok() {
                 tokio::time::sleep(grace).await;

@@ -92,6 +92,9 @@ pub enum FaultPoint {
     Flush,
     /// `fdatasync` of the data file after sled's flush succeeded.
     Sync,
+    /// Not storage: a bug. The writer panics after deciding the group, before
+    /// writing it.
+    Panic,
 }
 
 /// A planned storage failure: the `commit`-th group commit that writes entries
@@ -192,6 +195,7 @@ struct Inner {
     jobs: tokio::sync::mpsc::Sender<writer::Job>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     failure: Arc<Mutex<Option<String>>>,
+    stopped: Arc<tokio::sync::Notify>,
     nodes: Arc<RwLock<NodeLevels>>,
 }
 
@@ -432,6 +436,7 @@ impl Ledger {
             checkpoint: replayed.checkpoint.clone(),
         }));
         let failure = Arc::new(Mutex::new(None));
+        let stopped = Arc::new(tokio::sync::Notify::new());
         let (jobs, writer) = writer::spawn(writer::WriterParts {
             data_file: DataFile::open(path)?,
             db: db.clone(),
@@ -444,6 +449,7 @@ impl Ledger {
             last_hash: replayed.last_hash,
             published: published.clone(),
             failure: failure.clone(),
+            stopped: stopped.clone(),
             faults: options.faults,
             nodes: nodes.clone(),
         })?;
@@ -456,6 +462,7 @@ impl Ledger {
                 published,
                 jobs,
                 failure,
+                stopped,
                 writer: Mutex::new(Some(writer)),
                 nodes,
             }),
@@ -521,6 +528,21 @@ impl Ledger {
             .clone()
     }
 
+    /// Resolves when the writer has stopped (a storage failure or a bug), with why;
+    /// at once if it already has. Reads go on; every write is refused from then on.
+    pub async fn writer_stopped(&self) -> String {
+        loop {
+            let notified = self.inner.stopped.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a stop between the two is not missed.
+            notified.as_mut().enable();
+            if let Some(reason) = self.failure() {
+                return reason;
+            }
+            notified.await;
+        }
+    }
+
     /// Appends what `request` decides, returning once it is durable.
     pub async fn write(&self, request: WriteRequest) -> Result<Committed, WriteError> {
         let (reply, wait) = tokio::sync::oneshot::channel();
@@ -534,12 +556,15 @@ impl Ledger {
                         .unwrap_or_else(|| "the ledger writer has stopped".into()),
                 )
             })?;
-        wait.await.map_err(|_| {
-            WriteError::Unavailable(
-                self.failure()
-                    .unwrap_or_else(|| "the ledger writer has stopped".into()),
-            )
-        })?
+        match wait.await {
+            Ok(outcome) => outcome,
+            // The writer dropped the reply: it panicked on this request's group and
+            // records why as it stops.
+            Err(_) => Err(WriteError::Unavailable(format!(
+                "{}; this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key",
+                self.writer_stopped().await
+            ))),
+        }
     }
 
     /// The stored bytes of a durable entry.

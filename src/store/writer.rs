@@ -73,6 +73,8 @@ pub(super) struct WriterParts {
     pub last_hash: Hash,
     pub published: Arc<RwLock<Published>>,
     pub failure: Arc<Mutex<Option<String>>>,
+    /// Woken when the writer stops (after `failure` is set).
+    pub stopped: Arc<tokio::sync::Notify>,
     pub faults: Option<super::FaultPlan>,
     /// The Merkle levels proofs read from memory; extended after each durable group.
     pub nodes: Arc<RwLock<super::NodeLevels>>,
@@ -152,7 +154,23 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
             }
             continue;
         }
-        writer.commit_group(jobs);
+        // A panic (a bug: deciding and applying never panic on any input) stops the
+        // writer like a storage failure, loudly, instead of ending the thread with
+        // every later request waiting on a writer that is gone. The callers of the
+        // group hear that their reply was lost: all of the group or none of it is on
+        // the ledger, as after a failed flush.
+        let group =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.commit_group(jobs)));
+        if let Err(panic) = group {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            writer.fail(format!(
+                "the ledger writer panicked ({what}), writes stopped (restart the server to recover)"
+            ));
+        }
     }
 }
 
@@ -160,6 +178,7 @@ impl Writer {
     fn fail(&self, reason: String) {
         tracing::error!(%reason, "ledger writer stopped");
         *self.parts.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+        self.parts.stopped.notify_waiters();
     }
 
     fn commit_group(&mut self, jobs: Vec<Job>) {
@@ -307,6 +326,9 @@ impl Writer {
                     .filter(|f| f.commit == commit && f.point == point)
                     .map(|_| format!("injected I/O error ({point:?}) at group commit {commit}"))
             };
+            if fault(super::FaultPoint::Panic).is_some() {
+                panic!("injected panic at group commit {commit}");
+            }
             let durable = match fault(super::FaultPoint::BatchWrite) {
                 Some(e) => Err(e),
                 None => p.tree.apply_batch(batch).map_err(|e| e.to_string()),
