@@ -756,9 +756,8 @@ fn envelope_cases(fx: &Fx) -> Vec<Case> {
             case(rpc, "genesis command", Sending::Signed(who, K::Genesis(pb::Genesis::default()), T::None), ia, &[&mismatch]),
             case(rpc, "another RPC's command", Sending::Signed(who, other.1, T::None), ia, &[&mismatch_other]),
             case(rpc, "payload over the limit", signed(who, T::OversizePayload), ia, &["signed payload is", &too_big]),
-            // FIXME: tonic answers OUT_OF_RANGE for a message over the decoding limit;
-            // gRPC's own servers say RESOURCE_EXHAUSTED. Asserting today's behaviour.
-            case(rpc, "message over the gRPC limit", signed(who, T::GiantMessage), Code::OutOfRange, &["message length too large"]),
+            // tonic says OUT_OF_RANGE; the server rewrites it to gRPC's usual code.
+            case(rpc, "message over the gRPC limit", signed(who, T::GiantMessage), Code::ResourceExhausted, &["larger than this server accepts", "message_bytes_max", "message length too large"]),
             case(rpc, "replayed nonce", Sending::Replay(who, h(), false), u, &["replayed request"]),
             case(rpc, "request message not a protobuf", Sending::Raw(vec![0xff; 16]), Code::Internal, &[]),
         ]);
@@ -851,7 +850,7 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Admin, r, "control character", register("new-one", bank, fresh(), "a\nb"), IA, &["control characters"]).field("display_name"),
         as_(Admin, r, "display name of 900 000", register("new-one", bank, fresh(), &long(900_000)), IA, &["found 900000"]).field("display_name"),
         as_(Admin, r, "display name of 2 MiB", register("new-one", bank, fresh(), &long(2 << 20)), IA, &["signed payload is"]),
-        as_(Admin, r, "display name of 5 MiB", register("new-one", bank, fresh(), &long(5 << 20)), OOR, &["message length too large"]),
+        as_(Admin, r, "display name of 5 MiB", register("new-one", bank, fresh(), &long(5 << 20)), Code::ResourceExhausted, &["larger than this server accepts", "message length too large"]),
         as_(Admin, r, "existing participant", register("bank-a", bank, fresh(), "x"), AE, &["bank-a is already registered"]),
         as_(Admin, r, "existing key", register("new-one", bank, fx.bank_a.verifying_key().to_bytes().to_vec(), "x"), AE, &["every participant needs its own key"]),
     ]);
@@ -946,7 +945,7 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Treasury, r, "empty name", create(|t| t.name = s("")), IA, &["name", "1 to 128"]).field("name"),
         as_(Treasury, r, "name of 129", create(|t| t.name = long(129)), IA, &["found 129"]).field("name"),
         as_(Treasury, r, "name with NUL", create(|t| t.name = s("a\0b")), IA, &["control characters"]).field("name"),
-        as_(Treasury, r, "name of 5 MiB", create(|t| t.name = long(5 << 20)), OOR, &["message length too large"]),
+        as_(Treasury, r, "name of 5 MiB", create(|t| t.name = long(5 << 20)), Code::ResourceExhausted, &["larger than this server accepts", "message length too large"]),
         as_(Treasury, r, "negative face", create(|t| t.face_value = s("-1000")), IA, &["must be positive, found -1000"]).field("face_value"),
         as_(Treasury, r, "zero face", create(|t| t.face_value = s("0")), IA, &["must be positive"]).field("face_value"),
         as_(Treasury, r, "face in tenths of a cent", create(|t| t.face_value = s("1000.001")), IA, &["more decimals than USD allows"]).field("face_value"),
@@ -1304,7 +1303,7 @@ fn unsigned_rpc_cases() -> Vec<Case> {
     .encode_to_vec();
     vec![
         case(rpc, "not a protobuf", Sending::Raw(vec![0xff; 16]), Code::Internal, &[]),
-        case(rpc, "over the gRPC limit", Sending::Raw(giant), Code::OutOfRange, &["message length too large"]),
+        case(rpc, "over the gRPC limit", Sending::Raw(giant), Code::ResourceExhausted, &["larger than this server accepts", "message length too large"]),
         case(rpc, "empty request", Sending::Raw(vec![]), Code::Ok, &[]),
     ]
 }

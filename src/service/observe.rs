@@ -36,6 +36,65 @@ fn code_name<B>(response: &Response<B>) -> String {
         .unwrap_or_else(|| "Ok".into())
 }
 
+/// tonic refuses a message over the size limit with OUT_OF_RANGE ("decoded message
+/// length too large"); gRPC's own servers, and clients' retry and alerting rules,
+/// expect RESOURCE_EXHAUSTED for that. The refusal is a trailers-only response, so
+/// its status is in the headers and is rewritten there, with tonic's detail kept.
+fn too_large_is_resource_exhausted<B>(response: &mut Response<B>) {
+    let headers = response.headers_mut();
+    let out_of_range = headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"11");
+    let message = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(percent_decode)
+        .unwrap_or_default();
+    if !(out_of_range && message.contains("message length too large")) {
+        return;
+    }
+    let clear = format!(
+        "the message is larger than this server accepts (the limit is message_bytes_max): {}",
+        message.trim_start_matches("Error, ")
+    );
+    // Printable ASCII without '%' needs no percent-encoding in grpc-message.
+    let clear: String = clear
+        .chars()
+        .map(|c| {
+            if (' '..='~').contains(&c) && c != '%' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if let Ok(value) = http::HeaderValue::from_str(&clear) {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+        headers.insert("grpc-message", value);
+    }
+}
+
+/// Decodes a percent-encoded grpc-message (RFC 3986 style, as gRPC sends it).
+fn percent_decode(m: &str) -> String {
+    let bytes = m.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if let Some(b) = escaped {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 impl<S, B, R> tower::Service<Request<B>> for Observe<S>
 where
     S: tower::Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
@@ -57,7 +116,10 @@ where
         let method = request.uri().path().to_string();
         let started = Instant::now();
         Box::pin(async move {
-            let result = inner.call(request).await;
+            let mut result = inner.call(request).await;
+            if let Ok(response) = &mut result {
+                too_large_is_resource_exhausted(response);
+            }
             let code = match &result {
                 Ok(response) => code_name(response),
                 Err(_) => "Transport".into(),
