@@ -20,6 +20,10 @@
 //! `DBOND_BENCH_HOLDINGS=2000` gives a ledger of about 10,000 entries, 200000 about
 //! a million). `DBOND_BENCH_DIR` puts the store elsewhere than target/tmp.
 //! Under `cargo test --benches` it runs a 200-holding smoke pass.
+//!
+//! `DBOND_BENCH_ENTRIES=N` skips the programme and steps 1 and 2: the ledger is N
+//! participant registrations, for steps 3 to 6 at sizes the programme cannot reach
+//! in this machine's memory (ten million).
 
 use chrono::{DateTime, TimeZone, Utc};
 use dbond::accrual;
@@ -182,6 +186,13 @@ async fn run(n: u64) {
         ledger,
         clock: clock.clone(),
     };
+    if let Some(entries) = std::env::var("DBOND_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        fill_with_registrations(&w, &admin, entries).await;
+        return measure_in_a_fresh_process(w, dir, &ledger_key, &admin);
+    }
     let (treasury, bank, engine) = (keys::generate(), keys::generate(), keys::generate());
     for (id, role, k) in [
         ("treasury", pb::Role::Treasury, &treasury),
@@ -322,9 +333,52 @@ async fn run(n: u64) {
         w.ledger.size(),
         peak_memory()
     );
+    measure_in_a_fresh_process(w, dir, &ledger_key, &admin)
+}
+
+/// A ledger of `entries` entries for the scale steps alone: participant
+/// registrations (about 400 bytes each, one state record each), written
+/// concurrently in chunks, with progress.
+async fn fill_with_registrations(w: &World, admin: &SigningKey, entries: u64) {
+    use rayon::prelude::*;
+    let started = Instant::now();
+    let mut next = w.ledger.size();
+    while next < entries {
+        let count = (entries - next).min(16_384);
+        let kinds: Vec<CommandKind> = (next..next + count)
+            .into_par_iter()
+            .map(|i| {
+                CommandKind::RegisterParticipant(pb::RegisterParticipant {
+                    participant_id: format!("p-{i}"),
+                    role: pb::Role::Bank as i32,
+                    public_key: keys::generate().verifying_key().to_bytes().to_vec(),
+                    display_name: "scale".into(),
+                })
+            })
+            .collect();
+        w.run_many(admin, kinds).await;
+        next = w.ledger.size();
+        if next % 1_048_576 < 16_384 || next >= entries {
+            eprintln!(
+                "{next} entries after {:.0?} (peak memory {})",
+                started.elapsed(),
+                peak_memory()
+            );
+        }
+    }
+}
+
+/// Closes the ledger, writes its keys beside the store, and runs steps 3 to 6 in
+/// a fresh process image on it.
+fn measure_in_a_fresh_process(
+    w: World,
+    dir: tempfile::TempDir,
+    ledger_key: &SigningKey,
+    admin: &SigningKey,
+) {
     w.ledger.close().unwrap();
-    keys::write_private_key(&dir.path().join("ledger.key"), &ledger_key).unwrap();
-    keys::write_private_key(&dir.path().join("admin.key"), &admin).unwrap();
+    keys::write_private_key(&dir.path().join("ledger.key"), ledger_key).unwrap();
+    keys::write_private_key(&dir.path().join("admin.key"), admin).unwrap();
     // Steps 3 to 6 run in a fresh process image: this one's heap, after building
     // the ledger in process, would distort them (memory pressure on the page
     // cache, allocator state). `exec` replaces this process and frees its memory.
