@@ -213,26 +213,18 @@ pub fn describe(body: &pb::EntryBody) -> String {
             })
             .collect::<Vec<_>>()
             .join("; "),
-        Kind::CouponPayments(p) => p
-            .payments
+        Kind::CouponPayments(pb::CouponPayments {
+            event_id, payments, ..
+        })
+        | Kind::RedemptionPayments(pb::RedemptionPayments {
+            event_id, payments, ..
+        }) => payments
             .iter()
             .map(|x| {
                 one(
                     &x.investor_ref,
                     &x.bank_id,
-                    format!("{} paid {} on {} units", p.event_id, x.amount, x.units),
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        Kind::RedemptionPayments(p) => p
-            .payments
-            .iter()
-            .map(|x| {
-                one(
-                    &x.investor_ref,
-                    &x.bank_id,
-                    format!("{} paid {} on {} units", p.event_id, x.amount, x.units),
+                    format!("{event_id} paid {} on {} units", x.amount, x.units),
                 )
             })
             .collect::<Vec<_>>()
