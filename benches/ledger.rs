@@ -751,22 +751,6 @@ fn print_summary() {
     println!();
 }
 
-/// The Merkle tree as the server keeps it: leaves (in the store they are the
-/// entries' leaf hashes, one sled read each) and every level above in memory.
-struct MemoryTree {
-    levels: Vec<Vec<merkle::Hash>>,
-}
-
-impl merkle::NodeReader for MemoryTree {
-    fn node(&self, level: u32, index: u64) -> Result<merkle::Hash, merkle::MerkleError> {
-        self.levels
-            .get(level as usize)
-            .and_then(|l| l.get(index as usize))
-            .copied()
-            .ok_or_else(|| merkle::MerkleError::Storage(format!("no node ({level}, {index})")))
-    }
-}
-
 /// Inclusion and consistency proofs over a tree of `DBOND_BENCH_MERKLE_LEAVES`
 /// leaves (default ten million; a thousand in the smoke pass), the tree part of a
 /// proof at that size. A proof from the store adds one sled read of the sibling
@@ -778,20 +762,13 @@ fn merkle_proofs(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if bench { 10_000_000 } else { 1_000 });
     let started = Instant::now();
-    let mut tree = MemoryTree {
-        levels: vec![Vec::with_capacity(leaves as usize)],
-    };
+    // Every level in memory, leaves included: the store's own `NodeLevels` (it
+    // keeps the levels above the leaves; its leaves are the entries' hashes).
+    let mut tree = dbond::store::NodeLevels::default();
     let mut frontier = merkle::Frontier::new();
     for i in 0..leaves {
         let leaf = merkle::hash_leaf(&i.to_be_bytes());
-        frontier.append(leaf, |level, index, hash| {
-            let level = level as usize;
-            if tree.levels.len() <= level {
-                tree.levels.resize_with(level + 1, Vec::new);
-            }
-            debug_assert_eq!(tree.levels[level].len() as u64, index);
-            tree.levels[level].push(*hash);
-        });
+        frontier.append(leaf, |level, index, hash| tree.push(level, index, *hash));
     }
     eprintln!(
         "merkle tree of {leaves} leaves built in {:.1?}",
@@ -815,14 +792,9 @@ fn merkle_proofs(c: &mut Criterion) {
     // The proofs verify: what was measured is what a client checks.
     let index = leaves / 3;
     let proof = merkle::inclusion_proof(index, leaves, &tree).unwrap();
-    merkle::verify_inclusion(
-        &tree.levels[0][index as usize],
-        index,
-        leaves,
-        &proof,
-        &root,
-    )
-    .expect("the inclusion proof verifies");
+    let leaf = merkle::NodeReader::node(&tree, 0, index).unwrap();
+    merkle::verify_inclusion(&leaf, index, leaves, &proof, &root)
+        .expect("the inclusion proof verifies");
     group.finish();
 }
 

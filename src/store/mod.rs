@@ -125,8 +125,9 @@ pub struct StoredNodes {
     levels: Arc<RwLock<NodeLevels>>,
 }
 
-/// Every perfect Merkle node of the tree, per level, at its index: the nodes a
-/// frontier's appends complete, in order.
+/// Perfect Merkle nodes, per level, at their index: the nodes a frontier's appends
+/// complete, in order. The store keeps levels 1 and up (its leaves are the
+/// entries); a tree held wholly in memory keeps level 0 too.
 #[derive(Default, Debug, Clone)]
 pub struct NodeLevels {
     levels: Vec<Vec<Hash>>,
@@ -149,12 +150,15 @@ impl NodeLevels {
             .and_then(|l| l.get(usize::try_from(index).ok()?))
             .copied()
     }
+}
 
-    /// Forgets the leaves (they are the entries' leaf hashes, read from the store).
-    fn drop_leaves(&mut self) {
-        if let Some(leaves) = self.levels.first_mut() {
-            *leaves = Vec::new();
-        }
+impl NodeReader for NodeLevels {
+    fn node(&self, level: u32, index: u64) -> Result<Hash, MerkleError> {
+        self.get(level, index).ok_or_else(|| {
+            MerkleError::Storage(format!(
+                "merkle node (level {level}, index {index}) is not complete"
+            ))
+        })
     }
 }
 
@@ -171,12 +175,7 @@ impl NodeReader for StoredNodes {
         self.levels
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(level, index)
-            .ok_or_else(|| {
-                MerkleError::Storage(format!(
-                    "merkle node (level {level}, index {index}) is not complete"
-                ))
-            })
+            .node(level, index)
     }
 }
 
@@ -395,27 +394,25 @@ impl Ledger {
         });
         let mut replayed = replayed?;
         let replay_took = started.elapsed();
+        let last = replayed.frontier.size().saturating_sub(1);
         // Readers get their own copy of the state; it is made while the checks run.
         let (checked, published_state) = std::thread::scope(|scope| {
             let copy = scope.spawn(|| replayed.state.clone());
-            let checked = stored_state.and_then(|stored| check_stored(&tree, &replayed, stored));
-            let copy = copy
-                .join()
-                .map_err(|_| StoreError::Storage("copying the replayed state panicked".into()));
-            Ok::<_, StoreError>((checked, copy))
-        })?;
+            let checked =
+                stored_state.and_then(|stored| check_stored(&tree, &replayed.state, last, stored));
+            (checked, copy.join())
+        });
         checked?;
-        let published_state = published_state?;
+        let published_state = published_state
+            .map_err(|_| StoreError::Storage("copying the replayed state panicked".into()))?;
         tracing::info!(
             entries = replayed.frontier.size(),
             replay_ms = replay_took.as_millis() as u64,
             check_ms = (started.elapsed() - replay_took).as_millis() as u64,
             "ledger replayed and cross-checked"
         );
-        // The upper levels stay in memory for proofs; the writer adds to them.
-        let mut levels = std::mem::take(&mut replayed.nodes);
-        levels.drop_leaves();
-        let nodes = Arc::new(RwLock::new(levels));
+        // The levels above the leaves stay in memory for proofs; the writer adds to them.
+        let nodes = Arc::new(RwLock::new(std::mem::take(&mut replayed.nodes)));
         let identity = replayed
             .state
             .identity()
@@ -675,21 +672,22 @@ fn read_prefix(
 
 /// Compares what the store holds besides entries and the checkpoint (the state
 /// records) with the replay of the entries, and refuses records of no known kind.
+/// `last` is the index a difference is reported at.
 fn check_stored(
     tree: &sled::Tree,
-    replayed: &Replayed,
+    state: &State,
+    last: u64,
     stored: Vec<(sled::IVec, sled::IVec)>,
 ) -> Result<(), StoreError> {
-    let last = replayed.frontier.size().saturating_sub(1);
     check_no_stray_records(tree, last)?;
     // Streamed: one key list, each expected record serialised into one buffer.
-    let expected = replayed.state.record_keys();
+    let expected = state.record_keys();
     let mut buf = Vec::new();
     let differs = |(k, v): &(sled::IVec, sled::IVec),
                    (ek, key): &(Vec<u8>, crate::registry::StateKey),
                    buf: &mut Vec<u8>| {
         &k[layout::STATE_PREFIX.len()..] != ek.as_slice()
-            || !replayed.state.record_into(key, buf)
+            || !state.record_into(key, buf)
             || v.as_ref() != buf.as_slice()
     };
     let first_diff = stored
@@ -778,16 +776,10 @@ impl RawStore {
     /// Checks that the stored registry records are exactly what the entries give
     /// (the state a verifier replayed), and that nothing else is stored.
     pub fn check_state(&self, state: &State) -> Result<(), StoreError> {
-        let replayed = Replayed {
-            state: state.clone(),
-            frontier: Frontier::new(),
-            last_hash: [0; 32],
-            checkpoint: String::new(),
-            nodes: NodeLevels::default(),
-        };
         check_stored(
             &self.tree,
-            &replayed,
+            state,
+            self.len_hint().saturating_sub(1),
             read_prefix(&self.tree, layout::STATE_PREFIX)?,
         )
     }
