@@ -16,14 +16,21 @@
 //! Setting up N holdings takes a while (N subscriptions, allotment, N settlements,
 //! issue); only the steps above are timed.
 //!
+//! The build goes in stages, each process handing on to a fresh process image
+//! (`exec`) after `DBOND_BENCH_SEGMENT` entries (default 1,000,000) and before each
+//! event that writes an entry per holding in one batch (allotment, issue, coupon
+//! run): sled keeps several KB per entry written until the process ends, so one
+//! process could not build a million holdings in this machine's memory. The data
+//! folder keeps the keys and a `progress` file between the stages.
+//!
 //! Run: `cargo bench --bench coupon_run` (add `DBOND_BENCH_HOLDINGS=1000000`;
 //! `DBOND_BENCH_HOLDINGS=2000` gives a ledger of about 10,000 entries, 200000 about
 //! a million). `DBOND_BENCH_DIR` puts the store elsewhere than target/tmp.
 //! Under `cargo test --benches` it runs a 200-holding smoke pass.
 //!
-//! `DBOND_BENCH_ENTRIES=N` skips the programme and steps 1 and 2: the ledger is N
-//! participant registrations, for steps 3 to 6 at sizes the programme cannot reach
-//! in this machine's memory (ten million).
+//! `DBOND_BENCH_ENTRIES=N` skips the allotment and everything after it, and steps 1
+//! and 2: the ledger is N entries, nearly all subscriptions (a distribution day),
+//! for steps 3 to 6 at sizes beyond the programme's (ten million).
 
 use chrono::{DateTime, TimeZone, Utc};
 use dbond::accrual;
@@ -32,6 +39,7 @@ use dbond::clock::{Clock, ManualClock};
 use dbond::ledger::keys::{self, KeyId};
 use dbond::proto as pb;
 use dbond::registry::coupons::{self, EngineSeries};
+use dbond::registry::subscriptions::SubscriptionStatus;
 use dbond::registry::{ParticipantId, SeriesId};
 use dbond::store::{Genesis, Ledger, WriteRequest};
 use ed25519_dalek::SigningKey;
@@ -158,26 +166,150 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    match std::env::var_os("DBOND_BENCH_MEASURE") {
-        Some(root) => rt.block_on(measure(root.into())),
-        None => rt.block_on(run(n)),
+    match (
+        std::env::var_os("DBOND_BENCH_MEASURE"),
+        std::env::var_os("DBOND_BENCH_RESUME"),
+    ) {
+        (Some(root), _) => rt.block_on(measure(root.into())),
+        (None, Some(root)) => rt.block_on(resume(root.into(), n)),
+        (None, None) => rt.block_on(run(n)),
     }
+}
+
+/// Entries one process writes before it hands on to a fresh process image
+/// (`DBOND_BENCH_SEGMENT`, default 1,000,000). sled keeps several KB of memory
+/// per entry written until the process ends (docs/BENCHMARKS.md, section 5), so
+/// a large ledger is built in segments, each in a process of its own.
+fn segment() -> u64 {
+    std::env::var("DBOND_BENCH_SEGMENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// The keys of a staged build, kept beside the store so that a fresh process can
+/// go on where the last one stopped.
+struct Keys {
+    ledger: SigningKey,
+    admin: SigningKey,
+    treasury: SigningKey,
+    bank: SigningKey,
+    engine: SigningKey,
+}
+
+const KEY_FILES: [&str; 5] = ["ledger", "admin", "treasury", "bank", "engine"];
+
+impl Keys {
+    fn generate() -> Keys {
+        Keys {
+            ledger: keys::generate(),
+            admin: keys::generate(),
+            treasury: keys::generate(),
+            bank: keys::generate(),
+            engine: keys::generate(),
+        }
+    }
+
+    fn all(&self) -> [&SigningKey; 5] {
+        [
+            &self.ledger,
+            &self.admin,
+            &self.treasury,
+            &self.bank,
+            &self.engine,
+        ]
+    }
+
+    fn save(&self, root: &std::path::Path) {
+        for (name, key) in KEY_FILES.iter().zip(self.all()) {
+            keys::write_private_key(&root.join(format!("{name}.key")), key).unwrap();
+        }
+    }
+
+    fn load(root: &std::path::Path) -> Keys {
+        let read = |name: &str| keys::read_private_key(&root.join(format!("{name}.key"))).unwrap();
+        Keys {
+            ledger: read("ledger"),
+            admin: read("admin"),
+            treasury: read("treasury"),
+            bank: read("bank"),
+            engine: read("engine"),
+        }
+    }
+}
+
+/// Where a staged build stands: the next stage and the index of the first
+/// subscription entry (settlements name subscriptions by it).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Stage {
+    Subscribe,
+    Allot,
+    Settle,
+    Issue,
+    Coupon,
+}
+
+fn save_progress(root: &std::path::Path, stage: Stage, first_sub: u64) {
+    std::fs::write(root.join("progress"), format!("{stage:?} {first_sub}")).unwrap();
+}
+
+fn load_progress(root: &std::path::Path) -> (Stage, u64) {
+    let text = std::fs::read_to_string(root.join("progress")).unwrap();
+    let (stage, first) = text.split_once(' ').unwrap();
+    let stage = [
+        Stage::Subscribe,
+        Stage::Allot,
+        Stage::Settle,
+        Stage::Issue,
+        Stage::Coupon,
+    ]
+    .into_iter()
+    .find(|s| format!("{s:?}") == stage)
+    .unwrap();
+    (stage, first.parse().unwrap())
+}
+
+/// The simulated date each stage runs on.
+fn stage_time(stage: Stage) -> DateTime<Utc> {
+    match stage {
+        Stage::Subscribe => at(2026, 12, 2),
+        Stage::Allot | Stage::Settle | Stage::Issue => at(2027, 1, 11),
+        Stage::Coupon => at(2027, 7, 20),
+    }
+}
+
+/// Saves where the build stands, closes the ledger and goes on in a fresh process
+/// image (which frees everything this one holds).
+fn hand_on(w: World, root: &std::path::Path, stage: Stage, first_sub: u64) -> ! {
+    save_progress(root, stage, first_sub);
+    eprintln!(
+        "{stage:?}: ledger at {} entries; going on in a fresh process (this one's peak memory {})",
+        w.ledger.size(),
+        peak_memory()
+    );
+    w.ledger.close().unwrap();
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(std::env::args_os().skip(1))
+        .env("DBOND_BENCH_RESUME", root)
+        .exec();
+    panic!("cannot re-run the bench to go on: {err}");
 }
 
 async fn run(n: u64) {
     let base =
         std::env::var("DBOND_BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").into());
-    let dir = tempfile::tempdir_in(base).unwrap();
+    let root = tempfile::tempdir_in(base).unwrap().keep();
     let clock = Arc::new(ManualClock::new(at(2026, 11, 20)));
-    let admin = keys::generate();
-    let ledger_key = keys::generate();
+    let k = Keys::generate();
+    k.save(&root);
     let ledger = Ledger::create(
-        &dir.path().join("store"),
-        &ledger_key,
+        &root.join("store"),
+        &k.ledger,
         Genesis {
             origin: "bench/coupon-run".into(),
             admin_participant_id: ParticipantId::parse("id", "admin").unwrap(),
-            admin_key: &admin,
+            admin_key: &k.admin,
         },
         clock.clone(),
     )
@@ -186,107 +318,195 @@ async fn run(n: u64) {
         ledger,
         clock: clock.clone(),
     };
-    if let Some(entries) = std::env::var("DBOND_BENCH_ENTRIES")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        fill_with_registrations(&w, &admin, entries).await;
-        return measure_in_a_fresh_process(w, dir, &ledger_key, &admin);
-    }
-    let (treasury, bank, engine) = (keys::generate(), keys::generate(), keys::generate());
-    for (id, role, k) in [
-        ("treasury", pb::Role::Treasury, &treasury),
-        ("bank", pb::Role::Bank, &bank),
-        ("engine", pb::Role::Engine, &engine),
+    for (id, role, key) in [
+        ("treasury", pb::Role::Treasury, &k.treasury),
+        ("bank", pb::Role::Bank, &k.bank),
+        ("engine", pb::Role::Engine, &k.engine),
     ] {
         w.run(
-            &admin,
+            &k.admin,
             CommandKind::RegisterParticipant(pb::RegisterParticipant {
                 participant_id: id.into(),
                 role: role as i32,
-                public_key: k.verifying_key().to_bytes().to_vec(),
+                public_key: key.verifying_key().to_bytes().to_vec(),
                 display_name: id.into(),
             }),
         )
         .await;
     }
-    let sid = "BENCH-2030-USD".to_string();
-    let setup = Instant::now();
     w.run(
-        &treasury,
+        &k.treasury,
         CommandKind::CreateSeries(pb::CreateSeries {
-            terms: Some(terms(n * 100)),
+            terms: Some(terms(subscriptions(n, 0).max(n) * 100)),
         }),
     )
     .await;
     w.run(
-        &treasury,
+        &k.treasury,
         CommandKind::OpenSeries(pb::OpenSeries {
-            series_id: sid.clone(),
+            series_id: SERIES.into(),
         }),
     )
     .await;
-    clock.set(at(2026, 12, 2));
-    let subs: Vec<CommandKind> = (0..n)
-        .map(|i| {
-            CommandKind::SubmitSubscription(pb::SubmitSubscription {
-                series_id: sid.clone(),
-                investor_ref: format!("inv-{i}"),
-                category: pb::DiasporaCategory::CitizenAbroad as i32,
-                country: "DE".into(),
-                units: (1 + i % 100).to_string(),
-                idempotency_key: format!("k{i}"),
-            })
-        })
-        .collect();
     let first_sub = w.ledger.size();
-    w.run_many(&bank, subs).await;
-    eprintln!(
-        "{n} subscriptions in {:.1?} (peak memory {})",
-        setup.elapsed(),
-        peak_memory()
-    );
-    clock.set(at(2027, 1, 11));
-    w.run(
-        &treasury,
-        CommandKind::CloseSeries(pb::CloseSeries {
-            series_id: sid.clone(),
-        }),
-    )
-    .await;
-    w.run(
-        &treasury,
-        CommandKind::AllotSeries(pb::AllotSeries {
-            series_id: sid.clone(),
-        }),
-    )
-    .await;
-    eprintln!("closed and allotted (peak memory {})", peak_memory());
-    let settles: Vec<CommandKind> = (first_sub..first_sub + n)
-        .map(|id| {
-            CommandKind::ConfirmSettlement(pb::ConfirmSettlement {
-                subscription_id: id,
-            })
-        })
-        .collect();
-    w.run_many(&bank, settles).await;
-    eprintln!("settled (peak memory {})", peak_memory());
-    w.run(
-        &treasury,
-        CommandKind::IssueSeries(pb::IssueSeries {
-            series_id: sid.clone(),
-        }),
-    )
-    .await;
-    eprintln!(
-        "{n} holdings issued; setup took {:.1?}; ledger has {} entries (peak memory {})",
-        setup.elapsed(),
-        w.ledger.size(),
-        peak_memory()
-    );
+    go_on(w, &root, &k, n, Stage::Subscribe, first_sub).await
+}
 
+/// A later process of a staged build.
+async fn resume(root: std::path::PathBuf, n: u64) {
+    let (stage, first_sub) = load_progress(&root);
+    let k = Keys::load(&root);
+    let clock = Arc::new(ManualClock::new(stage_time(stage)));
+    let t = Instant::now();
+    let ledger = Ledger::open(&root.join("store"), k.ledger.clone(), clock.clone()).unwrap();
+    eprintln!(
+        "{stage:?}: opened {} entries in {:.1?}",
+        ledger.size(),
+        t.elapsed()
+    );
+    go_on(World { ledger, clock }, &root, &k, n, stage, first_sub).await
+}
+
+const SERIES: &str = "BENCH-2030-USD";
+
+/// Subscriptions the build makes: N for the programme, or, with
+/// `DBOND_BENCH_ENTRIES`, as many as make a ledger of that many entries (the
+/// entries of a distribution day, without the later stages), counted from the
+/// first subscription's index.
+fn subscriptions(n: u64, first_sub: u64) -> u64 {
+    match std::env::var("DBOND_BENCH_ENTRIES") {
+        Ok(entries) => entries.parse::<u64>().unwrap().saturating_sub(first_sub),
+        Err(_) => n,
+    }
+}
+
+/// Runs the stages from `stage` on: the programme (N subscriptions, allotment, N
+/// settlements, issue), then steps 1 and 2, then steps 3 to 6 in a fresh process.
+/// A process hands on after `segment()` entries, and before each event that
+/// changes a record per holding in one batch (allotment, issue, coupon run), so
+/// that each of those starts with sled's memory fresh.
+async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage, first_sub: u64) {
+    let opened_at = w.ledger.size();
+    let budget_spent = |w: &World| w.ledger.size() - opened_at >= segment();
+    let started = Instant::now();
+    let mut stage = stage;
+    loop {
+        w.clock.set(stage_time(stage));
+        match stage {
+            Stage::Subscribe => {
+                let n = subscriptions(n, first_sub);
+                let mut next = w.ledger.size() - first_sub;
+                while next < n {
+                    if budget_spent(&w) {
+                        hand_on(w, root, stage, first_sub);
+                    }
+                    let count = (n - next).min(16_384);
+                    let subs: Vec<CommandKind> = (next..next + count)
+                        .map(|i| {
+                            CommandKind::SubmitSubscription(pb::SubmitSubscription {
+                                series_id: SERIES.into(),
+                                investor_ref: format!("inv-{i}"),
+                                category: pb::DiasporaCategory::CitizenAbroad as i32,
+                                country: "DE".into(),
+                                units: (1 + i % 100).to_string(),
+                                idempotency_key: format!("k{i}"),
+                            })
+                        })
+                        .collect();
+                    w.run_many(&k.bank, subs).await;
+                    next = w.ledger.size() - first_sub;
+                }
+                eprintln!(
+                    "{n} subscriptions; {:.1?} in this process (peak memory {})",
+                    started.elapsed(),
+                    peak_memory()
+                );
+                if std::env::var("DBOND_BENCH_ENTRIES").is_ok() {
+                    return measure_in_a_fresh_process(w, root);
+                }
+                stage = Stage::Allot;
+            }
+            Stage::Allot => {
+                if w.ledger.size() > opened_at {
+                    hand_on(w, root, stage, first_sub);
+                }
+                for kind in [
+                    CommandKind::CloseSeries(pb::CloseSeries {
+                        series_id: SERIES.into(),
+                    }),
+                    CommandKind::AllotSeries(pb::AllotSeries {
+                        series_id: SERIES.into(),
+                    }),
+                ] {
+                    w.run(&k.treasury, kind).await;
+                }
+                eprintln!("closed and allotted (peak memory {})", peak_memory());
+                stage = Stage::Settle;
+            }
+            Stage::Settle => {
+                let id = SeriesId::parse("id", SERIES).unwrap();
+                loop {
+                    let unsettled: Vec<u64> = w.ledger.read(|p| {
+                        p.state
+                            .book(&id)
+                            .filter(|s| {
+                                s.status == SubscriptionStatus::Allotted && s.allotted_units > 0
+                            })
+                            .map(|s| s.subscription_id)
+                            .take(16_384)
+                            .collect()
+                    });
+                    if unsettled.is_empty() {
+                        break;
+                    }
+                    if budget_spent(&w) {
+                        hand_on(w, root, stage, first_sub);
+                    }
+                    let settles: Vec<CommandKind> = unsettled
+                        .into_iter()
+                        .map(|subscription_id| {
+                            CommandKind::ConfirmSettlement(pb::ConfirmSettlement {
+                                subscription_id,
+                            })
+                        })
+                        .collect();
+                    w.run_many(&k.bank, settles).await;
+                }
+                eprintln!("settled (peak memory {})", peak_memory());
+                stage = Stage::Issue;
+            }
+            Stage::Issue => {
+                if w.ledger.size() > opened_at {
+                    hand_on(w, root, stage, first_sub);
+                }
+                w.run(
+                    &k.treasury,
+                    CommandKind::IssueSeries(pb::IssueSeries {
+                        series_id: SERIES.into(),
+                    }),
+                )
+                .await;
+                eprintln!(
+                    "{n} holdings issued; ledger has {} entries (peak memory {})",
+                    w.ledger.size(),
+                    peak_memory()
+                );
+                stage = Stage::Coupon;
+            }
+            Stage::Coupon => {
+                if w.ledger.size() > opened_at {
+                    hand_on(w, root, stage, first_sub);
+                }
+                return coupon_run(w, root, k, n).await;
+            }
+        }
+    }
+}
+
+/// Steps 1 and 2 on the issued series, in a process that did nothing else.
+async fn coupon_run(w: World, root: &std::path::Path, k: &Keys, n: u64) {
     // 1. Accrual of every holding as of one date.
-    let id = SeriesId::parse("id", &sid).unwrap();
+    let id = SeriesId::parse("id", SERIES).unwrap();
     let (es, fixings) = w.ledger.read(|p| {
         (
             EngineSeries::of(&p.state, &id).unwrap(),
@@ -301,17 +521,16 @@ async fn run(n: u64) {
     assert_eq!(a.per_holding.len() as u64, n);
 
     // 2. The coupon run: record date, then the coupon with one entry per payment.
-    clock.set(at(2027, 7, 20));
     let before = w.ledger.size();
     let t = Instant::now();
     let due = w
         .ledger
-        .read(|p| coupons::due(&p.state, &id, at(2027, 7, 20).date_naive()).unwrap());
+        .read(|p| coupons::due(&p.state, &id, w.clock.now().date_naive()).unwrap());
     for d in &due.due {
         w.run(
-            &engine,
+            &k.engine,
             CommandKind::PostAccrualEvent(pb::PostAccrualEvent {
-                series_id: sid.clone(),
+                series_id: SERIES.into(),
                 event_id: d.id().to_string(),
             }),
         )
@@ -333,60 +552,20 @@ async fn run(n: u64) {
         w.ledger.size(),
         peak_memory()
     );
-    measure_in_a_fresh_process(w, dir, &ledger_key, &admin)
+    measure_in_a_fresh_process(w, root)
 }
 
-/// A ledger of `entries` entries for the scale steps alone: participant
-/// registrations (about 400 bytes each, one state record each), written
-/// concurrently in chunks, with progress.
-async fn fill_with_registrations(w: &World, admin: &SigningKey, entries: u64) {
-    use rayon::prelude::*;
-    let started = Instant::now();
-    let mut next = w.ledger.size();
-    while next < entries {
-        let count = (entries - next).min(16_384);
-        let kinds: Vec<CommandKind> = (next..next + count)
-            .into_par_iter()
-            .map(|i| {
-                CommandKind::RegisterParticipant(pb::RegisterParticipant {
-                    participant_id: format!("p-{i}"),
-                    role: pb::Role::Bank as i32,
-                    public_key: keys::generate().verifying_key().to_bytes().to_vec(),
-                    display_name: "scale".into(),
-                })
-            })
-            .collect();
-        w.run_many(admin, kinds).await;
-        next = w.ledger.size();
-        if next % 1_048_576 < 16_384 || next >= entries {
-            eprintln!(
-                "{next} entries after {:.0?} (peak memory {})",
-                started.elapsed(),
-                peak_memory()
-            );
-        }
-    }
-}
-
-/// Closes the ledger, writes its keys beside the store, and runs steps 3 to 6 in
-/// a fresh process image on it.
-fn measure_in_a_fresh_process(
-    w: World,
-    dir: tempfile::TempDir,
-    ledger_key: &SigningKey,
-    admin: &SigningKey,
-) {
+/// Closes the ledger and runs steps 3 to 6 on it in a fresh process image.
+fn measure_in_a_fresh_process(w: World, root: &std::path::Path) {
     w.ledger.close().unwrap();
-    keys::write_private_key(&dir.path().join("ledger.key"), ledger_key).unwrap();
-    keys::write_private_key(&dir.path().join("admin.key"), admin).unwrap();
     // Steps 3 to 6 run in a fresh process image: this one's heap, after building
     // the ledger in process, would distort them (memory pressure on the page
     // cache, allocator state). `exec` replaces this process and frees its memory.
-    let root = dir.keep();
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--bench")
-        .env("DBOND_BENCH_MEASURE", &root)
+        .args(std::env::args_os().skip(1))
+        .env_remove("DBOND_BENCH_RESUME")
+        .env("DBOND_BENCH_MEASURE", root)
         .exec();
     panic!("cannot re-run the bench for the measurements: {err}");
 }
