@@ -28,9 +28,11 @@
 //! a million). `DBOND_BENCH_DIR` puts the store elsewhere than target/tmp.
 //! Under `cargo test --benches` it runs a 200-holding smoke pass.
 //!
-//! `DBOND_BENCH_ENTRIES=N` skips the allotment and everything after it, and steps 1
-//! and 2: the ledger is N entries, nearly all subscriptions (a distribution day),
-//! for steps 3 to 6 at sizes beyond the programme's (ten million).
+//! `DBOND_BENCH_ENTRIES=N`: after step 2, the engine goes on posting the later
+//! coupons (as when catching up after a long stop) until the ledger has N entries,
+//! for steps 3 to 6 at that size: `DBOND_BENCH_HOLDINGS=1000000
+//! DBOND_BENCH_ENTRIES=10000000` is a million holders and five more coupons, ten
+//! million entries.
 
 use chrono::{DateTime, TimeZone, Utc};
 use dbond::accrual;
@@ -133,7 +135,7 @@ fn terms(cap: u64) -> pb::SeriesTerms {
         first_coupon_date: String::new(),
         record_date_lag_days: 5,
         issue_date: "2027-01-15".into(),
-        maturity_date: "2030-01-15".into(),
+        maturity_date: "2040-01-15".into(),
         window_opens_at: ts(at(2026, 12, 1)),
         window_closes_at: ts(at(2027, 1, 10)),
         allotment_rule: pb::AllotmentRule::ProRata as i32,
@@ -247,6 +249,7 @@ enum Stage {
     Settle,
     Issue,
     Coupon,
+    LaterCoupons,
 }
 
 fn save_progress(root: &std::path::Path, stage: Stage, first_sub: u64) {
@@ -262,6 +265,7 @@ fn load_progress(root: &std::path::Path) -> (Stage, u64) {
         Stage::Settle,
         Stage::Issue,
         Stage::Coupon,
+        Stage::LaterCoupons,
     ]
     .into_iter()
     .find(|s| format!("{s:?}") == stage)
@@ -275,6 +279,7 @@ fn stage_time(stage: Stage) -> DateTime<Utc> {
         Stage::Subscribe => at(2026, 12, 2),
         Stage::Allot | Stage::Settle | Stage::Issue => at(2027, 1, 11),
         Stage::Coupon => at(2027, 7, 20),
+        Stage::LaterCoupons => at(2039, 12, 31),
     }
 }
 
@@ -337,7 +342,7 @@ async fn run(n: u64) {
     w.run(
         &k.treasury,
         CommandKind::CreateSeries(pb::CreateSeries {
-            terms: Some(terms(subscriptions(n, 0).max(n) * 100)),
+            terms: Some(terms(n * 100)),
         }),
     )
     .await;
@@ -369,15 +374,13 @@ async fn resume(root: std::path::PathBuf, n: u64) {
 
 const SERIES: &str = "BENCH-2030-USD";
 
-/// Subscriptions the build makes: N for the programme, or, with
-/// `DBOND_BENCH_ENTRIES`, as many as make a ledger of that many entries (the
-/// entries of a distribution day, without the later stages), counted from the
-/// first subscription's index.
-fn subscriptions(n: u64, first_sub: u64) -> u64 {
-    match std::env::var("DBOND_BENCH_ENTRIES") {
-        Ok(entries) => entries.parse::<u64>().unwrap().saturating_sub(first_sub),
-        Err(_) => n,
-    }
+/// The ledger size `DBOND_BENCH_ENTRIES` asks for, if any: after the timed coupon
+/// run, the engine posts the later coupons (one entry per holding each, catching
+/// up as after a long stop) until the ledger is that large.
+fn entries_wanted() -> Option<u64> {
+    std::env::var("DBOND_BENCH_ENTRIES")
+        .ok()
+        .map(|v| v.parse().expect("DBOND_BENCH_ENTRIES is a number"))
 }
 
 /// Runs the stages from `stage` on: the programme (N subscriptions, allotment, N
@@ -394,7 +397,6 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
         w.clock.set(stage_time(stage));
         match stage {
             Stage::Subscribe => {
-                let n = subscriptions(n, first_sub);
                 let mut next = w.ledger.size() - first_sub;
                 while next < n {
                     if budget_spent(&w) {
@@ -421,9 +423,6 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
                     started.elapsed(),
                     peak_memory()
                 );
-                if std::env::var("DBOND_BENCH_ENTRIES").is_ok() {
-                    return measure_in_a_fresh_process(w, root);
-                }
                 stage = Stage::Allot;
             }
             Stage::Allot => {
@@ -497,14 +496,56 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
                 if w.ledger.size() > opened_at {
                     hand_on(w, root, stage, first_sub);
                 }
-                return coupon_run(w, root, k, n).await;
+                coupon_run(&w, k, n).await;
+                match entries_wanted() {
+                    Some(wanted) if w.ledger.size() < wanted => stage = Stage::LaterCoupons,
+                    _ => return measure_in_a_fresh_process(w, root),
+                }
+            }
+            Stage::LaterCoupons => {
+                let wanted = entries_wanted().unwrap_or(0);
+                let id = SeriesId::parse("id", SERIES).unwrap();
+                while w.ledger.size() < wanted {
+                    let due = w
+                        .ledger
+                        .read(|p| coupons::due(&p.state, &id, w.clock.now().date_naive()).unwrap());
+                    let Some(next) = due.due.first() else {
+                        eprintln!(
+                            "nothing more is due: the ledger stays at {} entries",
+                            w.ledger.size()
+                        );
+                        break;
+                    };
+                    if budget_spent(&w) {
+                        hand_on(w, root, stage, first_sub);
+                    }
+                    let t = Instant::now();
+                    let before = w.ledger.size();
+                    w.run(
+                        &k.engine,
+                        CommandKind::PostAccrualEvent(pb::PostAccrualEvent {
+                            series_id: SERIES.into(),
+                            event_id: next.id().to_string(),
+                        }),
+                    )
+                    .await;
+                    eprintln!(
+                        "{}: {} entries in {:.1?}; ledger at {} (peak memory {})",
+                        next.id(),
+                        w.ledger.size() - before,
+                        t.elapsed(),
+                        w.ledger.size(),
+                        peak_memory()
+                    );
+                }
+                return measure_in_a_fresh_process(w, root);
             }
         }
     }
 }
 
 /// Steps 1 and 2 on the issued series, in a process that did nothing else.
-async fn coupon_run(w: World, root: &std::path::Path, k: &Keys, n: u64) {
+async fn coupon_run(w: &World, k: &Keys, n: u64) {
     // 1. Accrual of every holding as of one date.
     let id = SeriesId::parse("id", SERIES).unwrap();
     let (es, fixings) = w.ledger.read(|p| {
@@ -552,7 +593,6 @@ async fn coupon_run(w: World, root: &std::path::Path, k: &Keys, n: u64) {
         w.ledger.size(),
         peak_memory()
     );
-    measure_in_a_fresh_process(w, root)
 }
 
 /// Closes the ledger and runs steps 3 to 6 on it in a fresh process image.
@@ -624,6 +664,10 @@ async fn measure(root: std::path::PathBuf) {
     assert!(listening, "dbond serve did not start");
     println!("dbond serve start ({size} entries: replay, cross-check, listening): {open_took:.2?}");
     let ledger = Ledger::open(&store, ledger_key, clock.clone()).unwrap();
+    // Requests are signed at the ledger's own time (the stages' simulated dates).
+    if let Some(last) = ledger.read(|p| p.state.last_recorded_at()) {
+        clock.set(last + chrono::Duration::days(1));
+    }
 
     // 5. Proofs at this size.
     let nodes = ledger.nodes();
