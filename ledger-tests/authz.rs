@@ -7,7 +7,7 @@ mod common;
 #[path = "common/wire.rs"]
 mod wire;
 
-use chrono::{DateTime, TimeZone, Utc};
+use common::programme::{Life, at, plain_terms};
 use common::{InProcess, new_key};
 use dbond::client::{Client, CommandKind as K, SeriesAction};
 use dbond::proto as pb;
@@ -78,75 +78,28 @@ fn matrix() -> BTreeMap<String, BTreeMap<String, Cell>> {
     out
 }
 
-fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).single().unwrap()
-}
-
-fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
 /// Early series sell in December 2026 and pay their first coupon in July 2027;
 /// late ones sell in July 2027, when the matrix runs.
 fn terms(id: &str, late: bool) -> pb::SeriesTerms {
-    let (opens, closes, deadline, issue, maturity) = if late {
-        (
-            at(2027, 7, 1),
-            at(2027, 8, 1),
-            at(2027, 8, 5),
-            "2027-08-10",
-            "2029-08-10",
-        )
+    let day = |s: &str| s.parse().unwrap();
+    let life = if late {
+        Life {
+            opens: at(2027, 7, 1),
+            closes: at(2027, 8, 1),
+            settlement_deadline: at(2027, 8, 5),
+            issue: day("2027-08-10"),
+            maturity: day("2029-08-10"),
+        }
     } else {
-        (
-            at(2026, 12, 1),
-            at(2027, 1, 10),
-            at(2027, 1, 12),
-            "2027-01-15",
-            "2029-01-15",
-        )
+        Life {
+            opens: at(2026, 12, 1),
+            closes: at(2027, 1, 10),
+            settlement_deadline: at(2027, 1, 12),
+            issue: day("2027-01-15"),
+            maturity: day("2029-01-15"),
+        }
     };
-    pb::SeriesTerms {
-        series_id: id.into(),
-        name: id.into(),
-        currency: "USD".into(),
-        face_value: "1000".into(),
-        min_units_per_investor: "1".into(),
-        max_units_per_investor: "100".into(),
-        cap_units: "10000".into(),
-        coupon: Some(pb::Coupon {
-            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-                rate: "0.05".into(),
-            })),
-        }),
-        frequency: "semiannual".into(),
-        day_count: "ACT/ACT ICMA".into(),
-        business_day_convention: "following".into(),
-        calendar: "weekends_only".into(),
-        end_of_month: false,
-        first_coupon_date: String::new(),
-        record_date_lag_days: 5,
-        issue_date: issue.into(),
-        maturity_date: maturity.into(),
-        window_opens_at: ts(opens),
-        window_closes_at: ts(closes),
-        allotment_rule: pb::AllotmentRule::ProRata as i32,
-        retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility {
-            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
-            countries_allowed: vec![],
-            countries_barred: vec![],
-        }),
-        pricing: Some(pb::Pricing {
-            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
-                price: "100".into(),
-            })),
-        }),
-        settlement_deadline: ts(deadline),
-    }
+    plain_terms(id, life)
 }
 
 fn order(series: &str, investor: &str, key: &str) -> pb::SubmitSubscription {

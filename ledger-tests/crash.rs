@@ -17,6 +17,7 @@
 
 mod common;
 
+use common::programme::{Life, plain_terms};
 use common::{Server, new_key};
 use dbond::client::{Client, SeriesAction};
 use dbond::proto as pb;
@@ -33,63 +34,29 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-fn ts(t: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
-/// A five-year series whose window is open for the whole test.
+/// A five-year series whose window is open for the whole test, sold now with a par coupon derived from the diaspora pricing, to citizens and
+/// former citizens.
 fn terms() -> pb::SeriesTerms {
-    let now = chrono::Utc::now();
-    let issue = (now + chrono::Duration::days(10)).date_naive();
-    pb::SeriesTerms {
-        series_id: SERIES.into(),
-        name: "Diaspora bond 2031".into(),
-        currency: "USD".into(),
-        face_value: "1000".into(),
-        min_units_per_investor: "1".into(),
-        max_units_per_investor: "100".into(),
-        cap_units: "50000".into(),
-        coupon: Some(pb::Coupon {
-            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-                rate: String::new(),
-            })),
-        }),
-        frequency: "semiannual".into(),
-        day_count: "ACT/ACT ICMA".into(),
-        business_day_convention: "following".into(),
-        calendar: "weekends_only".into(),
-        end_of_month: false,
-        first_coupon_date: String::new(),
-        record_date_lag_days: 5,
-        issue_date: issue.to_string(),
-        maturity_date: issue
-            .checked_add_months(chrono::Months::new(60))
-            .unwrap()
-            .to_string(),
-        window_opens_at: ts(now - chrono::Duration::hours(1)),
-        window_closes_at: ts(now + chrono::Duration::hours(12)),
-        allotment_rule: pb::AllotmentRule::ProRata as i32,
-        retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility {
-            categories: vec![
-                pb::DiasporaCategory::CitizenAbroad as i32,
-                pb::DiasporaCategory::FormerCitizen as i32,
-            ],
-            countries_allowed: vec![],
-            countries_barred: vec![],
-        }),
-        pricing: Some(pb::Pricing {
-            kind: Some(pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
-                reference_yield: "0.065".into(),
-                discount_bps: "150".into(),
-                derive_par_coupon: true,
-            })),
-        }),
-        settlement_deadline: ts(now + chrono::Duration::hours(13)),
+    let mut t = plain_terms(SERIES, Life::selling_now(chrono::Duration::hours(12), 60));
+    t.name = "Diaspora bond 2031".into();
+    t.cap_units = "50000".into();
+    t.coupon = Some(pb::Coupon {
+        kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
+            rate: String::new(),
+        })),
+    });
+    if let Some(e) = t.eligibility.as_mut() {
+        e.categories
+            .push(pb::DiasporaCategory::FormerCitizen as i32);
     }
+    t.pricing = Some(pb::Pricing {
+        kind: Some(pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
+            reference_yield: "0.065".into(),
+            discount_bps: "150".into(),
+            derive_par_coupon: true,
+        })),
+    });
+    t
 }
 
 /// What an order says; its idempotency key names it.

@@ -15,7 +15,10 @@
 //! a bit flipped anywhere in sled's data file never opens as another ledger.
 //! (`ledger_server` covers a changed entry through `dbond verify` and `dbond serve`.)
 
+mod common;
+
 use chrono::{DateTime, TimeZone, Utc};
+use common::programme::{Life, plain_terms};
 use dbond::client::{Client, SeriesAction};
 use dbond::clock::ManualClock;
 use dbond::ledger::keys;
@@ -58,49 +61,21 @@ fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 15, 12, 0, 0).unwrap()
 }
 
-fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(dbond::codec::timestamp_to_pb(t))
-}
-
+/// Selling from an hour before `now` for a week.
 fn terms(now: DateTime<Utc>) -> pb::SeriesTerms {
-    pb::SeriesTerms {
-        series_id: SERIES.into(),
-        name: "Diaspora bond 2035".into(),
-        currency: "USD".into(),
-        face_value: "1000".into(),
-        min_units_per_investor: "1".into(),
-        max_units_per_investor: "100".into(),
-        cap_units: "100000".into(),
-        coupon: Some(pb::Coupon {
-            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-                rate: "0.05".into(),
-            })),
-        }),
-        frequency: "semiannual".into(),
-        day_count: "ACT/ACT ICMA".into(),
-        business_day_convention: "following".into(),
-        calendar: "weekends_only".into(),
-        end_of_month: false,
-        first_coupon_date: String::new(),
-        record_date_lag_days: 5,
-        issue_date: "2030-02-01".into(),
-        maturity_date: "2035-02-01".into(),
-        window_opens_at: ts(now - chrono::Duration::hours(1)),
-        window_closes_at: ts(now + chrono::Duration::days(7)),
-        allotment_rule: pb::AllotmentRule::ProRata as i32,
-        retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility {
-            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
-            countries_allowed: vec![],
-            countries_barred: vec![],
-        }),
-        pricing: Some(pb::Pricing {
-            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
-                price: "100".into(),
-            })),
-        }),
-        settlement_deadline: ts(now + chrono::Duration::days(10)),
-    }
+    let mut t = plain_terms(
+        SERIES,
+        Life {
+            opens: now - chrono::Duration::hours(1),
+            closes: now + chrono::Duration::days(7),
+            settlement_deadline: now + chrono::Duration::days(10),
+            issue: "2030-02-01".parse().unwrap(),
+            maturity: "2035-02-01".parse().unwrap(),
+        },
+    );
+    t.name = "Diaspora bond 2035".into();
+    t.cap_units = "100000".into();
+    t
 }
 
 /// Bank `bank`'s `n`th order: its idempotency key names it.

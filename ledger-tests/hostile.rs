@@ -8,7 +8,8 @@ mod common;
 #[path = "common/wire.rs"]
 mod wire;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
+use common::programme::{Life, plain_terms, ts};
 use common::{Server, new_key};
 use dbond::client::{CommandKind as K, SeriesAction};
 use dbond::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
@@ -151,57 +152,15 @@ struct Fx {
     sub_withdrawn: u64,
 }
 
-fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
 /// Valid terms of a series whose window is open now (the fixture creates HX-DRAFT
 /// from them, which proves them valid; cases break one field at a time).
 fn terms(series_id: &str) -> pb::SeriesTerms {
-    let now = Utc::now();
-    let issue = (now + Duration::days(10)).date_naive();
-    let maturity = issue.checked_add_months(chrono::Months::new(36)).unwrap();
-    pb::SeriesTerms {
-        series_id: series_id.into(),
-        name: format!("Hostile {series_id}"),
-        currency: "USD".into(),
-        face_value: "1000".into(),
-        min_units_per_investor: "1".into(),
-        max_units_per_investor: "100".into(),
-        cap_units: "10000".into(),
-        coupon: Some(pb::Coupon {
-            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-                rate: "0.05".into(),
-            })),
-        }),
-        frequency: "semiannual".into(),
-        day_count: "ACT/ACT ICMA".into(),
-        business_day_convention: "following".into(),
-        calendar: "weekends_only".into(),
-        end_of_month: false,
-        first_coupon_date: String::new(),
-        record_date_lag_days: 5,
-        issue_date: issue.to_string(),
-        maturity_date: maturity.to_string(),
-        window_opens_at: ts(now - Duration::hours(1)),
-        window_closes_at: ts(now + Duration::hours(1)),
-        allotment_rule: pb::AllotmentRule::ProRata as i32,
-        retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility {
-            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
-            countries_allowed: vec![],
-            countries_barred: vec!["IR".into(), "KP".into()],
-        }),
-        pricing: Some(pb::Pricing {
-            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
-                price: "100".into(),
-            })),
-        }),
-        settlement_deadline: ts(now + Duration::hours(2)),
+    let mut t = plain_terms(series_id, Life::selling_now(Duration::hours(1), 36));
+    t.name = format!("Hostile {series_id}");
+    if let Some(e) = t.eligibility.as_mut() {
+        e.countries_barred = vec!["IR".into(), "KP".into()];
     }
+    t
 }
 
 fn submit(investor: &str, key: &str, units: &str) -> pb::SubmitSubscription {
