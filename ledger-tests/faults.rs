@@ -325,6 +325,11 @@ fn expected(key: &str) -> (String, u64) {
 }
 
 async fn check(point: FaultPoint, commit: u64) {
+    check_in_batches_of(point, commit, None).await
+}
+
+/// [`check`] with the writer writing at most `batch_records` records per sled batch.
+async fn check_in_batches_of(point: FaultPoint, commit: u64, batch_records: Option<usize>) {
     let node = Node::new().await;
     let entries_before = {
         let ledger = node.open().expect("open");
@@ -335,6 +340,7 @@ async fn check(point: FaultPoint, commit: u64) {
     let serving = node
         .serve(StoreOptions {
             faults: Some(FaultPlan { commit, point }),
+            batch_records,
         })
         .await;
     let outcomes = submit_all(&node, &serving).await;
@@ -444,6 +450,42 @@ async fn check(point: FaultPoint, commit: u64) {
     drop((treasury, admin));
     serving.stop().await;
 
+    if point == FaultPoint::LaterBatch {
+        // The first batch of the failed group reached the disk: its marker and
+        // entries beyond the signed checkpoint are there, and verification refuses
+        // the store as it stands.
+        let mut on_disk = (false, 0u64, 0u64);
+        tamper(&node.store, |t| {
+            let note = t.get(b"c").unwrap().unwrap();
+            let note = std::str::from_utf8(&note).unwrap();
+            let (cp, _) = dbond::ledger::checkpoint::parse_unverified(note).unwrap();
+            on_disk = (
+                t.contains_key(b"p").unwrap(),
+                cp.size,
+                t.scan_prefix(b"e").count() as u64,
+            );
+        });
+        let (marker, signed, stored) = on_disk;
+        assert!(marker, "the pending marker is on disk");
+        assert!(
+            stored > signed,
+            "entries of the unfinished group are on disk ({stored} stored, {signed} signed)"
+        );
+        let refused = verify(&node.store).expect_err("an unfinished group is not verified as is");
+        assert!(
+            refused.to_string().contains("unfinished group commit"),
+            "{refused}"
+        );
+        // Opening rolls it back (twice: the second open finds nothing to do).
+        node.open()
+            .expect("the open rolls it back")
+            .close()
+            .unwrap();
+        tamper(&node.store, |t| {
+            assert!(!t.contains_key(b"p").unwrap(), "the marker is gone");
+            assert_eq!(t.scan_prefix(b"e").count() as u64, signed);
+        });
+    }
     // Reopened: the store verifies in full and holds what it should.
     let verified =
         verify(&node.store).unwrap_or_else(|e| panic!("{point:?}: the store does not verify: {e}"));
@@ -471,10 +513,10 @@ async fn check(point: FaultPoint, commit: u64) {
         unknown_present.is_empty() || unknown_present.len() == unknown.len(),
         "{point:?}: part of a failed group commit is visible: {unknown_present:?} of {unknown:?}"
     );
-    if point == FaultPoint::BatchWrite {
+    if point == FaultPoint::BatchWrite || point == FaultPoint::LaterBatch {
         assert!(
             unknown_present.is_empty(),
-            "a batch that never reached sled left entries"
+            "a group whose last batch never reached sled left entries"
         );
     }
     assert_eq!(present.len(), acked.len() + unknown_present.len());
@@ -529,6 +571,41 @@ async fn a_failed_batch_write_stops_writes_cleanly_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_cut_off_between_its_batches_is_rolled_back_whole() {
+    // Two records per sled batch: every group is written in several batches, as
+    // an allotment for many holders is; the third group's first batch (with the
+    // pending marker) reaches the disk, the rest never does.
+    check_in_batches_of(FaultPoint::LaterBatch, 3, Some(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_written_in_many_batches_verify_and_reopen() {
+    // Nothing fails: with two records per batch every group goes in several, and
+    // the store verifies and reopens with nothing left pending.
+    let node = Node::new().await;
+    let serving = node
+        .serve(StoreOptions {
+            batch_records: Some(2),
+            ..Default::default()
+        })
+        .await;
+    let outcomes = submit_all(&node, &serving).await;
+    assert!(outcomes.values().all(|h| matches!(h, Heard::Acked(_))));
+    serving.stop().await;
+    tamper(&node.store, |t| {
+        assert!(
+            !t.contains_key(b"p").unwrap(),
+            "no marker after the last batch"
+        );
+    });
+    let verified = verify(&node.store).expect("verifies");
+    let ledger = node.open().expect("opens");
+    assert_eq!(verified.size, ledger.size());
+    assert_eq!(subscriptions(&ledger).len(), BANKS * ORDERS_PER_BANK);
+    ledger.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_flush_stops_writes_cleanly_and_loses_nothing() {
     check(FaultPoint::Flush, 4).await;
 }
@@ -550,6 +627,7 @@ async fn a_panic_in_the_writer_stops_writes_loudly_and_loses_nothing() {
                 commit: 3,
                 point: FaultPoint::Panic,
             }),
+            ..Default::default()
         })
         .await;
     let bank = node.client(&serving, node.bank_keys[0].clone()).await;
@@ -608,6 +686,7 @@ async fn a_fault_plan_for_a_later_commit_changes_nothing() {
                 commit: 1_000_000,
                 point: FaultPoint::Flush,
             }),
+            ..Default::default()
         })
         .await;
     let outcomes = submit_all(&node, &serving).await;

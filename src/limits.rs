@@ -19,9 +19,17 @@ pub const REQUEST_AGE_SECS_MAX: i64 = 300;
 /// How far in the future a request's `issued_at` may be (client clock ahead).
 pub const REQUEST_FUTURE_SKEW_SECS_MAX: i64 = 60;
 
-/// Most entries one group commit (one sled batch, one flush) carries. Bounds the
-/// latency a single flush adds and the size of a batch.
+/// Most requests one group commit (one flush) carries. Bounds the latency a single
+/// flush adds.
 pub const GROUP_COMMIT_ENTRIES_MAX: usize = 2048;
+
+/// Records (entries, state records) per sled batch. sled holds every node it
+/// copies during a batch until the batch ends (some 9 KB per record written), so a
+/// group commit with more records (an allotment, issue or coupon run for many
+/// holders writes an entry and a record per holder) is written in several batches
+/// under a pending marker that the last one removes; an open that finds the
+/// marker rolls the unfinished group back.
+pub const STORE_BATCH_RECORDS_MAX: usize = 16_384;
 
 /// Most write jobs waiting for the writer. When full, callers wait (backpressure)
 /// instead of the queue growing without bound.

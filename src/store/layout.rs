@@ -5,12 +5,16 @@
 //!
 //! - `c` -> latest signed checkpoint note
 //! - `e` + index (u64 big-endian) -> encoded LedgerEntry
+//! - `p` -> only while a group commit too large for one sled batch is being
+//!   written: the ledger size before that group (u64 big-endian). Present at open,
+//!   it marks an unfinished group, never acknowledged, which the open rolls back.
 //! - `s` + record key -> registry state record (JSON)
 
 use crate::registry::StateKey;
 
 pub const TREE_NAME: &str = "ledger-v1";
 pub const CHECKPOINT_KEY: &[u8] = b"c";
+pub const PENDING_KEY: &[u8] = b"p";
 pub const STATE_PREFIX: &[u8] = b"s";
 pub const ENTRY_PREFIX: u8 = b'e';
 

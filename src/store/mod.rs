@@ -81,6 +81,9 @@ pub struct StoreOptions {
     /// A planned storage failure, for tests of the fail-stop path. Only the library
     /// API sets it: no configuration key, environment variable or flag reaches it.
     pub faults: Option<FaultPlan>,
+    /// Records per sled batch (default `limits::STORE_BATCH_RECORDS_MAX`); tests set
+    /// a small one to write ordinary groups in several batches.
+    pub batch_records: Option<usize>,
 }
 
 /// Where in a group commit a planned storage failure strikes.
@@ -92,6 +95,10 @@ pub enum FaultPoint {
     Flush,
     /// `fdatasync` of the data file after sled's flush succeeded.
     Sync,
+    /// The second sled batch of a group written in several: the first (with the
+    /// pending marker) is written and flushed, the rest of the group is not, as
+    /// after a crash in the middle of a large group.
+    LaterBatch,
     /// Not storage: a bug. The writer panics after deciding the group, before
     /// writing it.
     Panic,
@@ -382,9 +389,16 @@ impl Ledger {
             return Err(StoreError::NotInitialised(path.display().to_string()));
         }
         let started = std::time::Instant::now();
+        let batch_records = options
+            .batch_records
+            .unwrap_or(crate::limits::STORE_BATCH_RECORDS_MAX)
+            .max(1);
+        // A group commit interrupted between its batches is rolled back first: its
+        // entries now, the state records it changed once the replay gives them.
+        let unfinished = roll_back_unfinished_entries(&db, &tree, batch_records)?;
         // The registry records are read on their own thread while the entries
         // replay, then compared with what the replay gives.
-        let (replayed, stored_state) = std::thread::scope(|scope| {
+        let (replayed, mut stored_state) = std::thread::scope(|scope| {
             let state = scope.spawn(|| read_prefix(&tree, layout::STATE_PREFIX));
             let replayed = replay(&tree, |_| {});
             let stored = state
@@ -395,6 +409,18 @@ impl Ledger {
         let mut replayed = replayed?;
         let replay_took = started.elapsed();
         let last = replayed.frontier.size().saturating_sub(1);
+        if let Some(removed) = unfinished {
+            restore_state_records(&db, &tree, &replayed.state, stored_state?, batch_records)?;
+            DataFile::open(path)?
+                .sync()
+                .map_err(|e| StoreError::Storage(e.to_string()))?;
+            tracing::warn!(
+                removed_entries = removed,
+                size = replayed.frontier.size(),
+                "an unfinished group commit (never acknowledged) was rolled back"
+            );
+            stored_state = read_prefix(&tree, layout::STATE_PREFIX);
+        }
         // Readers get their own copy of the state; it is made while the checks run.
         let (checked, published_state) = std::thread::scope(|scope| {
             let copy = scope.spawn(|| replayed.state.clone());
@@ -448,6 +474,10 @@ impl Ledger {
             failure: failure.clone(),
             stopped: stopped.clone(),
             faults: options.faults,
+            batch_records: options
+                .batch_records
+                .unwrap_or(crate::limits::STORE_BATCH_RECORDS_MAX)
+                .max(1),
             nodes: nodes.clone(),
         })?;
         Ok(Ledger {
@@ -628,6 +658,112 @@ fn sign_checkpoint(identity: &LedgerIdentity, frontier: &Frontier, key: &Signing
     checkpoint::sign(&cp, checkpoint_key_name(identity), key)
 }
 
+/// If the pending marker is there (a group commit written in several batches was
+/// interrupted before its last), removes the entries beyond the signed checkpoint,
+/// which that group wrote and nobody was told of, and returns how many. The marker
+/// stays until the state records are restored (`restore_state_records`), so a crash
+/// during the roll-back leaves it to the next open.
+fn roll_back_unfinished_entries(
+    db: &sled::Db,
+    tree: &sled::Tree,
+    batch_records: usize,
+) -> Result<Option<u64>, StoreError> {
+    let Some(marker) = tree.get(layout::PENDING_KEY)? else {
+        return Ok(None);
+    };
+    let before = <[u8; 8]>::try_from(marker.as_ref())
+        .map(u64::from_be_bytes)
+        .map_err(|_| corrupt(0, "the pending-group marker is malformed"))?;
+    let note = tree
+        .get(layout::CHECKPOINT_KEY)?
+        .ok_or_else(|| corrupt(before, "the signed checkpoint is missing"))?;
+    let size = std::str::from_utf8(&note)
+        .ok()
+        .and_then(|n| checkpoint::parse_unverified(n).ok())
+        .map(|(cp, _)| cp.size)
+        .ok_or_else(|| corrupt(before, "the stored checkpoint cannot be read"))?;
+    // The replay checks the checkpoint's signature; nothing it covers is removed.
+    if size != before {
+        return Err(corrupt(
+            before,
+            format!(
+                "the pending-group marker says the ledger had {before} entries before an unfinished group, the checkpoint says {size}"
+            ),
+        ));
+    }
+    let mut removed = 0u64;
+    loop {
+        let keys: Vec<sled::IVec> = tree
+            .range(layout::entry_key(size)..=layout::entry_key(u64::MAX))
+            .keys()
+            .take(batch_records)
+            .collect::<Result<_, _>>()?;
+        if keys.is_empty() {
+            break;
+        }
+        let mut batch = sled::Batch::default();
+        for key in &keys {
+            batch.remove(key);
+        }
+        tree.apply_batch(batch)?;
+        db.flush()?;
+        removed += keys.len() as u64;
+    }
+    Ok(Some(removed))
+}
+
+/// Rewrites the state records that differ from `state` (the replay's) and removes
+/// those it does not have, then the pending marker, in batches: the second half of
+/// rolling back an unfinished group. `stored` is every stored state record, in key
+/// order.
+fn restore_state_records(
+    db: &sled::Db,
+    tree: &sled::Tree,
+    state: &State,
+    stored: Vec<(sled::IVec, sled::IVec)>,
+    batch_records: usize,
+) -> Result<(), StoreError> {
+    let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let expected = state.record_keys();
+    let mut stored = stored.into_iter().peekable();
+    let mut buf = Vec::new();
+    for (key_bytes, key) in &expected {
+        let full = [layout::STATE_PREFIX, key_bytes.as_slice()].concat();
+        // Stored records before this key are not in the state: remove them.
+        while let Some((k, _)) = stored.next_if(|(k, _)| k.as_ref() < full.as_slice()) {
+            writes.push((k.to_vec(), None));
+        }
+        buf.clear();
+        if !state.record_into(key, &mut buf) {
+            continue;
+        }
+        match stored.next_if(|(k, _)| k.as_ref() == full.as_slice()) {
+            Some((_, v)) if v.as_ref() == buf.as_slice() => {}
+            _ => writes.push((full, Some(buf.clone()))),
+        }
+    }
+    writes.extend(stored.map(|(k, _)| (k.to_vec(), None)));
+    let mut writes = writes.into_iter().peekable();
+    loop {
+        let mut batch = sled::Batch::default();
+        for (key, value) in writes.by_ref().take(batch_records) {
+            match value {
+                Some(v) => batch.insert(key, v),
+                None => batch.remove(key),
+            }
+        }
+        let last = writes.peek().is_none();
+        if last {
+            batch.remove(layout::PENDING_KEY);
+        }
+        tree.apply_batch(batch)?;
+        db.flush()?;
+        if last {
+            return Ok(());
+        }
+    }
+}
+
 /// Refuses keys outside the layout (`c`, `e` + index, `s` + record): one lookup per
 /// gap between the known prefixes. Entry keys of the wrong length are the replay's.
 fn check_no_stray_records(tree: &sled::Tree, last: u64) -> Result<(), StoreError> {
@@ -739,6 +875,12 @@ impl RawStore {
         if tree.is_empty() {
             return Err(StoreError::NotInitialised(path.display().to_string()));
         }
+        if tree.contains_key(layout::PENDING_KEY)? {
+            return Err(StoreError::Invalid(format!(
+                "the store in {} holds an unfinished group commit (the server stopped while writing it; none of it was acknowledged): start `dbond serve` on it once, which rolls it back, then try again",
+                path.display()
+            )));
+        }
         Ok(RawStore { tree, _db: db })
     }
 
@@ -795,6 +937,12 @@ mod tests {
     /// A new ledger in `dir` with genesis and one registered bank: two entries, so
     /// the leaf node of entry 0 is stored but not on the frontier.
     async fn two_entries(dir: &Path) -> (SigningKey, Arc<dyn Clock>) {
+        let (key, _, clock) = two_entries_and_admin(dir).await;
+        (key, clock)
+    }
+
+    /// [`two_entries`], also giving the admin's key.
+    async fn two_entries_and_admin(dir: &Path) -> (SigningKey, SigningKey, Arc<dyn Clock>) {
         let key = keys::generate();
         let admin = keys::generate();
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(chrono::Utc::now()));
@@ -809,33 +957,132 @@ mod tests {
             clock.clone(),
         )
         .unwrap();
-        let kind = pb::command::Kind::RegisterParticipant(pb::RegisterParticipant {
-            participant_id: "bank-a".into(),
-            role: pb::Role::Bank as i32,
-            public_key: keys::generate().verifying_key().to_bytes().to_vec(),
-            display_name: "Bank A".into(),
-        });
-        let command = crate::codec::command_from_kind(&kind).unwrap();
-        let payload = pb::RequestPayload {
-            ledger_origin: ORIGIN.into(),
-            issued_at: Some(crate::codec::timestamp_to_pb(clock.now())),
-            nonce: vec![7; 16],
-            command: Some(pb::Command { kind: Some(kind) }),
-        }
-        .encode_to_vec();
-        let signature = keys::sign(&admin, REQUEST_CONTEXT, &payload);
         ledger
-            .write(WriteRequest {
-                key_id: KeyId::of(&admin.verifying_key()),
-                payload,
-                signature: signature.to_bytes().to_vec(),
-                command,
-            })
+            .write(registration(&admin, &clock, "bank-a"))
             .await
             .unwrap();
         assert_eq!(ledger.size(), 2);
         ledger.close().unwrap();
-        (key, clock)
+        (key, admin, clock)
+    }
+
+    /// The admin's signed request to register bank `id`.
+    fn registration(admin: &SigningKey, clock: &Arc<dyn Clock>, id: &str) -> WriteRequest {
+        let kind = pb::command::Kind::RegisterParticipant(pb::RegisterParticipant {
+            participant_id: id.into(),
+            role: pb::Role::Bank as i32,
+            public_key: keys::generate().verifying_key().to_bytes().to_vec(),
+            display_name: "Bank".into(),
+        });
+        let command = crate::codec::command_from_kind(&kind).unwrap();
+        let mut nonce = vec![7; 16];
+        nonce.extend_from_slice(id.as_bytes());
+        let payload = pb::RequestPayload {
+            ledger_origin: ORIGIN.into(),
+            issued_at: Some(crate::codec::timestamp_to_pb(clock.now())),
+            nonce,
+            command: Some(pb::Command { kind: Some(kind) }),
+        }
+        .encode_to_vec();
+        let signature = keys::sign(admin, REQUEST_CONTEXT, &payload);
+        WriteRequest {
+            key_id: KeyId::of(&admin.verifying_key()),
+            payload,
+            signature: signature.to_bytes().to_vec(),
+            command,
+        }
+    }
+
+    /// What the store holds besides entries: (pending marker?, entries, state records).
+    fn on_disk(dir: &Path) -> (bool, u64, Vec<(sled::IVec, sled::IVec)>) {
+        // sled may hold its file lock a moment after a close returns.
+        let (_db, tree) = (0..200)
+            .find_map(|_| {
+                open_db(dir).ok().or_else(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                    None
+                })
+            })
+            .expect("the store opens");
+        (
+            tree.contains_key(layout::PENDING_KEY).unwrap(),
+            tree.scan_prefix([layout::ENTRY_PREFIX]).count() as u64,
+            read_prefix(&tree, layout::STATE_PREFIX).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_group_is_rolled_back_with_the_state_records_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, admin, clock) = two_entries_and_admin(dir.path()).await;
+        let (_, _, records_before) = on_disk(dir.path());
+        // Two records per batch: the registration's entry, state records and
+        // checkpoint take three batches; the second fails.
+        let ledger = Ledger::open_with(
+            dir.path(),
+            key.clone(),
+            clock.clone(),
+            StoreOptions {
+                faults: Some(FaultPlan {
+                    commit: 1,
+                    point: FaultPoint::LaterBatch,
+                }),
+                batch_records: Some(2),
+            },
+        )
+        .unwrap();
+        let failed = ledger
+            .write(registration(&admin, &clock, "bank-b"))
+            .await
+            .unwrap_err();
+        assert!(matches!(failed, WriteError::Unavailable(_)), "{failed}");
+        ledger.close().unwrap();
+        let (marker, entries, records) = on_disk(dir.path());
+        assert!(marker, "the first batch set the marker");
+        assert_eq!(entries, 3, "the group's entry is on disk");
+        assert_ne!(records, records_before, "and one of its state records");
+        match RawStore::open(dir.path()) {
+            Err(StoreError::Invalid(m)) => assert!(m.contains("unfinished group commit"), "{m}"),
+            Err(e) => panic!("refused for another reason: {e}"),
+            Ok(_) => panic!("an auditor's raw view opened a store with an unfinished group"),
+        }
+
+        let ledger = Ledger::open(dir.path(), key.clone(), clock.clone()).unwrap();
+        assert_eq!(ledger.size(), 2);
+        let id = registry::ParticipantId::parse("id", "bank-b").unwrap();
+        assert!(ledger.read(|p| p.state.participant(&id).is_none()));
+        ledger.close().unwrap();
+        assert_eq!(on_disk(dir.path()), (false, 2, records_before));
+
+        // And the ledger goes on from there.
+        let ledger = Ledger::open(dir.path(), key, clock.clone()).unwrap();
+        ledger
+            .write(registration(&admin, &clock, "bank-c"))
+            .await
+            .unwrap();
+        assert_eq!(ledger.size(), 3);
+        ledger.close().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_pending_marker_that_disagrees_with_the_checkpoint_removes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, clock) = two_entries(dir.path()).await;
+        for marker in [&1u64.to_be_bytes()[..], &3u64.to_be_bytes()[..], b"x"] {
+            {
+                let (db, tree) = open_db(dir.path()).unwrap();
+                tree.insert(layout::PENDING_KEY, marker).unwrap();
+                db.flush().unwrap();
+            }
+            match Ledger::open(dir.path(), key.clone(), clock.clone()) {
+                Err(StoreError::Corrupt { reason, .. }) => {
+                    assert!(reason.contains("pending-group marker"), "{reason}")
+                }
+                Err(e) => panic!("refused, but not as corrupt: {e}"),
+                Ok(_) => panic!("opened with a marker of {marker:?}"),
+            }
+            assert_eq!(on_disk(dir.path()).1, 2, "no entry was removed");
+        }
     }
 
     #[tokio::test]

@@ -1,8 +1,11 @@
 //! The single writer: takes queued write requests in groups, decides and seals
-//! each against a working state, writes the group's entries, Merkle nodes, state
-//! records and a fresh checkpoint in one sled batch, flushes once, then publishes
-//! and replies. A storage failure stops the writer for good (fail-stop): what is
-//! durable is decided by the next open's replay, never by a guess.
+//! each against a working state, writes the group's entries, state records and a
+//! fresh checkpoint in one sled batch, flushes once, then publishes and replies. A
+//! group larger than one batch may hold (`limits::STORE_BATCH_RECORDS_MAX`) goes in
+//! several, the first setting the pending marker and the last, with the
+//! checkpoint, removing it; the reply still waits for the last. A storage failure
+//! stops the writer for good (fail-stop): what is durable is decided by the next
+//! open's replay, never by a guess.
 
 use super::{Published, layout, sign_checkpoint};
 use crate::clock::Clock;
@@ -76,6 +79,8 @@ pub(super) struct WriterParts {
     /// Woken when the writer stops (after `failure` is set).
     pub stopped: Arc<tokio::sync::Notify>,
     pub faults: Option<super::FaultPlan>,
+    /// Records per sled batch.
+    pub batch_records: usize,
     /// The Merkle levels proofs read from memory; extended after each durable group.
     pub nodes: Arc<RwLock<super::NodeLevels>>,
 }
@@ -187,7 +192,9 @@ impl Writer {
         let now = p.clock.now();
         let recorded_at = p.state.last_recorded_at().map_or(now, |last| now.max(last));
         let recorded_pb = crate::codec::timestamp_to_pb(recorded_at);
-        let mut batch = sled::Batch::default();
+        // The group's writes, in order: entries, state records, the checkpoint last.
+        let mut writes: Vec<Write> = Vec::new();
+        let size_before = p.state.size();
         self.changes.clear();
         let mut applied: Vec<(EntryMeta, Event)> = Vec::new();
         let mut new_nodes: Vec<(u32, u64, Hash)> = Vec::new();
@@ -266,7 +273,7 @@ impl Writer {
                 }
                 // Check the sealed bytes read back as what was meant (assert in pairs).
                 debug_assert!(entry::open(&sealed.bytes).is_ok_and(|o| o.index() == idx));
-                batch.insert(layout::entry_key(idx).to_vec(), sealed.bytes);
+                writes.push((layout::entry_key(idx).to_vec(), Some(sealed.bytes)));
                 // Leaves are the entries' hashes; the levels above live in memory.
                 p.frontier.append(sealed.hash, |level, i, hash| {
                     if level > 0 {
@@ -309,44 +316,25 @@ impl Writer {
 
         if !applied.is_empty() {
             for key in self.changes.keys() {
-                match p.state.record(key) {
-                    Some(record) => batch.insert(layout::state_key(key), record),
-                    None => batch.remove(layout::state_key(key)),
-                }
+                writes.push((layout::state_key(key), p.state.record(key)));
             }
             let note = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
-            batch.insert(layout::CHECKPOINT_KEY, note.as_bytes());
+            writes.push((
+                layout::CHECKPOINT_KEY.to_vec(),
+                Some(note.clone().into_bytes()),
+            ));
             let flush_started = std::time::Instant::now();
             self.commits += 1;
-            // A planned failure (tests only; see `StoreOptions`) stands in for the
-            // I/O error the real call would return.
-            let commit = self.commits;
-            let fault = |point| {
-                p.faults
-                    .filter(|f| f.commit == commit && f.point == point)
-                    .map(|_| format!("injected I/O error ({point:?}) at group commit {commit}"))
-            };
-            if fault(super::FaultPoint::Panic).is_some() {
-                panic!("injected panic at group commit {commit}");
-            }
-            let durable = match fault(super::FaultPoint::BatchWrite) {
-                Some(e) => Err(e),
-                None => p.tree.apply_batch(batch).map_err(|e| e.to_string()),
-            }
-            .and_then(|()| match fault(super::FaultPoint::Flush) {
-                Some(e) => Err(e),
-                None => p.db.flush().map(|_| ()).map_err(|e| e.to_string()),
-            })
-            .and_then(|()| match fault(super::FaultPoint::Sync) {
-                Some(e) => Err(e),
-                None => p.data_file.sync().map_err(|e| e.to_string()),
-            });
+            let durable = self.write_durably(writes, size_before);
+            let p = &mut self.parts;
             if let Err(e) = durable {
                 let reason =
                     format!("storage failure, writes stopped (restart the server to recover): {e}");
                 self.fail(reason.clone());
-                // Part of the group may have reached the disk. The batch is atomic, so
-                // the next open finds all of it or none of it; until then nobody knows.
+                // Part of the group may have reached the disk. Batches are atomic and
+                // recovered in order, and the next open rolls back a group whose last
+                // batch is missing: it finds all of the group or none of it; until
+                // then nobody knows.
                 let message = format!(
                     "{reason}; this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key"
                 );
@@ -381,6 +369,7 @@ impl Writer {
             published.last_hash = p.last_hash;
             published.checkpoint = note;
         }
+        let p = &self.parts;
         let size = p.frontier.size();
         for (reply, mut outcome) in outcomes {
             if let Ok(c) = &mut outcome {
@@ -393,6 +382,70 @@ impl Writer {
             }
             let _ = reply.send(outcome);
         }
+    }
+}
+
+/// One write of a group: a key and its new value (`None` removes it).
+type Write = (Vec<u8>, Option<Vec<u8>>);
+
+impl Writer {
+    /// Writes a group's `writes` (the checkpoint last) and makes them durable: one
+    /// sled batch, or, for more than `batch_records` writes, several under the
+    /// pending marker (the ledger size before the group), flushed as they go so
+    /// that the marker is on disk before any later batch; the last batch carries
+    /// the checkpoint and removes the marker. sled recovers batches in order, so
+    /// after a crash the store holds a prefix of the batches: none (nothing
+    /// happened), some (the marker is there: the next open rolls them back), or all.
+    fn write_durably(&self, writes: Vec<Write>, size_before: u64) -> Result<(), String> {
+        let p = &self.parts;
+        // A planned failure (tests only; see `StoreOptions`) stands in for the I/O
+        // error the real call would return.
+        let commit = self.commits;
+        let fault = |point| {
+            p.faults
+                .filter(|f| f.commit == commit && f.point == point)
+                .map(|_| format!("injected I/O error ({point:?}) at group commit {commit}"))
+        };
+        if fault(super::FaultPoint::Panic).is_some() {
+            panic!("injected panic at group commit {commit}");
+        }
+        let batches = writes.len().div_ceil(p.batch_records).max(1);
+        let mut writes = writes.into_iter();
+        for n in 0..batches {
+            let mut batch = sled::Batch::default();
+            if n == 0 && batches > 1 {
+                batch.insert(layout::PENDING_KEY, &size_before.to_be_bytes());
+            }
+            for (key, value) in writes.by_ref().take(p.batch_records) {
+                match value {
+                    Some(v) => batch.insert(key, v),
+                    None => batch.remove(key),
+                }
+            }
+            if n + 1 == batches && batches > 1 {
+                batch.remove(layout::PENDING_KEY);
+            }
+            let injected = match n {
+                0 => fault(super::FaultPoint::BatchWrite),
+                1 => fault(super::FaultPoint::LaterBatch),
+                _ => None,
+            };
+            if let Some(e) = injected {
+                return Err(e);
+            }
+            p.tree.apply_batch(batch).map_err(|e| e.to_string())?;
+            if n + 1 < batches {
+                p.db.flush().map_err(|e| e.to_string())?;
+            }
+        }
+        if let Some(e) = fault(super::FaultPoint::Flush) {
+            return Err(e);
+        }
+        p.db.flush().map_err(|e| e.to_string())?;
+        if let Some(e) = fault(super::FaultPoint::Sync) {
+            return Err(e);
+        }
+        p.data_file.sync().map_err(|e| e.to_string())
     }
 }
 
