@@ -34,6 +34,7 @@ pub struct LimitsLayer {
     pub message_bytes_max: Option<usize>,
     pub concurrent_requests_per_connection_max: Option<usize>,
     pub shutdown_grace_secs: Option<u64>,
+    pub store_batch_records_max: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -66,6 +67,8 @@ pub struct ServerConfig {
     pub metrics_listen: Option<SocketAddr>,
     pub log: String,
     pub limits: ServerLimits,
+    /// Records per sled batch (`limits::STORE_BATCH_RECORDS_MAX` by default).
+    pub store_batch_records: usize,
     pub tls: Option<TlsFiles>,
 }
 
@@ -74,6 +77,9 @@ pub struct ServerConfig {
 pub const MESSAGE_BYTES_MIN: usize = 64 << 10;
 pub const MESSAGE_BYTES_MAX: usize = 64 << 20;
 pub const CONCURRENCY_MAX: usize = 1 << 16;
+/// Records per sled batch: sled holds about 9 KB per record of a batch until it
+/// ends, so a million would need some 9 GB.
+pub const STORE_BATCH_RECORDS_MAX: usize = 1 << 20;
 
 const _: () = assert!(MESSAGE_BYTES_MIN <= crate::limits::GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(crate::limits::GRPC_MESSAGE_BYTES_MAX <= MESSAGE_BYTES_MAX);
@@ -110,6 +116,10 @@ impl ConfigLayer {
                     .limits
                     .shutdown_grace_secs
                     .or(below.limits.shutdown_grace_secs),
+                store_batch_records_max: self
+                    .limits
+                    .store_batch_records_max
+                    .or(below.limits.store_batch_records_max),
             },
             tls: TlsLayer {
                 cert: self.tls.cert.or(below.tls.cert),
@@ -161,6 +171,15 @@ impl ConfigLayer {
                 "limits.concurrent_requests_per_connection_max must be 1 to {CONCURRENCY_MAX}, found {concurrency}"
             );
         }
+        let store_batch_records = self
+            .limits
+            .store_batch_records_max
+            .unwrap_or(crate::limits::STORE_BATCH_RECORDS_MAX);
+        if !(1..=STORE_BATCH_RECORDS_MAX).contains(&store_batch_records) {
+            anyhow::bail!(
+                "limits.store_batch_records_max must be 1 to {STORE_BATCH_RECORDS_MAX}, found {store_batch_records}"
+            );
+        }
         let accrual_secs = self
             .accrual_interval_secs
             .unwrap_or(crate::limits::ACCRUAL_INTERVAL_SECS_DEFAULT);
@@ -191,6 +210,7 @@ impl ConfigLayer {
                         .unwrap_or(crate::limits::SHUTDOWN_GRACE_SECS),
                 ),
             },
+            store_batch_records,
             tls,
         })
     }
@@ -226,6 +246,10 @@ mod tests {
         assert_eq!(c.data, PathBuf::from("/srv/dbond"));
         assert_eq!(c.limits.message_bytes_max, 1 << 20);
         assert_eq!(
+            c.store_batch_records,
+            crate::limits::STORE_BATCH_RECORDS_MAX
+        );
+        assert_eq!(
             c.accrual_interval,
             Duration::from_secs(crate::limits::ACCRUAL_INTERVAL_SECS_DEFAULT)
         );
@@ -245,6 +269,10 @@ mod tests {
             "concurrent_requests",
         );
         check("accrual_interval_secs = 0", "accrual_interval_secs");
+        check(
+            "[limits]\nstore_batch_records_max = 0",
+            "store_batch_records_max",
+        );
         check("[tls]\ncert = \"a.pem\"", "together");
         check("[tls]\nclient_ca = \"ca.pem\"", "client_ca");
         // Non-loopback is fine with TLS or an explicit opt-in.

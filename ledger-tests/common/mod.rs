@@ -18,6 +18,8 @@ pub struct Server {
     pub data: PathBuf,
     /// What the server printed on stdout before its "listening on" line.
     pub banner: Vec<String>,
+    /// Extra `dbond serve` arguments, given again on restart.
+    extra: Vec<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -87,6 +89,7 @@ impl Server {
             addr,
             data,
             banner,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             _dir: Some(dir),
         }
     }
@@ -99,6 +102,7 @@ impl Server {
             addr,
             data: data.to_path_buf(),
             banner,
+            extra: Vec::new(),
             _dir: None,
         }
     }
@@ -145,7 +149,8 @@ impl Server {
     /// Starts the server again on the same data folder.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill first");
-        let (child, addr) = spawn(&self.data, &[]);
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let (child, addr) = spawn(&self.data, &extra);
         self.child = Some(child);
         self.addr = addr;
     }

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Requests worked on at once per connection. [default: 1024]
     #[arg(long, env = "DBOND_CONCURRENCY_PER_CONNECTION")]
     pub concurrency_per_connection: Option<usize>,
+    /// Records per sled batch; a group commit with more (an allotment, issue or
+    /// coupon run for many holders) is written in several. [default: 16384]
+    #[arg(long, env = "DBOND_STORE_BATCH_RECORDS_MAX")]
+    pub store_batch_records_max: Option<usize>,
     /// Allow listening in plaintext on a non-loopback address.
     #[arg(long)]
     pub allow_plaintext_remote: bool,
@@ -78,6 +82,7 @@ impl ServeArgs {
                 message_bytes_max: self.message_bytes_max,
                 concurrent_requests_per_connection_max: self.concurrency_per_connection,
                 shutdown_grace_secs: None,
+                store_batch_records_max: self.store_batch_records_max,
             },
             tls: TlsLayer {
                 cert: self.tls_cert.clone(),
@@ -115,6 +120,7 @@ pub fn open_or_create(
     data: &Path,
     origin: Option<&str>,
     clock: Arc<dyn Clock>,
+    options: store::StoreOptions,
 ) -> anyhow::Result<Ledger> {
     let paths = DataPaths::new(data);
     std::fs::create_dir_all(data)
@@ -145,7 +151,7 @@ pub fn open_or_create(
         // The public half, for auditors and banks to pin (receipts, witnessing).
         let ledger_pub = paths.ledger_key.with_extension("pub");
         keys::write_public_key(&ledger_pub, &ledger_key.verifying_key())?;
-        let ledger = Ledger::create(
+        let ledger = Ledger::create_with(
             &paths.store,
             &ledger_key,
             store::Genesis {
@@ -154,6 +160,7 @@ pub fn open_or_create(
                 admin_key: &admin_key,
             },
             clock,
+            options,
         )?;
         eprintln!("created a new ledger {origin:?} in {}", data.display());
         eprintln!(
@@ -174,7 +181,7 @@ pub fn open_or_create(
             "opening the ledger in {} (replaying and checking every entry)",
             data.display()
         );
-        let ledger = Ledger::open(&paths.store, ledger_key, clock)?;
+        let ledger = Ledger::open_with(&paths.store, ledger_key, clock, options)?;
         eprintln!(
             "ledger {:?} open: {} entries, all consistent",
             ledger.identity().origin,
@@ -189,9 +196,14 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let data = config.data.clone();
     let origin = config.origin.clone();
     let clock_open = clock.clone();
-    let ledger =
-        tokio::task::spawn_blocking(move || open_or_create(&data, origin.as_deref(), clock_open))
-            .await??;
+    let options = store::StoreOptions {
+        batch_records: Some(config.store_batch_records),
+        ..Default::default()
+    };
+    let ledger = tokio::task::spawn_blocking(move || {
+        open_or_create(&data, origin.as_deref(), clock_open, options)
+    })
+    .await??;
     let tls = match &config.tls {
         Some(files) => Some(service::tls_config(files)?),
         None => None,

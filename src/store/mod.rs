@@ -254,6 +254,17 @@ impl Ledger {
         genesis: Genesis<'_>,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, StoreError> {
+        Ledger::create_with(path, ledger_key, genesis, clock, StoreOptions::default())
+    }
+
+    /// [`Ledger::create`] with options for the writer it starts.
+    pub fn create_with(
+        path: &Path,
+        ledger_key: &SigningKey,
+        genesis: Genesis<'_>,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Ledger, StoreError> {
         // The handles stay open into `open_opened`: dropping them and opening the
         // folder again raced sled's background threads for the file lock, and the
         // create failed now and then with "could not acquire lock".
@@ -345,14 +356,7 @@ impl Ledger {
                 .sync()
                 .map_err(|e| StoreError::Storage(e.to_string()))?;
         }
-        Ledger::open_opened(
-            path,
-            db,
-            tree,
-            ledger_key.clone(),
-            clock,
-            StoreOptions::default(),
-        )
+        Ledger::open_opened(path, db, tree, ledger_key.clone(), clock, options)
     }
 
     /// Opens an existing ledger, replaying and checking it in full, and starts the
