@@ -674,6 +674,7 @@ fn find_due<'h, P>(
     fixings: &Fixings,
     posted: &dyn Fn(&EventId) -> bool,
     through: NaiveDate,
+    limit: usize,
     mut make: impl FnMut(usize, &HoldingInput<'h>, Decimal) -> P,
 ) -> Result<Found<P>, AccrualError> {
     let plan = plan(series, fixings)?;
@@ -682,6 +683,9 @@ fn find_due<'h, P>(
     let mut waiting = Vec::new();
     let mut record: Option<(u64, u64)> = None;
     for event in plan.events.iter().take_while(|e| e.date <= through) {
+        if due.len() >= limit {
+            break;
+        }
         let Some(cf) = flows.get(event.flow as usize) else {
             continue;
         };
@@ -772,12 +776,28 @@ pub fn due_events(
     posted: &dyn Fn(&EventId) -> bool,
     through: NaiveDate,
 ) -> Result<DueReport, AccrualError> {
+    due_events_limited(series, holdings, fixings, posted, through, usize::MAX)
+}
+
+/// The first `limit` events of [`due_events`] (and what waits before the last of
+/// them): posting one event needs only the first, not every later coupon's
+/// payments, which a catch-up after a long stop would otherwise recompute for
+/// each event it posts.
+pub fn due_events_limited(
+    series: &SeriesInput,
+    holdings: &[HoldingInput],
+    fixings: &Fixings,
+    posted: &dyn Fn(&EventId) -> bool,
+    through: NaiveDate,
+    limit: usize,
+) -> Result<DueReport, AccrualError> {
     let (found, waiting) = find_due(
         series,
         holdings,
         fixings,
         posted,
         through,
+        limit,
         |_, h, amount| Payment {
             investor_ref: h.investor_ref.to_string(),
             bank_id: h.bank_id.to_string(),
@@ -810,6 +830,7 @@ pub fn due_events_indexed(
         fixings,
         posted,
         through,
+        usize::MAX,
         |i, _, amount| HoldingPayment { holding: i, amount },
     )?;
     let due = found

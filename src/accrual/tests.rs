@@ -484,6 +484,30 @@ fn posted_events_are_never_returned_again() {
 }
 
 #[test]
+fn a_limited_report_is_the_start_of_the_full_one() {
+    let (t, f) = terms(&[]);
+    let s = series(&t, RoundingRule::HalfEven);
+    let holdings = [holding("a", "abb", 10), holding("b", "pasha", 7)];
+    let through = d("2100-01-01");
+    let all = due_events(&s, &holdings, &f, &nothing_posted, through).unwrap();
+    assert!(all.due.len() > 3, "{all:?}");
+    for limit in [0, 1, 2, all.due.len(), all.due.len() + 5] {
+        let first = due_events_limited(&s, &holdings, &f, &nothing_posted, through, limit).unwrap();
+        assert_eq!(
+            first.due,
+            all.due[..limit.min(all.due.len())],
+            "limit {limit}"
+        );
+    }
+    // After a missed coupon, the first due is that coupon, with its payments.
+    let skipped = |id: &EventId| id.to_string().ends_with("/record/1");
+    let missed = due_events(&s, &holdings, &f, &skipped, through).unwrap();
+    let first = due_events_limited(&s, &holdings, &f, &skipped, through, 1).unwrap();
+    assert_eq!(first.due, missed.due[..1]);
+    assert_eq!(ids(&first.due), ["AZ-2029-USD/record/0"]);
+}
+
+#[test]
 fn catching_up_equals_running_daily() {
     let (t, f) = terms(&[
         ("frequency", "\"quarterly\""),

@@ -146,10 +146,28 @@ pub fn due(
     id: &SeriesId,
     through: NaiveDate,
 ) -> Result<accrual::DueReport, RegistryError> {
+    due_limited(state, id, through, usize::MAX)
+}
+
+/// The first `limit` events of [`due`].
+fn due_limited(
+    state: &State,
+    id: &SeriesId,
+    through: NaiveDate,
+    limit: usize,
+) -> Result<accrual::DueReport, RegistryError> {
     let es = EngineSeries::of(state, id)?;
     let holdings = es.holding_inputs();
     let posted = |e: &EventId| state.posted.contains_key(&e.to_string());
-    accrual::due_events(&es.input(id), &holdings, &fixings(state), &posted, through).map_err(|e| {
+    accrual::due_events_limited(
+        &es.input(id),
+        &holdings,
+        &fixings(state),
+        &posted,
+        through,
+        limit,
+    )
+    .map_err(|e| {
         RegistryError::FailedPrecondition(format!("the accrual engine cannot run series {id}: {e}"))
     })
 }
@@ -250,7 +268,8 @@ pub(super) fn decide_post(
         )));
     }
     let today = ctx.recorded_at.date_naive();
-    let report = due(state, id, today)?;
+    // Only the first due event is needed (the one to post).
+    let report = due_limited(state, id, today, 1)?;
     let Some(first) = report.due.into_iter().next() else {
         return Err(RegistryError::FailedPrecondition(format!(
             "nothing is due on series {id} through {today}; {event} is not due"
