@@ -762,8 +762,8 @@ fn merkle_proofs(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if bench { 10_000_000 } else { 1_000 });
     let started = Instant::now();
-    // Every level in memory, leaves included: the store's own `NodeLevels` (it
-    // keeps the levels above the leaves; its leaves are the entries' hashes).
+    // Every level in memory, leaves included, as the store keeps them: its own
+    // `NodeLevels`.
     let mut tree = dbond::store::NodeLevels::default();
     let mut frontier = merkle::Frontier::new();
     for i in 0..leaves {

@@ -120,21 +120,20 @@ pub struct Genesis<'a> {
     pub admin_key: &'a SigningKey,
 }
 
-/// Reads perfect Merkle nodes. A leaf (level 0) is the leaf hash of its stored
-/// entry; levels 1 and up are in memory only (every one, filled by the replay at
-/// open and by the writer after each durable group, before the new size is
-/// published): 32 bytes per entry in all. A perfect node never changes once
-/// complete, so the copy in memory is never stale, and the store holds no node
-/// that could drift from the entries.
+/// Reads perfect Merkle nodes, every level from memory: a leaf (level 0) is the
+/// leaf hash of its entry, and every node is filled by the replay at open and by
+/// the writer after each durable group, before the new size is published: 64
+/// bytes per entry in all. A perfect node never changes once complete, so the copy
+/// in memory is never stale, and the store holds no node that could drift from the
+/// entries. (Proofs read no entry: at ten million entries a read from sled missed
+/// its cache and took 150 µs.)
 #[derive(Clone)]
 pub struct StoredNodes {
-    tree: sled::Tree,
     levels: Arc<RwLock<NodeLevels>>,
 }
 
 /// Perfect Merkle nodes, per level, at their index: the nodes a frontier's appends
-/// complete, in order. The store keeps levels 1 and up (its leaves are the
-/// entries); a tree held wholly in memory keeps level 0 too.
+/// complete, in order, the leaves included.
 #[derive(Default, Debug, Clone)]
 pub struct NodeLevels {
     levels: Vec<Vec<Hash>>,
@@ -171,14 +170,6 @@ impl NodeReader for NodeLevels {
 
 impl NodeReader for StoredNodes {
     fn node(&self, level: u32, index: u64) -> Result<Hash, MerkleError> {
-        if level == 0 {
-            let bytes = self
-                .tree
-                .get(layout::entry_key(index))
-                .map_err(|e| MerkleError::Storage(e.to_string()))?
-                .ok_or_else(|| MerkleError::Storage(format!("entry {index} is not stored")))?;
-            return Ok(merkle::hash_leaf(&bytes));
-        }
         self.levels
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -629,7 +620,6 @@ impl Ledger {
 
     pub fn nodes(&self) -> StoredNodes {
         StoredNodes {
-            tree: self.inner.tree.clone(),
             levels: self.inner.nodes.clone(),
         }
     }

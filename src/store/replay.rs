@@ -17,7 +17,7 @@ pub struct Replayed {
     pub frontier: Frontier,
     pub last_hash: Hash,
     pub checkpoint: String,
-    /// Every perfect Merkle node above the leaves (the leaves are the entries).
+    /// Every perfect Merkle node, the leaves (the entries' leaf hashes) included.
     pub nodes: super::NodeLevels,
 }
 
@@ -120,11 +120,7 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
                     &mut changes,
                 )
                 .map_err(|e| corrupt(index, e.reason))?;
-                frontier.append(opened.hash, |level, i, hash| {
-                    if level > 0 {
-                        nodes.push(level, i, *hash)
-                    }
-                });
+                frontier.append(opened.hash, |level, i, hash| nodes.push(level, i, *hash));
                 last_hash = opened.hash;
                 expected_index += 1;
                 if expected_index % 65536 == 0 {

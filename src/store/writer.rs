@@ -274,11 +274,9 @@ impl Writer {
                 // Check the sealed bytes read back as what was meant (assert in pairs).
                 debug_assert!(entry::open(&sealed.bytes).is_ok_and(|o| o.index() == idx));
                 writes.push((layout::entry_key(idx).to_vec(), Some(sealed.bytes)));
-                // Leaves are the entries' hashes; the levels above live in memory.
+                // Every level of the tree, the leaves too, lives in memory.
                 p.frontier.append(sealed.hash, |level, i, hash| {
-                    if level > 0 {
-                        new_nodes.push((level, i, *hash));
-                    }
+                    new_nodes.push((level, i, *hash));
                 });
                 p.last_hash = sealed.hash;
                 first_hash.get_or_insert(sealed.hash);
