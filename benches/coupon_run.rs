@@ -698,7 +698,7 @@ async fn measure(root: std::path::PathBuf) {
     let admin_registrations: Vec<CommandKind> = (0..appends)
         .map(|i| {
             CommandKind::RegisterParticipant(pb::RegisterParticipant {
-                participant_id: format!("late-bank-{i}"),
+                participant_id: format!("late-bank-{size}-{i}"),
                 role: pb::Role::Bank as i32,
                 public_key: keys::generate().verifying_key().to_bytes().to_vec(),
                 display_name: "late".into(),
