@@ -432,7 +432,7 @@ impl Ledger {
             check_ms = (started.elapsed() - replay_took).as_millis() as u64,
             "ledger replayed and cross-checked"
         );
-        // The levels above the leaves stay in memory for proofs; the writer adds to them.
+        // The tree's levels stay in memory for proofs; the writer adds to them.
         let nodes = Arc::new(RwLock::new(std::mem::take(&mut replayed.nodes)));
         let identity = replayed
             .state
