@@ -84,6 +84,22 @@ pub const STORE_BATCH_RECORDS_MAX: usize = 1 << 20;
 const _: () = assert!(MESSAGE_BYTES_MIN <= crate::limits::GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(crate::limits::GRPC_MESSAGE_BYTES_MAX <= MESSAGE_BYTES_MAX);
 
+/// `value` if it lies in `range`, else an error naming the setting and its bounds.
+fn within(
+    name: &str,
+    value: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> anyhow::Result<usize> {
+    if !range.contains(&value) {
+        anyhow::bail!(
+            "{name} must be {} to {}, found {value}",
+            range.start(),
+            range.end()
+        );
+    }
+    Ok(value)
+}
+
 impl ConfigLayer {
     /// Reads a TOML file, refusing unknown keys (with the key's name).
     pub fn read(path: &Path) -> anyhow::Result<ConfigLayer> {
@@ -153,33 +169,27 @@ impl ConfigLayer {
                 "refusing to serve plaintext gRPC on {listen}, which is not loopback; configure TLS (tls.cert, tls.key) or set allow_plaintext_remote"
             );
         }
-        let message_bytes_max = self
-            .limits
-            .message_bytes_max
-            .unwrap_or(crate::limits::GRPC_MESSAGE_BYTES_MAX);
-        if !(MESSAGE_BYTES_MIN..=MESSAGE_BYTES_MAX).contains(&message_bytes_max) {
-            anyhow::bail!(
-                "limits.message_bytes_max must be {MESSAGE_BYTES_MIN} to {MESSAGE_BYTES_MAX}, found {message_bytes_max}"
-            );
-        }
-        let concurrency = self
-            .limits
-            .concurrent_requests_per_connection_max
-            .unwrap_or(crate::limits::CONCURRENT_REQUESTS_PER_CONNECTION_MAX);
-        if !(1..=CONCURRENCY_MAX).contains(&concurrency) {
-            anyhow::bail!(
-                "limits.concurrent_requests_per_connection_max must be 1 to {CONCURRENCY_MAX}, found {concurrency}"
-            );
-        }
-        let store_batch_records = self
-            .limits
-            .store_batch_records_max
-            .unwrap_or(crate::limits::STORE_BATCH_RECORDS_MAX);
-        if !(1..=STORE_BATCH_RECORDS_MAX).contains(&store_batch_records) {
-            anyhow::bail!(
-                "limits.store_batch_records_max must be 1 to {STORE_BATCH_RECORDS_MAX}, found {store_batch_records}"
-            );
-        }
+        let message_bytes_max = within(
+            "limits.message_bytes_max",
+            self.limits
+                .message_bytes_max
+                .unwrap_or(crate::limits::GRPC_MESSAGE_BYTES_MAX),
+            MESSAGE_BYTES_MIN..=MESSAGE_BYTES_MAX,
+        )?;
+        let concurrency = within(
+            "limits.concurrent_requests_per_connection_max",
+            self.limits
+                .concurrent_requests_per_connection_max
+                .unwrap_or(crate::limits::CONCURRENT_REQUESTS_PER_CONNECTION_MAX),
+            1..=CONCURRENCY_MAX,
+        )?;
+        let store_batch_records = within(
+            "limits.store_batch_records_max",
+            self.limits
+                .store_batch_records_max
+                .unwrap_or(crate::limits::STORE_BATCH_RECORDS_MAX),
+            1..=STORE_BATCH_RECORDS_MAX,
+        )?;
         let accrual_secs = self
             .accrual_interval_secs
             .unwrap_or(crate::limits::ACCRUAL_INTERVAL_SECS_DEFAULT);

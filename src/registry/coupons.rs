@@ -150,7 +150,7 @@ pub fn due(
 }
 
 /// The first `limit` events of [`due`].
-fn due_limited(
+pub fn due_limited(
     state: &State,
     id: &SeriesId,
     through: NaiveDate,

@@ -469,10 +469,7 @@ impl Ledger {
             failure: failure.clone(),
             stopped: stopped.clone(),
             faults: options.faults,
-            batch_records: options
-                .batch_records
-                .unwrap_or(crate::limits::STORE_BATCH_RECORDS_MAX)
-                .max(1),
+            batch_records,
             nodes: nodes.clone(),
         })?;
         Ok(Ledger {
@@ -652,6 +649,19 @@ fn sign_checkpoint(identity: &LedgerIdentity, frontier: &Frontier, key: &Signing
     checkpoint::sign(&cp, checkpoint_key_name(identity), key)
 }
 
+/// One write to the store: a key and its new value (`None` removes it).
+pub(crate) type Write = (Vec<u8>, Option<Vec<u8>>);
+
+/// Adds `writes` to `batch`, in order.
+fn add_writes(batch: &mut sled::Batch, writes: impl Iterator<Item = Write>) {
+    for (key, value) in writes {
+        match value {
+            Some(v) => batch.insert(key, v),
+            None => batch.remove(key),
+        }
+    }
+}
+
 /// If the pending marker is there (a group commit written in several batches was
 /// interrupted before its last), removes the entries beyond the signed checkpoint,
 /// which that group wrote and nobody was told of, and returns how many. The marker
@@ -717,7 +727,7 @@ fn restore_state_records(
     stored: Vec<(sled::IVec, sled::IVec)>,
     batch_records: usize,
 ) -> Result<(), StoreError> {
-    let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut writes: Vec<Write> = Vec::new();
     let expected = state.record_keys();
     let mut stored = stored.into_iter().peekable();
     let mut buf = Vec::new();
@@ -740,12 +750,7 @@ fn restore_state_records(
     let mut writes = writes.into_iter().peekable();
     loop {
         let mut batch = sled::Batch::default();
-        for (key, value) in writes.by_ref().take(batch_records) {
-            match value {
-                Some(v) => batch.insert(key, v),
-                None => batch.remove(key),
-            }
-        }
+        add_writes(&mut batch, writes.by_ref().take(batch_records));
         let last = writes.peek().is_none();
         if last {
             batch.remove(layout::PENDING_KEY);

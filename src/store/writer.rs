@@ -7,7 +7,7 @@
 //! stops the writer for good (fail-stop): what is durable is decided by the next
 //! open's replay, never by a guess.
 
-use super::{Published, layout, sign_checkpoint};
+use super::{Published, Write, layout, sign_checkpoint};
 use crate::clock::Clock;
 use crate::ledger::entry::{self, Origin};
 use crate::ledger::keys::KeyId;
@@ -383,9 +383,6 @@ impl Writer {
     }
 }
 
-/// One write of a group: a key and its new value (`None` removes it).
-type Write = (Vec<u8>, Option<Vec<u8>>);
-
 impl Writer {
     /// Writes a group's `writes` (the checkpoint last) and makes them durable: one
     /// sled batch, or, for more than `batch_records` writes, several under the
@@ -414,12 +411,7 @@ impl Writer {
             if n == 0 && batches > 1 {
                 batch.insert(layout::PENDING_KEY, &size_before.to_be_bytes());
             }
-            for (key, value) in writes.by_ref().take(p.batch_records) {
-                match value {
-                    Some(v) => batch.insert(key, v),
-                    None => batch.remove(key),
-                }
-            }
+            super::add_writes(&mut batch, writes.by_ref().take(p.batch_records));
             if n + 1 == batches && batches > 1 {
                 batch.remove(layout::PENDING_KEY);
             }
