@@ -306,7 +306,7 @@ fn subscriptions(ledger: &Ledger) -> BTreeMap<String, (u64, String, u64)> {
             .subscriptions_after(0)
             .map(|s| {
                 (
-                    s.idempotency_key.clone(),
+                    s.idempotency_key.to_string(),
                     (s.subscription_id, s.investor_ref.to_string(), s.units),
                 )
             })

@@ -643,7 +643,7 @@ pub fn event_to_pb(event: &Event) -> Option<pb::event::Kind> {
             category: category_to_pb(e.category) as i32,
             country: e.country.to_string(),
             units: e.units.to_string(),
-            idempotency_key: e.idempotency_key.clone(),
+            idempotency_key: e.idempotency_key.to_string(),
         }),
         Event::SubscriptionWithdrawn { subscription_id } => {
             Kind::SubscriptionWithdrawn(pb::SubscriptionWithdrawn {
@@ -752,7 +752,7 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
                 category: category_from_pb("category", e.category)?,
                 country: Country::parse("country", &e.country)?,
                 units: units("units", &e.units)?,
-                idempotency_key: e.idempotency_key.clone(),
+                idempotency_key: e.idempotency_key.as_str().into(),
             }),
             Kind::SubscriptionWithdrawn(e) => Event::SubscriptionWithdrawn {
                 subscription_id: e.subscription_id,
@@ -801,7 +801,7 @@ pub fn subscription_to_pb(s: &Subscription) -> pb::Subscription {
         allotted_units: s.allotted_units.to_string(),
         refunded_units: s.refunded_units.to_string(),
         amount_due: s.amount_due.to_string(),
-        idempotency_key: s.idempotency_key.clone(),
+        idempotency_key: s.idempotency_key.to_string(),
         submitted_at: Some(timestamp_to_pb(s.submitted_at)),
     }
 }

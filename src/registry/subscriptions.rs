@@ -7,13 +7,14 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// A pseudonymous investor reference chosen by the bank (for example a keyed hash
 /// of its own customer number): 1 to 64 of ASCII letters, digits, '-', '_', ':'.
 /// Never a name or a document number.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct InvestorRef(String);
+pub struct InvestorRef(Arc<str>);
 
 impl InvestorRef {
     pub fn parse(field: &str, s: &str) -> Result<Self, RegistryError> {
@@ -29,7 +30,7 @@ impl InvestorRef {
                 ),
             ));
         }
-        Ok(InvestorRef(s.to_string()))
+        Ok(InvestorRef(s.into()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -37,7 +38,7 @@ impl InvestorRef {
 
     /// Sorts before every valid reference (a range bound, never an investor).
     pub(crate) fn min() -> Self {
-        InvestorRef(String::new())
+        InvestorRef("".into())
     }
 }
 
@@ -98,7 +99,7 @@ pub struct Subscription {
     pub category: DiasporaCategory,
     pub country: Country,
     pub units: u64,
-    pub idempotency_key: String,
+    pub idempotency_key: Arc<str>,
     pub submitted_at: DateTime<Utc>,
     pub status: SubscriptionStatus,
     pub allotted_units: u64,
@@ -135,7 +136,7 @@ pub struct SubscriptionSubmitted {
     pub category: DiasporaCategory,
     pub country: Country,
     pub units: u64,
-    pub idempotency_key: String,
+    pub idempotency_key: Arc<str>,
 }
 
 fn require_bank(caller: &Caller, what: &str) -> Result<(), RegistryError> {
@@ -183,11 +184,22 @@ pub(super) fn decide_submit(
             format!("must be at least 1 whole unit, found {}", c.units),
         ));
     }
-    if let Some(&first) = state
+    let Some(index) = &state.decide else {
+        return Err(RegistryError::FailedPrecondition(
+            "this copy of the registry answers queries only; the ledger writer decides commands"
+                .into(),
+        ));
+    };
+    if let Some(&first) = index
         .idempotency
-        .get(&(caller.participant_id.clone(), key.to_string()))
+        .get(&(caller.participant_id.clone(), Arc::from(key)))
     {
-        let sub = &state.subscriptions[&first];
+        // The index names only subscriptions the registry holds.
+        let sub = state.subscriptions.get(&first).ok_or_else(|| {
+            RegistryError::AlreadyExists(format!(
+                "idempotency key {key:?} was already used for subscription {first}"
+            ))
+        })?;
         let same = sub.series_id == c.series_id
             && sub.investor_ref == c.investor_ref
             && sub.category == c.category
@@ -251,7 +263,7 @@ pub(super) fn decide_submit(
             c.series_id, c.country
         )));
     }
-    let held = state
+    let held = index
         .investor_units
         .get(&(
             c.series_id.clone(),
@@ -282,7 +294,7 @@ pub(super) fn decide_submit(
             category: c.category,
             country: c.country,
             units: c.units,
-            idempotency_key: c.idempotency_key.clone(),
+            idempotency_key: c.idempotency_key.as_str().into(),
         },
     )]))
 }
@@ -352,10 +364,13 @@ fn sub_mut<'a>(
 }
 
 fn unbook(state: &mut State, key: (SeriesId, ParticipantId, InvestorRef), units: u64) {
-    if let Some(v) = state.investor_units.get_mut(&key) {
+    let Some(index) = state.decide.as_mut() else {
+        return;
+    };
+    if let Some(v) = index.investor_units.get_mut(&key) {
         *v = v.saturating_sub(units);
         if *v == 0 {
-            state.investor_units.remove(&key);
+            index.investor_units.remove(&key);
         }
     }
 }
@@ -368,56 +383,65 @@ pub(super) fn apply(
 ) -> Result<(), ApplyError> {
     match event {
         Event::SubscriptionSubmitted(e) => {
-            if e.subscription_id != meta.index
-                || state.subscriptions.contains_key(&e.subscription_id)
-            {
-                return Err(fail(
+            let not_own_index = || {
+                fail(
                     meta,
                     format!(
                         "subscription id {} must be the entry's own index",
                         e.subscription_id
                     ),
-                ));
+                )
+            };
+            if e.subscription_id != meta.index {
+                return Err(not_own_index());
             }
-            state
+            // The registry's own copies of the series and bank ids, so that a
+            // million subscriptions share two strings rather than hold two million.
+            let series_id = state
                 .series
-                .get(&e.series_id)
+                .get_key_value(&e.series_id)
+                .map(|(id, _)| id.clone())
                 .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
-            state.subscriptions.insert(
-                e.subscription_id,
-                Subscription {
-                    subscription_id: e.subscription_id,
-                    series_id: e.series_id.clone(),
-                    bank_id: e.bank_id.clone(),
-                    investor_ref: e.investor_ref.clone(),
-                    category: e.category,
-                    country: e.country,
-                    units: e.units,
-                    idempotency_key: e.idempotency_key.clone(),
-                    submitted_at: meta.recorded_at,
-                    status: SubscriptionStatus::Submitted,
-                    allotted_units: 0,
-                    refunded_units: 0,
-                    amount_due: Decimal::ZERO,
-                },
-            );
-            state
-                .books
-                .entry(e.series_id.clone())
-                .or_default()
-                .push(e.subscription_id);
-            state.idempotency.insert(
-                (e.bank_id.clone(), e.idempotency_key.clone()),
-                e.subscription_id,
-            );
-            *state
-                .investor_units
-                .entry((
-                    e.series_id.clone(),
-                    e.bank_id.clone(),
-                    e.investor_ref.clone(),
-                ))
-                .or_default() += e.units;
+            let bank_id = state
+                .participants
+                .get_key_value(&e.bank_id)
+                .map_or_else(|| e.bank_id.clone(), |(id, _)| id.clone());
+            let added = state.subscriptions.push(Subscription {
+                subscription_id: e.subscription_id,
+                series_id: series_id.clone(),
+                bank_id: bank_id.clone(),
+                investor_ref: e.investor_ref.clone(),
+                category: e.category,
+                country: e.country,
+                units: e.units,
+                idempotency_key: e.idempotency_key.clone(),
+                submitted_at: meta.recorded_at,
+                status: SubscriptionStatus::Submitted,
+                allotted_units: 0,
+                refunded_units: 0,
+                amount_due: Decimal::ZERO,
+            });
+            if !added {
+                return Err(not_own_index());
+            }
+            match state.books.get_mut(&series_id) {
+                Some(book) => book.push(e.subscription_id),
+                None => {
+                    state
+                        .books
+                        .insert(series_id.clone(), vec![e.subscription_id]);
+                }
+            }
+            if let Some(index) = state.decide.as_mut() {
+                index.idempotency.insert(
+                    (bank_id.clone(), e.idempotency_key.clone()),
+                    e.subscription_id,
+                );
+                *index
+                    .investor_units
+                    .entry((series_id, bank_id, e.investor_ref.clone()))
+                    .or_default() += e.units;
+            }
             changes.touch(StateKey::Subscription(e.subscription_id));
         }
         Event::SubscriptionWithdrawn { subscription_id } => {
@@ -517,8 +541,17 @@ pub(super) fn apply(
             series_id,
             holdings,
         } => {
+            // The registry's own copies of the ids, shared by every holding.
+            let series_id = state
+                .series
+                .get_key_value(series_id)
+                .map_or_else(|| series_id.clone(), |(id, _)| id.clone());
             for h in holdings {
-                let key = (series_id.clone(), h.investor_ref.clone(), h.bank_id.clone());
+                let bank_id = state
+                    .participants
+                    .get_key_value(&h.bank_id)
+                    .map_or_else(|| h.bank_id.clone(), |(id, _)| id.clone());
+                let key = (series_id.clone(), h.investor_ref.clone(), bank_id.clone());
                 if state.holdings.contains_key(&key) {
                     return Err(fail(
                         meta,
@@ -533,14 +566,14 @@ pub(super) fn apply(
                     Holding {
                         series_id: series_id.clone(),
                         investor_ref: h.investor_ref.clone(),
-                        bank_id: h.bank_id.clone(),
+                        bank_id: bank_id.clone(),
                         units: h.units,
                         redeemed_units: 0,
                     },
                 );
                 state
                     .holdings_by_investor
-                    .entry((h.bank_id.clone(), h.investor_ref.clone()))
+                    .entry((bank_id, h.investor_ref.clone()))
                     .or_default()
                     .insert(series_id.clone());
                 changes.touch(StateKey::Holding(key));

@@ -604,3 +604,49 @@ fn terms_whose_figures_overflow_a_decimal_are_refused() {
         other => panic!("expected invalid terms, got {other:?}"),
     }
 }
+
+#[test]
+fn the_readers_copy_answers_queries_as_the_full_state_and_decides_nothing() {
+    let mut w = open_world();
+    let (a, b) = (w.bank_a.clone(), w.bank_b.clone());
+    w.subscribe(&a, "inv-1", 40, "k1").unwrap();
+    let mut copy = w.state.readers_copy();
+    let from = w.log.len();
+    let s2 = w.subscribe(&b, "inv-2", 60, "k2").unwrap();
+    w.run(&b, Command::WithdrawSubscription(s2)).unwrap();
+    w.subscribe(&a, "inv-1", 50, "k3").unwrap();
+    // The readers' copy follows by applying the same events, as the store does.
+    let mut changes = Changes::default();
+    for (meta, event) in &w.log[from..] {
+        apply(&mut copy, meta, event, &mut changes).expect("applies to the copy");
+    }
+    assert_eq!(copy.records(), w.state.records());
+    let book = |s: &State| -> Vec<(u64, SubscriptionStatus)> {
+        s.book(&sid())
+            .map(|x| (x.subscription_id, x.status))
+            .collect()
+    };
+    assert_eq!(book(&copy), book(&w.state));
+    assert_eq!(book(&copy).len(), 3);
+
+    let submit = Command::SubmitSubscription(SubmitSubscription {
+        series_id: sid(),
+        investor_ref: InvestorRef::parse("i", "inv-9").unwrap(),
+        category: DiasporaCategory::CitizenAbroad,
+        country: Country::parse("c", "DE").unwrap(),
+        units: 10,
+        idempotency_key: "k9".into(),
+    });
+    let ctx = DecideCtx {
+        index: w.state.size(),
+        recorded_at: w.now,
+    };
+    match decide(&copy, &a, &ctx, &submit) {
+        Err(RegistryError::FailedPrecondition(m)) => assert!(m.contains("queries only"), "{m}"),
+        other => panic!("the readers' copy decided: {other:?}"),
+    }
+    assert!(matches!(
+        decide(&w.state, &a, &ctx, &submit),
+        Ok(Decision::Append(_))
+    ));
+}

@@ -9,7 +9,7 @@ use std::fmt;
 /// starting or ending with '-'.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ParticipantId(String);
+pub struct ParticipantId(std::sync::Arc<str>);
 
 impl ParticipantId {
     pub fn parse(field: &str, s: &str) -> Result<Self, RegistryError> {
@@ -31,7 +31,7 @@ impl ParticipantId {
                 format!("must be lowercase letters, digits and inner '-', found {s:?}"),
             ));
         }
-        Ok(ParticipantId(s.to_string()))
+        Ok(ParticipantId(s.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -40,7 +40,7 @@ impl ParticipantId {
 
     /// Sorts before every valid id (a range bound, never a participant).
     pub(crate) fn min() -> Self {
-        ParticipantId(String::new())
+        ParticipantId("".into())
     }
 }
 
