@@ -21,73 +21,99 @@ pub struct Replayed {
     pub nodes: super::NodeLevels,
 }
 
-/// An entry read and decoded ahead of the replay.
-type Decoded = (
-    u64,
-    entry::Opened,
-    chrono::DateTime<chrono::Utc>,
-    registry::Event,
-);
+/// What the replay needs of an entry, read and decoded ahead of it. The rest of
+/// the decoded entry is freed on the decoding thread that allocated it (a free
+/// from another thread costs the allocator more).
+struct Decoded {
+    index: u64,
+    hash: Hash,
+    prev_hash: Hash,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    event: registry::Event,
+}
 
-/// Entries decoded per message between the reading thread and the replay.
-const DECODE_CHUNK: usize = 1024;
+/// Entries per chunk: the unit a decoding thread reads, decodes and hands on.
+pub(super) const DECODE_CHUNK: u64 = 1024;
+/// Decoding threads. Reading, hashing and decoding an entry costs about twice
+/// what applying it does, so two decoders (taking chunks in turn) keep the
+/// replaying thread busy.
+const DECODERS: u64 = 2;
 
-/// Reads and decodes the entries in order on the calling thread, sending them in
-/// chunks; stops at the first fault, which it sends.
-fn decode_all(
-    tree: &sled::Tree,
-    out: std::sync::mpsc::SyncSender<Vec<Result<Decoded, StoreError>>>,
-) {
-    let mut chunk = Vec::with_capacity(DECODE_CHUNK);
-    for (expected_index, item) in (0u64..).zip(tree.scan_prefix([layout::ENTRY_PREFIX])) {
-        let decoded = item.map_err(StoreError::from).and_then(|(key, bytes)| {
-            let index = layout::entry_index(&key)
-                .ok_or_else(|| corrupt(expected_index, "malformed entry key"))?;
-            if index != expected_index {
-                return Err(corrupt(
-                    expected_index,
-                    format!("entry {expected_index} is missing (next stored entry is {index})"),
-                ));
-            }
-            let opened = entry::open(&bytes).map_err(|e| corrupt(index, e.to_string()))?;
-            if opened.index() != index {
-                return Err(corrupt(
-                    index,
-                    format!(
-                        "entry stored at {index} says it is entry {}",
-                        opened.index()
-                    ),
-                ));
-            }
-            let recorded_at =
-                crate::codec::timestamp_from_pb("recorded_at", opened.body.recorded_at.as_ref())
-                    .map_err(|e| corrupt(index, e.to_string()))?;
-            let pb_event = opened
-                .body
-                .event
-                .as_ref()
-                .ok_or_else(|| corrupt(index, "event missing"))?;
-            let event =
-                crate::codec::event_from_pb(pb_event).map_err(|e| corrupt(index, e.to_string()))?;
-            Ok((index, opened, recorded_at, event))
-        });
-        let failed = decoded.is_err();
-        chunk.push(decoded);
-        if failed || chunk.len() == DECODE_CHUNK {
-            // A fault is sent too, then reading stops.
-            let sent = out.send(std::mem::take(&mut chunk)).is_ok();
-            if !sent || failed {
-                return;
+/// What a decoder sends per chunk: the chunk's entries in order, stopping at the
+/// first fault, which it includes.
+type Chunk = Vec<Result<Decoded, StoreError>>;
+
+fn decode_one(expected_index: u64, key: &[u8], bytes: &[u8]) -> Result<Decoded, StoreError> {
+    let index =
+        layout::entry_index(key).ok_or_else(|| corrupt(expected_index, "malformed entry key"))?;
+    if index != expected_index {
+        return Err(corrupt(
+            expected_index,
+            format!("entry {expected_index} is missing (next stored entry is {index})"),
+        ));
+    }
+    let opened = entry::open(bytes).map_err(|e| corrupt(index, e.to_string()))?;
+    if opened.index() != index {
+        return Err(corrupt(
+            index,
+            format!(
+                "entry stored at {index} says it is entry {}",
+                opened.index()
+            ),
+        ));
+    }
+    let recorded_at =
+        crate::codec::timestamp_from_pb("recorded_at", opened.body.recorded_at.as_ref())
+            .map_err(|e| corrupt(index, e.to_string()))?;
+    let pb_event = opened
+        .body
+        .event
+        .as_ref()
+        .ok_or_else(|| corrupt(index, "event missing"))?;
+    let event = crate::codec::event_from_pb(pb_event).map_err(|e| corrupt(index, e.to_string()))?;
+    // `open` checked that it is 32 bytes.
+    let prev_hash = opened
+        .prev_hash()
+        .try_into()
+        .map_err(|_| corrupt(index, "prev_hash must be 32 bytes"))?;
+    Ok(Decoded {
+        index,
+        hash: opened.hash,
+        prev_hash,
+        recorded_at,
+        event,
+    })
+}
+
+/// Reads and decodes chunks `first`, `first + DECODERS`, ... in order, sending
+/// each (possibly empty) until one is short (the ledger's end) or faulty.
+fn decode_chunks(tree: &sled::Tree, first: u64, out: std::sync::mpsc::SyncSender<Chunk>) {
+    let mut chunk_no = first;
+    loop {
+        let start = chunk_no * DECODE_CHUNK;
+        let end = start + DECODE_CHUNK;
+        let mut chunk = Vec::with_capacity(DECODE_CHUNK as usize);
+        let entries = tree.range(layout::entry_key(start)..layout::entry_key(end));
+        for (expected, item) in (start..).zip(entries) {
+            let decoded = item
+                .map_err(StoreError::from)
+                .and_then(|(key, bytes)| decode_one(expected, &key, &bytes));
+            let failed = decoded.is_err();
+            chunk.push(decoded);
+            if failed {
+                break;
             }
         }
-    }
-    if !chunk.is_empty() {
-        let _ = out.send(chunk);
+        let last = chunk.len() as u64 != DECODE_CHUNK || chunk.last().is_some_and(|d| d.is_err());
+        if out.send(chunk).is_err() || last {
+            return;
+        }
+        chunk_no += DECODERS;
     }
 }
 
 /// Replays every entry of `tree`, calling `progress(entries_done)` now and then.
-/// One thread reads and decodes entries while this one links and applies them.
+/// Two threads read and decode entries while this one links and applies them.
 pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replayed, StoreError> {
     let mut state = State::new();
     let mut frontier = Frontier::new();
@@ -95,20 +121,45 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
     let mut last_hash = entry::GENESIS_PREV_HASH;
     let mut changes = Changes::default();
     let mut expected_index = 0u64;
-    let (tx, rx) = std::sync::mpsc::sync_channel(8);
-    let reader = tree.clone();
+    // Nothing may sort between the entry prefix and entry 0.
+    if let Some(item) = tree
+        .range(vec![layout::ENTRY_PREFIX]..layout::entry_key(0).to_vec())
+        .next()
+    {
+        let (key, _) = item?;
+        decode_one(0, &key, &[])?;
+    }
     std::thread::scope(|scope| -> Result<(), StoreError> {
-        scope.spawn(move || decode_all(&reader, tx));
-        for chunk in rx {
+        let mut decoders = Vec::new();
+        for first in 0..DECODERS {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
+            let reader = tree.clone();
+            super::named(scope, "replay-decode", move || {
+                decode_chunks(&reader, first, tx)
+            })?;
+            decoders.push(rx);
+        }
+        // Chunk n comes from decoder n % DECODERS; a short chunk is the last.
+        'chunks: for turn in (0..DECODERS as usize).cycle() {
+            let Ok(chunk) = decoders[turn].recv() else {
+                break;
+            };
+            let short = chunk.len() as u64 != DECODE_CHUNK;
             for decoded in chunk {
-                let (index, opened, recorded_at, event) = decoded?;
-                if opened.prev_hash() != last_hash {
+                let Decoded {
+                    index,
+                    hash,
+                    prev_hash,
+                    recorded_at,
+                    event,
+                } = decoded?;
+                if prev_hash != last_hash {
                     return Err(corrupt(
                         index,
                         format!(
                             "previous-hash link is broken: expected {}, found {}",
                             hex::encode(last_hash),
-                            hex::encode(opened.prev_hash())
+                            hex::encode(prev_hash)
                         ),
                     ));
                 }
@@ -120,16 +171,30 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
                     &mut changes,
                 )
                 .map_err(|e| corrupt(index, e.reason))?;
-                frontier.append(opened.hash, |level, i, hash| nodes.push(level, i, *hash));
-                last_hash = opened.hash;
+                frontier.append(hash, |level, i, node| nodes.push(level, i, *node));
+                last_hash = hash;
                 expected_index += 1;
                 if expected_index % 65536 == 0 {
                     progress(expected_index);
                 }
             }
+            if short {
+                break 'chunks;
+            }
         }
+        // Decoders still reading past the end stop when their channel closes.
+        drop(decoders);
         Ok(())
     })?;
+    // Nothing may be stored after the last entry (a gap before it would have
+    // cut the replay short here).
+    if let Some(item) = tree
+        .range(layout::entry_key(expected_index).to_vec()..vec![layout::ENTRY_PREFIX + 1])
+        .next()
+    {
+        let (key, _) = item?;
+        decode_one(expected_index, &key, &[])?;
+    }
     progress(expected_index);
     let last = expected_index.saturating_sub(1);
     let identity = state
