@@ -1100,20 +1100,13 @@ mod tests {
 
     /// What the store holds besides entries: (pending marker?, entries, state records).
     fn on_disk(dir: &Path) -> (bool, u64, Vec<(sled::IVec, sled::IVec)>) {
-        // sled may hold its file lock a moment after a close returns.
-        let (_db, tree) = (0..200)
-            .find_map(|_| {
-                open_db(dir).ok().or_else(|| {
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                    None
-                })
-            })
-            .expect("the store opens");
-        (
-            tree.contains_key(layout::PENDING_KEY).unwrap(),
-            tree.scan_prefix([layout::ENTRY_PREFIX]).count() as u64,
-            read_prefix(&tree, layout::STATE_PREFIX).unwrap(),
-        )
+        with_tree(dir, |tree| {
+            (
+                tree.contains_key(layout::PENDING_KEY).unwrap(),
+                tree.scan_prefix([layout::ENTRY_PREFIX]).count() as u64,
+                read_prefix(tree, layout::STATE_PREFIX).unwrap(),
+            )
+        })
     }
 
     #[tokio::test]

@@ -43,7 +43,8 @@ const DECODERS: u64 = 2;
 /// first fault, which it includes.
 type Chunk = Vec<Result<Decoded, StoreError>>;
 
-fn decode_one(expected_index: u64, key: &[u8], bytes: &[u8]) -> Result<Decoded, StoreError> {
+/// The index of an entry key, which must be `expected_index`.
+fn entry_key_index(expected_index: u64, key: &[u8]) -> Result<u64, StoreError> {
     let index =
         layout::entry_index(key).ok_or_else(|| corrupt(expected_index, "malformed entry key"))?;
     if index != expected_index {
@@ -52,6 +53,28 @@ fn decode_one(expected_index: u64, key: &[u8], bytes: &[u8]) -> Result<Decoded, 
             format!("entry {expected_index} is missing (next stored entry is {index})"),
         ));
     }
+    Ok(index)
+}
+
+/// Refuses any entry key in `range`, where none may be: the fault names what
+/// the key is (malformed, or an entry after a gap at `expected_index`).
+fn no_entry_key_in(
+    tree: &sled::Tree,
+    range: std::ops::Range<Vec<u8>>,
+    expected_index: u64,
+) -> Result<(), StoreError> {
+    match tree.range(range).next() {
+        None => Ok(()),
+        Some(item) => {
+            let (key, _) = item?;
+            entry_key_index(expected_index, &key)?;
+            Err(corrupt(expected_index, "an entry is stored out of place"))
+        }
+    }
+}
+
+fn decode_one(expected_index: u64, key: &[u8], bytes: &[u8]) -> Result<Decoded, StoreError> {
+    let index = entry_key_index(expected_index, key)?;
     let opened = entry::open(bytes).map_err(|e| corrupt(index, e.to_string()))?;
     if opened.index() != index {
         return Err(corrupt(
@@ -122,13 +145,11 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
     let mut changes = Changes::default();
     let mut expected_index = 0u64;
     // Nothing may sort between the entry prefix and entry 0.
-    if let Some(item) = tree
-        .range(vec![layout::ENTRY_PREFIX]..layout::entry_key(0).to_vec())
-        .next()
-    {
-        let (key, _) = item?;
-        decode_one(0, &key, &[])?;
-    }
+    no_entry_key_in(
+        tree,
+        vec![layout::ENTRY_PREFIX]..layout::entry_key(0).to_vec(),
+        0,
+    )?;
     std::thread::scope(|scope| -> Result<(), StoreError> {
         let mut decoders = Vec::new();
         for first in 0..DECODERS {
@@ -188,13 +209,11 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
     })?;
     // Nothing may be stored after the last entry (a gap before it would have
     // cut the replay short here).
-    if let Some(item) = tree
-        .range(layout::entry_key(expected_index).to_vec()..vec![layout::ENTRY_PREFIX + 1])
-        .next()
-    {
-        let (key, _) = item?;
-        decode_one(expected_index, &key, &[])?;
-    }
+    no_entry_key_in(
+        tree,
+        layout::entry_key(expected_index).to_vec()..vec![layout::ENTRY_PREFIX + 1],
+        expected_index,
+    )?;
     progress(expected_index);
     let last = expected_index.saturating_sub(1);
     let identity = state
