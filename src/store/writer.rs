@@ -127,6 +127,18 @@ struct Writer {
     changes: Changes,
     /// Group commits that wrote entries since the store was opened.
     commits: u64,
+    /// A group's working lists, kept between groups with their capacity: a fresh
+    /// allocation of this size each group costs more in page faults than the work.
+    scratch: Scratch,
+}
+
+#[derive(Default)]
+struct Scratch {
+    /// The group's writes, in order: entries, state records, the checkpoint last.
+    writes: Vec<Write>,
+    applied: Vec<(EntryMeta, Event)>,
+    new_nodes: Vec<(u32, u64, Hash)>,
+    outcomes: Vec<(Reply, Result<Committed, WriteError>)>,
 }
 
 fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
@@ -134,9 +146,12 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
         parts,
         changes: Changes::default(),
         commits: 0,
+        scratch: Scratch::default(),
     };
+    let mut jobs = Vec::new();
     while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
+        jobs.clear();
+        jobs.push(first);
         while jobs.len() < crate::limits::GROUP_COMMIT_ENTRIES_MAX {
             match rx.try_recv() {
                 Ok(job) => jobs.push(job),
@@ -152,7 +167,7 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
         {
             // The writer stopped before these reached it: nothing of them is written.
             let message = format!("{reason}; this request was not recorded");
-            for job in jobs {
+            for job in jobs.drain(..) {
                 let _ = job
                     .reply
                     .send(Err(WriteError::Unavailable(message.clone())));
@@ -164,8 +179,9 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
         // every later request waiting on a writer that is gone. The callers of the
         // group hear that their reply was lost: all of the group or none of it is on
         // the ledger, as after a failed flush.
-        let group =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.commit_group(jobs)));
+        let group = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            writer.commit_group(&mut jobs)
+        }));
         if let Err(panic) = group {
             let what = panic
                 .downcast_ref::<&str>()
@@ -186,23 +202,50 @@ impl Writer {
         self.parts.stopped.notify_waiters();
     }
 
-    fn commit_group(&mut self, jobs: Vec<Job>) {
+    fn commit_group(&mut self, jobs: &mut Vec<Job>) {
+        let Scratch {
+            mut writes,
+            mut applied,
+            mut new_nodes,
+            mut outcomes,
+        } = std::mem::take(&mut self.scratch);
+        self.commit_with(
+            jobs,
+            &mut writes,
+            &mut applied,
+            &mut new_nodes,
+            &mut outcomes,
+        );
+        writes.clear();
+        applied.clear();
+        new_nodes.clear();
+        outcomes.clear();
+        self.scratch = Scratch {
+            writes,
+            applied,
+            new_nodes,
+            outcomes,
+        };
+    }
+
+    fn commit_with(
+        &mut self,
+        jobs: &mut Vec<Job>,
+        writes: &mut Vec<Write>,
+        applied: &mut Vec<(EntryMeta, Event)>,
+        new_nodes: &mut Vec<(u32, u64, Hash)>,
+        outcomes: &mut Vec<(Reply, Result<Committed, WriteError>)>,
+    ) {
         let p = &mut self.parts;
         // Recorded time never goes backwards, whatever the clock does.
         let now = p.clock.now();
         let recorded_at = p.state.last_recorded_at().map_or(now, |last| now.max(last));
         let recorded_pb = crate::codec::timestamp_to_pb(recorded_at);
-        // The group's writes, in order: entries, state records, the checkpoint last.
-        let mut writes: Vec<Write> = Vec::new();
         let size_before = p.state.size();
         self.changes.clear();
-        let mut applied: Vec<(EntryMeta, Event)> = Vec::new();
-        let mut new_nodes: Vec<(u32, u64, Hash)> = Vec::new();
-        let mut outcomes: Vec<(Reply, Result<Committed, WriteError>)> =
-            Vec::with_capacity(jobs.len());
         let mut broken: Option<String> = None;
 
-        for job in jobs {
+        for job in jobs.drain(..) {
             let index = p.state.size();
             if let Err(e) = fresh_at(&job.request.payload, recorded_at) {
                 outcomes.push((job.reply, Err(e)));
@@ -306,7 +349,7 @@ impl Writer {
 
         if let Some(reason) = broken {
             self.fail(reason.clone());
-            for (reply, _) in outcomes {
+            for (reply, _) in outcomes.drain(..) {
                 let _ = reply.send(Err(WriteError::Unavailable(reason.clone())));
             }
             return;
@@ -336,7 +379,7 @@ impl Writer {
                 let message = format!(
                     "{reason}; this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key"
                 );
-                for (reply, outcome) in outcomes {
+                for (reply, outcome) in outcomes.drain(..) {
                     // A refusal stays a refusal: it was never part of the batch.
                     let outcome = match outcome {
                         Err(refused) => Err(refused),
@@ -349,7 +392,7 @@ impl Writer {
             crate::metrics::global().record_flush(applied.len() as u64, flush_started.elapsed());
             let mut published = p.published.write().unwrap_or_else(|e| e.into_inner());
             let mut scratch = Changes::default();
-            for (meta, event) in &applied {
+            for (meta, event) in applied.iter() {
                 if let Err(e) = registry::apply(&mut published.state, meta, event, &mut scratch) {
                     // Same events, same order, same starting state: cannot differ.
                     drop(published);
@@ -369,7 +412,7 @@ impl Writer {
         }
         let p = &self.parts;
         let size = p.frontier.size();
-        for (reply, mut outcome) in outcomes {
+        for (reply, mut outcome) in outcomes.drain(..) {
             if let Ok(c) = &mut outcome {
                 c.tree_size = size;
                 if c.replayed {
@@ -391,7 +434,7 @@ impl Writer {
     /// the checkpoint and removes the marker. sled recovers batches in order, so
     /// after a crash the store holds a prefix of the batches: none (nothing
     /// happened), some (the marker is there: the next open rolls them back), or all.
-    fn write_durably(&self, writes: Vec<Write>, size_before: u64) -> Result<(), String> {
+    fn write_durably(&self, writes: &mut Vec<Write>, size_before: u64) -> Result<(), String> {
         let p = &self.parts;
         // A planned failure (tests only; see `StoreOptions`) stands in for the I/O
         // error the real call would return.
@@ -405,7 +448,7 @@ impl Writer {
             panic!("injected panic at group commit {commit}");
         }
         let batches = writes.len().div_ceil(p.batch_records).max(1);
-        let mut writes = writes.into_iter();
+        let mut writes = writes.drain(..);
         for n in 0..batches {
             let mut batch = sled::Batch::default();
             if n == 0 && batches > 1 {
