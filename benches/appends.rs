@@ -11,10 +11,15 @@
 //! (requests signed before the timed window, which leaves the cores to the server and
 //! the gRPC client machinery).
 //!
-//! Run: `cargo bench --bench appends` (about 45 s). Settings (environment):
+//! Each client sends one request per call (`batch` 1: the unary RPC) or several in
+//! one `SubmitBatch` call (`batch` > 1, each request still signed and checked on
+//! its own; the latency is the call's).
+//!
+//! Run: `cargo bench --bench appends` (about 90 s). Settings (environment):
 //!   DBOND_BENCH_SECS (3), DBOND_BENCH_WARMUP_SECS (1), DBOND_BENCH_CONCURRENCY
 //!   ("1,16,64,256"), DBOND_BENCH_CONNECTIONS (4), DBOND_BENCH_MODES
-//!   ("inline,presigned"), DBOND_BENCH_DIR (default: CARGO_TARGET_TMPDIR).
+//!   ("inline,presigned"), DBOND_BENCH_BATCH ("1,50": requests per call),
+//!   DBOND_BENCH_DIR (default: CARGO_TARGET_TMPDIR).
 //! Without `--bench` (as under `cargo test --benches`) it runs a short smoke pass.
 
 use dbond::client::{Client, CommandKind};
@@ -65,6 +70,7 @@ struct Settings {
     concurrency: Vec<usize>,
     connections: usize,
     modes: Vec<Mode>,
+    batches: Vec<usize>,
     dir: PathBuf,
 }
 
@@ -105,6 +111,13 @@ impl Settings {
             modes: env_or("DBOND_BENCH_MODES", "inline,presigned")
                 .split(',')
                 .map(Mode::parse)
+                .collect(),
+            batches: env_or("DBOND_BENCH_BATCH", "1,50")
+                .split(',')
+                .map(|s| match s.trim().parse() {
+                    Ok(n) if n >= 1 => n,
+                    _ => panic!("DBOND_BENCH_BATCH: {s:?} is not a batch size (1 or more)"),
+                })
                 .collect(),
             dir: std::env::var_os("DBOND_BENCH_DIR")
                 .map(PathBuf::from)
@@ -379,6 +392,7 @@ struct WorkerStats {
 
 struct RunResult {
     mode: Mode,
+    batch: usize,
     concurrency: usize,
     connections: usize,
     appends: usize,
@@ -442,6 +456,7 @@ async fn run_level(
     admins: &[Client],
     settings: &Settings,
     mode: Mode,
+    batch: usize,
     concurrency: usize,
     run: usize,
     rate_max: f64,
@@ -462,27 +477,51 @@ async fn run_level(
             let mut participants = admin.participants();
             let mut stats = WorkerStats::default();
             while Instant::now() < stop {
-                let signed = prepared.take(&admin, mode, run);
+                let mut requests: Vec<pb::SignedRequest> = (0..batch)
+                    .map(|_| prepared.take(&admin, mode, run))
+                    .collect();
                 let sent = Instant::now();
-                let reply = participants
-                    .register_participant(pb::RegisterParticipantRequest {
-                        signed: Some(signed),
-                    })
-                    .await;
+                // One outcome per request: its receipt's tree size, or why it failed.
+                let outcomes: Vec<Result<u64, String>> = if batch == 1 {
+                    let signed = requests.pop();
+                    match participants
+                        .register_participant(pb::RegisterParticipantRequest { signed })
+                        .await
+                    {
+                        Ok(r) => vec![Ok(r.into_inner().receipt.map_or(0, |r| r.tree_size))],
+                        Err(e) => vec![Err(e.to_string())],
+                    }
+                } else {
+                    match admin.submit_batch(requests).await {
+                        Ok(results) => results
+                            .into_iter()
+                            .map(|r| match r.outcome {
+                                Some(pb::batch_result::Outcome::Receipt(receipt)) => {
+                                    Ok(receipt.tree_size)
+                                }
+                                Some(pb::batch_result::Outcome::Error(e)) => {
+                                    Err(format!("{}: {}", e.code_name, e.message))
+                                }
+                                None => Err("a result without an outcome".into()),
+                            })
+                            .collect(),
+                        Err(e) => vec![Err(e.to_string()); batch],
+                    }
+                };
                 let done = Instant::now();
                 if done < window_start || done >= stop {
                     continue;
                 }
-                match reply {
-                    Ok(r) => {
-                        stats.latencies_us.push((done - sent).as_micros() as u64);
-                        if let Some(receipt) = r.into_inner().receipt {
-                            stats.tree_sizes.insert(receipt.tree_size);
+                for outcome in outcomes {
+                    match outcome {
+                        Ok(tree_size) => {
+                            stats.latencies_us.push((done - sent).as_micros() as u64);
+                            stats.tree_sizes.insert(tree_size);
                         }
-                    }
-                    Err(e) => {
-                        stats.errors += 1;
-                        stats.first_error.get_or_insert_with(|| e.to_string());
+                        Err(e) => {
+                            stats.errors += 1;
+                            stats.first_error.get_or_insert(e);
+                        }
                     }
                 }
             }
@@ -512,6 +551,7 @@ async fn run_level(
     all.latencies_us.sort_unstable();
     RunResult {
         mode,
+        batch,
         concurrency,
         connections: admins.len(),
         appends: all.latencies_us.len(),
@@ -554,16 +594,19 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
     );
     println!();
     println!(
-        "| mode | clients | conns | appends/s | of sig. limit | p50 ms | p90 ms | p99 ms | max ms | appends/flush | server CPU µs/append | client CPU µs/append | our cores busy | our threads waiting for a core | server-alone ceiling /s | its share of sig. limit |"
+        "| mode | batch | clients | conns | appends/s | of sig. limit | p50 ms | p90 ms | p99 ms | max ms | appends/flush | server CPU µs/append | client CPU µs/append | our cores busy | our threads waiting for a core | server-alone ceiling /s | its share of sig. limit |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for r in results {
         let window = r.window.as_secs_f64();
         let (server, client) = (total(&r.server_threads), total(&r.client_threads));
         let ceiling = r.server_ceiling_per_sec(limits.cores);
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} |",
             r.mode.as_str(),
+            r.batch,
             r.concurrency,
             r.connections,
             r.per_sec(),
@@ -594,18 +637,18 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
         .iter()
         .flat_map(|r| r.server_threads.keys())
         .collect();
-    print!("| mode | clients |");
+    print!("| mode | batch | clients |");
     for n in &names {
         print!(" {n} |");
     }
     println!(" ledger-writer on core / waiting / blocked |");
-    print!("|---|---:|");
+    print!("|---|---:|---:|");
     for _ in &names {
         print!("---:|");
     }
     println!("---|");
     for r in results {
-        print!("| {} | {} |", r.mode.as_str(), r.concurrency);
+        print!("| {} | {} | {} |", r.mode.as_str(), r.batch, r.concurrency);
         for n in &names {
             let cpu = r.server_threads.get(*n).map_or(0.0, |s| s.cpu);
             print!(" {:.0} |", r.us_per_append(cpu));
@@ -627,8 +670,9 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
     for r in results {
         if r.errors > 0 {
             println!(
-                "{} {}: {} errors; first: {}",
+                "{} batch {} {}: {} errors; first: {}",
                 r.mode.as_str(),
+                r.batch,
                 r.concurrency,
                 r.errors,
                 r.first_error.as_deref().unwrap_or("")
@@ -636,8 +680,9 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
         }
         if r.built_late > 0 {
             println!(
-                "{} {}: {} requests built inside the window (prepared stock ran out)",
+                "{} batch {} {}: {} requests built inside the window (prepared stock ran out)",
                 r.mode.as_str(),
+                r.batch,
                 r.concurrency,
                 r.built_late
             );
@@ -680,33 +725,38 @@ fn main() {
 
     let mut results = Vec::new();
     let mut run = 0;
-    for &mode in &settings.modes {
-        // Prepare enough for the rate the last level suggests: at most three times
-        // it (more concurrency rarely buys more), never beyond the signature-work
-        // limit. Running short is reported, not fatal.
-        let (mut last_rate, mut last_concurrency) = (2_000.0, 1usize);
-        for &concurrency in &settings.concurrency {
-            run += 1;
-            let growth = (concurrency as f64 / last_concurrency as f64).clamp(1.0, 3.0);
-            let rate_max = (last_rate * growth).min(limits.signature_work_per_sec());
-            let result = rt.block_on(run_level(
-                &server,
-                &admins,
-                &settings,
-                mode,
-                concurrency,
-                run,
-                rate_max,
-            ));
-            eprintln!(
-                "{} {concurrency:>4} clients: {:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms",
-                mode.as_str(),
-                result.per_sec(),
-                result.percentile_ms(0.5),
-                result.percentile_ms(0.99)
-            );
-            (last_rate, last_concurrency) = (result.per_sec().max(last_rate), concurrency);
-            results.push(result);
+    for &batch in &settings.batches {
+        for &mode in &settings.modes {
+            // Prepare enough for the rate the last level suggests: at most three
+            // times it (more concurrency rarely buys more), never beyond the
+            // signature-work limit. Running short is reported, not fatal.
+            let (mut last_rate, mut last_concurrency) = (2_000.0, 1usize);
+            for &concurrency in &settings.concurrency {
+                run += 1;
+                let growth =
+                    (concurrency as f64 * batch as f64 / last_concurrency as f64).clamp(1.0, 3.0);
+                let rate_max = (last_rate * growth).min(limits.signature_work_per_sec());
+                let result = rt.block_on(run_level(
+                    &server,
+                    &admins,
+                    &settings,
+                    mode,
+                    batch,
+                    concurrency,
+                    run,
+                    rate_max,
+                ));
+                eprintln!(
+                    "{} batch {batch} {concurrency:>4} clients: {:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms",
+                    mode.as_str(),
+                    result.per_sec(),
+                    result.percentile_ms(0.5),
+                    result.percentile_ms(0.99)
+                );
+                (last_rate, last_concurrency) =
+                    (result.per_sec().max(last_rate), concurrency * batch);
+                results.push(result);
+            }
         }
     }
     print_results(&limits, &results, &settings);

@@ -328,6 +328,49 @@ fn the_load_generator_reports_rates_and_checks_every_acknowledged_write() {
 }
 
 #[test]
+fn the_load_generator_sends_batches_and_checks_every_acknowledged_write() {
+    let server = Server::start();
+    let admin = server.data.join("admin.key").to_str().unwrap().to_string();
+    let load = |batch: &str| {
+        run(&[
+            "load",
+            "--server",
+            &server.addr,
+            "--admin-key",
+            &admin,
+            "--count",
+            "250",
+            "--concurrency",
+            "3",
+            "--banks",
+            "3",
+            "--series",
+            "2",
+            "--batch",
+            batch,
+        ])
+    };
+    let (success, out, err) = load("40");
+    assert!(success, "{out}\n{err}");
+    // 250 in batches of 40: six full batches and one of 10, each subscription
+    // recorded on its own (5 % withdrawn one by one afterwards).
+    assert!(
+        out.contains("acknowledged: 250 subscriptions, 15 withdrawals"),
+        "{out}"
+    );
+    assert!(out.contains("errors: none"), "{out}");
+    assert!(
+        out.contains("check: all 265 acknowledged writes are on the ledger"),
+        "{out}"
+    );
+    let (success, _, err) = load("1001");
+    assert!(
+        !success && err.contains("--batch must be 1 to 1000"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_terms_example_in_the_issuance_doc_is_valid() {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ISSUANCE.md")).unwrap();

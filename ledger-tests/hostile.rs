@@ -539,6 +539,7 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
             public_key: new_key().verifying_key().to_bytes().to_vec(),
             display_name: id("again"),
         }),
+        "SubmitBatch" => K::SubmitBatch(pb::SubmitBatch { request_count: 0 }),
         "RotateKey" => K::RotateKey(pb::RotateKey {
             participant_id: id("nobody"),
             new_public_key: new_key().verifying_key().to_bytes().to_vec(),
@@ -1244,6 +1245,13 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Auditor, r, "discount the largest decimal", patriotic("0.065", DECIMAL_MAX), IA, &[]),
         as_(Auditor, r, "reference the largest decimal", patriotic(DECIMAL_MAX, "150"), IA, &[]),
         as_(Auditor, r, "reference the smallest decimal", patriotic(&format!("-{DECIMAL_MAX}"), "150"), IA, &[]),
+    ]);
+    // The envelope's count must match the requests sent (here: none).
+    let r = "SubmitBatch";
+    let envelope = |n: u32| K::SubmitBatch(pb::SubmitBatch { request_count: n });
+    out.extend([
+        as_(BankA, r, "envelope counts 3, carries 0", envelope(3), IA, &["says 3 requests, the batch carries 0"]),
+        as_(BankA, r, "envelope counts 4 294 967 295", envelope(u32::MAX), IA, &["says 4294967295 requests"]),
     ]);
     out
 }

@@ -624,3 +624,198 @@ async fn a_changed_byte_on_disk_is_detected_by_verify_and_by_open() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("corrupt"), "{err}");
 }
+
+/// One request's outcome in a batch reply: Ok(receipt) or Err((code, message)).
+fn batch_outcome(r: &pb::BatchResult) -> Result<pb::Receipt, (Code, String)> {
+    match r.outcome.as_ref().expect("every result has an outcome") {
+        pb::batch_result::Outcome::Receipt(rc) => Ok(rc.clone()),
+        pb::batch_result::Outcome::Error(e) => {
+            assert_eq!(
+                e.code_name,
+                format!("{:?}", Code::from(e.code))
+                    .chars()
+                    .fold(String::new(), |mut s, c| {
+                        if c.is_uppercase() && !s.is_empty() {
+                            s.push('_');
+                        }
+                        s.push(c.to_ascii_uppercase());
+                        s
+                    }),
+                "the code's name matches its number"
+            );
+            Err((Code::from(e.code), e.message.clone()))
+        }
+    }
+}
+
+fn register(id: &str, key: &ed25519_dalek::SigningKey) -> CommandKind {
+    CommandKind::RegisterParticipant(pb::RegisterParticipant {
+        participant_id: id.into(),
+        role: pb::Role::Bank as i32,
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        display_name: "Batch bank".into(),
+    })
+}
+
+#[tokio::test]
+async fn a_batch_records_each_request_on_its_own_and_refuses_the_rest_precisely() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    let bank_key = new_key();
+    admin
+        .register("bank", pb::Role::Bank, &bank_key.verifying_key(), "Bank")
+        .await
+        .unwrap();
+    let bank = server.client(bank_key).await;
+    let stranger = server.client(new_key()).await;
+    let before = size(&admin).await;
+
+    let first = admin.sign(register("b-1", &new_key()));
+    let mut flipped = admin.sign(register("b-2", &new_key()));
+    flipped.signature[5] ^= 1;
+    let rotated_to = new_key();
+    let requests = vec![
+        first.clone(),
+        flipped,
+        // A bank may not register participants, batched or not.
+        bank.sign(register("b-3", &new_key())),
+        // Decided after the first: b-1 exists by then.
+        admin.sign(register("b-1", &new_key())),
+        // The first request again, byte for byte.
+        first,
+        admin.sign(CommandKind::ListParticipants(pb::ListParticipants {})),
+        // Builds on the first request of the same batch.
+        admin.sign(CommandKind::RotateKey(pb::RotateKey {
+            participant_id: "b-1".into(),
+            new_public_key: rotated_to.verifying_key().to_bytes().to_vec(),
+        })),
+        stranger.sign(register("b-4", &new_key())),
+    ];
+    // Any participant may send a batch; each request is judged by its own signer.
+    let results = bank.submit_batch(requests).await.unwrap();
+    assert_eq!(results.len(), 8, "one result per request");
+    let outcomes: Vec<_> = results.iter().map(batch_outcome).collect();
+    let refused = |i: usize, code: Code, says: &str| match &outcomes[i] {
+        Err((c, m)) => {
+            assert_eq!(*c, code, "request {i}: {m}");
+            assert!(m.contains(says), "request {i}: {m:?} should say {says:?}");
+        }
+        Ok(rc) => panic!(
+            "request {i} should be refused, was recorded at {}",
+            rc.index
+        ),
+    };
+    refused(1, Code::Unauthenticated, "signature does not verify");
+    refused(
+        2,
+        Code::PermissionDenied,
+        "RegisterParticipant is for admin",
+    );
+    refused(
+        3,
+        Code::AlreadyExists,
+        "participant b-1 is already registered",
+    );
+    refused(4, Code::Unauthenticated, "replayed request");
+    refused(
+        5,
+        Code::InvalidArgument,
+        "ListParticipants command, which is not a write",
+    );
+    refused(7, Code::Unauthenticated, "not registered on this ledger");
+    let (r0, r6) = (
+        outcomes[0]
+            .clone()
+            .expect("the first registration is recorded"),
+        outcomes[6].clone().expect("the rotation is recorded"),
+    );
+    assert_eq!(
+        (r0.index, r6.index),
+        (before, before + 1),
+        "in the batch's order"
+    );
+    assert_eq!(size(&admin).await, before + 2, "only the two are written");
+    for rc in [&r0, &r6] {
+        let entry = admin.entry(rc.index).await.unwrap();
+        assert_eq!(
+            merkle::hash_leaf(&entry.entry).to_vec(),
+            rc.entry_hash,
+            "receipt {} names the stored entry",
+            rc.index
+        );
+    }
+    let b1 = admin
+        .list_participants()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.participant_id == "b-1")
+        .expect("b-1 is registered");
+    assert_eq!(
+        b1.key_id,
+        keys::KeyId::of(&rotated_to.verifying_key()).as_str(),
+        "the rotation decided after the registration took effect"
+    );
+    assert_eq!(
+        common::verify_over_the_wire(&admin).await,
+        before + 2,
+        "the ledger verifies"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_that_is_too_big_miscounted_or_unsigned_changes_nothing() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    let before = size(&admin).await;
+    let one = admin.sign(register("b-1", &new_key()));
+    let send = |signed: Option<pb::SignedRequest>, requests: Vec<pb::SignedRequest>| {
+        let mut batches = admin.batches();
+        async move {
+            batches
+                .submit_batch(pb::SubmitBatchRequest { signed, requests })
+                .await
+        }
+    };
+    let envelope = |n: u32| {
+        Some(admin.sign(CommandKind::SubmitBatch(pb::SubmitBatch {
+            request_count: n,
+        })))
+    };
+    let limit = dbond::limits::BATCH_REQUESTS_MAX;
+
+    let e = send(envelope(limit as u32 + 1), vec![one.clone(); limit + 1])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().contains(&format!("the limit is {limit}")),
+        "{e:?}"
+    );
+
+    let e = send(envelope(2), vec![one.clone()]).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().contains("says 2 requests, the batch carries 1"),
+        "{e:?}"
+    );
+
+    let e = send(None, vec![one.clone()]).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+
+    // The envelope is checked like any request: a stranger's is refused before any
+    // request inside is looked at.
+    let stranger = server.client(new_key()).await;
+    let e = stranger.submit_batch(vec![one.clone()]).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+    assert!(e.message().contains("not registered"), "{e:?}");
+
+    let empty = admin.submit_batch(Vec::new()).await.unwrap();
+    assert!(empty.is_empty(), "an empty batch has no results");
+    assert_eq!(size(&admin).await, before, "nothing was written");
+
+    // The refused batches burned nothing: the request inside is still good.
+    let results = admin.submit_batch(vec![one]).await.unwrap();
+    let rc = batch_outcome(&results[0]).expect("recorded");
+    assert_eq!(rc.index, before);
+}

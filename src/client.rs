@@ -183,6 +183,32 @@ impl Client {
             .max_decoding_message_size(crate::limits::GRPC_MESSAGE_BYTES_MAX)
     }
 
+    pub fn batches(&self) -> pb::batch_service_client::BatchServiceClient<Channel> {
+        pb::batch_service_client::BatchServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(crate::limits::GRPC_MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(crate::limits::GRPC_MESSAGE_BYTES_MAX)
+    }
+
+    /// Sends signed write requests (any signer's) in one `SubmitBatch` call, its
+    /// envelope signed with this client's key: one result per request, in order.
+    pub async fn submit_batch(
+        &self,
+        requests: Vec<pb::SignedRequest>,
+    ) -> Result<Vec<pb::BatchResult>, tonic::Status> {
+        let request_count = u32::try_from(requests.len())
+            .map_err(|_| tonic::Status::invalid_argument("too many requests for one batch"))?;
+        let signed = self.sign(CommandKind::SubmitBatch(pb::SubmitBatch { request_count }));
+        Ok(self
+            .batches()
+            .submit_batch(pb::SubmitBatchRequest {
+                signed: Some(signed),
+                requests,
+            })
+            .await?
+            .into_inner()
+            .results)
+    }
+
     pub fn ledger(&self) -> pb::ledger_service_client::LedgerServiceClient<Channel> {
         pb::ledger_service_client::LedgerServiceClient::new(self.channel.clone())
             .max_decoding_message_size(crate::limits::GRPC_MESSAGE_BYTES_MAX)

@@ -35,6 +35,10 @@ pub const STORE_BATCH_RECORDS_MAX: usize = 16_384;
 /// instead of the queue growing without bound.
 pub const WRITE_QUEUE_JOBS_MAX: usize = 16384;
 
+/// Most signed requests in one `SubmitBatch` call (each about 0.3 to 1 KB, so a
+/// full batch stays far inside `GRPC_MESSAGE_BYTES_MAX`).
+pub const BATCH_REQUESTS_MAX: usize = 1000;
+
 /// Default cap on requests the server works on at once, per connection.
 pub const CONCURRENT_REQUESTS_PER_CONNECTION_MAX: usize = 1024;
 
@@ -68,6 +72,7 @@ pub const PAGE_SIZE_DEFAULT: u32 = 100;
 const _: () = assert!(NONCE_BYTES_MIN <= NONCE_BYTES_MAX);
 const _: () = assert!(REQUEST_PAYLOAD_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(GROUP_COMMIT_ENTRIES_MAX <= WRITE_QUEUE_JOBS_MAX);
+const _: () = assert!(BATCH_REQUESTS_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX);
 const _: () = assert!(REQUEST_FUTURE_SKEW_SECS_MAX < REQUEST_AGE_SECS_MAX);
 // A quoted value (up to 4 bytes a character, escaped) fits in a message.

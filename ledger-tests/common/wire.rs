@@ -12,7 +12,7 @@ use tonic::transport::Channel;
 
 /// (service, rpc) for every RPC, in services.proto order. `GetLedgerInfo` is the
 /// one that takes no signature; `StreamEntries` is the one server stream.
-pub const RPCS: [(&str, &str); 39] = [
+pub const RPCS: [(&str, &str); 40] = [
     ("ParticipantService", "RegisterParticipant"),
     ("ParticipantService", "RotateKey"),
     ("ParticipantService", "RevokeParticipant"),
@@ -24,6 +24,7 @@ pub const RPCS: [(&str, &str); 39] = [
     ("LedgerService", "GetInclusionProof"),
     ("LedgerService", "GetConsistencyProof"),
     ("LedgerService", "GetReceipt"),
+    ("BatchService", "SubmitBatch"),
     ("TreasuryService", "CreateSeries"),
     ("TreasuryService", "AmendSeries"),
     ("TreasuryService", "OpenSeries"),

@@ -4,7 +4,7 @@
 //! subscription rate, latency percentiles and errors by status code, and finally
 //! checks that every acknowledged write is on the ledger.
 
-use crate::client::{Client, SeriesAction};
+use crate::client::{Client, CommandKind, SeriesAction};
 use crate::ledger::keys;
 use crate::proto as pb;
 use std::collections::BTreeMap;
@@ -36,6 +36,11 @@ pub struct LoadArgs {
     /// Percent of subscriptions read back after they are acknowledged.
     #[arg(long, default_value_t = 10)]
     pub read_percent: u64,
+    /// Subscriptions per call: 1 sends each on its own (`SubmitSubscription`);
+    /// more sends them together in one `SubmitBatch` call (each still signed by
+    /// its bank and recorded on its own), at most 1000.
+    #[arg(long, default_value_t = 1)]
+    pub batch: u64,
     /// gRPC connections to open (requests are spread over them).
     #[arg(long, default_value_t = 4)]
     pub connections: usize,
@@ -168,6 +173,12 @@ pub async fn run_load(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         args.banks > 0 && args.series > 0 && args.concurrency > 0 && args.connections > 0,
         "banks, series, concurrency and connections must be at least 1"
     );
+    anyhow::ensure!(
+        (1..=crate::limits::BATCH_REQUESTS_MAX as u64).contains(&args.batch),
+        "--batch must be 1 to {} (subscriptions per call), found {}",
+        crate::limits::BATCH_REQUESTS_MAX,
+        args.batch
+    );
     let admin_key = keys::read_private_key(&args.admin_key)?;
     let admin = Client::connect(&args.server, admin_key).await?;
     let tag = hex::encode(rand::random::<[u8; 3]>());
@@ -250,12 +261,13 @@ pub async fn run_load(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         workers.push(tokio::spawn(async move {
             let mut out = WorkerOut::default();
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= args.count {
+                let first = next.fetch_add(args.batch, Ordering::Relaxed);
+                if first >= args.count {
                     return out;
                 }
-                let bank = &banks[(i as usize) % banks.len()];
-                let request = pb::SubmitSubscription {
+                let last = (first + args.batch).min(args.count);
+                let bank_of = |i: u64| &banks[(i as usize) % banks.len()];
+                let order = |i: u64| pb::SubmitSubscription {
                     series_id: series[(i as usize / banks.len()) % series.len()].clone(),
                     investor_ref: format!("inv-{w}-{i}"),
                     category: pb::DiasporaCategory::CitizenAbroad as i32,
@@ -264,46 +276,43 @@ pub async fn run_load(args: &LoadArgs) -> anyhow::Result<LoadReport> {
                     idempotency_key: format!("load-{i}"),
                 };
                 let t0 = Instant::now();
-                match bank.submit(request).await {
-                    Ok(r) => {
-                        out.latencies_us.push(t0.elapsed().as_micros() as u64);
-                        if let Some(rc) = r.receipt {
+                // Per subscription: its receipt, or the status code it was refused with.
+                let outcomes: Vec<(u64, Result<pb::Receipt, String>)> = if args.batch == 1 {
+                    let outcome = match bank_of(first).submit(order(first)).await {
+                        Ok(r) => r.receipt.ok_or_else(|| "no receipt".to_string()),
+                        Err(e) => Err(format!("{:?}", e.code())),
+                    };
+                    vec![(first, outcome)]
+                } else {
+                    let signed = (first..last)
+                        .map(|i| bank_of(i).sign(CommandKind::SubmitSubscription(order(i))))
+                        .collect();
+                    match bank_of(first).submit_batch(signed).await {
+                        Ok(results) => (first..last)
+                            .zip(results)
+                            .map(|(i, r)| (i, batch_outcome(r)))
+                            .collect(),
+                        Err(e) => (first..last)
+                            .map(|i| (i, Err(format!("{:?}", e.code()))))
+                            .collect(),
+                    }
+                };
+                let elapsed_us = t0.elapsed().as_micros() as u64;
+                for (i, outcome) in outcomes {
+                    match outcome {
+                        Ok(rc) => {
+                            out.latencies_us.push(elapsed_us);
+                            // A subscription's id is the index of its entry.
+                            let id = rc.index;
                             out.acked.push((rc.index, rc.entry_hash));
+                            follow_up(bank_of(i), i, id, &args, &mut out).await;
                         }
-                        let id = r.subscription.map_or(0, |s| s.subscription_id);
-                        // Deterministic mix: the same run always withdraws and reads the same ones.
-                        if i % 100 < args.withdraw_percent {
-                            match bank.withdraw(id).await {
-                                Ok(r) => {
-                                    out.withdrawals += 1;
-                                    if let Some(rc) = r.receipt {
-                                        out.acked.push((rc.index, rc.entry_hash));
-                                    }
-                                }
-                                Err(e) => {
-                                    *out.errors
-                                        .entry(format!("withdraw {:?}", e.code()))
-                                        .or_default() += 1
-                                }
-                            }
-                        } else if (i / 7) % 100 < args.read_percent {
-                            match bank.get_subscription(id).await {
-                                Ok(_) => out.reads += 1,
-                                Err(e) => {
-                                    *out.errors
-                                        .entry(format!("read {:?}", e.code()))
-                                        .or_default() += 1
-                                }
-                            }
+                        Err(code) => {
+                            *out.errors.entry(format!("subscribe {code}")).or_default() += 1
                         }
                     }
-                    Err(e) => {
-                        *out.errors
-                            .entry(format!("subscribe {:?}", e.code()))
-                            .or_default() += 1
-                    }
+                    bar.inc(1);
                 }
-                bar.inc(1);
             }
         }));
     }
@@ -327,6 +336,46 @@ pub async fn run_load(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         report.checked = Some(check_acknowledged(&admin, acked).await?);
     }
     Ok(report)
+}
+
+/// One subscription's outcome in a batch reply: its receipt, or its status code.
+fn batch_outcome(r: pb::BatchResult) -> Result<pb::Receipt, String> {
+    match r.outcome {
+        Some(pb::batch_result::Outcome::Receipt(rc)) => Ok(rc),
+        Some(pb::batch_result::Outcome::Error(e)) => {
+            Err(format!("{:?}", tonic::Code::from_i32(e.code)))
+        }
+        None => Err("no outcome".into()),
+    }
+}
+
+/// What a distribution day does after a subscription is acknowledged: some are
+/// withdrawn at once, some read back (the same ones in every run).
+async fn follow_up(bank: &Client, i: u64, id: u64, args: &LoadArgs, out: &mut WorkerOut) {
+    if i % 100 < args.withdraw_percent {
+        match bank.withdraw(id).await {
+            Ok(r) => {
+                out.withdrawals += 1;
+                if let Some(rc) = r.receipt {
+                    out.acked.push((rc.index, rc.entry_hash));
+                }
+            }
+            Err(e) => {
+                *out.errors
+                    .entry(format!("withdraw {:?}", e.code()))
+                    .or_default() += 1
+            }
+        }
+    } else if (i / 7) % 100 < args.read_percent {
+        match bank.get_subscription(id).await {
+            Ok(_) => out.reads += 1,
+            Err(e) => {
+                *out.errors
+                    .entry(format!("read {:?}", e.code()))
+                    .or_default() += 1
+            }
+        }
+    }
 }
 
 #[derive(Default)]

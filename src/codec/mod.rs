@@ -199,6 +199,7 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::GetInvestorStatement(_) => "GetInvestorStatement",
         Kind::GetDebtService(_) => "GetDebtService",
         Kind::ListFixings(_) => "ListFixings",
+        Kind::SubmitBatch(_) => "SubmitBatch",
     }
 }
 

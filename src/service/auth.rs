@@ -88,6 +88,44 @@ pub struct Authenticator {
     parsed: Arc<std::sync::RwLock<HashMap<KeyId, ed25519_dalek::VerifyingKey>>>,
 }
 
+/// What a request must carry: the command of one RPC (and one of its roles), or,
+/// in a batch, any write (with that write's roles).
+enum Expect<'a> {
+    Rpc(&'static str, &'a [Role]),
+    AnyWrite,
+}
+
+/// Every write RPC (the name its command carries) and the roles that may call it:
+/// the one table the unary write RPCs and batches are checked against. The
+/// registry checks authority again when it decides (a treasury may not act for a
+/// bank's client, a participant may rotate only its own key).
+pub const WRITES: &[(&str, &[Role])] = &[
+    ("RegisterParticipant", &[Role::Admin]),
+    ("RotateKey", &Role::ALL),
+    ("RevokeParticipant", &[Role::Admin]),
+    ("CreateSeries", &[Role::Treasury]),
+    ("AmendSeries", &[Role::Treasury]),
+    ("OpenSeries", &[Role::Treasury]),
+    ("CloseSeries", &[Role::Treasury]),
+    ("CancelSeries", &[Role::Treasury]),
+    ("AllotSeries", &[Role::Treasury]),
+    ("ReleaseUnsettled", &[Role::Treasury]),
+    ("IssueSeries", &[Role::Treasury]),
+    ("SubmitSubscription", &[Role::Bank]),
+    ("WithdrawSubscription", &[Role::Bank]),
+    ("ConfirmSettlement", &[Role::Bank]),
+    ("PublishFixing", &[Role::Treasury]),
+    ("PostAccrualEvent", &[Role::Engine]),
+];
+
+/// The roles that may call the write RPC `rpc`; `None` if it is not a write.
+pub fn write_roles(rpc: &str) -> Option<&'static [Role]> {
+    WRITES
+        .iter()
+        .find(|(name, _)| *name == rpc)
+        .map(|(_, roles)| *roles)
+}
+
 fn forget_after(issued_at: DateTime<Utc>) -> i64 {
     issued_at.timestamp() + limits::REQUEST_AGE_SECS_MAX + 1
 }
@@ -149,6 +187,33 @@ impl Authenticator {
         signed: Option<pb::SignedRequest>,
         rpc: &'static str,
         roles: &[Role],
+    ) -> Result<Authenticated, Status> {
+        self.check_as(signed, Expect::Rpc(rpc, roles))
+    }
+
+    /// Authenticates `signed` for the write RPC `rpc`, allowing the roles
+    /// [`WRITES`] gives it (the table batches are checked against too).
+    pub fn check_write(
+        &self,
+        signed: Option<pb::SignedRequest>,
+        rpc: &'static str,
+    ) -> Result<Authenticated, Status> {
+        let roles = write_roles(rpc).ok_or_else(|| {
+            Status::internal(format!("{rpc} is missing from the table of writes"))
+        })?;
+        self.check_as(signed, Expect::Rpc(rpc, roles))
+    }
+
+    /// Authenticates one request of a batch: any write, checked exactly as its own
+    /// RPC would check it.
+    pub fn check_batched(&self, signed: pb::SignedRequest) -> Result<Authenticated, Status> {
+        self.check_as(Some(signed), Expect::AnyWrite)
+    }
+
+    fn check_as(
+        &self,
+        signed: Option<pb::SignedRequest>,
+        expect: Expect<'_>,
     ) -> Result<Authenticated, Status> {
         let signed = signed.ok_or_else(|| {
             Status::unauthenticated("request is not signed: the `signed` field is missing")
@@ -265,11 +330,24 @@ impl Authenticator {
             )));
         }
         let name = crate::codec::command_name(&command);
-        if name != rpc {
-            return Err(Status::invalid_argument(format!(
-                "payload carries a {name} command but was sent to {rpc}"
-            )));
-        }
+        let (rpc, roles) = match expect {
+            Expect::Rpc(rpc, roles) => {
+                if name != rpc {
+                    return Err(Status::invalid_argument(format!(
+                        "payload carries a {name} command but was sent to {rpc}"
+                    )));
+                }
+                (rpc, roles)
+            }
+            Expect::AnyWrite => match write_roles(name) {
+                Some(roles) => (name, roles),
+                None => {
+                    return Err(Status::invalid_argument(format!(
+                        "payload carries a {name} command, which is not a write: a batch carries write requests only"
+                    )));
+                }
+            },
+        };
         if !roles.contains(&caller.role) {
             let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
             return Err(Status::permission_denied(format!(
@@ -306,5 +384,96 @@ impl Authenticator {
             signature: signed.signature,
             command,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::command::Kind;
+
+    /// Every command kind, each with its fields left empty.
+    fn every_kind() -> Vec<Kind> {
+        vec![
+            Kind::Genesis(Default::default()),
+            Kind::RegisterParticipant(Default::default()),
+            Kind::RotateKey(Default::default()),
+            Kind::RevokeParticipant(Default::default()),
+            Kind::ListParticipants(Default::default()),
+            Kind::GetEntry(Default::default()),
+            Kind::StreamEntries(Default::default()),
+            Kind::GetCheckpoint(Default::default()),
+            Kind::GetInclusionProof(Default::default()),
+            Kind::GetConsistencyProof(Default::default()),
+            Kind::GetReceipt(Default::default()),
+            Kind::CreateSeries(Default::default()),
+            Kind::AmendSeries(Default::default()),
+            Kind::OpenSeries(Default::default()),
+            Kind::CloseSeries(Default::default()),
+            Kind::CancelSeries(Default::default()),
+            Kind::AllotSeries(Default::default()),
+            Kind::ReleaseUnsettled(Default::default()),
+            Kind::IssueSeries(Default::default()),
+            Kind::SubmitSubscription(Default::default()),
+            Kind::WithdrawSubscription(Default::default()),
+            Kind::ConfirmSettlement(Default::default()),
+            Kind::GetSeries(Default::default()),
+            Kind::ListSeries(Default::default()),
+            Kind::GetSubscription(Default::default()),
+            Kind::ListSubscriptions(Default::default()),
+            Kind::GetInvestorHoldings(Default::default()),
+            Kind::ListHolders(Default::default()),
+            Kind::PriceSchedule(Default::default()),
+            Kind::PriceFromYield(Default::default()),
+            Kind::YieldFromPrice(Default::default()),
+            Kind::PatrioticPricing(Default::default()),
+            Kind::PublishFixing(Default::default()),
+            Kind::PostAccrualEvent(Default::default()),
+            Kind::ListDueEvents(Default::default()),
+            Kind::GetAccrued(Default::default()),
+            Kind::GetInvestorStatement(Default::default()),
+            Kind::GetDebtService(Default::default()),
+            Kind::ListFixings(Default::default()),
+            Kind::SubmitBatch(Default::default()),
+        ]
+    }
+
+    /// The table of writes (what batches admit, and the roles the unary writes
+    /// check) holds exactly the commands the ledger records: those the codec turns
+    /// into a registry command (empty fields may be refused, but for a field of
+    /// their own, never as "not a change").
+    #[test]
+    fn the_table_of_writes_is_exactly_the_commands_that_change_the_ledger() {
+        let kinds = every_kind();
+        let names: std::collections::BTreeSet<&str> =
+            kinds.iter().map(crate::codec::command_name).collect();
+        assert_eq!(names.len(), kinds.len(), "one of each kind");
+        let mut writes = 0;
+        for kind in &kinds {
+            let name = crate::codec::command_name(kind);
+            let changes = match crate::codec::command_from_kind(kind) {
+                Ok(_) => true,
+                Err(crate::registry::RegistryError::Invalid { field, reason }) => {
+                    field != "command" || !reason.contains("does not change the ledger")
+                }
+                Err(other) => panic!("{name}: unexpected {other}"),
+            };
+            // Genesis is written by the server itself, never requested.
+            let requestable = changes && name != "Genesis";
+            assert_eq!(
+                write_roles(name).is_some(),
+                requestable,
+                "{name}: in WRITES exactly when it is a requestable write"
+            );
+            writes += usize::from(requestable);
+        }
+        assert_eq!(
+            writes,
+            WRITES.len(),
+            "no row of WRITES names an unknown RPC"
+        );
+        for (name, roles) in WRITES {
+            assert!(!roles.is_empty(), "{name} admits some role");
+        }
     }
 }

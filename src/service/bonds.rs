@@ -19,9 +19,8 @@ impl Ctx {
         &self,
         signed: Option<pb::SignedRequest>,
         rpc: &'static str,
-        roles: &[Role],
     ) -> Result<(Committed, Kind), Status> {
-        let auth = self.auth.check(signed, rpc, roles)?;
+        let auth = self.auth.check_write(signed, rpc)?;
         let command = codec::command_from_kind(&auth.command).map_err(|e| status::registry(&e))?;
         let kind = auth.command.clone();
         let committed = self.write(auth, command).await?;
@@ -41,7 +40,7 @@ impl Ctx {
         signed: Option<pb::SignedRequest>,
         rpc: &'static str,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        let (committed, kind) = self.execute(signed, rpc, &[Role::Treasury]).await?;
+        let (committed, kind) = self.execute(signed, rpc).await?;
         let id = match &kind {
             Kind::CreateSeries(c) => c.terms.as_ref().map(|t| t.series_id.clone()),
             Kind::AmendSeries(c) => c.terms.as_ref().map(|t| t.series_id.clone()),
@@ -67,7 +66,7 @@ impl Ctx {
         signed: Option<pb::SignedRequest>,
         rpc: &'static str,
     ) -> Result<Response<pb::SubscriptionResponse>, Status> {
-        let (committed, kind) = self.execute(signed, rpc, &[Role::Bank]).await?;
+        let (committed, kind) = self.execute(signed, rpc).await?;
         let id = match &kind {
             Kind::SubmitSubscription(_) => committed.first_index,
             Kind::WithdrawSubscription(c) => c.subscription_id,

@@ -126,7 +126,7 @@ impl pb::engine_service_server::EngineService for Ctx {
     ) -> Result<Response<pb::PostAccrualEventResponse>, Status> {
         let auth = self
             .auth
-            .check(r.into_inner().signed, "PostAccrualEvent", &[Role::Engine])?;
+            .check_write(r.into_inner().signed, "PostAccrualEvent")?;
         let command = crate::codec::command_from_kind(&auth.command).map_err(bad)?;
         let committed = self.write(auth, command).await?;
         Ok(Response::new(pb::PostAccrualEventResponse {
@@ -405,7 +405,7 @@ impl Ctx {
     ) -> Result<Response<pb::PublishFixingResponse>, Status> {
         let auth = self
             .auth
-            .check(r.into_inner().signed, "PublishFixing", &[Role::Treasury])?;
+            .check_write(r.into_inner().signed, "PublishFixing")?;
         let command = crate::codec::command_from_kind(&auth.command).map_err(bad)?;
         let committed = self.write(auth, command).await?;
         Ok(Response::new(pb::PublishFixingResponse {

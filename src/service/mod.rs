@@ -3,6 +3,7 @@
 //! Only this module (and the clients in `client`) know about tonic.
 
 pub mod auth;
+mod batch;
 mod bonds;
 pub mod coupons;
 mod ledger;
@@ -143,6 +144,9 @@ pub async fn serve_with(
     health_reporter
         .set_serving::<pb::engine_service_server::EngineServiceServer<Ctx>>()
         .await;
+    health_reporter
+        .set_serving::<pb::batch_service_server::BatchServiceServer<Ctx>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -203,6 +207,9 @@ pub async fn serve_with(
         .add_service(limited!(
             pb::engine_service_server::EngineServiceServer::new(ctx.clone())
         ))
+        .add_service(limited!(pb::batch_service_server::BatchServiceServer::new(
+            ctx.clone()
+        )))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // When the writer stops (fail-stop), health says so: NOT_SERVING for the server
     // as a whole and for the services that write; the read services stay SERVING.
@@ -223,6 +230,9 @@ pub async fn serve_with(
             .await;
         health_reporter
             .set_not_serving::<pb::engine_service_server::EngineServiceServer<Ctx>>()
+            .await;
+        health_reporter
+            .set_not_serving::<pb::batch_service_server::BatchServiceServer<Ctx>>()
             .await;
         std::future::pending::<()>().await
     };

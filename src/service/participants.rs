@@ -13,11 +13,9 @@ impl pb::participant_service_server::ParticipantService for Ctx {
         &self,
         request: Request<pb::RegisterParticipantRequest>,
     ) -> Result<Response<pb::RegisterParticipantResponse>, Status> {
-        let auth = self.auth.check(
-            request.into_inner().signed,
-            "RegisterParticipant",
-            &[Role::Admin],
-        )?;
+        let auth = self
+            .auth
+            .check_write(request.into_inner().signed, "RegisterParticipant")?;
         let pb::command::Kind::RegisterParticipant(c) = &auth.command else {
             return Err(Status::internal(
                 "command kind changed after authentication",
@@ -39,7 +37,7 @@ impl pb::participant_service_server::ParticipantService for Ctx {
     ) -> Result<Response<pb::RotateKeyResponse>, Status> {
         let auth = self
             .auth
-            .check(request.into_inner().signed, "RotateKey", &Role::ALL)?;
+            .check_write(request.into_inner().signed, "RotateKey")?;
         let pb::command::Kind::RotateKey(c) = &auth.command else {
             return Err(Status::internal(
                 "command kind changed after authentication",
@@ -59,11 +57,9 @@ impl pb::participant_service_server::ParticipantService for Ctx {
         &self,
         request: Request<pb::RevokeParticipantRequest>,
     ) -> Result<Response<pb::RevokeParticipantResponse>, Status> {
-        let auth = self.auth.check(
-            request.into_inner().signed,
-            "RevokeParticipant",
-            &[Role::Admin],
-        )?;
+        let auth = self
+            .auth
+            .check_write(request.into_inner().signed, "RevokeParticipant")?;
         let pb::command::Kind::RevokeParticipant(c) = &auth.command else {
             return Err(Status::internal(
                 "command kind changed after authentication",

@@ -26,6 +26,9 @@ use prost::Message;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
+/// Where a queued write's outcome arrives.
+type Outcome = tokio::sync::oneshot::Receiver<Result<Committed, WriteError>>;
+
 /// Why the store cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -576,6 +579,36 @@ impl Ledger {
 
     /// Appends what `request` decides, returning once it is durable.
     pub async fn write(&self, request: WriteRequest) -> Result<Committed, WriteError> {
+        match self.enqueue(request).await {
+            Ok(wait) => self.outcome(wait).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Appends what each request decides, deciding them in the given order (a
+    /// later one sees what an earlier one wrote), returning each outcome once the
+    /// group commits carrying them are durable. They are queued together, so they
+    /// share group commits.
+    pub async fn write_many(
+        &self,
+        requests: Vec<WriteRequest>,
+    ) -> Vec<Result<Committed, WriteError>> {
+        let mut waits = Vec::with_capacity(requests.len());
+        for request in requests {
+            waits.push(self.enqueue(request).await);
+        }
+        let mut outcomes = Vec::with_capacity(waits.len());
+        for wait in waits {
+            outcomes.push(match wait {
+                Ok(wait) => self.outcome(wait).await,
+                Err(e) => Err(e),
+            });
+        }
+        outcomes
+    }
+
+    /// Queues `request` for the writer (waiting while the queue is full).
+    async fn enqueue(&self, request: WriteRequest) -> Result<Outcome, WriteError> {
         let (reply, wait) = tokio::sync::oneshot::channel();
         self.inner
             .jobs
@@ -587,6 +620,10 @@ impl Ledger {
                         .unwrap_or_else(|| "the ledger writer has stopped".into()),
                 )
             })?;
+        Ok(wait)
+    }
+
+    async fn outcome(&self, wait: Outcome) -> Result<Committed, WriteError> {
         match wait.await {
             Ok(outcome) => outcome,
             // The writer dropped the reply: it panicked on this request's group and
