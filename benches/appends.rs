@@ -735,7 +735,12 @@ fn main() {
                 run += 1;
                 let growth =
                     (concurrency as f64 * batch as f64 / last_concurrency as f64).clamp(1.0, 3.0);
-                let rate_max = (last_rate * growth).min(limits.signature_work_per_sec());
+                let rate_max = if batch > 1 {
+                    // Batches go well past the unary rates; prepare for the target.
+                    limits.signature_work_per_sec() * 0.6
+                } else {
+                    (last_rate * growth).min(limits.signature_work_per_sec())
+                };
                 let result = rt.block_on(run_level(
                     &server,
                     &admins,

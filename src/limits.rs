@@ -20,8 +20,11 @@ pub const REQUEST_AGE_SECS_MAX: i64 = 300;
 pub const REQUEST_FUTURE_SKEW_SECS_MAX: i64 = 60;
 
 /// Most requests one group commit (one flush) carries. Bounds the latency a single
-/// flush adds.
-pub const GROUP_COMMIT_ENTRIES_MAX: usize = 2048;
+/// flush adds, and the writer's cost per entry: sled applies a batch in hash
+/// order, so a larger batch touches more of its tree (docs/BENCHMARKS.md section
+/// 2: groups of up to 2,048 cost the writer 64 to 77 µs an append, of up to 512,
+/// 49 to 54 µs; 128 starts to add flushes the writer waits for).
+pub const GROUP_COMMIT_ENTRIES_MAX: usize = 512;
 
 /// Records (entries, state records) per sled batch. sled holds every node it
 /// copies during a batch until the batch ends (some 9 KB per record written), so a
