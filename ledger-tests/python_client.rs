@@ -105,6 +105,17 @@ fn run_client(
     investor: &str,
     units: &str,
 ) -> (bool, String, String) {
+    run_client_with(server, key, series, investor, units, &[])
+}
+
+fn run_client_with(
+    server: &str,
+    key: &Path,
+    series: &str,
+    investor: &str,
+    units: &str,
+    extra: &[&str],
+) -> (bool, String, String) {
     let out = Command::new("python3")
         .arg(script())
         .args(["--server", server, "--key"])
@@ -121,6 +132,7 @@ fn run_client(
             "--country",
             "GB",
         ])
+        .args(extra)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("run python3");
@@ -231,13 +243,49 @@ async fn the_python_client_submits_a_signed_subscription() {
     // Every signature on the ledger, the Python-made one included, verifies.
     assert!(common::verify_over_the_wire(&treasury).await > 0);
 
+    // Three more in one SubmitBatch call: each request signed by the bank,
+    // recorded as its own entry, in order.
+    let (ok, stdout, stderr) = run_client_with(
+        &server.addr,
+        &key_path,
+        series,
+        "py-batch",
+        "5",
+        &["--count", "3"],
+    );
+    assert!(ok, "the Python client's batch failed:\n{stdout}\n{stderr}");
+    let subs = bank.all_subscriptions(series).await.expect("list");
+    let batched: Vec<&pb::Subscription> = subs
+        .iter()
+        .filter(|s| s.investor_ref.starts_with("py-batch-"))
+        .collect();
+    assert_eq!(batched.len(), 3, "{subs:?}");
+    for (i, sub) in batched.iter().enumerate() {
+        assert_eq!(sub.investor_ref, format!("py-batch-{i}"));
+        assert_eq!(sub.units, "5");
+        let entry = bank.entry(sub.subscription_id).await.expect("entry");
+        assert!(
+            stdout.contains(&format!(
+                "request {i}: entry {}, entry hash {}",
+                sub.subscription_id,
+                hex::encode(&entry.entry_hash)
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(common::verify_over_the_wire(&treasury).await > 0);
+
     // A key the ledger does not know is refused, and the client says why.
     let stranger = dir.path().join("stranger.key");
     keys::write_private_key(&stranger, &new_key()).expect("write key");
     let (ok, _, stderr) = run_client(&server.addr, &stranger, series, "py-inv-002", "1");
     assert!(!ok, "an unregistered key must be refused");
     assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
-    assert_eq!(bank.all_subscriptions(series).await.expect("list").len(), 1);
+    assert_eq!(
+        bank.all_subscriptions(series).await.expect("list").len(),
+        4,
+        "the one and the three batched, nothing from the stranger"
+    );
 }
 
 /// The protos compile with the standard Go toolchain (protoc, protoc-gen-go,

@@ -17,6 +17,8 @@ Usage:
     python3 -m pip install -r examples/python/requirements.txt
     python3 examples/python/dbond_client.py --server 127.0.0.1:50051 \\
         --key bank-a.key --series AZ-2031-USD --investor inv-001 --units 10
+    # ten subscriptions in one SubmitBatch call (investors inv-001-0 .. inv-001-9):
+    python3 examples/python/dbond_client.py ... --count 10
 """
 
 import argparse
@@ -193,6 +195,40 @@ def list_services(channel):
     return sorted(names)
 
 
+def submit_batch(args, key, origin, order, pb, grpc_pb, commands, ledger, channel):
+    """Sends args.count subscriptions in one SubmitBatch call: each request signed on
+    its own, under an envelope (a SubmitBatch command counting them) signed by the
+    same key. Prints one line per request: its entry, or why it was refused."""
+    requests = [
+        sign_request(
+            key,
+            origin,
+            order(
+                f"{args.investor}-{i}",
+                f"{args.idempotency_key}-{i}" if args.idempotency_key else None,
+            ),
+            ledger,
+        )
+        for i in range(args.count)
+    ]
+    envelope = sign_request(
+        key, origin, commands.Command(submit_batch=commands.SubmitBatch(request_count=len(requests))), ledger
+    )
+    print(f"signing as key {envelope.key_id}")
+    try:
+        reply = grpc_pb.BatchServiceStub(channel).SubmitBatch(
+            pb.SubmitBatchRequest(signed=envelope, requests=requests), timeout=30
+        )
+    except grpc.RpcError as e:
+        fail(f"SubmitBatch refused: {e.code().name}: {e.details()}")
+    for i, result in enumerate(reply.results):
+        if result.HasField("receipt"):
+            r = result.receipt
+            print(f"request {i}: entry {r.index}, entry hash {r.entry_hash.hex()}, tree size {r.tree_size}")
+        else:
+            print(f"request {i}: refused {result.error.code_name}: {result.error.message}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", default="127.0.0.1:50051", help="host:port or http://host:port")
@@ -203,6 +239,13 @@ def main():
     parser.add_argument("--category", default="citizen_abroad", choices=CATEGORIES)
     parser.add_argument("--country", default="DE", help="ISO 3166-1 alpha-2 country of residence")
     parser.add_argument("--idempotency-key", default=None, help="default: a fresh UUID")
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=1,
+        help="subscriptions to send; more than one go in one SubmitBatch call, "
+        "for investors INVESTOR-0, INVESTOR-1, ... (each request signed on its own)",
+    )
     parser.add_argument("--proto", type=Path, default=PROTO_ROOT, help="the proto/ folder")
     parser.add_argument(
         "--gen-dir", type=Path, default=None, help="keep generated stubs here (default: a temporary folder)"
@@ -233,16 +276,23 @@ def main():
             print(f"ledger origin {info.origin!r}, {info.tree_size} entries")
 
             category = types.DiasporaCategory.Value("DIASPORA_CATEGORY_" + args.category.upper())
-            command = commands.Command(
-                submit_subscription=commands.SubmitSubscription(
-                    series_id=args.series,
-                    investor_ref=args.investor,
-                    category=category,
-                    country=args.country,
-                    units=args.units,
-                    idempotency_key=args.idempotency_key or str(uuid.uuid4()),
+
+            def order(investor, idempotency_key):
+                return commands.Command(
+                    submit_subscription=commands.SubmitSubscription(
+                        series_id=args.series,
+                        investor_ref=investor,
+                        category=category,
+                        country=args.country,
+                        units=args.units,
+                        idempotency_key=idempotency_key or str(uuid.uuid4()),
+                    )
                 )
-            )
+
+            if args.count > 1:
+                submit_batch(args, key, info.origin, order, pb, grpc_pb, commands, ledger, channel)
+                return
+            command = order(args.investor, args.idempotency_key)
             signed = sign_request(key, info.origin, command, ledger)
             print(f"signing as key {signed.key_id}")
             try:
