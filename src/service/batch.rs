@@ -123,11 +123,6 @@ impl Ctx {
     fn admit(&self, signed: pb::SignedRequest) -> Result<WriteRequest, Status> {
         let auth = self.auth.check_batched(signed)?;
         let command = codec::command_from_kind(&auth.command).map_err(|e| status::registry(&e))?;
-        Ok(WriteRequest {
-            key_id: auth.caller.key_id,
-            payload: auth.payload,
-            signature: auth.signature,
-            command,
-        })
+        Ok(super::participants::write_request(auth, command))
     }
 }

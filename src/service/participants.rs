@@ -102,15 +102,22 @@ impl Ctx {
         auth: super::auth::Authenticated,
         command: crate::registry::Command,
     ) -> Result<crate::store::Committed, Status> {
-        let request = WriteRequest {
-            key_id: auth.caller.key_id,
-            payload: auth.payload,
-            signature: auth.signature,
-            command,
-        };
         self.ledger
-            .write(request)
+            .write(write_request(auth, command))
             .await
             .map_err(|e| super::status::write(&e))
+    }
+}
+
+/// The write an authenticated request asks for: its signed bytes and command.
+pub(super) fn write_request(
+    auth: super::auth::Authenticated,
+    command: crate::registry::Command,
+) -> WriteRequest {
+    WriteRequest {
+        key_id: auth.caller.key_id,
+        payload: auth.payload,
+        signature: auth.signature,
+        command,
     }
 }

@@ -203,39 +203,22 @@ impl Writer {
     }
 
     fn commit_group(&mut self, jobs: &mut Vec<Job>) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.commit_with(jobs, &mut scratch);
+        scratch.writes.clear();
+        scratch.applied.clear();
+        scratch.new_nodes.clear();
+        scratch.outcomes.clear();
+        self.scratch = scratch;
+    }
+
+    fn commit_with(&mut self, jobs: &mut Vec<Job>, scratch: &mut Scratch) {
         let Scratch {
-            mut writes,
-            mut applied,
-            mut new_nodes,
-            mut outcomes,
-        } = std::mem::take(&mut self.scratch);
-        self.commit_with(
-            jobs,
-            &mut writes,
-            &mut applied,
-            &mut new_nodes,
-            &mut outcomes,
-        );
-        writes.clear();
-        applied.clear();
-        new_nodes.clear();
-        outcomes.clear();
-        self.scratch = Scratch {
             writes,
             applied,
             new_nodes,
             outcomes,
-        };
-    }
-
-    fn commit_with(
-        &mut self,
-        jobs: &mut Vec<Job>,
-        writes: &mut Vec<Write>,
-        applied: &mut Vec<(EntryMeta, Event)>,
-        new_nodes: &mut Vec<(u32, u64, Hash)>,
-        outcomes: &mut Vec<(Reply, Result<Committed, WriteError>)>,
-    ) {
+        } = scratch;
         let p = &mut self.parts;
         // Recorded time never goes backwards, whatever the clock does.
         let now = p.clock.now();
