@@ -86,6 +86,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     if let Command::Serve(args) = &cli.command {
         return finish(args.resolve().and_then(|config| {
@@ -151,3 +152,36 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
 // keeps large replays linear.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc v3's `mi_option_t` (libmimalloc-sys does not
+/// name it; the version is pinned in Cargo.toml and the test below checks it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Tells mimalloc to keep memory it has freed instead of returning it to the
+/// system a second later (its "purge"). Under load the server frees and reuses
+/// memory all the time (sled seals a 512 KiB log buffer every group commit; batches
+/// and requests come and go), and every purged page reused costs a page fault and
+/// the kernel zeroing it again: a quarter of the ledger writer's time in
+/// measurements (docs/BENCHMARKS.md). The price is that memory freed after a burst
+/// stays with the process. `MIMALLOC_PURGE_DELAY` (milliseconds) still overrides.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: called first thing in `main`, before any other thread exists
+        // (the option is not set atomically).
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_purge_delay_option_is_the_one_mimalloc_v3_defaults_to_a_second() {
+        // Nothing in the test binary sets it, so it reads mimalloc v3's default,
+        // 1000 ms; a renumbered enum would read another option's value.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        let from_env = std::env::var("MIMALLOC_PURGE_DELAY").ok();
+        assert_eq!(delay.to_string(), from_env.unwrap_or_else(|| "1000".into()));
+    }
+}
