@@ -27,40 +27,63 @@ pub struct Authenticated {
 
 /// Remembers (key, nonce) pairs for as long as a request carrying them could be
 /// accepted, so a captured request is accepted once.
+///
+/// A pair is kept as its SHA-256 digest: 32 bytes and no allocation, where the
+/// pair itself took two allocations in the map and two more in the expiry queue
+/// (about 130 bytes a request with the tables' slack, against about 240). The
+/// cache holds every request of the last six minutes (the freshness window),
+/// which at 15,000 requests a second is 5.4 million pairs: about 0.7 GB kept as
+/// digests, 1.3 GB as pairs. Two pairs share a digest only if SHA-256
+/// collides, and the key id is hashed in, so one participant's nonces never touch
+/// another's.
 #[derive(Default)]
 pub struct NonceCache {
     inner: Mutex<NonceInner>,
 }
 
+type PairDigest = [u8; 32];
+
 #[derive(Default)]
 struct NonceInner {
-    seen: HashMap<(KeyId, Vec<u8>), i64>,
-    expiry: VecDeque<(i64, KeyId, Vec<u8>)>,
+    /// Digest -> the time after which it may be forgotten.
+    seen: HashMap<PairDigest, i64, foldhash::fast::RandomState>,
+    /// In insertion order, which is nearly the order of forgetting (requests carry
+    /// their own issue times): an entry whose time has come is checked against
+    /// `seen` before it is dropped.
+    expiry: VecDeque<(i64, PairDigest)>,
+}
+
+fn pair_digest(key: &KeyId, nonce: &[u8]) -> PairDigest {
+    use sha2::Digest;
+    // Key ids are fixed-length hex, so the concatenation is unambiguous; the
+    // separator keeps it so if that ever changes.
+    sha2::Sha256::new()
+        .chain_update(key.as_str().as_bytes())
+        .chain_update([0u8])
+        .chain_update(nonce)
+        .finalize()
+        .into()
 }
 
 impl NonceCache {
     /// Records the pair; `false` if it was already there (a replay).
     pub fn insert(&self, key: &KeyId, nonce: &[u8], forget_after: i64, now: i64) -> bool {
+        let digest = pair_digest(key, nonce);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        while inner.expiry.front().is_some_and(|(t, _, _)| *t < now) {
-            if let Some((_, k, n)) = inner.expiry.pop_front() {
-                let expired = inner
-                    .seen
-                    .get(&(k.clone(), n.clone()))
-                    .is_some_and(|t| *t < now);
-                if expired {
-                    inner.seen.remove(&(k, n));
-                }
+        while let Some(&(t, old)) = inner.expiry.front() {
+            if t >= now {
+                break;
+            }
+            inner.expiry.pop_front();
+            if inner.seen.get(&old).is_some_and(|t| *t < now) {
+                inner.seen.remove(&old);
             }
         }
-        let entry = (key.clone(), nonce.to_vec());
-        if inner.seen.contains_key(&entry) {
+        if inner.seen.contains_key(&digest) {
             return false;
         }
-        inner.seen.insert(entry, forget_after);
-        inner
-            .expiry
-            .push_back((forget_after, key.clone(), nonce.to_vec()));
+        inner.seen.insert(digest, forget_after);
+        inner.expiry.push_back((forget_after, digest));
         true
     }
 
@@ -391,6 +414,30 @@ impl Authenticator {
 mod tests {
     use super::*;
     use pb::command::Kind;
+
+    #[test]
+    fn the_nonce_cache_refuses_a_pair_until_its_time_has_passed() {
+        let cache = NonceCache::default();
+        let (a, b) = (
+            KeyId::parse("0123456789abcdef").unwrap(),
+            KeyId::parse("fedcba9876543210").unwrap(),
+        );
+        let nonce = [7u8; 16];
+        assert!(cache.insert(&a, &nonce, 100, 10));
+        assert!(!cache.insert(&a, &nonce, 100, 50), "a replay");
+        assert!(
+            cache.insert(&b, &nonce, 100, 50),
+            "the same nonce, another key"
+        );
+        assert!(cache.insert(&a, &[7u8; 17], 100, 50), "another nonce");
+        assert!(!cache.insert(&a, &nonce, 100, 100), "still inside its time");
+        assert_eq!(cache.len(), 3);
+        // Once its time has passed the pair is forgotten (the request is stale by
+        // then and the freshness check refuses it first).
+        assert!(cache.insert(&b, &[1u8; 16], 300, 101));
+        assert_eq!(cache.len(), 1);
+        assert!(cache.insert(&a, &nonce, 300, 101));
+    }
 
     /// Every command kind, each with its fields left empty.
     fn every_kind() -> Vec<Kind> {
