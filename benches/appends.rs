@@ -19,7 +19,11 @@
 //!   DBOND_BENCH_SECS (3), DBOND_BENCH_WARMUP_SECS (1), DBOND_BENCH_CONCURRENCY
 //!   ("1,16,64,256"), DBOND_BENCH_CONNECTIONS (4), DBOND_BENCH_MODES
 //!   ("inline,presigned"), DBOND_BENCH_BATCH ("1,50": requests per call),
-//!   DBOND_BENCH_DIR (default: CARGO_TARGET_TMPDIR).
+//!   DBOND_BENCH_DIR (default: CARGO_TARGET_TMPDIR), DBOND_BENCH_SPLIT_CORES
+//!   (unset: server and client share every core; `1`: the server is pinned to
+//!   the first half of the cores and this process, the client, to the rest, with
+//!   `taskset`, so the server-alone figure is measured, not projected, and the
+//!   limit counts the server's cores only).
 //! Without `--bench` (as under `cargo test --benches`) it runs a short smoke pass.
 
 use dbond::client::{Client, CommandKind};
@@ -72,6 +76,34 @@ struct Settings {
     modes: Vec<Mode>,
     batches: Vec<usize>,
     dir: PathBuf,
+    /// The server's and the client's CPU lists (`taskset` form), when split.
+    split: Option<(String, String)>,
+}
+
+/// Pins this process (the client; only the main thread exists yet) to the second
+/// half of the cores and returns the two CPU lists, the server's first.
+fn split_cores() -> (String, String) {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(
+        n >= 2,
+        "DBOND_BENCH_SPLIT_CORES needs at least 2 cores, found {n}"
+    );
+    let half = n / 2;
+    let list = |from: usize, to: usize| {
+        if from == to {
+            from.to_string()
+        } else {
+            format!("{from}-{to}")
+        }
+    };
+    let (server, client) = (list(0, half - 1), list(half, n - 1));
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", &client, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .expect("DBOND_BENCH_SPLIT_CORES needs taskset (util-linux)");
+    assert!(status.success(), "taskset could not pin the client");
+    (server, client)
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -98,7 +130,10 @@ impl Settings {
                 "1,16".to_string(),
             )
         };
+        let split =
+            (std::env::var("DBOND_BENCH_SPLIT_CORES").as_deref() == Ok("1")).then(split_cores);
         Settings {
+            split,
             measure,
             warm_up,
             concurrency: levels
@@ -152,14 +187,13 @@ struct Limits {
 }
 
 impl Limits {
-    fn measure(payload: &[u8]) -> Limits {
+    /// `cores`: the cores the server has.
+    fn measure(payload: &[u8], cores: usize) -> Limits {
         let key = keys::generate();
         let public = key.verifying_key();
         let signature = keys::sign(&key, REQUEST_CONTEXT, payload).to_bytes();
         Limits {
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            cores,
             sign_us: micros_per_call(|| {
                 std::hint::black_box(keys::sign(&key, REQUEST_CONTEXT, payload));
             }),
@@ -192,11 +226,20 @@ struct Server {
 }
 
 impl Server {
-    fn start(parent: &Path) -> Server {
+    /// `cpus`: the CPU list to pin the server to (`taskset` runs it, same pid).
+    fn start(parent: &Path, cpus: Option<&str>) -> Server {
         std::fs::create_dir_all(parent).expect("create the bench directory");
         let dir = tempfile::tempdir_in(parent).expect("tempdir");
         let data = dir.path().join("data");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dbond"))
+        let mut command = match cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus]).arg(env!("CARGO_BIN_EXE_dbond"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_dbond")),
+        };
+        let mut child = command
             .arg("serve")
             .arg("--data")
             .arg(&data)
@@ -578,6 +621,14 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
         settings.warm_up.as_secs_f64()
     );
     println!();
+    match &settings.split {
+        Some((server, client)) => println!(
+            "cores split: the server on CPUs {server}, the client on CPUs {client}; \
+             \"cores\" and the limit count the server's cores, and appends/s is what \
+             the server does alone"
+        ),
+        None => println!("the server and the client share every core"),
+    }
     println!(
         "limits (this process, one core): ed25519 sign {:.1} µs ({:.0}/s), strict verify {:.1} µs ({:.0}/s)",
         limits.sign_us,
@@ -586,12 +637,16 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
         1e6 / limits.verify_us
     );
     println!(
-        "signature-work limit = {} cores / (verify + sign) = {limit:.0} appends/s; target (half) {:.0}/s; \
-         with the client's signing on the same cores {:.0}/s",
+        "signature-work limit = {} cores / (verify + sign) = {limit:.0} appends/s; target (half) {:.0}/s",
         limits.cores,
         limit / 2.0,
-        limits.signature_work_with_client_per_sec()
     );
+    if settings.split.is_none() {
+        println!(
+            "with the client's signing on the same cores: {:.0}/s",
+            limits.signature_work_with_client_per_sec()
+        );
+    }
     println!();
     println!(
         "| mode | batch | clients | conns | appends/s | of sig. limit | p50 ms | p90 ms | p99 ms | max ms | appends/flush | server CPU µs/append | client CPU µs/append | our cores busy | our threads waiting for a core | server-alone ceiling /s | its share of sig. limit |"
@@ -693,7 +748,10 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
 
 fn main() {
     let settings = Settings::from_env();
-    let server = Server::start(&settings.dir);
+    let server = Server::start(
+        &settings.dir,
+        settings.split.as_ref().map(|(server, _)| server.as_str()),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(
             std::thread::available_parallelism()
@@ -721,7 +779,12 @@ fn main() {
             &keys::generate().verifying_key().to_bytes(),
         ))
         .payload;
-    let limits = Limits::measure(&sample);
+    // Split, this process is pinned to the client's half: its parallelism is
+    // that half, and the server has the same number of cores.
+    let limits = Limits::measure(
+        &sample,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
 
     let mut results = Vec::new();
     let mut run = 0;
