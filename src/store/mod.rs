@@ -579,10 +579,8 @@ impl Ledger {
 
     /// Appends what `request` decides, returning once it is durable.
     pub async fn write(&self, request: WriteRequest) -> Result<Committed, WriteError> {
-        match self.enqueue(request).await {
-            Ok(wait) => self.outcome(wait).await,
-            Err(e) => Err(e),
-        }
+        let wait = self.enqueue(request).await?;
+        self.outcome(wait).await
     }
 
     /// Appends what each request decides, deciding them in the given order (a

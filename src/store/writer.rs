@@ -141,6 +141,16 @@ struct Scratch {
     outcomes: Vec<(Reply, Result<Committed, WriteError>)>,
 }
 
+impl Scratch {
+    /// Empties the lists, keeping their capacity.
+    fn clear(&mut self) {
+        self.writes.clear();
+        self.applied.clear();
+        self.new_nodes.clear();
+        self.outcomes.clear();
+    }
+}
+
 fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
     let mut writer = Writer {
         parts,
@@ -205,10 +215,7 @@ impl Writer {
     fn commit_group(&mut self, jobs: &mut Vec<Job>) {
         let mut scratch = std::mem::take(&mut self.scratch);
         self.commit_with(jobs, &mut scratch);
-        scratch.writes.clear();
-        scratch.applied.clear();
-        scratch.new_nodes.clear();
-        scratch.outcomes.clear();
+        scratch.clear();
         self.scratch = scratch;
     }
 
