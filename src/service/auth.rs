@@ -211,7 +211,7 @@ impl Authenticator {
         rpc: &'static str,
         roles: &[Role],
     ) -> Result<Authenticated, Status> {
-        self.check_as(signed, Expect::Rpc(rpc, roles))
+        self.check_as(signed, Expect::Rpc(rpc, roles), None)
     }
 
     /// Authenticates `signed` for the write RPC `rpc`, allowing the roles
@@ -224,19 +224,77 @@ impl Authenticator {
         let roles = write_roles(rpc).ok_or_else(|| {
             Status::internal(format!("{rpc} is missing from the table of writes"))
         })?;
-        self.check_as(signed, Expect::Rpc(rpc, roles))
+        self.check_as(signed, Expect::Rpc(rpc, roles), None)
     }
 
     /// Authenticates one request of a batch: any write, checked exactly as its own
     /// RPC would check it.
-    pub fn check_batched(&self, signed: pb::SignedRequest) -> Result<Authenticated, Status> {
-        self.check_as(Some(signed), Expect::AnyWrite)
+    /// `verified`: the signature check's result if [`Self::verify_ahead`] made it.
+    pub fn check_batched(
+        &self,
+        signed: pb::SignedRequest,
+        verified: Option<bool>,
+    ) -> Result<Authenticated, Status> {
+        self.check_as(Some(signed), Expect::AnyWrite, verified)
+    }
+
+    /// The decompressed key of `key_id` (whose bytes are `public_key`), from the
+    /// cache when it is there.
+    fn verifying_key(
+        &self,
+        key_id: &KeyId,
+        public_key: &crate::registry::PublicKey,
+    ) -> Result<ed25519_dalek::VerifyingKey, Status> {
+        let cached = self
+            .parsed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key_id)
+            .copied();
+        if let Some(vk) = cached {
+            return Ok(vk);
+        }
+        let vk =
+            keys::parse_public_key(&public_key.0).map_err(|e| Status::internal(e.to_string()))?;
+        self.parsed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key_id.clone(), vk);
+        Ok(vk)
+    }
+
+    /// Checks the signatures of `requests` one after the other, ahead of the rest
+    /// of their checks: back to back, the curve tables stay in the core's caches
+    /// (a check after other work costs about a third more). `None` for a request
+    /// whose key this ledger cannot give (its own check says why).
+    pub fn verify_ahead(&self, requests: &[pb::SignedRequest]) -> Vec<Option<bool>> {
+        let keys: Vec<Option<ed25519_dalek::VerifyingKey>> = requests
+            .iter()
+            .map(|signed| {
+                if signed.payload.len() > limits::REQUEST_PAYLOAD_BYTES_MAX {
+                    return None;
+                }
+                let key_id = KeyId::parse(&signed.key_id)?;
+                let public_key = self
+                    .ledger
+                    .read(|p| p.state.key(&key_id).map(|k| k.public_key))?;
+                self.verifying_key(&key_id, &public_key).ok()
+            })
+            .collect();
+        requests
+            .iter()
+            .zip(keys)
+            .map(|(signed, vk)| {
+                vk.map(|vk| keys::verify(&vk, REQUEST_CONTEXT, &signed.payload, &signed.signature))
+            })
+            .collect()
     }
 
     fn check_as(
         &self,
         signed: Option<pb::SignedRequest>,
         expect: Expect<'_>,
+        verified: Option<bool>,
     ) -> Result<Authenticated, Status> {
         let signed = signed.ok_or_else(|| {
             Status::unauthenticated("request is not signed: the `signed` field is missing")
@@ -281,25 +339,14 @@ impl Authenticator {
                 key.public_key,
             ))
         })?;
-        let cached = self
-            .parsed
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key_id)
-            .copied();
-        let vk = match cached {
-            Some(vk) => vk,
+        let verified = match verified {
+            Some(verified) => verified,
             None => {
-                let vk = keys::parse_public_key(&public_key.0)
-                    .map_err(|e| Status::internal(e.to_string()))?;
-                self.parsed
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key_id.clone(), vk);
-                vk
+                let vk = self.verifying_key(&key_id, &public_key)?;
+                keys::verify(&vk, REQUEST_CONTEXT, &signed.payload, &signed.signature)
             }
         };
-        if !keys::verify(&vk, REQUEST_CONTEXT, &signed.payload, &signed.signature) {
+        if !verified {
             return Err(Status::unauthenticated(format!(
                 "signature does not verify with key {key_id}"
             )));

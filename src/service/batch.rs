@@ -56,9 +56,11 @@ impl pb::batch_service_server::BatchService for Ctx {
             }
             let ctx = self.clone();
             checks.push(tokio::spawn(async move {
+                let verified = ctx.auth.verify_ahead(&chunk);
                 chunk
                     .into_iter()
-                    .map(|signed| ctx.admit(signed))
+                    .zip(verified)
+                    .map(|(signed, verified)| ctx.admit(signed, verified))
                     .collect::<Vec<_>>()
             }));
         }
@@ -120,8 +122,12 @@ impl pb::batch_service_server::BatchService for Ctx {
 
 impl Ctx {
     /// Checks one request of a batch and turns it into a write.
-    fn admit(&self, signed: pb::SignedRequest) -> Result<WriteRequest, Status> {
-        let auth = self.auth.check_batched(signed)?;
+    fn admit(
+        &self,
+        signed: pb::SignedRequest,
+        verified: Option<bool>,
+    ) -> Result<WriteRequest, Status> {
+        let auth = self.auth.check_batched(signed, verified)?;
         let command = codec::command_from_kind(&auth.command).map_err(|e| status::registry(&e))?;
         Ok(super::participants::write_request(auth, command))
     }
