@@ -1133,6 +1133,43 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn each_request_of_a_group_is_told_the_hash_of_its_own_first_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, admin, clock) = two_entries_and_admin(dir.path()).await;
+        let ledger = Ledger::open(dir.path(), key, clock.clone()).unwrap();
+        // Queued together, so decided in one group (or a few): the refused second
+        // request has a reply but no entry, which shifts the others' entries.
+        let outcomes = ledger
+            .write_many(vec![
+                registration(&admin, &clock, "bank-b"),
+                registration(&admin, &clock, "bank-b"),
+                registration(&admin, &clock, "bank-c"),
+                registration(&admin, &clock, "bank-d"),
+            ])
+            .await;
+        assert!(
+            matches!(&outcomes[1], Err(WriteError::Refused(e)) if e.to_string().contains("already")),
+            "{:?}",
+            outcomes[1]
+        );
+        let mut told = Vec::new();
+        for (i, outcome) in outcomes.iter().enumerate().filter(|(i, _)| *i != 1) {
+            let c = outcome
+                .as_ref()
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            let stored = ledger.entry(c.first_index).unwrap().unwrap();
+            assert_eq!(
+                c.first_hash,
+                merkle::hash_leaf(&stored),
+                "request {i}'s receipt names its own entry"
+            );
+            told.push(c.first_index);
+        }
+        assert_eq!(told, [2, 3, 4]);
+        ledger.close().unwrap();
+    }
+
     /// What the store holds besides entries: (pending marker?, entries, state records).
     fn on_disk(dir: &Path) -> (bool, u64, Vec<(sled::IVec, sled::IVec)>) {
         with_tree(dir, |tree| {

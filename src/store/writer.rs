@@ -136,9 +136,13 @@ struct Writer {
 struct Scratch {
     /// The group's writes, in order: entries, state records, the checkpoint last.
     writes: Vec<Write>,
+    /// The group's new entries, in order: what each records and who caused it.
     applied: Vec<(EntryMeta, Event)>,
+    origins: Vec<Origin>,
     new_nodes: Vec<(u32, u64, Hash)>,
-    outcomes: Vec<(Reply, Result<Committed, WriteError>)>,
+    /// Each request's reply, and for a request that appended entries the position
+    /// of its first in `applied` (its hash is known once the group is sealed).
+    outcomes: Vec<(Reply, Result<Committed, WriteError>, Option<usize>)>,
 }
 
 impl Scratch {
@@ -146,6 +150,7 @@ impl Scratch {
     fn clear(&mut self) {
         self.writes.clear();
         self.applied.clear();
+        self.origins.clear();
         self.new_nodes.clear();
         self.outcomes.clear();
     }
@@ -223,6 +228,7 @@ impl Writer {
         let Scratch {
             writes,
             applied,
+            origins,
             new_nodes,
             outcomes,
         } = scratch;
@@ -235,10 +241,13 @@ impl Writer {
         self.changes.clear();
         let mut broken: Option<String> = None;
 
+        // First every request is decided and its events applied, in order; then
+        // the group's entries are sealed back to back, so the ledger key's tables
+        // stay in the core's caches from one signature to the next.
         for job in jobs.drain(..) {
             let index = p.state.size();
             if let Err(e) = fresh_at(&job.request.payload, recorded_at) {
-                outcomes.push((job.reply, Err(e)));
+                outcomes.push((job.reply, Err(e), None));
                 continue;
             }
             let ctx = registry::DecideCtx { index, recorded_at };
@@ -260,11 +269,12 @@ impl Writer {
                             events: Vec::new(),
                             replayed: true,
                         }),
+                        None,
                     ));
                     continue;
                 }
                 Err(e) => {
-                    outcomes.push((job.reply, Err(e)));
+                    outcomes.push((job.reply, Err(e), None));
                     continue;
                 }
             };
@@ -279,21 +289,9 @@ impl Writer {
                 request: payload,
                 signature,
             });
-            let mut first_hash = None;
+            let first = (!events.is_empty()).then_some(applied.len());
             for event in &events {
                 let idx = p.state.size();
-                let origin = match actor.take() {
-                    Some(a) => Origin::Actor(a),
-                    None => Origin::Cause(index),
-                };
-                let sealed = entry::seal(
-                    idx,
-                    recorded_pb,
-                    &p.last_hash,
-                    crate::codec::event_to_pb(event),
-                    origin,
-                    &p.ledger_key,
-                );
                 let meta = EntryMeta {
                     index: idx,
                     recorded_at,
@@ -304,15 +302,10 @@ impl Writer {
                     ));
                     break;
                 }
-                // Check the sealed bytes read back as what was meant (assert in pairs).
-                debug_assert!(entry::open(&sealed.bytes).is_ok_and(|o| o.index() == idx));
-                writes.push((layout::entry_key(idx).to_vec(), Some(sealed.bytes)));
-                // Every level of the tree, the leaves too, lives in memory.
-                p.frontier.append(sealed.hash, |level, i, hash| {
-                    new_nodes.push((level, i, *hash));
+                origins.push(match actor.take() {
+                    Some(a) => Origin::Actor(a),
+                    None => Origin::Cause(index),
                 });
-                p.last_hash = sealed.hash;
-                first_hash.get_or_insert(sealed.hash);
                 applied.push((meta, event.clone()));
             }
             if broken.is_some() {
@@ -321,6 +314,7 @@ impl Writer {
                     Err(WriteError::Unavailable(
                         "internal error; the ledger writer stopped".into(),
                     )),
+                    None,
                 ));
                 break;
             }
@@ -328,21 +322,48 @@ impl Writer {
                 job.reply,
                 Ok(Committed {
                     first_index: index,
-                    first_hash: first_hash.unwrap_or_default(),
+                    first_hash: [0; 32],
                     recorded_at,
                     tree_size: 0,
                     events,
                     replayed: false,
                 }),
+                first,
             ));
         }
 
         if let Some(reason) = broken {
             self.fail(reason.clone());
-            for (reply, _) in outcomes.drain(..) {
+            for (reply, _, _) in outcomes.drain(..) {
                 let _ = reply.send(Err(WriteError::Unavailable(reason.clone())));
             }
             return;
+        }
+
+        let mut hashes = Vec::with_capacity(applied.len());
+        for ((meta, event), origin) in applied.iter().zip(origins.drain(..)) {
+            let sealed = entry::seal(
+                meta.index,
+                recorded_pb,
+                &p.last_hash,
+                crate::codec::event_to_pb(event),
+                origin,
+                &p.ledger_key,
+            );
+            // Check the sealed bytes read back as what was meant (assert in pairs).
+            debug_assert!(entry::open(&sealed.bytes).is_ok_and(|o| o.index() == meta.index));
+            // Every level of the tree, the leaves too, lives in memory.
+            p.frontier.append(sealed.hash, |level, i, hash| {
+                new_nodes.push((level, i, *hash));
+            });
+            p.last_hash = sealed.hash;
+            hashes.push(sealed.hash);
+            writes.push((layout::entry_key(meta.index).to_vec(), Some(sealed.bytes)));
+        }
+        for (_, outcome, first) in outcomes.iter_mut() {
+            if let (Ok(c), Some(first)) = (outcome, *first) {
+                c.first_hash = hashes[first];
+            }
         }
 
         if !applied.is_empty() {
@@ -369,7 +390,7 @@ impl Writer {
                 let message = format!(
                     "{reason}; this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key"
                 );
-                for (reply, outcome) in outcomes.drain(..) {
+                for (reply, outcome, _) in outcomes.drain(..) {
                     // A refusal stays a refusal: it was never part of the batch.
                     let outcome = match outcome {
                         Err(refused) => Err(refused),
@@ -402,7 +423,7 @@ impl Writer {
         }
         let p = &self.parts;
         let size = p.frontier.size();
-        for (reply, mut outcome) in outcomes.drain(..) {
+        for (reply, mut outcome, _) in outcomes.drain(..) {
             if let Ok(c) = &mut outcome {
                 c.tree_size = size;
                 if c.replayed {
