@@ -509,12 +509,21 @@ fn resolve_replay(tree: &sled::Tree, c: &mut Committed) -> Result<(), WriteError
     Ok(())
 }
 
+/// A `RequestPayload` read for its issue time alone: the other fields (the command
+/// above all) are skipped, not decoded, on the writer's thread.
+#[derive(Clone, PartialEq, prost::Message)]
+struct IssueTime {
+    /// `RequestPayload.issued_at`'s tag.
+    #[prost(message, optional, tag = "2")]
+    issued_at: Option<prost_types::Timestamp>,
+}
+
 /// Checks the request's issue time against the time the ledger records it at (the
 /// same window auditors check), so a server clock stepping backwards can never
 /// record a request the verifier would call stale.
 fn fresh_at(payload: &[u8], recorded_at: DateTime<Utc>) -> Result<(), WriteError> {
     use prost::Message;
-    let issued = pb::RequestPayload::decode(payload)
+    let issued = IssueTime::decode(payload)
         .ok()
         .and_then(|p| p.issued_at)
         .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.clamp(0, 999_999_999) as u32))
@@ -530,4 +539,60 @@ fn fresh_at(payload: &[u8], recorded_at: DateTime<Utc>) -> Result<(), WriteError
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn payload(issued_at: Option<DateTime<Utc>>) -> Vec<u8> {
+        pb::RequestPayload {
+            ledger_origin: "writer.test/dbond".into(),
+            issued_at: issued_at.map(crate::codec::timestamp_to_pb),
+            nonce: vec![9; 16],
+            command: Some(pb::Command {
+                kind: Some(pb::command::Kind::RevokeParticipant(
+                    pb::RevokeParticipant {
+                        participant_id: "bank-a".into(),
+                        reason: "test".into(),
+                    },
+                )),
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn the_issue_time_is_read_past_the_other_fields_and_checked_against_the_window() {
+        let now = DateTime::from_timestamp(1_800_000_000, 123_000_000).unwrap();
+        let bytes = payload(Some(now));
+        assert_eq!(
+            IssueTime::decode(bytes.as_slice()).unwrap().issued_at,
+            pb::RequestPayload::decode(bytes.as_slice())
+                .unwrap()
+                .issued_at,
+            "the issue time alone reads what the whole payload says"
+        );
+        assert!(fresh_at(&bytes, now).is_ok());
+        let oldest = now - chrono::Duration::seconds(crate::limits::REQUEST_AGE_SECS_MAX);
+        assert!(fresh_at(&payload(Some(oldest)), now).is_ok());
+        let stale = oldest - chrono::Duration::seconds(1);
+        match fresh_at(&payload(Some(stale)), now) {
+            Err(WriteError::Unauthenticated(m)) => assert!(m.contains("outside"), "{m}"),
+            other => panic!("a stale request was {other:?}"),
+        }
+        let ahead =
+            now + chrono::Duration::seconds(crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX + 1);
+        assert!(matches!(
+            fresh_at(&payload(Some(ahead)), now),
+            Err(WriteError::Unauthenticated(_))
+        ));
+        match fresh_at(&payload(None), now) {
+            Err(WriteError::Unauthenticated(m)) => {
+                assert!(m.contains("no valid issue time"), "{m}")
+            }
+            other => panic!("a request without an issue time was {other:?}"),
+        }
+    }
 }
