@@ -23,7 +23,9 @@
 //!   (unset: server and client share every core; `1`: the server is pinned to
 //!   the first half of the cores and this process, the client, to the rest, with
 //!   `taskset`, so the server-alone figure is measured, not projected, and the
-//!   limit counts the server's cores only).
+//!   limit counts the server's cores only), DBOND_BENCH_SERVER (another `dbond`
+//!   binary to run as the server instead of this build's, for alternating runs
+//!   of two builds).
 //! Without `--bench` (as under `cargo test --benches`) it runs a short smoke pass.
 
 use dbond::client::{Client, CommandKind};
@@ -182,8 +184,24 @@ fn micros_per_call(mut f: impl FnMut()) -> f64 {
 
 struct Limits {
     cores: usize,
+    /// One core at a time, the others idle.
     sign_us: f64,
     verify_us: f64,
+    /// Per core while every one of the `cores` does the same at once: what the
+    /// cores really give together (on this VM a little less than `cores` times one).
+    sign_all_us: f64,
+    verify_all_us: f64,
+}
+
+/// `f`'s per-call microseconds on each of `cores` threads run at once, averaged.
+fn on_every_core(cores: usize, f: impl Fn() -> f64 + Sync) -> f64 {
+    let each: Vec<f64> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..cores).map(|_| scope.spawn(&f)).collect();
+        runs.into_iter()
+            .map(|run| run.join().expect("a limit thread panicked"))
+            .collect()
+    });
+    each.iter().sum::<f64>() / each.len() as f64
 }
 
 impl Limits {
@@ -192,26 +210,41 @@ impl Limits {
         let key = keys::generate();
         let public = key.verifying_key();
         let signature = keys::sign(&key, REQUEST_CONTEXT, payload).to_bytes();
+        let sign = || {
+            micros_per_call(|| {
+                std::hint::black_box(keys::sign(&key, REQUEST_CONTEXT, payload));
+            })
+        };
+        let verify = || {
+            micros_per_call(|| {
+                assert!(keys::verify(&public, REQUEST_CONTEXT, payload, &signature));
+            })
+        };
         Limits {
             cores,
-            sign_us: micros_per_call(|| {
-                std::hint::black_box(keys::sign(&key, REQUEST_CONTEXT, payload));
-            }),
-            verify_us: micros_per_call(|| {
-                assert!(keys::verify(&public, REQUEST_CONTEXT, payload, &signature));
-            }),
+            sign_us: sign(),
+            verify_us: verify(),
+            sign_all_us: on_every_core(cores, sign),
+            verify_all_us: on_every_core(cores, verify),
         }
     }
 
     /// Appends/s the server's signature work alone allows: one strict verify of the
-    /// participant's signature and one ledger signature per append, on every core.
+    /// participant's signature and one ledger signature per append, on every core
+    /// at once.
     fn signature_work_per_sec(&self) -> f64 {
+        self.cores as f64 * 1e6 / (self.verify_all_us + self.sign_all_us)
+    }
+
+    /// The same from one core's figures times the cores (what this bench used
+    /// before it measured the cores together; kept for comparison).
+    fn one_core_times_cores_per_sec(&self) -> f64 {
         self.cores as f64 * 1e6 / (self.verify_us + self.sign_us)
     }
 
     /// The same with the client's signature on the same cores (this machine's case).
     fn signature_work_with_client_per_sec(&self) -> f64 {
-        self.cores as f64 * 1e6 / (self.verify_us + 2.0 * self.sign_us)
+        self.cores as f64 * 1e6 / (self.verify_all_us + 2.0 * self.sign_all_us)
     }
 }
 
@@ -231,13 +264,16 @@ impl Server {
         std::fs::create_dir_all(parent).expect("create the bench directory");
         let dir = tempfile::tempdir_in(parent).expect("tempdir");
         let data = dir.path().join("data");
+        // Another build's binary, for alternating runs against it.
+        let binary = std::env::var_os("DBOND_BENCH_SERVER")
+            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dbond")), PathBuf::from);
         let mut command = match cpus {
             Some(cpus) => {
                 let mut c = Command::new("taskset");
-                c.args(["-c", cpus]).arg(env!("CARGO_BIN_EXE_dbond"));
+                c.args(["-c", cpus]).arg(&binary);
                 c
             }
-            None => Command::new(env!("CARGO_BIN_EXE_dbond")),
+            None => Command::new(&binary),
         };
         let mut child = command
             .arg("serve")
@@ -630,14 +666,20 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
         None => println!("the server and the client share every core"),
     }
     println!(
-        "limits (this process, one core): ed25519 sign {:.1} µs ({:.0}/s), strict verify {:.1} µs ({:.0}/s)",
+        "limits (this process, one core at a time): ed25519 sign {:.1} µs ({:.0}/s), strict verify {:.1} µs ({:.0}/s); {} cores times that: {:.0} appends/s",
         limits.sign_us,
         1e6 / limits.sign_us,
         limits.verify_us,
-        1e6 / limits.verify_us
+        1e6 / limits.verify_us,
+        limits.cores,
+        limits.one_core_times_cores_per_sec()
     );
     println!(
-        "signature-work limit = {} cores / (verify + sign) = {limit:.0} appends/s; target (half) {:.0}/s",
+        "limits (every one of {} cores at once, per core): sign {:.1} µs, strict verify {:.1} µs",
+        limits.cores, limits.sign_all_us, limits.verify_all_us
+    );
+    println!(
+        "signature-work limit = {} cores / (verify + sign), all cores at once = {limit:.0} appends/s; target (half) {:.0}/s",
         limits.cores,
         limit / 2.0,
     );
@@ -683,6 +725,13 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
             ceiling / limit,
         );
     }
+    println!();
+    println!(
+        "(against one core's figures times {} cores, {:.0}/s, every share above is {:.2} times what it says)",
+        limits.cores,
+        limits.one_core_times_cores_per_sec(),
+        limit / limits.one_core_times_cores_per_sec()
+    );
     println!();
     println!(
         "server threads, CPU µs per append (ledger-writer: share of the window on a core / runnable but waiting for one / blocked: flush, I/O or no work):"
