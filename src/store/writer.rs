@@ -139,6 +139,8 @@ struct Scratch {
     /// The group's new entries, in order: what each records and who caused it.
     applied: Vec<(EntryMeta, Event)>,
     origins: Vec<Origin>,
+    /// The sealed entries' hashes, in the order of `applied`.
+    hashes: Vec<Hash>,
     new_nodes: Vec<(u32, u64, Hash)>,
     /// Each request's reply, and for a request that appended entries the position
     /// of its first in `applied` (its hash is known once the group is sealed).
@@ -151,6 +153,7 @@ impl Scratch {
         self.writes.clear();
         self.applied.clear();
         self.origins.clear();
+        self.hashes.clear();
         self.new_nodes.clear();
         self.outcomes.clear();
     }
@@ -229,6 +232,7 @@ impl Writer {
             writes,
             applied,
             origins,
+            hashes,
             new_nodes,
             outcomes,
         } = scratch;
@@ -340,7 +344,6 @@ impl Writer {
             return;
         }
 
-        let mut hashes = Vec::with_capacity(applied.len());
         for ((meta, event), origin) in applied.iter().zip(origins.drain(..)) {
             let sealed = entry::seal(
                 meta.index,
