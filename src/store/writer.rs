@@ -142,9 +142,9 @@ struct Scratch {
     /// The sealed entries' hashes, in the order of `applied`.
     hashes: Vec<Hash>,
     new_nodes: Vec<(u32, u64, Hash)>,
-    /// Each request's reply, and for a request that appended entries the position
-    /// of its first in `applied` (its hash is known once the group is sealed).
-    outcomes: Vec<(Reply, Result<Committed, WriteError>, Option<usize>)>,
+    /// Each request's reply and outcome (an appended request's first hash is
+    /// filled in once the group is sealed).
+    outcomes: Vec<(Reply, Result<Committed, WriteError>)>,
 }
 
 impl Scratch {
@@ -251,7 +251,7 @@ impl Writer {
         for job in jobs.drain(..) {
             let index = p.state.size();
             if let Err(e) = fresh_at(&job.request.payload, recorded_at) {
-                outcomes.push((job.reply, Err(e), None));
+                outcomes.push((job.reply, Err(e)));
                 continue;
             }
             let ctx = registry::DecideCtx { index, recorded_at };
@@ -273,12 +273,11 @@ impl Writer {
                             events: Vec::new(),
                             replayed: true,
                         }),
-                        None,
                     ));
                     continue;
                 }
                 Err(e) => {
-                    outcomes.push((job.reply, Err(e), None));
+                    outcomes.push((job.reply, Err(e)));
                     continue;
                 }
             };
@@ -293,7 +292,6 @@ impl Writer {
                 request: payload,
                 signature,
             });
-            let first = (!events.is_empty()).then_some(applied.len());
             for event in &events {
                 let idx = p.state.size();
                 let meta = EntryMeta {
@@ -318,7 +316,6 @@ impl Writer {
                     Err(WriteError::Unavailable(
                         "internal error; the ledger writer stopped".into(),
                     )),
-                    None,
                 ));
                 break;
             }
@@ -332,13 +329,12 @@ impl Writer {
                     events,
                     replayed: false,
                 }),
-                first,
             ));
         }
 
         if let Some(reason) = broken {
             self.fail(reason.clone());
-            for (reply, _, _) in outcomes.drain(..) {
+            for (reply, _) in outcomes.drain(..) {
                 let _ = reply.send(Err(WriteError::Unavailable(reason.clone())));
             }
             return;
@@ -363,9 +359,13 @@ impl Writer {
             hashes.push(sealed.hash);
             writes.push((layout::entry_key(meta.index).to_vec(), Some(sealed.bytes)));
         }
-        for (_, outcome, first) in outcomes.iter_mut() {
-            if let (Ok(c), Some(first)) = (outcome, *first) {
-                c.first_hash = hashes[first];
+        // A request that appended entries has its first at `first_index`, which
+        // is `size_before` plus its position among the group's entries.
+        for (_, outcome) in outcomes.iter_mut() {
+            if let Ok(c) = outcome {
+                if !c.replayed && !c.events.is_empty() {
+                    c.first_hash = hashes[(c.first_index - size_before) as usize];
+                }
             }
         }
 
@@ -393,7 +393,7 @@ impl Writer {
                 let message = format!(
                     "{reason}; this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key"
                 );
-                for (reply, outcome, _) in outcomes.drain(..) {
+                for (reply, outcome) in outcomes.drain(..) {
                     // A refusal stays a refusal: it was never part of the batch.
                     let outcome = match outcome {
                         Err(refused) => Err(refused),
@@ -426,7 +426,7 @@ impl Writer {
         }
         let p = &self.parts;
         let size = p.frontier.size();
-        for (reply, mut outcome, _) in outcomes.drain(..) {
+        for (reply, mut outcome) in outcomes.drain(..) {
             if let Ok(c) = &mut outcome {
                 c.tree_size = size;
                 if c.replayed {
