@@ -245,13 +245,7 @@ impl Authenticator {
         key_id: &KeyId,
         public_key: &crate::registry::PublicKey,
     ) -> Result<ed25519_dalek::VerifyingKey, Status> {
-        let cached = self
-            .parsed
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key_id)
-            .copied();
-        if let Some(vk) = cached {
+        if let Some(vk) = self.cached_key(key_id) {
             return Ok(vk);
         }
         let vk =
@@ -261,6 +255,14 @@ impl Authenticator {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key_id.clone(), vk);
         Ok(vk)
+    }
+
+    fn cached_key(&self, key_id: &KeyId) -> Option<ed25519_dalek::VerifyingKey> {
+        self.parsed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key_id)
+            .copied()
     }
 
     /// Checks the signatures of `requests` one after the other, ahead of the rest
@@ -275,6 +277,10 @@ impl Authenticator {
                     return None;
                 }
                 let key_id = KeyId::parse(&signed.key_id)?;
+                // A key once parsed keeps its bytes under its id: no state read.
+                if let Some(vk) = self.cached_key(&key_id) {
+                    return Some(vk);
+                }
                 let public_key = self
                     .ledger
                     .read(|p| p.state.key(&key_id).map(|k| k.public_key))?;
