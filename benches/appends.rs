@@ -167,14 +167,10 @@ impl Settings {
 // ---------------------------------------------------------------------------------
 // Limits, measured in this process with the code the server runs.
 
-/// This thread's time on a CPU so far, in nanoseconds (Linux's schedstat).
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// This thread's time on a CPU so far, in seconds (Linux's schedstat).
+fn thread_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(Sched::parse(&stat).cpu)
 }
 
 /// Microseconds of CPU per call of `f`, over about `LIMIT_MEASURE`. Time on a
@@ -186,7 +182,7 @@ fn micros_per_call(mut f: impl FnMut()) -> f64 {
         f();
     }
     let start = Instant::now();
-    let cpu_start = thread_cpu_ns();
+    let cpu_start = thread_cpu_secs();
     let mut calls = 0u64;
     while start.elapsed() < LIMIT_MEASURE {
         for _ in 0..100 {
@@ -194,8 +190,8 @@ fn micros_per_call(mut f: impl FnMut()) -> f64 {
         }
         calls += 100;
     }
-    let secs = match (cpu_start, thread_cpu_ns()) {
-        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
+    let secs = match (cpu_start, thread_cpu_secs()) {
+        (Some(a), Some(b)) if b > a => b - a,
         _ => start.elapsed().as_secs_f64(),
     };
     secs * 1e6 / calls as f64
@@ -207,7 +203,7 @@ struct Limits {
     sign_us: f64,
     verify_us: f64,
     /// Per core while every one of the `cores` does the same at once: what the
-    /// cores really give together (on this VM a little less than `cores` times one).
+    /// cores give together (here within 3 % of `cores` times one).
     sign_all_us: f64,
     verify_all_us: f64,
 }
@@ -363,6 +359,17 @@ struct Sched {
     wait: f64,
 }
 
+impl Sched {
+    /// A schedstat line: nanoseconds on a CPU, then waiting for one.
+    fn parse(stat: &str) -> Sched {
+        let mut f = stat
+            .split_whitespace()
+            .map(|x| x.parse::<f64>().unwrap_or(0.0) / 1e9);
+        let (cpu, wait) = (f.next().unwrap_or(0.0), f.next().unwrap_or(0.0));
+        Sched { cpu, wait }
+    }
+}
+
 /// Per thread id: its name (digits stripped, so a pool adds up) and its times.
 fn threads(pid: u32) -> BTreeMap<u64, (String, Sched)> {
     let mut out = BTreeMap::new();
@@ -384,11 +391,7 @@ fn threads(pid: u32) -> BTreeMap<u64, (String, Sched)> {
             .chars()
             .filter(|c| !c.is_ascii_digit())
             .collect();
-        let mut f = stat
-            .split_whitespace()
-            .map(|x| x.parse::<f64>().unwrap_or(0.0) / 1e9);
-        let (cpu, wait) = (f.next().unwrap_or(0.0), f.next().unwrap_or(0.0));
-        out.insert(tid, (name, Sched { cpu, wait }));
+        out.insert(tid, (name, Sched::parse(&stat)));
     }
     out
 }
