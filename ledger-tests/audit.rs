@@ -3,7 +3,7 @@
 //! server against its registry, witnessed checkpoints that catch a fork, and a
 //! verifier that follows key rotations and revocations on the ledger itself.
 
-mod common;
+use crate::common;
 
 use common::programme::{at, create, issue, terms, world};
 use common::{Server, new_key};

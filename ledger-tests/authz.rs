@@ -3,9 +3,8 @@
 //! the code cannot drift. Allowed calls carry valid arguments and must succeed;
 //! `own` cells are also tried on another participant's record.
 
-mod common;
-#[path = "common/wire.rs"]
-mod wire;
+use crate::common;
+use crate::wire;
 
 use common::programme::{Life, at, plain_terms};
 use common::{InProcess, new_key};

@@ -2,7 +2,7 @@
 //! keys, participants, a series from a TOML terms file, subscriptions, allotment,
 //! settlement, issue and queries, tables and JSON, and clear errors.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //! downtime posts each event once, in order; re-runs post nothing; every holder
 //! receives exactly the schedule; the ledger verifies.
 
-mod common;
+use crate::common;
 
 use common::programme::{World, at, create, issue, terms, world};
 use common::verify_over_the_wire;

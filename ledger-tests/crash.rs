@@ -15,7 +15,7 @@
 //! `DBOND_CRASH_ROUNDS` (default 3; 50 for the full version) and `DBOND_CRASH_SEED`
 //! (printed, to replay a failure).
 
-mod common;
+use crate::common;
 
 use common::programme::{Life, plain_terms};
 use common::{Server, new_key};

@@ -1,7 +1,7 @@
 //! `dbond demo` completes, its summary is right, and the store it keeps verifies
 //! with `dbond verify` and can be served again.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use rust_decimal::Decimal;

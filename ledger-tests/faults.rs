@@ -15,7 +15,7 @@
 //! a bit flipped anywhere in sled's data file never opens as another ledger.
 //! (`ledger_server` covers a changed entry through `dbond verify` and `dbond serve`.)
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::programme::{Life, plain_terms};

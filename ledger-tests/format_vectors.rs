@@ -1,7 +1,7 @@
 //! The test vectors in docs/LEDGER_FORMAT.md are generated here and checked here,
 //! so the document and the code cannot drift apart. `DBOND_WRITE_VECTORS=1 cargo
-//! test --test format_vectors` rewrites the vector section after a deliberate
-//! format change.
+//! test --test ledger-tests format_vectors::` rewrites the vector section after a
+//! deliberate format change.
 
 use dbond::audit::Verifier;
 use dbond::audit::export::{ExportWriter, verify_export};

@@ -4,9 +4,8 @@
 //! must leave the ledger and the registry exactly as they were, and must leave the
 //! server alive and answering. One table of cases, one `check`.
 
-mod common;
-#[path = "common/wire.rs"]
-mod wire;
+use crate::common;
+use crate::wire;
 
 use chrono::{Duration, Utc};
 use common::programme::{Life, plain_terms, ts};

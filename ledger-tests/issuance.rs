@@ -3,7 +3,7 @@
 //! settlement, issue; every query checks the numbers; a restart gives the same
 //! state; the ledger verifies. Plus every refusal path over the wire.
 
-mod common;
+use crate::common;
 
 use common::{Server, new_key};
 use dbond::client::{Client, SeriesAction};

@@ -2,7 +2,7 @@
 //! authentication failure, proofs (and tampered proofs), restart and tamper
 //! detection. Each test runs the real `dbond serve` on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::{Server, new_key};
 use dbond::client::CommandKind;

@@ -1,7 +1,7 @@
 //! Running the server as operators do: TLS with client certificates, the
 //! Prometheus endpoint, a TOML configuration file with unknown keys refused.
 
-mod common;
+use crate::common;
 
 use common::{Server, new_key};
 use dbond::client::{Client, ClientTls};

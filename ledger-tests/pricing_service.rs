@@ -1,7 +1,7 @@
 //! The pricing gRPC service gives the QuantLib reference figures, like the
 //! command-line calculators, and refuses bad terms precisely.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use rust_decimal::Decimal;

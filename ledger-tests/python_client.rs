@@ -5,7 +5,7 @@
 //! (`python3 -m pip install -r examples/python/requirements.txt`, which `.ci/run`
 //! does); without them the test fails and says how to install them.
 
-mod common;
+use crate::common;
 
 use common::{Server, new_key};
 use dbond::client::SeriesAction;

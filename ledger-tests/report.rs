@@ -4,7 +4,7 @@
 //! stopped; the report's pages and charts exist, are well-formed, and carry the
 //! totals the server itself reports.
 
-mod common;
+use crate::common;
 
 use common::{Server, new_key};
 use dbond::client::{Client, SeriesAction};
