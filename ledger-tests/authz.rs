@@ -4,7 +4,7 @@
 //! `own` cells are also tried on another participant's record.
 
 use crate::common;
-use crate::wire;
+use common::wire;
 
 use common::programme::{Life, at, plain_terms};
 use common::{InProcess, new_key};

@@ -5,7 +5,7 @@
 //! server alive and answering. One table of cases, one `check`.
 
 use crate::common;
-use crate::wire;
+use common::wire;
 
 use chrono::{Duration, Utc};
 use common::programme::{Life, plain_terms, ts};

@@ -5,8 +5,6 @@
 //! 8.5 minutes on 2 cores (sixteen binaries had taken about 600 s of CPU).
 
 mod common;
-#[path = "common/wire.rs"]
-mod wire;
 
 mod audit;
 mod authz;
