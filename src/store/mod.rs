@@ -1236,15 +1236,23 @@ mod tests {
 
     /// Runs `f` on the stopped store's tree (sled may hold its file lock a
     /// moment after a close returns), flushing after.
+    /// sled lets go of a store's file lock when the last of its threads drops the
+    /// store, which after a refused open can be a moment after the call returns:
+    /// an open right after one waits for the lock (up to 5 s) instead of failing.
+    fn unlocked<T>(mut open: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        for _ in 0..200 {
+            match open() {
+                Err(StoreError::Storage(m)) if m.contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(25))
+                }
+                other => return other,
+            }
+        }
+        open()
+    }
+
     fn with_tree<R>(dir: &Path, f: impl FnOnce(&sled::Tree) -> R) -> R {
-        let (db, tree) = (0..200)
-            .find_map(|_| {
-                open_db(dir).ok().or_else(|| {
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                    None
-                })
-            })
-            .expect("the store opens");
+        let (db, tree) = unlocked(|| open_db(dir)).expect("the store opens");
         let out = f(&tree);
         db.flush().unwrap();
         out
@@ -1303,7 +1311,7 @@ mod tests {
         let root = ledger.root_at(n).unwrap();
         ledger.close().unwrap();
         let reopened = || {
-            let ledger = Ledger::open(dir.path(), key.clone(), clock.clone())?;
+            let ledger = unlocked(|| Ledger::open(dir.path(), key.clone(), clock.clone()))?;
             let seen = (ledger.size(), ledger.root_at(ledger.size()).unwrap());
             let last = registry::ParticipantId::parse("id", &format!("bank-{}", n - 1)).unwrap();
             assert!(ledger.read(|p| p.state.participant(&last).is_some()));
@@ -1364,11 +1372,11 @@ mod tests {
         let (key, clock) = two_entries(dir.path()).await;
         for marker in [&1u64.to_be_bytes()[..], &3u64.to_be_bytes()[..], b"x"] {
             {
-                let (db, tree) = open_db(dir.path()).unwrap();
+                let (db, tree) = unlocked(|| open_db(dir.path())).unwrap();
                 tree.insert(layout::PENDING_KEY, marker).unwrap();
                 db.flush().unwrap();
             }
-            match Ledger::open(dir.path(), key.clone(), clock.clone()) {
+            match unlocked(|| Ledger::open(dir.path(), key.clone(), clock.clone())) {
                 Err(StoreError::Corrupt { reason, .. }) => {
                     assert!(reason.contains("pending-group marker"), "{reason}")
                 }
@@ -1393,23 +1401,23 @@ mod tests {
             b"z",
         ] {
             {
-                let (db, tree) = open_db(dir.path()).unwrap();
+                let (db, tree) = unlocked(|| open_db(dir.path())).unwrap();
                 tree.insert(stray, b"x".as_slice()).unwrap();
                 db.flush().unwrap();
             }
-            match Ledger::open(dir.path(), key.clone(), clock.clone()) {
+            match unlocked(|| Ledger::open(dir.path(), key.clone(), clock.clone())) {
                 Err(StoreError::Corrupt { index: 1, reason }) => {
                     assert!(reason.contains("no known kind"), "{reason}")
                 }
                 Err(e) => panic!("refused, but not as corrupt: {e}"),
                 Ok(_) => panic!("a store with a stray record {stray:?} opened"),
             }
-            let (db, tree) = open_db(dir.path()).unwrap();
+            let (db, tree) = unlocked(|| open_db(dir.path())).unwrap();
             tree.remove(stray).unwrap();
             db.flush().unwrap();
         }
         // Without the stray records it opens again, and proofs come from the entries.
-        let ledger = Ledger::open(dir.path(), key, clock).unwrap();
+        let ledger = unlocked(|| Ledger::open(dir.path(), key.clone(), clock.clone())).unwrap();
         let root = ledger.root_at(2).unwrap();
         let proof = merkle::inclusion_proof(0, 2, &ledger.nodes()).unwrap();
         let leaf = merkle::hash_leaf(&ledger.entry(0).unwrap().unwrap());
