@@ -1234,8 +1234,6 @@ mod tests {
         ledger.close().unwrap();
     }
 
-    /// Runs `f` on the stopped store's tree (sled may hold its file lock a
-    /// moment after a close returns), flushing after.
     /// sled lets go of a store's file lock when the last of its threads drops the
     /// store, which after a refused open can be a moment after the call returns:
     /// an open right after one waits for the lock (up to 5 s) instead of failing.
@@ -1251,6 +1249,8 @@ mod tests {
         open()
     }
 
+    /// Runs `f` on the stopped store's tree (sled may hold its file lock a
+    /// moment after a close returns), flushing after.
     fn with_tree<R>(dir: &Path, f: impl FnOnce(&sled::Tree) -> R) -> R {
         let (db, tree) = unlocked(|| open_db(dir)).expect("the store opens");
         let out = f(&tree);
