@@ -1,6 +1,11 @@
 //! End to end: durable signed appends through gRPC. Runs the real `dbond serve` (the
 //! binary cargo built with this bench) on 127.0.0.1, then N concurrent clients over a
-//! few HTTP/2 connections send signed RegisterParticipant requests for a fixed time.
+//! few HTTP/2 connections send signed requests for a fixed time, of one of two
+//! workloads: `subscribe` (banks' SubmitSubscription requests, the append a
+//! distribution day makes by the hundred thousand, each signed by one of 8 banks,
+//! over 4 open series) and `register` (the admin's RegisterParticipant requests,
+//! each registering a new key: rare in use, and dearer, since the server also
+//! validates the new key and writes two records under random ids).
 //! Reports appends/s, latency percentiles, group-commit sizes (distinct tree sizes in
 //! receipts) and where the CPU went (server threads from /proc, the client process),
 //! next to the signature-work limit measured here with the same code:
@@ -16,10 +21,11 @@
 //! one `SubmitBatch` call (`batch` > 1, each request still signed and checked on
 //! its own; the latency is the call's).
 //!
-//! Run: `cargo bench --bench appends` (about 90 s). Settings (environment):
+//! Run: `cargo bench --bench appends` (about 3 minutes). Settings (environment):
 //!   DBOND_BENCH_SECS (3), DBOND_BENCH_WARMUP_SECS (1), DBOND_BENCH_CONCURRENCY
 //!   ("1,16,64,256"), DBOND_BENCH_CONNECTIONS (4), DBOND_BENCH_MODES
 //!   ("inline,presigned"), DBOND_BENCH_BATCH ("1,50": requests per call),
+//!   DBOND_BENCH_WORKLOADS ("subscribe,register"),
 //!   DBOND_BENCH_DIR (default: CARGO_TARGET_TMPDIR), DBOND_BENCH_SPLIT_CORES
 //!   (unset: server and client share every core; `1`: the server is pinned to
 //!   the first half of the cores and this process, the client, to the rest, with
@@ -29,7 +35,7 @@
 //!   of two builds).
 //! Without `--bench` (as under `cargo test --benches`) it runs a short smoke pass.
 
-use dbond::client::{Client, CommandKind};
+use dbond::client::{Client, CommandKind, SeriesAction};
 use dbond::ledger::keys::{self, REQUEST_CONTEXT};
 use dbond::proto as pb;
 use rayon::prelude::*;
@@ -45,6 +51,36 @@ use std::time::{Duration, Instant};
 const LIMIT_MEASURE: Duration = Duration::from_millis(700);
 /// Fewest participant keys (or presigned requests) prepared for one run.
 const PREPARED_MIN: usize = 2_000;
+/// Banks and series of the `subscribe` workload (as `dbond load` sets up).
+const BANKS: usize = 8;
+const SERIES: usize = 4;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// Banks submit subscriptions.
+    Subscribe,
+    /// The admin registers participants.
+    Register,
+}
+
+impl Workload {
+    fn parse(s: &str) -> Workload {
+        match s.trim() {
+            "subscribe" => Workload::Subscribe,
+            "register" => Workload::Register,
+            other => {
+                panic!("DBOND_BENCH_WORKLOADS: unknown workload {other:?} (subscribe, register)")
+            }
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Workload::Subscribe => "subscribe",
+            Workload::Register => "register",
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -78,6 +114,7 @@ struct Settings {
     connections: usize,
     modes: Vec<Mode>,
     batches: Vec<usize>,
+    workloads: Vec<Workload>,
     dir: PathBuf,
     /// The server's and the client's CPU lists (`taskset` form), when split.
     split: Option<(String, String)>,
@@ -156,6 +193,10 @@ impl Settings {
                     Ok(n) if n >= 1 => n,
                     _ => panic!("DBOND_BENCH_BATCH: {s:?} is not a batch size (1 or more)"),
                 })
+                .collect(),
+            workloads: env_or("DBOND_BENCH_WORKLOADS", "subscribe,register")
+                .split(',')
+                .map(Workload::parse)
                 .collect(),
             dir: std::env::var_os("DBOND_BENCH_DIR")
                 .map(PathBuf::from)
@@ -422,10 +463,81 @@ fn total(groups: &BTreeMap<String, Sched>) -> Sched {
 // ---------------------------------------------------------------------------------
 // One run: a mode, a concurrency, a fixed window.
 
+/// The `subscribe` workload's signers and series, registered and opened once per
+/// server.
+struct Subscribers {
+    banks: Vec<Client>,
+    series: Vec<String>,
+}
+
+impl Subscribers {
+    /// Registers a treasury and the banks, and creates and opens the series.
+    async fn set_up(admin: &Client) -> Subscribers {
+        let treasury_key = keys::generate();
+        admin
+            .register(
+                "bench-treasury",
+                pb::Role::Treasury,
+                &treasury_key.verifying_key(),
+                "Bench treasury",
+            )
+            .await
+            .expect("register the treasury");
+        let origin = admin.origin().to_string();
+        let treasury = Client::with_channel(admin.channel().clone(), treasury_key, origin.clone());
+        let mut banks = Vec::new();
+        for b in 0..BANKS {
+            let key = keys::generate();
+            admin
+                .register(
+                    &format!("bench-bank-{b}"),
+                    pb::Role::Bank,
+                    &key.verifying_key(),
+                    "Bench bank",
+                )
+                .await
+                .expect("register a bank");
+            banks.push(Client::with_channel(
+                admin.channel().clone(),
+                key,
+                origin.clone(),
+            ));
+        }
+        let mut series = Vec::new();
+        for s in 0..SERIES {
+            let id = format!("BENCH-{s}");
+            treasury
+                .create_series(dbond::cli::load::series_terms(&id))
+                .await
+                .expect("create a series");
+            treasury
+                .series_action(SeriesAction::Open, &id)
+                .await
+                .expect("open a series");
+            series.push(id);
+        }
+        Subscribers { banks, series }
+    }
+
+    /// Subscription `n` of run `run`, signed by its bank: a new investor each.
+    fn sign(&self, run: usize, n: usize) -> pb::SignedRequest {
+        let bank = &self.banks[n % self.banks.len()];
+        bank.sign(CommandKind::SubmitSubscription(pb::SubmitSubscription {
+            series_id: self.series[(n / self.banks.len()) % self.series.len()].clone(),
+            investor_ref: format!("inv-{run}-{n}"),
+            category: pb::DiasporaCategory::CitizenAbroad as i32,
+            country: "DE".into(),
+            units: (1 + n % 100).to_string(),
+            idempotency_key: format!("bench-{run}-{n}"),
+        }))
+    }
+}
+
 struct Prepared {
-    /// Public keys of participants to register, one per request.
+    workload: Workload,
+    /// Public keys of participants to register, one per request (`register`).
     participant_keys: Vec<[u8; 32]>,
-    /// Presigned requests (presigned mode), built from the same keys.
+    /// Presigned requests (presigned mode).
     presigned: Vec<pb::SignedRequest>,
     next: AtomicUsize,
     /// Requests that found the prepared stock empty and were built in the window.
@@ -446,39 +558,77 @@ fn participant_id(run: usize, n: usize) -> String {
 }
 
 impl Prepared {
-    fn new(admin: &Client, mode: Mode, run: usize, count: usize) -> Prepared {
-        let participant_keys: Vec<[u8; 32]> = (0..count)
-            .into_par_iter()
-            .map(|_| keys::generate().verifying_key().to_bytes())
-            .collect();
-        let presigned = match mode {
-            Mode::Inline => Vec::new(),
-            Mode::Presigned => participant_keys
-                .par_iter()
-                .enumerate()
-                .map(|(n, k)| admin.sign(register_command(participant_id(run, n), k)))
+    fn new(
+        workload: Workload,
+        admin: &Client,
+        subscribers: Option<&Subscribers>,
+        mode: Mode,
+        run: usize,
+        count: usize,
+    ) -> Prepared {
+        let participant_keys: Vec<[u8; 32]> = match workload {
+            Workload::Register => (0..count)
+                .into_par_iter()
+                .map(|_| keys::generate().verifying_key().to_bytes())
                 .collect(),
+            Workload::Subscribe => Vec::new(),
         };
-        Prepared {
+        let mut prepared = Prepared {
+            workload,
             participant_keys,
-            presigned,
+            presigned: Vec::new(),
             next: AtomicUsize::new(0),
             built_late: AtomicUsize::new(0),
+        };
+        if mode == Mode::Presigned {
+            prepared.presigned = (0..count)
+                .into_par_iter()
+                .map(|n| prepared.build(admin, subscribers, run, n))
+                .collect();
+        }
+        prepared
+    }
+
+    /// Request `n` of run `run`, signed now.
+    fn build(
+        &self,
+        admin: &Client,
+        subscribers: Option<&Subscribers>,
+        run: usize,
+        n: usize,
+    ) -> pb::SignedRequest {
+        match self.workload {
+            Workload::Register => {
+                let key = match self.participant_keys.get(n) {
+                    Some(k) => *k,
+                    None => keys::generate().verifying_key().to_bytes(),
+                };
+                admin.sign(register_command(participant_id(run, n), &key))
+            }
+            Workload::Subscribe => subscribers
+                .expect("the subscribe workload's banks and series are set up")
+                .sign(run, n),
         }
     }
 
-    fn take(&self, admin: &Client, mode: Mode, run: usize) -> pb::SignedRequest {
+    fn take(
+        &self,
+        admin: &Client,
+        subscribers: Option<&Subscribers>,
+        mode: Mode,
+        run: usize,
+    ) -> pb::SignedRequest {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let key = match self.participant_keys.get(n) {
-            Some(k) => *k,
-            None => {
-                self.built_late.fetch_add(1, Ordering::Relaxed);
-                keys::generate().verifying_key().to_bytes()
-            }
+        let stocked = match self.workload {
+            Workload::Register => n < self.participant_keys.len(),
+            Workload::Subscribe => mode == Mode::Inline || n < self.presigned.len(),
         };
+        if !stocked {
+            self.built_late.fetch_add(1, Ordering::Relaxed);
+        }
         match (mode, self.presigned.get(n)) {
             (Mode::Presigned, Some(signed)) => signed.clone(),
-            _ => admin.sign(register_command(participant_id(run, n), &key)),
+            _ => self.build(admin, subscribers, run, n),
         }
     }
 }
@@ -492,6 +642,7 @@ struct WorkerStats {
 }
 
 struct RunResult {
+    workload: Workload,
     mode: Mode,
     batch: usize,
     concurrency: usize,
@@ -555,7 +706,9 @@ impl RunResult {
 async fn run_level(
     server: &Server,
     admins: &[Client],
+    subscribers: Option<&Arc<Subscribers>>,
     settings: &Settings,
+    workload: Workload,
     mode: Mode,
     batch: usize,
     concurrency: usize,
@@ -564,7 +717,14 @@ async fn run_level(
 ) -> RunResult {
     let total = settings.warm_up + settings.measure;
     let count = ((rate_max * total.as_secs_f64() * 1.2) as usize).max(PREPARED_MIN);
-    let prepared = Arc::new(Prepared::new(&admins[0], mode, run, count));
+    let prepared = Arc::new(Prepared::new(
+        workload,
+        &admins[0],
+        subscribers.map(|s| s.as_ref()),
+        mode,
+        run,
+        count,
+    ));
     let start = Instant::now() + Duration::from_millis(20);
     let window_start = start + settings.warm_up;
     let stop = window_start + settings.measure;
@@ -573,23 +733,32 @@ async fn run_level(
     for w in 0..concurrency {
         let admin = admins[w % admins.len()].clone();
         let prepared = prepared.clone();
+        let subscribers = subscribers.cloned();
         tasks.spawn(async move {
             tokio::time::sleep_until(start.into()).await;
             let mut participants = admin.participants();
+            let mut bank = admin.bank();
             let mut stats = WorkerStats::default();
             while Instant::now() < stop {
                 let mut requests: Vec<pb::SignedRequest> = (0..batch)
-                    .map(|_| prepared.take(&admin, mode, run))
+                    .map(|_| prepared.take(&admin, subscribers.as_deref(), mode, run))
                     .collect();
                 let sent = Instant::now();
                 // One outcome per request: its receipt's tree size, or why it failed.
                 let outcomes: Vec<Result<u64, String>> = if batch == 1 {
                     let signed = requests.pop();
-                    match participants
-                        .register_participant(pb::RegisterParticipantRequest { signed })
-                        .await
-                    {
-                        Ok(r) => vec![Ok(r.into_inner().receipt.map_or(0, |r| r.tree_size))],
+                    let receipt = match workload {
+                        Workload::Register => participants
+                            .register_participant(pb::RegisterParticipantRequest { signed })
+                            .await
+                            .map(|r| r.into_inner().receipt),
+                        Workload::Subscribe => bank
+                            .submit_subscription(pb::SubmitSubscriptionRequest { signed })
+                            .await
+                            .map(|r| r.into_inner().receipt),
+                    };
+                    match receipt {
+                        Ok(receipt) => vec![Ok(receipt.map_or(0, |r| r.tree_size))],
                         Err(e) => vec![Err(e.to_string())],
                     }
                 } else {
@@ -651,6 +820,7 @@ async fn run_level(
     }
     all.latencies_us.sort_unstable();
     RunResult {
+        workload,
         mode,
         batch,
         concurrency,
@@ -713,17 +883,18 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
     }
     println!();
     println!(
-        "| mode | batch | clients | conns | appends/s | of sig. limit | p50 ms | p90 ms | p99 ms | max ms | appends/flush | server CPU µs/append | client CPU µs/append | our cores busy | our threads waiting for a core | server-alone ceiling /s | its share of sig. limit |"
+        "| workload | mode | batch | clients | conns | appends/s | of sig. limit | p50 ms | p90 ms | p99 ms | max ms | appends/flush | server CPU µs/append | client CPU µs/append | our cores busy | our threads waiting for a core | server-alone ceiling /s | its share of sig. limit |"
     );
     println!(
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in results {
         let window = r.window.as_secs_f64();
         let (server, client) = (total(&r.server_threads), total(&r.client_threads));
         let ceiling = r.server_ceiling_per_sec(limits.cores);
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.2} |",
+            r.workload.as_str(),
             r.mode.as_str(),
             r.batch,
             r.concurrency,
@@ -763,18 +934,24 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
         .iter()
         .flat_map(|r| r.server_threads.keys())
         .collect();
-    print!("| mode | batch | clients |");
+    print!("| workload | mode | batch | clients |");
     for n in &names {
         print!(" {n} |");
     }
     println!(" ledger-writer on core / waiting / blocked |");
-    print!("|---|---:|---:|");
+    print!("|---|---|---:|---:|");
     for _ in &names {
         print!("---:|");
     }
     println!("---|");
     for r in results {
-        print!("| {} | {} | {} |", r.mode.as_str(), r.batch, r.concurrency);
+        print!(
+            "| {} | {} | {} | {} |",
+            r.workload.as_str(),
+            r.mode.as_str(),
+            r.batch,
+            r.concurrency
+        );
         for n in &names {
             let cpu = r.server_threads.get(*n).map_or(0.0, |s| s.cpu);
             print!(" {:.0} |", r.us_per_append(cpu));
@@ -796,7 +973,8 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
     for r in results {
         if r.errors > 0 {
             println!(
-                "{} batch {} {}: {} errors; first: {}",
+                "{} {} batch {} {}: {} errors; first: {}",
+                r.workload.as_str(),
                 r.mode.as_str(),
                 r.batch,
                 r.concurrency,
@@ -806,7 +984,8 @@ fn print_results(limits: &Limits, results: &[RunResult], settings: &Settings) {
         }
         if r.built_late > 0 {
             println!(
-                "{} batch {} {}: {} requests built inside the window (prepared stock ran out)",
+                "{} {} batch {} {}: {} requests built inside the window (prepared stock ran out)",
+                r.workload.as_str(),
                 r.mode.as_str(),
                 r.batch,
                 r.concurrency,
@@ -857,44 +1036,55 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
 
+    let subscribers = settings
+        .workloads
+        .contains(&Workload::Subscribe)
+        .then(|| Arc::new(rt.block_on(Subscribers::set_up(&admins[0]))));
+
     let mut results = Vec::new();
     let mut run = 0;
-    for &batch in &settings.batches {
-        for &mode in &settings.modes {
-            // Prepare enough for the rate the last level suggests: at most three
-            // times it (more concurrency rarely buys more), never beyond the
-            // signature-work limit. Running short is reported, not fatal.
-            let (mut last_rate, mut last_concurrency) = (2_000.0, 1usize);
-            for &concurrency in &settings.concurrency {
-                run += 1;
-                let growth =
-                    (concurrency as f64 * batch as f64 / last_concurrency as f64).clamp(1.0, 3.0);
-                let rate_max = if batch > 1 {
-                    // Batches go well past the unary rates; prepare for the target.
-                    limits.signature_work_per_sec() * 0.6
-                } else {
-                    (last_rate * growth).min(limits.signature_work_per_sec())
-                };
-                let result = rt.block_on(run_level(
-                    &server,
-                    &admins,
-                    &settings,
-                    mode,
-                    batch,
-                    concurrency,
-                    run,
-                    rate_max,
-                ));
-                eprintln!(
-                    "{} batch {batch} {concurrency:>4} clients: {:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms",
-                    mode.as_str(),
-                    result.per_sec(),
-                    result.percentile_ms(0.5),
-                    result.percentile_ms(0.99)
-                );
-                (last_rate, last_concurrency) =
-                    (result.per_sec().max(last_rate), concurrency * batch);
-                results.push(result);
+    for &workload in &settings.workloads {
+        for &batch in &settings.batches {
+            for &mode in &settings.modes {
+                // Prepare enough for the rate the last level suggests: at most eight
+                // times it (one client to sixteen gains about that much; beyond,
+                // more concurrency buys less), never beyond the signature-work
+                // limit. Running short is reported, not fatal.
+                let (mut last_rate, mut last_concurrency) = (2_000.0, 1usize);
+                for &concurrency in &settings.concurrency {
+                    run += 1;
+                    let growth = (concurrency as f64 * batch as f64 / last_concurrency as f64)
+                        .clamp(1.0, 8.0);
+                    let rate_max = if batch > 1 {
+                        // Batches go well past the unary rates and past the target.
+                        limits.signature_work_per_sec() * 0.8
+                    } else {
+                        (last_rate * growth).min(limits.signature_work_per_sec())
+                    };
+                    let result = rt.block_on(run_level(
+                        &server,
+                        &admins,
+                        subscribers.as_ref(),
+                        &settings,
+                        workload,
+                        mode,
+                        batch,
+                        concurrency,
+                        run,
+                        rate_max,
+                    ));
+                    eprintln!(
+                        "{} {} batch {batch} {concurrency:>4} clients: {:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms",
+                        workload.as_str(),
+                        mode.as_str(),
+                        result.per_sec(),
+                        result.percentile_ms(0.5),
+                        result.percentile_ms(0.99)
+                    );
+                    (last_rate, last_concurrency) =
+                        (result.per_sec().max(last_rate), concurrency * batch);
+                    results.push(result);
+                }
             }
         }
     }

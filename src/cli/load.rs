@@ -115,7 +115,10 @@ impl LoadReport {
     }
 }
 
-fn series_terms(id: &str) -> pb::SeriesTerms {
+/// The terms of a series this load subscribes to (the appends bench uses them too):
+/// USD, fixed 5 % semiannual for five years, its window open from five minutes ago
+/// for a week, room for a billion units and a million per investor.
+pub fn series_terms(id: &str) -> pb::SeriesTerms {
     let now = chrono::Utc::now();
     let issue = (now + chrono::Duration::days(30)).date_naive();
     let ts = |t: chrono::DateTime<chrono::Utc>| Some(crate::codec::timestamp_to_pb(t));
