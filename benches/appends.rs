@@ -461,7 +461,7 @@ fn total(groups: &BTreeMap<String, Sched>) -> Sched {
 }
 
 // ---------------------------------------------------------------------------------
-// One run: a mode, a concurrency, a fixed window.
+// One run: a workload, a mode, a batch size, a concurrency, a fixed window.
 
 /// The `subscribe` workload's signers and series, registered and opened once per
 /// server.
