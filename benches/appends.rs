@@ -35,7 +35,8 @@
 //!   of two builds).
 //! Without `--bench` (as under `cargo test --benches`) it runs a short smoke pass.
 
-use dbond::client::{Client, CommandKind, SeriesAction};
+use dbond::cli::load::Subscribers;
+use dbond::client::{Client, CommandKind};
 use dbond::ledger::keys::{self, REQUEST_CONTEXT};
 use dbond::proto as pb;
 use rayon::prelude::*;
@@ -463,74 +464,19 @@ fn total(groups: &BTreeMap<String, Sched>) -> Sched {
 // ---------------------------------------------------------------------------------
 // One run: a workload, a mode, a batch size, a concurrency, a fixed window.
 
-/// The `subscribe` workload's signers and series, registered and opened once per
-/// server.
-struct Subscribers {
-    banks: Vec<Client>,
-    series: Vec<String>,
-}
-
-impl Subscribers {
-    /// Registers a treasury and the banks, and creates and opens the series.
-    async fn set_up(admin: &Client) -> Subscribers {
-        let treasury_key = keys::generate();
-        admin
-            .register(
-                "bench-treasury",
-                pb::Role::Treasury,
-                &treasury_key.verifying_key(),
-                "Bench treasury",
-            )
-            .await
-            .expect("register the treasury");
-        let origin = admin.origin().to_string();
-        let treasury = Client::with_channel(admin.channel().clone(), treasury_key, origin.clone());
-        let mut banks = Vec::new();
-        for b in 0..BANKS {
-            let key = keys::generate();
-            admin
-                .register(
-                    &format!("bench-bank-{b}"),
-                    pb::Role::Bank,
-                    &key.verifying_key(),
-                    "Bench bank",
-                )
-                .await
-                .expect("register a bank");
-            banks.push(Client::with_channel(
-                admin.channel().clone(),
-                key,
-                origin.clone(),
-            ));
-        }
-        let mut series = Vec::new();
-        for s in 0..SERIES {
-            let id = format!("BENCH-{s}");
-            treasury
-                .create_series(dbond::cli::load::series_terms(&id))
-                .await
-                .expect("create a series");
-            treasury
-                .series_action(SeriesAction::Open, &id)
-                .await
-                .expect("open a series");
-            series.push(id);
-        }
-        Subscribers { banks, series }
-    }
-
-    /// Subscription `n` of run `run`, signed by its bank: a new investor each.
-    fn sign(&self, run: usize, n: usize) -> pb::SignedRequest {
-        let bank = &self.banks[n % self.banks.len()];
-        bank.sign(CommandKind::SubmitSubscription(pb::SubmitSubscription {
-            series_id: self.series[(n / self.banks.len()) % self.series.len()].clone(),
-            investor_ref: format!("inv-{run}-{n}"),
-            category: pb::DiasporaCategory::CitizenAbroad as i32,
-            country: "DE".into(),
-            units: (1 + n % 100).to_string(),
-            idempotency_key: format!("bench-{run}-{n}"),
-        }))
-    }
+/// Subscription `n` of run `run`, signed by its bank: a new investor each. The
+/// banks and series are the `subscribe` workload's, set up once per server as
+/// `dbond load` sets up (the banks' clients only sign here).
+fn sign_subscription(subscribers: &Subscribers, run: usize, n: usize) -> pb::SignedRequest {
+    let Subscribers { banks, series } = subscribers;
+    banks[n % banks.len()].sign(CommandKind::SubmitSubscription(pb::SubmitSubscription {
+        series_id: series[(n / banks.len()) % series.len()].clone(),
+        investor_ref: format!("inv-{run}-{n}"),
+        category: pb::DiasporaCategory::CitizenAbroad as i32,
+        country: "DE".into(),
+        units: (1 + n % 100).to_string(),
+        idempotency_key: format!("bench-{run}-{n}"),
+    }))
 }
 
 struct Prepared {
@@ -605,9 +551,11 @@ impl Prepared {
                 };
                 admin.sign(register_command(participant_id(run, n), &key))
             }
-            Workload::Subscribe => subscribers
-                .expect("the subscribe workload's banks and series are set up")
-                .sign(run, n),
+            Workload::Subscribe => sign_subscription(
+                subscribers.expect("the subscribe workload's banks and series are set up"),
+                run,
+                n,
+            ),
         }
     }
 
@@ -1036,10 +984,17 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
 
-    let subscribers = settings
-        .workloads
-        .contains(&Workload::Subscribe)
-        .then(|| Arc::new(rt.block_on(Subscribers::set_up(&admins[0]))));
+    let subscribers = settings.workloads.contains(&Workload::Subscribe).then(|| {
+        let admin = &admins[0];
+        let set_up = dbond::cli::load::set_up_subscribers(
+            admin,
+            std::slice::from_ref(admin.channel()),
+            "bench",
+            BANKS,
+            SERIES,
+        );
+        Arc::new(rt.block_on(set_up).expect("set up the banks and series"))
+    });
 
     let mut results = Vec::new();
     let mut run = 0;

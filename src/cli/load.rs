@@ -170,6 +170,69 @@ pub fn series_terms(id: &str) -> pb::SeriesTerms {
 
 const COUNTRIES: [&str; 8] = ["DE", "US", "GB", "TR", "RU", "FR", "CA", "AE"];
 
+/// A load's signers and where they subscribe: banks registered with keys of
+/// their own, and open series.
+pub struct Subscribers {
+    /// One client per bank, spread over the channels it was given.
+    pub banks: Vec<Client>,
+    pub series: Vec<String>,
+}
+
+/// Registers a treasury (`load-{tag}-treasury`) and `banks` banks
+/// (`load-{tag}-bank-{b}`) through `admin`, then has the treasury create and
+/// open `series` series (`LOAD-{TAG}-{s}`, with [`series_terms`]). The banks'
+/// clients take `channels` in turn. `dbond load` and the appends bench set up
+/// with it.
+pub async fn set_up_subscribers(
+    admin: &Client,
+    channels: &[tonic::transport::Channel],
+    tag: &str,
+    banks: usize,
+    series: usize,
+) -> Result<Subscribers, tonic::Status> {
+    let origin = admin.origin().to_string();
+    let channel = |i: usize| {
+        channels
+            .get(i % channels.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| admin.channel().clone())
+    };
+    let treasury_key = keys::generate();
+    admin
+        .register(
+            &format!("load-{tag}-treasury"),
+            pb::Role::Treasury,
+            &treasury_key.verifying_key(),
+            "Load treasury",
+        )
+        .await?;
+    let treasury = Client::with_channel(channel(0), treasury_key, origin.clone());
+    let mut out = Subscribers {
+        banks: Vec::new(),
+        series: Vec::new(),
+    };
+    for b in 0..banks {
+        let key = keys::generate();
+        admin
+            .register(
+                &format!("load-{tag}-bank-{b}"),
+                pb::Role::Bank,
+                &key.verifying_key(),
+                "Load bank",
+            )
+            .await?;
+        out.banks
+            .push(Client::with_channel(channel(b), key, origin.clone()));
+    }
+    for s in 0..series {
+        let id = format!("LOAD-{}-{s}", tag.to_uppercase());
+        treasury.create_series(series_terms(&id)).await?;
+        treasury.series_action(SeriesAction::Open, &id).await?;
+        out.series.push(id);
+    }
+    Ok(out)
+}
+
 /// Runs a load against `args.server`, with progress on stderr.
 pub async fn run_load(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     anyhow::ensure!(
@@ -189,56 +252,14 @@ pub async fn run_load(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         "setting up: 1 treasury, {} banks, {} series (run {tag})",
         args.banks, args.series
     );
-    let treasury_key = keys::generate();
-    admin
-        .register(
-            &format!("load-{tag}-treasury"),
-            pb::Role::Treasury,
-            &treasury_key.verifying_key(),
-            "Load treasury",
-        )
-        .await
-        .map_err(super::status_error)?;
     let mut channels = Vec::new();
     for _ in 0..args.connections {
         channels.push(crate::client::channel(&args.server).await?);
     }
-    let treasury = Client::with_channel(
-        channels[0].clone(),
-        treasury_key,
-        admin.origin().to_string(),
-    );
-    let mut banks = Vec::new();
-    for b in 0..args.banks {
-        let key = keys::generate();
-        admin
-            .register(
-                &format!("load-{tag}-bank-{b}"),
-                pb::Role::Bank,
-                &key.verifying_key(),
-                "Load bank",
-            )
+    let Subscribers { banks, series } =
+        set_up_subscribers(&admin, &channels, &tag, args.banks, args.series)
             .await
             .map_err(super::status_error)?;
-        banks.push(Client::with_channel(
-            channels[b % channels.len()].clone(),
-            key,
-            admin.origin().to_string(),
-        ));
-    }
-    let mut series = Vec::new();
-    for s in 0..args.series {
-        let id = format!("LOAD-{}-{s}", tag.to_uppercase());
-        treasury
-            .create_series(series_terms(&id))
-            .await
-            .map_err(super::status_error)?;
-        treasury
-            .series_action(SeriesAction::Open, &id)
-            .await
-            .map_err(super::status_error)?;
-        series.push(id);
-    }
 
     let bar = indicatif::ProgressBar::new(args.count);
     bar.set_style(
