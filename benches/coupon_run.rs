@@ -34,7 +34,7 @@
 //! DBOND_BENCH_ENTRIES=10000000` is a million holders and five more coupons, ten
 //! million entries.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use dbond::accrual;
 use dbond::client::{CommandKind, nonce, sign_request};
 use dbond::clock::{Clock, ManualClock};
@@ -44,6 +44,7 @@ use dbond::registry::coupons::{self, EngineSeries};
 use dbond::registry::subscriptions::SubscriptionStatus;
 use dbond::registry::{ParticipantId, SeriesId};
 use dbond::store::{Genesis, Ledger, WriteRequest};
+use dbond_testkit::{Life, Terms, at};
 use ed25519_dalek::SigningKey;
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,10 +59,6 @@ fn peak_memory() -> String {
                 .map(|l| l["VmHWM:".len()..].trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into())
-}
-
-fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).single().unwrap()
 }
 
 struct World {
@@ -119,51 +116,12 @@ impl World {
     }
 }
 
+/// The bench's series: sold in December 2026, 13 years from 2027-01-15.
 fn terms(cap: u64) -> pb::SeriesTerms {
-    let ts = |t: DateTime<Utc>| {
-        Some(prost_types::Timestamp {
-            seconds: t.timestamp(),
-            nanos: 0,
-        })
-    };
-    pb::SeriesTerms {
-        series_id: "BENCH-2030-USD".into(),
-        name: "bench".into(),
-        currency: "USD".into(),
-        face_value: "1000".into(),
-        min_units_per_investor: "1".into(),
-        max_units_per_investor: "100".into(),
-        cap_units: cap.to_string(),
-        coupon: Some(pb::Coupon {
-            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-                rate: "0.05".into(),
-            })),
-        }),
-        frequency: "semiannual".into(),
-        day_count: "ACT/ACT ICMA".into(),
-        business_day_convention: "following".into(),
-        calendar: "weekends_only".into(),
-        end_of_month: false,
-        first_coupon_date: String::new(),
-        record_date_lag_days: 5,
-        issue_date: "2027-01-15".into(),
-        maturity_date: "2040-01-15".into(),
-        window_opens_at: ts(at(2026, 12, 1)),
-        window_closes_at: ts(at(2027, 1, 10)),
-        allotment_rule: pb::AllotmentRule::ProRata as i32,
-        retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility {
-            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
-            countries_allowed: vec![],
-            countries_barred: vec![],
-        }),
-        pricing: Some(pb::Pricing {
-            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
-                price: "100".into(),
-            })),
-        }),
-        settlement_deadline: ts(at(2027, 1, 12)),
-    }
+    Terms::new("BENCH-2030-USD", Life::december_2026(13))
+        .name("bench")
+        .cap_units(cap)
+        .build()
 }
 
 fn main() {

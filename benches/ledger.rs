@@ -753,8 +753,9 @@ fn print_summary() {
 
 /// Inclusion and consistency proofs over a tree of `DBOND_BENCH_MERKLE_LEAVES`
 /// leaves (default ten million; a thousand in the smoke pass), the tree part of a
-/// proof at that size. A proof from the store adds one sled read of the sibling
-/// entry (section 7 of docs/BENCHMARKS.md measures the whole at a million).
+/// proof at that size. The store holds every level in memory too, so a proof
+/// through it reads nothing from sled (section 7 of docs/BENCHMARKS.md measures
+/// proofs through the store up to ten million entries).
 fn merkle_proofs(c: &mut Criterion) {
     let bench = std::env::args().any(|a| a == "--bench");
     let leaves: u64 = std::env::var("DBOND_BENCH_MERKLE_LEAVES")

@@ -10,6 +10,7 @@ use common::programme::{Life, at, plain_terms};
 use common::{InProcess, new_key};
 use dbond::client::{Client, CommandKind as K, SeriesAction};
 use dbond::proto as pb;
+use dbond_testkit::day;
 use ed25519_dalek::SigningKey;
 use std::collections::BTreeMap;
 use tonic::Code;
@@ -80,7 +81,6 @@ fn matrix() -> BTreeMap<String, BTreeMap<String, Cell>> {
 /// Early series sell in December 2026 and pay their first coupon in July 2027;
 /// late ones sell in July 2027, when the matrix runs.
 fn terms(id: &str, late: bool) -> pb::SeriesTerms {
-    let day = |s: &str| s.parse().unwrap();
     let life = if late {
         Life {
             opens: at(2027, 7, 1),
@@ -90,13 +90,7 @@ fn terms(id: &str, late: bool) -> pb::SeriesTerms {
             maturity: day("2029-08-10"),
         }
     } else {
-        Life {
-            opens: at(2026, 12, 1),
-            closes: at(2027, 1, 10),
-            settlement_deadline: at(2027, 1, 12),
-            issue: day("2027-01-15"),
-            maturity: day("2029-01-15"),
-        }
+        Life::december_2026(2)
     };
     plain_terms(id, life)
 }

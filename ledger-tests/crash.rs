@@ -17,7 +17,7 @@
 
 use crate::common;
 
-use common::programme::{Life, plain_terms};
+use common::programme::{Life, Terms};
 use common::{Server, new_key};
 use dbond::client::{Client, SeriesAction};
 use dbond::proto as pb;
@@ -34,29 +34,19 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-/// A five-year series whose window is open for the whole test, sold now with a par coupon derived from the diaspora pricing, to citizens and
-/// former citizens.
+/// A five-year series whose window is open for the whole test, sold now with a
+/// par coupon derived from the diaspora pricing, to citizens and former citizens.
 fn terms() -> pb::SeriesTerms {
-    let mut t = plain_terms(SERIES, Life::selling_now(chrono::Duration::hours(12), 60));
-    t.name = "Diaspora bond 2031".into();
-    t.cap_units = "50000".into();
-    t.coupon = Some(pb::Coupon {
-        kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-            rate: String::new(),
-        })),
-    });
-    if let Some(e) = t.eligibility.as_mut() {
-        e.categories
-            .push(pb::DiasporaCategory::FormerCitizen as i32);
-    }
-    t.pricing = Some(pb::Pricing {
-        kind: Some(pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
-            reference_yield: "0.065".into(),
-            discount_bps: "150".into(),
-            derive_par_coupon: true,
-        })),
-    });
-    t
+    Terms::new(SERIES, Life::selling_now(chrono::Duration::hours(12), 60))
+        .name("Diaspora bond 2031")
+        .cap_units(50_000)
+        .fixed_rate("")
+        .categories(&[
+            pb::DiasporaCategory::CitizenAbroad,
+            pb::DiasporaCategory::FormerCitizen,
+        ])
+        .diaspora_pricing("0.065", "150", true)
+        .build()
 }
 
 /// What an order says; its idempotency key names it.

@@ -18,12 +18,13 @@
 use crate::common;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::programme::{Life, plain_terms};
+use common::programme::{Life, Terms};
 use dbond::client::{Client, SeriesAction};
 use dbond::clock::ManualClock;
 use dbond::ledger::keys;
 use dbond::proto as pb;
 use dbond::store::{FaultPlan, FaultPoint, Genesis, Ledger, StoreError, StoreOptions};
+use dbond_testkit::day;
 use ed25519_dalek::SigningKey;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -63,19 +64,19 @@ fn start_time() -> DateTime<Utc> {
 
 /// Selling from an hour before `now` for a week.
 fn terms(now: DateTime<Utc>) -> pb::SeriesTerms {
-    let mut t = plain_terms(
+    Terms::new(
         SERIES,
         Life {
             opens: now - chrono::Duration::hours(1),
             closes: now + chrono::Duration::days(7),
             settlement_deadline: now + chrono::Duration::days(10),
-            issue: "2030-02-01".parse().unwrap(),
-            maturity: "2035-02-01".parse().unwrap(),
+            issue: day("2030-02-01"),
+            maturity: day("2035-02-01"),
         },
-    );
-    t.name = "Diaspora bond 2035".into();
-    t.cap_units = "100000".into();
-    t
+    )
+    .name("Diaspora bond 2035")
+    .cap_units(100_000)
+    .build()
 }
 
 /// Bank `bank`'s `n`th order: its idempotency key names it.

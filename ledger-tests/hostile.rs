@@ -8,7 +8,7 @@ use crate::common;
 use common::wire;
 
 use chrono::{Duration, Utc};
-use common::programme::{Life, plain_terms, ts};
+use common::programme::{Life, Terms, ts};
 use common::{Server, new_key};
 use dbond::client::{CommandKind as K, SeriesAction};
 use dbond::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
@@ -154,12 +154,10 @@ struct Fx {
 /// Valid terms of a series whose window is open now (the fixture creates HX-DRAFT
 /// from them, which proves them valid; cases break one field at a time).
 fn terms(series_id: &str) -> pb::SeriesTerms {
-    let mut t = plain_terms(series_id, Life::selling_now(Duration::hours(1), 36));
-    t.name = format!("Hostile {series_id}");
-    if let Some(e) = t.eligibility.as_mut() {
-        e.countries_barred = vec!["IR".into(), "KP".into()];
-    }
-    t
+    Terms::new(series_id, Life::selling_now(Duration::hours(1), 36))
+        .name(format!("Hostile {series_id}"))
+        .countries_barred(&["IR", "KP"])
+        .build()
 }
 
 fn submit(investor: &str, key: &str, units: &str) -> pb::SubmitSubscription {

@@ -9,84 +9,31 @@ use crate::common;
 use common::{Server, new_key};
 use dbond::client::{Client, SeriesAction};
 use dbond::proto as pb;
+use dbond_testkit::{ALL_CATEGORIES, Life, Terms};
 use rust_decimal::Decimal;
 use std::path::Path;
 use std::str::FromStr;
 
-fn ts(t: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
 /// A 5-year semiannual series with diaspora pricing, its window open now.
 fn terms(series_id: &str, currency: &str, cap: u64) -> pb::SeriesTerms {
-    let now = chrono::Utc::now();
-    let issue = (now + chrono::Duration::days(10)).date_naive();
-    let maturity = issue
-        .checked_add_months(chrono::Months::new(60))
-        .expect("date");
-    pb::SeriesTerms {
-        series_id: series_id.into(),
-        name: format!("Diaspora bond {series_id}"),
-        currency: currency.into(),
-        face_value: "1000".into(),
-        min_units_per_investor: "1".into(),
-        max_units_per_investor: "100".into(),
-        cap_units: cap.to_string(),
-        coupon: Some(pb::Coupon {
-            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-                rate: String::new(),
-            })),
-        }),
-        frequency: "semiannual".into(),
-        day_count: "ACT/ACT ICMA".into(),
-        business_day_convention: "following".into(),
-        calendar: "weekends_only".into(),
-        end_of_month: false,
-        first_coupon_date: String::new(),
-        record_date_lag_days: 5,
-        issue_date: issue.to_string(),
-        maturity_date: maturity.to_string(),
-        window_opens_at: ts(now - chrono::Duration::hours(1)),
-        window_closes_at: ts(now + chrono::Duration::hours(1)),
-        allotment_rule: pb::AllotmentRule::ProRata as i32,
-        retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility {
-            categories: vec![
-                pb::DiasporaCategory::CitizenAbroad as i32,
-                pb::DiasporaCategory::ChildOfCitizenAbroad as i32,
-                pb::DiasporaCategory::FormerCitizen as i32,
-                pb::DiasporaCategory::Affinity as i32,
-            ],
-            countries_allowed: vec![],
-            countries_barred: vec!["IR".into()],
-        }),
-        pricing: Some(pb::Pricing {
-            kind: Some(pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
-                reference_yield: "0.065".into(),
-                discount_bps: "150".into(),
-                derive_par_coupon: true,
-            })),
-        }),
-        settlement_deadline: ts(now + chrono::Duration::hours(2)),
-    }
+    Terms::new(series_id, Life::selling_now(chrono::Duration::hours(1), 60))
+        .name(format!("Diaspora bond {series_id}"))
+        .currency(currency)
+        .cap_units(cap)
+        .fixed_rate("")
+        .categories(&ALL_CATEGORIES)
+        .countries_barred(&["IR"])
+        .diaspora_pricing("0.065", "150", true)
+        .build()
 }
 
 const COUNTRIES: [&str; 5] = ["DE", "US", "GB", "TR", "CA"];
-const CATEGORIES: [pb::DiasporaCategory; 4] = [
-    pb::DiasporaCategory::CitizenAbroad,
-    pb::DiasporaCategory::ChildOfCitizenAbroad,
-    pb::DiasporaCategory::FormerCitizen,
-    pb::DiasporaCategory::Affinity,
-];
 
 fn sub(series: &str, i: usize, units: u64) -> pb::SubmitSubscription {
     pb::SubmitSubscription {
         series_id: series.into(),
         investor_ref: format!("inv-{i:03}"),
-        category: CATEGORIES[i % 4] as i32,
+        category: ALL_CATEGORIES[i % 4] as i32,
         country: COUNTRIES[i % COUNTRIES.len()].into(),
         units: units.to_string(),
         idempotency_key: format!("{series}-order-{i}"),

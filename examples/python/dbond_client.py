@@ -143,9 +143,11 @@ def ed25519_from_pkcs8(der: bytes) -> Ed25519PrivateKey:
 def load_key(path: Path) -> Ed25519PrivateKey:
     """Reads the PKCS#8 PEM private key that `dbond keygen` writes.
 
-    dbond writes PKCS#8 version 2 (the private key followed by its public key),
-    which some libraries (cryptography 50, OpenSSL 3.0) refuse as "extra data";
-    such files are read with the small parser above."""
+    dbond writes PKCS#8 version 1 (the private key alone), which `cryptography`
+    reads directly. Version 2 (RFC 5958: the public key follows the private key),
+    as other tools may write it, is refused by some libraries (cryptography 50,
+    OpenSSL 3.0) as "extra data"; such files are read with the small parser
+    above, which also checks that public key against the private key."""
     try:
         pem = path.read_bytes()
     except OSError as e:

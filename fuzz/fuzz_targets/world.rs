@@ -15,6 +15,7 @@ use dbond::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
 use dbond::ledger::merkle::{Frontier, Hash};
 use dbond::proto as pb;
 use dbond::registry::{self, Changes, Decision, EntryMeta, Event, State};
+use dbond_testkit::{Life, Terms, day, ts};
 use ed25519_dalek::SigningKey;
 use prost::Message;
 use std::sync::OnceLock;
@@ -48,55 +49,25 @@ pub enum Outcome {
     Existing(u64),
 }
 
-fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(codec::timestamp_to_pb(t))
-}
-
 /// Terms of a five-year fixed-coupon series whose window is open at `now`.
 pub fn series_terms(now: DateTime<Utc>) -> pb::SeriesTerms {
-    pb::SeriesTerms {
-        series_id: SERIES.into(),
-        name: "Diaspora bond 2035".into(),
-        currency: "USD".into(),
-        face_value: "1000".into(),
-        min_units_per_investor: "1".into(),
-        max_units_per_investor: "100".into(),
-        cap_units: "150".into(),
-        coupon: Some(pb::Coupon {
-            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-                rate: "0.05".into(),
-            })),
-        }),
-        frequency: "semiannual".into(),
-        day_count: "ACT/ACT ICMA".into(),
-        business_day_convention: "following".into(),
-        calendar: "weekends_only".into(),
-        end_of_month: false,
-        first_coupon_date: String::new(),
-        record_date_lag_days: 5,
-        issue_date: "2030-02-01".into(),
-        maturity_date: "2035-02-01".into(),
-        window_opens_at: ts(now - chrono::Duration::hours(1)),
-        window_closes_at: ts(now + chrono::Duration::days(7)),
-        allotment_rule: pb::AllotmentRule::ProRata as i32,
-        retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility {
-            categories: vec![
-                pb::DiasporaCategory::CitizenAbroad as i32,
-                pb::DiasporaCategory::FormerCitizen as i32,
-            ],
-            countries_allowed: vec![],
-            countries_barred: vec!["KP".into()],
-        }),
-        pricing: Some(pb::Pricing {
-            kind: Some(pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
-                reference_yield: "0.065".into(),
-                discount_bps: "150".into(),
-                derive_par_coupon: false,
-            })),
-        }),
-        settlement_deadline: ts(now + chrono::Duration::days(10)),
-    }
+    let life = Life {
+        opens: now - chrono::Duration::hours(1),
+        closes: now + chrono::Duration::days(7),
+        settlement_deadline: now + chrono::Duration::days(10),
+        issue: day("2030-02-01"),
+        maturity: day("2035-02-01"),
+    };
+    Terms::new(SERIES, life)
+        .name("Diaspora bond 2035")
+        .cap_units(150)
+        .categories(&[
+            pb::DiasporaCategory::CitizenAbroad,
+            pb::DiasporaCategory::FormerCitizen,
+        ])
+        .countries_barred(&["KP"])
+        .diaspora_pricing("0.065", "150", false)
+        .build()
 }
 
 impl World {

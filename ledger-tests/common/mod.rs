@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod programme;
+pub mod python;
 pub mod wire;
 
 use dbond::client::Client;

@@ -3,118 +3,28 @@
 //! helpers to create, sell and issue a series. Shared by the coupon and audit tests.
 
 use super::{InProcess, new_key};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use dbond::client::{Client, SeriesAction};
 use dbond::proto as pb;
 use std::collections::BTreeMap;
 
-pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).single().unwrap()
-}
+pub use dbond_testkit::{Life, Terms, at, ts};
 
-pub fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
-/// When a series sells and lives.
-pub struct Life {
-    pub opens: DateTime<Utc>,
-    pub closes: DateTime<Utc>,
-    pub settlement_deadline: DateTime<Utc>,
-    pub issue: NaiveDate,
-    pub maturity: NaiveDate,
-}
-
-impl Life {
-    /// Selling now on the wall clock (for tests against `dbond serve`): the window
-    /// opened an hour ago and closes after `selling`, settlement an hour later;
-    /// issued ten days from now, maturing `months` later.
-    pub fn selling_now(selling: chrono::Duration, months: u32) -> Life {
-        let now = Utc::now();
-        let issue = (now + chrono::Duration::days(10)).date_naive();
-        Life {
-            opens: now - chrono::Duration::hours(1),
-            closes: now + selling,
-            settlement_deadline: now + selling + chrono::Duration::hours(1),
-            issue,
-            maturity: issue
-                .checked_add_months(chrono::Months::new(months))
-                .unwrap(),
-        }
-    }
-}
-
-fn day(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-/// Plain, valid terms: USD 1,000 face, 5 % fixed, semiannual, ACT/ACT ICMA,
-/// following on a weekends-only calendar, record date five days before payment,
-/// pro rata, for citizens abroad, issued at par, 1 to 100 units per investor, cap
-/// 10,000 units. Tests change the fields they are about.
+/// Plain, valid terms (`dbond_testkit::Terms::new`). Tests change the fields
+/// they are about.
 pub fn plain_terms(id: &str, life: Life) -> pb::SeriesTerms {
-    pb::SeriesTerms {
-        series_id: id.into(),
-        name: id.into(),
-        currency: "USD".into(),
-        face_value: "1000".into(),
-        min_units_per_investor: "1".into(),
-        max_units_per_investor: "100".into(),
-        cap_units: "10000".into(),
-        coupon: Some(pb::Coupon {
-            kind: Some(pb::coupon::Kind::Fixed(pb::FixedCoupon {
-                rate: "0.05".into(),
-            })),
-        }),
-        frequency: "semiannual".into(),
-        day_count: "ACT/ACT ICMA".into(),
-        business_day_convention: "following".into(),
-        calendar: "weekends_only".into(),
-        end_of_month: false,
-        first_coupon_date: String::new(),
-        record_date_lag_days: 5,
-        issue_date: life.issue.to_string(),
-        maturity_date: life.maturity.to_string(),
-        window_opens_at: ts(life.opens),
-        window_closes_at: ts(life.closes),
-        allotment_rule: pb::AllotmentRule::ProRata as i32,
-        retail_priority_units: String::new(),
-        eligibility: Some(pb::Eligibility {
-            categories: vec![pb::DiasporaCategory::CitizenAbroad as i32],
-            countries_allowed: vec![],
-            countries_barred: vec![],
-        }),
-        pricing: Some(pb::Pricing {
-            kind: Some(pb::pricing::Kind::IssuePrice(pb::FixedPrice {
-                price: "100".into(),
-            })),
-        }),
-        settlement_deadline: ts(life.settlement_deadline),
-    }
+    Terms::new(id, life).build()
 }
 
 /// The programme's series: sold in December 2026, issued 2027-01-15, maturing
 /// after `years`, up to 500 units per investor, modified following.
 pub fn terms(id: &str, currency: &str, coupon: pb::coupon::Kind, years: u32) -> pb::SeriesTerms {
-    let mut t = plain_terms(
-        id,
-        Life {
-            opens: at(2026, 12, 1),
-            closes: at(2027, 1, 10),
-            settlement_deadline: at(2027, 1, 12),
-            issue: day("2027-01-15"),
-            maturity: day(&format!("{}-01-15", 2027 + years)),
-        },
-    );
-    t.currency = currency.into();
-    t.coupon = Some(pb::Coupon { kind: Some(coupon) });
-    t.max_units_per_investor = "500".into();
-    t.cap_units = "100000".into();
-    t.business_day_convention = "modified_following".into();
-    t
+    Terms::new(id, Life::december_2026(years))
+        .currency(currency)
+        .coupon(coupon)
+        .max_units_per_investor(500)
+        .cap_units(100_000)
+        .business_day_convention("modified_following")
+        .build()
 }
 
 pub struct World {
