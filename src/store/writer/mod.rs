@@ -1,25 +1,34 @@
-//! The single writer: takes queued write requests in groups, decides and seals
-//! each against a working state, writes the group's entries, state records and a
-//! fresh checkpoint in one sled batch, flushes once, then publishes and replies. A
-//! group larger than one batch may hold (`limits::STORE_BATCH_RECORDS_MAX`) goes in
-//! several, the first setting the pending marker and the last, with the
-//! checkpoint, removing it; the reply still waits for the last. A storage failure
-//! stops the writer for good (fail-stop): what is durable is decided by the next
-//! open's replay, never by a guess.
+//! The single writer. It takes queued write requests in groups and, for each group:
+//! decides every request against a working state and applies its events
+//! (`decide.rs`); seals the group's entries and signs a checkpoint over the new tree
+//! (`seal.rs`); hands the sealed group to the appender (`append.rs`), which stores
+//! it durably through the engine and publishes it to readers; and replies last.
+//! Deciding and sealing are the writer's alone. Storing and publishing a sealed
+//! group is the appender's, which a reader appending entries sealed elsewhere
+//! drives the same way.
+//!
+//! A storage failure stops the writer for good (fail-stop): what is durable is
+//! decided by the next open's replay, never by a guess. So does a bug (a panic, an
+//! event that does not apply, an entry that does not read back as sealed), loudly,
+//! before anything of its group is written.
 
-use super::{Published, Write, layout, sign_checkpoint};
+mod append;
+mod decide;
+mod seal;
+
+pub(crate) use append::{AppendError, Appender, SealedGroup};
+pub use decide::authorize;
+pub(crate) use seal::sign_checkpoint;
+
+use super::{EngineError, StoreError};
 use crate::clock::Clock;
 use crate::ledger::entry::{self, Origin};
 use crate::ledger::keys::KeyId;
 use crate::ledger::merkle::{Frontier, Hash};
-use crate::proto as pb;
-use crate::registry::{
-    self, Caller, Changes, Decision, EntryMeta, Event, LedgerIdentity, ParticipantStatus,
-    RegistryError, State,
-};
+use crate::registry::{self, Changes, Event, LedgerIdentity, RegistryError, State};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// An authenticated request to change the ledger: the signed bytes as received and
@@ -57,6 +66,12 @@ pub enum WriteError {
     Unavailable(String),
 }
 
+/// What a caller hears when its group may or may not be durable.
+pub(super) const MAYBE_RECORDED: &str = "this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key";
+
+/// What a caller hears when nothing of its request was written.
+const NOT_RECORDED: &str = "this request was not recorded";
+
 type Reply = oneshot::Sender<Result<Committed, WriteError>>;
 
 pub(super) struct Job {
@@ -64,69 +79,38 @@ pub(super) struct Job {
     pub reply: Reply,
 }
 
+/// What the writer starts from: the replayed ledger, its key, and the appender
+/// that stores and publishes its groups.
 pub(super) struct WriterParts {
-    pub data_file: super::DataFile,
-    pub db: sled::Db,
-    pub tree: sled::Tree,
     pub ledger_key: SigningKey,
     pub identity: LedgerIdentity,
     pub clock: Arc<dyn Clock>,
+    /// The working state: every decided event applied, durable or not yet.
     pub state: State,
+    /// The tree and the hash chain's end after every sealed entry.
     pub frontier: Frontier,
     pub last_hash: Hash,
-    pub published: Arc<RwLock<Published>>,
+    pub appender: Appender,
     pub failure: Arc<Mutex<Option<String>>>,
     /// Woken when the writer stops (after `failure` is set).
     pub stopped: Arc<tokio::sync::Notify>,
-    pub faults: Option<super::FaultPlan>,
-    /// Records per sled batch.
-    pub batch_records: usize,
-    /// The Merkle levels proofs read from memory; extended after each durable group.
-    pub nodes: Arc<RwLock<super::NodeLevels>>,
 }
 
 pub(super) fn spawn(
     parts: WriterParts,
-) -> Result<(mpsc::Sender<Job>, std::thread::JoinHandle<()>), super::StoreError> {
+) -> Result<(mpsc::Sender<Job>, std::thread::JoinHandle<()>), StoreError> {
     let (tx, rx) = mpsc::channel(crate::limits::WRITE_QUEUE_JOBS_MAX);
     let handle = std::thread::Builder::new()
         .name("ledger-writer".into())
         .spawn(move || run(parts, rx))
-        .map_err(|e| super::StoreError::Storage(format!("cannot start the writer thread: {e}")))?;
+        .map_err(|e| StoreError::Storage(format!("cannot start the writer thread: {e}")))?;
     Ok((tx, handle))
-}
-
-/// Checks that `key_id` may sign the entry at `index` in `state`.
-pub fn authorize(state: &State, key_id: &KeyId, index: u64) -> Result<Caller, WriteError> {
-    let key = state.key(key_id).ok_or_else(|| {
-        WriteError::Unauthenticated(format!("key {key_id} is not registered on this ledger"))
-    })?;
-    if !key.may_sign(index) || key.retired_at_index.is_some() {
-        return Err(WriteError::Unauthenticated(format!(
-            "key {key_id} has been rotated out or revoked"
-        )));
-    }
-    let participant = state.participant(&key.participant_id).ok_or_else(|| {
-        WriteError::Unauthenticated(format!("key {key_id} belongs to no participant"))
-    })?;
-    if participant.status != ParticipantStatus::Active {
-        return Err(WriteError::Unauthenticated(format!(
-            "participant {} is revoked",
-            participant.participant_id
-        )));
-    }
-    Ok(Caller {
-        participant_id: participant.participant_id.clone(),
-        role: participant.role,
-        key_id: key_id.clone(),
-    })
 }
 
 struct Writer {
     parts: WriterParts,
+    /// The state records the group's events changed.
     changes: Changes,
-    /// Group commits that wrote entries since the store was opened.
-    commits: u64,
     /// A group's working lists, kept between groups with their capacity: a fresh
     /// allocation of this size each group costs more in page faults than the work.
     scratch: Scratch,
@@ -134,14 +118,10 @@ struct Writer {
 
 #[derive(Default)]
 struct Scratch {
-    /// The group's writes, in order: entries, state records, the checkpoint last.
-    writes: Vec<Write>,
-    /// The group's new entries, in order: what each records and who caused it.
-    applied: Vec<(EntryMeta, Event)>,
+    /// The group: its decided events, then its sealed entries, records and checkpoint.
+    sealed: SealedGroup,
+    /// Who caused each decided event, in the order of `sealed.applied`.
     origins: Vec<Origin>,
-    /// The sealed entries' hashes, in the order of `applied`.
-    hashes: Vec<Hash>,
-    new_nodes: Vec<(u32, u64, Hash)>,
     /// Each request's reply and outcome (an appended request's first hash is
     /// filled in once the group is sealed).
     outcomes: Vec<(Reply, Result<Committed, WriteError>)>,
@@ -150,11 +130,8 @@ struct Scratch {
 impl Scratch {
     /// Empties the lists, keeping their capacity.
     fn clear(&mut self) {
-        self.writes.clear();
-        self.applied.clear();
+        self.sealed.clear();
         self.origins.clear();
-        self.hashes.clear();
-        self.new_nodes.clear();
         self.outcomes.clear();
     }
 }
@@ -163,7 +140,6 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
     let mut writer = Writer {
         parts,
         changes: Changes::default(),
-        commits: 0,
         scratch: Scratch::default(),
     };
     let mut jobs = Vec::new();
@@ -184,7 +160,7 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
             .clone()
         {
             // The writer stopped before these reached it: nothing of them is written.
-            let message = format!("{reason}; this request was not recorded");
+            let message = format!("{reason}; {NOT_RECORDED}");
             for job in jobs.drain(..) {
                 let _ = job
                     .reply
@@ -227,210 +203,95 @@ impl Writer {
         self.scratch = scratch;
     }
 
+    /// One group commit: decide, seal, store and publish, reply.
     fn commit_with(&mut self, jobs: &mut Vec<Job>, scratch: &mut Scratch) {
-        let Scratch {
-            writes,
-            applied,
-            origins,
-            hashes,
-            new_nodes,
-            outcomes,
-        } = scratch;
-        let p = &mut self.parts;
         // Recorded time never goes backwards, whatever the clock does.
-        let now = p.clock.now();
-        let recorded_at = p.state.last_recorded_at().map_or(now, |last| now.max(last));
-        let recorded_pb = crate::codec::timestamp_to_pb(recorded_at);
-        let size_before = p.state.size();
+        let now = self.parts.clock.now();
+        let recorded_at = self
+            .parts
+            .state
+            .last_recorded_at()
+            .map_or(now, |last| now.max(last));
+        let size_before = self.parts.state.size();
         self.changes.clear();
-        let mut broken: Option<String> = None;
-
-        // First every request is decided and its events applied, in order; then
-        // the group's entries are sealed back to back, so the ledger key's tables
-        // stay in the core's caches from one signature to the next.
-        for job in jobs.drain(..) {
-            let index = p.state.size();
-            if let Err(e) = fresh_at(&job.request.payload, recorded_at) {
-                outcomes.push((job.reply, Err(e)));
-                continue;
-            }
-            let ctx = registry::DecideCtx { index, recorded_at };
-            let outcome = authorize(&p.state, &job.request.key_id, index).and_then(|caller| {
-                registry::decide(&p.state, &caller, &ctx, &job.request.command)
-                    .map_err(WriteError::from)
-            });
-            let events = match outcome {
-                Ok(Decision::Append(events)) => events,
-                Ok(Decision::Existing { index }) => {
-                    // Answered once the group is durable, with the first entry's hash.
-                    outcomes.push((
-                        job.reply,
-                        Ok(Committed {
-                            first_index: index,
-                            first_hash: [0; 32],
-                            recorded_at,
-                            tree_size: 0,
-                            events: Vec::new(),
-                            replayed: true,
-                        }),
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    outcomes.push((job.reply, Err(e)));
-                    continue;
-                }
-            };
-            let WriteRequest {
-                key_id,
-                payload,
-                signature,
-                ..
-            } = job.request;
-            let mut actor = Some(pb::Actor {
-                key_id: key_id.to_string(),
-                request: payload,
-                signature,
-            });
-            for event in &events {
-                let idx = p.state.size();
-                let meta = EntryMeta {
-                    index: idx,
-                    recorded_at,
-                };
-                if let Err(e) = registry::apply(&mut p.state, &meta, event, &mut self.changes) {
-                    broken = Some(format!(
-                        "an event decided for entry {idx} could not be applied: {e}"
-                    ));
-                    break;
-                }
-                origins.push(match actor.take() {
-                    Some(a) => Origin::Actor(a),
-                    None => Origin::Cause(index),
-                });
-                applied.push((meta, event.clone()));
-            }
-            if broken.is_some() {
-                outcomes.push((
-                    job.reply,
-                    Err(WriteError::Unavailable(
-                        "internal error; the ledger writer stopped".into(),
-                    )),
-                ));
-                break;
-            }
-            outcomes.push((
-                job.reply,
-                Ok(Committed {
-                    first_index: index,
-                    first_hash: [0; 32],
-                    recorded_at,
-                    tree_size: 0,
-                    events,
-                    replayed: false,
-                }),
-            ));
+        if let Err(reason) = self.decide_all(jobs, recorded_at, scratch) {
+            return self.stop_unwritten(reason, &mut scratch.outcomes);
         }
-
-        if let Some(reason) = broken {
-            self.fail(reason.clone());
-            for (reply, _) in outcomes.drain(..) {
-                let _ = reply.send(Err(WriteError::Unavailable(reason.clone())));
+        if !scratch.sealed.applied.is_empty() {
+            if let Err(reason) = self.seal_all(recorded_at, size_before, scratch) {
+                return self.stop_unwritten(reason, &mut scratch.outcomes);
             }
-            return;
-        }
-
-        for ((meta, event), origin) in applied.iter().zip(origins.drain(..)) {
-            let sealed = entry::seal(
-                meta.index,
-                recorded_pb,
-                &p.last_hash,
-                crate::codec::event_to_pb(event),
-                origin,
-                &p.ledger_key,
+            let stored = self.parts.appender.append(
+                &mut scratch.sealed,
+                &self.parts.frontier,
+                self.parts.last_hash,
             );
-            // Check the sealed bytes read back as what was meant (assert in pairs).
-            debug_assert!(entry::open(&sealed.bytes).is_ok_and(|o| o.index() == meta.index));
-            // Every level of the tree, the leaves too, lives in memory.
-            p.frontier.append(sealed.hash, |level, i, hash| {
-                new_nodes.push((level, i, *hash));
-            });
-            p.last_hash = sealed.hash;
-            hashes.push(sealed.hash);
-            writes.push((layout::entry_key(meta.index).to_vec(), Some(sealed.bytes)));
-        }
-        // A request that appended entries has its first at `first_index`, which
-        // is `size_before` plus its position among the group's entries.
-        for (_, outcome) in outcomes.iter_mut() {
-            if let Ok(c) = outcome {
-                if !c.replayed && !c.events.is_empty() {
-                    c.first_hash = hashes[(c.first_index - size_before) as usize];
-                }
+            match stored {
+                Ok(()) => {}
+                Err(AppendError::Write(e)) => return self.write_failed(e, &mut scratch.outcomes),
+                // The group is durable but the readers' view could not take it:
+                // the callers hear that their reply was lost as the writer stops.
+                Err(AppendError::Publish(reason)) => return self.fail(reason),
             }
         }
+        self.reply(&mut scratch.outcomes);
+    }
 
-        if !applied.is_empty() {
-            for key in self.changes.keys() {
-                writes.push((layout::state_key(key), p.state.record(key)));
-            }
-            let note = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
-            writes.push((
-                layout::CHECKPOINT_KEY.to_vec(),
-                Some(note.clone().into_bytes()),
-            ));
-            let flush_started = std::time::Instant::now();
-            self.commits += 1;
-            let durable = self.write_durably(writes, size_before);
-            let p = &mut self.parts;
-            if let Err(e) = durable {
-                let reason =
-                    format!("storage failure, writes stopped (restart the server to recover): {e}");
-                self.fail(reason.clone());
-                // Part of the group may have reached the disk. Batches are atomic and
-                // recovered in order, and the next open rolls back a group whose last
-                // batch is missing: it finds all of the group or none of it; until
-                // then nobody knows.
-                let message = format!(
-                    "{reason}; this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key"
-                );
-                for (reply, outcome) in outcomes.drain(..) {
-                    // A refusal stays a refusal: it was never part of the batch.
-                    let outcome = match outcome {
-                        Err(refused) => Err(refused),
-                        Ok(_) => Err(WriteError::Unavailable(message.clone())),
-                    };
-                    let _ = reply.send(outcome);
-                }
-                return;
-            }
-            crate::metrics::global().record_flush(applied.len() as u64, flush_started.elapsed());
-            let mut published = p.published.write().unwrap_or_else(|e| e.into_inner());
-            let mut scratch = Changes::default();
-            for (meta, event) in applied.iter() {
-                if let Err(e) = registry::apply(&mut published.state, meta, event, &mut scratch) {
-                    // Same events, same order, same starting state: cannot differ.
-                    drop(published);
-                    self.fail(format!("published state diverged from the writer: {e}"));
-                    return;
-                }
-            }
-            {
-                let mut levels = p.nodes.write().unwrap_or_else(|e| e.into_inner());
-                for (level, i, hash) in new_nodes.drain(..) {
-                    levels.push(level, i, hash);
-                }
-            }
-            published.frontier = p.frontier.clone();
-            published.last_hash = p.last_hash;
-            published.checkpoint = note;
+    /// Stops the writer over a bug found before anything of the group was
+    /// written, telling every caller of the group.
+    fn stop_unwritten(
+        &self,
+        reason: String,
+        outcomes: &mut Vec<(Reply, Result<Committed, WriteError>)>,
+    ) {
+        let reason = format!("{reason}; the ledger writer stopped");
+        self.fail(reason.clone());
+        for (reply, _) in outcomes.drain(..) {
+            let _ = reply.send(Err(WriteError::Unavailable(format!(
+                "{reason}; {NOT_RECORDED}"
+            ))));
         }
-        let p = &self.parts;
-        let size = p.frontier.size();
+    }
+
+    /// Stops the writer after the engine did not store the group, telling its
+    /// callers what may be on the ledger.
+    fn write_failed(
+        &self,
+        error: EngineError,
+        outcomes: &mut Vec<(Reply, Result<Committed, WriteError>)>,
+    ) {
+        let (reason, unheard) = match &error {
+            // Part of the group may have reached the disk. The next open finds all
+            // of the group or none of it (an engine rolls back a group cut off
+            // between its steps); until then nobody knows.
+            EngineError::Storage(e) => (
+                format!("storage failure, writes stopped (restart the server to recover): {e}"),
+                MAYBE_RECORDED,
+            ),
+            EngineError::LostWriterRole(_) => (format!("{error}; writes stopped"), NOT_RECORDED),
+        };
+        self.fail(reason.clone());
+        let message = format!("{reason}; {unheard}");
+        for (reply, outcome) in outcomes.drain(..) {
+            // A refusal stays a refusal: it was never part of the group.
+            let outcome = match outcome {
+                Err(refused) => Err(refused),
+                Ok(_) => Err(WriteError::Unavailable(message.clone())),
+            };
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// Replies to every caller of a durable group (or of a group that wrote
+    /// nothing: refusals and repeats).
+    fn reply(&self, outcomes: &mut Vec<(Reply, Result<Committed, WriteError>)>) {
+        let size = self.parts.frontier.size();
+        let engine = self.parts.appender.engine();
         for (reply, mut outcome) in outcomes.drain(..) {
             if let Ok(c) = &mut outcome {
                 c.tree_size = size;
                 if c.replayed {
-                    if let Err(e) = resolve_replay(&p.tree, c) {
+                    if let Err(e) = resolve_replay(&**engine, c) {
                         outcome = Err(e);
                     }
                 }
@@ -440,67 +301,11 @@ impl Writer {
     }
 }
 
-impl Writer {
-    /// Writes a group's `writes` (the checkpoint last) and makes them durable: one
-    /// sled batch, or, for more than `batch_records` writes, several under the
-    /// pending marker (the ledger size before the group), flushed as they go so
-    /// that the marker is on disk before any later batch; the last batch carries
-    /// the checkpoint and removes the marker. sled recovers batches in order, so
-    /// after a crash the store holds a prefix of the batches: none (nothing
-    /// happened), some (the marker is there: the next open rolls them back), or all.
-    fn write_durably(&self, writes: &mut Vec<Write>, size_before: u64) -> Result<(), String> {
-        let p = &self.parts;
-        // A planned failure (tests only; see `StoreOptions`) stands in for the I/O
-        // error the real call would return.
-        let commit = self.commits;
-        let fault = |point| {
-            p.faults
-                .filter(|f| f.commit == commit && f.point == point)
-                .map(|_| format!("injected I/O error ({point:?}) at group commit {commit}"))
-        };
-        if fault(super::FaultPoint::Panic).is_some() {
-            panic!("injected panic at group commit {commit}");
-        }
-        let batches = writes.len().div_ceil(p.batch_records).max(1);
-        let mut writes = writes.drain(..);
-        for n in 0..batches {
-            let mut batch = sled::Batch::default();
-            if n == 0 && batches > 1 {
-                batch.insert(layout::PENDING_KEY, &size_before.to_be_bytes());
-            }
-            super::add_writes(&mut batch, writes.by_ref().take(p.batch_records));
-            if n + 1 == batches && batches > 1 {
-                batch.remove(layout::PENDING_KEY);
-            }
-            let injected = match n {
-                0 => fault(super::FaultPoint::BatchWrite),
-                1 => fault(super::FaultPoint::LaterBatch),
-                _ => None,
-            };
-            if let Some(e) = injected {
-                return Err(e);
-            }
-            p.tree.apply_batch(batch).map_err(|e| e.to_string())?;
-            if n + 1 < batches {
-                p.db.flush().map_err(|e| e.to_string())?;
-            }
-        }
-        if let Some(e) = fault(super::FaultPoint::Flush) {
-            return Err(e);
-        }
-        p.db.flush().map_err(|e| e.to_string())?;
-        if let Some(e) = fault(super::FaultPoint::Sync) {
-            return Err(e);
-        }
-        p.data_file.sync().map_err(|e| e.to_string())
-    }
-}
-
 /// Fills in the hash and recorded time of the entry an idempotent repeat points to.
-fn resolve_replay(tree: &sled::Tree, c: &mut Committed) -> Result<(), WriteError> {
+fn resolve_replay(engine: &dyn super::Engine, c: &mut Committed) -> Result<(), WriteError> {
     let unavailable = |m: String| WriteError::Unavailable(m);
-    let bytes = tree
-        .get(layout::entry_key(c.first_index))
+    let bytes = engine
+        .entry(c.first_index)
         .map_err(|e| unavailable(e.to_string()))?
         .ok_or_else(|| unavailable(format!("entry {} vanished", c.first_index)))?;
     let opened = entry::open(&bytes).map_err(|e| unavailable(e.to_string()))?;
@@ -510,92 +315,4 @@ fn resolve_replay(tree: &sled::Tree, c: &mut Committed) -> Result<(), WriteError
         c.recorded_at = t;
     }
     Ok(())
-}
-
-/// A `RequestPayload` read for its issue time alone: the other fields (the command
-/// above all) are skipped, not decoded, on the writer's thread.
-#[derive(Clone, PartialEq, prost::Message)]
-struct IssueTime {
-    /// `RequestPayload.issued_at`'s tag.
-    #[prost(message, optional, tag = "2")]
-    issued_at: Option<prost_types::Timestamp>,
-}
-
-/// Checks the request's issue time against the time the ledger records it at (the
-/// same window auditors check), so a server clock stepping backwards can never
-/// record a request the verifier would call stale.
-fn fresh_at(payload: &[u8], recorded_at: DateTime<Utc>) -> Result<(), WriteError> {
-    use prost::Message;
-    let issued = IssueTime::decode(payload)
-        .ok()
-        .and_then(|p| p.issued_at)
-        .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.clamp(0, 999_999_999) as u32))
-        .ok_or_else(|| {
-            WriteError::Unauthenticated("request payload has no valid issue time".into())
-        })?;
-    let age = (recorded_at - issued).num_seconds();
-    if age > crate::limits::REQUEST_AGE_SECS_MAX
-        || -age > crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX
-    {
-        return Err(WriteError::Unauthenticated(format!(
-            "request issued {age} s before the ledger's time {recorded_at}; outside the accepted window"
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use prost::Message;
-
-    fn payload(issued_at: Option<DateTime<Utc>>) -> Vec<u8> {
-        pb::RequestPayload {
-            ledger_origin: "writer.test/dbond".into(),
-            issued_at: issued_at.map(crate::codec::timestamp_to_pb),
-            nonce: vec![9; 16],
-            command: Some(pb::Command {
-                kind: Some(pb::command::Kind::RevokeParticipant(
-                    pb::RevokeParticipant {
-                        participant_id: "bank-a".into(),
-                        reason: "test".into(),
-                    },
-                )),
-            }),
-        }
-        .encode_to_vec()
-    }
-
-    #[test]
-    fn the_issue_time_is_read_past_the_other_fields_and_checked_against_the_window() {
-        let now = DateTime::from_timestamp(1_800_000_000, 123_000_000).unwrap();
-        let bytes = payload(Some(now));
-        assert_eq!(
-            IssueTime::decode(bytes.as_slice()).unwrap().issued_at,
-            pb::RequestPayload::decode(bytes.as_slice())
-                .unwrap()
-                .issued_at,
-            "the issue time alone reads what the whole payload says"
-        );
-        assert!(fresh_at(&bytes, now).is_ok());
-        let oldest = now - chrono::Duration::seconds(crate::limits::REQUEST_AGE_SECS_MAX);
-        assert!(fresh_at(&payload(Some(oldest)), now).is_ok());
-        let stale = oldest - chrono::Duration::seconds(1);
-        match fresh_at(&payload(Some(stale)), now) {
-            Err(WriteError::Unauthenticated(m)) => assert!(m.contains("outside"), "{m}"),
-            other => panic!("a stale request was {other:?}"),
-        }
-        let ahead =
-            now + chrono::Duration::seconds(crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX + 1);
-        assert!(matches!(
-            fresh_at(&payload(Some(ahead)), now),
-            Err(WriteError::Unauthenticated(_))
-        ));
-        match fresh_at(&payload(None), now) {
-            Err(WriteError::Unauthenticated(m)) => {
-                assert!(m.contains("no valid issue time"), "{m}")
-            }
-            other => panic!("a request without an issue time was {other:?}"),
-        }
-    }
 }
