@@ -39,8 +39,8 @@ pub const STORE_BATCH_RECORDS_DEFAULT: usize = 16_384;
 /// instead of the queue growing without bound.
 pub const WRITE_QUEUE_JOBS_MAX: usize = 16384;
 
-/// Most signed requests in one `SubmitBatch` call (each about 0.3 to 1 KB, so a
-/// full batch stays far inside `GRPC_MESSAGE_BYTES_MAX`).
+/// Most signed requests in one `SubmitBatch` call. A full batch of ordinary
+/// requests fits inside `GRPC_MESSAGE_BYTES_MAX`; the message bound caps the rest.
 pub const BATCH_REQUESTS_MAX: usize = 1000;
 
 /// Default cap on requests the server works on at once, per connection.

@@ -34,9 +34,9 @@ struct Decoded {
 
 /// Entries per chunk: the unit a decoding thread reads, decodes and hands on.
 pub(super) const DECODE_CHUNK: u64 = 1024;
-/// Decoding threads. Reading, hashing and decoding an entry costs about twice
-/// what applying it does, so two decoders (taking chunks in turn) keep the
-/// replaying thread busy.
+/// Decoding threads. Reading, hashing and decoding an entry costs more than
+/// applying it, so two decoders (taking chunks in turn) keep the replaying thread
+/// busy.
 const DECODERS: u64 = 2;
 
 /// What a decoder sends per chunk: the chunk's entries in order, stopping at the
