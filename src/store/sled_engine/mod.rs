@@ -12,7 +12,7 @@
 
 mod layout;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use super::engine::{Engine, EngineError, Entries, EntryVisitor, Group, StateVisitor, StateWrite};
 use super::{FaultPlan, FaultPoint, StoreError, corrupt};

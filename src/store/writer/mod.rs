@@ -15,6 +15,8 @@
 mod append;
 mod decide;
 mod seal;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use append::{AppendError, Appender, SealedGroup};
 pub use decide::authorize;
