@@ -67,7 +67,7 @@ pub struct ServerConfig {
     pub metrics_listen: Option<SocketAddr>,
     pub log: String,
     pub limits: ServerLimits,
-    /// Records per sled batch (`limits::STORE_BATCH_RECORDS_MAX` by default).
+    /// Records per sled batch (`limits::STORE_BATCH_RECORDS_DEFAULT` by default).
     pub store_batch_records: usize,
     pub tls: Option<TlsFiles>,
 }
@@ -80,6 +80,7 @@ pub const CONCURRENCY_MAX: usize = 1 << 16;
 /// Records per sled batch: sled holds about 9 KB per record of a batch until it
 /// ends, so a million would need some 9 GB.
 pub const STORE_BATCH_RECORDS_MAX: usize = 1 << 20;
+const _: () = assert!(crate::limits::STORE_BATCH_RECORDS_DEFAULT <= STORE_BATCH_RECORDS_MAX);
 
 const _: () = assert!(MESSAGE_BYTES_MIN <= crate::limits::GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(crate::limits::GRPC_MESSAGE_BYTES_MAX <= MESSAGE_BYTES_MAX);
@@ -187,7 +188,7 @@ impl ConfigLayer {
             "limits.store_batch_records_max",
             self.limits
                 .store_batch_records_max
-                .unwrap_or(crate::limits::STORE_BATCH_RECORDS_MAX),
+                .unwrap_or(crate::limits::STORE_BATCH_RECORDS_DEFAULT),
             1..=STORE_BATCH_RECORDS_MAX,
         )?;
         let accrual_secs = self
@@ -257,7 +258,7 @@ mod tests {
         assert_eq!(c.limits.message_bytes_max, 1 << 20);
         assert_eq!(
             c.store_batch_records,
-            crate::limits::STORE_BATCH_RECORDS_MAX
+            crate::limits::STORE_BATCH_RECORDS_DEFAULT
         );
         assert_eq!(
             c.accrual_interval,

@@ -21,25 +21,26 @@ pub const REQUEST_FUTURE_SKEW_SECS_MAX: i64 = 60;
 
 /// Most requests one group commit (one flush) carries. Bounds the latency a single
 /// flush adds, and the writer's cost per entry: sled applies a batch in hash
-/// order, so a larger batch touches more of its tree (docs/BENCHMARKS.md section
-/// 2: groups of up to 2,048 cost the writer 64 to 77 µs an append, of up to 512,
-/// 49 to 54 µs; 128 starts to add flushes the writer waits for).
+/// order, so a larger group touches more of its tree, while a much smaller one
+/// makes the writer wait for more flushes (the measurements behind the figure are
+/// in docs/BENCHMARKS.md).
 pub const GROUP_COMMIT_ENTRIES_MAX: usize = 512;
 
-/// Records (entries, state records) per sled batch. sled holds every node it
-/// copies during a batch until the batch ends (some 9 KB per record written), so a
-/// group commit with more records (an allotment, issue or coupon run for many
-/// holders writes an entry and a record per holder) is written in several batches
-/// under a pending marker that the last one removes; an open that finds the
-/// marker rolls the unfinished group back.
-pub const STORE_BATCH_RECORDS_MAX: usize = 16_384;
+/// Default records (entries, state records, the checkpoint) per sled batch (the
+/// `limits.store_batch_records_max` setting; `config` bounds it). sled holds every
+/// node it copies during a batch until the batch ends, so this bounds the memory a
+/// group commit takes: a group with more records (an allotment, issue or coupon
+/// run for many holders writes an entry and a record per holder) is written in
+/// several batches under a pending marker that the last one removes, and an open
+/// that finds the marker rolls the unfinished group back.
+pub const STORE_BATCH_RECORDS_DEFAULT: usize = 16_384;
 
 /// Most write jobs waiting for the writer. When full, callers wait (backpressure)
 /// instead of the queue growing without bound.
 pub const WRITE_QUEUE_JOBS_MAX: usize = 16384;
 
-/// Most signed requests in one `SubmitBatch` call (each about 0.3 to 1 KB, so a
-/// full batch stays far inside `GRPC_MESSAGE_BYTES_MAX`).
+/// Most signed requests in one `SubmitBatch` call. A full batch of ordinary
+/// requests fits inside `GRPC_MESSAGE_BYTES_MAX`; the message bound caps the rest.
 pub const BATCH_REQUESTS_MAX: usize = 1000;
 
 /// Default cap on requests the server works on at once, per connection.

@@ -13,4 +13,6 @@ pub mod receipt;
 mod verifier;
 pub mod witness;
 
-pub use verifier::{Verified, Verifier, VerifyFailure, verify_store, verify_store_keeping};
+pub use verifier::{
+    Verified, Verifier, VerifyFailure, verify_raw, verify_store, verify_store_keeping,
+};

@@ -592,9 +592,18 @@ pub fn verify_store(
 pub fn verify_store_keeping(
     path: &std::path::Path,
     sizes: &[u64],
+    progress: impl FnMut(u64, u64),
+) -> Result<Verified, anyhow::Error> {
+    verify_raw(&crate::store::RawStore::open(path)?, sizes, progress)
+}
+
+/// Verifies the ledger a store's raw view holds, on any engine: [`verify_store`]
+/// after the store is open, also keeping the roots at `sizes`.
+pub fn verify_raw(
+    store: &crate::store::RawStore,
+    sizes: &[u64],
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Verified, anyhow::Error> {
-    let store = crate::store::RawStore::open(path)?;
     let total = store.len_hint();
     let mut verifier = Verifier::new();
     for size in sizes {

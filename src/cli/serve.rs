@@ -191,6 +191,15 @@ pub fn open_or_create(
     }
 }
 
+/// Counts the writer's group commits in the process's metrics.
+struct FlushMetrics;
+
+impl store::WriterObserver for FlushMetrics {
+    fn group_committed(&self, entries: u64, took: std::time::Duration) {
+        crate::metrics::global().record_flush(entries, took);
+    }
+}
+
 pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let data = config.data.clone();
@@ -198,6 +207,7 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let clock_open = clock.clone();
     let options = store::StoreOptions {
         batch_records: Some(config.store_batch_records),
+        observer: Some(Arc::new(FlushMetrics)),
         ..Default::default()
     };
     let ledger = tokio::task::spawn_blocking(move || {

@@ -3,8 +3,10 @@
 
 pub mod checkpoint;
 pub mod entry;
+pub mod genesis;
 pub mod keys;
 pub mod merkle;
+pub mod payload;
 
 /// The ledger format version this build writes and reads (recorded in genesis).
 pub const FORMAT_VERSION: u32 = 1;

@@ -3,7 +3,7 @@
 //! latest signed checkpoint. Signatures of entries are the auditor's job (`audit`);
 //! the checkpoint signature alone already covers every stored byte of every entry.
 
-use super::{StoreError, corrupt, layout};
+use super::{Engine, NodeLevels, StoreError, corrupt};
 use crate::ledger::checkpoint;
 use crate::ledger::entry;
 use crate::ledger::keys;
@@ -18,7 +18,7 @@ pub struct Replayed {
     pub last_hash: Hash,
     pub checkpoint: String,
     /// Every perfect Merkle node, the leaves (the entries' leaf hashes) included.
-    pub nodes: super::NodeLevels,
+    pub nodes: NodeLevels,
 }
 
 /// What the replay needs of an entry, read and decoded ahead of it. The rest of
@@ -34,47 +34,24 @@ struct Decoded {
 
 /// Entries per chunk: the unit a decoding thread reads, decodes and hands on.
 pub(super) const DECODE_CHUNK: u64 = 1024;
-/// Decoding threads. Reading, hashing and decoding an entry costs about twice
-/// what applying it does, so two decoders (taking chunks in turn) keep the
-/// replaying thread busy.
+/// Decoding threads. Reading, hashing and decoding an entry costs more than
+/// applying it, so two decoders (taking chunks in turn) keep the replaying thread
+/// busy.
 const DECODERS: u64 = 2;
 
 /// What a decoder sends per chunk: the chunk's entries in order, stopping at the
 /// first fault, which it includes.
 type Chunk = Vec<Result<Decoded, StoreError>>;
 
-/// The index of an entry key, which must be `expected_index`.
-fn entry_key_index(expected_index: u64, key: &[u8]) -> Result<u64, StoreError> {
-    let index =
-        layout::entry_index(key).ok_or_else(|| corrupt(expected_index, "malformed entry key"))?;
-    if index != expected_index {
-        return Err(corrupt(
-            expected_index,
-            format!("entry {expected_index} is missing (next stored entry is {index})"),
-        ));
-    }
-    Ok(index)
+/// The fault of finding entry `found` where entry `expected` should be.
+fn missing(expected: u64, found: u64) -> StoreError {
+    corrupt(
+        expected,
+        format!("entry {expected} is missing (next stored entry is {found})"),
+    )
 }
 
-/// Refuses any entry key in `range`, where none may be: the fault names what
-/// the key is (malformed, or an entry after a gap at `expected_index`).
-fn no_entry_key_in(
-    tree: &sled::Tree,
-    range: std::ops::Range<Vec<u8>>,
-    expected_index: u64,
-) -> Result<(), StoreError> {
-    match tree.range(range).next() {
-        None => Ok(()),
-        Some(item) => {
-            let (key, _) = item?;
-            entry_key_index(expected_index, &key)?;
-            Err(corrupt(expected_index, "an entry is stored out of place"))
-        }
-    }
-}
-
-fn decode_one(expected_index: u64, key: &[u8], bytes: &[u8]) -> Result<Decoded, StoreError> {
-    let index = entry_key_index(expected_index, key)?;
+fn decode_one(index: u64, bytes: &[u8]) -> Result<Decoded, StoreError> {
     let opened = entry::open(bytes).map_err(|e| corrupt(index, e.to_string()))?;
     if opened.index() != index {
         return Err(corrupt(
@@ -110,22 +87,26 @@ fn decode_one(expected_index: u64, key: &[u8], bytes: &[u8]) -> Result<Decoded, 
 
 /// Reads and decodes chunks `first`, `first + DECODERS`, ... in order, sending
 /// each (possibly empty) until one is short (the ledger's end) or faulty.
-fn decode_chunks(tree: &sled::Tree, first: u64, out: std::sync::mpsc::SyncSender<Chunk>) {
+fn decode_chunks(engine: &dyn Engine, first: u64, out: std::sync::mpsc::SyncSender<Chunk>) {
     let mut chunk_no = first;
     loop {
         let start = chunk_no * DECODE_CHUNK;
         let end = start + DECODE_CHUNK;
         let mut chunk = Vec::with_capacity(DECODE_CHUNK as usize);
-        let entries = tree.range(layout::entry_key(start)..layout::entry_key(end));
-        for (expected, item) in (start..).zip(entries) {
-            let decoded = item
-                .map_err(StoreError::from)
-                .and_then(|(key, bytes)| decode_one(expected, &key, &bytes));
-            let failed = decoded.is_err();
+        let mut expected = start;
+        let read = engine.scan_entries(start, Some(end), &mut |index, bytes| {
+            let decoded = if index == expected {
+                decode_one(index, bytes)
+            } else {
+                Err(missing(expected, index))
+            };
+            let ok = decoded.is_ok();
             chunk.push(decoded);
-            if failed {
-                break;
-            }
+            expected += 1;
+            ok
+        });
+        if let Err(e) = read {
+            chunk.push(Err(e));
         }
         let last = chunk.len() as u64 != DECODE_CHUNK || chunk.last().is_some_and(|d| d.is_err());
         if out.send(chunk).is_err() || last {
@@ -135,28 +116,34 @@ fn decode_chunks(tree: &sled::Tree, first: u64, out: std::sync::mpsc::SyncSender
     }
 }
 
-/// Replays every entry of `tree`, calling `progress(entries_done)` now and then.
-/// Two threads read and decode entries while this one links and applies them.
-pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replayed, StoreError> {
+/// Refuses any entry stored from `index` on, where none may be.
+fn nothing_stored_from(engine: &dyn Engine, index: u64) -> Result<(), StoreError> {
+    let mut found = None;
+    engine.scan_entries(index, None, &mut |at, _| {
+        found = Some(at);
+        false
+    })?;
+    match found {
+        None => Ok(()),
+        Some(at) => Err(missing(index, at)),
+    }
+}
+
+/// Replays every entry `engine` holds, calling `progress(entries_done)` now and
+/// then. Two threads read and decode entries while this one links and applies them.
+pub fn replay(engine: &dyn Engine, mut progress: impl FnMut(u64)) -> Result<Replayed, StoreError> {
     let mut state = State::new();
     let mut frontier = Frontier::new();
-    let mut nodes = super::NodeLevels::default();
+    let mut nodes = NodeLevels::default();
     let mut last_hash = entry::GENESIS_PREV_HASH;
     let mut changes = Changes::default();
     let mut expected_index = 0u64;
-    // Nothing may sort between the entry prefix and entry 0.
-    no_entry_key_in(
-        tree,
-        vec![layout::ENTRY_PREFIX]..layout::entry_key(0).to_vec(),
-        0,
-    )?;
     std::thread::scope(|scope| -> Result<(), StoreError> {
         let mut decoders = Vec::new();
         for first in 0..DECODERS {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
-            let reader = tree.clone();
             super::named(scope, "replay-decode", move || {
-                decode_chunks(&reader, first, tx)
+                decode_chunks(engine, first, tx)
             })?;
             decoders.push(rx);
         }
@@ -209,11 +196,7 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
     })?;
     // Nothing may be stored after the last entry (a gap before it would have
     // cut the replay short here).
-    no_entry_key_in(
-        tree,
-        layout::entry_key(expected_index).to_vec()..vec![layout::ENTRY_PREFIX + 1],
-        expected_index,
-    )?;
+    nothing_stored_from(engine, expected_index)?;
     progress(expected_index);
     let last = expected_index.saturating_sub(1);
     let identity = state
@@ -221,10 +204,10 @@ pub fn replay(tree: &sled::Tree, mut progress: impl FnMut(u64)) -> Result<Replay
         .ok_or_else(|| corrupt(0, "the ledger has no genesis entry"))?;
     let ledger_key = keys::parse_public_key(&identity.ledger_public_key.0)
         .map_err(|e| corrupt(0, e.to_string()))?;
-    let note_bytes = tree
-        .get(layout::CHECKPOINT_KEY)?
+    let note_bytes = engine
+        .checkpoint()?
         .ok_or_else(|| corrupt(last, "the signed checkpoint is missing"))?;
-    let note = String::from_utf8(note_bytes.to_vec())
+    let note = String::from_utf8(note_bytes)
         .map_err(|_| corrupt(last, "the stored checkpoint is not UTF-8"))?;
     let cp = checkpoint::open(&note, super::checkpoint_key_name(identity), &ledger_key)
         .map_err(|e| corrupt(last, format!("stored checkpoint: {e}")))?;

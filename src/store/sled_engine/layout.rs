@@ -10,8 +10,6 @@
 //!   it marks an unfinished group, never acknowledged, which the open rolls back.
 //! - `s` + record key -> registry state record (JSON)
 
-use crate::registry::StateKey;
-
 pub const TREE_NAME: &str = "ledger-v1";
 pub const CHECKPOINT_KEY: &[u8] = b"c";
 pub const PENDING_KEY: &[u8] = b"p";
@@ -32,6 +30,17 @@ pub fn entry_index(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key[1..].try_into().ok()?))
 }
 
-pub fn state_key(key: &StateKey) -> Vec<u8> {
-    [STATE_PREFIX, key.to_bytes().as_slice()].concat()
+/// The sled key of the state record `key` (`StateKey::to_bytes`), written into
+/// `out` (cleared first), so one buffer serves a whole group.
+pub fn state_key_into(out: &mut Vec<u8>, key: &[u8]) {
+    out.clear();
+    out.extend_from_slice(STATE_PREFIX);
+    out.extend_from_slice(key);
+}
+
+/// The sled key of the state record `key`.
+pub fn state_key(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(STATE_PREFIX.len() + key.len());
+    state_key_into(&mut out, key);
+    out
 }

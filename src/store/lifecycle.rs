@@ -1,0 +1,322 @@
+//! A ledger's life on an engine: created with its genesis entry, opened with the
+//! roll-back of an unfinished group, a full replay and the cross-check of the
+//! stored state, then handed to the writer.
+//!
+//! Invariants: nothing is published or written before the whole stored ledger has
+//! replayed and agreed with its checkpoint and state; an engine that holds no
+//! ledger is never opened as one, and one that holds a ledger is never created
+//! over.
+
+use super::check::{StoredDigest, check_stored};
+use super::handle::{Inner, Ledger, Published};
+use super::writer::{self, Appender, WriterParts};
+use super::{
+    Engine, EngineError, Group, MemoryNodes, SledEngine, StoreError, StoreOptions, corrupt, named,
+    recovery, replay,
+};
+use crate::clock::Clock;
+use crate::ledger::checkpoint;
+use crate::ledger::entry::{self, Origin};
+use crate::ledger::genesis::GenesisRequest;
+use crate::ledger::keys::{self, KeyId};
+use crate::ledger::merkle::{Frontier, Hash};
+use crate::registry::{self, Changes, EntryMeta, LedgerIdentity, State};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Parameters of a new ledger.
+pub struct Genesis<'a> {
+    pub origin: String,
+    pub admin_participant_id: registry::ParticipantId,
+    pub admin_key: &'a SigningKey,
+}
+
+/// A stored ledger replayed and checked, not yet written to: what a writer (or a
+/// reader that appends entries sealed elsewhere) starts from.
+pub(crate) struct Checked {
+    pub engine: Arc<dyn Engine>,
+    pub identity: LedgerIdentity,
+    pub ledger_public_key: VerifyingKey,
+    /// The replayed state: the writer's working copy.
+    pub state: State,
+    pub frontier: Frontier,
+    pub last_hash: Hash,
+    /// The readers' view, with their own copy of the state.
+    pub published: Arc<RwLock<Published>>,
+    pub nodes: MemoryNodes,
+}
+
+impl Ledger {
+    /// Creates a new ledger in the folder `path`: genesis (signed by the new admin
+    /// key) is written and made durable before this returns.
+    pub fn create(
+        path: &Path,
+        ledger_key: &SigningKey,
+        genesis: Genesis<'_>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ledger, StoreError> {
+        Ledger::create_with(path, ledger_key, genesis, clock, StoreOptions::default())
+    }
+
+    /// [`Ledger::create`] with options for the engine and the writer it starts.
+    pub fn create_with(
+        path: &Path,
+        ledger_key: &SigningKey,
+        genesis: Genesis<'_>,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Ledger, StoreError> {
+        // The engine stays open into the writer: closing the folder and opening it
+        // again would race sled's background threads for its lock.
+        let engine = Arc::new(SledEngine::open(path, options.batch_records())?);
+        Ledger::create_on(engine, ledger_key, genesis, clock, options)
+    }
+
+    /// Creates a new ledger on `engine`, which must hold nothing, and starts its
+    /// writer.
+    pub fn create_on(
+        engine: Arc<dyn Engine>,
+        ledger_key: &SigningKey,
+        genesis: Genesis<'_>,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Ledger, StoreError> {
+        write_genesis(&*engine, ledger_key, genesis, clock.now())?;
+        Ledger::open_on(engine, ledger_key.clone(), clock, options)
+    }
+
+    /// Opens the existing ledger in the folder `path`, replaying and checking it in
+    /// full, and starts the writer. Refuses a store that disagrees with itself.
+    pub fn open(
+        path: &Path,
+        ledger_key: SigningKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ledger, StoreError> {
+        Ledger::open_with(path, ledger_key, clock, StoreOptions::default())
+    }
+
+    /// [`Ledger::open`] with options (tests use it to plan a storage failure).
+    pub fn open_with(
+        path: &Path,
+        ledger_key: SigningKey,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Ledger, StoreError> {
+        let engine = Arc::new(SledEngine::open(path, options.batch_records())?);
+        Ledger::open_on(engine, ledger_key, clock, options)
+    }
+
+    /// Opens the ledger `engine` holds, replaying and checking it in full, and
+    /// starts the writer, which signs with `ledger_key` (the key genesis names).
+    pub fn open_on(
+        engine: Arc<dyn Engine>,
+        ledger_key: SigningKey,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Ledger, StoreError> {
+        let checked = open_checked(engine)?;
+        if checked.ledger_public_key != ledger_key.verifying_key() {
+            return Err(StoreError::KeyMismatch {
+                expected: KeyId::of(&checked.ledger_public_key).to_string(),
+                found: KeyId::of(&ledger_key.verifying_key()).to_string(),
+            });
+        }
+        let failure = Arc::new(Mutex::new(None));
+        let stopped = Arc::new(tokio::sync::Notify::new());
+        let appender = Appender::new(
+            checked.engine.clone(),
+            checked.published.clone(),
+            checked.nodes.clone(),
+            options.observer,
+            options.faults,
+        );
+        let (jobs, writer) = writer::spawn(WriterParts {
+            ledger_key,
+            identity: checked.identity.clone(),
+            clock,
+            state: checked.state,
+            frontier: checked.frontier,
+            last_hash: checked.last_hash,
+            appender,
+            failure: failure.clone(),
+            stopped: stopped.clone(),
+        })?;
+        Ok(Ledger {
+            inner: Arc::new(Inner {
+                engine: checked.engine,
+                identity: checked.identity,
+                ledger_public_key: checked.ledger_public_key,
+                published: checked.published,
+                jobs,
+                failure,
+                stopped,
+                writer: Mutex::new(Some(writer)),
+                nodes: checked.nodes,
+            }),
+        })
+    }
+}
+
+/// Seals and stores the genesis entry, its state records and the first checkpoint
+/// on an empty engine, as one atomic group.
+fn write_genesis(
+    engine: &dyn Engine,
+    ledger_key: &SigningKey,
+    genesis: Genesis<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    if !engine.is_empty()? {
+        return Err(StoreError::AlreadyInitialised(engine.location()));
+    }
+    // The origin is also the checkpoint key name: printable, no spaces, no '+'.
+    checkpoint::validate_key_name(&genesis.origin).map_err(|e| {
+        StoreError::Invalid(format!(
+            "origin {:?} cannot name a ledger: {e}",
+            genesis.origin
+        ))
+    })?;
+    let recorded_at = crate::codec::timestamp_to_pb(now);
+    let request = GenesisRequest::sign(
+        &genesis.origin,
+        &ledger_key.verifying_key(),
+        genesis.admin_participant_id.as_str(),
+        genesis.admin_key,
+        recorded_at,
+    );
+    let admin_public = genesis.admin_key.verifying_key();
+    let event = registry::Event::Genesis(registry::GenesisRecorded {
+        format_version: crate::ledger::FORMAT_VERSION,
+        origin: genesis.origin.clone(),
+        ledger_public_key: registry::PublicKey(ledger_key.verifying_key().to_bytes()),
+        admin_participant_id: genesis.admin_participant_id.clone(),
+        admin_public_key: registry::PublicKey(admin_public.to_bytes()),
+        admin_key_id: request.admin_key_id.clone(),
+    });
+    let sealed = entry::seal(
+        0,
+        recorded_at,
+        &entry::GENESIS_PREV_HASH,
+        crate::codec::event_to_pb(&event),
+        Origin::Actor(request.into_actor()),
+        ledger_key,
+    );
+    let mut state = State::new();
+    let mut changes = Changes::default();
+    registry::apply(
+        &mut state,
+        &EntryMeta {
+            index: 0,
+            recorded_at: now,
+        },
+        &event,
+        &mut changes,
+    )
+    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut frontier = Frontier::new();
+    frontier.append(sealed.hash, |_, _, _| {});
+    let identity = state
+        .identity()
+        .cloned()
+        .ok_or_else(|| StoreError::Invalid("genesis did not set the identity".into()))?;
+    let group = Group {
+        size_before: 0,
+        entries: vec![sealed.bytes],
+        records: changes
+            .keys()
+            .filter_map(|key| Some((key.to_bytes(), Some(state.record(key)?))))
+            .collect(),
+        checkpoint: writer::sign_checkpoint(&identity, &frontier, ledger_key),
+    };
+    engine.write_group(&group, None).map_err(|e| match e {
+        EngineError::Storage(m) => StoreError::Storage(m),
+        lost @ EngineError::LostWriterRole(_) => StoreError::Storage(lost.to_string()),
+    })
+}
+
+/// Opens the ledger `engine` holds: rolls back an unfinished group, replays every
+/// entry while the stored state records are digested on their own thread, checks
+/// the stored state against the replay, and makes the readers' view. Refuses a
+/// store that disagrees with itself.
+pub(crate) fn open_checked(engine: Arc<dyn Engine>) -> Result<Checked, StoreError> {
+    if engine.is_empty()? {
+        return Err(StoreError::NotInitialised(engine.location()));
+    }
+    let started = std::time::Instant::now();
+    // A group commit interrupted between its steps is rolled back first: its
+    // entries now, the state records it changed once the replay gives them.
+    let unfinished = recovery::roll_back_entries(&*engine)?;
+    let (replayed, mut stored_state) = std::thread::scope(|scope| {
+        let state = named(scope, "state-read", || StoredDigest::of(&*engine));
+        let replayed = replay(&*engine, |_| {});
+        let stored = state.and_then(|s| {
+            s.join()
+                .unwrap_or_else(|_| Err(StoreError::Storage("a store reader panicked".into())))
+        });
+        (replayed, stored)
+    });
+    let mut replayed = replayed?;
+    let replay_took = started.elapsed();
+    let last = replayed.frontier.size().saturating_sub(1);
+    if let Some(removed) = unfinished {
+        stored_state?;
+        recovery::restore_state_records(&*engine, &replayed.state)?;
+        tracing::warn!(
+            removed_entries = removed,
+            size = replayed.frontier.size(),
+            "an unfinished group commit (never acknowledged) was rolled back"
+        );
+        stored_state = StoredDigest::of(&*engine);
+    }
+    // Readers get their own copy of the state; it is made while the checks run.
+    let (checked, published_state) = std::thread::scope(|scope| {
+        let copy = named(scope, "state-copy", || {
+            let started = std::time::Instant::now();
+            (replayed.state.readers_copy(), started.elapsed())
+        });
+        let check_started = std::time::Instant::now();
+        let checked = stored_state
+            .and_then(|stored| check_stored(&*engine, &replayed.state, last, stored))
+            .map(|()| check_started.elapsed());
+        let copied = copy.and_then(|c| {
+            c.join()
+                .map_err(|_| StoreError::Storage("copying the replayed state panicked".into()))
+        });
+        (checked, copied)
+    });
+    let compare_took = checked?;
+    let (published_state, copy_took) = published_state?;
+    tracing::info!(
+        entries = replayed.frontier.size(),
+        replay_ms = replay_took.as_millis() as u64,
+        check_ms = (started.elapsed() - replay_took).as_millis() as u64,
+        compare_ms = compare_took.as_millis() as u64,
+        copy_ms = copy_took.as_millis() as u64,
+        "ledger replayed and cross-checked"
+    );
+    let identity = replayed
+        .state
+        .identity()
+        .cloned()
+        .ok_or_else(|| corrupt(0, "no ledger identity after replay"))?;
+    let ledger_public_key = keys::parse_public_key(&identity.ledger_public_key.0)
+        .map_err(|e| corrupt(0, e.to_string()))?;
+    let published = Arc::new(RwLock::new(Published {
+        state: published_state,
+        frontier: replayed.frontier.clone(),
+        last_hash: replayed.last_hash,
+        checkpoint: replayed.checkpoint.clone(),
+    }));
+    // The tree's levels stay in memory for proofs; the writer adds to them.
+    let nodes = MemoryNodes::new(std::mem::take(&mut replayed.nodes));
+    Ok(Checked {
+        engine,
+        identity,
+        ledger_public_key,
+        state: replayed.state,
+        frontier: replayed.frontier,
+        last_hash: replayed.last_hash,
+        published,
+        nodes,
+    })
+}

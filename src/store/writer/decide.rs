@@ -1,0 +1,224 @@
+//! Deciding a group's requests, in order: each is checked against the ledger's
+//! time window and its key's standing at the index its entry takes, decided by the
+//! registry against the working state, and its events applied to that state, so a
+//! later request of the group sees what an earlier one did.
+
+use super::{Committed, Job, Scratch, WriteError, WriteRequest, Writer};
+use crate::ledger::entry::Origin;
+use crate::ledger::keys::KeyId;
+use crate::proto as pb;
+use crate::registry::{self, Caller, Decision, EntryMeta, Event, ParticipantStatus, State};
+use chrono::{DateTime, Utc};
+
+/// Checks that `key_id` may sign the entry at `index` in `state`.
+pub fn authorize(state: &State, key_id: &KeyId, index: u64) -> Result<Caller, WriteError> {
+    let key = state.key(key_id).ok_or_else(|| {
+        WriteError::Unauthenticated(format!("key {key_id} is not registered on this ledger"))
+    })?;
+    if !key.may_sign(index) || key.retired_at_index.is_some() {
+        return Err(WriteError::Unauthenticated(format!(
+            "key {key_id} has been rotated out or revoked"
+        )));
+    }
+    let participant = state.participant(&key.participant_id).ok_or_else(|| {
+        WriteError::Unauthenticated(format!("key {key_id} belongs to no participant"))
+    })?;
+    if participant.status != ParticipantStatus::Active {
+        return Err(WriteError::Unauthenticated(format!(
+            "participant {} is revoked",
+            participant.participant_id
+        )));
+    }
+    Ok(Caller {
+        participant_id: participant.participant_id.clone(),
+        role: participant.role,
+        key_id: key_id.clone(),
+    })
+}
+
+/// Checks the request's issue time against the time the ledger records it at (the
+/// same window auditors check), so a server clock stepping backwards can never
+/// record a request the verifier would call stale.
+pub(super) fn fresh_at(payload: &[u8], recorded_at: DateTime<Utc>) -> Result<(), WriteError> {
+    let issued = crate::ledger::payload::issued_at(payload).ok_or_else(|| {
+        WriteError::Unauthenticated("request payload has no valid issue time".into())
+    })?;
+    let age = (recorded_at - issued).num_seconds();
+    if age > crate::limits::REQUEST_AGE_SECS_MAX
+        || -age > crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX
+    {
+        return Err(WriteError::Unauthenticated(format!(
+            "request issued {age} s before the ledger's time {recorded_at}; outside the accepted window"
+        )));
+    }
+    Ok(())
+}
+
+impl Writer {
+    /// Decides every job in order and applies the events of each to the working
+    /// state, filling the group's decided events, their origins and each job's
+    /// outcome. `Err` says why an event decided could not be applied (a bug):
+    /// nothing of the group may then be written.
+    pub(super) fn decide_all(
+        &mut self,
+        jobs: &mut Vec<Job>,
+        recorded_at: DateTime<Utc>,
+        scratch: &mut Scratch,
+    ) -> Result<(), String> {
+        let mut pending = jobs.drain(..);
+        while let Some(job) = pending.next() {
+            let index = self.parts.state.size();
+            let events = match self.decide_one(&job.request, index, recorded_at) {
+                Ok(Decision::Append(events)) => events,
+                Ok(Decision::Existing { index }) => {
+                    // Answered once the group is durable, with the first entry's hash.
+                    scratch.outcomes.push((
+                        job.reply,
+                        Ok(Committed {
+                            first_index: index,
+                            first_hash: [0; 32],
+                            recorded_at,
+                            tree_size: 0,
+                            events: Vec::new(),
+                            replayed: true,
+                        }),
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    scratch.outcomes.push((job.reply, Err(e)));
+                    continue;
+                }
+            };
+            let applied = self.apply_events(job.request, index, &events, recorded_at, scratch);
+            scratch.outcomes.push((
+                job.reply,
+                Ok(Committed {
+                    first_index: index,
+                    first_hash: [0; 32],
+                    recorded_at,
+                    tree_size: 0,
+                    events,
+                    replayed: false,
+                }),
+            ));
+            if let Err(reason) = applied {
+                // The jobs not decided yet share the group's fate: nothing written.
+                for job in pending {
+                    scratch
+                        .outcomes
+                        .push((job.reply, Err(WriteError::Unavailable(reason.clone()))));
+                }
+                return Err(reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// What `request` decides at `index`: its issue time checked against the
+    /// recorded time, its key against the state, then the registry's decision.
+    fn decide_one(
+        &self,
+        request: &WriteRequest,
+        index: u64,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Decision, WriteError> {
+        fresh_at(&request.payload, recorded_at)?;
+        let state = &self.parts.state;
+        let caller = authorize(state, &request.key_id, index)?;
+        let ctx = registry::DecideCtx { index, recorded_at };
+        registry::decide(state, &caller, &ctx, &request.command).map_err(WriteError::from)
+    }
+
+    /// Applies the events `request` decided at `index` to the working state, in
+    /// order, recording each with its origin: the first carries the signed
+    /// request, the others name the first as their cause.
+    fn apply_events(
+        &mut self,
+        request: WriteRequest,
+        index: u64,
+        events: &[Event],
+        recorded_at: DateTime<Utc>,
+        scratch: &mut Scratch,
+    ) -> Result<(), String> {
+        let WriteRequest {
+            key_id,
+            payload,
+            signature,
+            ..
+        } = request;
+        let mut actor = Some(pb::Actor {
+            key_id: key_id.to_string(),
+            request: payload,
+            signature,
+        });
+        for event in events {
+            let meta = EntryMeta {
+                index: self.parts.state.size(),
+                recorded_at,
+            };
+            registry::apply(&mut self.parts.state, &meta, event, &mut self.changes).map_err(
+                |e| {
+                    format!(
+                        "an event decided for entry {} could not be applied: {e}",
+                        meta.index
+                    )
+                },
+            )?;
+            scratch.origins.push(match actor.take() {
+                Some(a) => Origin::Actor(a),
+                None => Origin::Cause(index),
+            });
+            scratch.sealed.applied.push((meta, event.clone()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn payload(issued_at: Option<DateTime<Utc>>) -> Vec<u8> {
+        pb::RequestPayload {
+            ledger_origin: "writer.test/dbond".into(),
+            issued_at: issued_at.map(crate::codec::timestamp_to_pb),
+            nonce: vec![9; 16],
+            command: Some(pb::Command {
+                kind: Some(pb::command::Kind::RevokeParticipant(
+                    pb::RevokeParticipant {
+                        participant_id: "bank-a".into(),
+                        reason: "test".into(),
+                    },
+                )),
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn the_issue_time_is_checked_against_the_window_at_the_recorded_time() {
+        let now = DateTime::from_timestamp(1_800_000_000, 123_000_000).unwrap();
+        assert!(fresh_at(&payload(Some(now)), now).is_ok());
+        let oldest = now - chrono::Duration::seconds(crate::limits::REQUEST_AGE_SECS_MAX);
+        assert!(fresh_at(&payload(Some(oldest)), now).is_ok());
+        let stale = oldest - chrono::Duration::seconds(1);
+        match fresh_at(&payload(Some(stale)), now) {
+            Err(WriteError::Unauthenticated(m)) => assert!(m.contains("outside"), "{m}"),
+            other => panic!("a stale request was {other:?}"),
+        }
+        let ahead =
+            now + chrono::Duration::seconds(crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX + 1);
+        assert!(matches!(
+            fresh_at(&payload(Some(ahead)), now),
+            Err(WriteError::Unauthenticated(_))
+        ));
+        match fresh_at(&payload(None), now) {
+            Err(WriteError::Unauthenticated(m)) => {
+                assert!(m.contains("no valid issue time"), "{m}")
+            }
+            other => panic!("a request without an issue time was {other:?}"),
+        }
+    }
+}

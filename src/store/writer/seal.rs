@@ -1,0 +1,168 @@
+//! Sealing a decided group: its entries signed back to back in index order (the
+//! hash chain needs them in order; together, the ledger key's tables stay in the
+//! core's caches), each checked to open as the entry meant before anything is
+//! written (assert in pairs: the reader's check is `Ledger::entry`'s against the
+//! leaf hash), the tree extended, the changed state records listed and a checkpoint
+//! signed over the new tree.
+
+use super::{Scratch, Writer};
+use crate::ledger::checkpoint::{self, Checkpoint};
+use crate::ledger::entry;
+use crate::ledger::merkle::{Frontier, Hash};
+use crate::registry::LedgerIdentity;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+
+/// The signed checkpoint note of the tree `frontier` describes.
+pub(crate) fn sign_checkpoint(
+    identity: &LedgerIdentity,
+    frontier: &Frontier,
+    key: &SigningKey,
+) -> String {
+    let cp = Checkpoint {
+        origin: identity.origin.clone(),
+        size: frontier.size(),
+        root: frontier.root(),
+        extensions: Vec::new(),
+    };
+    checkpoint::sign(&cp, super::super::checkpoint_key_name(identity), key)
+}
+
+/// Checks that sealed `bytes` open as entry `index`, linked to `prev_hash`, with
+/// leaf hash `hash`: what the writer meant to write, as a reader will open it.
+pub(super) fn check_sealed(
+    bytes: &[u8],
+    index: u64,
+    prev_hash: &Hash,
+    hash: &Hash,
+) -> Result<(), String> {
+    let opened = entry::open(bytes).map_err(|e| e.to_string())?;
+    if opened.index() != index {
+        return Err(format!("it opens as entry {}", opened.index()));
+    }
+    if opened.prev_hash() != prev_hash {
+        return Err(format!(
+            "its previous-entry hash is {}, the chain's is {}",
+            hex::encode(opened.prev_hash()),
+            hex::encode(prev_hash)
+        ));
+    }
+    if opened.hash != *hash {
+        return Err(format!(
+            "its leaf hash is {}, sealing gave {}",
+            hex::encode(opened.hash),
+            hex::encode(hash)
+        ));
+    }
+    Ok(())
+}
+
+impl Writer {
+    /// Seals the group's decided events as entries `size_before..`, extends the
+    /// tree, lists the changed state records, signs the checkpoint, and tells
+    /// each appending request the hash of its first entry. `Err` says why an
+    /// entry did not read back as sealed (a bug): nothing may then be written.
+    pub(super) fn seal_all(
+        &mut self,
+        recorded_at: DateTime<Utc>,
+        size_before: u64,
+        scratch: &mut Scratch,
+    ) -> Result<(), String> {
+        let p = &mut self.parts;
+        let recorded_pb = crate::codec::timestamp_to_pb(recorded_at);
+        let sealed_group = &mut scratch.sealed;
+        sealed_group.group.size_before = size_before;
+        for ((meta, event), origin) in sealed_group.applied.iter().zip(scratch.origins.drain(..)) {
+            let sealed = entry::seal(
+                meta.index,
+                recorded_pb,
+                &p.last_hash,
+                crate::codec::event_to_pb(event),
+                origin,
+                &p.ledger_key,
+            );
+            check_sealed(&sealed.bytes, meta.index, &p.last_hash, &sealed.hash).map_err(|e| {
+                format!(
+                    "entry {} did not read back as it was sealed ({e})",
+                    meta.index
+                )
+            })?;
+            p.last_hash = sealed.hash;
+            sealed_group.group.entries.push(sealed.bytes);
+            sealed_group.tree.add(&mut p.frontier, sealed.hash);
+        }
+        for key in self.changes.keys() {
+            sealed_group
+                .group
+                .records
+                .push((key.to_bytes(), p.state.record(key)));
+        }
+        sealed_group.group.checkpoint = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
+        // A request that appended entries has its first at `first_index`, which
+        // is `size_before` plus its position among the group's entries.
+        for (_, outcome) in scratch.outcomes.iter_mut() {
+            if let Ok(c) = outcome {
+                if !c.replayed && !c.events.is_empty() {
+                    c.first_hash = usize::try_from(c.first_index - size_before)
+                        .ok()
+                        .and_then(|at| sealed_group.tree.hashes.get(at))
+                        .copied()
+                        .ok_or_else(|| {
+                            format!("entry {} of a request was not sealed", c.first_index)
+                        })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::entry::Origin;
+    use crate::ledger::keys;
+    use crate::proto as pb;
+
+    fn sealed(index: u64, prev_hash: &Hash) -> entry::Sealed {
+        entry::seal(
+            index,
+            prost_types::Timestamp {
+                seconds: 1_800_000_000,
+                nanos: 0,
+            },
+            prev_hash,
+            pb::Event {
+                kind: Some(pb::event::Kind::ParticipantRevoked(
+                    pb::ParticipantRevoked {
+                        participant_id: "bank-a".into(),
+                        key_id: String::new(),
+                        reason: "test".into(),
+                    },
+                )),
+            },
+            Origin::Cause(0),
+            &keys::generate(),
+        )
+    }
+
+    #[test]
+    fn a_sealed_entry_must_open_as_the_index_link_and_hash_meant() {
+        let prev = [7u8; 32];
+        let good = sealed(3, &prev);
+        assert_eq!(check_sealed(&good.bytes, 3, &prev, &good.hash), Ok(()));
+        let refused =
+            |bytes: &[u8], index: u64, prev: &Hash, hash: &Hash, says: &str| match check_sealed(
+                bytes, index, prev, hash,
+            ) {
+                Err(e) => assert!(e.contains(says), "{says}: {e}"),
+                Ok(()) => panic!("{says}: accepted"),
+            };
+        refused(&good.bytes, 4, &prev, &good.hash, "opens as entry 3");
+        refused(&good.bytes, 3, &[8; 32], &good.hash, "previous-entry hash");
+        refused(&good.bytes, 3, &prev, &[0; 32], "leaf hash");
+        refused(b"\x0a\xff garbage", 3, &prev, &good.hash, "decode");
+        let other = sealed(3, &prev);
+        refused(&other.bytes, 3, &prev, &good.hash, "leaf hash");
+    }
+}

@@ -1,0 +1,109 @@
+//! The writer over an engine that takes the writer role away, as an engine shared
+//! by several servers does when another server takes over.
+
+use crate::store::conformance::{Place, open, registration, two_entries};
+use crate::store::engine::{Entries, EntryVisitor, StateVisitor};
+use crate::store::sled_engine::tests::SledPlace;
+use crate::store::{
+    Engine, EngineError, FaultPlan, Group, Ledger, StateWrite, StoreError, StoreOptions, WriteError,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An engine whose writer role is taken away after `groups` group writes.
+struct LosesRole {
+    inner: Arc<dyn Engine>,
+    groups: u64,
+    written: AtomicU64,
+}
+
+impl Engine for LosesRole {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        self.inner.is_empty()
+    }
+    fn write_group(&self, group: &Group, fault: Option<FaultPlan>) -> Result<(), EngineError> {
+        if self.written.fetch_add(1, Ordering::SeqCst) >= self.groups {
+            return Err(EngineError::LostWriterRole(
+                "writer epoch 7 was superseded by epoch 8".into(),
+            ));
+        }
+        self.inner.write_group(group, fault)
+    }
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.entry(index)
+    }
+    fn entries(&self, start: u64, end: Option<u64>) -> Entries {
+        self.inner.entries(start, end)
+    }
+    fn scan_entries(
+        &self,
+        start: u64,
+        end: Option<u64>,
+        visit: &mut EntryVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        self.inner.scan_entries(start, end, visit)
+    }
+    fn last_index(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.last_index()
+    }
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.checkpoint()
+    }
+    fn scan_state(&self, visit: &mut StateVisitor<'_>) -> Result<(), StoreError> {
+        self.inner.scan_state(visit)
+    }
+    fn check_layout(&self, at: u64) -> Result<(), StoreError> {
+        self.inner.check_layout(at)
+    }
+    fn unfinished_group(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.unfinished_group()
+    }
+    fn remove_entries_from(&self, size: u64) -> Result<u64, StoreError> {
+        self.inner.remove_entries_from(size)
+    }
+    fn finish_roll_back(&self, records: Vec<StateWrite>) -> Result<(), StoreError> {
+        self.inner.finish_roll_back(records)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush()
+    }
+}
+
+#[tokio::test]
+async fn a_writer_that_lost_its_role_stops_and_records_nothing_more() {
+    let place = SledPlace::new();
+    let keys = two_entries(&place).await;
+    let opened = place.open(crate::limits::STORE_BATCH_RECORDS_DEFAULT);
+    let engine = Arc::new(LosesRole {
+        inner: opened.engine.clone(),
+        groups: 1,
+        written: AtomicU64::new(0),
+    });
+    let ledger = Ledger::open_on(
+        engine,
+        keys.ledger.clone(),
+        keys.clock.clone(),
+        StoreOptions::default(),
+    )
+    .unwrap();
+    ledger.write(registration(&keys, "bank-b")).await.unwrap();
+    for (id, says) in [("bank-c", "writer role"), ("bank-d", "not recorded")] {
+        match ledger.write(registration(&keys, id)).await {
+            Err(WriteError::Unavailable(m)) => {
+                assert!(m.contains(says) && m.contains("not recorded"), "{id}: {m}")
+            }
+            other => panic!("{id}: a write after the role was lost gave {other:?}"),
+        }
+    }
+    assert!(ledger.writer_stopped().await.contains("epoch 7"));
+    assert_eq!(ledger.size(), 3);
+    ledger.close().unwrap();
+    drop(opened);
+
+    let ledger = open(&place, &keys, StoreOptions::default()).unwrap();
+    assert_eq!(ledger.size(), 3, "nothing of the refused group is stored");
+    ledger.close().unwrap();
+}
