@@ -2,10 +2,9 @@
 //! (fresh nonce, current time, this ledger's origin). Used by the command line, the
 //! load generator, the demo and the tests.
 
-use crate::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
+use crate::ledger::keys::KeyId;
 use crate::proto as pb;
 use ed25519_dalek::SigningKey;
-use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
 pub use pb::command::Kind as CommandKind;
@@ -22,38 +21,7 @@ pub struct Client {
     clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
-/// Builds a signed request: `command` for ledger `origin`, issued at `issued_at`
-/// with `nonce`, signed by `key`.
-pub fn sign_request(
-    key: &SigningKey,
-    origin: &str,
-    command: CommandKind,
-    issued_at: chrono::DateTime<chrono::Utc>,
-    nonce: &[u8],
-) -> pb::SignedRequest {
-    let payload = pb::RequestPayload {
-        ledger_origin: origin.to_string(),
-        issued_at: Some(crate::codec::timestamp_to_pb(issued_at)),
-        nonce: nonce.to_vec(),
-        command: Some(pb::Command {
-            kind: Some(command),
-        }),
-    }
-    .encode_to_vec();
-    let signature = keys::sign(key, REQUEST_CONTEXT, &payload);
-    pb::SignedRequest {
-        payload,
-        key_id: KeyId::of(&key.verifying_key()).to_string(),
-        signature: signature.to_bytes().to_vec(),
-    }
-}
-
-/// A fresh 16-byte nonce.
-pub fn nonce() -> [u8; 16] {
-    let mut nonce = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
-    nonce
-}
+pub use crate::ledger::request::{nonce, sign_request};
 
 /// TLS settings of a client: the CA that signed the server's certificate, and
 /// optionally the client's own certificate (for servers that require one).

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod keys;
 pub mod merkle;
+pub mod request;
 
 /// The ledger format version this build writes and reads (recorded in genesis).
 pub const FORMAT_VERSION: u32 = 1;

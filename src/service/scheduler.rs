@@ -5,6 +5,7 @@
 
 use crate::clock::Clock;
 use crate::ledger::keys::KeyId;
+use crate::ledger::request;
 use crate::proto as pb;
 use crate::store::{Ledger, WriteRequest};
 use ed25519_dalek::SigningKey;
@@ -45,12 +46,12 @@ impl Scheduler {
                 series_id: d.series_id.clone(),
                 event_id: d.event_id.clone(),
             });
-            let signed = crate::client::sign_request(
+            let signed = request::sign_request(
                 &self.key,
                 &self.ledger.identity().origin,
                 command.clone(),
                 self.clock.now(),
-                &crate::client::nonce(),
+                &request::nonce(),
             );
             let request = WriteRequest {
                 key_id: KeyId::of(&self.key.verifying_key()),
