@@ -205,7 +205,7 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     })
     .await??;
     let tls = match &config.tls {
-        Some(files) => Some(service::tls_config(files)?),
+        Some(files) => Some(service::tls_config(&files.read()?)),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -14,6 +14,7 @@ pub mod scheduler;
 pub mod status;
 
 use crate::clock::Clock;
+use crate::config::{ServerLimits, TlsPem};
 use crate::proto as pb;
 use crate::store::{Committed, Ledger};
 use std::net::SocketAddr;
@@ -49,28 +50,6 @@ pub fn receipt(c: &Committed) -> pb::Receipt {
     }
 }
 
-/// Server limits, named and configurable.
-#[derive(Clone, Debug)]
-pub struct ServerLimits {
-    /// Largest message decoded or encoded.
-    pub message_bytes_max: usize,
-    /// Requests worked on at once per connection.
-    pub concurrent_requests_per_connection_max: usize,
-    /// How long in-flight requests may run after SIGINT/SIGTERM.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        ServerLimits {
-            message_bytes_max: crate::limits::GRPC_MESSAGE_BYTES_MAX,
-            concurrent_requests_per_connection_max:
-                crate::limits::CONCURRENT_REQUESTS_PER_CONNECTION_MAX,
-            shutdown_grace: Duration::from_secs(crate::limits::SHUTDOWN_GRACE_SECS),
-        }
-    }
-}
-
 /// How a server is exposed: limits, and TLS (with optional client certificates).
 #[derive(Clone, Debug, Default)]
 pub struct ServeOptions {
@@ -78,19 +57,14 @@ pub struct ServeOptions {
     pub tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
-/// Reads the PEM files of a TLS configuration.
-pub fn tls_config(
-    files: &crate::config::TlsFiles,
-) -> anyhow::Result<tonic::transport::ServerTlsConfig> {
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
-    };
-    let identity = tonic::transport::Identity::from_pem(read(&files.cert)?, read(&files.key)?);
+/// The TLS settings of a server from its PEM files' contents.
+pub fn tls_config(pem: &TlsPem) -> tonic::transport::ServerTlsConfig {
+    let identity = tonic::transport::Identity::from_pem(&pem.cert, &pem.key);
     let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &files.client_ca {
-        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+    if let Some(ca) = &pem.client_ca {
+        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(ca));
     }
-    Ok(tls)
+    tls
 }
 
 /// Serves every service on `listener` (plaintext) until `shutdown` resolves.
