@@ -4,6 +4,7 @@
 use super::{ClientArgs, status_error};
 use crate::audit::export::ExportWriter;
 use crate::audit::receipt::{ReceiptFile, verify_receipt};
+use crate::audit::source::EntrySource;
 use crate::audit::witness::{self, Next, Pinned, Saved, WitnessDir};
 use crate::ledger::checkpoint;
 use crate::ledger::keys::{self, KeyId};
@@ -11,6 +12,7 @@ use crate::ledger::merkle::{self, Hash};
 use crate::proto as pb;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use tokio_stream::StreamExt;
 
 fn to_hash(bytes: &[u8], what: &str) -> anyhow::Result<Hash> {
     bytes
@@ -96,7 +98,7 @@ pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         }
         (None, Some(server)) => {
             let client = client_for(server, args.key.as_deref(), args.tls_ca.clone()).await?;
-            let head = client.checkpoint().await.map_err(status_error)?;
+            let head = client.head().await?;
             let count = args.to.unwrap_or(head.tree_size);
             if count == 0 || count > head.tree_size {
                 return Err(anyhow::anyhow!(
@@ -109,12 +111,9 @@ pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
             let mut next = 0;
             while next < count {
                 let stop = count.min(next + crate::limits::STREAM_ENTRIES_PER_CALL_MAX);
-                let mut stream = client
-                    .stream_entries(next, stop)
-                    .await
-                    .map_err(status_error)?;
-                while let Some(item) = stream.message().await.map_err(status_error)? {
-                    w.entry(item.index, &item.entry)?;
+                let mut stream = client.entries(next, stop).await?;
+                while let Some(item) = stream.next().await.transpose()? {
+                    w.entry(item.index, &item.bytes)?;
                     next = item.index + 1;
                     if item.index % 4096 == 0 {
                         bar.set_position(item.index);

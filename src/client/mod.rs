@@ -14,6 +14,7 @@ mod bonds;
 mod coupons;
 mod ledger;
 mod pricing;
+mod source;
 
 pub use bonds::SeriesAction;
 pub use pb::command::Kind as CommandKind;
