@@ -6,10 +6,12 @@ pub mod auth;
 mod batch;
 mod bonds;
 pub mod coupons;
+pub mod error;
 mod ledger;
 pub mod observe;
 mod participants;
 mod pricing;
+pub mod rpc;
 pub mod scheduler;
 pub mod status;
 
@@ -21,18 +23,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Shared by every service: the ledger and the authenticator.
+/// The gRPC services of one ledger: it implements every service of the API over
+/// the ledger it serves, its authenticator and the clock (one clone per service;
+/// clones share all three).
 #[derive(Clone)]
-pub struct Ctx {
+pub struct Services {
     ledger: Ledger,
     auth: auth::Authenticator,
     clock: Arc<dyn Clock>,
 }
 
-impl Ctx {
+impl Services {
     pub fn new(ledger: Ledger, clock: Arc<dyn Clock>) -> Self {
         let auth = auth::Authenticator::new(ledger.clone(), clock.clone());
-        Ctx {
+        Services {
             ledger,
             auth,
             clock,
@@ -95,31 +99,31 @@ pub async fn serve_with(
 ) -> anyhow::Result<()> {
     let limits = options.limits;
     let watched = ledger.clone();
-    let ctx = Ctx::new(ledger, clock);
+    let services = Services::new(ledger, clock);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
-        .set_serving::<pb::participant_service_server::ParticipantServiceServer<Ctx>>()
+        .set_serving::<pb::participant_service_server::ParticipantServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::ledger_service_server::LedgerServiceServer<Ctx>>()
+        .set_serving::<pb::ledger_service_server::LedgerServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::treasury_service_server::TreasuryServiceServer<Ctx>>()
+        .set_serving::<pb::treasury_service_server::TreasuryServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::bank_service_server::BankServiceServer<Ctx>>()
+        .set_serving::<pb::bank_service_server::BankServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::registry_service_server::RegistryServiceServer<Ctx>>()
+        .set_serving::<pb::registry_service_server::RegistryServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::pricing_service_server::PricingServiceServer<Ctx>>()
+        .set_serving::<pb::pricing_service_server::PricingServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::engine_service_server::EngineServiceServer<Ctx>>()
+        .set_serving::<pb::engine_service_server::EngineServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::batch_service_server::BatchServiceServer<Ctx>>()
+        .set_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -161,28 +165,28 @@ pub async fn serve_with(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(limited!(
-            pb::participant_service_server::ParticipantServiceServer::new(ctx.clone())
+            pb::participant_service_server::ParticipantServiceServer::new(services.clone())
         ))
         .add_service(limited!(
-            pb::ledger_service_server::LedgerServiceServer::new(ctx.clone())
+            pb::ledger_service_server::LedgerServiceServer::new(services.clone())
         ))
         .add_service(limited!(
-            pb::treasury_service_server::TreasuryServiceServer::new(ctx.clone())
+            pb::treasury_service_server::TreasuryServiceServer::new(services.clone())
         ))
         .add_service(limited!(pb::bank_service_server::BankServiceServer::new(
-            ctx.clone()
+            services.clone()
         )))
         .add_service(limited!(
-            pb::registry_service_server::RegistryServiceServer::new(ctx.clone())
+            pb::registry_service_server::RegistryServiceServer::new(services.clone())
         ))
         .add_service(limited!(
-            pb::pricing_service_server::PricingServiceServer::new(ctx.clone())
+            pb::pricing_service_server::PricingServiceServer::new(services.clone())
         ))
         .add_service(limited!(
-            pb::engine_service_server::EngineServiceServer::new(ctx.clone())
+            pb::engine_service_server::EngineServiceServer::new(services.clone())
         ))
         .add_service(limited!(pb::batch_service_server::BatchServiceServer::new(
-            ctx.clone()
+            services.clone()
         )))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // When the writer stops (fail-stop), health says so: NOT_SERVING for the server
@@ -194,19 +198,19 @@ pub async fn serve_with(
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
         health_reporter
-            .set_not_serving::<pb::participant_service_server::ParticipantServiceServer<Ctx>>()
+            .set_not_serving::<pb::participant_service_server::ParticipantServiceServer<Services>>()
             .await;
         health_reporter
-            .set_not_serving::<pb::treasury_service_server::TreasuryServiceServer<Ctx>>()
+            .set_not_serving::<pb::treasury_service_server::TreasuryServiceServer<Services>>()
             .await;
         health_reporter
-            .set_not_serving::<pb::bank_service_server::BankServiceServer<Ctx>>()
+            .set_not_serving::<pb::bank_service_server::BankServiceServer<Services>>()
             .await;
         health_reporter
-            .set_not_serving::<pb::engine_service_server::EngineServiceServer<Ctx>>()
+            .set_not_serving::<pb::engine_service_server::EngineServiceServer<Services>>()
             .await;
         health_reporter
-            .set_not_serving::<pb::batch_service_server::BatchServiceServer<Ctx>>()
+            .set_not_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
             .await;
         std::future::pending::<()>().await
     };
