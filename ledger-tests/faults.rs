@@ -341,6 +341,7 @@ async fn check_in_batches_of(point: FaultPoint, commit: u64, batch_records: Opti
         .serve(StoreOptions {
             faults: Some(FaultPlan { commit, point }),
             batch_records,
+            ..Default::default()
         })
         .await;
     let outcomes = submit_all(&node, &serving).await;

@@ -78,8 +78,14 @@ impl Published {
     }
 }
 
+/// Told of the writer's work, for metrics: the store records into nothing global.
+pub trait WriterObserver: Send + Sync {
+    /// A group commit of `entries` entries became durable; the write and flush took `took`.
+    fn group_committed(&self, entries: u64, took: std::time::Duration);
+}
+
 /// Options of an opened store. The default is what the server runs with.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct StoreOptions {
     /// A planned storage failure, for tests of the fail-stop path. Only the library
     /// API sets it: no configuration key, environment variable or flag reaches it.
@@ -87,6 +93,18 @@ pub struct StoreOptions {
     /// Records per sled batch (default `limits::STORE_BATCH_RECORDS_MAX`); tests set
     /// a small one to write ordinary groups in several batches.
     pub batch_records: Option<usize>,
+    /// Told of every durable group commit.
+    pub observer: Option<std::sync::Arc<dyn WriterObserver>>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("faults", &self.faults)
+            .field("batch_records", &self.batch_records)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 /// Where in a group commit a planned storage failure strikes.
@@ -486,6 +504,7 @@ impl Ledger {
             faults: options.faults,
             batch_records,
             nodes: nodes.clone(),
+            observer: options.observer,
         })?;
         Ok(Ledger {
             inner: Arc::new(Inner {
@@ -1198,6 +1217,7 @@ mod tests {
                     point: FaultPoint::LaterBatch,
                 }),
                 batch_records: Some(2),
+                ..Default::default()
             },
         )
         .unwrap();

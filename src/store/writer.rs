@@ -83,6 +83,7 @@ pub(super) struct WriterParts {
     pub batch_records: usize,
     /// The Merkle levels proofs read from memory; extended after each durable group.
     pub nodes: Arc<RwLock<super::NodeLevels>>,
+    pub observer: Option<Arc<dyn super::WriterObserver>>,
 }
 
 pub(super) fn spawn(
@@ -403,7 +404,9 @@ impl Writer {
                 }
                 return;
             }
-            crate::metrics::global().record_flush(applied.len() as u64, flush_started.elapsed());
+            if let Some(observer) = &p.observer {
+                observer.group_committed(applied.len() as u64, flush_started.elapsed());
+            }
             let mut published = p.published.write().unwrap_or_else(|e| e.into_inner());
             let mut scratch = Changes::default();
             for (meta, event) in applied.iter() {
