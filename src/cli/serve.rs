@@ -196,8 +196,10 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let data = config.data.clone();
     let origin = config.origin.clone();
     let clock_open = clock.clone();
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let options = store::StoreOptions {
         batch_records: Some(config.store_batch_records),
+        observer: Some(metrics.clone()),
         ..Default::default()
     };
     let ledger = tokio::task::spawn_blocking(move || {
@@ -218,12 +220,13 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     if let Some(addr) = config.metrics_listen {
-        let metrics = tokio::net::TcpListener::bind(addr)
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
-        println!("metrics on http://{}/metrics", metrics.local_addr()?);
+        println!("metrics on http://{}/metrics", listener.local_addr()?);
         tokio::spawn(service::observe::serve_metrics(
-            metrics,
+            listener,
+            metrics.clone(),
             ledger.clone(),
             stopped(stop_rx.clone()),
         ));
@@ -236,7 +239,8 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
             KeyId::of(&key.verifying_key())
         );
         let scheduler =
-            crate::service::scheduler::Scheduler::new(ledger.clone(), clock.clone(), key);
+            crate::service::scheduler::Scheduler::new(ledger.clone(), clock.clone(), key)
+                .with_metrics(metrics.clone());
         tokio::spawn(scheduler.run(config.accrual_interval, stopped(stop_rx.clone())));
     }
     tokio::spawn(async move {
@@ -252,6 +256,7 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let options = service::ServeOptions {
         limits: config.limits.clone(),
         tls,
+        metrics: Some(metrics),
     };
     service::serve_with(ledger.clone(), clock, listener, options, stopped(stop_rx)).await?;
     ledger.flush()?;

@@ -54,11 +54,13 @@ pub fn receipt(c: &Committed) -> pb::Receipt {
     }
 }
 
-/// How a server is exposed: limits, and TLS (with optional client certificates).
+/// How a server is exposed: limits, TLS (with optional client certificates), and
+/// the metrics its requests are recorded in.
 #[derive(Clone, Debug, Default)]
 pub struct ServeOptions {
     pub limits: ServerLimits,
     pub tls: Option<tonic::transport::ServerTlsConfig>,
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The TLS settings of a server from its PEM files' contents.
@@ -83,7 +85,10 @@ pub async fn serve(
         ledger,
         clock,
         listener,
-        ServeOptions { limits, tls: None },
+        ServeOptions {
+            limits,
+            ..Default::default()
+        },
         shutdown,
     )
     .await
@@ -160,7 +165,9 @@ pub async fn serve_with(
     let server = builder
         .concurrency_limit_per_connection(limits.concurrent_requests_per_connection_max)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .layer(observe::ObserveLayer)
+        .layer(observe::ObserveLayer {
+            metrics: options.metrics,
+        })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
