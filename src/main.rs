@@ -137,11 +137,16 @@ fn main() -> ExitCode {
     finish(result)
 }
 
+/// The process's exit: success, quietly too when standard output was closed by
+/// its reader (`dbond ... | head` has all it wanted); otherwise the error on
+/// stderr and failure.
 fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if cli::out::is_stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -1,6 +1,7 @@
 //! Auditors' verbs: `dbond export`, `dbond receipt`, `dbond verify-receipt` and
 //! `dbond checkpoint` (witnessing). `dbond verify` is in `verify.rs`.
 
+use super::say;
 use super::{ClientArgs, status_error};
 use crate::audit::export::ExportWriter;
 use crate::audit::receipt::{ReceiptFile, verify_receipt};
@@ -145,11 +146,11 @@ pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         }
     };
     bar.finish_and_clear();
-    println!(
+    say!(
         "exported {count} entries to {} (checkpoint of size {size}); check it with: dbond verify --export {}",
         args.out.display(),
         args.out.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -249,7 +250,7 @@ pub async fn run_receipt(args: &ReceiptArgs) -> anyhow::Result<()> {
     std::fs::write(&args.out, file.to_json())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.out.display()))?;
     if args.client.json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({
                 "receipt": args.out.display().to_string(),
@@ -258,15 +259,15 @@ pub async fn run_receipt(args: &ReceiptArgs) -> anyhow::Result<()> {
                 "entry_hash": hex::encode(checked.entry_hash),
                 "description": checked.description,
             })
-        );
+        )?;
     } else {
-        println!(
+        say!(
             "receipt for entry {} ({}) written to {}; proved in the checkpoint of size {}",
             checked.index,
             checked.description,
             args.out.display(),
             checked.checkpoint.size
-        );
+        )?;
     }
     Ok(())
 }
@@ -324,7 +325,7 @@ pub fn run_verify_receipt(args: &VerifyReceiptArgs) -> anyhow::Result<()> {
         "the ledger key named in the receipt (pin it with --ledger-key to be sure)"
     };
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({
                 "valid": true,
@@ -337,9 +338,9 @@ pub fn run_verify_receipt(args: &VerifyReceiptArgs) -> anyhow::Result<()> {
                 "description": checked.description,
                 "pinned": pinned.is_some(),
             })
-        );
+        )?;
     } else {
-        println!(
+        say!(
             "receipt valid: entry {} of ledger {} is in its tree of size {} (root {}), signed by {} {}\n  {}",
             checked.index,
             checked.origin,
@@ -348,7 +349,7 @@ pub fn run_verify_receipt(args: &VerifyReceiptArgs) -> anyhow::Result<()> {
             trust,
             checked.ledger_key_id,
             checked.description
-        );
+        )?;
     }
     Ok(())
 }
@@ -457,9 +458,9 @@ pub async fn run_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
             dir.pin(&pin)?;
         }
         let path = dir.save(&new)?;
-        println!("{said}; saved {}", path.display());
+        say!("{said}; saved {}", path.display())?;
     } else {
-        println!("{said}");
+        say!("{said}")?;
     }
     if args.client.json {
         let mut out = std::io::stdout();

@@ -1,6 +1,7 @@
 //! `dbond serve`: open (or on first start create) the ledger in a data folder and
 //! serve it over gRPC until SIGINT/SIGTERM.
 
+use super::say;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigLayer, LimitsLayer, ServerConfig, TlsLayer};
 use crate::ledger::keys::{self, KeyId};
@@ -102,6 +103,8 @@ impl ServeArgs {
 pub struct DataPaths {
     pub store: PathBuf,
     pub ledger_key: PathBuf,
+    /// The ledger key's public half, for auditors and banks to pin.
+    pub ledger_public_key: PathBuf,
     pub admin_key: PathBuf,
 }
 
@@ -110,6 +113,7 @@ impl DataPaths {
         DataPaths {
             store: data.join("store"),
             ledger_key: data.join("ledger.key"),
+            ledger_public_key: data.join("ledger.pub"),
             admin_key: data.join("admin.key"),
         }
     }
@@ -149,8 +153,8 @@ pub fn open_or_create(
         keys::write_private_key(&paths.ledger_key, &ledger_key)?;
         keys::write_private_key(&paths.admin_key, &admin_key)?;
         // The public half, for auditors and banks to pin (receipts, witnessing).
-        let ledger_pub = paths.ledger_key.with_extension("pub");
-        keys::write_public_key(&ledger_pub, &ledger_key.verifying_key())?;
+        let ledger_pub = &paths.ledger_public_key;
+        keys::write_public_key(ledger_pub, &ledger_key.verifying_key())?;
         let ledger = Ledger::create_with(
             &paths.store,
             &ledger_key,
@@ -223,7 +227,7 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
-        println!("metrics on http://{}/metrics", listener.local_addr()?);
+        say!("metrics on http://{}/metrics", listener.local_addr()?)?;
         tokio::spawn(service::observe::serve_metrics(
             listener,
             metrics.clone(),
@@ -248,10 +252,10 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     // Scripts and tests read this line to find the port.
-    println!(
+    say!(
         "listening on {local}{}",
         if tls.is_some() { " (TLS)" } else { "" }
-    );
+    )?;
     std::io::stdout().flush()?;
     let options = service::ServeOptions {
         limits: config.limits.clone(),
