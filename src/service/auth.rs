@@ -43,14 +43,11 @@ impl<C> Authenticated<C> {
 /// Remembers (key, nonce) pairs for as long as a request carrying them could be
 /// accepted, so a captured request is accepted once.
 ///
-/// A pair is kept as its SHA-256 digest: 32 bytes and no allocation, where the
-/// pair itself took two allocations in the map and two more in the expiry queue
-/// (about 130 bytes a request with the tables' slack, against about 240). The
-/// cache holds every request of the last six minutes (the freshness window),
-/// which at 15,000 requests a second is 5.4 million pairs: about 0.7 GB kept as
-/// digests, 1.3 GB as pairs. Two pairs share a digest only if SHA-256
-/// collides, and the key id is hashed in, so one participant's nonces never touch
-/// another's.
+/// A pair is kept as its SHA-256 digest: 32 bytes and no allocation per request,
+/// so the cache's memory is the request rate times the freshness window times
+/// some 130 bytes (digest, expiry and the tables' slack). Two pairs share a digest
+/// only if SHA-256 collides, and the key id is hashed in, so one participant's
+/// nonces never touch another's.
 #[derive(Default)]
 pub struct NonceCache {
     inner: Mutex<NonceInner>,
@@ -198,8 +195,9 @@ impl Authenticator {
     ) -> Result<Authenticated<C>, AuthError> {
         let signed = signed.ok_or(AuthError::Unsigned)?;
         let (opened, command) = self.open(&signed, None)?;
-        let command = C::from_kind(command).map_err(|other| AuthError::WrongCommand {
-            carried: crate::codec::command_name(&other),
+        let carried = crate::codec::command_name(&command);
+        let command = C::from_kind(command).ok_or(AuthError::WrongCommand {
+            carried,
             rpc: C::RPC,
         })?;
         allow(C::RPC, C::ROLES, &opened.caller)?;
@@ -251,9 +249,9 @@ impl Authenticator {
     }
 
     /// Checks the signatures of `requests` one after the other, ahead of the rest
-    /// of their checks: back to back, the curve tables stay in the core's caches
-    /// (a check after other work costs about a third more). `None` for a request
-    /// whose key this ledger cannot give (its own check says why).
+    /// of their checks: back to back, the curve tables stay in the core's caches.
+    /// `None` for a request whose key this ledger cannot give (its own check says
+    /// why).
     pub fn verify_ahead(&self, requests: &[pb::SignedRequest]) -> Vec<Option<bool>> {
         let keys: Vec<Option<ed25519_dalek::VerifyingKey>> = requests
             .iter()

@@ -11,9 +11,8 @@ use crate::store::{Committed, WriteRequest};
 use tonic::{Request, Response, Status};
 
 /// Requests one task checks (signatures and all) before it yields: enough to pay
-/// for the task, few enough (about half a millisecond of work) not to hold a
-/// runtime thread from other connections for long. The chunks of a batch run on
-/// every runtime thread at once.
+/// for the task, few enough not to hold a runtime thread from other connections
+/// for long. The chunks of a batch run on every runtime thread at once.
 const CHECK_CHUNK: usize = 16;
 
 #[tonic::async_trait]

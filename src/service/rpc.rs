@@ -17,8 +17,8 @@ pub trait RpcCommand: Sized {
     const RPC: &'static str;
     /// The roles that may send it.
     const ROLES: &'static [Role];
-    /// The command, if `kind` carries this one; otherwise `kind` back.
-    fn from_kind(kind: Kind) -> Result<Self, Kind>;
+    /// The command, if `kind` carries this one.
+    fn from_kind(kind: Kind) -> Option<Self>;
     /// The command as a payload carries it.
     fn into_kind(self) -> Kind;
 }
@@ -99,10 +99,10 @@ macro_rules! rpc_commands {
         $(impl RpcCommand for pb::$read {
             const RPC: &'static str = $read_rpc;
             const ROLES: &'static [Role] = $roles;
-            fn from_kind(kind: Kind) -> Result<Self, Kind> {
+            fn from_kind(kind: Kind) -> Option<Self> {
                 match kind {
-                    Kind::$read(c) => Ok(c),
-                    other => Err(other),
+                    Kind::$read(c) => Some(c),
+                    _ => None,
                 }
             }
             fn into_kind(self) -> Kind {
@@ -112,10 +112,10 @@ macro_rules! rpc_commands {
         $(impl RpcCommand for pb::$write {
             const RPC: &'static str = stringify!($write);
             const ROLES: &'static [Role] = write_row(stringify!($write));
-            fn from_kind(kind: Kind) -> Result<Self, Kind> {
+            fn from_kind(kind: Kind) -> Option<Self> {
                 match kind {
-                    Kind::$write(c) => Ok(c),
-                    other => Err(other),
+                    Kind::$write(c) => Some(c),
+                    _ => None,
                 }
             }
             fn into_kind(self) -> Kind {
@@ -129,10 +129,10 @@ macro_rules! rpc_commands {
         /// takes.
         #[cfg(test)]
         fn typed(kind: Kind) -> Option<(&'static str, &'static [Role], bool, Kind)> {
-            $(if let Ok(c) = pb::$read::from_kind(kind.clone()) {
+            $(if let Some(c) = pb::$read::from_kind(kind.clone()) {
                 return Some((pb::$read::RPC, pb::$read::ROLES, false, c.into_kind()));
             })*
-            $(if let Ok(c) = pb::$write::from_kind(kind.clone()) {
+            $(if let Some(c) = pb::$write::from_kind(kind.clone()) {
                 return Some((pb::$write::RPC, pb::$write::ROLES, true, c.into_kind()));
             })*
             None
