@@ -467,4 +467,28 @@ fn a_closed_standard_output_ends_a_verb_quietly() {
     assert!(ok(&list_json).contains("\"participant_id\": \"admin\""));
     let again = dir.path().join("k2").to_str().unwrap().to_string();
     assert!(ok(&["keygen", "--out", &again]).contains("key id"));
+
+    // An export to standard output (`--out -`): quiet into a closed pipe, and a
+    // whole export file when someone reads it.
+    let mut server = server;
+    server.stop();
+    let data = server.data.to_str().unwrap().to_string();
+    let export = ["export", "--data", &data, "--out", "-"];
+    let (status, err) = into_a_closed_pipe(&export);
+    assert!(
+        status.success() && !err.contains("error") && !err.contains("panicked"),
+        "export into a closed pipe: {status}, stderr {err:?}"
+    );
+    let file = dir.path().join("ledger.dbx");
+    let written = std::process::Command::new(env!("CARGO_BIN_EXE_dbond"))
+        .args(export)
+        .stdout(std::fs::File::create(&file).unwrap())
+        .status()
+        .unwrap();
+    assert!(written.success());
+    let from_export = ok(&["verify", "--export", file.to_str().unwrap()]);
+    let from_store = ok(&["verify", "--data", &data]);
+    let entries = |out: &str| out.split(" entries").next().map(str::to_string);
+    assert!(from_export.starts_with("verified "), "{from_export}");
+    assert_eq!(entries(&from_export), entries(&from_store), "{from_export}");
 }

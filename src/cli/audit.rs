@@ -1,8 +1,8 @@
 //! Auditors' verbs: `dbond export`, `dbond receipt`, `dbond verify-receipt` and
 //! `dbond checkpoint` (witnessing). `dbond verify` is in `verify.rs`.
 
-use super::say;
 use super::{ClientArgs, status_error};
+use super::{out, say};
 use crate::audit::export::ExportWriter;
 use crate::audit::receipt::{ReceiptFile, verify_receipt};
 use crate::audit::source::EntrySource;
@@ -64,15 +64,25 @@ pub struct ExportArgs {
     /// TLS CA certificate for --server (turns TLS on).
     #[arg(long)]
     pub tls_ca: Option<PathBuf>,
-    /// The export file to write (docs/LEDGER_FORMAT.md section 8).
+    /// The export file to write (docs/LEDGER_FORMAT.md section 8); `-` writes it
+    /// to standard output.
     #[arg(long)]
     pub out: PathBuf,
 }
 
-fn create_out(path: &Path) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+/// Whether `--out` names standard output.
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// The export's file, or standard output for `-`.
+fn create_out(path: &Path) -> anyhow::Result<Box<dyn Write>> {
+    if is_stdout(path) {
+        return Ok(Box::new(out::StdoutBytes::new()));
+    }
     let file = std::fs::File::create(path)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    Ok(std::io::BufWriter::with_capacity(1 << 20, file))
+    Ok(Box::new(std::io::BufWriter::with_capacity(1 << 20, file)))
 }
 
 pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
@@ -146,6 +156,13 @@ pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         }
     };
     bar.finish_and_clear();
+    if is_stdout(&args.out) {
+        // Standard output carries the export itself.
+        eprintln!(
+            "exported {count} entries to standard output (checkpoint of size {size}); check it with: dbond verify --export FILE"
+        );
+        return Ok(());
+    }
     say!(
         "exported {count} entries to {} (checkpoint of size {size}); check it with: dbond verify --export {}",
         args.out.display(),

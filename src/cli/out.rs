@@ -27,9 +27,53 @@ pub fn line(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
         })
 }
 
-/// Whether `err` comes from standard output having been closed by its reader.
+/// Whether `err` comes from standard output having been closed by its reader
+/// (told by [`line`], or by [`StdoutBytes`] inside an `io::Error`).
 pub fn is_stdout_closed(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| cause.is::<StdoutClosed>())
+    err.chain().any(|cause| {
+        cause.is::<StdoutClosed>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|e| e.get_ref())
+                .is_some_and(|inner| inner.is::<StdoutClosed>())
+    })
+}
+
+/// Standard output as a sink of bytes (an export written to `-`), buffered; a
+/// closed pipe is an `io::Error` carrying [`StdoutClosed`].
+pub struct StdoutBytes(std::io::BufWriter<std::io::Stdout>);
+
+impl StdoutBytes {
+    pub fn new() -> StdoutBytes {
+        StdoutBytes(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout(),
+        ))
+    }
+}
+
+impl Default for StdoutBytes {
+    fn default() -> Self {
+        StdoutBytes::new()
+    }
+}
+
+fn closed(e: std::io::Error) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::io::Error::new(std::io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        e
+    }
+}
+
+impl Write for StdoutBytes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(closed)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(closed)
+    }
 }
 
 /// `println!` that hands a failed write back (to be returned with `?`).
