@@ -399,3 +399,96 @@ fn the_terms_example_in_the_issuance_doc_is_valid() {
         "8 semiannual coupons and the redemption"
     );
 }
+
+#[cfg(unix)]
+unsafe extern "C" {
+    #[link_name = "pipe"]
+    fn libc_pipe(fds: *mut i32) -> i32;
+    #[link_name = "close"]
+    fn libc_close(fd: i32) -> i32;
+}
+
+/// Runs `dbond args` with its standard output a pipe whose reader has already
+/// gone, as `dbond ... | head` leaves it once `head` has read enough: every
+/// write the verb makes fails with EPIPE. Its exit status and stderr.
+#[cfg(unix)]
+fn into_a_closed_pipe(args: &[&str]) -> (std::process::ExitStatus, String) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0i32; 2];
+    // SAFETY: `pipe` fills `fds` with two new descriptors that nothing else owns;
+    // the reader is closed at once, the writer handed to the child's stdout (and
+    // closed in this process when the command is dropped).
+    let writer = unsafe {
+        assert_eq!(libc_pipe(fds.as_mut_ptr()), 0, "pipe");
+        assert_eq!(libc_close(fds[0]), 0, "close the reader");
+        OwnedFd::from_raw_fd(fds[1])
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dbond"))
+        .args(args)
+        .stdout(std::process::Stdio::from(writer))
+        .output()
+        .expect("run dbond");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A verb whose reader goes away ends quietly, as Unix tools do: no panic, no
+/// error message, success; the same verb into an open pipe prints its output.
+#[cfg(unix)]
+#[test]
+fn a_closed_standard_output_ends_a_verb_quietly() {
+    let server = Server::start();
+    let admin = server.data.join("admin.key").to_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let key_out = dir.path().join("k").to_str().unwrap().to_string();
+    let list = [
+        "participant",
+        "list",
+        "--server",
+        &server.addr,
+        "--key",
+        &admin,
+    ];
+    let mut list_json = list.to_vec();
+    list_json.push("--json");
+    let verbs: [&[&str]; 3] = [&list, &list_json, &["keygen", "--out", &key_out]];
+    for args in verbs {
+        let (status, err) = into_a_closed_pipe(args);
+        assert!(
+            status.success() && err.is_empty(),
+            "dbond {args:?} into a closed pipe: {status}, stderr {err:?}"
+        );
+    }
+    // The same verbs print when someone reads (keygen into a fresh name: it never
+    // overwrites a key).
+    assert!(ok(&list).contains("admin"));
+    assert!(ok(&list_json).contains("\"participant_id\": \"admin\""));
+    let again = dir.path().join("k2").to_str().unwrap().to_string();
+    assert!(ok(&["keygen", "--out", &again]).contains("key id"));
+
+    // An export to standard output (`--out -`): quiet into a closed pipe, and a
+    // whole export file when someone reads it.
+    let mut server = server;
+    server.stop();
+    let data = server.data.to_str().unwrap().to_string();
+    let export = ["export", "--data", &data, "--out", "-"];
+    let (status, err) = into_a_closed_pipe(&export);
+    assert!(
+        status.success() && !err.contains("error") && !err.contains("panicked"),
+        "export into a closed pipe: {status}, stderr {err:?}"
+    );
+    let file = dir.path().join("ledger.dbx");
+    let written = std::process::Command::new(env!("CARGO_BIN_EXE_dbond"))
+        .args(export)
+        .stdout(std::fs::File::create(&file).unwrap())
+        .status()
+        .unwrap();
+    assert!(written.success());
+    let from_export = ok(&["verify", "--export", file.to_str().unwrap()]);
+    let from_store = ok(&["verify", "--data", &data]);
+    let entries = |out: &str| out.split(" entries").next().map(str::to_string);
+    assert!(from_export.starts_with("verified "), "{from_export}");
+    assert_eq!(entries(&from_export), entries(&from_store), "{from_export}");
+}

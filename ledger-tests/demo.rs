@@ -85,4 +85,25 @@ fn the_demo_runs_a_whole_programme_and_its_store_verifies() {
         vout.contains(&format!("verified {entries} entries")),
         "{vout}"
     );
+    // The ledger's public key is kept beside it, and the kept receipt verifies
+    // against it pinned.
+    let ledger_pub = data.join("ledger.pub");
+    let pinned = dbond::ledger::keys::read_public_key(&ledger_pub).expect("ledger.pub");
+    let receipt = data.join("receipt.json");
+    let (ok, rout, rerr) = Server::dbond(&[
+        "verify-receipt",
+        "--receipt",
+        receipt.to_str().unwrap(),
+        "--ledger-key",
+        ledger_pub.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{rout} {rerr}");
+    let checked: serde_json::Value = serde_json::from_str(&rout).unwrap();
+    assert_eq!(checked["pinned"], true, "{rout}");
+    assert_eq!(
+        checked["ledger_key_id"],
+        dbond::ledger::keys::KeyId::of(&pinned).to_string(),
+        "{rout}"
+    );
 }

@@ -2,7 +2,6 @@
 //! variables and flags (read in `main` only), checked once into a `ServerConfig`.
 //! Unknown keys are refused; every limit is named.
 
-use crate::service::ServerLimits;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -54,6 +53,60 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub client_ca: Option<PathBuf>,
+}
+
+/// The contents of a server's TLS files (PEM).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsPem {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    pub client_ca: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsPem {
+    /// Never prints the private key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsPem")
+            .field("cert_bytes", &self.cert.len())
+            .field("client_ca", &self.client_ca.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsFiles {
+    /// Reads the PEM files, naming any that cannot be read.
+    pub fn read(&self) -> anyhow::Result<TlsPem> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+        };
+        Ok(TlsPem {
+            cert: read(&self.cert)?,
+            key: read(&self.key)?,
+            client_ca: self.client_ca.as_deref().map(read).transpose()?,
+        })
+    }
+}
+
+/// Limits of a gRPC server, named and configurable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Largest message decoded or encoded.
+    pub message_bytes_max: usize,
+    /// Requests worked on at once per connection.
+    pub concurrent_requests_per_connection_max: usize,
+    /// How long in-flight requests may run after SIGINT/SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            message_bytes_max: crate::limits::GRPC_MESSAGE_BYTES_MAX,
+            concurrent_requests_per_connection_max:
+                crate::limits::CONCURRENT_REQUESTS_PER_CONNECTION_MAX,
+            shutdown_grace: Duration::from_secs(crate::limits::SHUTDOWN_GRACE_SECS),
+        }
+    }
 }
 
 /// The checked configuration of `dbond serve`.
@@ -299,5 +352,36 @@ mod tests {
                 .resolve()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn tls_files_are_read_and_a_missing_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, "CERT").unwrap();
+        std::fs::write(&key, "KEY").unwrap();
+        let files = TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: None,
+        };
+        let pem = files.read().unwrap();
+        assert_eq!(
+            (pem.cert.as_slice(), pem.key.as_slice()),
+            (&b"CERT"[..], &b"KEY"[..])
+        );
+        assert!(
+            !format!("{pem:?}").contains("KEY"),
+            "the key is never printed"
+        );
+        let missing = dir.path().join("ca.pem");
+        let err = TlsFiles {
+            client_ca: Some(missing.clone()),
+            ..files
+        }
+        .read()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(missing.to_str().unwrap()), "{err}");
     }
 }

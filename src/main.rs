@@ -137,19 +137,24 @@ fn main() -> ExitCode {
     finish(result)
 }
 
+/// The process's exit: success, quietly too when standard output was closed by
+/// its reader (`dbond ... | head` has all it wanted); otherwise the error on
+/// stderr and failure.
 fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if cli::out::is_stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-// glibc's allocator fragments under the verifier's and the writer's pattern (many
-// small state records kept, many entry buffers freed on other threads): mimalloc
-// keeps large replays linear.
+// mimalloc: the verifier and the writer keep many small state records and free
+// many entry buffers on other threads, a pattern under which it keeps memory in
+// step with the ledger's size.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -158,12 +163,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Tells mimalloc to keep memory it has freed instead of returning it to the
-/// system a second later (its "purge"). Under load the server frees and reuses
-/// memory all the time (sled seals a 512 KiB log buffer every group commit; batches
-/// and requests come and go), and every purged page reused costs a page fault and
-/// the kernel zeroing it again: a quarter of the ledger writer's time in
-/// measurements (docs/BENCHMARKS.md). The price is that memory freed after a burst
-/// stays with the process. `MIMALLOC_PURGE_DELAY` (milliseconds) still overrides.
+/// system after its purge delay. A server frees and reuses memory all the time
+/// (sled seals a log buffer every group commit; batches and requests come and go),
+/// and every purged page that is used again costs a page fault and the kernel
+/// zeroing it again. Memory freed after a burst therefore stays with the process.
+/// `MIMALLOC_PURGE_DELAY` (milliseconds) still overrides.
 fn keep_freed_memory() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: called first thing in `main`, before any other thread exists

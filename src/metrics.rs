@@ -1,176 +1,176 @@
-//! Prometheus metrics: request counts and latencies per RPC and status code,
-//! ledger size, group-commit flush times and sizes, accrual runs. Integers only
-//! (microseconds), rendered in the Prometheus text format.
+//! Prometheus metrics of a server: request counts and latencies per RPC and
+//! status code, ledger size, group-commit flush times and sizes, accrual runs.
+//! Kept in a `prometheus_client` registry and rendered in the Prometheus text
+//! format (0.0.4).
+//!
+//! Invariant: one `Metrics` per server, handed to whatever records into it (the
+//! store's writer as its observer, the request layer, the scheduler); nothing
+//! here reads or knows the domain. Durations are observed in seconds.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::time::Duration;
 
-/// Latency bucket bounds, microseconds (0.1 ms .. 10 s).
-const LATENCY_BUCKETS_US: [u64; 14] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
-    2_500_000, 10_000_000,
+/// Latency bucket bounds, seconds (0.1 ms .. 10 s).
+const LATENCY_BUCKETS_SECS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    counts: [u64; LATENCY_BUCKETS_US.len()],
-    sum_us: u64,
-    count: u64,
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    /// The gRPC path, e.g. `/diaspora.bonds.v1.BankService/SubmitSubscription`.
+    method: String,
+    /// The status code's name as tonic spells it (`Ok`, `InvalidArgument`), or
+    /// `Transport` for a call that ended without one.
+    code: String,
 }
 
-impl Histogram {
-    fn observe(&mut self, us: u64) {
-        for (i, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
-            if us <= *bound {
-                self.counts[i] += 1;
-            }
-        }
-        self.sum_us = self.sum_us.saturating_add(us);
-        self.count += 1;
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (i, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
-            out.push_str(&format!(
-                "{name}_bucket{{{labels}{sep}le=\"{}\"}} {}\n",
-                seconds(*bound),
-                self.counts[i]
-            ));
-        }
-        out.push_str(&format!(
-            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}\n",
-            self.count
-        ));
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        out.push_str(&format!("{name}_sum{braces} {}\n", seconds(self.sum_us)));
-        out.push_str(&format!("{name}_count{braces} {}\n", self.count));
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: String,
 }
 
-/// Microseconds as decimal seconds, without floating point.
-fn seconds(us: u64) -> String {
-    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS_SECS)
 }
 
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// The process's metrics.
-#[derive(Debug, Default)]
+/// A server's metrics.
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
-    flush: Mutex<Histogram>,
-    group_entries: AtomicU64,
-    groups: AtomicU64,
-    accrual_runs: AtomicU64,
-    accrual_posted: AtomicU64,
+    registry: Registry,
+    ledger_entries: Gauge,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<MethodLabels, Histogram, fn() -> Histogram>,
+    flush_duration: Histogram,
+    group_commit_entries: Counter,
+    group_commits: Counter,
+    accrual_runs: Counter,
+    accrual_events_posted: Counter,
 }
 
-static METRICS: std::sync::LazyLock<Metrics> = std::sync::LazyLock::new(Metrics::default);
-
-/// The metrics of this process.
-pub fn global() -> &'static Metrics {
-    &METRICS
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
+    pub fn new() -> Metrics {
+        let ledger_entries = Gauge::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_duration =
+            Family::<MethodLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        let flush_duration = latency_histogram();
+        let group_commit_entries = Counter::default();
+        let group_commits = Counter::default();
+        let accrual_runs = Counter::default();
+        let accrual_events_posted = Counter::default();
+        let mut registry = Registry::default();
+        // Counters are registered without `_total`: the encoder adds it.
+        registry.register(
+            "dbond_ledger_entries",
+            "Durable entries on the ledger",
+            ledger_entries.clone(),
+        );
+        registry.register(
+            "dbond_requests",
+            "gRPC requests by method and status code",
+            requests.clone(),
+        );
+        registry.register(
+            "dbond_request_duration_seconds",
+            "gRPC request latency",
+            request_duration.clone(),
+        );
+        registry.register(
+            "dbond_flush_duration_seconds",
+            "Time to make a group commit durable",
+            flush_duration.clone(),
+        );
+        registry.register(
+            "dbond_group_commit_entries",
+            "Entries written by group commits",
+            group_commit_entries.clone(),
+        );
+        registry.register(
+            "dbond_group_commits",
+            "Group commits (one flush each)",
+            group_commits.clone(),
+        );
+        registry.register(
+            "dbond_accrual_runs",
+            "Runs of the in-server accrual engine",
+            accrual_runs.clone(),
+        );
+        registry.register(
+            "dbond_accrual_events_posted",
+            "Record dates, coupons and redemptions posted by the engine",
+            accrual_events_posted.clone(),
+        );
+        Metrics {
+            registry,
+            ledger_entries,
+            requests,
+            request_duration,
+            flush_duration,
+            group_commit_entries,
+            group_commits,
+            accrual_runs,
+            accrual_events_posted,
+        }
+    }
+
     /// One finished RPC: its path, gRPC status code name and duration.
-    pub fn record_request(&self, rpc: &str, code: &str, took: Duration) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((rpc.to_string(), code.to_string()))
-            .or_default() += 1;
-        self.latency
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(rpc.to_string())
-            .or_default()
-            .observe(micros(took));
+    pub fn record_request(&self, method: &str, code: &str, took: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                code: code.to_string(),
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&MethodLabels {
+                method: method.to_string(),
+            })
+            .observe(took.as_secs_f64());
     }
 
     /// One group commit: entries written and the time to make them durable.
     pub fn record_flush(&self, entries: u64, took: Duration) {
-        self.flush
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .observe(micros(took));
-        self.group_entries.fetch_add(entries, Ordering::Relaxed);
-        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.flush_duration.observe(took.as_secs_f64());
+        self.group_commit_entries.inc_by(entries);
+        self.group_commits.inc();
     }
 
     /// One accrual run of the in-server engine and the events it posted.
     pub fn record_accrual_run(&self, posted: u64) {
-        self.accrual_runs.fetch_add(1, Ordering::Relaxed);
-        self.accrual_posted.fetch_add(posted, Ordering::Relaxed);
+        self.accrual_runs.inc();
+        self.accrual_events_posted.inc_by(posted);
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition, with the ledger's current size.
     pub fn render(&self, ledger_entries: u64) -> String {
+        self.ledger_entries
+            .set(i64::try_from(ledger_entries).unwrap_or(i64::MAX));
         let mut out = String::new();
-        out.push_str("# HELP dbond_ledger_entries Durable entries on the ledger.\n# TYPE dbond_ledger_entries gauge\n");
-        out.push_str(&format!("dbond_ledger_entries {ledger_entries}\n"));
-        out.push_str("# HELP dbond_requests_total gRPC requests by method and status code.\n# TYPE dbond_requests_total counter\n");
-        for ((rpc, code), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            out.push_str(&format!(
-                "dbond_requests_total{{method=\"{rpc}\",code=\"{code}\"}} {n}\n"
-            ));
-        }
-        out.push_str("# HELP dbond_request_duration_seconds gRPC request latency.\n# TYPE dbond_request_duration_seconds histogram\n");
-        for (rpc, h) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            h.render(
-                &mut out,
-                "dbond_request_duration_seconds",
-                &format!("method=\"{rpc}\""),
-            );
-        }
-        out.push_str("# HELP dbond_flush_duration_seconds Time to make a group commit durable.\n# TYPE dbond_flush_duration_seconds histogram\n");
-        self.flush.lock().unwrap_or_else(|e| e.into_inner()).render(
-            &mut out,
-            "dbond_flush_duration_seconds",
-            "",
-        );
-        out.push_str("# HELP dbond_group_commit_entries_total Entries written by group commits.\n# TYPE dbond_group_commit_entries_total counter\n");
-        out.push_str(&format!(
-            "dbond_group_commit_entries_total {}\n",
-            self.group_entries.load(Ordering::Relaxed)
-        ));
-        out.push_str("# HELP dbond_group_commits_total Group commits (one flush each).\n# TYPE dbond_group_commits_total counter\n");
-        out.push_str(&format!(
-            "dbond_group_commits_total {}\n",
-            self.groups.load(Ordering::Relaxed)
-        ));
-        out.push_str("# HELP dbond_accrual_runs_total Runs of the in-server accrual engine.\n# TYPE dbond_accrual_runs_total counter\n");
-        out.push_str(&format!(
-            "dbond_accrual_runs_total {}\n",
-            self.accrual_runs.load(Ordering::Relaxed)
-        ));
-        out.push_str("# HELP dbond_accrual_events_posted_total Record dates, coupons and redemptions posted by the engine.\n# TYPE dbond_accrual_events_posted_total counter\n");
-        out.push_str(&format!(
-            "dbond_accrual_events_posted_total {}\n",
-            self.accrual_posted.load(Ordering::Relaxed)
-        ));
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+impl crate::store::WriterObserver for Metrics {
+    fn group_committed(&self, entries: u64, took: Duration) {
+        self.record_flush(entries, took);
     }
 }
 
@@ -179,26 +179,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counters_and_histograms() {
-        let m = Metrics::default();
-        m.record_request(
-            "/diaspora.bonds.v1.BankService/SubmitSubscription",
-            "Ok",
-            Duration::from_micros(1_200),
-        );
-        m.record_request(
-            "/diaspora.bonds.v1.BankService/SubmitSubscription",
-            "InvalidArgument",
-            Duration::from_micros(90),
-        );
-        m.record_flush(12, Duration::from_micros(800));
+    fn renders_counters_and_histograms_under_their_names() {
+        let m = Metrics::new();
+        let method = "/diaspora.bonds.v1.BankService/SubmitSubscription";
+        m.record_request(method, "Ok", Duration::from_micros(1_200));
+        m.record_request(method, "InvalidArgument", Duration::from_micros(90));
+        crate::store::WriterObserver::group_committed(&m, 12, Duration::from_micros(800));
+        m.record_accrual_run(3);
         let text = m.render(42);
-        assert!(text.contains("dbond_ledger_entries 42"));
-        assert!(text.contains("dbond_requests_total{method=\"/diaspora.bonds.v1.BankService/SubmitSubscription\",code=\"Ok\"} 1"));
-        assert!(text.contains("le=\"0.002500\"} 2"), "{text}");
-        assert!(text.contains("le=\"0.001000\"} 1"), "{text}");
-        assert!(text.contains("dbond_request_duration_seconds_sum{method=\"/diaspora.bonds.v1.BankService/SubmitSubscription\"} 0.001290"));
-        assert!(text.contains("dbond_group_commit_entries_total 12"));
-        assert_eq!(seconds(1_500_000), "1.500000");
+        let has = |line: &str| {
+            assert!(
+                text.lines().any(|l| l == line),
+                "no line {line:?} in\n{text}"
+            );
+        };
+        has("dbond_ledger_entries 42");
+        has(&format!(
+            "dbond_requests_total{{method=\"{method}\",code=\"Ok\"}} 1"
+        ));
+        has(&format!(
+            "dbond_requests_total{{method=\"{method}\",code=\"InvalidArgument\"}} 1"
+        ));
+        has(&format!(
+            "dbond_request_duration_seconds_bucket{{method=\"{method}\",le=\"0.0025\"}} 2"
+        ));
+        has(&format!(
+            "dbond_request_duration_seconds_bucket{{method=\"{method}\",le=\"0.001\"}} 1"
+        ));
+        has(&format!(
+            "dbond_request_duration_seconds_count{{method=\"{method}\"}} 2"
+        ));
+        has("dbond_flush_duration_seconds_count 1");
+        has("dbond_group_commit_entries_total 12");
+        has("dbond_group_commits_total 1");
+        has("dbond_accrual_runs_total 1");
+        has("dbond_accrual_events_posted_total 3");
+        has("# TYPE dbond_request_duration_seconds histogram");
+        has("# TYPE dbond_requests_total counter");
     }
 }

@@ -10,6 +10,7 @@
 pub mod export;
 pub mod online;
 pub mod receipt;
+pub mod source;
 mod verifier;
 pub mod witness;
 

@@ -6,13 +6,14 @@
 //! between the checkpoint the entries were verified against and the end of the
 //! queries; otherwise the new entries are verified too and the queries repeated.
 
+use super::source::{EntrySource, RegistrySource};
 use super::{Verified, Verifier, VerifyFailure, export, witness};
-use crate::client::Client;
 use crate::codec::{self, bonds as cb};
 use crate::ledger::checkpoint::Checkpoint;
 use crate::limits;
 use crate::proto as pb;
 use crate::registry::State;
+use tokio_stream::StreamExt;
 
 /// Attempts at catching a busy server at one size before giving up.
 const SETTLE_ATTEMPTS_MAX: usize = 8;
@@ -34,12 +35,9 @@ pub struct Compared {
     pub holdings: usize,
 }
 
-fn status(what: &str, s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {} ({:?})", s.message(), s.code())
-}
-
+/// Pulls and verifies entries until the verifier holds `end` of them.
 async fn pull(
-    client: &Client,
+    source: &impl EntrySource,
     verifier: &mut Verifier,
     end: u64,
     total: u64,
@@ -48,15 +46,8 @@ async fn pull(
     while verifier.size() < end {
         let start = verifier.size();
         let stop = end.min(start + limits::STREAM_ENTRIES_PER_CALL_MAX);
-        let mut stream = client
-            .stream_entries(start, stop)
-            .await
-            .map_err(|s| status("StreamEntries", s))?;
-        while let Some(item) = stream
-            .message()
-            .await
-            .map_err(|s| status("StreamEntries", s))?
-        {
+        let mut stream = source.entries(start, stop).await?;
+        while let Some(item) = stream.next().await.transpose()? {
             if item.index != verifier.size() {
                 return Err(VerifyFailure {
                     index: verifier.size(),
@@ -68,7 +59,7 @@ async fn pull(
                 }
                 .into());
             }
-            verifier.push(&item.entry)?;
+            verifier.push(&item.bytes)?;
             if item.index % 4096 == 0 {
                 progress(item.index, total);
             }
@@ -84,10 +75,10 @@ async fn pull(
     Ok(())
 }
 
-/// Verifies the ledger of the server `client` talks to (the client needs a
+/// Verifies the ledger of the server `server` stands for (for a client, a
 /// participant that may stream entries and read the registry: an auditor).
 pub async fn verify_server(
-    client: &Client,
+    server: &(impl EntrySource + RegistrySource),
     saved: &[String],
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<OnlineVerified> {
@@ -95,13 +86,10 @@ pub async fn verify_server(
     for size in witness::sizes_of(saved)? {
         verifier.want_root_at(size);
     }
-    let mut head = client
-        .checkpoint()
-        .await
-        .map_err(|s| status("GetCheckpoint", s))?;
+    let mut head = server.head().await?;
     for _ in 0..SETTLE_ATTEMPTS_MAX {
         pull(
-            client,
+            server,
             &mut verifier,
             head.tree_size,
             head.tree_size,
@@ -110,11 +98,8 @@ pub async fn verify_server(
         .await?;
         let verified = verifier.checkpoint_here()?;
         let checkpoint = export::check_against(&verified, &head.checkpoint, &[])?;
-        let reported = Reported::fetch(client, &verified.state).await?;
-        let after = client
-            .checkpoint()
-            .await
-            .map_err(|s| status("GetCheckpoint", s))?;
+        let reported = Reported::fetch(server, &verified.state).await?;
+        let after = server.head().await?;
         if after.tree_size != head.tree_size {
             // The ledger grew while we read the registry: catch up and ask again.
             head = after;
@@ -143,15 +128,9 @@ struct Reported {
 }
 
 impl Reported {
-    async fn fetch(client: &Client, state: &State) -> anyhow::Result<Reported> {
-        let participants = client
-            .list_participants()
-            .await
-            .map_err(|s| status("ListParticipants", s))?;
-        let series = client
-            .list_series()
-            .await
-            .map_err(|s| status("ListSeries", s))?;
+    async fn fetch(server: &impl RegistrySource, state: &State) -> anyhow::Result<Reported> {
+        let participants = server.participants().await?;
+        let series = server.series().await?;
         let mut subscriptions = Vec::new();
         let mut holdings = Vec::new();
         // Every series either side knows of.
@@ -163,18 +142,8 @@ impl Reported {
         ids.sort();
         ids.dedup();
         for id in &ids {
-            subscriptions.extend(
-                client
-                    .all_subscriptions(id)
-                    .await
-                    .map_err(|s| status("ListSubscriptions", s))?,
-            );
-            holdings.extend(
-                client
-                    .all_holders(id, limits::PAGE_SIZE_MAX)
-                    .await
-                    .map_err(|s| status("ListHolders", s))?,
-            );
+            subscriptions.extend(server.subscriptions(id).await?);
+            holdings.extend(server.holders(id).await?);
         }
         Ok(Reported {
             participants,

@@ -2,8 +2,10 @@
 //! `dbond checkpoint` (witnessing). `dbond verify` is in `verify.rs`.
 
 use super::{ClientArgs, status_error};
+use super::{out, say};
 use crate::audit::export::ExportWriter;
 use crate::audit::receipt::{ReceiptFile, verify_receipt};
+use crate::audit::source::EntrySource;
 use crate::audit::witness::{self, Next, Pinned, Saved, WitnessDir};
 use crate::ledger::checkpoint;
 use crate::ledger::keys::{self, KeyId};
@@ -11,6 +13,7 @@ use crate::ledger::merkle::{self, Hash};
 use crate::proto as pb;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use tokio_stream::StreamExt;
 
 fn to_hash(bytes: &[u8], what: &str) -> anyhow::Result<Hash> {
     bytes
@@ -61,15 +64,25 @@ pub struct ExportArgs {
     /// TLS CA certificate for --server (turns TLS on).
     #[arg(long)]
     pub tls_ca: Option<PathBuf>,
-    /// The export file to write (docs/LEDGER_FORMAT.md section 8).
+    /// The export file to write (docs/LEDGER_FORMAT.md section 8); `-` writes it
+    /// to standard output.
     #[arg(long)]
     pub out: PathBuf,
 }
 
-fn create_out(path: &Path) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+/// Whether `--out` names standard output.
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// The export's file, or standard output for `-`.
+fn create_out(path: &Path) -> anyhow::Result<Box<dyn Write>> {
+    if is_stdout(path) {
+        return Ok(Box::new(out::StdoutBytes::new()));
+    }
     let file = std::fs::File::create(path)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    Ok(std::io::BufWriter::with_capacity(1 << 20, file))
+    Ok(Box::new(std::io::BufWriter::with_capacity(1 << 20, file)))
 }
 
 pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
@@ -96,7 +109,7 @@ pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         }
         (None, Some(server)) => {
             let client = client_for(server, args.key.as_deref(), args.tls_ca.clone()).await?;
-            let head = client.checkpoint().await.map_err(status_error)?;
+            let head = client.head().await?;
             let count = args.to.unwrap_or(head.tree_size);
             if count == 0 || count > head.tree_size {
                 return Err(anyhow::anyhow!(
@@ -109,12 +122,9 @@ pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
             let mut next = 0;
             while next < count {
                 let stop = count.min(next + crate::limits::STREAM_ENTRIES_PER_CALL_MAX);
-                let mut stream = client
-                    .stream_entries(next, stop)
-                    .await
-                    .map_err(status_error)?;
-                while let Some(item) = stream.message().await.map_err(status_error)? {
-                    w.entry(item.index, &item.entry)?;
+                let mut stream = client.entries(next, stop).await?;
+                while let Some(item) = stream.next().await.transpose()? {
+                    w.entry(item.index, &item.bytes)?;
                     next = item.index + 1;
                     if item.index % 4096 == 0 {
                         bar.set_position(item.index);
@@ -146,11 +156,18 @@ pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         }
     };
     bar.finish_and_clear();
-    println!(
+    if is_stdout(&args.out) {
+        // Standard output carries the export itself.
+        eprintln!(
+            "exported {count} entries to standard output (checkpoint of size {size}); check it with: dbond verify --export FILE"
+        );
+        return Ok(());
+    }
+    say!(
         "exported {count} entries to {} (checkpoint of size {size}); check it with: dbond verify --export {}",
         args.out.display(),
         args.out.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -250,7 +267,7 @@ pub async fn run_receipt(args: &ReceiptArgs) -> anyhow::Result<()> {
     std::fs::write(&args.out, file.to_json())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.out.display()))?;
     if args.client.json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({
                 "receipt": args.out.display().to_string(),
@@ -259,15 +276,15 @@ pub async fn run_receipt(args: &ReceiptArgs) -> anyhow::Result<()> {
                 "entry_hash": hex::encode(checked.entry_hash),
                 "description": checked.description,
             })
-        );
+        )?;
     } else {
-        println!(
+        say!(
             "receipt for entry {} ({}) written to {}; proved in the checkpoint of size {}",
             checked.index,
             checked.description,
             args.out.display(),
             checked.checkpoint.size
-        );
+        )?;
     }
     Ok(())
 }
@@ -325,7 +342,7 @@ pub fn run_verify_receipt(args: &VerifyReceiptArgs) -> anyhow::Result<()> {
         "the ledger key named in the receipt (pin it with --ledger-key to be sure)"
     };
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({
                 "valid": true,
@@ -338,9 +355,9 @@ pub fn run_verify_receipt(args: &VerifyReceiptArgs) -> anyhow::Result<()> {
                 "description": checked.description,
                 "pinned": pinned.is_some(),
             })
-        );
+        )?;
     } else {
-        println!(
+        say!(
             "receipt valid: entry {} of ledger {} is in its tree of size {} (root {}), signed by {} {}\n  {}",
             checked.index,
             checked.origin,
@@ -349,7 +366,7 @@ pub fn run_verify_receipt(args: &VerifyReceiptArgs) -> anyhow::Result<()> {
             trust,
             checked.ledger_key_id,
             checked.description
-        );
+        )?;
     }
     Ok(())
 }
@@ -458,9 +475,9 @@ pub async fn run_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
             dir.pin(&pin)?;
         }
         let path = dir.save(&new)?;
-        println!("{said}; saved {}", path.display());
+        say!("{said}; saved {}", path.display())?;
     } else {
-        println!("{said}");
+        say!("{said}")?;
     }
     if args.client.json {
         let mut out = std::io::stdout();

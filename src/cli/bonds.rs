@@ -3,6 +3,7 @@
 //! default, JSON with `--json`.
 
 use super::{ClientArgs, status_error};
+use super::{out, say};
 use crate::client::SeriesAction;
 use crate::proto as pb;
 use serde::Deserialize;
@@ -295,15 +296,15 @@ fn print_series(
         if let Some(r) = receipt {
             v["receipt"] = json!({"index": r.index, "entry_hash": hex::encode(&r.entry_hash), "tree_size": r.tree_size});
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        say!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     let t = s.terms.clone().unwrap_or_default();
     let f = s.figures.clone().unwrap_or_default();
     let b = s.book.clone().unwrap_or_default();
-    println!("series        {}  ({})", t.series_id, t.name);
-    println!("status        {}", series_status(s.status));
-    println!(
+    say!("series        {}  ({})", t.series_id, t.name)?;
+    say!("status        {}", series_status(s.status))?;
+    say!(
         "terms         {} {} per unit, cap {} units, {} to {}, {} {}",
         t.currency,
         t.face_value,
@@ -312,18 +313,25 @@ fn print_series(
         t.maturity_date,
         t.frequency,
         t.day_count
-    );
-    println!(
+    )?;
+    say!(
         "pricing       issue price {}%, coupon {}, yield {}, price per unit {} {}",
-        f.issue_price, f.coupon_rate, f.issue_yield, t.currency, f.price_per_unit
-    );
+        f.issue_price,
+        f.coupon_rate,
+        f.issue_yield,
+        t.currency,
+        f.price_per_unit
+    )?;
     if !f.discount_bps.is_empty() {
-        println!(
+        say!(
             "patriotic     {} bp below the reference yield {}: saves the issuer {} {} per unit (present value)",
-            f.discount_bps, f.reference_yield, t.currency, f.issuer_savings_per_unit
-        );
+            f.discount_bps,
+            f.reference_yield,
+            t.currency,
+            f.issuer_savings_per_unit
+        )?;
     }
-    println!(
+    say!(
         "book          {} subscriptions, {} units subscribed, {} allotted, {} settled, {} issued; raised {} {}",
         b.subscriptions,
         b.subscribed_units,
@@ -332,7 +340,7 @@ fn print_series(
         b.issued_units,
         t.currency,
         b.amount_raised
-    );
+    )?;
     for (title, list) in [
         ("by category", &b.by_category),
         ("by country", &b.by_country),
@@ -342,75 +350,80 @@ fn print_series(
             .map(|x| format!("{} {}", x.key, x.subscribed_units))
             .collect();
         if !parts.is_empty() {
-            println!("  {title:<12}{}", parts.join(", "));
+            say!("  {title:<12}{}", parts.join(", "))?;
         }
     }
-    println!(
+    say!(
         "schedule      {} flows, first {} last {}",
         s.schedule.len(),
         s.schedule.first().map_or("-", |f| &f.payment_date),
         s.schedule.last().map_or("-", |f| &f.payment_date)
-    );
+    )?;
     if let Some(r) = receipt {
-        println!(
+        say!(
             "recorded as entry {} (entry hash {}), ledger size {}",
             r.index,
             hex::encode(&r.entry_hash),
             r.tree_size
-        );
+        )?;
     }
     Ok(())
 }
 
 fn print_subscriptions(list: &[pb::Subscription], json_out: bool) -> anyhow::Result<()> {
     if json_out {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&list.iter().map(subscription_json).collect::<Vec<_>>())?
-        );
+        )?;
         return Ok(());
     }
-    println!(
-        "{:>8} {:<16} {:<10} {:<14} {:<24} {:<3} {:>8} {:<10} {:>8} {:>14}",
-        "ID", "SERIES", "BANK", "INVESTOR", "CATEGORY", "CC", "UNITS", "STATUS", "ALLOTTED", "DUE"
+    let mut table = out::table(
+        &[
+            "ID", "SERIES", "BANK", "INVESTOR", "CATEGORY", "CC", "UNITS", "STATUS", "ALLOTTED",
+            "DUE",
+        ],
+        &[0, 6, 8, 9],
     );
     for s in list {
-        println!(
-            "{:>8} {:<16} {:<10} {:<14} {:<24} {:<3} {:>8} {:<10} {:>8} {:>14}",
-            s.subscription_id,
-            s.series_id,
-            s.bank_id,
-            s.investor_ref,
+        table.add_row(vec![
+            s.subscription_id.to_string(),
+            s.series_id.clone(),
+            s.bank_id.clone(),
+            s.investor_ref.clone(),
             category_name(s.category),
-            s.country,
-            s.units,
+            s.country.clone(),
+            s.units.clone(),
             subscription_status(s.status),
-            s.allotted_units,
-            s.amount_due
-        );
+            s.allotted_units.clone(),
+            s.amount_due.clone(),
+        ]);
     }
-    Ok(())
+    out::print_table(&table)
 }
 
 fn print_holdings(list: &[pb::Holding], json_out: bool) -> anyhow::Result<()> {
     if json_out {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&list.iter().map(holding_json).collect::<Vec<_>>())?
-        );
+        )?;
         return Ok(());
     }
-    println!(
-        "{:<16} {:<20} {:<12} {:>10} {:>10}",
-        "SERIES", "INVESTOR", "BANK", "UNITS", "REDEEMED"
+    let mut table = out::table(
+        &["SERIES", "INVESTOR", "BANK", "UNITS", "REDEEMED"],
+        &[3, 4],
     );
     for h in list {
-        println!(
-            "{:<16} {:<20} {:<12} {:>10} {:>10}",
-            h.series_id, h.investor_ref, h.bank_id, h.units, h.redeemed_units
-        );
+        table.add_row(vec![
+            h.series_id.clone(),
+            h.investor_ref.clone(),
+            h.bank_id.clone(),
+            h.units.clone(),
+            h.redeemed_units.clone(),
+        ]);
     }
-    Ok(())
+    out::print_table(&table)
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -524,30 +537,30 @@ pub async fn run_series(command: &SeriesCommand) -> anyhow::Result<()> {
             let c = client.connect().await?;
             let list = c.list_series().await.map_err(status_error)?;
             if client.json {
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(
                         &list.iter().map(series_json).collect::<Vec<_>>()
                     )?
-                );
+                )?;
             } else {
-                println!(
-                    "{:<16} {:<10} {:<4} {:>10} {:>12} {:>12}",
-                    "SERIES", "STATUS", "CCY", "CAP", "SUBSCRIBED", "ALLOTTED"
+                let mut table = out::table(
+                    &["SERIES", "STATUS", "CCY", "CAP", "SUBSCRIBED", "ALLOTTED"],
+                    &[3, 4, 5],
                 );
                 for s in &list {
                     let t = s.terms.clone().unwrap_or_default();
                     let b = s.book.clone().unwrap_or_default();
-                    println!(
-                        "{:<16} {:<10} {:<4} {:>10} {:>12} {:>12}",
+                    table.add_row(vec![
                         t.series_id,
                         series_status(s.status),
                         t.currency,
                         t.cap_units,
                         b.subscribed_units,
-                        b.allotted_units
-                    );
+                        b.allotted_units,
+                    ]);
                 }
+                out::print_table(&table)?;
             }
             Ok(())
         }
@@ -642,7 +655,7 @@ fn print_subscription_reply(r: &pb::SubscriptionResponse, json_out: bool) -> any
             v["receipt"] = json!({"index": rc.index, "entry_hash": hex::encode(&rc.entry_hash), "tree_size": rc.tree_size});
         }
         v["idempotent_replay"] = json!(r.idempotent_replay);
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        say!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     print_subscriptions(std::slice::from_ref(&sub), false)?;
@@ -652,11 +665,11 @@ fn print_subscription_reply(r: &pb::SubscriptionResponse, json_out: bool) -> any
         } else {
             ""
         };
-        println!(
+        say!(
             "recorded as entry {} (entry hash {}){note}",
             rc.index,
             hex::encode(&rc.entry_hash)
-        );
+        )?;
     }
     Ok(())
 }

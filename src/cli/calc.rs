@@ -4,6 +4,7 @@
 //! (numbers read exactly); output is one JSON object on stdout with every number
 //! as a decimal string; any failure is an `Err` that `main` prints on one line.
 
+use super::say;
 use crate::calendar::{Calendar, dates::parse_date};
 use crate::pricing::{
     self, Bond, BondTerms, CashFlowKind, Fixings, diaspora_yield, issuer_savings, par_coupon,
@@ -98,7 +99,7 @@ fn date_arg(name: &str, text: &str) -> Result<NaiveDate> {
 }
 
 fn print_json(value: &Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 

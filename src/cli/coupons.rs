@@ -2,6 +2,7 @@
 //! and debt-service schedules.
 
 use super::{ClientArgs, status_error};
+use super::{out, say};
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -16,36 +17,50 @@ pub struct AccrueArgs {
 pub async fn run_accrue(a: &AccrueArgs) -> anyhow::Result<()> {
     let c = a.client.connect().await?;
     let json_out = a.client.json;
+    // Each event is told as it is posted; a closed standard output does not stop
+    // the posting (it is the same whoever reads), only the telling.
+    let mut unsaid = None;
     let (posted, already, waiting) = c
         .accrue(&a.through, |d, already| {
-            if !json_out {
+            if !json_out && unsaid.is_none() {
                 let note = if already { " (already posted)" } else { "" };
-                println!(
+                unsaid = say!(
                     "{:<10} {:<12} {:<36} {}{note}",
-                    d.date, d.kind, d.event_id, d.amount
-                );
+                    d.date,
+                    d.kind,
+                    d.event_id,
+                    d.amount
+                )
+                .err();
             }
         })
         .await
         .map_err(status_error)?;
+    if let Some(e) = unsaid {
+        return Err(e);
+    }
     if json_out {
         let w: Vec<_> = waiting
             .iter()
             .map(|w| json!({"series_id": w.series_id, "flow": w.flow, "reference_rate": w.reference_rate, "fixing_date": w.fixing_date, "payment_date": w.payment_date}))
             .collect();
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"posted": posted, "already_posted": already, "waiting": w})
             )?
-        );
+        )?;
     } else {
-        println!("posted {posted} events ({already} were already posted)");
+        say!("posted {posted} events ({already} were already posted)")?;
         for w in &waiting {
-            println!(
+            say!(
                 "waiting: {} coupon {} paying {} needs the {} fixing for {}",
-                w.series_id, w.flow, w.payment_date, w.reference_rate, w.fixing_date
-            );
+                w.series_id,
+                w.flow,
+                w.payment_date,
+                w.reference_rate,
+                w.fixing_date
+            )?;
         }
     }
     Ok(())
@@ -73,10 +88,13 @@ pub async fn run_fixing(a: &FixingArgs) -> anyhow::Result<()> {
         .await
         .map_err(status_error)?;
     let rc = r.receipt.unwrap_or_default();
-    println!(
+    say!(
         "{} fixed at {} for {}: entry {}",
-        a.reference, a.rate, a.date, rc.index
-    );
+        a.reference,
+        a.rate,
+        a.date,
+        rc.index
+    )?;
     Ok(())
 }
 
@@ -113,24 +131,30 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
                        "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming)})
             })
             .collect();
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"investor_ref": s.investor_ref, "bank_id": s.bank_id, "as_of": s.as_of, "holdings": lines})
             )?
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    say!(
         "statement for {} at {} as of {}",
-        s.investor_ref, s.bank_id, s.as_of
-    );
+        s.investor_ref,
+        s.bank_id,
+        s.as_of
+    )?;
     for l in &s.holdings {
         let h = l.holding.clone().unwrap_or_default();
-        println!(
+        say!(
             "  {}: {} units ({} redeemed), accrued {} {}",
-            h.series_id, h.units, h.redeemed_units, l.currency, l.accrued
-        );
+            h.series_id,
+            h.units,
+            h.redeemed_units,
+            l.currency,
+            l.accrued
+        )?;
         let received: String = l
             .received
             .iter()
@@ -141,21 +165,21 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
                 )
             })
             .collect();
-        println!(
+        say!(
             "    received:{}",
             if received.is_empty() {
                 " none".into()
             } else {
                 received
             }
-        );
+        )?;
         for p in l.upcoming.iter().take(3) {
             let amount = if p.amount.is_empty() {
                 "waiting for a fixing".to_string()
             } else {
                 format!("{} {}", l.currency, p.amount)
             };
-            println!("    upcoming: {} {:<10} {amount}", p.payment_date, p.kind);
+            say!("    upcoming: {} {:<10} {amount}", p.payment_date, p.kind)?;
         }
     }
     Ok(())
@@ -177,44 +201,55 @@ pub async fn run_debt_service(a: &SeriesDateArgs) -> anyhow::Result<()> {
     let d = c.debt_service(&a.series).await.map_err(status_error)?;
     if a.client.json {
         let lines: Vec<_> = d.lines.iter().map(|l| json!({"payment_date": l.payment_date, "kind": l.kind, "amount": l.amount, "status": l.status})).collect();
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"series_id": d.series_id, "currency": d.currency, "units_outstanding": d.units_outstanding, "lines": lines})
             )?
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    say!(
         "debt service of {} ({} units outstanding), in {}",
-        d.series_id, d.units_outstanding, d.currency
-    );
-    println!("{:<12} {:<11} {:>20} STATUS", "DATE", "KIND", "AMOUNT");
+        d.series_id,
+        d.units_outstanding,
+        d.currency
+    )?;
+    let mut table = out::table(&["DATE", "KIND", "AMOUNT", "STATUS"], &[2]);
     for l in &d.lines {
-        println!(
-            "{:<12} {:<11} {:>20} {}",
-            l.payment_date, l.kind, l.amount, l.status
-        );
+        table.add_row(vec![
+            l.payment_date.clone(),
+            l.kind.clone(),
+            l.amount.clone(),
+            l.status.clone(),
+        ]);
     }
-    Ok(())
+    out::print_table(&table)
 }
 
 pub async fn run_accrued(a: &SeriesDateArgs) -> anyhow::Result<()> {
     let c = a.client.connect().await?;
     let r = c.accrued(&a.series, &a.as_of).await.map_err(status_error)?;
     if a.client.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"series_id": r.series_id, "as_of": r.as_of, "currency": r.currency, "per_unit": r.per_unit,
                 "units": r.units, "total": r.total, "holdings": r.holdings})
             )?
-        );
+        )?;
     } else {
-        println!(
+        say!(
             "{} as of {}: accrued {} {} per unit; {} {} over {} units in {} holdings",
-            r.series_id, r.as_of, r.currency, r.per_unit, r.currency, r.total, r.units, r.holdings
-        );
+            r.series_id,
+            r.as_of,
+            r.currency,
+            r.per_unit,
+            r.currency,
+            r.total,
+            r.units,
+            r.holdings
+        )?;
     }
     Ok(())
 }

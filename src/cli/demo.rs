@@ -6,6 +6,7 @@
 //! final verification. The server's clock is simulated so years pass in seconds;
 //! everything else is the production path.
 
+use super::say;
 use crate::client::{Client, SeriesAction};
 use crate::clock::ManualClock;
 use crate::ledger::keys;
@@ -47,8 +48,8 @@ pub struct DemoSummary {
     pub verified_entries: u64,
 }
 
-fn step(n: usize, text: &str) {
-    println!("[{n:>2}] {text}");
+fn step(n: usize, text: &str) -> anyhow::Result<()> {
+    say!("[{n:>2}] {text}")
 }
 
 fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
@@ -135,316 +136,453 @@ fn status(e: tonic::Status) -> anyhow::Error {
     super::status_error(e)
 }
 
+/// The participants of the programme, each a client signing with its own key.
+struct Cast {
+    treasury: Client,
+    banks: [Client; 2],
+    auditor: Client,
+    engine: Client,
+}
+
+/// A series of the programme: its id and terms.
+type Series = (&'static str, pb::SeriesTerms);
+
+/// A demo under way: the ledger, its server on loopback, the simulated clock and
+/// what the summary will say.
+struct Demo<'a> {
+    args: &'a DemoArgs,
+    data: PathBuf,
+    store: PathBuf,
+    start: DateTime<Utc>,
+    clock: Arc<ManualClock>,
+    ledger: Ledger,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    admin: Client,
+    summary: DemoSummary,
+}
+
 /// Runs the demo, narrating on stdout; returns the summary.
 pub async fn run_demo(args: &DemoArgs) -> anyhow::Result<DemoSummary> {
-    let temp = tempdir()?;
-    let data = args.data.clone().unwrap_or_else(|| temp.clone());
-    std::fs::create_dir_all(&data)?;
-    let store = data.join("store");
-    anyhow::ensure!(
-        !store.exists(),
-        "{} already holds a store; give an empty --data folder",
-        data.display()
-    );
-    let now = Utc::now();
-    let start = Utc
-        .with_ymd_and_hms(now.year(), now.month(), now.day(), 9, 0, 0)
-        .single()
-        .unwrap_or(now);
-    let clock = Arc::new(ManualClock::new(start));
-    let mut summary = DemoSummary {
-        discount_bps: Decimal::from(150),
-        ..Default::default()
-    };
+    let mut demo = Demo::start(args).await?;
+    let cast = demo.register_participants().await?;
+    let series = demo.price_series(&cast).await?;
+    demo.subscribe(&cast, &series).await?;
+    demo.allot(&cast, &series).await?;
+    demo.settle_and_issue(&cast, &series).await?;
+    demo.run_to_maturity(&cast, &series).await?;
+    demo.verify(cast, &series).await
+}
 
-    step(
-        1,
-        &format!(
-            "genesis: a new ledger in {} with its ledger key and an admin key",
+impl<'a> Demo<'a> {
+    /// Step 1: genesis in the data folder (its ledger key, public key and admin
+    /// key beside the store) and a server on loopback.
+    async fn start(args: &'a DemoArgs) -> anyhow::Result<Demo<'a>> {
+        let data = match &args.data {
+            Some(data) => data.clone(),
+            None => tempdir(),
+        };
+        std::fs::create_dir_all(&data)?;
+        let store = data.join("store");
+        anyhow::ensure!(
+            !store.exists(),
+            "{} already holds a store; give an empty --data folder",
             data.display()
-        ),
-    );
-    let ledger_key = keys::generate();
-    let admin_key = keys::generate();
-    keys::write_private_key(&data.join("ledger.key"), &ledger_key)?;
-    keys::write_private_key(&data.join("admin.key"), &admin_key)?;
-    let ledger = Ledger::create(
-        &store,
-        &ledger_key,
-        Genesis {
-            origin: "demo.dbond/diaspora-bonds".into(),
-            admin_participant_id: ParticipantId::parse("id", "admin")?,
-            admin_key: &admin_key,
-        },
-        clock.clone(),
-    )?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::service::serve(
-        ledger.clone(),
-        clock.clone(),
-        listener,
-        Default::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    println!("     gRPC server listening on {addr} (simulated clock starting {start})");
-    let admin = Client::connect(&addr, admin_key)
-        .await?
-        .with_clock(clock.clone());
-
-    step(
-        2,
-        "register the treasury, two custodian banks, an auditor and the accrual engine",
-    );
-    let mut keys_of = BTreeMap::new();
-    for (id, role, name) in [
-        ("treasury", pb::Role::Treasury, "Ministry of Finance"),
-        ("bank-baku", pb::Role::Bank, "Bank of Baku (custodian)"),
-        (
-            "bank-berlin",
-            pb::Role::Bank,
-            "Berliner Diaspora Bank (custodian)",
-        ),
-        ("auditor", pb::Role::Auditor, "Chamber of Accounts"),
-        ("engine", pb::Role::Engine, "Coupon accrual engine"),
-    ] {
-        let k = keys::generate();
-        if args.data.is_some() {
-            // Kept with the store, to try the other verbs on it afterwards.
-            keys::write_private_key(&data.join(format!("{id}.key")), &k)?;
-        }
-        admin
-            .register(id, role, &k.verifying_key(), name)
-            .await
-            .map_err(status)?;
-        keys_of.insert(id, admin.as_key(k));
-        println!("     {id:<12} {name}");
-    }
-    let treasury = &keys_of["treasury"];
-    let banks = [&keys_of["bank-baku"], &keys_of["bank-berlin"]];
-    let auditor = &keys_of["auditor"];
-    let engine = &keys_of["engine"];
-
-    step(
-        3,
-        "the treasury prices two series with a 150 bp patriotic discount (par coupon at the diaspora yield)",
-    );
-    let series = [
-        (
-            "AZ-DIASPORA-USD",
-            terms(
-                "AZ-DIASPORA-USD",
-                "Diaspora Development Bond (USD)",
-                "USD",
-                "semiannual",
-                3,
-                4000,
-                start,
-            ),
-        ),
-        (
-            "AZ-DIASPORA-EUR",
-            terms(
-                "AZ-DIASPORA-EUR",
-                "Diaspora Development Bond (EUR)",
-                "EUR",
-                "annual",
-                2,
-                3000,
-                start,
-            ),
-        ),
-    ];
-    for (id, t) in &series {
-        let s = treasury
-            .create_series(t.clone())
-            .await
-            .map_err(status)?
-            .series
-            .unwrap_or_default();
-        let f = s.figures.unwrap_or_default();
-        println!(
-            "     {id}: reference {} - 150 bp = diaspora yield {}; par coupon {}; issue price {}%; saves the issuer {} {} per unit",
-            f.reference_yield,
-            f.issue_yield,
-            f.coupon_rate,
-            f.issue_price,
-            t.currency,
-            dec(&f.issuer_savings_per_unit).round_dp(2)
         );
-        treasury
-            .series_action(SeriesAction::Open, id)
-            .await
-            .map_err(status)?;
-    }
-
-    step(
-        4,
-        &format!(
-            "{} subscriptions from investors in {} countries through both banks",
-            args.subscriptions,
-            COUNTRIES.len()
-        ),
-    );
-    clock.set(start + Duration::days(2));
-    for i in 0..args.subscriptions {
-        let (id, _) = &series[i % 2];
-        let units = 20 + (i as u64 * 53) % 220;
-        banks[i % 4 / 2]
-            .submit(pb::SubmitSubscription {
-                series_id: id.to_string(),
-                investor_ref: format!("inv-{i:03}"),
-                category: CATEGORIES[i % 4] as i32,
-                country: COUNTRIES[i % COUNTRIES.len()].into(),
-                units: units.to_string(),
-                idempotency_key: format!("order-{i}"),
-            })
-            .await
-            .map_err(status)?;
-    }
-    summary.subscriptions = args.subscriptions;
-    for (id, _) in &series {
-        let s = auditor.get_series(id).await.map_err(status)?;
-        let b = s.book.unwrap_or_default();
-        let t = s.terms.unwrap_or_default();
-        println!(
-            "     {id}: {} subscriptions for {} units against a cap of {}",
-            b.subscriptions, b.subscribed_units, t.cap_units
-        );
-    }
-
-    step(
-        5,
-        "the window closes; the oversubscribed books are allotted pro rata in whole units",
-    );
-    clock.set(start + Duration::days(15));
-    for (id, _) in &series {
-        treasury
-            .series_action(SeriesAction::Close, id)
-            .await
-            .map_err(status)?;
-        let s = treasury
-            .series_action(SeriesAction::Allot, id)
-            .await
-            .map_err(status)?
-            .series
-            .unwrap_or_default();
-        let b = s.book.unwrap_or_default();
-        println!(
-            "     {id}: {} of {} units allotted",
-            b.allotted_units, b.subscribed_units
-        );
-    }
-
-    step(
-        6,
-        "the banks confirm settlement of every allotment; the treasury issues both series",
-    );
-    clock.set(start + Duration::days(17));
-    for bank in banks {
-        for s in bank.all_subscriptions("").await.map_err(status)? {
-            if s.status == pb::SubscriptionStatus::Allotted as i32 && s.allotted_units != "0" {
-                bank.settle(s.subscription_id).await.map_err(status)?;
-            }
-        }
-    }
-    for (id, t) in &series {
-        let s = treasury
-            .series_action(SeriesAction::Issue, id)
-            .await
-            .map_err(status)?
-            .series
-            .unwrap_or_default();
-        let b = s.book.unwrap_or_default();
-        let f = s.figures.unwrap_or_default();
-        let raised = dec(&b.amount_raised);
-        let units = dec(&b.issued_units);
-        *summary.raised.entry(t.currency.clone()).or_default() += raised;
-        *summary.savings.entry(t.currency.clone()).or_default() +=
-            (dec(&f.issuer_savings_per_unit) * units).round_dp(2);
-        summary.holders += auditor.all_holders(id, 1000).await.map_err(status)?.len();
-        println!(
-            "     {id}: {} units issued, {} {} raised",
-            b.issued_units, t.currency, raised
-        );
-    }
-
-    step(
-        7,
-        "the accrual engine runs to maturity: record dates, coupons and redemptions, posted once each",
-    );
-    let last_maturity = series
-        .iter()
-        .filter_map(|(_, t)| chrono::NaiveDate::parse_from_str(&t.maturity_date, "%Y-%m-%d").ok())
-        .max();
-    let mut year = start.year();
-    let end = last_maturity.map(|d| d.year() + 1).unwrap_or(year + 4);
-    while year < end {
-        year += 1;
-        let at = Utc
-            .with_ymd_and_hms(year, 1, 31, 9, 0, 0)
+        let now = Utc::now();
+        let start = Utc
+            .with_ymd_and_hms(now.year(), now.month(), now.day(), 9, 0, 0)
             .single()
-            .unwrap_or(start);
-        clock.set(at);
-        let (posted, _, waiting) = engine
-            .accrue(&at.date_naive().to_string(), |_, _| {})
-            .await
-            .map_err(status)?;
-        println!(
-            "     through {}: {posted} events posted{}",
-            at.date_naive(),
-            if waiting.is_empty() {
-                String::new()
-            } else {
-                format!(", {} waiting for fixings", waiting.len())
-            }
-        );
-    }
-    for (id, t) in &series {
-        let d = treasury.debt_service(id).await.map_err(status)?;
-        for l in d.lines.iter().filter(|l| l.status == "paid") {
-            let target = if l.kind == "coupon" {
-                &mut summary.coupons_paid
-            } else {
-                &mut summary.redeemed
-            };
-            *target.entry(t.currency.clone()).or_default() += dec(&l.amount);
-        }
-        let s = auditor.get_series(id).await.map_err(status)?;
-        println!(
-            "     {id}: {}",
-            if s.status == pb::SeriesStatus::Matured as i32 {
-                "matured, every holding redeemed"
-            } else {
-                "not matured yet"
-            }
-        );
+            .unwrap_or(now);
+        let clock = Arc::new(ManualClock::new(start));
+        step(
+            1,
+            &format!(
+                "genesis: a new ledger in {} with its ledger key and an admin key",
+                data.display()
+            ),
+        )?;
+        let paths = super::serve::DataPaths::new(&data);
+        let ledger_key = keys::generate();
+        let admin_key = keys::generate();
+        keys::write_private_key(&paths.ledger_key, &ledger_key)?;
+        keys::write_public_key(&paths.ledger_public_key, &ledger_key.verifying_key())?;
+        keys::write_private_key(&paths.admin_key, &admin_key)?;
+        let ledger = Ledger::create(
+            &store,
+            &ledger_key,
+            Genesis {
+                origin: "demo.dbond/diaspora-bonds".into(),
+                admin_participant_id: ParticipantId::parse("id", "admin")?,
+                admin_key: &admin_key,
+            },
+            clock.clone(),
+        )?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(crate::service::serve(
+            ledger.clone(),
+            clock.clone(),
+            listener,
+            Default::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        say!("     gRPC server listening on {addr} (simulated clock starting {start})")?;
+        let admin = Client::connect(&addr, admin_key)
+            .await?
+            .with_clock(clock.clone());
+        Ok(Demo {
+            args,
+            data,
+            store,
+            start,
+            clock,
+            ledger,
+            stop,
+            server,
+            admin,
+            summary: DemoSummary {
+                discount_bps: Decimal::from(150),
+                ..Default::default()
+            },
+        })
     }
 
-    step(
-        8,
-        "verify: the auditor streams the whole ledger, checks every signature, link, event and the signed checkpoint, and compares the replayed registry with what the server reports",
-    );
-    let online = crate::audit::online::verify_server(auditor, &[], |_, _| {}).await?;
-    let verified = online.verified;
-    println!(
-        "     online: {} entries verified; replay equals the server's {} participants, {} series, {} subscriptions, {} holdings",
-        verified.size,
-        online.compared.participants,
-        online.compared.series,
-        online.compared.subscriptions,
-        online.compared.holdings
-    );
-    // A bank's receipt for one investor's first coupon: checkable offline, alone.
-    let bank = banks[0];
-    let mine = bank.all_subscriptions(series[0].0).await.map_err(status)?;
-    if let Some(first) = mine.iter().find(|s| s.bank_id == "bank-baku") {
+    /// Step 2: the treasury, two banks, an auditor and the engine.
+    async fn register_participants(&self) -> anyhow::Result<Cast> {
+        step(
+            2,
+            "register the treasury, two custodian banks, an auditor and the accrual engine",
+        )?;
+        let mut clients = BTreeMap::new();
+        for (id, role, name) in [
+            ("treasury", pb::Role::Treasury, "Ministry of Finance"),
+            ("bank-baku", pb::Role::Bank, "Bank of Baku (custodian)"),
+            (
+                "bank-berlin",
+                pb::Role::Bank,
+                "Berliner Diaspora Bank (custodian)",
+            ),
+            ("auditor", pb::Role::Auditor, "Chamber of Accounts"),
+            ("engine", pb::Role::Engine, "Coupon accrual engine"),
+        ] {
+            let k = keys::generate();
+            if self.args.data.is_some() {
+                // Kept with the store, to try the other verbs on it afterwards.
+                keys::write_private_key(&self.data.join(format!("{id}.key")), &k)?;
+            }
+            self.admin
+                .register(id, role, &k.verifying_key(), name)
+                .await
+                .map_err(status)?;
+            clients.insert(id, self.admin.as_key(k));
+            say!("     {id:<12} {name}")?;
+        }
+        let mut take = |id: &str| {
+            clients
+                .remove(id)
+                .ok_or_else(|| anyhow::anyhow!("participant {id} was not registered"))
+        };
+        Ok(Cast {
+            treasury: take("treasury")?,
+            banks: [take("bank-baku")?, take("bank-berlin")?],
+            auditor: take("auditor")?,
+            engine: take("engine")?,
+        })
+    }
+
+    /// Step 3: two series priced with a patriotic discount, opened.
+    async fn price_series(&self, cast: &Cast) -> anyhow::Result<[Series; 2]> {
+        step(
+            3,
+            "the treasury prices two series with a 150 bp patriotic discount (par coupon at the diaspora yield)",
+        )?;
+        let series = [
+            (
+                "AZ-DIASPORA-USD",
+                terms(
+                    "AZ-DIASPORA-USD",
+                    "Diaspora Development Bond (USD)",
+                    "USD",
+                    "semiannual",
+                    3,
+                    4000,
+                    self.start,
+                ),
+            ),
+            (
+                "AZ-DIASPORA-EUR",
+                terms(
+                    "AZ-DIASPORA-EUR",
+                    "Diaspora Development Bond (EUR)",
+                    "EUR",
+                    "annual",
+                    2,
+                    3000,
+                    self.start,
+                ),
+            ),
+        ];
+        for (id, t) in &series {
+            let s = cast
+                .treasury
+                .create_series(t.clone())
+                .await
+                .map_err(status)?
+                .series
+                .unwrap_or_default();
+            let f = s.figures.unwrap_or_default();
+            say!(
+                "     {id}: reference {} - 150 bp = diaspora yield {}; par coupon {}; issue price {}%; saves the issuer {} {} per unit",
+                f.reference_yield,
+                f.issue_yield,
+                f.coupon_rate,
+                f.issue_price,
+                t.currency,
+                dec(&f.issuer_savings_per_unit).round_dp(2)
+            )?;
+            cast.treasury
+                .series_action(SeriesAction::Open, id)
+                .await
+                .map_err(status)?;
+        }
+        Ok(series)
+    }
+
+    /// Step 4: subscriptions from investors in several countries, through both banks.
+    async fn subscribe(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
+        let count = self.args.subscriptions;
+        step(
+            4,
+            &format!(
+                "{count} subscriptions from investors in {} countries through both banks",
+                COUNTRIES.len()
+            ),
+        )?;
+        self.clock.set(self.start + Duration::days(2));
+        for i in 0..count {
+            let (id, _) = &series[i % 2];
+            let units = 20 + (i as u64 * 53) % 220;
+            cast.banks[i % 4 / 2]
+                .submit(pb::SubmitSubscription {
+                    series_id: id.to_string(),
+                    investor_ref: format!("inv-{i:03}"),
+                    category: CATEGORIES[i % 4] as i32,
+                    country: COUNTRIES[i % COUNTRIES.len()].into(),
+                    units: units.to_string(),
+                    idempotency_key: format!("order-{i}"),
+                })
+                .await
+                .map_err(status)?;
+        }
+        self.summary.subscriptions = count;
+        for (id, _) in series {
+            let s = cast.auditor.get_series(id).await.map_err(status)?;
+            let b = s.book.unwrap_or_default();
+            let t = s.terms.unwrap_or_default();
+            say!(
+                "     {id}: {} subscriptions for {} units against a cap of {}",
+                b.subscriptions,
+                b.subscribed_units,
+                t.cap_units
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Step 5: the windows close and the books are allotted pro rata.
+    async fn allot(&self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
+        step(
+            5,
+            "the window closes; the oversubscribed books are allotted pro rata in whole units",
+        )?;
+        self.clock.set(self.start + Duration::days(15));
+        for (id, _) in series {
+            cast.treasury
+                .series_action(SeriesAction::Close, id)
+                .await
+                .map_err(status)?;
+            let s = cast
+                .treasury
+                .series_action(SeriesAction::Allot, id)
+                .await
+                .map_err(status)?
+                .series
+                .unwrap_or_default();
+            let b = s.book.unwrap_or_default();
+            say!(
+                "     {id}: {} of {} units allotted",
+                b.allotted_units,
+                b.subscribed_units
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Step 6: every allotment settled; both series issued.
+    async fn settle_and_issue(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
+        step(
+            6,
+            "the banks confirm settlement of every allotment; the treasury issues both series",
+        )?;
+        self.clock.set(self.start + Duration::days(17));
+        for bank in &cast.banks {
+            for s in bank.all_subscriptions("").await.map_err(status)? {
+                if s.status == pb::SubscriptionStatus::Allotted as i32 && s.allotted_units != "0" {
+                    bank.settle(s.subscription_id).await.map_err(status)?;
+                }
+            }
+        }
+        for (id, t) in series {
+            let s = cast
+                .treasury
+                .series_action(SeriesAction::Issue, id)
+                .await
+                .map_err(status)?
+                .series
+                .unwrap_or_default();
+            let b = s.book.unwrap_or_default();
+            let f = s.figures.unwrap_or_default();
+            let raised = dec(&b.amount_raised);
+            let units = dec(&b.issued_units);
+            let summary = &mut self.summary;
+            *summary.raised.entry(t.currency.clone()).or_default() += raised;
+            *summary.savings.entry(t.currency.clone()).or_default() +=
+                (dec(&f.issuer_savings_per_unit) * units).round_dp(2);
+            summary.holders += cast
+                .auditor
+                .all_holders(id, 1000)
+                .await
+                .map_err(status)?
+                .len();
+            say!(
+                "     {id}: {} units issued, {} {} raised",
+                b.issued_units,
+                t.currency,
+                raised
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Step 7: the engine runs once a year until past the last maturity.
+    async fn run_to_maturity(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
+        step(
+            7,
+            "the accrual engine runs to maturity: record dates, coupons and redemptions, posted once each",
+        )?;
+        let last_maturity = series
+            .iter()
+            .filter_map(|(_, t)| {
+                chrono::NaiveDate::parse_from_str(&t.maturity_date, "%Y-%m-%d").ok()
+            })
+            .max();
+        let mut year = self.start.year();
+        let end = last_maturity.map(|d| d.year() + 1).unwrap_or(year + 4);
+        while year < end {
+            year += 1;
+            let at = Utc
+                .with_ymd_and_hms(year, 1, 31, 9, 0, 0)
+                .single()
+                .unwrap_or(self.start);
+            self.clock.set(at);
+            let (posted, _, waiting) = cast
+                .engine
+                .accrue(&at.date_naive().to_string(), |_, _| {})
+                .await
+                .map_err(status)?;
+            say!(
+                "     through {}: {posted} events posted{}",
+                at.date_naive(),
+                if waiting.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} waiting for fixings", waiting.len())
+                }
+            )?;
+        }
+        for (id, t) in series {
+            let d = cast.treasury.debt_service(id).await.map_err(status)?;
+            for l in d.lines.iter().filter(|l| l.status == "paid") {
+                let paid = if l.kind == "coupon" {
+                    &mut self.summary.coupons_paid
+                } else {
+                    &mut self.summary.redeemed
+                };
+                *paid.entry(t.currency.clone()).or_default() += dec(&l.amount);
+            }
+            let s = cast.auditor.get_series(id).await.map_err(status)?;
+            say!(
+                "     {id}: {}",
+                if s.status == pb::SeriesStatus::Matured as i32 {
+                    "matured, every holding redeemed"
+                } else {
+                    "not matured yet"
+                }
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Step 8: the auditor verifies online against the registry, a bank checks a
+    /// receipt offline, and once the server has stopped the store verifies from
+    /// disk. Then the summary.
+    async fn verify(mut self, cast: Cast, series: &[Series; 2]) -> anyhow::Result<DemoSummary> {
+        step(
+            8,
+            "verify: the auditor streams the whole ledger, checks every signature, link, event and the signed checkpoint, and compares the replayed registry with what the server reports",
+        )?;
+        let online = crate::audit::online::verify_server(&cast.auditor, &[], |_, _| {}).await?;
+        let verified = online.verified;
+        say!(
+            "     online: {} entries verified; replay equals the server's {} participants, {} series, {} subscriptions, {} holdings",
+            verified.size,
+            online.compared.participants,
+            online.compared.series,
+            online.compared.subscriptions,
+            online.compared.holdings
+        )?;
+        self.check_a_receipt(&cast.banks[0], series[0].0).await?;
+        self.summary.ledger_entries = online.checkpoint.size;
+        self.summary.verified_entries = verified.size;
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+        drop(cast);
+        drop(self.admin);
+        self.ledger.close()?;
+        // And once more offline, from the bytes on disk, as `dbond verify --data` does.
+        let offline = crate::audit::verify_store(&self.store, |_, _| {})?;
+        anyhow::ensure!(
+            offline.size == verified.size,
+            "offline verification saw {} entries, online {}",
+            offline.size,
+            verified.size
+        );
+        print_summary(&self.summary)?;
+        if self.args.data.is_some() {
+            say!(
+                "  store kept in           {d} with the participants' keys and a receipt\n                          check it again:  dbond verify --data {d}\n                          export it:       dbond export --data {d} --out ledger.dbx && dbond verify --export ledger.dbx\n                          check a receipt: dbond verify-receipt --receipt {d}/receipt.json --ledger-key {d}/ledger.pub",
+                d = self.data.display()
+            )?;
+        } else {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
+        Ok(self.summary)
+    }
+
+    /// A bank's receipt for one investor's first coupon, checked offline against
+    /// the ledger key alone (and kept with a kept store).
+    async fn check_a_receipt(&self, bank: &Client, series_id: &str) -> anyhow::Result<()> {
+        let mine = bank.all_subscriptions(series_id).await.map_err(status)?;
+        let Some(first) = mine.iter().find(|s| s.bank_id == "bank-baku") else {
+            return Ok(());
+        };
         let receipt = bank
             .receipt(pb::get_receipt::Target::Payment(pb::PaymentRef {
-                event_id: format!("{}/coupon/1", series[0].0),
+                event_id: format!("{series_id}/coupon/1"),
                 investor_ref: first.investor_ref.clone(),
                 bank_id: String::new(),
             }))
@@ -452,78 +590,60 @@ pub async fn run_demo(args: &DemoArgs) -> anyhow::Result<DemoSummary> {
             .map_err(status)?;
         let file = crate::audit::receipt::ReceiptFile::from(&receipt);
         let checked =
-            crate::audit::receipt::verify_receipt(&file, Some(ledger.ledger_public_key()))?;
-        println!(
+            crate::audit::receipt::verify_receipt(&file, Some(self.ledger.ledger_public_key()))?;
+        say!(
             "     receipt: {} (entry {}, proved in the checkpoint of size {})",
-            checked.description, checked.index, checked.checkpoint.size
-        );
-        if args.data.is_some() {
-            std::fs::write(data.join("receipt.json"), file.to_json())?;
+            checked.description,
+            checked.index,
+            checked.checkpoint.size
+        )?;
+        if self.args.data.is_some() {
+            std::fs::write(self.data.join("receipt.json"), file.to_json())?;
         }
+        Ok(())
     }
-    summary.ledger_entries = online.checkpoint.size;
-    summary.verified_entries = verified.size;
-    let _ = stop.send(());
-    let _ = server.await;
-    drop(keys_of);
-    drop(admin);
-    ledger.close()?;
-    // And once more offline, from the bytes on disk, as `dbond verify --data` does.
-    let offline = crate::audit::verify_store(&store, |_, _| {})?;
-    anyhow::ensure!(
-        offline.size == verified.size,
-        "offline verification saw {} entries, online {}",
-        offline.size,
-        verified.size
-    );
-
-    println!();
-    println!("Summary");
-    for (ccy, v) in &summary.raised {
-        println!("  money raised            {ccy} {v}");
-    }
-    println!(
-        "  patriotic discount      {} bp below the market yield",
-        summary.discount_bps
-    );
-    for (ccy, v) in &summary.savings {
-        println!("  saved the issuer        {ccy} {v} (present value of the coupons not paid)");
-    }
-    for (ccy, v) in &summary.coupons_paid {
-        println!("  coupons paid            {ccy} {v}");
-    }
-    for (ccy, v) in &summary.redeemed {
-        println!("  principal redeemed      {ccy} {v}");
-    }
-    println!(
-        "  investors               {} subscriptions, {} holdings",
-        summary.subscriptions, summary.holders
-    );
-    println!(
-        "  ledger                  {} entries",
-        summary.ledger_entries
-    );
-    println!(
-        "  verification            OK: {} entries, every signature, link and event, and the signed checkpoint (online, then offline from disk)",
-        summary.verified_entries
-    );
-    if args.data.is_some() {
-        println!(
-            "  store kept in           {d} with the participants' keys and a receipt\n                          check it again:  dbond verify --data {d}\n                          export it:       dbond export --data {d} --out ledger.dbx && dbond verify --export ledger.dbx\n                          check a receipt: dbond verify-receipt --receipt {d}/receipt.json",
-            d = data.display()
-        );
-    } else {
-        let _ = std::fs::remove_dir_all(&temp);
-    }
-    Ok(summary)
 }
 
-fn tempdir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
+fn print_summary(summary: &DemoSummary) -> anyhow::Result<()> {
+    say!()?;
+    say!("Summary")?;
+    for (ccy, v) in &summary.raised {
+        say!("  money raised            {ccy} {v}")?;
+    }
+    say!(
+        "  patriotic discount      {} bp below the market yield",
+        summary.discount_bps
+    )?;
+    for (ccy, v) in &summary.savings {
+        say!("  saved the issuer        {ccy} {v} (present value of the coupons not paid)")?;
+    }
+    for (ccy, v) in &summary.coupons_paid {
+        say!("  coupons paid            {ccy} {v}")?;
+    }
+    for (ccy, v) in &summary.redeemed {
+        say!("  principal redeemed      {ccy} {v}")?;
+    }
+    say!(
+        "  investors               {} subscriptions, {} holdings",
+        summary.subscriptions,
+        summary.holders
+    )?;
+    say!(
+        "  ledger                  {} entries",
+        summary.ledger_entries
+    )?;
+    say!(
+        "  verification            OK: {} entries, every signature, link and event, and the signed checkpoint (online, then offline from disk)",
+        summary.verified_entries
+    )
+}
+
+/// A fresh folder name under the system's temporary folder.
+fn tempdir() -> PathBuf {
+    std::env::temp_dir().join(format!(
         "dbond-demo-{}",
         hex::encode(rand::random::<[u8; 6]>())
-    ));
-    Ok(dir)
+    ))
 }
 
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {

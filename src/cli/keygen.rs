@@ -1,5 +1,6 @@
 //! `dbond keygen`: a participant key pair to files.
 
+use super::say;
 use crate::ledger::keys::{self, KeyId};
 use std::path::PathBuf;
 
@@ -16,14 +17,14 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<()> {
     let public = args.out.with_extension("pub");
     keys::write_private_key(&private, &key)?;
     keys::write_public_key(&public, &key.verifying_key())?;
-    println!("key id       {}", KeyId::of(&key.verifying_key()));
-    println!(
+    say!("key id       {}", KeyId::of(&key.verifying_key()))?;
+    say!(
         "private key  {} (keep it secret; mode 0600)",
         private.display()
-    );
-    println!(
+    )?;
+    say!(
         "public key   {} (give this to the ledger admin)",
         public.display()
-    );
+    )?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! subscription rate, latency percentiles and errors by status code, and finally
 //! checks that every acknowledged write is on the ledger.
 
+use super::say;
 use crate::client::{Client, CommandKind, SeriesAction};
 use crate::ledger::keys;
 use crate::proto as pb;
@@ -80,38 +81,39 @@ impl LoadReport {
         self.subscriptions * 1000 / ms
     }
 
-    pub fn print(&self) {
-        println!("{} subscriptions/s", self.rate_per_s());
-        println!(
+    pub fn print(&self) -> anyhow::Result<()> {
+        say!("{} subscriptions/s", self.rate_per_s())?;
+        say!(
             "acknowledged: {} subscriptions, {} withdrawals, {} reads in {:.2} s",
             self.subscriptions,
             self.withdrawals,
             self.reads,
             self.elapsed.as_secs_f64()
-        );
+        )?;
         let ms = |us: u64| format!("{}.{:03} ms", us / 1000, us % 1000);
-        println!(
+        say!(
             "latency: p50 {}  p90 {}  p99 {}  max {}",
             ms(self.percentile_us(50)),
             ms(self.percentile_us(90)),
             ms(self.percentile_us(99)),
             ms(self.latencies_us.last().copied().unwrap_or(0))
-        );
+        )?;
         if self.errors.is_empty() {
-            println!("errors: none");
+            say!("errors: none")?;
         } else {
             let parts: Vec<String> = self
                 .errors
                 .iter()
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
-            println!("errors: {}", parts.join(", "));
+            say!("errors: {}", parts.join(", "))?;
         }
         if let Some(n) = self.checked {
-            println!(
+            say!(
                 "check: all {n} acknowledged writes are on the ledger (entry hashes match the receipts)"
-            );
+            )?;
         }
+        Ok(())
     }
 }
 
@@ -448,7 +450,5 @@ async fn check_acknowledged(admin: &Client, mut acked: Vec<(u64, Vec<u8>)>) -> a
 }
 
 pub async fn run(args: &LoadArgs) -> anyhow::Result<()> {
-    let report = run_load(args).await?;
-    report.print();
-    Ok(())
+    run_load(args).await?.print()
 }

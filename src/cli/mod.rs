@@ -8,11 +8,13 @@ pub mod coupons;
 pub mod demo;
 pub mod keygen;
 pub mod load;
+pub mod out;
 pub mod participant;
 pub mod report;
 pub mod serve;
 pub mod verify;
 
+pub(crate) use out::say;
 use std::path::PathBuf;
 
 /// Where a client verb connects and which key it signs with.

@@ -1,6 +1,7 @@
 //! `dbond participant ...`: register, rotate, revoke and list participants.
 
 use super::{ClientArgs, status_error};
+use super::{out, say};
 use crate::ledger::keys;
 use crate::proto as pb;
 use crate::registry::Role;
@@ -78,13 +79,10 @@ fn print(
         if let Some(r) = receipt {
             out["receipt"] = serde_json::json!({ "index": r.index, "entry_hash": hex::encode(&r.entry_hash), "tree_size": r.tree_size });
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
-    println!(
-        "{:<24} {:<10} {:<8} {:<16} NAME",
-        "PARTICIPANT", "ROLE", "STATUS", "KEY ID"
-    );
+    let mut table = out::table(&["PARTICIPANT", "ROLE", "STATUS", "KEY ID", "NAME"], &[]);
     for p in participants {
         let role = pb::Role::try_from(p.role)
             .map(|r| r.as_str_name().trim_start_matches("ROLE_").to_lowercase())
@@ -96,18 +94,22 @@ fn print(
                     .to_lowercase()
             })
             .unwrap_or_default();
-        println!(
-            "{:<24} {:<10} {:<8} {:<16} {}",
-            p.participant_id, role, status, p.key_id, p.display_name
-        );
+        table.add_row(vec![
+            p.participant_id.clone(),
+            role,
+            status,
+            p.key_id.clone(),
+            p.display_name.clone(),
+        ]);
     }
+    out::print_table(&table)?;
     if let Some(r) = receipt {
-        println!(
+        say!(
             "recorded as entry {} (entry hash {}), ledger size {}",
             r.index,
             hex::encode(&r.entry_hash),
             r.tree_size
-        );
+        )?;
     }
     Ok(())
 }

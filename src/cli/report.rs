@@ -1,5 +1,6 @@
 //! `dbond report`: HTML reports with SVG charts, per series, from a stopped store.
 
+use super::say;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -22,19 +23,19 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let view = crate::report::load(&store)?;
     let written = crate::report::write(&view, &args.out)?;
     for s in &written.series {
-        println!(
+        say!(
             "series {}: {} ({} charts in {})",
             s.series_id,
             s.page.display(),
             s.charts.len(),
             args.out.join(&s.series_id).display()
-        );
+        )?;
     }
-    println!(
+    say!(
         "report written to {} ({} series, from {} verified entries)",
         written.index.display(),
         written.series.len(),
         view.size
-    );
+    )?;
     Ok(())
 }

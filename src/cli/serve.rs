@@ -1,6 +1,7 @@
 //! `dbond serve`: open (or on first start create) the ledger in a data folder and
 //! serve it over gRPC until SIGINT/SIGTERM.
 
+use super::say;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigLayer, LimitsLayer, ServerConfig, TlsLayer};
 use crate::ledger::keys::{self, KeyId};
@@ -102,6 +103,8 @@ impl ServeArgs {
 pub struct DataPaths {
     pub store: PathBuf,
     pub ledger_key: PathBuf,
+    /// The ledger key's public half, for auditors and banks to pin.
+    pub ledger_public_key: PathBuf,
     pub admin_key: PathBuf,
 }
 
@@ -110,6 +113,7 @@ impl DataPaths {
         DataPaths {
             store: data.join("store"),
             ledger_key: data.join("ledger.key"),
+            ledger_public_key: data.join("ledger.pub"),
             admin_key: data.join("admin.key"),
         }
     }
@@ -149,8 +153,8 @@ pub fn open_or_create(
         keys::write_private_key(&paths.ledger_key, &ledger_key)?;
         keys::write_private_key(&paths.admin_key, &admin_key)?;
         // The public half, for auditors and banks to pin (receipts, witnessing).
-        let ledger_pub = paths.ledger_key.with_extension("pub");
-        keys::write_public_key(&ledger_pub, &ledger_key.verifying_key())?;
+        let ledger_pub = &paths.ledger_public_key;
+        keys::write_public_key(ledger_pub, &ledger_key.verifying_key())?;
         let ledger = Ledger::create_with(
             &paths.store,
             &ledger_key,
@@ -191,23 +195,15 @@ pub fn open_or_create(
     }
 }
 
-/// Counts the writer's group commits in the process's metrics.
-struct FlushMetrics;
-
-impl store::WriterObserver for FlushMetrics {
-    fn group_committed(&self, entries: u64, took: std::time::Duration) {
-        crate::metrics::global().record_flush(entries, took);
-    }
-}
-
 pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let data = config.data.clone();
     let origin = config.origin.clone();
     let clock_open = clock.clone();
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let options = store::StoreOptions {
         batch_records: Some(config.store_batch_records),
-        observer: Some(Arc::new(FlushMetrics)),
+        observer: Some(metrics.clone()),
         ..Default::default()
     };
     let ledger = tokio::task::spawn_blocking(move || {
@@ -215,7 +211,7 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     })
     .await??;
     let tls = match &config.tls {
-        Some(files) => Some(service::tls_config(files)?),
+        Some(files) => Some(service::tls_config(&files.read()?)),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -228,12 +224,13 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     if let Some(addr) = config.metrics_listen {
-        let metrics = tokio::net::TcpListener::bind(addr)
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
-        println!("metrics on http://{}/metrics", metrics.local_addr()?);
+        say!("metrics on http://{}/metrics", listener.local_addr()?)?;
         tokio::spawn(service::observe::serve_metrics(
-            metrics,
+            listener,
+            metrics.clone(),
             ledger.clone(),
             stopped(stop_rx.clone()),
         ));
@@ -246,7 +243,8 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
             KeyId::of(&key.verifying_key())
         );
         let scheduler =
-            crate::service::scheduler::Scheduler::new(ledger.clone(), clock.clone(), key);
+            crate::service::scheduler::Scheduler::new(ledger.clone(), clock.clone(), key)
+                .with_metrics(metrics.clone());
         tokio::spawn(scheduler.run(config.accrual_interval, stopped(stop_rx.clone())));
     }
     tokio::spawn(async move {
@@ -254,14 +252,15 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     // Scripts and tests read this line to find the port.
-    println!(
+    say!(
         "listening on {local}{}",
         if tls.is_some() { " (TLS)" } else { "" }
-    );
+    )?;
     std::io::stdout().flush()?;
     let options = service::ServeOptions {
         limits: config.limits.clone(),
         tls,
+        metrics: Some(metrics),
     };
     service::serve_with(ledger.clone(), clock, listener, options, stopped(stop_rx)).await?;
     ledger.flush()?;

@@ -2,6 +2,7 @@
 //! running server) and say exactly where it fails.
 
 use super::audit::{connect_for, progress_bar, store_dir};
+use super::say;
 use crate::audit::witness::WitnessDir;
 use std::path::PathBuf;
 
@@ -127,7 +128,7 @@ pub async fn run(args: &VerifyArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     match result {
         Ok(line) => {
-            println!("{line}");
+            say!("{line}")?;
             Ok(())
         }
         Err(e) => Err(anyhow::anyhow!("verification FAILED: {e}")),

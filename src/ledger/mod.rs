@@ -7,6 +7,7 @@ pub mod genesis;
 pub mod keys;
 pub mod merkle;
 pub mod payload;
+pub mod request;
 
 /// The ledger format version this build writes and reads (recorded in genesis).
 pub const FORMAT_VERSION: u32 = 1;

@@ -3,39 +3,51 @@
 //! payload is for this ledger, fresh, not seen before, and carries the command of
 //! the RPC it was sent to.
 
-use super::status;
+use super::error::AuthError;
+use super::rpc::{RpcCommand, write_roles};
 use crate::clock::Clock;
 use crate::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
 use crate::limits;
 use crate::proto as pb;
-use crate::registry::{Caller, ParticipantStatus, Role};
+use crate::registry::{Caller, ParticipantStatus, PublicKey, Role};
 use crate::store::Ledger;
 use chrono::{DateTime, Utc};
+use pb::command::Kind;
 use prost::Message;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use tonic::Status;
 
-/// A request whose signature, freshness and nonce checked out.
+/// A request whose signature, freshness, nonce and role checked out, with the
+/// command it carries: `C` is the command message of the RPC it was sent to (a
+/// batched request carries any write: `Kind`).
 #[derive(Debug)]
-pub struct Authenticated {
+pub struct Authenticated<C> {
     pub caller: Caller,
     pub payload: Vec<u8>,
     pub signature: Vec<u8>,
-    pub command: pb::command::Kind,
+    pub command: C,
+}
+
+impl<C> Authenticated<C> {
+    /// The same request with its command changed by `f`.
+    pub fn map<D>(self, f: impl FnOnce(C) -> D) -> Authenticated<D> {
+        Authenticated {
+            caller: self.caller,
+            payload: self.payload,
+            signature: self.signature,
+            command: f(self.command),
+        }
+    }
 }
 
 /// Remembers (key, nonce) pairs for as long as a request carrying them could be
 /// accepted, so a captured request is accepted once.
 ///
-/// A pair is kept as its SHA-256 digest: 32 bytes and no allocation, where the
-/// pair itself took two allocations in the map and two more in the expiry queue
-/// (about 130 bytes a request with the tables' slack, against about 240). The
-/// cache holds every request of the last six minutes (the freshness window),
-/// which at 15,000 requests a second is 5.4 million pairs: about 0.7 GB kept as
-/// digests, 1.3 GB as pairs. Two pairs share a digest only if SHA-256
-/// collides, and the key id is hashed in, so one participant's nonces never touch
-/// another's.
+/// A pair is kept as its SHA-256 digest: 32 bytes and no allocation per request,
+/// so the cache's memory is the request rate times the freshness window times
+/// some 130 bytes (digest, expiry and the tables' slack). Two pairs share a digest
+/// only if SHA-256 collides, and the key id is hashed in, so one participant's
+/// nonces never touch another's.
 #[derive(Default)]
 pub struct NonceCache {
     inner: Mutex<NonceInner>,
@@ -111,42 +123,14 @@ pub struct Authenticator {
     parsed: Arc<std::sync::RwLock<HashMap<KeyId, ed25519_dalek::VerifyingKey>>>,
 }
 
-/// What a request must carry: the command of one RPC (and one of its roles), or,
-/// in a batch, any write (with that write's roles).
-enum Expect<'a> {
-    Rpc(&'static str, &'a [Role]),
-    AnyWrite,
-}
-
-/// Every write RPC (the name its command carries) and the roles that may call it:
-/// the one table the unary write RPCs and batches are checked against. The
-/// registry checks authority again when it decides (a treasury may not act for a
-/// bank's client, a participant may rotate only its own key).
-pub const WRITES: &[(&str, &[Role])] = &[
-    ("RegisterParticipant", &[Role::Admin]),
-    ("RotateKey", &Role::ALL),
-    ("RevokeParticipant", &[Role::Admin]),
-    ("CreateSeries", &[Role::Treasury]),
-    ("AmendSeries", &[Role::Treasury]),
-    ("OpenSeries", &[Role::Treasury]),
-    ("CloseSeries", &[Role::Treasury]),
-    ("CancelSeries", &[Role::Treasury]),
-    ("AllotSeries", &[Role::Treasury]),
-    ("ReleaseUnsettled", &[Role::Treasury]),
-    ("IssueSeries", &[Role::Treasury]),
-    ("SubmitSubscription", &[Role::Bank]),
-    ("WithdrawSubscription", &[Role::Bank]),
-    ("ConfirmSettlement", &[Role::Bank]),
-    ("PublishFixing", &[Role::Treasury]),
-    ("PostAccrualEvent", &[Role::Engine]),
-];
-
-/// The roles that may call the write RPC `rpc`; `None` if it is not a write.
-pub fn write_roles(rpc: &str) -> Option<&'static [Role]> {
-    WRITES
-        .iter()
-        .find(|(name, _)| *name == rpc)
-        .map(|(_, roles)| *roles)
+/// A payload that checked out up to its command: signed by a current key of an
+/// active participant, for this ledger, fresh, with a nonce of the right length
+/// and nothing the server does not read.
+struct Opened {
+    caller: Caller,
+    nonce: Vec<u8>,
+    issued_at: DateTime<Utc>,
+    now: DateTime<Utc>,
 }
 
 fn forget_after(issued_at: DateTime<Utc>) -> i64 {
@@ -203,39 +187,36 @@ impl Authenticator {
         }
     }
 
-    /// Authenticates `signed` for the RPC `rpc` (the command name it must carry),
-    /// allowing only `roles`.
-    pub fn check(
+    /// Authenticates `signed` for the RPC that takes the command `C`, allowing the
+    /// roles `C` names, and hands back that command.
+    pub fn check<C: RpcCommand>(
         &self,
         signed: Option<pb::SignedRequest>,
-        rpc: &'static str,
-        roles: &[Role],
-    ) -> Result<Authenticated, Status> {
-        self.check_as(signed, Expect::Rpc(rpc, roles), None)
-    }
-
-    /// Authenticates `signed` for the write RPC `rpc`, allowing the roles
-    /// [`WRITES`] gives it (the table batches are checked against too).
-    pub fn check_write(
-        &self,
-        signed: Option<pb::SignedRequest>,
-        rpc: &'static str,
-    ) -> Result<Authenticated, Status> {
-        let roles = write_roles(rpc).ok_or_else(|| {
-            Status::internal(format!("{rpc} is missing from the table of writes"))
+    ) -> Result<Authenticated<C>, AuthError> {
+        let signed = signed.ok_or(AuthError::Unsigned)?;
+        let (opened, command) = self.open(&signed, None)?;
+        let carried = crate::codec::command_name(&command);
+        let command = C::from_kind(command).ok_or(AuthError::WrongCommand {
+            carried,
+            rpc: C::RPC,
         })?;
-        self.check_as(signed, Expect::Rpc(rpc, roles), None)
+        allow(C::RPC, C::ROLES, &opened.caller)?;
+        self.admit(signed, opened, C::RPC, command)
     }
 
     /// Authenticates one request of a batch: any write, checked exactly as its own
-    /// RPC would check it.
+    /// RPC would check it (with the roles [`super::rpc::WRITES`] gives it).
     /// `verified`: the signature check's result if [`Self::verify_ahead`] made it.
     pub fn check_batched(
         &self,
         signed: pb::SignedRequest,
         verified: Option<bool>,
-    ) -> Result<Authenticated, Status> {
-        self.check_as(Some(signed), Expect::AnyWrite, verified)
+    ) -> Result<Authenticated<Kind>, AuthError> {
+        let (opened, command) = self.open(&signed, verified)?;
+        let rpc = crate::codec::command_name(&command);
+        let roles = write_roles(rpc).ok_or(AuthError::NotAWrite { carried: rpc })?;
+        allow(rpc, roles, &opened.caller)?;
+        self.admit(signed, opened, rpc, command)
     }
 
     /// The decompressed key of `key_id` (whose bytes are `public_key`), from the
@@ -243,13 +224,15 @@ impl Authenticator {
     fn verifying_key(
         &self,
         key_id: &KeyId,
-        public_key: &crate::registry::PublicKey,
-    ) -> Result<ed25519_dalek::VerifyingKey, Status> {
+        public_key: &PublicKey,
+    ) -> Result<ed25519_dalek::VerifyingKey, AuthError> {
         if let Some(vk) = self.cached_key(key_id) {
             return Ok(vk);
         }
-        let vk =
-            keys::parse_public_key(&public_key.0).map_err(|e| Status::internal(e.to_string()))?;
+        let vk = keys::parse_public_key(&public_key.0).map_err(|e| AuthError::UnreadableKey {
+            key_id: key_id.to_string(),
+            reason: e.to_string(),
+        })?;
         self.parsed
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -266,9 +249,9 @@ impl Authenticator {
     }
 
     /// Checks the signatures of `requests` one after the other, ahead of the rest
-    /// of their checks: back to back, the curve tables stay in the core's caches
-    /// (a check after other work costs about a third more). `None` for a request
-    /// whose key this ledger cannot give (its own check says why).
+    /// of their checks: back to back, the curve tables stay in the core's caches.
+    /// `None` for a request whose key this ledger cannot give (its own check says
+    /// why).
     pub fn verify_ahead(&self, requests: &[pb::SignedRequest]) -> Vec<Option<bool>> {
         let keys: Vec<Option<ed25519_dalek::VerifyingKey>> = requests
             .iter()
@@ -296,45 +279,86 @@ impl Authenticator {
             .collect()
     }
 
-    fn check_as(
+    /// Checks everything but the command and the nonce: size, key, signature,
+    /// ledger, freshness, nonce length, and that the payload holds only what the
+    /// server reads.
+    fn open(
         &self,
-        signed: Option<pb::SignedRequest>,
-        expect: Expect<'_>,
+        signed: &pb::SignedRequest,
         verified: Option<bool>,
-    ) -> Result<Authenticated, Status> {
-        let signed = signed.ok_or_else(|| {
-            Status::unauthenticated("request is not signed: the `signed` field is missing")
-        })?;
+    ) -> Result<(Opened, Kind), AuthError> {
         if signed.payload.len() > limits::REQUEST_PAYLOAD_BYTES_MAX {
-            return Err(Status::invalid_argument(format!(
-                "signed payload is {} bytes; the limit is {}",
-                signed.payload.len(),
-                limits::REQUEST_PAYLOAD_BYTES_MAX
-            )));
+            return Err(AuthError::PayloadTooLarge {
+                bytes: signed.payload.len(),
+            });
         }
-        let key_id = KeyId::parse(&signed.key_id).ok_or_else(|| {
-            Status::unauthenticated(format!(
-                "key id {} is not a key id (16 lowercase hex digits)",
-                status::quote(&signed.key_id)
-            ))
+        let key_id = KeyId::parse(&signed.key_id).ok_or_else(|| AuthError::NotAKeyId {
+            quoted: super::status::quote(&signed.key_id),
         })?;
-        let (caller, public_key) = self.ledger.read(|p| {
-            let key = p.state.key(&key_id).ok_or_else(|| {
-                Status::unauthenticated(format!("key {key_id} is not registered on this ledger"))
+        let (caller, public_key) = self.signer(key_id)?;
+        let verified = match verified {
+            Some(verified) => verified,
+            None => {
+                let vk = self.verifying_key(&caller.key_id, &public_key)?;
+                keys::verify(&vk, REQUEST_CONTEXT, &signed.payload, &signed.signature)
+            }
+        };
+        if !verified {
+            return Err(AuthError::BadSignature {
+                key_id: caller.key_id.to_string(),
+            });
+        }
+        let payload = pb::RequestPayload::decode(signed.payload.as_slice()).map_err(|e| {
+            AuthError::NotAPayload {
+                reason: e.to_string(),
+            }
+        })?;
+        self.for_this_ledger(&payload)?;
+        let (issued_at, now) = self.fresh(&payload)?;
+        nonce_length(&payload.nonce)?;
+        // The ledger keeps the signed bytes for good: bytes the server does not
+        // read (unknown fields, repeats, padding) would be stored unread.
+        let read = payload.encoded_len();
+        let command = payload
+            .command
+            .and_then(|c| c.kind)
+            .ok_or(AuthError::NoCommand)?;
+        if read != signed.payload.len() {
+            return Err(AuthError::UnknownFields {
+                bytes: signed.payload.len(),
+                read,
+            });
+        }
+        let opened = Opened {
+            caller,
+            nonce: payload.nonce,
+            issued_at,
+            now,
+        };
+        Ok((opened, command))
+    }
+
+    /// The caller a key speaks for, and the key's bytes: the key is registered and
+    /// current, and its participant active.
+    fn signer(&self, key_id: KeyId) -> Result<(Caller, PublicKey), AuthError> {
+        self.ledger.read(|p| {
+            let key = p.state.key(&key_id).ok_or_else(|| AuthError::UnknownKey {
+                key_id: key_id.to_string(),
             })?;
             if key.retired_at_index.is_some() {
-                return Err(Status::unauthenticated(format!(
-                    "key {key_id} has been rotated out or revoked"
-                )));
+                return Err(AuthError::KeyRetired {
+                    key_id: key_id.to_string(),
+                });
             }
             let participant = p.state.participant(&key.participant_id).ok_or_else(|| {
-                Status::unauthenticated(format!("key {key_id} belongs to no participant"))
+                AuthError::KeyWithoutParticipant {
+                    key_id: key_id.to_string(),
+                }
             })?;
             if participant.status != ParticipantStatus::Active {
-                return Err(Status::unauthenticated(format!(
-                    "participant {} is revoked",
-                    participant.participant_id
-                )));
+                return Err(AuthError::ParticipantRevoked {
+                    participant_id: participant.participant_id.to_string(),
+                });
             }
             Ok((
                 Caller {
@@ -344,105 +368,65 @@ impl Authenticator {
                 },
                 key.public_key,
             ))
-        })?;
-        let verified = match verified {
-            Some(verified) => verified,
-            None => {
-                let vk = self.verifying_key(&key_id, &public_key)?;
-                keys::verify(&vk, REQUEST_CONTEXT, &signed.payload, &signed.signature)
-            }
-        };
-        if !verified {
-            return Err(Status::unauthenticated(format!(
-                "signature does not verify with key {key_id}"
-            )));
-        }
-        let payload = pb::RequestPayload::decode(signed.payload.as_slice()).map_err(|e| {
-            Status::invalid_argument(format!("payload is not a RequestPayload: {e}"))
-        })?;
+        })
+    }
+
+    fn for_this_ledger(&self, payload: &pb::RequestPayload) -> Result<(), AuthError> {
         let origin = &self.ledger.identity().origin;
         if &payload.ledger_origin != origin {
-            return Err(Status::unauthenticated(format!(
-                "request was signed for ledger {:?}, this is {:?}",
-                payload.ledger_origin, origin
-            )));
+            return Err(AuthError::WrongLedger {
+                signed_for: payload.ledger_origin.clone(),
+                this: origin.clone(),
+            });
         }
+        Ok(())
+    }
+
+    /// The request's issue time and now: at most `REQUEST_AGE_SECS_MAX` old and
+    /// `REQUEST_FUTURE_SKEW_SECS_MAX` ahead.
+    fn fresh(
+        &self,
+        payload: &pb::RequestPayload,
+    ) -> Result<(DateTime<Utc>, DateTime<Utc>), AuthError> {
         let issued_at = crate::codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
-            .map_err(|e| status::registry(&e))?;
+            .map_err(|e| AuthError::BadIssueTime {
+                message: e.to_string(),
+            })?;
         let now = self.clock.now();
-        let age = (now - issued_at).num_seconds();
-        if age > limits::REQUEST_AGE_SECS_MAX {
-            return Err(Status::unauthenticated(format!(
-                "request is stale: issued {age} s ago, the limit is {} s",
-                limits::REQUEST_AGE_SECS_MAX
-            )));
+        let age_secs = (now - issued_at).num_seconds();
+        if age_secs > limits::REQUEST_AGE_SECS_MAX {
+            return Err(AuthError::Stale { age_secs });
         }
-        if -age > limits::REQUEST_FUTURE_SKEW_SECS_MAX {
-            return Err(Status::unauthenticated(format!(
-                "request is issued {} s in the future; check the client's clock",
-                -age
-            )));
+        if -age_secs > limits::REQUEST_FUTURE_SKEW_SECS_MAX {
+            return Err(AuthError::FromTheFuture {
+                ahead_secs: -age_secs,
+            });
         }
-        if !(limits::NONCE_BYTES_MIN..=limits::NONCE_BYTES_MAX).contains(&payload.nonce.len()) {
-            return Err(Status::invalid_argument(format!(
-                "nonce must be {} to {} bytes, found {}",
-                limits::NONCE_BYTES_MIN,
-                limits::NONCE_BYTES_MAX,
-                payload.nonce.len()
-            )));
-        }
-        // The ledger keeps the signed bytes for good: bytes the server does not
-        // read (unknown fields, repeats, padding) would be stored unread.
-        let read = payload.encoded_len();
-        let command = payload.command.and_then(|c| c.kind).ok_or_else(|| {
-            Status::invalid_argument(
-                "payload carries no command (or one this server does not know)",
-            )
-        })?;
-        if read != signed.payload.len() {
-            return Err(Status::invalid_argument(format!(
-                "payload is {} bytes but its fields take {read}: sign exactly the RequestPayload, without unknown fields or repeats",
-                signed.payload.len()
-            )));
-        }
-        let name = crate::codec::command_name(&command);
-        let (rpc, roles) = match expect {
-            Expect::Rpc(rpc, roles) => {
-                if name != rpc {
-                    return Err(Status::invalid_argument(format!(
-                        "payload carries a {name} command but was sent to {rpc}"
-                    )));
-                }
-                (rpc, roles)
-            }
-            Expect::AnyWrite => match write_roles(name) {
-                Some(roles) => (name, roles),
-                None => {
-                    return Err(Status::invalid_argument(format!(
-                        "payload carries a {name} command, which is not a write: a batch carries write requests only"
-                    )));
-                }
-            },
-        };
-        if !roles.contains(&caller.role) {
-            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            return Err(Status::permission_denied(format!(
-                "{rpc} is for {}; {} is {}",
-                allowed.join(", "),
-                caller.participant_id,
-                caller.role
-            )));
-        }
-        // Last, so a request refused above does not burn its nonce.
+        Ok((issued_at, now))
+    }
+
+    /// Burns the request's nonce (last, so a request refused earlier keeps it) and
+    /// hands the request on.
+    fn admit<C>(
+        &self,
+        signed: pb::SignedRequest,
+        opened: Opened,
+        rpc: &'static str,
+        command: C,
+    ) -> Result<Authenticated<C>, AuthError> {
+        let Opened {
+            caller,
+            nonce,
+            issued_at,
+            now,
+        } = opened;
         if !self.nonces.insert(
-            &key_id,
-            &payload.nonce,
+            &caller.key_id,
+            &nonce,
             forget_after(issued_at),
             now.timestamp(),
         ) {
-            return Err(Status::unauthenticated(
-                "replayed request: this nonce was already used with this key",
-            ));
+            return Err(AuthError::Replay);
         }
         // The request id is the nonce's first bytes: unique per request, and found
         // again in the ledger entry's payload for writes.
@@ -450,8 +434,8 @@ impl Authenticator {
             rpc,
             participant = %caller.participant_id,
             role = %caller.role,
-            key_id = %key_id,
-            request_id = %hex::encode(&payload.nonce[..8.min(payload.nonce.len())]),
+            key_id = %caller.key_id,
+            request_id = %hex::encode(&nonce[..8.min(nonce.len())]),
             "authenticated"
         );
         Ok(Authenticated {
@@ -463,10 +447,29 @@ impl Authenticator {
     }
 }
 
+fn nonce_length(nonce: &[u8]) -> Result<(), AuthError> {
+    if !(limits::NONCE_BYTES_MIN..=limits::NONCE_BYTES_MAX).contains(&nonce.len()) {
+        return Err(AuthError::NonceLength { found: nonce.len() });
+    }
+    Ok(())
+}
+
+/// The caller's role is one of `roles`, those of `rpc`.
+fn allow(rpc: &'static str, roles: &'static [Role], caller: &Caller) -> Result<(), AuthError> {
+    if roles.contains(&caller.role) {
+        return Ok(());
+    }
+    Err(AuthError::RoleNotAllowed {
+        rpc,
+        allowed: roles,
+        participant_id: caller.participant_id.to_string(),
+        role: caller.role.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pb::command::Kind;
 
     #[test]
     fn the_nonce_cache_refuses_a_pair_until_its_time_has_passed() {
@@ -490,90 +493,5 @@ mod tests {
         assert!(cache.insert(&b, &[1u8; 16], 300, 101));
         assert_eq!(cache.len(), 1);
         assert!(cache.insert(&a, &nonce, 300, 101));
-    }
-
-    /// Every command kind, each with its fields left empty.
-    fn every_kind() -> Vec<Kind> {
-        vec![
-            Kind::Genesis(Default::default()),
-            Kind::RegisterParticipant(Default::default()),
-            Kind::RotateKey(Default::default()),
-            Kind::RevokeParticipant(Default::default()),
-            Kind::ListParticipants(Default::default()),
-            Kind::GetEntry(Default::default()),
-            Kind::StreamEntries(Default::default()),
-            Kind::GetCheckpoint(Default::default()),
-            Kind::GetInclusionProof(Default::default()),
-            Kind::GetConsistencyProof(Default::default()),
-            Kind::GetReceipt(Default::default()),
-            Kind::CreateSeries(Default::default()),
-            Kind::AmendSeries(Default::default()),
-            Kind::OpenSeries(Default::default()),
-            Kind::CloseSeries(Default::default()),
-            Kind::CancelSeries(Default::default()),
-            Kind::AllotSeries(Default::default()),
-            Kind::ReleaseUnsettled(Default::default()),
-            Kind::IssueSeries(Default::default()),
-            Kind::SubmitSubscription(Default::default()),
-            Kind::WithdrawSubscription(Default::default()),
-            Kind::ConfirmSettlement(Default::default()),
-            Kind::GetSeries(Default::default()),
-            Kind::ListSeries(Default::default()),
-            Kind::GetSubscription(Default::default()),
-            Kind::ListSubscriptions(Default::default()),
-            Kind::GetInvestorHoldings(Default::default()),
-            Kind::ListHolders(Default::default()),
-            Kind::PriceSchedule(Default::default()),
-            Kind::PriceFromYield(Default::default()),
-            Kind::YieldFromPrice(Default::default()),
-            Kind::PatrioticPricing(Default::default()),
-            Kind::PublishFixing(Default::default()),
-            Kind::PostAccrualEvent(Default::default()),
-            Kind::ListDueEvents(Default::default()),
-            Kind::GetAccrued(Default::default()),
-            Kind::GetInvestorStatement(Default::default()),
-            Kind::GetDebtService(Default::default()),
-            Kind::ListFixings(Default::default()),
-            Kind::SubmitBatch(Default::default()),
-        ]
-    }
-
-    /// The table of writes (what batches admit, and the roles the unary writes
-    /// check) holds exactly the commands the ledger records: those the codec turns
-    /// into a registry command (empty fields may be refused, but for a field of
-    /// their own, never as "not a change").
-    #[test]
-    fn the_table_of_writes_is_exactly_the_commands_that_change_the_ledger() {
-        let kinds = every_kind();
-        let names: std::collections::BTreeSet<&str> =
-            kinds.iter().map(crate::codec::command_name).collect();
-        assert_eq!(names.len(), kinds.len(), "one of each kind");
-        let mut writes = 0;
-        for kind in &kinds {
-            let name = crate::codec::command_name(kind);
-            let changes = match crate::codec::command_from_kind(kind) {
-                Ok(_) => true,
-                Err(crate::registry::RegistryError::Invalid { field, reason }) => {
-                    field != "command" || !reason.contains("does not change the ledger")
-                }
-                Err(other) => panic!("{name}: unexpected {other}"),
-            };
-            // Genesis is written by the server itself, never requested.
-            let requestable = changes && name != "Genesis";
-            assert_eq!(
-                write_roles(name).is_some(),
-                requestable,
-                "{name}: in WRITES exactly when it is a requestable write"
-            );
-            writes += usize::from(requestable);
-        }
-        assert_eq!(
-            writes,
-            WRITES.len(),
-            "no row of WRITES names an unknown RPC"
-        );
-        for (name, roles) in WRITES {
-            assert!(!roles.is_empty(), "{name} admits some role");
-        }
     }
 }

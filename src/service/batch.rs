@@ -3,22 +3,20 @@
 //! same entries; a batch shares round trips and group commits, never outcomes: one
 //! result per request, in order, and a refused request writes nothing.
 
-use super::{Ctx, receipt, status};
-use crate::codec;
+use super::error::BatchError;
+use super::{Services, receipt, status};
 use crate::limits;
 use crate::proto as pb;
-use crate::registry::Role;
 use crate::store::{Committed, WriteRequest};
 use tonic::{Request, Response, Status};
 
 /// Requests one task checks (signatures and all) before it yields: enough to pay
-/// for the task, few enough (about half a millisecond of work) not to hold a
-/// runtime thread from other connections for long. The chunks of a batch run on
-/// every runtime thread at once.
+/// for the task, few enough not to hold a runtime thread from other connections
+/// for long. The chunks of a batch run on every runtime thread at once.
 const CHECK_CHUNK: usize = 16;
 
 #[tonic::async_trait]
-impl pb::batch_service_server::BatchService for Ctx {
+impl pb::batch_service_server::BatchService for Services {
     async fn submit_batch(
         &self,
         request: Request<pb::SubmitBatchRequest>,
@@ -26,25 +24,19 @@ impl pb::batch_service_server::BatchService for Ctx {
         let pb::SubmitBatchRequest { signed, requests } = request.into_inner();
         // The envelope first: an unknown caller costs one signature check, not a
         // thousand.
-        let envelope = self.auth.check(signed, "SubmitBatch", &Role::ALL)?;
-        let pb::command::Kind::SubmitBatch(c) = &envelope.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
+        let envelope = self.auth.check::<pb::SubmitBatch>(signed)?;
         if requests.len() > limits::BATCH_REQUESTS_MAX {
-            return Err(Status::invalid_argument(format!(
-                "the batch has {} requests; the limit is {} (send several batches)",
-                requests.len(),
-                limits::BATCH_REQUESTS_MAX
-            )));
+            return Err(BatchError::TooManyRequests {
+                count: requests.len(),
+            }
+            .into());
         }
-        if c.request_count as usize != requests.len() {
-            return Err(Status::invalid_argument(format!(
-                "the signed envelope says {} requests, the batch carries {}",
-                c.request_count,
-                requests.len()
-            )));
+        if envelope.command.request_count as usize != requests.len() {
+            return Err(BatchError::CountMismatch {
+                signed: envelope.command.request_count,
+                carried: requests.len(),
+            }
+            .into());
         }
         let count = requests.len();
         let mut checks = Vec::with_capacity(count.div_ceil(CHECK_CHUNK));
@@ -54,13 +46,13 @@ impl pb::batch_service_server::BatchService for Ctx {
             if chunk.is_empty() {
                 break;
             }
-            let ctx = self.clone();
+            let services = self.clone();
             checks.push(tokio::spawn(async move {
-                let verified = ctx.auth.verify_ahead(&chunk);
+                let verified = services.auth.verify_ahead(&chunk);
                 chunk
                     .into_iter()
                     .zip(verified)
-                    .map(|(signed, verified)| ctx.admit(signed, verified))
+                    .map(|(signed, verified)| services.admit(signed, verified))
                     .collect::<Vec<_>>()
             }));
         }
@@ -69,9 +61,9 @@ impl pb::batch_service_server::BatchService for Ctx {
         let mut results: Vec<Option<Result<Committed, Status>>> = Vec::with_capacity(count);
         let mut admitted = Vec::new();
         for check in checks {
-            let chunk = check
-                .await
-                .map_err(|e| Status::internal(format!("checking the batch failed: {e}")))?;
+            let chunk = check.await.map_err(|e| BatchError::CheckFailed {
+                reason: e.to_string(),
+            })?;
             for outcome in chunk {
                 match outcome {
                     Ok(request) => {
@@ -96,7 +88,7 @@ impl pb::batch_service_server::BatchService for Ctx {
                                 "the writer answered fewer requests than it was given".into(),
                             ))
                         })
-                        .map_err(|e| status::write(&e)),
+                        .map_err(Status::from),
                 };
                 pb::BatchResult {
                     outcome: Some(match outcome {
@@ -120,7 +112,7 @@ impl pb::batch_service_server::BatchService for Ctx {
     }
 }
 
-impl Ctx {
+impl Services {
     /// Checks one request of a batch and turns it into a write.
     fn admit(
         &self,
@@ -128,7 +120,6 @@ impl Ctx {
         verified: Option<bool>,
     ) -> Result<WriteRequest, Status> {
         let auth = self.auth.check_batched(signed, verified)?;
-        let command = codec::command_from_kind(&auth.command).map_err(|e| status::registry(&e))?;
-        Ok(super::participants::write_request(auth, command))
+        Ok(super::participants::write_request(auth)?)
     }
 }

@@ -1,32 +1,16 @@
 //! TreasuryService, BankService and RegistryService: series lifecycle,
 //! subscriptions and registry queries.
 
-use super::{Ctx, receipt, status};
-use crate::codec::{self, bonds as cb};
+use super::error::ReadError;
+use super::rpc::WriteCommand;
+use super::{Services, receipt, status};
+use crate::codec::bonds as cb;
 use crate::limits;
 use crate::proto as pb;
 use crate::registry::{InvestorRef, ParticipantId, Role, SeriesId};
-use crate::store::Committed;
-use pb::command::Kind;
 use tonic::{Request, Response, Status};
 
-/// Who may read everything in the registry.
-const OVERSEERS: [Role; 4] = [Role::Admin, Role::Treasury, Role::Auditor, Role::Engine];
-
-impl Ctx {
-    /// Authenticates, converts and writes a mutating request.
-    async fn execute(
-        &self,
-        signed: Option<pb::SignedRequest>,
-        rpc: &'static str,
-    ) -> Result<(Committed, Kind), Status> {
-        let auth = self.auth.check_write(signed, rpc)?;
-        let command = codec::command_from_kind(&auth.command).map_err(|e| status::registry(&e))?;
-        let kind = auth.command.clone();
-        let committed = self.write(auth, command).await?;
-        Ok((committed, kind))
-    }
-
+impl Services {
     fn series_view(&self, id: &SeriesId) -> Option<pb::Series> {
         self.ledger.read(|p| {
             p.state
@@ -35,23 +19,16 @@ impl Ctx {
         })
     }
 
-    async fn series_rpc(
+    /// A write to one series, answered with its receipt and the series as it
+    /// stands after it. `series_of`: the series the command names.
+    async fn series_rpc<C: WriteCommand>(
         &self,
         signed: Option<pb::SignedRequest>,
-        rpc: &'static str,
+        series_of: impl FnOnce(&C) -> Option<&str>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        let (committed, kind) = self.execute(signed, rpc).await?;
-        let id = match &kind {
-            Kind::CreateSeries(c) => c.terms.as_ref().map(|t| t.series_id.clone()),
-            Kind::AmendSeries(c) => c.terms.as_ref().map(|t| t.series_id.clone()),
-            Kind::OpenSeries(c) => Some(c.series_id.clone()),
-            Kind::CloseSeries(c) => Some(c.series_id.clone()),
-            Kind::CancelSeries(c) => Some(c.series_id.clone()),
-            Kind::AllotSeries(c) => Some(c.series_id.clone()),
-            Kind::ReleaseUnsettled(c) => Some(c.series_id.clone()),
-            Kind::IssueSeries(c) => Some(c.series_id.clone()),
-            _ => None,
-        };
+        let auth = self.auth.check::<C>(signed)?;
+        let id = series_of(&auth.command).map(str::to_string);
+        let committed = self.write(auth).await?;
         let series = id
             .and_then(|id| SeriesId::parse("series_id", &id).ok())
             .and_then(|id| self.series_view(&id));
@@ -61,18 +38,18 @@ impl Ctx {
         }))
     }
 
-    async fn subscription_rpc(
+    /// A write to one subscription, answered with its receipt and the
+    /// subscription as it stands after it. `subscription_of`: the subscription the
+    /// command names (`None`: the one it creates, whose id is its entry's index).
+    async fn subscription_rpc<C: WriteCommand>(
         &self,
         signed: Option<pb::SignedRequest>,
-        rpc: &'static str,
+        subscription_of: impl FnOnce(&C) -> Option<u64>,
     ) -> Result<Response<pb::SubscriptionResponse>, Status> {
-        let (committed, kind) = self.execute(signed, rpc).await?;
-        let id = match &kind {
-            Kind::SubmitSubscription(_) => committed.first_index,
-            Kind::WithdrawSubscription(c) => c.subscription_id,
-            Kind::ConfirmSettlement(c) => c.subscription_id,
-            _ => 0,
-        };
+        let auth = self.auth.check::<C>(signed)?;
+        let named = subscription_of(&auth.command);
+        let committed = self.write(auth).await?;
+        let id = named.unwrap_or(committed.first_index);
         let subscription = self
             .ledger
             .read(|p| p.state.subscription(id).map(cb::subscription_to_pb));
@@ -84,56 +61,83 @@ impl Ctx {
     }
 }
 
+fn terms_series(terms: &Option<pb::SeriesTerms>) -> Option<&str> {
+    terms.as_ref().map(|t| t.series_id.as_str())
+}
+
 #[tonic::async_trait]
-impl pb::treasury_service_server::TreasuryService for Ctx {
+impl pb::treasury_service_server::TreasuryService for Services {
     async fn create_series(
         &self,
         r: Request<pb::CreateSeriesRequest>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        self.series_rpc(r.into_inner().signed, "CreateSeries").await
+        self.series_rpc(r.into_inner().signed, |c: &pb::CreateSeries| {
+            terms_series(&c.terms)
+        })
+        .await
     }
     async fn amend_series(
         &self,
         r: Request<pb::AmendSeriesRequest>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        self.series_rpc(r.into_inner().signed, "AmendSeries").await
+        self.series_rpc(r.into_inner().signed, |c: &pb::AmendSeries| {
+            terms_series(&c.terms)
+        })
+        .await
     }
     async fn open_series(
         &self,
         r: Request<pb::OpenSeriesRequest>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        self.series_rpc(r.into_inner().signed, "OpenSeries").await
+        self.series_rpc(r.into_inner().signed, |c: &pb::OpenSeries| {
+            Some(c.series_id.as_str())
+        })
+        .await
     }
     async fn close_series(
         &self,
         r: Request<pb::CloseSeriesRequest>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        self.series_rpc(r.into_inner().signed, "CloseSeries").await
+        self.series_rpc(r.into_inner().signed, |c: &pb::CloseSeries| {
+            Some(c.series_id.as_str())
+        })
+        .await
     }
     async fn cancel_series(
         &self,
         r: Request<pb::CancelSeriesRequest>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        self.series_rpc(r.into_inner().signed, "CancelSeries").await
+        self.series_rpc(r.into_inner().signed, |c: &pb::CancelSeries| {
+            Some(c.series_id.as_str())
+        })
+        .await
     }
     async fn allot_series(
         &self,
         r: Request<pb::AllotSeriesRequest>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        self.series_rpc(r.into_inner().signed, "AllotSeries").await
+        self.series_rpc(r.into_inner().signed, |c: &pb::AllotSeries| {
+            Some(c.series_id.as_str())
+        })
+        .await
     }
     async fn release_unsettled(
         &self,
         r: Request<pb::ReleaseUnsettledRequest>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        self.series_rpc(r.into_inner().signed, "ReleaseUnsettled")
-            .await
+        self.series_rpc(r.into_inner().signed, |c: &pb::ReleaseUnsettled| {
+            Some(c.series_id.as_str())
+        })
+        .await
     }
     async fn issue_series(
         &self,
         r: Request<pb::IssueSeriesRequest>,
     ) -> Result<Response<pb::SeriesResponse>, Status> {
-        self.series_rpc(r.into_inner().signed, "IssueSeries").await
+        self.series_rpc(r.into_inner().signed, |c: &pb::IssueSeries| {
+            Some(c.series_id.as_str())
+        })
+        .await
     }
     async fn publish_fixing(
         &self,
@@ -144,27 +148,31 @@ impl pb::treasury_service_server::TreasuryService for Ctx {
 }
 
 #[tonic::async_trait]
-impl pb::bank_service_server::BankService for Ctx {
+impl pb::bank_service_server::BankService for Services {
     async fn submit_subscription(
         &self,
         r: Request<pb::SubmitSubscriptionRequest>,
     ) -> Result<Response<pb::SubscriptionResponse>, Status> {
-        self.subscription_rpc(r.into_inner().signed, "SubmitSubscription")
+        self.subscription_rpc(r.into_inner().signed, |_: &pb::SubmitSubscription| None)
             .await
     }
     async fn withdraw_subscription(
         &self,
         r: Request<pb::WithdrawSubscriptionRequest>,
     ) -> Result<Response<pb::SubscriptionResponse>, Status> {
-        self.subscription_rpc(r.into_inner().signed, "WithdrawSubscription")
-            .await
+        self.subscription_rpc(r.into_inner().signed, |c: &pb::WithdrawSubscription| {
+            Some(c.subscription_id)
+        })
+        .await
     }
     async fn confirm_settlement(
         &self,
         r: Request<pb::ConfirmSettlementRequest>,
     ) -> Result<Response<pb::SubscriptionResponse>, Status> {
-        self.subscription_rpc(r.into_inner().signed, "ConfirmSettlement")
-            .await
+        self.subscription_rpc(r.into_inner().signed, |c: &pb::ConfirmSettlement| {
+            Some(c.subscription_id)
+        })
+        .await
     }
 }
 
@@ -175,26 +183,20 @@ fn page_size(requested: u32) -> usize {
     }
 }
 
-fn bad(e: crate::registry::RegistryError) -> Status {
-    status::registry(&e)
-}
-
 #[tonic::async_trait]
-impl pb::registry_service_server::RegistryService for Ctx {
+impl pb::registry_service_server::RegistryService for Services {
     async fn get_series(
         &self,
         r: Request<pb::GetSeriesRequest>,
     ) -> Result<Response<pb::GetSeriesResponse>, Status> {
-        let auth = self
-            .auth
-            .check(r.into_inner().signed, "GetSeries", &Role::ALL)?;
-        let Kind::GetSeries(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
-        let id = cb::series_id_from_pb(&c.series_id).map_err(bad)?;
+        let auth = self.auth.check::<pb::GetSeries>(r.into_inner().signed)?;
+        let c = &auth.command;
+        let id = cb::series_id_from_pb(&c.series_id)?;
         let series = self
             .series_view(&id)
-            .ok_or_else(|| Status::not_found(format!("series {id} does not exist")))?;
+            .ok_or_else(|| ReadError::SeriesNotFound {
+                series_id: id.to_string(),
+            })?;
         Ok(Response::new(pb::GetSeriesResponse {
             series: Some(series),
         }))
@@ -204,8 +206,7 @@ impl pb::registry_service_server::RegistryService for Ctx {
         &self,
         r: Request<pb::ListSeriesRequest>,
     ) -> Result<Response<pb::ListSeriesResponse>, Status> {
-        self.auth
-            .check(r.into_inner().signed, "ListSeries", &Role::ALL)?;
+        self.auth.check::<pb::ListSeries>(r.into_inner().signed)?;
         let series = self.ledger.read(|p| {
             p.state
                 .all_series()
@@ -221,21 +222,20 @@ impl pb::registry_service_server::RegistryService for Ctx {
     ) -> Result<Response<pb::GetSubscriptionResponse>, Status> {
         let auth = self
             .auth
-            .check(r.into_inner().signed, "GetSubscription", &Role::ALL)?;
-        let Kind::GetSubscription(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
+            .check::<pb::GetSubscription>(r.into_inner().signed)?;
+        let c = &auth.command;
         let sub = self
             .ledger
             .read(|p| p.state.subscription(c.subscription_id).cloned())
-            .ok_or_else(|| {
-                Status::not_found(format!("subscription {} does not exist", c.subscription_id))
+            .ok_or(ReadError::SubscriptionNotFound {
+                subscription_id: c.subscription_id,
             })?;
         if auth.caller.role == Role::Bank && sub.bank_id != auth.caller.participant_id {
-            return Err(Status::permission_denied(format!(
-                "subscription {} belongs to another bank; {} reads only its own",
-                c.subscription_id, auth.caller.participant_id
-            )));
+            return Err(ReadError::SubscriptionOfAnotherBank {
+                subscription_id: c.subscription_id,
+                bank: auth.caller.participant_id.to_string(),
+            }
+            .into());
         }
         Ok(Response::new(pb::GetSubscriptionResponse {
             subscription: Some(cb::subscription_to_pb(&sub)),
@@ -248,14 +248,12 @@ impl pb::registry_service_server::RegistryService for Ctx {
     ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
         let auth = self
             .auth
-            .check(r.into_inner().signed, "ListSubscriptions", &Role::ALL)?;
-        let Kind::ListSubscriptions(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
+            .check::<pb::ListSubscriptions>(r.into_inner().signed)?;
+        let c = &auth.command;
         let series = if c.series_id.is_empty() {
             None
         } else {
-            Some(cb::series_id_from_pb(&c.series_id).map_err(bad)?)
+            Some(cb::series_id_from_pb(&c.series_id)?)
         };
         let bank = (auth.caller.role == Role::Bank).then(|| auth.caller.participant_id.clone());
         let n = page_size(c.page_size);
@@ -294,22 +292,20 @@ impl pb::registry_service_server::RegistryService for Ctx {
     ) -> Result<Response<pb::GetInvestorHoldingsResponse>, Status> {
         let auth = self
             .auth
-            .check(r.into_inner().signed, "GetInvestorHoldings", &Role::ALL)?;
-        let Kind::GetInvestorHoldings(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
-        let investor = InvestorRef::parse("investor_ref", &c.investor_ref).map_err(bad)?;
+            .check::<pb::GetInvestorHoldings>(r.into_inner().signed)?;
+        let c = &auth.command;
+        let investor = InvestorRef::parse("investor_ref", &c.investor_ref)?;
         let bank = if auth.caller.role == Role::Bank {
             if !c.bank_id.is_empty() && c.bank_id != auth.caller.participant_id.as_str() {
-                return Err(Status::permission_denied(format!(
-                    "{} reads only its own clients' holdings, not those at {}",
-                    auth.caller.participant_id,
-                    status::quote(&c.bank_id)
-                )));
+                return Err(ReadError::HoldingsAtAnotherBank {
+                    bank: auth.caller.participant_id.to_string(),
+                    other: status::quote(&c.bank_id),
+                }
+                .into());
             }
             auth.caller.participant_id.clone()
         } else {
-            ParticipantId::parse("bank_id", &c.bank_id).map_err(bad)?
+            ParticipantId::parse("bank_id", &c.bank_id)?
         };
         let holdings = self.ledger.read(|p| {
             p.state
@@ -324,28 +320,27 @@ impl pb::registry_service_server::RegistryService for Ctx {
         &self,
         r: Request<pb::ListHoldersRequest>,
     ) -> Result<Response<pb::ListHoldersResponse>, Status> {
-        let auth = self
-            .auth
-            .check(r.into_inner().signed, "ListHolders", &OVERSEERS)?;
-        let Kind::ListHolders(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
-        let id = cb::series_id_from_pb(&c.series_id).map_err(bad)?;
+        let auth = self.auth.check::<pb::ListHolders>(r.into_inner().signed)?;
+        let c = &auth.command;
+        let id = cb::series_id_from_pb(&c.series_id)?;
         let after = if c.page_token.is_empty() {
             None
         } else {
-            let (i, b) = c.page_token.split_once('/').ok_or_else(|| {
-                Status::invalid_argument("page_token is not one this server issued")
-            })?;
+            let (i, b) = c
+                .page_token
+                .split_once('/')
+                .ok_or(ReadError::BadPageToken)?;
             Some((
-                InvestorRef::parse("page_token", i).map_err(bad)?,
-                ParticipantId::parse("page_token", b).map_err(bad)?,
+                InvestorRef::parse("page_token", i)?,
+                ParticipantId::parse("page_token", b)?,
             ))
         };
         let n = page_size(c.page_size);
         let (holdings, next) = self.ledger.read(|p| {
             if p.state.series(&id).is_none() {
-                return Err(Status::not_found(format!("series {id} does not exist")));
+                return Err(ReadError::SeriesNotFound {
+                    series_id: id.to_string(),
+                });
             }
             let mut page: Vec<pb::Holding> = p
                 .state

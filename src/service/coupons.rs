@@ -1,7 +1,8 @@
 //! Fixings, the engine's due events and postings, accrued interest, investor
 //! statements and debt-service schedules.
 
-use super::{Ctx, receipt, status};
+use super::error::ReadError;
+use super::{Services, receipt, status};
 use crate::accrual::{self, Due};
 use crate::codec::bonds::{self as cb, date};
 use crate::money::round_to_minor;
@@ -12,15 +13,15 @@ use crate::registry::{
     InvestorRef, ParticipantId, RegistryError, Role, SeriesId, SeriesStatus, State,
 };
 use chrono::NaiveDate;
-use pb::command::Kind;
 use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
-fn bad(e: RegistryError) -> Status {
-    status::registry(&e)
+/// A figure the terms and fixings cannot give yet.
+fn not_computable(e: impl std::fmt::Display) -> ReadError {
+    ReadError::NotComputable {
+        reason: e.to_string(),
+    }
 }
-
-const DUE_READERS: [Role; 4] = [Role::Admin, Role::Treasury, Role::Auditor, Role::Engine];
 
 fn due_kind(d: &Due) -> &'static str {
     match d {
@@ -69,7 +70,7 @@ pub fn due_everywhere(
     Ok(out)
 }
 
-impl Ctx {
+impl Services {
     fn today(&self) -> NaiveDate {
         self.clock.now().date_naive()
     }
@@ -81,42 +82,41 @@ impl Ctx {
     ) -> Result<ParticipantId, Status> {
         if caller.role == Role::Bank {
             if !bank_id.is_empty() && bank_id != caller.participant_id.as_str() {
-                return Err(Status::permission_denied(format!(
-                    "{} reads only its own clients, not those at {}",
-                    caller.participant_id,
-                    status::quote(bank_id)
-                )));
+                return Err(ReadError::ClientsOfAnotherBank {
+                    bank: caller.participant_id.to_string(),
+                    other: status::quote(bank_id),
+                }
+                .into());
             }
             return Ok(caller.participant_id.clone());
         }
-        ParticipantId::parse("bank_id", bank_id).map_err(bad)
+        Ok(ParticipantId::parse("bank_id", bank_id)?)
     }
 }
 
 #[tonic::async_trait]
-impl pb::engine_service_server::EngineService for Ctx {
+impl pb::engine_service_server::EngineService for Services {
     async fn list_due_events(
         &self,
         r: Request<pb::ListDueEventsRequest>,
     ) -> Result<Response<pb::ListDueEventsResponse>, Status> {
         let auth = self
             .auth
-            .check(r.into_inner().signed, "ListDueEvents", &DUE_READERS)?;
-        let Kind::ListDueEvents(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
+            .check::<pb::ListDueEvents>(r.into_inner().signed)?;
+        let c = &auth.command;
         let today = self.today();
         let through = if c.through.is_empty() {
             today
         } else {
-            date("through", &c.through).map_err(bad)?.min(today)
+            date("through", &c.through)?.min(today)
         };
         let ledger = self.ledger.clone();
         let response =
             tokio::task::spawn_blocking(move || ledger.read(|p| due_everywhere(&p.state, through)))
                 .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .map_err(bad)?;
+                .map_err(|e| ReadError::TaskFailed {
+                    reason: e.to_string(),
+                })??;
         Ok(Response::new(response))
     }
 
@@ -126,9 +126,8 @@ impl pb::engine_service_server::EngineService for Ctx {
     ) -> Result<Response<pb::PostAccrualEventResponse>, Status> {
         let auth = self
             .auth
-            .check_write(r.into_inner().signed, "PostAccrualEvent")?;
-        let command = crate::codec::command_from_kind(&auth.command).map_err(bad)?;
-        let committed = self.write(auth, command).await?;
+            .check::<pb::PostAccrualEvent>(r.into_inner().signed)?;
+        let committed = self.write(auth).await?;
         Ok(Response::new(pb::PostAccrualEventResponse {
             receipt: Some(receipt(&committed)),
             already_posted: committed.replayed,
@@ -165,11 +164,11 @@ fn accrued_response(
     state: &State,
     id: &SeriesId,
     as_of: NaiveDate,
-) -> Result<pb::GetAccruedResponse, RegistryError> {
+) -> Result<pb::GetAccruedResponse, Status> {
     let es = EngineSeries::of(state, id)?;
     let holdings = es.holding_inputs();
     let a = accrual::accrued(&es.input(id), &holdings, &coupons::fixings(state), as_of)
-        .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+        .map_err(not_computable)?;
     let units: u64 = es.holdings.iter().map(|h| h.2).sum();
     Ok(pb::GetAccruedResponse {
         series_id: id.to_string(),
@@ -187,13 +186,15 @@ fn statement(
     bank: &ParticipantId,
     investor: &InvestorRef,
     as_of: NaiveDate,
-) -> Result<Vec<pb::StatementLine>, RegistryError> {
+) -> Result<Vec<pb::StatementLine>, Status> {
     let fixings = coupons::fixings(state);
     let mut lines = Vec::new();
     for h in state.investor_holdings(bank, investor) {
         let s = state
             .series(&h.series_id)
-            .ok_or_else(|| RegistryError::NotFound(format!("series {}", h.series_id)))?;
+            .ok_or_else(|| ReadError::SeriesNotFound {
+                series_id: h.series_id.to_string(),
+            })?;
         let es = EngineSeries::of(state, &h.series_id)?;
         let input = es.input(&h.series_id);
         let one = [accrual::HoldingInput {
@@ -201,8 +202,7 @@ fn statement(
             bank_id: h.bank_id.as_str(),
             units: h.units,
         }];
-        let accrued = accrual::accrued(&input, &one, &fixings, as_of)
-            .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+        let accrued = accrual::accrued(&input, &one, &fixings, as_of).map_err(not_computable)?;
         let kind = |k: CashFlowKind| k.as_str().to_string();
         let received = s
             .paid
@@ -220,8 +220,7 @@ fn statement(
                 event_id: p.event_id.clone(),
             })
             .collect();
-        let bond = Bond::new(&es.terms, &fixings)
-            .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+        let bond = Bond::new(&es.terms, &fixings).map_err(not_computable)?;
         // Upcoming as of the statement date: every flow paid after it.
         let upcoming = bond
             .cashflows()
@@ -252,10 +251,10 @@ fn debt_service(
     state: &State,
     id: &SeriesId,
     today: NaiveDate,
-) -> Result<pb::GetDebtServiceResponse, RegistryError> {
-    let s = state
-        .series(id)
-        .ok_or_else(|| RegistryError::NotFound(format!("series {id} does not exist")))?;
+) -> Result<pb::GetDebtServiceResponse, Status> {
+    let s = state.series(id).ok_or_else(|| ReadError::SeriesNotFound {
+        series_id: id.to_string(),
+    })?;
     let es = EngineSeries::of(state, id)?;
     let units: u64 = es.holdings.iter().map(|h| h.2).sum();
     // Before issue, the debt service is that of the whole cap.
@@ -264,8 +263,7 @@ fn debt_service(
     } else {
         s.terms.cap_units
     };
-    let bond = Bond::new(&es.terms, &coupons::fixings(state))
-        .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+    let bond = Bond::new(&es.terms, &coupons::fixings(state)).map_err(not_computable)?;
     let lines = payable_flows(&bond, &s.terms)
         .into_iter()
         .map(|(kind, date, amount)| {
@@ -297,30 +295,27 @@ fn debt_service(
     })
 }
 
-impl Ctx {
+impl Services {
     pub(super) async fn get_accrued_impl(
         &self,
         r: Request<pb::GetAccruedRequest>,
     ) -> Result<Response<pb::GetAccruedResponse>, Status> {
-        let auth = self
-            .auth
-            .check(r.into_inner().signed, "GetAccrued", &Role::ALL)?;
-        let Kind::GetAccrued(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
-        let id = cb::series_id_from_pb(&c.series_id).map_err(bad)?;
+        let auth = self.auth.check::<pb::GetAccrued>(r.into_inner().signed)?;
+        let c = &auth.command;
+        let id = cb::series_id_from_pb(&c.series_id)?;
         let as_of = if c.as_of.is_empty() {
             self.today()
         } else {
-            date("as_of", &c.as_of).map_err(bad)?
+            date("as_of", &c.as_of)?
         };
         let ledger = self.ledger.clone();
         let resp = tokio::task::spawn_blocking(move || {
             ledger.read(|p| accrued_response(&p.state, &id, as_of))
         })
         .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(bad)?;
+        .map_err(|e| ReadError::TaskFailed {
+            reason: e.to_string(),
+        })??;
         Ok(Response::new(resp))
     }
 
@@ -330,21 +325,18 @@ impl Ctx {
     ) -> Result<Response<pb::GetInvestorStatementResponse>, Status> {
         let auth = self
             .auth
-            .check(r.into_inner().signed, "GetInvestorStatement", &Role::ALL)?;
-        let Kind::GetInvestorStatement(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
-        let investor = InvestorRef::parse("investor_ref", &c.investor_ref).map_err(bad)?;
+            .check::<pb::GetInvestorStatement>(r.into_inner().signed)?;
+        let c = &auth.command;
+        let investor = InvestorRef::parse("investor_ref", &c.investor_ref)?;
         let bank = self.bank_scope(&auth.caller, &c.bank_id)?;
         let as_of = if c.as_of.is_empty() {
             self.today()
         } else {
-            date("as_of", &c.as_of).map_err(bad)?
+            date("as_of", &c.as_of)?
         };
         let holdings = self
             .ledger
-            .read(|p| statement(&p.state, &bank, &investor, as_of))
-            .map_err(bad)?;
+            .read(|p| statement(&p.state, &bank, &investor, as_of))?;
         Ok(Response::new(pb::GetInvestorStatementResponse {
             investor_ref: investor.to_string(),
             bank_id: bank.to_string(),
@@ -357,20 +349,13 @@ impl Ctx {
         &self,
         r: Request<pb::GetDebtServiceRequest>,
     ) -> Result<Response<pb::GetDebtServiceResponse>, Status> {
-        let auth = self.auth.check(
-            r.into_inner().signed,
-            "GetDebtService",
-            &[Role::Admin, Role::Treasury, Role::Auditor, Role::Engine],
-        )?;
-        let Kind::GetDebtService(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
-        let id = cb::series_id_from_pb(&c.series_id).map_err(bad)?;
+        let auth = self
+            .auth
+            .check::<pb::GetDebtService>(r.into_inner().signed)?;
+        let c = &auth.command;
+        let id = cb::series_id_from_pb(&c.series_id)?;
         let today = self.today();
-        let resp = self
-            .ledger
-            .read(|p| debt_service(&p.state, &id, today))
-            .map_err(bad)?;
+        let resp = self.ledger.read(|p| debt_service(&p.state, &id, today))?;
         Ok(Response::new(resp))
     }
 
@@ -378,12 +363,8 @@ impl Ctx {
         &self,
         r: Request<pb::ListFixingsRequest>,
     ) -> Result<Response<pb::ListFixingsResponse>, Status> {
-        let auth = self
-            .auth
-            .check(r.into_inner().signed, "ListFixings", &Role::ALL)?;
-        let Kind::ListFixings(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
+        let auth = self.auth.check::<pb::ListFixings>(r.into_inner().signed)?;
+        let c = &auth.command;
         let fixings = self.ledger.read(|p| {
             p.state
                 .fixings()
@@ -405,9 +386,8 @@ impl Ctx {
     ) -> Result<Response<pb::PublishFixingResponse>, Status> {
         let auth = self
             .auth
-            .check_write(r.into_inner().signed, "PublishFixing")?;
-        let command = crate::codec::command_from_kind(&auth.command).map_err(bad)?;
-        let committed = self.write(auth, command).await?;
+            .check::<pb::PublishFixing>(r.into_inner().signed)?;
+        let committed = self.write(auth).await?;
         Ok(Response::new(pb::PublishFixingResponse {
             receipt: Some(receipt(&committed)),
         }))

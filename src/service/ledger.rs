@@ -1,6 +1,7 @@
 //! LedgerService: entries, checkpoints and proofs.
 
-use super::Ctx;
+use super::Services;
+use super::error::ReadError;
 use crate::ledger::merkle;
 use crate::limits;
 use crate::proto as pb;
@@ -9,16 +10,17 @@ use std::pin::Pin;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-const READERS: [Role; 4] = [Role::Admin, Role::Treasury, Role::Auditor, Role::Engine];
-
 type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEntriesResponse, Status>> + Send>>;
 
-fn proof_status(e: merkle::MerkleError) -> Status {
-    Status::internal(format!("cannot build proof: {e}"))
+/// Stored bytes that disagree with what the ledger wrote.
+fn inconsistent(reason: impl Into<String>) -> ReadError {
+    ReadError::Inconsistent {
+        reason: reason.into(),
+    }
 }
 
 #[tonic::async_trait]
-impl pb::ledger_service_server::LedgerService for Ctx {
+impl pb::ledger_service_server::LedgerService for Services {
     async fn get_ledger_info(
         &self,
         _request: Request<pb::GetLedgerInfoRequest>,
@@ -39,28 +41,15 @@ impl pb::ledger_service_server::LedgerService for Ctx {
     ) -> Result<Response<pb::GetEntryResponse>, Status> {
         let auth = self
             .auth
-            .check(request.into_inner().signed, "GetEntry", &Role::ALL)?;
-        let pb::command::Kind::GetEntry(c) = &auth.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
-        let bytes = self
-            .ledger
-            .entry(c.index)
-            .map_err(|e| super::status::store(&e))?
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "entry {} does not exist; the ledger has {} entries",
-                    c.index,
-                    self.ledger.size()
-                ))
-            })?;
+            .check::<pb::GetEntry>(request.into_inner().signed)?;
+        let index = auth.command.index;
+        let bytes = self.read_entry(index)?;
         if auth.caller.role == Role::Bank && !self.entry_belongs_to(&bytes, &auth.caller)? {
-            return Err(Status::permission_denied(format!(
-                "entry {} was not requested by {}; banks read only their own entries",
-                c.index, auth.caller.participant_id
-            )));
+            return Err(ReadError::EntryOfAnotherBank {
+                index,
+                bank: auth.caller.participant_id.to_string(),
+            }
+            .into());
         }
         let entry_hash = merkle::hash_leaf(&bytes).to_vec();
         Ok(Response::new(pb::GetEntryResponse {
@@ -75,30 +64,26 @@ impl pb::ledger_service_server::LedgerService for Ctx {
         &self,
         request: Request<pb::StreamEntriesRequest>,
     ) -> Result<Response<EntryStream>, Status> {
-        let auth = self
+        let c = self
             .auth
-            .check(request.into_inner().signed, "StreamEntries", &READERS)?;
-        let pb::command::Kind::StreamEntries(c) = &auth.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
+            .check::<pb::StreamEntries>(request.into_inner().signed)?
+            .command;
         let size = self.ledger.size();
         let end = if c.end == 0 { size } else { c.end };
         if c.start > end || end > size {
-            return Err(Status::out_of_range(format!(
-                "range {}..{} is outside the ledger (size {size})",
-                c.start, end
-            )));
+            return Err(ReadError::RangeOutsideLedger {
+                start: c.start,
+                end,
+                size,
+            }
+            .into());
         }
         if end - c.start > limits::STREAM_ENTRIES_PER_CALL_MAX {
-            return Err(Status::invalid_argument(format!(
-                "range {}..{} holds {} entries; one call streams at most {}",
-                c.start,
+            return Err(ReadError::RangeTooLong {
+                start: c.start,
                 end,
-                end - c.start,
-                limits::STREAM_ENTRIES_PER_CALL_MAX
-            )));
+            }
+            .into());
         }
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let ledger = self.ledger.clone();
@@ -107,7 +92,7 @@ impl pb::ledger_service_server::LedgerService for Ctx {
             for item in ledger.entries(start, end) {
                 let message = item
                     .map(|(index, entry)| pb::StreamEntriesResponse { index, entry })
-                    .map_err(|e| super::status::store(&e));
+                    .map_err(Status::from);
                 if tx.blocking_send(message).is_err() {
                     break;
                 }
@@ -123,7 +108,7 @@ impl pb::ledger_service_server::LedgerService for Ctx {
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
         self.auth
-            .check(request.into_inner().signed, "GetCheckpoint", &Role::ALL)?;
+            .check::<pb::GetCheckpoint>(request.into_inner().signed)?;
         let (checkpoint, tree_size, root) = self
             .ledger
             .read(|p| (p.checkpoint.clone(), p.size(), p.frontier.root()));
@@ -141,31 +126,26 @@ impl pb::ledger_service_server::LedgerService for Ctx {
         &self,
         request: Request<pb::GetInclusionProofRequest>,
     ) -> Result<Response<pb::GetInclusionProofResponse>, Status> {
-        let auth = self
+        let c = self
             .auth
-            .check(request.into_inner().signed, "GetInclusionProof", &Role::ALL)?;
-        let pb::command::Kind::GetInclusionProof(c) = &auth.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
+            .check::<pb::GetInclusionProof>(request.into_inner().signed)?
+            .command;
         let size = self.ledger.size();
         let tree_size = if c.tree_size == 0 { size } else { c.tree_size };
         if tree_size > size {
-            return Err(Status::out_of_range(format!(
-                "tree size {tree_size} is beyond the ledger size {size}"
-            )));
+            return Err(ReadError::TreeBeyondLedger { tree_size, size }.into());
         }
         if c.index >= tree_size {
-            return Err(Status::out_of_range(format!(
-                "entry {} is not in a tree of size {tree_size}",
-                c.index
-            )));
+            return Err(ReadError::IndexNotInTree {
+                index: c.index,
+                tree_size,
+            }
+            .into());
         }
         let nodes = self.ledger.nodes();
-        let proof = merkle::inclusion_proof(c.index, tree_size, &nodes).map_err(proof_status)?;
-        let root = merkle::root_at(tree_size, &nodes).map_err(proof_status)?;
-        let leaf = merkle::NodeReader::node(&nodes, 0, c.index).map_err(proof_status)?;
+        let proof = merkle::inclusion_proof(c.index, tree_size, &nodes)?;
+        let root = merkle::root_at(tree_size, &nodes)?;
+        let leaf = merkle::NodeReader::node(&nodes, 0, c.index)?;
         Ok(Response::new(pb::GetInclusionProofResponse {
             index: c.index,
             tree_size,
@@ -179,42 +159,34 @@ impl pb::ledger_service_server::LedgerService for Ctx {
         &self,
         request: Request<pb::GetConsistencyProofRequest>,
     ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
-        let auth = self.auth.check(
-            request.into_inner().signed,
-            "GetConsistencyProof",
-            &Role::ALL,
-        )?;
-        let pb::command::Kind::GetConsistencyProof(c) = &auth.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
+        let c = self
+            .auth
+            .check::<pb::GetConsistencyProof>(request.into_inner().signed)?
+            .command;
         let size = self.ledger.size();
         let new_size = if c.new_size == 0 { size } else { c.new_size };
         if new_size > size {
-            return Err(Status::out_of_range(format!(
-                "tree size {new_size} is beyond the ledger size {size}"
-            )));
+            return Err(ReadError::TreeBeyondLedger {
+                tree_size: new_size,
+                size,
+            }
+            .into());
         }
         if c.old_size == 0 || c.old_size > new_size {
-            return Err(Status::invalid_argument(format!(
-                "old size must be 1 to {new_size}, found {}",
-                c.old_size
-            )));
+            return Err(ReadError::OldSizeOutOfRange {
+                old_size: c.old_size,
+                new_size,
+            }
+            .into());
         }
         let nodes = self.ledger.nodes();
-        let proof =
-            merkle::consistency_proof(c.old_size, new_size, &nodes).map_err(proof_status)?;
+        let proof = merkle::consistency_proof(c.old_size, new_size, &nodes)?;
         Ok(Response::new(pb::GetConsistencyProofResponse {
             old_size: c.old_size,
             new_size,
             proof: proof.iter().map(|h| h.to_vec()).collect(),
-            old_root_hash: merkle::root_at(c.old_size, &nodes)
-                .map_err(proof_status)?
-                .to_vec(),
-            new_root_hash: merkle::root_at(new_size, &nodes)
-                .map_err(proof_status)?
-                .to_vec(),
+            old_root_hash: merkle::root_at(c.old_size, &nodes)?.to_vec(),
+            new_root_hash: merkle::root_at(new_size, &nodes)?.to_vec(),
         }))
     }
 
@@ -224,29 +196,25 @@ impl pb::ledger_service_server::LedgerService for Ctx {
     ) -> Result<Response<pb::GetReceiptResponse>, Status> {
         let auth = self
             .auth
-            .check(request.into_inner().signed, "GetReceipt", &Role::ALL)?;
-        let pb::command::Kind::GetReceipt(c) = &auth.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
-        let target = c.target.as_ref().ok_or_else(|| {
-            Status::invalid_argument(
-                "name the entry to prove: index, subscription_id, holding or payment",
-            )
-        })?;
+            .check::<pb::GetReceipt>(request.into_inner().signed)?;
+        let target = auth
+            .command
+            .target
+            .as_ref()
+            .ok_or(ReadError::NoReceiptTarget)?;
         let index = self.locate(target, &auth.caller)?;
         let bytes = self.read_entry(index)?;
         if auth.caller.role == Role::Bank && !self.entry_belongs_to(&bytes, &auth.caller)? {
-            return Err(Status::permission_denied(format!(
-                "entry {index} is not about {}'s clients; banks get receipts only for their own",
-                auth.caller.participant_id
-            )));
+            return Err(ReadError::ReceiptOfAnotherBank {
+                index,
+                bank: auth.caller.participant_id.to_string(),
+            }
+            .into());
         }
         // The published checkpoint always covers the published size.
         let (checkpoint, tree_size) = self.ledger.read(|p| (p.checkpoint.clone(), p.size()));
         let nodes = self.ledger.nodes();
-        let proof = merkle::inclusion_proof(index, tree_size, &nodes).map_err(proof_status)?;
+        let proof = merkle::inclusion_proof(index, tree_size, &nodes)?;
         let identity = self.ledger.identity();
         Ok(Response::new(pb::GetReceiptResponse {
             receipt: Some(pb::EntryReceipt {
@@ -282,126 +250,117 @@ fn item_key(event: &pb::event::Kind) -> Option<(&str, &str)> {
     }
 }
 
-fn event_of(bytes: &[u8]) -> Result<pb::event::Kind, Status> {
+fn event_of(bytes: &[u8]) -> Result<pb::event::Kind, ReadError> {
     crate::ledger::entry::open(bytes)
-        .map_err(|e| Status::internal(format!("stored entry does not open: {e}")))?
+        .map_err(|e| inconsistent(format!("stored entry does not open: {e}")))?
         .body
         .event
         .and_then(|e| e.kind)
-        .ok_or_else(|| Status::internal("stored entry has no event"))
+        .ok_or_else(|| inconsistent("stored entry has no event"))
 }
 
-impl Ctx {
+impl Services {
     fn read_entry(&self, index: u64) -> Result<Vec<u8>, Status> {
-        self.ledger
-            .entry(index)
-            .map_err(|e| super::status::store(&e))?
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "entry {index} does not exist; the ledger has {} entries",
-                    self.ledger.size()
-                ))
-            })
+        Ok(self.ledger.entry(index)?.ok_or(ReadError::EntryNotFound {
+            index,
+            size: self.ledger.size(),
+        })?)
     }
 
     /// The custodian bank a holding or payment is named by: a bank names its own
     /// (or leaves it empty); others must say which.
     fn bank_for(&self, bank_id: &str, caller: &Caller) -> Result<ParticipantId, Status> {
-        let bad = |e: crate::registry::RegistryError| super::status::registry(&e);
         if caller.role == Role::Bank {
             if !bank_id.is_empty() && bank_id != caller.participant_id.as_str() {
-                return Err(Status::permission_denied(format!(
-                    "{} gets receipts only for its own clients, not those at {}",
-                    caller.participant_id,
-                    super::status::quote(bank_id)
-                )));
+                return Err(ReadError::ReceiptForAnotherBanksClient {
+                    bank: caller.participant_id.to_string(),
+                    other: super::status::quote(bank_id),
+                }
+                .into());
             }
             Ok(caller.participant_id.clone())
         } else {
-            ParticipantId::parse("bank_id", bank_id).map_err(bad)
+            Ok(ParticipantId::parse("bank_id", bank_id)?)
         }
     }
 
     /// Finds the index of the entry a receipt is asked for.
     fn locate(&self, target: &pb::get_receipt::Target, caller: &Caller) -> Result<u64, Status> {
         use pb::get_receipt::Target;
-        let bad = |e: crate::registry::RegistryError| super::status::registry(&e);
         match target {
             Target::Index(i) => Ok(*i),
             Target::SubscriptionId(id) => {
                 let bank = self.ledger.read(|p| {
-                    p.state
-                        .subscription(*id)
-                        .map(|s| s.bank_id.clone())
-                        .ok_or_else(|| {
-                            Status::not_found(format!("subscription {id} does not exist"))
-                        })
+                    p.state.subscription(*id).map(|s| s.bank_id.clone()).ok_or(
+                        ReadError::SubscriptionNotFound {
+                            subscription_id: *id,
+                        },
+                    )
                 })?;
                 if caller.role == Role::Bank && bank != caller.participant_id {
-                    return Err(Status::permission_denied(format!(
-                        "subscription {id} was submitted by another bank; banks get receipts only for their own"
-                    )));
+                    return Err(ReadError::ReceiptForAnotherBanksSubscription {
+                        subscription_id: *id,
+                    }
+                    .into());
                 }
                 Ok(*id)
             }
             Target::Holding(h) => {
-                let series = crate::codec::bonds::series_id_from_pb(&h.series_id).map_err(bad)?;
-                let investor =
-                    InvestorRef::parse("holding.investor_ref", &h.investor_ref).map_err(bad)?;
+                let series = crate::codec::bonds::series_id_from_pb(&h.series_id)?;
+                let investor = InvestorRef::parse("holding.investor_ref", &h.investor_ref)?;
                 let bank = self.bank_for(&h.bank_id, caller)?;
                 let issued = self.ledger.read(|p| {
-                    let s = p.state.series(&series).ok_or_else(|| {
-                        Status::not_found(format!("series {series} does not exist"))
-                    })?;
-                    s.issued_at_index.ok_or_else(|| {
-                        Status::failed_precondition(format!(
-                            "series {series} is not issued: it has no holdings yet"
-                        ))
+                    let s = p
+                        .state
+                        .series(&series)
+                        .ok_or_else(|| ReadError::SeriesNotFound {
+                            series_id: series.to_string(),
+                        })?;
+                    s.issued_at_index.ok_or_else(|| ReadError::SeriesNotIssued {
+                        series_id: series.to_string(),
                     })
                 })?;
                 let count = match event_of(&self.read_entry(issued)?)? {
                     pb::event::Kind::SeriesIssued(e) => e.holdings,
                     _ => {
-                        return Err(Status::internal(format!(
+                        return Err(inconsistent(format!(
                             "entry {issued} is not the issue of {series}"
-                        )));
+                        ))
+                        .into());
                     }
                 };
-                self.search(issued + 1, count, investor.as_str(), bank.as_str())?
-                    .ok_or_else(|| {
-                        Status::not_found(format!("{investor} holds no {series} through {bank}"))
-                    })
+                let found = self.search(issued + 1, count, investor.as_str(), bank.as_str())?;
+                Ok(found.ok_or_else(|| ReadError::NoHolding {
+                    investor: investor.to_string(),
+                    series_id: series.to_string(),
+                    bank: bank.to_string(),
+                })?)
             }
             Target::Payment(pay) => {
-                let investor =
-                    InvestorRef::parse("payment.investor_ref", &pay.investor_ref).map_err(bad)?;
+                let investor = InvestorRef::parse("payment.investor_ref", &pay.investor_ref)?;
                 let bank = self.bank_for(&pay.bank_id, caller)?;
                 let posted = self
                     .ledger
                     .read(|p| p.state.posted(&pay.event_id))
-                    .ok_or_else(|| {
-                        Status::not_found(format!(
-                            "accrual event {} has not been posted",
-                            super::status::quote(&pay.event_id)
-                        ))
+                    .ok_or_else(|| ReadError::EventNotPosted {
+                        event_id: super::status::quote(&pay.event_id),
                     })?;
                 let count = match event_of(&self.read_entry(posted)?)? {
                     pb::event::Kind::CouponPaid(e) => e.holdings,
                     pb::event::Kind::Redeemed(e) => e.holdings,
                     _ => {
-                        return Err(Status::invalid_argument(format!(
-                            "event {:?} pays nothing (a record date); name a coupon or a redemption",
-                            pay.event_id
-                        )));
+                        return Err(ReadError::PaysNothing {
+                            event_id: super::status::quote(&pay.event_id),
+                        }
+                        .into());
                     }
                 };
-                self.search(posted + 1, count, investor.as_str(), bank.as_str())?
-                    .ok_or_else(|| {
-                        Status::not_found(format!(
-                            "{} paid nothing to {investor} through {bank}",
-                            pay.event_id
-                        ))
-                    })
+                let found = self.search(posted + 1, count, investor.as_str(), bank.as_str())?;
+                Ok(found.ok_or_else(|| ReadError::NothingPaid {
+                    event_id: pay.event_id.clone(),
+                    investor: investor.to_string(),
+                    bank: bank.to_string(),
+                })?)
             }
         }
     }
@@ -419,9 +378,8 @@ impl Ctx {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let kind = event_of(&self.read_entry(mid)?)?;
-            let key = item_key(&kind).ok_or_else(|| {
-                Status::internal(format!("entry {mid} is not a one-holding entry"))
-            })?;
+            let key = item_key(&kind)
+                .ok_or_else(|| inconsistent(format!("entry {mid} is not a one-holding entry")))?;
             match key.cmp(&(investor, bank)) {
                 std::cmp::Ordering::Equal => return Ok(Some(mid)),
                 std::cmp::Ordering::Less => lo = mid + 1,
@@ -436,8 +394,8 @@ impl Ctx {
     /// (a holding, a payment, an allotment or refund of its subscriptions).
     fn entry_belongs_to(&self, bytes: &[u8], caller: &Caller) -> Result<bool, Status> {
         use pb::event::Kind;
-        let opened =
-            crate::ledger::entry::open(bytes).map_err(|e| Status::internal(e.to_string()))?;
+        let opened = crate::ledger::entry::open(bytes)
+            .map_err(|e| inconsistent(format!("stored entry does not open: {e}")))?;
         let mine = |bank: &str| bank == caller.participant_id.as_str();
         let subscriptions_mine = |ids: &mut dyn Iterator<Item = u64>| {
             self.ledger.read(|p| {
@@ -483,7 +441,7 @@ impl Ctx {
             None => {
                 let cause = self.read_entry(opened.body.cause_index)?;
                 match crate::ledger::entry::open(&cause)
-                    .map_err(|e| Status::internal(e.to_string()))?
+                    .map_err(|e| inconsistent(format!("stored entry does not open: {e}")))?
                     .body
                     .actor
                 {

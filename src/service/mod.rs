@@ -6,32 +6,37 @@ pub mod auth;
 mod batch;
 mod bonds;
 pub mod coupons;
+pub mod error;
 mod ledger;
 pub mod observe;
 mod participants;
 mod pricing;
+pub mod rpc;
 pub mod scheduler;
 pub mod status;
 
 use crate::clock::Clock;
+use crate::config::{ServerLimits, TlsPem};
 use crate::proto as pb;
 use crate::store::{Committed, Ledger};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Shared by every service: the ledger and the authenticator.
+/// The gRPC services of one ledger: it implements every service of the API over
+/// the ledger it serves, its authenticator and the clock (one clone per service;
+/// clones share all three).
 #[derive(Clone)]
-pub struct Ctx {
+pub struct Services {
     ledger: Ledger,
     auth: auth::Authenticator,
     clock: Arc<dyn Clock>,
 }
 
-impl Ctx {
+impl Services {
     pub fn new(ledger: Ledger, clock: Arc<dyn Clock>) -> Self {
         let auth = auth::Authenticator::new(ledger.clone(), clock.clone());
-        Ctx {
+        Services {
             ledger,
             auth,
             clock,
@@ -49,48 +54,23 @@ pub fn receipt(c: &Committed) -> pb::Receipt {
     }
 }
 
-/// Server limits, named and configurable.
-#[derive(Clone, Debug)]
-pub struct ServerLimits {
-    /// Largest message decoded or encoded.
-    pub message_bytes_max: usize,
-    /// Requests worked on at once per connection.
-    pub concurrent_requests_per_connection_max: usize,
-    /// How long in-flight requests may run after SIGINT/SIGTERM.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        ServerLimits {
-            message_bytes_max: crate::limits::GRPC_MESSAGE_BYTES_MAX,
-            concurrent_requests_per_connection_max:
-                crate::limits::CONCURRENT_REQUESTS_PER_CONNECTION_MAX,
-            shutdown_grace: Duration::from_secs(crate::limits::SHUTDOWN_GRACE_SECS),
-        }
-    }
-}
-
-/// How a server is exposed: limits, and TLS (with optional client certificates).
+/// How a server is exposed: limits, TLS (with optional client certificates), and
+/// the metrics its requests are recorded in.
 #[derive(Clone, Debug, Default)]
 pub struct ServeOptions {
     pub limits: ServerLimits,
     pub tls: Option<tonic::transport::ServerTlsConfig>,
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
-/// Reads the PEM files of a TLS configuration.
-pub fn tls_config(
-    files: &crate::config::TlsFiles,
-) -> anyhow::Result<tonic::transport::ServerTlsConfig> {
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
-    };
-    let identity = tonic::transport::Identity::from_pem(read(&files.cert)?, read(&files.key)?);
+/// The TLS settings of a server from its PEM files' contents.
+pub fn tls_config(pem: &TlsPem) -> tonic::transport::ServerTlsConfig {
+    let identity = tonic::transport::Identity::from_pem(&pem.cert, &pem.key);
     let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &files.client_ca {
-        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+    if let Some(ca) = &pem.client_ca {
+        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(ca));
     }
-    Ok(tls)
+    tls
 }
 
 /// Serves every service on `listener` (plaintext) until `shutdown` resolves.
@@ -105,7 +85,10 @@ pub async fn serve(
         ledger,
         clock,
         listener,
-        ServeOptions { limits, tls: None },
+        ServeOptions {
+            limits,
+            ..Default::default()
+        },
         shutdown,
     )
     .await
@@ -121,31 +104,31 @@ pub async fn serve_with(
 ) -> anyhow::Result<()> {
     let limits = options.limits;
     let watched = ledger.clone();
-    let ctx = Ctx::new(ledger, clock);
+    let services = Services::new(ledger, clock);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
-        .set_serving::<pb::participant_service_server::ParticipantServiceServer<Ctx>>()
+        .set_serving::<pb::participant_service_server::ParticipantServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::ledger_service_server::LedgerServiceServer<Ctx>>()
+        .set_serving::<pb::ledger_service_server::LedgerServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::treasury_service_server::TreasuryServiceServer<Ctx>>()
+        .set_serving::<pb::treasury_service_server::TreasuryServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::bank_service_server::BankServiceServer<Ctx>>()
+        .set_serving::<pb::bank_service_server::BankServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::registry_service_server::RegistryServiceServer<Ctx>>()
+        .set_serving::<pb::registry_service_server::RegistryServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::pricing_service_server::PricingServiceServer<Ctx>>()
+        .set_serving::<pb::pricing_service_server::PricingServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::engine_service_server::EngineServiceServer<Ctx>>()
+        .set_serving::<pb::engine_service_server::EngineServiceServer<Services>>()
         .await;
     health_reporter
-        .set_serving::<pb::batch_service_server::BatchServiceServer<Ctx>>()
+        .set_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -182,33 +165,35 @@ pub async fn serve_with(
     let server = builder
         .concurrency_limit_per_connection(limits.concurrent_requests_per_connection_max)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .layer(observe::ObserveLayer)
+        .layer(observe::ObserveLayer {
+            metrics: options.metrics,
+        })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(limited!(
-            pb::participant_service_server::ParticipantServiceServer::new(ctx.clone())
+            pb::participant_service_server::ParticipantServiceServer::new(services.clone())
         ))
         .add_service(limited!(
-            pb::ledger_service_server::LedgerServiceServer::new(ctx.clone())
+            pb::ledger_service_server::LedgerServiceServer::new(services.clone())
         ))
         .add_service(limited!(
-            pb::treasury_service_server::TreasuryServiceServer::new(ctx.clone())
+            pb::treasury_service_server::TreasuryServiceServer::new(services.clone())
         ))
         .add_service(limited!(pb::bank_service_server::BankServiceServer::new(
-            ctx.clone()
+            services.clone()
         )))
         .add_service(limited!(
-            pb::registry_service_server::RegistryServiceServer::new(ctx.clone())
+            pb::registry_service_server::RegistryServiceServer::new(services.clone())
         ))
         .add_service(limited!(
-            pb::pricing_service_server::PricingServiceServer::new(ctx.clone())
+            pb::pricing_service_server::PricingServiceServer::new(services.clone())
         ))
         .add_service(limited!(
-            pb::engine_service_server::EngineServiceServer::new(ctx.clone())
+            pb::engine_service_server::EngineServiceServer::new(services.clone())
         ))
         .add_service(limited!(pb::batch_service_server::BatchServiceServer::new(
-            ctx.clone()
+            services.clone()
         )))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // When the writer stops (fail-stop), health says so: NOT_SERVING for the server
@@ -220,19 +205,19 @@ pub async fn serve_with(
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
         health_reporter
-            .set_not_serving::<pb::participant_service_server::ParticipantServiceServer<Ctx>>()
+            .set_not_serving::<pb::participant_service_server::ParticipantServiceServer<Services>>()
             .await;
         health_reporter
-            .set_not_serving::<pb::treasury_service_server::TreasuryServiceServer<Ctx>>()
+            .set_not_serving::<pb::treasury_service_server::TreasuryServiceServer<Services>>()
             .await;
         health_reporter
-            .set_not_serving::<pb::bank_service_server::BankServiceServer<Ctx>>()
+            .set_not_serving::<pb::bank_service_server::BankServiceServer<Services>>()
             .await;
         health_reporter
-            .set_not_serving::<pb::engine_service_server::EngineServiceServer<Ctx>>()
+            .set_not_serving::<pb::engine_service_server::EngineServiceServer<Services>>()
             .await;
         health_reporter
-            .set_not_serving::<pb::batch_service_server::BatchServiceServer<Ctx>>()
+            .set_not_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
             .await;
         std::future::pending::<()>().await
     };

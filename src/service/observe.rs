@@ -1,26 +1,36 @@
 //! Request observation: a tower layer that times every gRPC call and records it
-//! in the metrics by method and status code, and the Prometheus endpoint.
+//! in the server's metrics by method and status code, and the Prometheus
+//! endpoint (hyper, HTTP/1.1).
 
+use crate::metrics::Metrics;
 use http::{Request, Response};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Records every request's method, status code and latency.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ObserveLayer;
+/// Records every request's method, status code and latency into `metrics` (when
+/// the server keeps metrics), and rewrites a too-large refusal's code.
+#[derive(Clone, Debug, Default)]
+pub struct ObserveLayer {
+    pub metrics: Option<Arc<Metrics>>,
+}
 
 impl<S> tower::Layer<S> for ObserveLayer {
     type Service = Observe<S>;
     fn layer(&self, inner: S) -> Observe<S> {
-        Observe { inner }
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct Observe<S> {
     inner: S,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// The status code name of a response: gRPC errors carry `grpc-status` in the
@@ -114,6 +124,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let method = request.uri().path().to_string();
+        let metrics = self.metrics.clone();
         let started = Instant::now();
         Box::pin(async move {
             let mut result = inner.call(request).await;
@@ -125,60 +136,78 @@ where
                 Err(_) => "Transport".into(),
             };
             let took = started.elapsed();
-            crate::metrics::global().record_request(&method, &code, took);
+            if let Some(metrics) = &metrics {
+                metrics.record_request(&method, &code, took);
+            }
             tracing::debug!(%method, %code, micros = took.as_micros() as u64, "request");
             result
         })
     }
 }
 
-/// Serves `GET /metrics` (Prometheus text format) on `listener` until `shutdown`.
+/// How long a scraper may take to send its request head.
+const METRICS_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves `GET /metrics` (Prometheus text format) on `listener` until `shutdown`:
+/// HTTP/1.1, one request per connection.
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
     ledger: crate::store::Ledger,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             () = &mut shutdown => return,
         };
-        let Ok((mut socket, _)) = accepted else {
+        let Ok((socket, _)) = accepted else {
             continue;
         };
-        let ledger = ledger.clone();
+        let (metrics, ledger) = (metrics.clone(), ledger.clone());
+        let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+            let response = metrics_response(&request, &metrics, &ledger);
+            async move { Ok::<_, std::convert::Infallible>(response) }
+        });
         tokio::spawn(async move {
-            // Read the request head (up to a blank line or 2 KiB).
-            let mut buf = [0u8; 2048];
-            let mut n = 0;
-            while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                match tokio::time::timeout(
-                    std::time::Duration::from_secs(5),
-                    socket.read(&mut buf[n..]),
-                )
-                .await
-                {
-                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                    Ok(Ok(m)) => n += m,
-                }
+            let served = hyper::server::conn::http1::Builder::new()
+                .keep_alive(false)
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(METRICS_HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "metrics connection");
             }
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if head.starts_with("GET /metrics") {
-                ("200 OK", crate::metrics::global().render(ledger.size()))
-            } else {
-                (
-                    "404 Not Found",
-                    "only GET /metrics is served here\n".to_string(),
-                )
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-            let _ = socket.shutdown().await;
         });
     }
+}
+
+fn metrics_response<B>(
+    request: &Request<B>,
+    metrics: &Metrics,
+    ledger: &crate::store::Ledger,
+) -> Response<http_body_util::Full<bytes::Bytes>> {
+    let (status, content_type, body) =
+        if request.method() == http::Method::GET && request.uri().path() == "/metrics" {
+            (
+                http::StatusCode::OK,
+                crate::metrics::CONTENT_TYPE,
+                metrics.render(ledger.size()),
+            )
+        } else {
+            (
+                http::StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                "only GET /metrics is served here\n".to_string(),
+            )
+        };
+    let mut response = Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    response
 }

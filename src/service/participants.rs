@@ -1,30 +1,27 @@
-//! ParticipantService: register, rotate, revoke, list.
+//! ParticipantService: register, rotate, revoke, list; and the write path every
+//! write RPC shares.
 
-use super::{Ctx, receipt};
+use super::auth::Authenticated;
+use super::rpc::WriteCommand;
+use super::{Services, receipt};
 use crate::codec;
 use crate::proto as pb;
-use crate::registry::{ParticipantId, Role};
-use crate::store::WriteRequest;
+use crate::registry::{ParticipantId, RegistryError};
+use crate::store::{Committed, WriteRequest};
+use pb::command::Kind;
 use tonic::{Request, Response, Status};
 
 #[tonic::async_trait]
-impl pb::participant_service_server::ParticipantService for Ctx {
+impl pb::participant_service_server::ParticipantService for Services {
     async fn register_participant(
         &self,
         request: Request<pb::RegisterParticipantRequest>,
     ) -> Result<Response<pb::RegisterParticipantResponse>, Status> {
         let auth = self
             .auth
-            .check_write(request.into_inner().signed, "RegisterParticipant")?;
-        let pb::command::Kind::RegisterParticipant(c) = &auth.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
-        let command = codec::register_from_pb(c).map_err(|e| super::status::registry(&e))?;
-        let id = ParticipantId::parse("participant_id", &c.participant_id)
-            .map_err(|e| super::status::registry(&e))?;
-        let committed = self.write(auth, command).await?;
+            .check::<pb::RegisterParticipant>(request.into_inner().signed)?;
+        let id = ParticipantId::parse("participant_id", &auth.command.participant_id)?;
+        let committed = self.write(auth).await?;
         Ok(Response::new(pb::RegisterParticipantResponse {
             receipt: Some(receipt(&committed)),
             participant: self.participant(&id),
@@ -37,16 +34,9 @@ impl pb::participant_service_server::ParticipantService for Ctx {
     ) -> Result<Response<pb::RotateKeyResponse>, Status> {
         let auth = self
             .auth
-            .check_write(request.into_inner().signed, "RotateKey")?;
-        let pb::command::Kind::RotateKey(c) = &auth.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
-        let command = codec::rotate_from_pb(c).map_err(|e| super::status::registry(&e))?;
-        let id = ParticipantId::parse("participant_id", &c.participant_id)
-            .map_err(|e| super::status::registry(&e))?;
-        let committed = self.write(auth, command).await?;
+            .check::<pb::RotateKey>(request.into_inner().signed)?;
+        let id = ParticipantId::parse("participant_id", &auth.command.participant_id)?;
+        let committed = self.write(auth).await?;
         Ok(Response::new(pb::RotateKeyResponse {
             receipt: Some(receipt(&committed)),
             participant: self.participant(&id),
@@ -59,16 +49,9 @@ impl pb::participant_service_server::ParticipantService for Ctx {
     ) -> Result<Response<pb::RevokeParticipantResponse>, Status> {
         let auth = self
             .auth
-            .check_write(request.into_inner().signed, "RevokeParticipant")?;
-        let pb::command::Kind::RevokeParticipant(c) = &auth.command else {
-            return Err(Status::internal(
-                "command kind changed after authentication",
-            ));
-        };
-        let command = codec::revoke_from_pb(c).map_err(|e| super::status::registry(&e))?;
-        let id = ParticipantId::parse("participant_id", &c.participant_id)
-            .map_err(|e| super::status::registry(&e))?;
-        let committed = self.write(auth, command).await?;
+            .check::<pb::RevokeParticipant>(request.into_inner().signed)?;
+        let id = ParticipantId::parse("participant_id", &auth.command.participant_id)?;
+        let committed = self.write(auth).await?;
         Ok(Response::new(pb::RevokeParticipantResponse {
             receipt: Some(receipt(&committed)),
             participant: self.participant(&id),
@@ -80,7 +63,7 @@ impl pb::participant_service_server::ParticipantService for Ctx {
         request: Request<pb::ListParticipantsRequest>,
     ) -> Result<Response<pb::ListParticipantsResponse>, Status> {
         self.auth
-            .check(request.into_inner().signed, "ListParticipants", &Role::ALL)?;
+            .check::<pb::ListParticipants>(request.into_inner().signed)?;
         let participants = self.ledger.read(|p| {
             p.state
                 .participants()
@@ -91,33 +74,30 @@ impl pb::participant_service_server::ParticipantService for Ctx {
     }
 }
 
-impl Ctx {
+impl Services {
     fn participant(&self, id: &ParticipantId) -> Option<pb::Participant> {
         self.ledger
             .read(|p| p.state.participant(id).map(codec::participant_to_pb))
     }
 
-    pub(super) async fn write(
+    /// Writes an authenticated write request and waits until it is durable.
+    pub(super) async fn write<C: WriteCommand>(
         &self,
-        auth: super::auth::Authenticated,
-        command: crate::registry::Command,
-    ) -> Result<crate::store::Committed, Status> {
-        self.ledger
-            .write(write_request(auth, command))
-            .await
-            .map_err(|e| super::status::write(&e))
+        auth: Authenticated<C>,
+    ) -> Result<Committed, Status> {
+        let request = write_request(auth.map(C::into_kind))?;
+        Ok(self.ledger.write(request).await?)
     }
 }
 
-/// The write an authenticated request asks for: its signed bytes and command.
-pub(super) fn write_request(
-    auth: super::auth::Authenticated,
-    command: crate::registry::Command,
-) -> WriteRequest {
-    WriteRequest {
+/// The write an authenticated request asks for: its signed bytes and the
+/// registry's command for what it carries.
+pub(super) fn write_request(auth: Authenticated<Kind>) -> Result<WriteRequest, RegistryError> {
+    let command = codec::command_from_kind(&auth.command)?;
+    Ok(WriteRequest {
         key_id: auth.caller.key_id,
         payload: auth.payload,
         signature: auth.signature,
         command,
-    }
+    })
 }

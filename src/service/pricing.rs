@@ -1,47 +1,38 @@
 //! PricingService: the bond-math calculators over gRPC, with the same terms JSON
 //! and the same results as `dbond schedule` and `dbond price`.
 
-use super::Ctx;
+use super::Services;
 use crate::codec::bonds::{date, decimal, flow_to_pb};
 use crate::pricing::{Bond, BondTerms, diaspora_yield, issuer_savings, par_coupon};
 use crate::proto as pb;
-use crate::registry::{RegistryError, Role, ScheduledFlow};
-use pb::command::Kind;
+use crate::registry::{RegistryError, ScheduledFlow};
 use tonic::{Request, Response, Status};
 
-fn bad(e: RegistryError) -> Status {
-    super::status::registry(&e)
-}
+/// Largest terms JSON a calculator reads.
+const TERMS_JSON_BYTES_MAX: usize = 64 * 1024;
 
-fn bond(terms_json: &str) -> Result<Bond, Status> {
-    if terms_json.len() > 64 * 1024 {
-        return Err(bad(RegistryError::invalid(
+fn bond(terms_json: &str) -> Result<Bond, RegistryError> {
+    if terms_json.len() > TERMS_JSON_BYTES_MAX {
+        return Err(RegistryError::invalid(
             "terms_json",
             "terms JSON is larger than 64 KiB",
-        )));
+        ));
     }
     let (terms, fixings) = BondTerms::from_json(terms_json)
-        .map_err(|e| bad(RegistryError::invalid("terms_json", e.to_string())))?;
-    Bond::new(&terms, &fixings)
-        .map_err(|e| bad(RegistryError::invalid("terms_json", e.to_string())))
-}
-
-fn priced(e: crate::pricing::PricingError) -> Status {
-    Status::invalid_argument(super::status::clip(&e.to_string()))
+        .map_err(|e| RegistryError::invalid("terms_json", e.to_string()))?;
+    Bond::new(&terms, &fixings).map_err(|e| RegistryError::invalid("terms_json", e.to_string()))
 }
 
 #[tonic::async_trait]
-impl pb::pricing_service_server::PricingService for Ctx {
+impl pb::pricing_service_server::PricingService for Services {
     async fn schedule(
         &self,
         r: Request<pb::PriceScheduleRequest>,
     ) -> Result<Response<pb::PriceScheduleResponse>, Status> {
-        let auth = self
+        let c = self
             .auth
-            .check(r.into_inner().signed, "Schedule", &Role::ALL)?;
-        let Kind::PriceSchedule(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
+            .check::<pb::PriceSchedule>(r.into_inner().signed)?
+            .command;
         let bond = bond(&c.terms_json)?;
         let cashflows = bond
             .cashflows()
@@ -65,19 +56,12 @@ impl pb::pricing_service_server::PricingService for Ctx {
         &self,
         r: Request<pb::PriceFromYieldRequest>,
     ) -> Result<Response<pb::PriceFromYieldResponse>, Status> {
-        let auth = self
+        let c = self
             .auth
-            .check(r.into_inner().signed, "PriceFromYield", &Role::ALL)?;
-        let Kind::PriceFromYield(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
+            .check::<pb::PriceFromYield>(r.into_inner().signed)?
+            .command;
         let bond = bond(&c.terms_json)?;
-        let p = bond
-            .price(
-                date("settle", &c.settle).map_err(bad)?,
-                decimal("yield", &c.r#yield).map_err(bad)?,
-            )
-            .map_err(priced)?;
+        let p = bond.price(date("settle", &c.settle)?, decimal("yield", &c.r#yield)?)?;
         Ok(Response::new(pb::PriceFromYieldResponse {
             clean: p.clean.to_string(),
             dirty: p.dirty.to_string(),
@@ -89,19 +73,15 @@ impl pb::pricing_service_server::PricingService for Ctx {
         &self,
         r: Request<pb::YieldFromPriceRequest>,
     ) -> Result<Response<pb::YieldFromPriceResponse>, Status> {
-        let auth = self
+        let c = self
             .auth
-            .check(r.into_inner().signed, "YieldFromPrice", &Role::ALL)?;
-        let Kind::YieldFromPrice(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
+            .check::<pb::YieldFromPrice>(r.into_inner().signed)?
+            .command;
         let bond = bond(&c.terms_json)?;
-        let y = bond
-            .yield_from_clean_price(
-                date("settle", &c.settle).map_err(bad)?,
-                decimal("clean_price", &c.clean_price).map_err(bad)?,
-            )
-            .map_err(priced)?;
+        let y = bond.yield_from_clean_price(
+            date("settle", &c.settle)?,
+            decimal("clean_price", &c.clean_price)?,
+        )?;
         Ok(Response::new(pb::YieldFromPriceResponse {
             r#yield: y.to_string(),
         }))
@@ -111,22 +91,20 @@ impl pb::pricing_service_server::PricingService for Ctx {
         &self,
         r: Request<pb::PatrioticPricingRequest>,
     ) -> Result<Response<pb::PatrioticPricingResponse>, Status> {
-        let auth = self
+        let c = self
             .auth
-            .check(r.into_inner().signed, "PatrioticPricing", &Role::ALL)?;
-        let Kind::PatrioticPricing(c) = &auth.command else {
-            return Err(Status::internal("command kind changed"));
-        };
+            .check::<pb::PatrioticPricing>(r.into_inner().signed)?
+            .command;
         let bond = bond(&c.terms_json)?;
-        let settle = date("settle", &c.settle).map_err(bad)?;
-        let reference = decimal("reference_yield", &c.reference_yield).map_err(bad)?;
-        let discount = decimal("discount_bps", &c.discount_bps).map_err(bad)?;
+        let settle = date("settle", &c.settle)?;
+        let reference = decimal("reference_yield", &c.reference_yield)?;
+        let discount = decimal("discount_bps", &c.discount_bps)?;
         let y = diaspora_yield(reference, discount);
-        let p = bond.price(settle, y).map_err(priced)?;
+        let p = bond.price(settle, y)?;
         let terms = bond.terms();
-        let savings = issuer_savings(terms, reference, discount).map_err(priced)?;
+        let savings = issuer_savings(terms, reference, discount)?;
         let par = if terms.frequency().per_year().is_some() {
-            Some(par_coupon(terms, y).map_err(priced)?)
+            Some(par_coupon(terms, y)?)
         } else {
             None
         };

@@ -5,6 +5,8 @@
 
 use crate::clock::Clock;
 use crate::ledger::keys::KeyId;
+use crate::ledger::request;
+use crate::metrics::Metrics;
 use crate::proto as pb;
 use crate::store::{Ledger, WriteRequest};
 use ed25519_dalek::SigningKey;
@@ -23,11 +25,23 @@ pub struct Scheduler {
     ledger: Ledger,
     clock: Arc<dyn Clock>,
     key: SigningKey,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Scheduler {
     pub fn new(ledger: Ledger, clock: Arc<dyn Clock>, key: SigningKey) -> Self {
-        Scheduler { ledger, clock, key }
+        Scheduler {
+            ledger,
+            clock,
+            key,
+            metrics: None,
+        }
+    }
+
+    /// The same scheduler, recording its runs in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Posts everything due today, in order.
@@ -45,12 +59,12 @@ impl Scheduler {
                 series_id: d.series_id.clone(),
                 event_id: d.event_id.clone(),
             });
-            let signed = crate::client::sign_request(
+            let signed = request::sign_request(
                 &self.key,
                 &self.ledger.identity().origin,
                 command.clone(),
                 self.clock.now(),
-                &crate::client::nonce(),
+                &request::nonce(),
             );
             let request = WriteRequest {
                 key_id: KeyId::of(&self.key.verifying_key()),
@@ -66,7 +80,9 @@ impl Scheduler {
                 tracing::info!(event = %d.event_id, index = committed.first_index, "accrual event posted");
             }
         }
-        crate::metrics::global().record_accrual_run(summary.posted);
+        if let Some(metrics) = &self.metrics {
+            metrics.record_accrual_run(summary.posted);
+        }
         Ok(summary)
     }
 

@@ -1,8 +1,14 @@
-//! The one table from errors to gRPC statuses. Every refusal carries a message a
-//! person understands; invalid fields carry a BadRequest detail naming the field.
+//! The one table from errors to gRPC statuses: every error that reaches a caller
+//! (authentication, reads, batches, the registry, the writer, the store, proofs,
+//! pricing) is mapped here, each type by one exhaustive `match`, and nowhere else
+//! in `service` is a status made. Every refusal carries a message a person
+//! understands; invalid fields carry a BadRequest detail naming the field.
 //! Messages are bounded (`limits::STATUS_MESSAGE_BYTES_MAX`) whatever they quote.
 
+use super::error::{AuthError, BatchError, ReadError};
+use crate::ledger::merkle::MerkleError;
 use crate::limits::{STATUS_MESSAGE_BYTES_MAX, STATUS_QUOTE_CHARS_MAX};
+use crate::pricing::PricingError;
 use crate::registry::RegistryError;
 use crate::store::{StoreError, WriteError};
 use std::borrow::Cow;
@@ -80,23 +86,160 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// A status of `code` whose message is `e`'s, bounded.
+fn plain(code: Code, e: &impl std::fmt::Display) -> Status {
+    Status::new(code, clip(&e.to_string()))
+}
+
+/// The status code for each authentication failure: a request that does not
+/// prove who sent it is UNAUTHENTICATED; one that is malformed INVALID_ARGUMENT;
+/// one whose sender may not call the RPC PERMISSION_DENIED.
+pub fn auth_code(e: &AuthError) -> Code {
+    match e {
+        AuthError::Unsigned
+        | AuthError::NotAKeyId { .. }
+        | AuthError::UnknownKey { .. }
+        | AuthError::KeyRetired { .. }
+        | AuthError::KeyWithoutParticipant { .. }
+        | AuthError::ParticipantRevoked { .. }
+        | AuthError::BadSignature { .. }
+        | AuthError::WrongLedger { .. }
+        | AuthError::Stale { .. }
+        | AuthError::FromTheFuture { .. }
+        | AuthError::Replay => Code::Unauthenticated,
+        AuthError::PayloadTooLarge { .. }
+        | AuthError::NotAPayload { .. }
+        | AuthError::BadIssueTime { .. }
+        | AuthError::NonceLength { .. }
+        | AuthError::NoCommand
+        | AuthError::UnknownFields { .. }
+        | AuthError::WrongCommand { .. }
+        | AuthError::NotAWrite { .. } => Code::InvalidArgument,
+        AuthError::RoleNotAllowed { .. } => Code::PermissionDenied,
+        AuthError::UnreadableKey { .. } => Code::Internal,
+    }
+}
+
+pub fn auth(e: &AuthError) -> Status {
+    match e {
+        AuthError::BadIssueTime { message } => Status::with_error_details(
+            Code::InvalidArgument,
+            clip(message),
+            ErrorDetails::with_bad_request_violation("issued_at", clip(message)),
+        ),
+        _ => plain(auth_code(e), e),
+    }
+}
+
+/// The status code for each refused read.
+pub fn read_code(e: &ReadError) -> Code {
+    match e {
+        ReadError::EntryNotFound { .. }
+        | ReadError::SubscriptionNotFound { .. }
+        | ReadError::SeriesNotFound { .. }
+        | ReadError::NoHolding { .. }
+        | ReadError::EventNotPosted { .. }
+        | ReadError::NothingPaid { .. } => Code::NotFound,
+        ReadError::RangeOutsideLedger { .. }
+        | ReadError::TreeBeyondLedger { .. }
+        | ReadError::IndexNotInTree { .. } => Code::OutOfRange,
+        ReadError::RangeTooLong { .. }
+        | ReadError::OldSizeOutOfRange { .. }
+        | ReadError::NoReceiptTarget
+        | ReadError::PaysNothing { .. }
+        | ReadError::BadPageToken => Code::InvalidArgument,
+        ReadError::EntryOfAnotherBank { .. }
+        | ReadError::ReceiptOfAnotherBank { .. }
+        | ReadError::ReceiptForAnotherBanksSubscription { .. }
+        | ReadError::ReceiptForAnotherBanksClient { .. }
+        | ReadError::SubscriptionOfAnotherBank { .. }
+        | ReadError::HoldingsAtAnotherBank { .. }
+        | ReadError::ClientsOfAnotherBank { .. } => Code::PermissionDenied,
+        ReadError::SeriesNotIssued { .. } | ReadError::NotComputable { .. } => {
+            Code::FailedPrecondition
+        }
+        ReadError::Inconsistent { .. } | ReadError::TaskFailed { .. } => Code::Internal,
+    }
+}
+
+pub fn read(e: &ReadError) -> Status {
+    plain(read_code(e), e)
+}
+
+pub fn batch(e: &BatchError) -> Status {
+    let code = match e {
+        BatchError::TooManyRequests { .. } | BatchError::CountMismatch { .. } => {
+            Code::InvalidArgument
+        }
+        BatchError::CheckFailed { .. } => Code::Internal,
+    };
+    plain(code, e)
+}
+
 pub fn write(e: &WriteError) -> Status {
     match e {
         WriteError::Refused(r) => registry(r),
-        WriteError::Unauthenticated(m) => Status::unauthenticated(m.clone()),
-        WriteError::Unavailable(m) => Status::unavailable(m.clone()),
+        WriteError::Unauthenticated(m) => Status::unauthenticated(clip(m)),
+        WriteError::Unavailable(m) => Status::unavailable(clip(m)),
     }
 }
 
 pub fn store(e: &StoreError) -> Status {
     match e {
         StoreError::Invalid(m) => Status::invalid_argument(clip(m)),
-        StoreError::NotInitialised(_) => Status::failed_precondition(e.to_string()),
+        StoreError::NotInitialised(_) => plain(Code::FailedPrecondition, e),
         StoreError::Corrupt { .. }
         | StoreError::KeyMismatch { .. }
-        | StoreError::AlreadyInitialised(_) => Status::internal(e.to_string()),
-        StoreError::Storage(_) => Status::unavailable(e.to_string()),
+        | StoreError::AlreadyInitialised(_) => plain(Code::Internal, e),
+        StoreError::Storage(_) => plain(Code::Unavailable, e),
     }
+}
+
+/// A proof the server could not build over its own tree: every case is a fault
+/// of the server (requests are checked against the tree's size first).
+pub fn proof(e: &MerkleError) -> Status {
+    let code = match e {
+        MerkleError::IndexOutOfRange { .. }
+        | MerkleError::SizeOutOfRange { .. }
+        | MerkleError::MissingNode { .. }
+        | MerkleError::Storage(_) => Code::Internal,
+    };
+    Status::new(code, clip(&format!("cannot build proof: {e}")))
+}
+
+/// Terms, dates or figures the bond math refuses: the request's values.
+pub fn pricing(e: &PricingError) -> Status {
+    let code = match e {
+        PricingError::InvalidTerms(_)
+        | PricingError::Calendar(_)
+        | PricingError::Settlement(_)
+        | PricingError::MissingFixing { .. }
+        | PricingError::YieldOutOfRange(_)
+        | PricingError::NoYield(_)
+        | PricingError::Overflow(_) => Code::InvalidArgument,
+    };
+    plain(code, e)
+}
+
+macro_rules! into_status {
+    ($($error:ty => $map:ident,)*) => {
+        $(impl From<$error> for Status {
+            fn from(e: $error) -> Status {
+                $map(&e)
+            }
+        })*
+    };
+}
+
+into_status! {
+    AuthError => auth,
+    ReadError => read,
+    BatchError => batch,
+    RegistryError => registry,
+    WriteError => write,
+    StoreError => store,
+    MerkleError => proof,
+    PricingError => pricing,
 }
 
 #[cfg(test)]
@@ -144,6 +287,239 @@ mod tests {
         for (err, code) in write_table {
             assert_eq!(write(&err).code(), code, "{err:?}");
         }
+    }
+
+    /// What each authentication failure must answer, written out apart from the
+    /// table: every variant is walked (strum), so a new one fails to build here
+    /// until its row is added.
+    fn expected_auth(e: &AuthError) -> Code {
+        use AuthError as A;
+        match e {
+            A::Unsigned => Code::Unauthenticated,
+            A::PayloadTooLarge { .. } => Code::InvalidArgument,
+            A::NotAKeyId { .. } => Code::Unauthenticated,
+            A::UnknownKey { .. } => Code::Unauthenticated,
+            A::KeyRetired { .. } => Code::Unauthenticated,
+            A::KeyWithoutParticipant { .. } => Code::Unauthenticated,
+            A::ParticipantRevoked { .. } => Code::Unauthenticated,
+            A::UnreadableKey { .. } => Code::Internal,
+            A::BadSignature { .. } => Code::Unauthenticated,
+            A::NotAPayload { .. } => Code::InvalidArgument,
+            A::WrongLedger { .. } => Code::Unauthenticated,
+            A::BadIssueTime { .. } => Code::InvalidArgument,
+            A::Stale { .. } => Code::Unauthenticated,
+            A::FromTheFuture { .. } => Code::Unauthenticated,
+            A::NonceLength { .. } => Code::InvalidArgument,
+            A::NoCommand => Code::InvalidArgument,
+            A::UnknownFields { .. } => Code::InvalidArgument,
+            A::WrongCommand { .. } => Code::InvalidArgument,
+            A::NotAWrite { .. } => Code::InvalidArgument,
+            A::RoleNotAllowed { .. } => Code::PermissionDenied,
+            A::Replay => Code::Unauthenticated,
+        }
+    }
+
+    fn expected_read(e: &ReadError) -> Code {
+        use ReadError as R;
+        match e {
+            R::EntryNotFound { .. } => Code::NotFound,
+            R::RangeOutsideLedger { .. } => Code::OutOfRange,
+            R::RangeTooLong { .. } => Code::InvalidArgument,
+            R::TreeBeyondLedger { .. } => Code::OutOfRange,
+            R::IndexNotInTree { .. } => Code::OutOfRange,
+            R::OldSizeOutOfRange { .. } => Code::InvalidArgument,
+            R::NoReceiptTarget => Code::InvalidArgument,
+            R::EntryOfAnotherBank { .. } => Code::PermissionDenied,
+            R::ReceiptOfAnotherBank { .. } => Code::PermissionDenied,
+            R::ReceiptForAnotherBanksSubscription { .. } => Code::PermissionDenied,
+            R::ReceiptForAnotherBanksClient { .. } => Code::PermissionDenied,
+            R::SubscriptionOfAnotherBank { .. } => Code::PermissionDenied,
+            R::HoldingsAtAnotherBank { .. } => Code::PermissionDenied,
+            R::ClientsOfAnotherBank { .. } => Code::PermissionDenied,
+            R::SubscriptionNotFound { .. } => Code::NotFound,
+            R::SeriesNotFound { .. } => Code::NotFound,
+            R::SeriesNotIssued { .. } => Code::FailedPrecondition,
+            R::NoHolding { .. } => Code::NotFound,
+            R::EventNotPosted { .. } => Code::NotFound,
+            R::PaysNothing { .. } => Code::InvalidArgument,
+            R::NothingPaid { .. } => Code::NotFound,
+            R::BadPageToken => Code::InvalidArgument,
+            R::NotComputable { .. } => Code::FailedPrecondition,
+            R::Inconsistent { .. } => Code::Internal,
+            R::TaskFailed { .. } => Code::Internal,
+        }
+    }
+
+    fn expected_batch(e: &BatchError) -> Code {
+        match e {
+            BatchError::TooManyRequests { .. } => Code::InvalidArgument,
+            BatchError::CountMismatch { .. } => Code::InvalidArgument,
+            BatchError::CheckFailed { .. } => Code::Internal,
+        }
+    }
+
+    /// Every variant of `E` (walked by strum) answers `expected`'s code, through
+    /// `Status::from`, with the error's own message.
+    fn walk<E>(expected: fn(&E) -> Code) -> usize
+    where
+        E: strum::IntoEnumIterator + std::fmt::Display + std::fmt::Debug + Clone,
+        Status: From<E>,
+    {
+        let mut walked = 0;
+        for e in E::iter() {
+            let st = Status::from(e.clone());
+            assert_eq!(st.code(), expected(&e), "{e:?}");
+            assert_eq!(st.message(), e.to_string(), "{e:?}");
+            walked += 1;
+        }
+        walked
+    }
+
+    #[test]
+    fn every_auth_read_and_batch_error_has_its_code() {
+        assert_eq!(walk(expected_auth), 21);
+        assert_eq!(walk(expected_read), 25);
+        assert_eq!(walk(expected_batch), 3);
+        let st = auth(&AuthError::BadIssueTime {
+            message: "issued_at: timestamp is required".into(),
+        });
+        let details = st.get_details_bad_request().expect("bad request detail");
+        assert_eq!(details.field_violations[0].field, "issued_at");
+        let st = auth(&AuthError::RoleNotAllowed {
+            rpc: "ListHolders",
+            allowed: crate::service::rpc::OVERSEERS,
+            participant_id: "bank-a".into(),
+            role: "bank".into(),
+        });
+        assert_eq!(
+            st.message(),
+            "ListHolders is for admin, treasury, auditor, engine; bank-a is bank"
+        );
+    }
+
+    /// Each of the store's, the writer's, the proofs' and the pricing's errors, in
+    /// a sample of every variant beside the code it must answer. These types live
+    /// below the service: a new variant stops `expected_*` from building here
+    /// until its row (and its sample) are added.
+    fn expected_store(e: &StoreError) -> Code {
+        match e {
+            StoreError::Storage(_) => Code::Unavailable,
+            StoreError::Corrupt { .. } => Code::Internal,
+            StoreError::NotInitialised(_) => Code::FailedPrecondition,
+            StoreError::AlreadyInitialised(_) => Code::Internal,
+            StoreError::KeyMismatch { .. } => Code::Internal,
+            StoreError::Invalid(_) => Code::InvalidArgument,
+        }
+    }
+
+    fn every_store_error() -> Vec<StoreError> {
+        vec![
+            StoreError::Storage("disk".into()),
+            StoreError::Corrupt {
+                index: 3,
+                reason: "hash".into(),
+            },
+            StoreError::NotInitialised("/x".into()),
+            StoreError::AlreadyInitialised("/x".into()),
+            StoreError::KeyMismatch {
+                expected: "a".into(),
+                found: "b".into(),
+            },
+            StoreError::Invalid("bad".into()),
+        ]
+    }
+
+    fn expected_write(e: &WriteError) -> Code {
+        match e {
+            WriteError::Refused(r) => registry_code(r),
+            WriteError::Unauthenticated(_) => Code::Unauthenticated,
+            WriteError::Unavailable(_) => Code::Unavailable,
+        }
+    }
+
+    fn every_write_error() -> Vec<WriteError> {
+        vec![
+            WriteError::Refused(RegistryError::invalid("units", "must be whole")),
+            WriteError::Unauthenticated("key revoked".into()),
+            WriteError::Unavailable("stopped".into()),
+        ]
+    }
+
+    fn expected_proof(e: &MerkleError) -> Code {
+        match e {
+            MerkleError::IndexOutOfRange { .. }
+            | MerkleError::SizeOutOfRange { .. }
+            | MerkleError::MissingNode { .. }
+            | MerkleError::Storage(_) => Code::Internal,
+        }
+    }
+
+    fn every_proof_error() -> Vec<MerkleError> {
+        vec![
+            MerkleError::IndexOutOfRange { index: 5, size: 4 },
+            MerkleError::SizeOutOfRange {
+                old_size: 0,
+                new_size: 4,
+            },
+            MerkleError::MissingNode { level: 1, index: 2 },
+            MerkleError::Storage("gone".into()),
+        ]
+    }
+
+    fn expected_pricing(e: &PricingError) -> Code {
+        match e {
+            PricingError::InvalidTerms(_)
+            | PricingError::Calendar(_)
+            | PricingError::Settlement(_)
+            | PricingError::MissingFixing { .. }
+            | PricingError::YieldOutOfRange(_)
+            | PricingError::NoYield(_)
+            | PricingError::Overflow(_) => Code::InvalidArgument,
+        }
+    }
+
+    fn every_pricing_error() -> Vec<PricingError> {
+        let day = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        vec![
+            PricingError::InvalidTerms("x".into()),
+            PricingError::Calendar(crate::calendar::CalendarError::IcmaNeedsSchedule),
+            PricingError::Settlement("x".into()),
+            PricingError::MissingFixing { accrual_start: day },
+            PricingError::YieldOutOfRange(rust_decimal::Decimal::TEN),
+            PricingError::NoYield("x".into()),
+            PricingError::Overflow("x".into()),
+        ]
+    }
+
+    /// Distinct variants in `samples`, each answering `expected`'s code.
+    fn sampled<E>(samples: Vec<E>, expected: fn(&E) -> Code) -> usize
+    where
+        E: std::fmt::Debug,
+        Status: From<E>,
+    {
+        let kinds: std::collections::HashSet<_> =
+            samples.iter().map(std::mem::discriminant).collect();
+        assert_eq!(kinds.len(), samples.len(), "one sample per variant");
+        for e in samples {
+            let code = expected(&e);
+            let label = format!("{e:?}");
+            assert_eq!(Status::from(e).code(), code, "{label}");
+        }
+        kinds.len()
+    }
+
+    #[test]
+    fn every_store_write_proof_and_pricing_error_has_its_code() {
+        assert_eq!(sampled(every_store_error(), expected_store), 6);
+        assert_eq!(sampled(every_write_error(), expected_write), 3);
+        assert_eq!(sampled(every_proof_error(), expected_proof), 4);
+        assert_eq!(sampled(every_pricing_error(), expected_pricing), 7);
+        let st = proof(&MerkleError::MissingNode { level: 1, index: 2 });
+        assert!(
+            st.message().starts_with("cannot build proof: "),
+            "{}",
+            st.message()
+        );
     }
 
     #[test]
