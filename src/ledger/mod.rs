@@ -7,4 +7,4 @@ pub mod keys;
 pub mod merkle;
 
 /// The ledger format version this build writes and reads (recorded in genesis).
-pub const FORMAT_VERSION: u32 = 1;
+pub use crate::ids::FORMAT_VERSION;

@@ -43,7 +43,7 @@ pub struct DecideCtx {
 pub struct Caller {
     pub participant_id: ParticipantId,
     pub role: Role,
-    pub key_id: crate::ledger::keys::KeyId,
+    pub key_id: crate::ids::KeyId,
 }
 
 /// A state-changing request, already validated for shape (the edge checks fields).

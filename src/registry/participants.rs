@@ -1,7 +1,7 @@
 //! Participants and their keys: genesis, registration, rotation and revocation.
 
 use super::*;
-use crate::ledger::keys::KeyId;
+use crate::ids::KeyId;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegisterParticipant {
@@ -203,13 +203,13 @@ pub(super) fn apply_genesis(
     if meta.index != 0 || state.meta.identity.is_some() {
         return Err(fail(meta, "genesis is only allowed as entry 0".into()));
     }
-    if g.format_version != crate::ledger::FORMAT_VERSION {
+    if g.format_version != crate::ids::FORMAT_VERSION {
         return Err(fail(
             meta,
             format!(
                 "ledger format version {} is not supported (this build reads {})",
                 g.format_version,
-                crate::ledger::FORMAT_VERSION
+                crate::ids::FORMAT_VERSION
             ),
         ));
     }

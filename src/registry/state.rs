@@ -5,7 +5,7 @@ use super::{
     ApplyError, Holding, InvestorRef, KeyRecord, LedgerIdentity, Participant, ParticipantId,
     Series, SeriesId, Subscription,
 };
-use crate::ledger::keys::KeyId;
+use crate::ids::KeyId;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

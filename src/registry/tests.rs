@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::calendar::{BusinessDayConvention, CalendarName, DayCount, Frequency};
-use crate::ledger::keys::KeyId;
+use crate::ids::KeyId;
 use crate::money::Currency;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ed25519_dalek::SigningKey;
@@ -69,7 +69,7 @@ impl World {
             },
         };
         w.append(vec![Event::Genesis(GenesisRecorded {
-            format_version: crate::ledger::FORMAT_VERSION,
+            format_version: crate::ids::FORMAT_VERSION,
             origin: "test".into(),
             ledger_public_key: ledger_pk,
             admin_participant_id: w.admin.participant_id.clone(),

@@ -1,7 +1,7 @@
 //! Domain types of the registry: ids, roles, participants and events.
 
 use super::RegistryError;
-use crate::ledger::keys::KeyId;
+use crate::ids::KeyId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
