@@ -7,9 +7,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How an oversubscribed book is shared out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How an oversubscribed book is shared out. Named in snake case (serde,
+/// `Display`): "first_come_first_served", "pro_rata", "retail_priority".
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AllotmentRule {
     /// In ledger order until the cap is reached; the subscription that crosses the
     /// cap gets what is left.
@@ -26,11 +30,7 @@ pub enum AllotmentRule {
 
 impl AllotmentRule {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            AllotmentRule::FirstComeFirstServed => "first_come_first_served",
-            AllotmentRule::ProRata => "pro_rata",
-            AllotmentRule::RetailPriority { .. } => "retail_priority",
-        }
+        self.into()
     }
 }
 

@@ -126,9 +126,24 @@ impl<'de> Deserialize<'de> for Country {
     }
 }
 
-/// The diaspora categories of Azerbaijan's diaspora law.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The diaspora categories of Azerbaijan's diaspora law. Named in snake case
+/// (serde, `Display`): "citizen_abroad", "child_of_citizen_abroad", ...
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DiasporaCategory {
     CitizenAbroad,
     ChildOfCitizenAbroad,
@@ -144,12 +159,7 @@ impl DiasporaCategory {
         DiasporaCategory::Affinity,
     ];
     pub fn as_str(self) -> &'static str {
-        match self {
-            DiasporaCategory::CitizenAbroad => "citizen_abroad",
-            DiasporaCategory::ChildOfCitizenAbroad => "child_of_citizen_abroad",
-            DiasporaCategory::FormerCitizen => "former_citizen",
-            DiasporaCategory::Affinity => "affinity",
-        }
+        self.into()
     }
 }
 
@@ -239,8 +249,12 @@ pub struct ScheduledFlow {
     pub amount_per_unit: Option<Decimal>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a series is in its life. Named in snake case (serde, `Display`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SeriesStatus {
     Draft,
     Open,
@@ -253,15 +267,7 @@ pub enum SeriesStatus {
 
 impl SeriesStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            SeriesStatus::Draft => "draft",
-            SeriesStatus::Open => "open",
-            SeriesStatus::Closed => "closed",
-            SeriesStatus::Allotted => "allotted",
-            SeriesStatus::Issued => "issued",
-            SeriesStatus::Matured => "matured",
-            SeriesStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 }
 

@@ -53,8 +53,12 @@ impl fmt::Debug for InvestorRef {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a subscription is in its life. Named in snake case (serde, `Display`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SubscriptionStatus {
     Submitted,
     Withdrawn,
@@ -67,15 +71,7 @@ pub enum SubscriptionStatus {
 
 impl SubscriptionStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionStatus::Submitted => "submitted",
-            SubscriptionStatus::Withdrawn => "withdrawn",
-            SubscriptionStatus::Allotted => "allotted",
-            SubscriptionStatus::Settled => "settled",
-            SubscriptionStatus::Released => "released",
-            SubscriptionStatus::Refunded => "refunded",
-            SubscriptionStatus::Issued => "issued",
-        }
+        self.into()
     }
 
     /// Still in the book (not withdrawn, refunded or released).

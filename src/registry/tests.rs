@@ -650,3 +650,113 @@ fn the_readers_copy_answers_queries_as_the_full_state_and_decides_nothing() {
         Ok(Decision::Append(_))
     ));
 }
+
+#[test]
+fn enum_names_are_spelled_as_on_the_ledger_and_in_state_records() {
+    fn serde_name<T: serde::Serialize>(v: T) -> String {
+        match serde_json::to_value(v).expect("serialises") {
+            serde_json::Value::String(s) => s,
+            other => panic!("not a name: {other}"),
+        }
+    }
+    assert_eq!(
+        Role::ALL.map(Role::as_str),
+        ["admin", "treasury", "bank", "auditor", "engine"]
+    );
+    for r in Role::ALL {
+        assert_eq!(serde_name(r), r.as_str());
+        assert_eq!(r.to_string().parse::<Role>(), Ok(r));
+    }
+    assert_eq!(
+        "Bank".parse::<Role>(),
+        Err(
+            "unknown role \"Bank\"; expected one of admin, treasury, bank, auditor, engine"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        DiasporaCategory::ALL.map(DiasporaCategory::as_str),
+        [
+            "citizen_abroad",
+            "child_of_citizen_abroad",
+            "former_citizen",
+            "affinity"
+        ]
+    );
+    for c in DiasporaCategory::ALL {
+        assert_eq!(serde_name(c), c.as_str());
+        assert_eq!(c.to_string(), c.as_str());
+    }
+    use SeriesStatus as S;
+    let series = [
+        S::Draft,
+        S::Open,
+        S::Closed,
+        S::Allotted,
+        S::Issued,
+        S::Matured,
+        S::Cancelled,
+    ];
+    assert_eq!(
+        series.map(S::as_str),
+        [
+            "draft",
+            "open",
+            "closed",
+            "allotted",
+            "issued",
+            "matured",
+            "cancelled"
+        ]
+    );
+    for s in series {
+        assert_eq!(serde_name(s), s.to_string());
+    }
+    use SubscriptionStatus as U;
+    let subs = [
+        U::Submitted,
+        U::Withdrawn,
+        U::Allotted,
+        U::Settled,
+        U::Released,
+        U::Refunded,
+        U::Issued,
+    ];
+    assert_eq!(
+        subs.map(U::as_str),
+        [
+            "submitted",
+            "withdrawn",
+            "allotted",
+            "settled",
+            "released",
+            "refunded",
+            "issued"
+        ]
+    );
+    for s in subs {
+        assert_eq!(serde_name(s), s.to_string());
+    }
+    assert_eq!(serde_name(ParticipantStatus::Revoked), "revoked");
+    assert_eq!(ParticipantStatus::Active.to_string(), "active");
+    assert_eq!(
+        [
+            AllotmentRule::FirstComeFirstServed,
+            AllotmentRule::ProRata,
+            AllotmentRule::RetailPriority { units: 5 }
+        ]
+        .map(|r| r.as_str()),
+        ["first_come_first_served", "pro_rata", "retail_priority"]
+    );
+    let fixing = Event::FixingPublished {
+        reference: "SOFR".into(),
+        date: date("2027-01-04"),
+        rate: dec("0.04"),
+    };
+    assert_eq!(fixing.kind(), "rate_fixing_published");
+    assert_eq!(Event::SeriesOpened(sid()).kind(), "series_opened");
+    assert_eq!(
+        Event::SubscriptionWithdrawn { subscription_id: 1 }.kind(),
+        "subscription_withdrawn"
+    );
+}
