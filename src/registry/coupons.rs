@@ -167,19 +167,10 @@ pub fn due_limited(
         through,
         limit,
     )
-    .map_err(|e| {
-        RegistryError::FailedPrecondition(format!("the accrual engine cannot run series {id}: {e}"))
+    .map_err(|e| RegistryError::EngineCannotRun {
+        series: id.clone(),
+        reason: e.to_string(),
     })
-}
-
-fn require(caller: &Caller, role: Role, what: &str) -> Result<(), RegistryError> {
-    if caller.role != role {
-        return Err(RegistryError::PermissionDenied(format!(
-            "{what} needs the {role} role; {} is {}",
-            caller.participant_id, caller.role
-        )));
-    }
-    Ok(())
 }
 
 pub(super) fn decide_fixing(
@@ -189,7 +180,7 @@ pub(super) fn decide_fixing(
     date: NaiveDate,
     rate: Decimal,
 ) -> Result<Vec<Event>, RegistryError> {
-    require(caller, Role::Treasury, "publishing a rate fixing")?;
+    caller.require(Role::Treasury, "publishing a rate fixing")?;
     check_text("reference_rate", reference, 64)?;
     if rate.abs() > Decimal::ONE {
         return Err(RegistryError::invalid(
@@ -198,9 +189,10 @@ pub(super) fn decide_fixing(
         ));
     }
     if state.fixings.contains_key(&(reference.to_string(), date)) {
-        return Err(RegistryError::AlreadyExists(format!(
-            "{reference} is already fixed for {date}; fixings are never changed"
-        )));
+        return Err(RegistryError::FixingExists {
+            reference: reference.to_string(),
+            date,
+        });
     }
     Ok(vec![Event::FixingPublished {
         reference: reference.to_string(),
@@ -250,7 +242,7 @@ pub(super) fn decide_post(
     id: &SeriesId,
     event: &EventId,
 ) -> Result<Decision, RegistryError> {
-    require(caller, Role::Engine, "posting accrual events")?;
+    caller.require(Role::Engine, "posting accrual events")?;
     if event.series_id() != id.as_str() {
         return Err(RegistryError::invalid(
             "event_id",
@@ -262,24 +254,26 @@ pub(super) fn decide_post(
     }
     let s = series(state, id)?;
     if s.status != SeriesStatus::Issued {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "series {id} is {}; coupons and redemptions are posted only for an issued series",
-            s.status.as_str()
-        )));
+        return Err(RegistryError::NotIssued {
+            series: id.clone(),
+            found: s.status,
+        });
     }
     let today = ctx.recorded_at.date_naive();
     // Only the first due event is needed (the one to post).
     let report = due_limited(state, id, today, 1)?;
     let Some(first) = report.due.into_iter().next() else {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "nothing is due on series {id} through {today}; {event} is not due"
-        )));
+        return Err(RegistryError::NothingDue {
+            series: id.clone(),
+            through: today,
+            event: event.clone(),
+        });
     };
     if first.id() != event {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "events are posted in date order: {} is due first (asked for {event}, which is not due yet or comes later)",
-            first.id()
-        )));
+        return Err(RegistryError::NotNextEvent {
+            asked: event.clone(),
+            first: first.id().clone(),
+        });
     }
     let es = EngineSeries::of(state, id)?;
     let events = match first {

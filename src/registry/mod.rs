@@ -15,7 +15,7 @@ pub mod subscriptions;
 mod types;
 
 pub use allotment::AllotmentRule;
-pub use error::{ApplyError, RegistryError};
+pub use error::{ApplyError, RegistryError, RegistryErrorKind};
 pub use series::{
     AllotmentLine, Country, CouponSpec, DiasporaCategory, Eligibility, HoldingUnits, PricingSpec,
     ScheduledFlow, Series, SeriesDefined, SeriesFigures, SeriesId, SeriesStatus, SeriesTerms,
@@ -44,6 +44,21 @@ pub struct Caller {
     pub participant_id: ParticipantId,
     pub role: Role,
     pub key_id: crate::ids::KeyId,
+}
+
+impl Caller {
+    /// Refuses `action` unless the caller acts in `role`.
+    pub fn require(&self, role: Role, action: &'static str) -> Result<(), RegistryError> {
+        if self.role == role {
+            return Ok(());
+        }
+        Err(RegistryError::RoleRequired {
+            action,
+            needs: role,
+            caller: self.participant_id.clone(),
+            role: self.role,
+        })
+    }
 }
 
 /// A state-changing request, already validated for shape (the edge checks fields).

@@ -583,29 +583,24 @@ pub fn define(t: SeriesTerms) -> Result<SeriesDefined, RegistryError> {
     })
 }
 
-fn require_treasury(caller: &Caller, what: &str) -> Result<(), RegistryError> {
-    if caller.role != Role::Treasury {
-        return Err(RegistryError::PermissionDenied(format!(
-            "{what} needs the treasury role; {} is {}",
-            caller.participant_id, caller.role
-        )));
-    }
-    Ok(())
+fn require_treasury(caller: &Caller, action: &'static str) -> Result<(), RegistryError> {
+    caller.require(Role::Treasury, action)
 }
 
 pub(super) fn series<'a>(state: &'a State, id: &SeriesId) -> Result<&'a Series, RegistryError> {
     state
         .series
         .get(id)
-        .ok_or_else(|| RegistryError::NotFound(format!("series {id} does not exist")))
+        .ok_or_else(|| RegistryError::SeriesNotFound { series: id.clone() })
 }
 
-fn wrong_state(s: &Series, action: &str, allowed: &str) -> RegistryError {
-    RegistryError::FailedPrecondition(format!(
-        "cannot {action} series {}: it is {}, and only a series that is {allowed} can be",
-        s.terms.series_id,
-        s.status.as_str()
-    ))
+fn wrong_state(s: &Series, action: &'static str, needs: &'static str) -> RegistryError {
+    RegistryError::WrongSeriesState {
+        series: s.terms.series_id.clone(),
+        action,
+        needs,
+        found: s.status,
+    }
 }
 
 pub(super) fn decide_create(
@@ -617,10 +612,9 @@ pub(super) fn decide_create(
     // Terms before state: bad terms are refused whatever series exist.
     let defined = define(terms.clone())?;
     if state.series.contains_key(&terms.series_id) {
-        return Err(RegistryError::AlreadyExists(format!(
-            "series {} already exists",
-            terms.series_id
-        )));
+        return Err(RegistryError::SeriesExists {
+            series: terms.series_id.clone(),
+        });
     }
     Ok(vec![Event::SeriesCreated(defined)])
 }
@@ -658,10 +652,10 @@ pub(super) fn decide_transition(
                 return Err(wrong_state(s, "open", "draft"));
             }
             if ctx.recorded_at >= s.terms.window_closes_at {
-                return Err(RegistryError::FailedPrecondition(format!(
-                    "cannot open series {id}: its window closed at {}; amend the window first",
-                    s.terms.window_closes_at
-                )));
+                return Err(RegistryError::OpenAfterWindow {
+                    series: id,
+                    closed_at: s.terms.window_closes_at,
+                });
             }
             Ok(vec![Event::SeriesOpened(id)])
         }
@@ -752,10 +746,10 @@ pub(super) fn decide_transition(
                 ));
             }
             if ctx.recorded_at < s.terms.settlement_deadline {
-                return Err(RegistryError::FailedPrecondition(format!(
-                    "the settlement deadline of series {id} is {}; unsettled allotments can be released only after it",
-                    s.terms.settlement_deadline
-                )));
+                return Err(RegistryError::BeforeSettlementDeadline {
+                    series: id,
+                    deadline: s.terms.settlement_deadline,
+                });
             }
             let unsettled: Vec<(u64, u64)> = state
                 .book(&id)
@@ -763,9 +757,7 @@ pub(super) fn decide_transition(
                 .map(|sub| (sub.subscription_id, sub.allotted_units))
                 .collect();
             if unsettled.is_empty() {
-                return Err(RegistryError::FailedPrecondition(format!(
-                    "series {id} has no unsettled allotments"
-                )));
+                return Err(RegistryError::NothingToRelease { series: id });
             }
             Ok(unsettled
                 .chunks(ITEMS_PER_ENTRY)
@@ -784,9 +776,10 @@ pub(super) fn decide_transition(
                 .filter(|sub| sub.status == SubscriptionStatus::Allotted && sub.allotted_units > 0)
                 .count();
             if unsettled > 0 {
-                return Err(RegistryError::FailedPrecondition(format!(
-                    "series {id} has {unsettled} allotments not yet settled; wait for settlement or release them after the deadline"
-                )));
+                return Err(RegistryError::UnsettledAllotments {
+                    series: id,
+                    count: unsettled,
+                });
             }
             let mut holdings: std::collections::BTreeMap<(InvestorRef, ParticipantId), u64> =
                 Default::default();

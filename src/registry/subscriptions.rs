@@ -135,14 +135,8 @@ pub struct SubscriptionSubmitted {
     pub idempotency_key: Arc<str>,
 }
 
-fn require_bank(caller: &Caller, what: &str) -> Result<(), RegistryError> {
-    if caller.role != Role::Bank {
-        return Err(RegistryError::PermissionDenied(format!(
-            "{what} needs the bank role; {} is {}",
-            caller.participant_id, caller.role
-        )));
-    }
-    Ok(())
+fn require_bank(caller: &Caller, action: &'static str) -> Result<(), RegistryError> {
+    caller.require(Role::Bank, action)
 }
 
 /// The subscription `id`, if `caller` may act on it (its own bank's).
@@ -150,12 +144,12 @@ fn own<'a>(state: &'a State, caller: &Caller, id: u64) -> Result<&'a Subscriptio
     let sub = state
         .subscriptions
         .get(&id)
-        .ok_or_else(|| RegistryError::NotFound(format!("subscription {id} does not exist")))?;
+        .ok_or(RegistryError::SubscriptionNotFound { subscription: id })?;
     if sub.bank_id != caller.participant_id {
-        return Err(RegistryError::PermissionDenied(format!(
-            "subscription {id} belongs to another bank; {} may act only on its own",
-            caller.participant_id
-        )));
+        return Err(RegistryError::NotYourSubscription {
+            subscription: id,
+            caller: caller.participant_id.clone(),
+        });
     }
     Ok(sub)
 }
@@ -181,21 +175,18 @@ pub(super) fn decide_submit(
         ));
     }
     let Some(index) = &state.decide else {
-        return Err(RegistryError::FailedPrecondition(
-            "this copy of the registry answers queries only; the ledger writer decides commands"
-                .into(),
-        ));
+        return Err(RegistryError::ReadersCopy);
     };
     if let Some(&first) = index
         .idempotency
         .get(&(caller.participant_id.clone(), Arc::from(key)))
     {
         // The index names only subscriptions the registry holds.
-        let sub = state.subscriptions.get(&first).ok_or_else(|| {
-            RegistryError::AlreadyExists(format!(
-                "idempotency key {key:?} was already used for subscription {first}"
-            ))
-        })?;
+        let conflict = || RegistryError::IdempotencyConflict {
+            key: key.to_string(),
+            subscription: first,
+        };
+        let sub = state.subscriptions.get(&first).ok_or_else(conflict)?;
         let same = sub.series_id == c.series_id
             && sub.investor_ref == c.investor_ref
             && sub.category == c.category
@@ -204,60 +195,55 @@ pub(super) fn decide_submit(
         if same {
             return Ok(Decision::Existing { index: first });
         }
-        return Err(RegistryError::AlreadyExists(format!(
-            "idempotency key {key:?} was already used for subscription {first} with a different request"
-        )));
+        return Err(conflict());
     }
     let s = series(state, &c.series_id)?;
     match s.status {
         SeriesStatus::Open => {}
         SeriesStatus::Cancelled => {
-            return Err(RegistryError::FailedPrecondition(format!(
-                "series {} is cancelled",
-                c.series_id
-            )));
+            return Err(RegistryError::SeriesCancelled {
+                series: c.series_id.clone(),
+            });
         }
         other => {
-            return Err(RegistryError::FailedPrecondition(format!(
-                "the subscription window of series {} is not open (the series is {})",
-                c.series_id,
-                other.as_str()
-            )));
+            return Err(RegistryError::WindowNotOpen {
+                series: c.series_id.clone(),
+                found: other,
+            });
         }
     }
     if ctx.recorded_at < s.terms.window_opens_at {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "the subscription window of series {} opens at {}",
-            c.series_id, s.terms.window_opens_at
-        )));
+        return Err(RegistryError::WindowNotYetOpen {
+            series: c.series_id.clone(),
+            opens_at: s.terms.window_opens_at,
+        });
     }
     if ctx.recorded_at >= s.terms.window_closes_at {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "the subscription window of series {} closed at {}",
-            c.series_id, s.terms.window_closes_at
-        )));
+        return Err(RegistryError::WindowClosed {
+            series: c.series_id.clone(),
+            closed_at: s.terms.window_closes_at,
+        });
     }
     let e = &s.terms.eligibility;
     if !e.categories.contains(&c.category) {
         let allowed: Vec<&str> = e.categories.iter().map(|c| c.as_str()).collect();
-        return Err(RegistryError::FailedPrecondition(format!(
-            "diaspora category {} is not eligible for series {} (eligible: {})",
-            c.category.as_str(),
-            c.series_id,
-            allowed.join(", ")
-        )));
+        return Err(RegistryError::CategoryNotEligible {
+            series: c.series_id.clone(),
+            category: c.category,
+            eligible: allowed.join(", "),
+        });
     }
     if e.countries_barred.contains(&c.country) {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "residents of {} may not subscribe to series {}",
-            c.country, c.series_id
-        )));
+        return Err(RegistryError::CountryBarred {
+            series: c.series_id.clone(),
+            country: c.country,
+        });
     }
     if !e.countries_allowed.is_empty() && !e.countries_allowed.contains(&c.country) {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "series {} is not offered to residents of {}",
-            c.series_id, c.country
-        )));
+        return Err(RegistryError::CountryNotOffered {
+            series: c.series_id.clone(),
+            country: c.country,
+        });
     }
     let held = index
         .investor_units
@@ -270,16 +256,21 @@ pub(super) fn decide_submit(
         .unwrap_or(0);
     let total = held + c.units;
     if total < s.terms.min_units_per_investor {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "investor {} would hold {total} units in the book of series {}, below the minimum of {}",
-            c.investor_ref, c.series_id, s.terms.min_units_per_investor
-        )));
+        return Err(RegistryError::UnderInvestorMinimum {
+            investor: c.investor_ref.clone(),
+            series: c.series_id.clone(),
+            total,
+            min: s.terms.min_units_per_investor,
+        });
     }
     if total > s.terms.max_units_per_investor {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "investor {} would hold {total} units in the book of series {} ({held} already), above the maximum of {}",
-            c.investor_ref, c.series_id, s.terms.max_units_per_investor
-        )));
+        return Err(RegistryError::OverInvestorLimit {
+            investor: c.investor_ref.clone(),
+            series: c.series_id.clone(),
+            total,
+            held,
+            max: s.terms.max_units_per_investor,
+        });
     }
     Ok(Decision::Append(vec![Event::SubscriptionSubmitted(
         SubscriptionSubmitted {
@@ -304,17 +295,16 @@ pub(super) fn decide_withdraw(
     require_bank(caller, "withdrawing a subscription")?;
     let sub = own(state, caller, id)?;
     if sub.status != SubscriptionStatus::Submitted {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "subscription {id} is {} and can no longer be withdrawn",
-            sub.status.as_str()
-        )));
+        return Err(RegistryError::NotWithdrawable {
+            subscription: id,
+            found: sub.status,
+        });
     }
     let s = series(state, &sub.series_id)?;
     if s.status != SeriesStatus::Open || ctx.recorded_at >= s.terms.window_closes_at {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "the subscription window of series {} is closed; subscriptions can be withdrawn only while it is open",
-            sub.series_id
-        )));
+        return Err(RegistryError::WithdrawalWindowClosed {
+            series: sub.series_id.clone(),
+        });
     }
     Ok(vec![Event::SubscriptionWithdrawn {
         subscription_id: id,
@@ -329,11 +319,11 @@ pub(super) fn decide_settle(
     require_bank(caller, "confirming settlement")?;
     let sub = own(state, caller, id)?;
     if sub.status != SubscriptionStatus::Allotted || sub.allotted_units == 0 {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "subscription {id} is {} with {} units allotted; only an allotment awaiting settlement can be settled",
-            sub.status.as_str(),
-            sub.allotted_units
-        )));
+        return Err(RegistryError::NotAwaitingSettlement {
+            subscription: id,
+            found: sub.status,
+            allotted: sub.allotted_units,
+        });
     }
     Ok(vec![Event::SettlementConfirmed {
         subscription_id: id,

@@ -268,7 +268,10 @@ fn a_whole_issuance_conserves_units_and_replays() {
         &w.treasury.clone(),
         Command::Transition(SeriesTransition::Issue(sid())),
     );
-    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("not yet settled")));
+    assert!(matches!(
+        err,
+        RegistryError::UnsettledAllotments { count: 4, .. }
+    ));
     for (bank, id) in [
         (w.bank_a.clone(), s1),
         (w.bank_a.clone(), s2),
@@ -281,7 +284,10 @@ fn a_whole_issuance_conserves_units_and_replays() {
         &w.treasury.clone(),
         Command::Transition(SeriesTransition::ReleaseUnsettled(sid())),
     );
-    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("deadline")));
+    assert!(matches!(
+        err,
+        RegistryError::BeforeSettlementDeadline { .. }
+    ));
     w.now = at(2027, 1, 14);
     w.transition(SeriesTransition::ReleaseUnsettled(sid()))
         .unwrap();
@@ -329,27 +335,44 @@ fn subscription_refusals() {
     };
     use DiasporaCategory::*;
     // Ineligible category, barred country, below minimum, above maximum, zero units.
+    assert!(matches!(
+        w.refused(&a, sub("i1", Affinity, "DE", 10, "k")),
+        RegistryError::CategoryNotEligible { .. }
+    ));
     assert!(
-        matches!(w.refused(&a, sub("i1", Affinity, "DE", 10, "k")), RegistryError::FailedPrecondition(m) if m.contains("not eligible"))
+        matches!(w.refused(&a, sub("i1", CitizenAbroad, "IR", 10, "k")), RegistryError::CountryBarred { country, .. } if country.as_str() == "IR")
     );
-    assert!(
-        matches!(w.refused(&a, sub("i1", CitizenAbroad, "IR", 10, "k")), RegistryError::FailedPrecondition(m) if m.contains("IR"))
-    );
-    assert!(
-        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 1, "k")), RegistryError::FailedPrecondition(m) if m.contains("minimum"))
-    );
-    assert!(
-        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 101, "k")), RegistryError::FailedPrecondition(m) if m.contains("maximum"))
-    );
+    assert!(matches!(
+        w.refused(&a, sub("i1", CitizenAbroad, "DE", 1, "k")),
+        RegistryError::UnderInvestorMinimum {
+            total: 1,
+            min: 2,
+            ..
+        }
+    ));
+    assert!(matches!(
+        w.refused(&a, sub("i1", CitizenAbroad, "DE", 101, "k")),
+        RegistryError::OverInvestorLimit {
+            total: 101,
+            held: 0,
+            max: 100,
+            ..
+        }
+    ));
     assert!(matches!(
         w.refused(&a, sub("i1", CitizenAbroad, "DE", 0, "k")),
         RegistryError::Invalid { .. }
     ));
     // The maximum counts all of the investor's subscriptions at this bank.
     let first = w.run(&a, sub("i1", CitizenAbroad, "DE", 60, "k1")).unwrap();
-    assert!(
-        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 41, "k2")), RegistryError::FailedPrecondition(m) if m.contains("60 already"))
-    );
+    assert!(matches!(
+        w.refused(&a, sub("i1", CitizenAbroad, "DE", 41, "k2")),
+        RegistryError::OverInvestorLimit {
+            total: 101,
+            held: 60,
+            ..
+        }
+    ));
     // Idempotency: same key and request = the first answer; different request = ALREADY_EXISTS.
     assert_eq!(
         w.run(&a, sub("i1", CitizenAbroad, "DE", 60, "k1")).unwrap(),
@@ -357,7 +380,7 @@ fn subscription_refusals() {
     );
     assert!(matches!(
         w.refused(&a, sub("i1", CitizenAbroad, "DE", 61, "k1")),
-        RegistryError::AlreadyExists(_)
+        RegistryError::IdempotencyConflict { subscription, .. } if subscription == first
     ));
     // Keys are per bank: bank-b may use "k1" too.
     let b = w.bank_b.clone();
@@ -366,33 +389,38 @@ fn subscription_refusals() {
     let t = w.treasury.clone();
     assert!(matches!(
         w.refused(&t, sub("i2", CitizenAbroad, "DE", 10, "k3")),
-        RegistryError::PermissionDenied(_)
+        RegistryError::RoleRequired {
+            needs: Role::Bank,
+            role: Role::Treasury,
+            ..
+        }
     ));
     assert!(matches!(
         w.refused(&b, Command::WithdrawSubscription(first)),
-        RegistryError::PermissionDenied(_)
+        RegistryError::NotYourSubscription { .. }
     ));
     assert!(matches!(
         w.refused(&b, Command::ConfirmSettlement(first)),
-        RegistryError::PermissionDenied(_)
+        RegistryError::NotYourSubscription { .. }
     ));
     assert!(matches!(
         w.refused(&a, Command::WithdrawSubscription(999)),
-        RegistryError::NotFound(_)
+        RegistryError::SubscriptionNotFound { subscription: 999 }
     ));
     // Settling before allotment.
     assert!(matches!(
         w.refused(&a, Command::ConfirmSettlement(first)),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::NotAwaitingSettlement { .. }
     ));
     // Window: not yet open, closed by time, closed early.
     w.now = at(2027, 1, 10);
-    assert!(
-        matches!(w.refused(&a, sub("i3", CitizenAbroad, "DE", 10, "k4")), RegistryError::FailedPrecondition(m) if m.contains("closed at"))
-    );
+    assert!(matches!(
+        w.refused(&a, sub("i3", CitizenAbroad, "DE", 10, "k4")),
+        RegistryError::WindowClosed { .. }
+    ));
     assert!(matches!(
         w.refused(&a, Command::WithdrawSubscription(first)),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::WithdrawalWindowClosed { .. }
     ));
     // ... but an idempotent repeat still gets its first answer.
     assert_eq!(
@@ -417,15 +445,16 @@ fn window_not_yet_open_and_allowed_countries() {
     w.run(&tr, Command::CreateSeries(t)).unwrap();
     w.transition(SeriesTransition::Open(sid())).unwrap();
     let a = w.bank_a.clone();
-    assert!(
-        matches!(w.subscribe(&a, "i1", 10, "k"), Err(RegistryError::FailedPrecondition(m)) if m.contains("opens at"))
-    );
+    assert!(matches!(
+        w.subscribe(&a, "i1", 10, "k"),
+        Err(RegistryError::WindowNotYetOpen { .. })
+    ));
     w.now = at(2026, 12, 2);
     w.subscribe(&a, "i1", 10, "k").unwrap();
     let err = w
         .subscribe_as(&a, "i2", DiasporaCategory::CitizenAbroad, "FR", 10, "k2")
         .unwrap_err();
-    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("not offered")));
+    assert!(matches!(err, RegistryError::CountryNotOffered { .. }));
 }
 
 #[test]
@@ -435,12 +464,12 @@ fn illegal_transitions_are_refused() {
     use SeriesTransition::*;
     assert!(matches!(
         w.refused(&tr, Command::Transition(Open(sid()))),
-        RegistryError::NotFound(_)
+        RegistryError::SeriesNotFound { .. }
     ));
     w.run(&tr, Command::CreateSeries(terms())).unwrap();
     assert!(matches!(
         w.refused(&tr, Command::CreateSeries(terms())),
-        RegistryError::AlreadyExists(_)
+        RegistryError::SeriesExists { .. }
     ));
     for t in [
         Close(sid()),
@@ -450,7 +479,10 @@ fn illegal_transitions_are_refused() {
     ] {
         assert!(matches!(
             w.refused(&tr, Command::Transition(t)),
-            RegistryError::FailedPrecondition(_)
+            RegistryError::WrongSeriesState {
+                found: SeriesStatus::Draft,
+                ..
+            }
         ));
     }
     // Amending a draft works; amending an open series does not.
@@ -461,20 +493,35 @@ fn illegal_transitions_are_refused() {
     w.transition(Open(sid())).unwrap();
     assert!(matches!(
         w.refused(&tr, Command::AmendSeries(amended)),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::WrongSeriesState {
+            action: "amend",
+            found: SeriesStatus::Open,
+            ..
+        }
     ));
     assert!(matches!(
         w.refused(&tr, Command::Transition(Open(sid()))),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::WrongSeriesState {
+            action: "open",
+            needs: "draft",
+            ..
+        }
     ));
-    assert!(
-        matches!(w.refused(&tr, Command::Transition(Allot(sid()))), RegistryError::FailedPrecondition(m) if m.contains("closed"))
-    );
+    assert!(matches!(
+        w.refused(&tr, Command::Transition(Allot(sid()))),
+        RegistryError::WrongSeriesState {
+            needs: "closed",
+            ..
+        }
+    ));
     // A bank cannot drive the lifecycle.
     let a = w.bank_a.clone();
     assert!(matches!(
         w.refused(&a, Command::Transition(Close(sid()))),
-        RegistryError::PermissionDenied(_)
+        RegistryError::RoleRequired {
+            needs: Role::Treasury,
+            ..
+        }
     ));
     // Cancel refunds every live subscription; afterwards nothing moves.
     w.now = at(2026, 12, 2);
@@ -485,12 +532,16 @@ fn illegal_transitions_are_refused() {
         w.state.subscription(s1).unwrap().status,
         SubscriptionStatus::Refunded
     );
-    assert!(
-        matches!(w.subscribe(&a, "i2", 10, "k2"), Err(RegistryError::FailedPrecondition(m)) if m.contains("cancelled"))
-    );
+    assert!(matches!(
+        w.subscribe(&a, "i2", 10, "k2"),
+        Err(RegistryError::SeriesCancelled { .. })
+    ));
     assert!(matches!(
         w.refused(&tr, Command::Transition(Cancel(sid(), "again".into()))),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::WrongSeriesState {
+            found: SeriesStatus::Cancelled,
+            ..
+        }
     ));
     w.check_replay();
 }
@@ -642,7 +693,7 @@ fn the_readers_copy_answers_queries_as_the_full_state_and_decides_nothing() {
         recorded_at: w.now,
     };
     match decide(&copy, &a, &ctx, &submit) {
-        Err(RegistryError::FailedPrecondition(m)) => assert!(m.contains("queries only"), "{m}"),
+        Err(RegistryError::ReadersCopy) => {}
         other => panic!("the readers' copy decided: {other:?}"),
     }
     assert!(matches!(

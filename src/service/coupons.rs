@@ -169,7 +169,7 @@ fn accrued_response(
     let es = EngineSeries::of(state, id)?;
     let holdings = es.holding_inputs();
     let a = accrual::accrued(&es.input(id), &holdings, &coupons::fixings(state), as_of)
-        .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+        .map_err(|e| RegistryError::engine(id, e))?;
     let units: u64 = es.holdings.iter().map(|h| h.2).sum();
     Ok(pb::GetAccruedResponse {
         series_id: id.to_string(),
@@ -193,7 +193,9 @@ fn statement(
     for h in state.investor_holdings(bank, investor) {
         let s = state
             .series(&h.series_id)
-            .ok_or_else(|| RegistryError::NotFound(format!("series {}", h.series_id)))?;
+            .ok_or_else(|| RegistryError::SeriesNotFound {
+                series: h.series_id.clone(),
+            })?;
         let es = EngineSeries::of(state, &h.series_id)?;
         let input = es.input(&h.series_id);
         let one = [accrual::HoldingInput {
@@ -202,7 +204,7 @@ fn statement(
             units: h.units,
         }];
         let accrued = accrual::accrued(&input, &one, &fixings, as_of)
-            .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+            .map_err(|e| RegistryError::engine(&h.series_id, e))?;
         let kind = |k: CashFlowKind| k.as_str().to_string();
         let received = s
             .paid
@@ -220,8 +222,8 @@ fn statement(
                 event_id: p.event_id.clone(),
             })
             .collect();
-        let bond = Bond::new(&es.terms, &fixings)
-            .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+        let bond =
+            Bond::new(&es.terms, &fixings).map_err(|e| RegistryError::engine(&h.series_id, e))?;
         // Upcoming as of the statement date: every flow paid after it.
         let upcoming = bond
             .cashflows()
@@ -255,7 +257,7 @@ fn debt_service(
 ) -> Result<pb::GetDebtServiceResponse, RegistryError> {
     let s = state
         .series(id)
-        .ok_or_else(|| RegistryError::NotFound(format!("series {id} does not exist")))?;
+        .ok_or_else(|| RegistryError::SeriesNotFound { series: id.clone() })?;
     let es = EngineSeries::of(state, id)?;
     let units: u64 = es.holdings.iter().map(|h| h.2).sum();
     // Before issue, the debt service is that of the whole cap.
@@ -264,8 +266,8 @@ fn debt_service(
     } else {
         s.terms.cap_units
     };
-    let bond = Bond::new(&es.terms, &coupons::fixings(state))
-        .map_err(|e| RegistryError::FailedPrecondition(e.to_string()))?;
+    let bond =
+        Bond::new(&es.terms, &coupons::fixings(state)).map_err(|e| RegistryError::engine(id, e))?;
     let lines = payable_flows(&bond, &s.terms)
         .into_iter()
         .map(|(kind, date, amount)| {
