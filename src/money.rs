@@ -1,8 +1,10 @@
-//! Currencies, amounts and explicit rounding.
+//! Currencies, amounts, whole units, rates and explicit rounding.
 //!
-//! Invariant: an amount is only ever rounded to a currency's minor unit by
+//! Invariants: an amount is only ever rounded to a currency's minor unit by
 //! [`round_to_minor`] (or [`Money::round`]), with a [`RoundingRule`] the caller
-//! names; nothing here rounds implicitly.
+//! names; nothing here rounds implicitly. Arithmetic on [`Money`] and [`Units`]
+//! is checked: a result that does not fit is an error, never a wrapped,
+//! saturated or panicking one.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
@@ -251,6 +253,11 @@ impl Money {
         Ok(Money::new(amount, self.currency))
     }
 
+    /// This amount (per unit) times a number of units, unrounded.
+    pub fn checked_mul_units(self, units: Units) -> Result<Money, MoneyError> {
+        self.checked_mul(units.to_decimal())
+    }
+
     /// This amount times a dimensionless factor (units held, a rate), unrounded.
     pub fn checked_mul(self, factor: Decimal) -> Result<Money, MoneyError> {
         let amount = self
@@ -275,6 +282,124 @@ impl Money {
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+/// A number of whole bond units (of a subscription, an allotment, a holding).
+/// Written as a plain number in JSON state records.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Units(u64);
+
+impl Units {
+    /// No units.
+    pub const ZERO: Units = Units(0);
+
+    /// `n` whole units.
+    pub const fn new(n: u64) -> Units {
+        Units(n)
+    }
+
+    /// The count.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// True for no units.
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The sum, or `None` if it does not fit.
+    pub const fn checked_add(self, other: Units) -> Option<Units> {
+        match self.0.checked_add(other.0) {
+            Some(n) => Some(Units(n)),
+            None => None,
+        }
+    }
+
+    /// The difference, or `None` if `other` is more.
+    pub const fn checked_sub(self, other: Units) -> Option<Units> {
+        match self.0.checked_sub(other.0) {
+            Some(n) => Some(Units(n)),
+            None => None,
+        }
+    }
+
+    /// The sum of `units`, or `None` if it does not fit.
+    pub fn checked_sum(units: impl IntoIterator<Item = Units>) -> Option<Units> {
+        units
+            .into_iter()
+            .try_fold(Units::ZERO, |acc, u| acc.checked_add(u))
+    }
+
+    /// The count as a decimal (exact: every `u64` is one).
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::from(self.0)
+    }
+}
+
+impl From<u64> for Units {
+    fn from(n: u64) -> Units {
+        Units(n)
+    }
+}
+
+impl From<Units> for u64 {
+    fn from(u: Units) -> u64 {
+        u.0
+    }
+}
+
+impl From<Units> for Decimal {
+    fn from(u: Units) -> Decimal {
+        u.to_decimal()
+    }
+}
+
+impl PartialEq<u64> for Units {
+    fn eq(&self, other: &u64) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for Units {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// An annual rate as a decimal fraction (0.0525 is 5.25%): a coupon rate, a
+/// reference rate's fixing. Written as a decimal string, like every decimal.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Rate(Decimal);
+
+impl Rate {
+    /// The rate `fraction` (0.05 for 5%).
+    pub const fn new(fraction: Decimal) -> Rate {
+        Rate(fraction)
+    }
+
+    /// The rate as a decimal fraction.
+    pub const fn fraction(self) -> Decimal {
+        self.0
+    }
+}
+
+impl From<Rate> for Decimal {
+    fn from(r: Rate) -> Decimal {
+        r.0
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{timestamp_from_pb, timestamp_to_pb};
 use crate::calendar::{BusinessDayConvention, CalendarName, DayCount, Frequency};
-use crate::money::Currency;
+use crate::money::{Currency, Units};
 use crate::pricing::CashFlowKind;
 use crate::proto as pb;
 use crate::registry::{
@@ -67,8 +67,9 @@ pub fn opt_decimal(field: &str, s: &str) -> Result<Option<Decimal>, RegistryErro
     }
 }
 
-/// A whole, non-negative number of units as a decimal string ("10" or "10.0").
-pub fn units(field: &str, s: &str) -> Result<u64, RegistryError> {
+/// A whole, non-negative number of units as a decimal string ("10" or "10.0"),
+/// at most `UNITS_MAX`.
+pub fn units(field: &str, s: &str) -> Result<Units, RegistryError> {
     let d = decimal(field, s)?;
     if d.is_sign_negative() && !d.is_zero() {
         return Err(invalid(
@@ -83,7 +84,8 @@ pub fn units(field: &str, s: &str) -> Result<u64, RegistryError> {
     let n = u64::try_from(d.trunc().mantissa() / 10i128.pow(d.trunc().scale()))
         .ok()
         .filter(|n| *n <= max);
-    n.ok_or_else(|| invalid(field, format!("at most {max} units, found {s}")))
+    n.map(Units::new)
+        .ok_or_else(|| invalid(field, format!("at most {max} units, found {s}")))
 }
 
 /// A plain date, exactly YYYY-MM-DD (four-digit year: the form dates are written
@@ -156,7 +158,7 @@ fn rule_from_pb(v: i32, retail_units: &str) -> Result<AllotmentRule, RegistryErr
         Ok(pb::AllotmentRule::FirstComeFirstServed) => Ok(AllotmentRule::FirstComeFirstServed),
         Ok(pb::AllotmentRule::ProRata) => Ok(AllotmentRule::ProRata),
         Ok(pb::AllotmentRule::RetailPriority) => Ok(AllotmentRule::RetailPriority {
-            units: units("terms.retail_priority_units", retail_units)?,
+            units: units("terms.retail_priority_units", retail_units)?.get(),
         }),
         Ok(pb::AllotmentRule::Unspecified) => Err(invalid(
             "terms.allotment_rule",
@@ -288,9 +290,11 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
         name: t.name.clone(),
         currency: parse_name::<Currency>("terms.currency", &t.currency)?,
         face_value: decimal("terms.face_value", &t.face_value)?,
-        min_units_per_investor: units("terms.min_units_per_investor", &t.min_units_per_investor)?,
-        max_units_per_investor: units("terms.max_units_per_investor", &t.max_units_per_investor)?,
-        cap_units: units("terms.cap_units", &t.cap_units)?,
+        min_units_per_investor: units("terms.min_units_per_investor", &t.min_units_per_investor)?
+            .get(),
+        max_units_per_investor: units("terms.max_units_per_investor", &t.max_units_per_investor)?
+            .get(),
+        cap_units: units("terms.cap_units", &t.cap_units)?.get(),
         coupon,
         frequency: parse_name::<Frequency>("terms.frequency", &t.frequency)?,
         day_count: parse_name::<DayCount>("terms.day_count", &t.day_count)?,
@@ -512,7 +516,7 @@ fn defined_from_pb(
     })
 }
 
-fn pairs_to_pb(list: &[(u64, u64)]) -> Vec<pb::Refund> {
+fn pairs_to_pb(list: &[(u64, Units)]) -> Vec<pb::Refund> {
     list.iter()
         .map(|(id, u)| pb::Refund {
             subscription_id: *id,
@@ -521,7 +525,7 @@ fn pairs_to_pb(list: &[(u64, u64)]) -> Vec<pb::Refund> {
         .collect()
 }
 
-fn pairs_from_pb(list: &[pb::Refund]) -> Result<Vec<(u64, u64)>, RegistryError> {
+fn pairs_from_pb(list: &[pb::Refund]) -> Result<Vec<(u64, Units)>, RegistryError> {
     list.iter()
         .map(|r| Ok((r.subscription_id, units("units", &r.units)?)))
         .collect()
@@ -833,30 +837,30 @@ pub fn series_to_pb<'a>(s: &Series, book: impl Iterator<Item = &'a Subscription>
         if matches!(sub.status, SubscriptionStatus::Withdrawn) {
             continue;
         }
-        total.subscriptions += 1;
+        total.subscriptions = total.subscriptions.saturating_add(1);
         let held = matches!(
             sub.status,
             SubscriptionStatus::Allotted | SubscriptionStatus::Settled | SubscriptionStatus::Issued
         );
         let a = if held { sub.allotted_units } else { 0 };
-        subscribed += sub.units;
-        allotted += a;
+        subscribed = subscribed.saturating_add(sub.units);
+        allotted = allotted.saturating_add(a);
         if matches!(
             sub.status,
             SubscriptionStatus::Settled | SubscriptionStatus::Issued
         ) {
-            settled += sub.allotted_units;
+            settled = settled.saturating_add(sub.allotted_units);
         }
         if sub.status == SubscriptionStatus::Issued {
-            issued += sub.allotted_units;
+            issued = issued.saturating_add(sub.allotted_units);
         }
         for b in [
             by_cat.entry(sub.category.as_str()).or_default(),
             by_country.entry(sub.country.to_string()).or_default(),
         ] {
-            b.subs += 1;
-            b.subscribed += sub.units;
-            b.allotted += a;
+            b.subs = b.subs.saturating_add(1);
+            b.subscribed = b.subscribed.saturating_add(sub.units);
+            b.allotted = b.allotted.saturating_add(a);
         }
     }
     let bucket = |(k, b): (String, B)| pb::BookBucket {

@@ -288,7 +288,7 @@ pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, 
         Kind::PublishFixing(c) => Ok(registry::Command::PublishFixing {
             reference: c.reference_rate.clone(),
             date: bonds::date("fixing_date", &c.fixing_date)?,
-            rate: bonds::decimal("rate", &c.rate)?,
+            rate: crate::money::Rate::new(bonds::decimal("rate", &c.rate)?),
         }),
         Kind::PostAccrualEvent(c) => Ok(registry::Command::PostAccrual {
             series_id: bonds::series_id_from_pb(&c.series_id)?,

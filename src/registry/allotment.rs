@@ -5,6 +5,7 @@
 //! the cap every line is filled; the result depends only on the book (in ledger
 //! order), the cap and the rule.
 
+use crate::money::Units;
 use serde::{Deserialize, Serialize};
 
 /// How an oversubscribed book is shared out. Named in snake case (serde,
@@ -36,7 +37,16 @@ impl AllotmentRule {
 
 /// Allots `cap` units over `book` (units per subscription, in ledger order).
 /// Returns the units allotted to each line, in the same order.
-pub fn allot(book: &[u64], cap: u64, rule: AllotmentRule) -> Vec<u64> {
+pub fn allot(book: &[Units], cap: Units, rule: AllotmentRule) -> Vec<Units> {
+    let counts: Vec<u64> = book.iter().map(|u| u.get()).collect();
+    allot_counts(&counts, cap.get(), rule)
+        .into_iter()
+        .map(Units::new)
+        .collect()
+}
+
+/// [`allot`] on plain counts. Sums are taken in `u128`, so no book overflows.
+fn allot_counts(book: &[u64], cap: u64, rule: AllotmentRule) -> Vec<u64> {
     let total: u128 = book.iter().map(|&u| u as u128).sum();
     if total <= cap as u128 {
         return book.to_vec();
@@ -115,6 +125,15 @@ fn pro_rata(book: &[u64], cap: u64) -> Vec<u64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// [`allot`] on plain counts, through its typed interface.
+    fn allot(book: &[u64], cap: u64, rule: AllotmentRule) -> Vec<u64> {
+        let book: Vec<Units> = book.iter().copied().map(Units::new).collect();
+        super::allot(&book, Units::new(cap), rule)
+            .into_iter()
+            .map(Units::get)
+            .collect()
+    }
 
     fn check(book: &[u64], cap: u64, rule: AllotmentRule, expected: &[u64]) {
         assert_eq!(

@@ -5,7 +5,7 @@
 use super::series::{ITEMS_PER_ENTRY, SeriesStatus, bond_terms, series, series_coupon};
 use super::*;
 use crate::accrual::{self, Due, EventId, HoldingInput, SeriesInput};
-use crate::money::{Currency, RoundingRule};
+use crate::money::{Currency, Rate, RoundingRule, Units};
 use crate::pricing::{BondTerms, CashFlowKind, Fixings};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -21,7 +21,7 @@ pub const PAYMENT_ROUNDING: RoundingRule = RoundingRule::HalfEven;
 pub struct Payment {
     pub investor_ref: InvestorRef,
     pub bank_id: ParticipantId,
-    pub units: u64,
+    pub units: Units,
     pub amount: Decimal,
 }
 
@@ -30,7 +30,7 @@ pub struct Payment {
 pub struct BankTotal {
     pub bank_id: ParticipantId,
     pub holdings: u64,
-    pub units: u64,
+    pub units: Units,
     pub amount: Decimal,
 }
 
@@ -42,7 +42,7 @@ pub struct CouponPaid {
     pub accrual_start: NaiveDate,
     pub accrual_end: NaiveDate,
     pub payment_date: NaiveDate,
-    pub rate: Decimal,
+    pub rate: Rate,
     pub amount_per_unit: Decimal,
     pub rounding: RoundingRule,
     pub total: Decimal,
@@ -74,7 +74,7 @@ pub struct RecordDateFixed {
     pub record_date: NaiveDate,
     pub payment_date: NaiveDate,
     pub holders: u64,
-    pub units: u64,
+    pub units: Units,
     pub holders_digest: [u8; 32],
 }
 
@@ -125,7 +125,7 @@ impl EngineSeries {
             .map(|(i, b, u)| HoldingInput {
                 investor_ref: i.as_str(),
                 bank_id: b.as_str(),
-                units: *u,
+                units: Units::new(*u),
             })
             .collect()
     }
@@ -178,11 +178,11 @@ pub(super) fn decide_fixing(
     caller: &Caller,
     reference: &str,
     date: NaiveDate,
-    rate: Decimal,
+    rate: Rate,
 ) -> Result<Vec<Event>, RegistryError> {
     caller.require(Role::Treasury, "publishing a rate fixing")?;
     check_text("reference_rate", reference, 64)?;
-    if rate.abs() > Decimal::ONE {
+    if rate.fraction().abs() > Decimal::ONE {
         return Err(RegistryError::invalid(
             "rate",
             format!("expected a decimal fraction such as 0.0375, found {rate}"),
@@ -417,7 +417,7 @@ pub(super) fn apply(
             if state.fixings.contains_key(&key) {
                 return Err(fail(meta, format!("{reference} fixed twice for {date}")));
             }
-            state.fixings.insert(key.clone(), *rate);
+            state.fixings.insert(key.clone(), rate.fraction());
             changes.touch(StateKey::Fixing(key));
         }
         Event::RecordDateFixed(e) => mark_posted(state, meta, &e.id, changes)?,

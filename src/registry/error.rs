@@ -166,6 +166,16 @@ pub enum RegistryError {
         held: u64,
         max: u64,
     },
+    /// A series' book holds at most `UNITS_MAX` units in submitted subscriptions.
+    #[error(
+        "the book of series {series} holds {subscribed} units; {units} more would pass the {max} units a book can hold",
+        max = super::series::UNITS_MAX
+    )]
+    BookFull {
+        series: SeriesId,
+        subscribed: u64,
+        units: u64,
+    },
     #[error("subscription {subscription} is {found} and can no longer be withdrawn")]
     NotWithdrawable {
         subscription: u64,

@@ -76,7 +76,7 @@ pub enum Command {
     PublishFixing {
         reference: String,
         date: chrono::NaiveDate,
-        rate: rust_decimal::Decimal,
+        rate: crate::money::Rate,
     },
     PostAccrual {
         series_id: SeriesId,

@@ -164,7 +164,7 @@ fn insert_participant(
             key_id: key_id.clone(),
             participant_id: id.clone(),
             public_key: r.public_key,
-            valid_from_index: meta.index + 1,
+            valid_from_index: meta.next_index(),
             retired_at_index: None,
         },
     );
@@ -273,7 +273,7 @@ pub(super) fn apply_rotated(
             key_id: e.new_key_id.clone(),
             participant_id: e.participant_id.clone(),
             public_key: e.new_public_key,
-            valid_from_index: meta.index + 1,
+            valid_from_index: meta.next_index(),
             retired_at_index: None,
         },
     );

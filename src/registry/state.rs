@@ -62,6 +62,14 @@ pub struct EntryMeta {
     pub recorded_at: DateTime<Utc>,
 }
 
+impl EntryMeta {
+    /// The index of the entry after this one. Exact: `apply` refuses an entry
+    /// at the last index a `u64` holds.
+    pub fn next_index(&self) -> u64 {
+        self.index.saturating_add(1)
+    }
+}
+
 /// Names one persisted state record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StateKey {
@@ -138,8 +146,11 @@ pub(super) struct Meta {
 pub(super) struct DecideIndexes {
     /// (bank, idempotency key) -> subscription id.
     pub(super) idempotency: FastMap<(ParticipantId, Arc<str>), u64>,
-    /// Units in live, unallotted subscriptions per (series, bank, investor).
+    /// Units in submitted (live, not yet allotted) subscriptions per (series,
+    /// bank, investor).
     pub(super) investor_units: FastMap<(SeriesId, ParticipantId, InvestorRef), u64>,
+    /// Units in submitted subscriptions per series: at most `UNITS_MAX`.
+    pub(super) book_units: FastMap<SeriesId, u64>,
 }
 
 /// Everything the registry knows. The store keeps a working copy that runs ahead
@@ -319,6 +330,12 @@ impl State {
     }
 
     pub(super) fn check_next(&self, meta: &EntryMeta) -> Result<(), ApplyError> {
+        if meta.index == u64::MAX {
+            return Err(ApplyError {
+                index: meta.index,
+                reason: "the ledger holds no entry beyond index u64::MAX - 1".into(),
+            });
+        }
         if meta.index != self.meta.size {
             return Err(ApplyError {
                 index: meta.index,
@@ -343,7 +360,7 @@ impl State {
     }
 
     pub(super) fn advance(&mut self, meta: &EntryMeta, changes: &mut Changes) {
-        self.meta.size = meta.index + 1;
+        self.meta.size = meta.next_index();
         self.meta.last_recorded_at = Some(meta.recorded_at);
         changes.touch(StateKey::Meta);
     }

@@ -1,8 +1,10 @@
 //! Subscriptions from banks on behalf of investors, their allotment, settlement,
 //! release and refund, and the holdings created at issue.
 
-use super::series::{Country, DiasporaCategory, SeriesStatus, series};
+use super::series::{Country, DiasporaCategory, Series, SeriesStatus, UNITS_MAX, series};
+use super::state::DecideIndexes;
 use super::*;
+use crate::money::Units;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -119,7 +121,7 @@ pub struct SubmitSubscription {
     pub investor_ref: InvestorRef,
     pub category: DiasporaCategory,
     pub country: Country,
-    pub units: u64,
+    pub units: Units,
     pub idempotency_key: String,
 }
 
@@ -131,7 +133,7 @@ pub struct SubscriptionSubmitted {
     pub investor_ref: InvestorRef,
     pub category: DiasporaCategory,
     pub country: Country,
-    pub units: u64,
+    pub units: Units,
     pub idempotency_key: Arc<str>,
 }
 
@@ -168,7 +170,7 @@ pub(super) fn decide_submit(
             "must be 1 to 128 printable characters",
         ));
     }
-    if c.units == 0 || c.units > super::series::UNITS_MAX {
+    if c.units.is_zero() || c.units.get() > UNITS_MAX {
         return Err(RegistryError::invalid(
             "units",
             format!("must be at least 1 whole unit, found {}", c.units),
@@ -181,49 +183,81 @@ pub(super) fn decide_submit(
         .idempotency
         .get(&(caller.participant_id.clone(), Arc::from(key)))
     {
-        // The index names only subscriptions the registry holds.
-        let conflict = || RegistryError::IdempotencyConflict {
-            key: key.to_string(),
-            subscription: first,
-        };
-        let sub = state.subscriptions.get(&first).ok_or_else(conflict)?;
-        let same = sub.series_id == c.series_id
-            && sub.investor_ref == c.investor_ref
-            && sub.category == c.category
-            && sub.country == c.country
-            && sub.units == c.units;
-        if same {
-            return Ok(Decision::Existing { index: first });
-        }
-        return Err(conflict());
+        return repeat(state, c, first);
     }
     let s = series(state, &c.series_id)?;
+    check_window(s, ctx)?;
+    check_eligibility(s, c)?;
+    check_bounds(index, s, caller, c)?;
+    Ok(Decision::Append(vec![Event::SubscriptionSubmitted(
+        SubscriptionSubmitted {
+            subscription_id: ctx.index,
+            series_id: c.series_id.clone(),
+            bank_id: caller.participant_id.clone(),
+            investor_ref: c.investor_ref.clone(),
+            category: c.category,
+            country: c.country,
+            units: c.units,
+            idempotency_key: c.idempotency_key.as_str().into(),
+        },
+    )]))
+}
+
+/// A submission whose idempotency key the bank used for subscription `first`:
+/// the same request is answered with it, a different one refused.
+fn repeat(state: &State, c: &SubmitSubscription, first: u64) -> Result<Decision, RegistryError> {
+    let conflict = || RegistryError::IdempotencyConflict {
+        key: c.idempotency_key.clone(),
+        subscription: first,
+    };
+    // The index names only subscriptions the registry holds.
+    let sub = state.subscriptions.get(&first).ok_or_else(conflict)?;
+    let same = sub.series_id == c.series_id
+        && sub.investor_ref == c.investor_ref
+        && sub.category == c.category
+        && sub.country == c.country
+        && sub.units == c.units.get();
+    if same {
+        return Ok(Decision::Existing { index: first });
+    }
+    Err(conflict())
+}
+
+/// The series is open and its window open at the entry's recorded time.
+fn check_window(s: &Series, ctx: &DecideCtx) -> Result<(), RegistryError> {
+    let series = &s.terms.series_id;
     match s.status {
         SeriesStatus::Open => {}
         SeriesStatus::Cancelled => {
             return Err(RegistryError::SeriesCancelled {
-                series: c.series_id.clone(),
+                series: series.clone(),
             });
         }
         other => {
             return Err(RegistryError::WindowNotOpen {
-                series: c.series_id.clone(),
+                series: series.clone(),
                 found: other,
             });
         }
     }
     if ctx.recorded_at < s.terms.window_opens_at {
         return Err(RegistryError::WindowNotYetOpen {
-            series: c.series_id.clone(),
+            series: series.clone(),
             opens_at: s.terms.window_opens_at,
         });
     }
     if ctx.recorded_at >= s.terms.window_closes_at {
         return Err(RegistryError::WindowClosed {
-            series: c.series_id.clone(),
+            series: series.clone(),
             closed_at: s.terms.window_closes_at,
         });
     }
+    Ok(())
+}
+
+/// The investor's category is eligible and its country neither barred nor
+/// left out.
+fn check_eligibility(s: &Series, c: &SubmitSubscription) -> Result<(), RegistryError> {
     let e = &s.terms.eligibility;
     if !e.categories.contains(&c.category) {
         let allowed: Vec<&str> = e.categories.iter().map(|c| c.as_str()).collect();
@@ -245,6 +279,17 @@ pub(super) fn decide_submit(
             country: c.country,
         });
     }
+    Ok(())
+}
+
+/// The investor's units in the book (at this bank) stay within the series'
+/// bounds, and the book within `UNITS_MAX`.
+fn check_bounds(
+    index: &DecideIndexes,
+    s: &Series,
+    caller: &Caller,
+    c: &SubmitSubscription,
+) -> Result<(), RegistryError> {
     let held = index
         .investor_units
         .get(&(
@@ -254,7 +299,9 @@ pub(super) fn decide_submit(
         ))
         .copied()
         .unwrap_or(0);
-    let total = held + c.units;
+    let units = c.units.get();
+    // Both terms are at most UNITS_MAX: the sum fits.
+    let total = held.saturating_add(units);
     if total < s.terms.min_units_per_investor {
         return Err(RegistryError::UnderInvestorMinimum {
             investor: c.investor_ref.clone(),
@@ -272,18 +319,15 @@ pub(super) fn decide_submit(
             max: s.terms.max_units_per_investor,
         });
     }
-    Ok(Decision::Append(vec![Event::SubscriptionSubmitted(
-        SubscriptionSubmitted {
-            subscription_id: ctx.index,
-            series_id: c.series_id.clone(),
-            bank_id: caller.participant_id.clone(),
-            investor_ref: c.investor_ref.clone(),
-            category: c.category,
-            country: c.country,
-            units: c.units,
-            idempotency_key: c.idempotency_key.as_str().into(),
-        },
-    )]))
+    let subscribed = index.book_units.get(&c.series_id).copied().unwrap_or(0);
+    if subscribed.saturating_add(units) > UNITS_MAX {
+        return Err(RegistryError::BookFull {
+            series: c.series_id.clone(),
+            subscribed,
+            units,
+        });
+    }
+    Ok(())
 }
 
 pub(super) fn decide_withdraw(
@@ -349,16 +393,30 @@ fn sub_mut<'a>(
         .ok_or_else(|| fail(meta, format!("subscription {id} does not exist")))
 }
 
+/// Takes `units` of a subscription that left the book (withdrawn, refunded)
+/// off the investor's and the series' running totals.
 fn unbook(state: &mut State, key: (SeriesId, ParticipantId, InvestorRef), units: u64) {
     let Some(index) = state.decide.as_mut() else {
         return;
     };
+    if let Some(v) = index.book_units.get_mut(&key.0) {
+        *v = v.saturating_sub(units);
+    }
     if let Some(v) = index.investor_units.get_mut(&key) {
         *v = v.saturating_sub(units);
         if *v == 0 {
             index.investor_units.remove(&key);
         }
     }
+}
+
+/// The (series, bank, investor) key of a subscription's running totals.
+fn book_key(sub: &Subscription) -> (SeriesId, ParticipantId, InvestorRef) {
+    (
+        sub.series_id.clone(),
+        sub.bank_id.clone(),
+        sub.investor_ref.clone(),
+    )
 }
 
 pub(super) fn apply(
@@ -368,209 +426,264 @@ pub(super) fn apply(
     changes: &mut Changes,
 ) -> Result<(), ApplyError> {
     match event {
-        Event::SubscriptionSubmitted(e) => {
-            let not_own_index = || {
-                fail(
-                    meta,
-                    format!(
-                        "subscription id {} must be the entry's own index",
-                        e.subscription_id
-                    ),
-                )
-            };
-            if e.subscription_id != meta.index {
-                return Err(not_own_index());
-            }
-            // The registry's own copies of the series and bank ids, so that a
-            // million subscriptions share two strings rather than hold two million.
-            let series_id = state
-                .series
-                .get_key_value(&e.series_id)
-                .map(|(id, _)| id.clone())
-                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
-            let bank_id = state
-                .participants
-                .get_key_value(&e.bank_id)
-                .map_or_else(|| e.bank_id.clone(), |(id, _)| id.clone());
-            let added = state.subscriptions.push(Subscription {
-                subscription_id: e.subscription_id,
-                series_id: series_id.clone(),
-                bank_id: bank_id.clone(),
-                investor_ref: e.investor_ref.clone(),
-                category: e.category,
-                country: e.country,
-                units: e.units,
-                idempotency_key: e.idempotency_key.clone(),
-                submitted_at: meta.recorded_at,
-                status: SubscriptionStatus::Submitted,
-                allotted_units: 0,
-                refunded_units: 0,
-                amount_due: Decimal::ZERO,
-            });
-            if !added {
-                return Err(not_own_index());
-            }
-            match state.books.get_mut(&series_id) {
-                Some(book) => book.push(e.subscription_id),
-                None => {
-                    state
-                        .books
-                        .insert(series_id.clone(), vec![e.subscription_id]);
-                }
-            }
-            if let Some(index) = state.decide.as_mut() {
-                index.idempotency.insert(
-                    (bank_id.clone(), e.idempotency_key.clone()),
-                    e.subscription_id,
-                );
-                *index
-                    .investor_units
-                    .entry((series_id, bank_id, e.investor_ref.clone()))
-                    .or_default() += e.units;
-            }
-            changes.touch(StateKey::Subscription(e.subscription_id));
-        }
+        Event::SubscriptionSubmitted(e) => apply_submitted(state, meta, e, changes),
         Event::SubscriptionWithdrawn { subscription_id } => {
-            let sub = sub_mut(state, meta, *subscription_id)?;
-            if sub.status != SubscriptionStatus::Submitted {
-                return Err(fail(
-                    meta,
-                    format!(
-                        "subscription {subscription_id} withdrawn while {}",
-                        sub.status.as_str()
-                    ),
-                ));
-            }
-            sub.status = SubscriptionStatus::Withdrawn;
-            let key = (
-                sub.series_id.clone(),
-                sub.bank_id.clone(),
-                sub.investor_ref.clone(),
-            );
-            let units = sub.units;
-            unbook(state, key, units);
-            changes.touch(StateKey::Subscription(*subscription_id));
+            apply_withdrawn(state, meta, *subscription_id, changes)
         }
         Event::SubscriptionsRefunded { refunds, .. } => {
-            for (id, units) in refunds {
-                let sub = sub_mut(state, meta, *id)?;
-                if !sub.status.is_live() || sub.units != *units {
-                    return Err(fail(
-                        meta,
-                        format!("refund of subscription {id} does not match it"),
-                    ));
-                }
-                sub.status = SubscriptionStatus::Refunded;
-                sub.refunded_units = sub.units;
-                sub.allotted_units = 0;
-                let key = (
-                    sub.series_id.clone(),
-                    sub.bank_id.clone(),
-                    sub.investor_ref.clone(),
-                );
-                unbook(state, key, *units);
-                changes.touch(StateKey::Subscription(*id));
-            }
+            apply_refunded(state, meta, refunds, changes)
         }
         Event::SubscriptionsAllotted { allotments, .. } => {
-            for line in allotments {
-                let sub = sub_mut(state, meta, line.subscription_id)?;
-                if sub.status != SubscriptionStatus::Submitted
-                    || line.allotted_units + line.refunded_units != sub.units
-                {
-                    return Err(fail(
-                        meta,
-                        format!(
-                            "allotment of subscription {} does not match it",
-                            line.subscription_id
-                        ),
-                    ));
-                }
-                sub.status = SubscriptionStatus::Allotted;
-                sub.allotted_units = line.allotted_units;
-                sub.refunded_units = line.refunded_units;
-                sub.amount_due = line.amount_due;
-                changes.touch(StateKey::Subscription(line.subscription_id));
-            }
+            apply_allotted(state, meta, allotments, changes)
         }
         Event::SettlementConfirmed {
             subscription_id, ..
-        } => {
-            let sub = sub_mut(state, meta, *subscription_id)?;
-            if sub.status != SubscriptionStatus::Allotted {
-                return Err(fail(
-                    meta,
-                    format!(
-                        "settlement of subscription {subscription_id} while {}",
-                        sub.status.as_str()
-                    ),
-                ));
-            }
-            sub.status = SubscriptionStatus::Settled;
-            changes.touch(StateKey::Subscription(*subscription_id));
-        }
-        Event::UnsettledReleased { released, .. } => {
-            for (id, units) in released {
-                let sub = sub_mut(state, meta, *id)?;
-                if sub.status != SubscriptionStatus::Allotted || sub.allotted_units != *units {
-                    return Err(fail(
-                        meta,
-                        format!("release of subscription {id} does not match it"),
-                    ));
-                }
-                sub.status = SubscriptionStatus::Released;
-                sub.refunded_units = sub.units;
-                changes.touch(StateKey::Subscription(*id));
-            }
-        }
+        } => apply_settled(state, meta, *subscription_id, changes),
+        Event::UnsettledReleased { released, .. } => apply_released(state, meta, released, changes),
         Event::HoldingsCreated {
             series_id,
             holdings,
-        } => {
-            // The registry's own copies of the ids, shared by every holding.
-            let series_id = state
-                .series
-                .get_key_value(series_id)
-                .map_or_else(|| series_id.clone(), |(id, _)| id.clone());
-            for h in holdings {
-                let bank_id = state
-                    .participants
-                    .get_key_value(&h.bank_id)
-                    .map_or_else(|| h.bank_id.clone(), |(id, _)| id.clone());
-                let key = (series_id.clone(), h.investor_ref.clone(), bank_id.clone());
-                if state.holdings.contains_key(&key) {
-                    return Err(fail(
-                        meta,
-                        format!(
-                            "holding of {} at {} created twice",
-                            h.investor_ref, h.bank_id
-                        ),
-                    ));
-                }
-                state.holdings.insert(
-                    key.clone(),
-                    Holding {
-                        series_id: series_id.clone(),
-                        investor_ref: h.investor_ref.clone(),
-                        bank_id: bank_id.clone(),
-                        units: h.units,
-                        redeemed_units: 0,
-                    },
-                );
-                state
-                    .holdings_by_investor
-                    .entry((bank_id, h.investor_ref.clone()))
-                    .or_default()
-                    .insert(series_id.clone());
-                changes.touch(StateKey::Holding(key));
-            }
+        } => apply_holdings(state, meta, series_id, holdings, changes),
+        _ => Err(fail(
+            meta,
+            format!("{} is not a subscription event", event.kind()),
+        )),
+    }
+}
+
+fn apply_submitted(
+    state: &mut State,
+    meta: &EntryMeta,
+    e: &SubscriptionSubmitted,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let not_own_index = || {
+        fail(
+            meta,
+            format!(
+                "subscription id {} must be the entry's own index",
+                e.subscription_id
+            ),
+        )
+    };
+    if e.subscription_id != meta.index {
+        return Err(not_own_index());
+    }
+    // The registry's own copies of the series and bank ids, so that a
+    // million subscriptions share two strings rather than hold two million.
+    let series_id = state
+        .series
+        .get_key_value(&e.series_id)
+        .map(|(id, _)| id.clone())
+        .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
+    let bank_id = state
+        .participants
+        .get_key_value(&e.bank_id)
+        .map_or_else(|| e.bank_id.clone(), |(id, _)| id.clone());
+    let units = e.units.get();
+    let added = state.subscriptions.push(Subscription {
+        subscription_id: e.subscription_id,
+        series_id: series_id.clone(),
+        bank_id: bank_id.clone(),
+        investor_ref: e.investor_ref.clone(),
+        category: e.category,
+        country: e.country,
+        units,
+        idempotency_key: e.idempotency_key.clone(),
+        submitted_at: meta.recorded_at,
+        status: SubscriptionStatus::Submitted,
+        allotted_units: 0,
+        refunded_units: 0,
+        amount_due: Decimal::ZERO,
+    });
+    if !added {
+        return Err(not_own_index());
+    }
+    match state.books.get_mut(&series_id) {
+        Some(book) => book.push(e.subscription_id),
+        None => {
+            state
+                .books
+                .insert(series_id.clone(), vec![e.subscription_id]);
         }
-        _ => {
+    }
+    if let Some(index) = state.decide.as_mut() {
+        index.idempotency.insert(
+            (bank_id.clone(), e.idempotency_key.clone()),
+            e.subscription_id,
+        );
+        // Running totals only guide decisions, which bound them by UNITS_MAX.
+        let book = index.book_units.entry(series_id.clone()).or_default();
+        *book = book.saturating_add(units);
+        let held = index
+            .investor_units
+            .entry((series_id, bank_id, e.investor_ref.clone()))
+            .or_default();
+        *held = held.saturating_add(units);
+    }
+    changes.touch(StateKey::Subscription(e.subscription_id));
+    Ok(())
+}
+
+fn apply_withdrawn(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: u64,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let sub = sub_mut(state, meta, id)?;
+    if sub.status != SubscriptionStatus::Submitted {
+        return Err(fail(
+            meta,
+            format!("subscription {id} withdrawn while {}", sub.status),
+        ));
+    }
+    sub.status = SubscriptionStatus::Withdrawn;
+    let (key, units) = (book_key(sub), sub.units);
+    unbook(state, key, units);
+    changes.touch(StateKey::Subscription(id));
+    Ok(())
+}
+
+fn apply_refunded(
+    state: &mut State,
+    meta: &EntryMeta,
+    refunds: &[(u64, Units)],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    for &(id, units) in refunds {
+        let sub = sub_mut(state, meta, id)?;
+        if !sub.status.is_live() || sub.units != units.get() {
             return Err(fail(
                 meta,
-                format!("{} is not a subscription event", event.kind()),
+                format!("refund of subscription {id} does not match it"),
             ));
         }
+        // Only a submitted subscription still counts in the running totals.
+        let booked = sub.status == SubscriptionStatus::Submitted;
+        sub.status = SubscriptionStatus::Refunded;
+        sub.refunded_units = sub.units;
+        sub.allotted_units = 0;
+        let key = book_key(sub);
+        if booked {
+            unbook(state, key, units.get());
+        }
+        changes.touch(StateKey::Subscription(id));
+    }
+    Ok(())
+}
+
+fn apply_allotted(
+    state: &mut State,
+    meta: &EntryMeta,
+    allotments: &[AllotmentLine],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    for line in allotments {
+        let sub = sub_mut(state, meta, line.subscription_id)?;
+        let whole = line.allotted_units.checked_add(line.refunded_units);
+        if sub.status != SubscriptionStatus::Submitted || whole != Some(Units::new(sub.units)) {
+            return Err(fail(
+                meta,
+                format!(
+                    "allotment of subscription {} does not match it",
+                    line.subscription_id
+                ),
+            ));
+        }
+        sub.status = SubscriptionStatus::Allotted;
+        sub.allotted_units = line.allotted_units.get();
+        sub.refunded_units = line.refunded_units.get();
+        sub.amount_due = line.amount_due;
+        let (key, units) = (book_key(sub), sub.units);
+        unbook(state, key, units);
+        changes.touch(StateKey::Subscription(line.subscription_id));
+    }
+    Ok(())
+}
+
+fn apply_settled(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: u64,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let sub = sub_mut(state, meta, id)?;
+    if sub.status != SubscriptionStatus::Allotted {
+        return Err(fail(
+            meta,
+            format!("settlement of subscription {id} while {}", sub.status),
+        ));
+    }
+    sub.status = SubscriptionStatus::Settled;
+    changes.touch(StateKey::Subscription(id));
+    Ok(())
+}
+
+fn apply_released(
+    state: &mut State,
+    meta: &EntryMeta,
+    released: &[(u64, Units)],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    for &(id, units) in released {
+        let sub = sub_mut(state, meta, id)?;
+        if sub.status != SubscriptionStatus::Allotted || sub.allotted_units != units.get() {
+            return Err(fail(
+                meta,
+                format!("release of subscription {id} does not match it"),
+            ));
+        }
+        sub.status = SubscriptionStatus::Released;
+        sub.refunded_units = sub.units;
+        changes.touch(StateKey::Subscription(id));
+    }
+    Ok(())
+}
+
+fn apply_holdings(
+    state: &mut State,
+    meta: &EntryMeta,
+    series_id: &SeriesId,
+    holdings: &[HoldingUnits],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    // The registry's own copies of the ids, shared by every holding.
+    let series_id = state
+        .series
+        .get_key_value(series_id)
+        .map_or_else(|| series_id.clone(), |(id, _)| id.clone());
+    for h in holdings {
+        let bank_id = state
+            .participants
+            .get_key_value(&h.bank_id)
+            .map_or_else(|| h.bank_id.clone(), |(id, _)| id.clone());
+        let key = (series_id.clone(), h.investor_ref.clone(), bank_id.clone());
+        if state.holdings.contains_key(&key) {
+            return Err(fail(
+                meta,
+                format!(
+                    "holding of {} at {} created twice",
+                    h.investor_ref, h.bank_id
+                ),
+            ));
+        }
+        state.holdings.insert(
+            key.clone(),
+            Holding {
+                series_id: series_id.clone(),
+                investor_ref: h.investor_ref.clone(),
+                bank_id: bank_id.clone(),
+                units: h.units.get(),
+                redeemed_units: 0,
+            },
+        );
+        state
+            .holdings_by_investor
+            .entry((bank_id, h.investor_ref.clone()))
+            .or_default()
+            .insert(series_id.clone());
+        changes.touch(StateKey::Holding(key));
     }
     Ok(())
 }

@@ -164,7 +164,7 @@ impl World {
                 investor_ref: InvestorRef::parse("i", investor).unwrap(),
                 category: cat,
                 country: Country::parse("c", country).unwrap(),
-                units,
+                units: units.into(),
                 idempotency_key: key.into(),
             }),
         )
@@ -329,7 +329,7 @@ fn subscription_refusals() {
             investor_ref: InvestorRef::parse("i", investor).unwrap(),
             category: cat,
             country: Country::parse("c", country).unwrap(),
-            units,
+            units: crate::money::Units::new(units),
             idempotency_key: key.into(),
         })
     };
@@ -621,9 +621,8 @@ fn diaspora_pricing_derives_the_par_coupon_and_the_savings() {
     assert_eq!(d.schedule[0].record_date, date("2027-07-14"));
 }
 
-/// Found by fuzzing (through pricing): terms whose figures no decimal holds are
-/// refused. Before, the overflow panicked inside `decide`, that is inside the
-/// ledger writer thread, which then took no more writes until a restart.
+/// Terms whose figures no decimal holds are refused: `decide` runs inside the
+/// ledger writer thread, where a panic would stop every later write.
 #[test]
 fn terms_whose_figures_overflow_a_decimal_are_refused() {
     let mut w = World::new();
@@ -685,7 +684,7 @@ fn the_readers_copy_answers_queries_as_the_full_state_and_decides_nothing() {
         investor_ref: InvestorRef::parse("i", "inv-9").unwrap(),
         category: DiasporaCategory::CitizenAbroad,
         country: Country::parse("c", "DE").unwrap(),
-        units: 10,
+        units: crate::money::Units::new(10),
         idempotency_key: "k9".into(),
     });
     let ctx = DecideCtx {
@@ -802,7 +801,7 @@ fn enum_names_are_spelled_as_on_the_ledger_and_in_state_records() {
     let fixing = Event::FixingPublished {
         reference: "SOFR".into(),
         date: date("2027-01-04"),
-        rate: dec("0.04"),
+        rate: crate::money::Rate::new(dec("0.04")),
     };
     assert_eq!(fixing.kind(), "rate_fixing_published");
     assert_eq!(Event::SeriesOpened(sid()).kind(), "series_opened");
@@ -810,4 +809,87 @@ fn enum_names_are_spelled_as_on_the_ledger_and_in_state_records() {
         Event::SubscriptionWithdrawn { subscription_id: 1 }.kind(),
         "subscription_withdrawn"
     );
+}
+
+#[test]
+fn terms_beyond_the_amount_bounds_are_refused_not_panicked_on() {
+    let mut w = World::new();
+    let tr = w.treasury.clone();
+    // A floating coupon sold at an issue price prices nothing before the price
+    // per unit: face × price must be bounded on its own.
+    let mut t = terms();
+    t.coupon = CouponSpec::Floating {
+        reference: "SOFR".into(),
+        spread: dec("0.01"),
+        floor: None,
+    };
+    t.face_value = Decimal::MAX;
+    t.pricing = PricingSpec::IssuePrice(dec("1000"));
+    match w.refused(&tr, Command::CreateSeries(t)) {
+        RegistryError::Invalid { field, reason } => {
+            assert_eq!(field, "face_value");
+            assert!(reason.contains("larger than"), "{reason}");
+        }
+        other => panic!("expected invalid terms, got {other:?}"),
+    }
+    // A diaspora yield far below zero prices a unit at many times its face:
+    // the price is bounded as a given issue price is.
+    let mut t = terms();
+    t.pricing = PricingSpec::Diaspora {
+        reference_yield: dec("-0.45"),
+        discount_bps: dec("0"),
+        derive_par_coupon: false,
+    };
+    t.maturity_date = date("2056-01-15");
+    match w.refused(&tr, Command::CreateSeries(t)) {
+        RegistryError::Invalid { field, reason } => {
+            assert_eq!(field, "pricing.diaspora.reference_yield");
+            assert!(reason.contains("(0, 1000]"), "{reason}");
+        }
+        other => panic!("expected invalid terms, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_book_holds_at_most_units_max() {
+    let mut w = World::new();
+    let tr = w.treasury.clone();
+    let mut t = terms();
+    t.min_units_per_investor = 1;
+    t.max_units_per_investor = series::UNITS_MAX;
+    t.cap_units = series::UNITS_MAX;
+    w.run(&tr, Command::CreateSeries(t)).unwrap();
+    w.transition(SeriesTransition::Open(sid())).unwrap();
+    w.now = at(2026, 12, 2);
+    let a = w.bank_a.clone();
+    w.subscribe(&a, "i1", series::UNITS_MAX - 10, "k1").unwrap();
+    w.subscribe(&a, "i2", 10, "k2").unwrap();
+    let err = w.subscribe(&a, "i3", 1, "k3").unwrap_err();
+    assert_eq!(
+        err,
+        RegistryError::BookFull {
+            series: sid(),
+            subscribed: series::UNITS_MAX,
+            units: 1
+        }
+    );
+    // Withdrawing makes room again; the allotment's sums fit its ledger form.
+    let s2 = w.state.book(&sid()).nth(1).unwrap().subscription_id;
+    w.run(&a, Command::WithdrawSubscription(s2)).unwrap();
+    w.subscribe(&a, "i3", 10, "k3").unwrap();
+    w.now = at(2027, 1, 10);
+    w.transition(SeriesTransition::Close(sid())).unwrap();
+    w.transition(SeriesTransition::Allot(sid())).unwrap();
+    let decided = w
+        .log
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::AllotmentDecided {
+                subscribed_units, ..
+            } => Some(*subscribed_units),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(decided.get(), series::UNITS_MAX);
+    w.check_replay();
 }

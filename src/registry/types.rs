@@ -2,6 +2,7 @@
 
 use super::RegistryError;
 use crate::ids::KeyId;
+use crate::money::{Rate, Units};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -237,14 +238,14 @@ pub enum Event {
     /// (subscription id, units refunded)
     SubscriptionsRefunded {
         series_id: super::SeriesId,
-        refunds: Vec<(u64, u64)>,
+        refunds: Vec<(u64, Units)>,
     },
     AllotmentDecided {
         series_id: super::SeriesId,
         rule: super::AllotmentRule,
-        cap_units: u64,
-        subscribed_units: u64,
-        allotted_units: u64,
+        cap_units: Units,
+        subscribed_units: Units,
+        allotted_units: Units,
         subscriptions: u64,
     },
     SubscriptionsAllotted {
@@ -254,11 +255,11 @@ pub enum Event {
     /// (subscription id, allotted units released)
     UnsettledReleased {
         series_id: super::SeriesId,
-        released: Vec<(u64, u64)>,
+        released: Vec<(u64, Units)>,
     },
     SeriesIssued {
         series_id: super::SeriesId,
-        units: u64,
+        units: Units,
         holdings: u64,
         amount_raised: rust_decimal::Decimal,
     },
@@ -278,7 +279,7 @@ pub enum Event {
     FixingPublished {
         reference: String,
         date: chrono::NaiveDate,
-        rate: rust_decimal::Decimal,
+        rate: Rate,
     },
     RecordDateFixed(super::coupons::RecordDateFixed),
     CouponPaid(super::coupons::CouponPaid),

@@ -44,6 +44,7 @@ pub fn registry_code(e: &RegistryError) -> Code {
         | E::CountryNotOffered { .. }
         | E::UnderInvestorMinimum { .. }
         | E::OverInvestorLimit { .. }
+        | E::BookFull { .. }
         | E::NotWithdrawable { .. }
         | E::WithdrawalWindowClosed { .. }
         | E::NotAwaitingSettlement { .. }
@@ -294,6 +295,14 @@ mod tests {
                     total: 101,
                     held: 60,
                     max: 100,
+                },
+                fp,
+            ),
+            K::BookFull => (
+                E::BookFull {
+                    series,
+                    subscribed: 999_999_999_990,
+                    units: 11,
                 },
                 fp,
             ),
