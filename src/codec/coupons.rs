@@ -1,6 +1,6 @@
 //! Conversion of fixings, record dates, coupon payments and redemptions.
 
-use super::bonds::{date, decimal, units};
+use super::wire::{date, decimal, units};
 use crate::accrual::EventId;
 use crate::money::{Currency, Rate, RoundingRule};
 use crate::proto as pb;
