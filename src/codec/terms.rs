@@ -77,10 +77,8 @@ fn countries(field: &str, list: &[String]) -> Result<BTreeSet<Country>, Registry
     list.iter().map(|c| Country::parse(field, c)).collect()
 }
 
-/// Terms from the wire, every field parsed (semantic checks are the registry's).
-pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, RegistryError> {
-    let t = t.ok_or_else(|| invalid("terms", "series terms are required"))?;
-    let coupon = match t.coupon.as_ref().and_then(|c| c.kind.as_ref()) {
+fn coupon_from_pb(c: Option<&pb::Coupon>) -> Result<CouponSpec, RegistryError> {
+    Ok(match c.and_then(|c| c.kind.as_ref()) {
         Some(pb::coupon::Kind::Fixed(f)) => {
             CouponSpec::Fixed(opt_decimal("terms.coupon.fixed.rate", &f.rate)?)
         }
@@ -118,8 +116,11 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
                 "a coupon (fixed, zero, accumulating, step_up or floating) is required",
             ));
         }
-    };
-    let pricing = match t.pricing.as_ref().and_then(|p| p.kind.as_ref()) {
+    })
+}
+
+fn pricing_from_pb(p: Option<&pb::Pricing>) -> Result<PricingSpec, RegistryError> {
+    Ok(match p.and_then(|p| p.kind.as_ref()) {
         Some(pb::pricing::Kind::IssuePrice(p)) => {
             PricingSpec::IssuePrice(decimal("terms.pricing.issue_price.price", &p.price)?)
         }
@@ -134,7 +135,14 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
                 "pricing (issue_price or diaspora) is required",
             ));
         }
-    };
+    })
+}
+
+/// Terms from the wire, every field parsed (semantic checks are the registry's).
+pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, RegistryError> {
+    let t = t.ok_or_else(|| invalid("terms", "series terms are required"))?;
+    let coupon = coupon_from_pb(t.coupon.as_ref())?;
+    let pricing = pricing_from_pb(t.pricing.as_ref())?;
     let e = t.eligibility.clone().unwrap_or_default();
     let categories = e
         .categories
@@ -192,8 +200,8 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
         )?,
     })
 }
-pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
-    let coupon = match &t.coupon {
+fn coupon_to_pb(c: &CouponSpec) -> pb::coupon::Kind {
+    match c {
         CouponSpec::Fixed(r) => pb::coupon::Kind::Fixed(pb::FixedCoupon { rate: os(r) }),
         CouponSpec::Zero => pb::coupon::Kind::Zero(pb::ZeroCoupon {}),
         CouponSpec::Accumulating(r) => {
@@ -217,8 +225,11 @@ pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
             spread: s(spread),
             floor: os(floor),
         }),
-    };
-    let pricing = match &t.pricing {
+    }
+}
+
+fn pricing_to_pb(p: &PricingSpec) -> pb::pricing::Kind {
+    match p {
         PricingSpec::IssuePrice(p) => pb::pricing::Kind::IssuePrice(pb::FixedPrice { price: s(p) }),
         PricingSpec::Diaspora {
             reference_yield,
@@ -229,7 +240,12 @@ pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
             discount_bps: s(discount_bps),
             derive_par_coupon: *derive_par_coupon,
         }),
-    };
+    }
+}
+
+pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
+    let coupon = coupon_to_pb(&t.coupon);
+    let pricing = pricing_to_pb(&t.pricing);
     let (rule, retail) = rule_to_pb(t.allotment_rule);
     pb::SeriesTerms {
         series_id: t.series_id.to_string(),

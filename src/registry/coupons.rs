@@ -299,84 +299,103 @@ pub(super) fn decide_post(
                 holders_digest: digest(&es.holdings),
             })]
         }
-        Due::Coupon {
-            id: eid,
-            accrual_start,
-            accrual_end,
-            payment_date,
-            rate,
-            amount_per_unit,
-            payments: list,
-            bank_totals: totals,
-            total,
-            residue,
-        } => {
-            let flow = match &eid {
-                EventId::Coupon { flow, .. } => *flow,
-                _ => 0,
-            };
-            let list = payments(list)?;
-            let mut events = vec![Event::CouponPaid(CouponPaid {
-                id: eid.clone(),
-                series_id: id.clone(),
-                flow,
-                accrual_start,
-                accrual_end,
-                payment_date,
-                rate,
-                amount_per_unit,
-                rounding: PAYMENT_ROUNDING,
-                total,
-                residue,
-                holdings: list.len() as u64,
-                bank_totals: bank_totals(totals)?,
-                currency: es.currency,
-            })];
-            for chunk in list.chunks(ITEMS_PER_ENTRY) {
-                events.push(Event::CouponPayments {
-                    id: eid.clone(),
-                    series_id: id.clone(),
-                    payments: chunk.to_vec(),
-                });
-            }
-            events
-        }
-        Due::Redemption {
-            id: eid,
-            payment_date,
-            amount_per_unit,
-            payments: list,
-            bank_totals: totals,
-            total,
-            residue,
-        } => {
-            let list = payments(list)?;
-            let mut events = vec![Event::Redeemed(Redeemed {
-                id: eid.clone(),
-                series_id: id.clone(),
-                payment_date,
-                amount_per_unit,
-                rounding: PAYMENT_ROUNDING,
-                total,
-                residue,
-                holdings: list.len() as u64,
-                bank_totals: bank_totals(totals)?,
-                currency: es.currency,
-            })];
-            for chunk in list.chunks(ITEMS_PER_ENTRY) {
-                events.push(Event::RedemptionPayments {
-                    id: eid.clone(),
-                    series_id: id.clone(),
-                    payments: chunk.to_vec(),
-                });
-            }
-            events.push(Event::SeriesMatured {
-                series_id: id.clone(),
-            });
-            events
-        }
+        coupon @ Due::Coupon { .. } => coupon_events(id, es.currency, coupon)?,
+        redemption @ Due::Redemption { .. } => redemption_events(id, es.currency, redemption)?,
     };
     Ok(Decision::Append(events))
+}
+
+/// A coupon's summary entry and one entry per holding's payment.
+fn coupon_events(id: &SeriesId, currency: Currency, due: Due) -> Result<Vec<Event>, RegistryError> {
+    let Due::Coupon {
+        id: eid,
+        accrual_start,
+        accrual_end,
+        payment_date,
+        rate,
+        amount_per_unit,
+        payments: list,
+        bank_totals: totals,
+        total,
+        residue,
+    } = due
+    else {
+        return Ok(Vec::new());
+    };
+    let flow = match &eid {
+        EventId::Coupon { flow, .. } => *flow,
+        _ => 0,
+    };
+    let list = payments(list)?;
+    let mut events = vec![Event::CouponPaid(CouponPaid {
+        id: eid.clone(),
+        series_id: id.clone(),
+        flow,
+        accrual_start,
+        accrual_end,
+        payment_date,
+        rate,
+        amount_per_unit,
+        rounding: PAYMENT_ROUNDING,
+        total,
+        residue,
+        holdings: list.len() as u64,
+        bank_totals: bank_totals(totals)?,
+        currency,
+    })];
+    for chunk in list.chunks(ITEMS_PER_ENTRY) {
+        events.push(Event::CouponPayments {
+            id: eid.clone(),
+            series_id: id.clone(),
+            payments: chunk.to_vec(),
+        });
+    }
+    Ok(events)
+}
+
+/// The redemption's summary entry, one entry per holding's payment, and the
+/// series' maturity.
+fn redemption_events(
+    id: &SeriesId,
+    currency: Currency,
+    due: Due,
+) -> Result<Vec<Event>, RegistryError> {
+    let Due::Redemption {
+        id: eid,
+        payment_date,
+        amount_per_unit,
+        payments: list,
+        bank_totals: totals,
+        total,
+        residue,
+    } = due
+    else {
+        return Ok(Vec::new());
+    };
+    let list = payments(list)?;
+    let mut events = vec![Event::Redeemed(Redeemed {
+        id: eid.clone(),
+        series_id: id.clone(),
+        payment_date,
+        amount_per_unit,
+        rounding: PAYMENT_ROUNDING,
+        total,
+        residue,
+        holdings: list.len() as u64,
+        bank_totals: bank_totals(totals)?,
+        currency,
+    })];
+    for chunk in list.chunks(ITEMS_PER_ENTRY) {
+        events.push(Event::RedemptionPayments {
+            id: eid.clone(),
+            series_id: id.clone(),
+            payments: chunk.to_vec(),
+        });
+    }
+    events.push(Event::SeriesMatured {
+        series_id: id.clone(),
+    });
+    Ok(events)
 }
 
 fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
@@ -401,6 +420,54 @@ fn mark_posted(
     Ok(())
 }
 
+/// Marks a coupon or the redemption posted and keeps it on the series record.
+fn record_paid(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: &EventId,
+    series_id: &SeriesId,
+    flow: PaidFlow,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    mark_posted(state, meta, id, changes)?;
+    let s = state
+        .series
+        .get_mut(series_id)
+        .ok_or_else(|| fail(meta, format!("series {series_id} does not exist")))?;
+    s.paid.push(flow);
+    changes.touch(StateKey::Series(series_id.clone()));
+    Ok(())
+}
+
+/// Closes the holdings a redemption paid.
+fn apply_redemption_payments(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: &EventId,
+    series_id: &SeriesId,
+    payments: &[Payment],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    if !state.posted.contains_key(&id.to_string()) {
+        return Err(fail(meta, format!("payments of {id} without its summary")));
+    }
+    for p in payments {
+        let key = (series_id.clone(), p.investor_ref.clone(), p.bank_id.clone());
+        let h = state.holdings.get_mut(&key).ok_or_else(|| {
+            fail(
+                meta,
+                format!(
+                    "redemption of unknown holding {} at {}",
+                    p.investor_ref, p.bank_id
+                ),
+            )
+        })?;
+        h.redeemed_units = h.units;
+        changes.touch(StateKey::Holding(key));
+    }
+    Ok(())
+}
+
 pub(super) fn apply(
     state: &mut State,
     meta: &EntryMeta,
@@ -422,34 +489,24 @@ pub(super) fn apply(
         }
         Event::RecordDateFixed(e) => mark_posted(state, meta, &e.id, changes)?,
         Event::CouponPaid(e) => {
-            mark_posted(state, meta, &e.id, changes)?;
-            let s = state
-                .series
-                .get_mut(&e.series_id)
-                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
-            s.paid.push(PaidFlow {
+            let flow = PaidFlow {
                 event_id: e.id.to_string(),
                 kind: CashFlowKind::Coupon,
                 payment_date: e.payment_date,
                 amount_per_unit: e.amount_per_unit,
                 total: e.total,
-            });
-            changes.touch(StateKey::Series(e.series_id.clone()));
+            };
+            record_paid(state, meta, &e.id, &e.series_id, flow, changes)?;
         }
         Event::Redeemed(e) => {
-            mark_posted(state, meta, &e.id, changes)?;
-            let s = state
-                .series
-                .get_mut(&e.series_id)
-                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
-            s.paid.push(PaidFlow {
+            let flow = PaidFlow {
                 event_id: e.id.to_string(),
                 kind: CashFlowKind::Redemption,
                 payment_date: e.payment_date,
                 amount_per_unit: e.amount_per_unit,
                 total: e.total,
-            });
-            changes.touch(StateKey::Series(e.series_id.clone()));
+            };
+            record_paid(state, meta, &e.id, &e.series_id, flow, changes)?;
         }
         Event::CouponPayments { id, .. } => {
             if !state.posted.contains_key(&id.to_string()) {
@@ -460,25 +517,7 @@ pub(super) fn apply(
             id,
             series_id,
             payments,
-        } => {
-            if !state.posted.contains_key(&id.to_string()) {
-                return Err(fail(meta, format!("payments of {id} without its summary")));
-            }
-            for p in payments {
-                let key = (series_id.clone(), p.investor_ref.clone(), p.bank_id.clone());
-                let h = state.holdings.get_mut(&key).ok_or_else(|| {
-                    fail(
-                        meta,
-                        format!(
-                            "redemption of unknown holding {} at {}",
-                            p.investor_ref, p.bank_id
-                        ),
-                    )
-                })?;
-                h.redeemed_units = h.units;
-                changes.touch(StateKey::Holding(key));
-            }
-        }
+        } => apply_redemption_payments(state, meta, id, series_id, payments, changes)?,
         Event::SeriesMatured { series_id } => {
             let s = state
                 .series

@@ -6,7 +6,9 @@
 //! raised) comes from checked arithmetic; applying an event checks the status
 //! it moves from.
 
-use super::{ITEMS_PER_ENTRY, Series, SeriesId, SeriesStatus, SeriesTerms, define, series};
+use super::{
+    ITEMS_PER_ENTRY, Series, SeriesDefined, SeriesId, SeriesStatus, SeriesTerms, define, series,
+};
 use crate::money::{Money, RoundingRule, Units};
 use crate::registry::allotment;
 use crate::registry::{
@@ -364,113 +366,101 @@ pub(in crate::registry) fn apply(
     event: &Event,
     changes: &mut Changes,
 ) -> Result<(), ApplyError> {
+    use SeriesStatus::*;
     match event {
-        Event::SeriesCreated(d) => {
-            let id = d.terms.series_id.clone();
-            if state.series.contains_key(&id) {
-                return Err(fail(meta, format!("series {id} created twice")));
-            }
-            state.series.insert(
-                id.clone(),
-                Series {
-                    terms: d.terms.clone(),
-                    figures: d.figures.clone(),
-                    schedule: d.schedule.clone(),
-                    status: SeriesStatus::Draft,
-                    created_at_index: meta.index,
-                    issued_at_index: None,
-                    amount_raised: Decimal::ZERO,
-                    paid: Vec::new(),
-                },
-            );
-            changes.touch(StateKey::Series(id));
+        Event::SeriesCreated(d) => apply_created(state, meta, d, changes),
+        Event::SeriesAmended(d) => apply_amended(state, meta, d, changes),
+        Event::SeriesOpened(id) => set_status(state, meta, id, &[Draft], Open, changes),
+        Event::SeriesClosed { series_id, .. } => {
+            set_status(state, meta, series_id, &[Open], Closed, changes)
         }
-        Event::SeriesAmended(d) => {
-            let id = d.terms.series_id.clone();
-            let s = series_mut(state, meta, &id)?;
-            if s.status != SeriesStatus::Draft {
-                return Err(fail(
-                    meta,
-                    format!("series {id} amended while {}", s.status.as_str()),
-                ));
-            }
-            s.terms = d.terms.clone();
-            s.figures = d.figures.clone();
-            s.schedule = d.schedule.clone();
-            changes.touch(StateKey::Series(id));
-        }
-        Event::SeriesOpened(id) => set_status(
-            state,
-            meta,
-            id,
-            &[SeriesStatus::Draft],
-            SeriesStatus::Open,
-            changes,
-        )?,
-        Event::SeriesClosed { series_id, .. } => set_status(
-            state,
-            meta,
-            series_id,
-            &[SeriesStatus::Open],
-            SeriesStatus::Closed,
-            changes,
-        )?,
         Event::SeriesCancelled { series_id, .. } => {
-            let from = [
-                SeriesStatus::Draft,
-                SeriesStatus::Open,
-                SeriesStatus::Closed,
-                SeriesStatus::Allotted,
-            ];
-            set_status(
-                state,
-                meta,
-                series_id,
-                &from,
-                SeriesStatus::Cancelled,
-                changes,
-            )?;
+            let from = [Draft, Open, Closed, Allotted];
+            set_status(state, meta, series_id, &from, Cancelled, changes)
         }
-        Event::AllotmentDecided { series_id, .. } => set_status(
-            state,
-            meta,
-            series_id,
-            &[SeriesStatus::Closed],
-            SeriesStatus::Allotted,
-            changes,
-        )?,
+        Event::AllotmentDecided { series_id, .. } => {
+            set_status(state, meta, series_id, &[Closed], Allotted, changes)
+        }
         Event::SeriesIssued {
             series_id,
             amount_raised,
             ..
-        } => {
-            set_status(
-                state,
-                meta,
-                series_id,
-                &[SeriesStatus::Allotted],
-                SeriesStatus::Issued,
-                changes,
-            )?;
-            let issued = series_mut(state, meta, series_id)?;
-            issued.amount_raised = *amount_raised;
-            issued.issued_at_index = Some(meta.index);
-            // Its settled subscriptions are now held (once, here: not per holding).
-            let ids = state.books.get(series_id).cloned().unwrap_or_default();
-            for id in ids {
-                if let Some(sub) = state.subscriptions.get_mut(&id) {
-                    if sub.status == SubscriptionStatus::Settled {
-                        sub.status = SubscriptionStatus::Issued;
-                        changes.touch(StateKey::Subscription(id));
-                    }
-                }
+        } => apply_issued(state, meta, series_id, *amount_raised, changes),
+        _ => Err(fail(
+            meta,
+            format!("{} is not a series event", event.kind()),
+        )),
+    }
+}
+
+fn apply_created(
+    state: &mut State,
+    meta: &EntryMeta,
+    d: &SeriesDefined,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let id = d.terms.series_id.clone();
+    if state.series.contains_key(&id) {
+        return Err(fail(meta, format!("series {id} created twice")));
+    }
+    state.series.insert(
+        id.clone(),
+        Series {
+            terms: d.terms.clone(),
+            figures: d.figures.clone(),
+            schedule: d.schedule.clone(),
+            status: SeriesStatus::Draft,
+            created_at_index: meta.index,
+            issued_at_index: None,
+            amount_raised: Decimal::ZERO,
+            paid: Vec::new(),
+        },
+    );
+    changes.touch(StateKey::Series(id));
+    Ok(())
+}
+
+fn apply_amended(
+    state: &mut State,
+    meta: &EntryMeta,
+    d: &SeriesDefined,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let id = d.terms.series_id.clone();
+    let s = series_mut(state, meta, &id)?;
+    if s.status != SeriesStatus::Draft {
+        return Err(fail(
+            meta,
+            format!("series {id} amended while {}", s.status),
+        ));
+    }
+    s.terms = d.terms.clone();
+    s.figures = d.figures.clone();
+    s.schedule = d.schedule.clone();
+    changes.touch(StateKey::Series(id));
+    Ok(())
+}
+
+fn apply_issued(
+    state: &mut State,
+    meta: &EntryMeta,
+    series_id: &SeriesId,
+    amount_raised: Decimal,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let from = [SeriesStatus::Allotted];
+    set_status(state, meta, series_id, &from, SeriesStatus::Issued, changes)?;
+    let issued = series_mut(state, meta, series_id)?;
+    issued.amount_raised = amount_raised;
+    issued.issued_at_index = Some(meta.index);
+    // Its settled subscriptions are now held (once, here: not per holding).
+    let ids = state.books.get(series_id).cloned().unwrap_or_default();
+    for id in ids {
+        if let Some(sub) = state.subscriptions.get_mut(&id) {
+            if sub.status == SubscriptionStatus::Settled {
+                sub.status = SubscriptionStatus::Issued;
+                changes.touch(StateKey::Subscription(id));
             }
-        }
-        _ => {
-            return Err(fail(
-                meta,
-                format!("{} is not a series event", event.kind()),
-            ));
         }
     }
     Ok(())
