@@ -8,8 +8,11 @@
 pub mod allotment;
 pub mod coupons;
 mod error;
+pub mod invariants;
 mod participants;
 pub mod series;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 mod state;
 pub mod subscriptions;
 mod types;
