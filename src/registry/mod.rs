@@ -1,9 +1,13 @@
 //! The deterministic state machine: command + state -> events; event + state -> state.
 //!
 //! Invariants: `decide` never changes state and `apply` never fails on an event that
-//! `decide` produced; both are pure (no clock, no storage, no randomness: the entry's
-//! index and recorded time come in as arguments). Replaying the ledger's events from
-//! genesis through `apply` gives exactly the state the server holds.
+//! `decide` produced; neither panics on any input (units and amounts use checked
+//! arithmetic, and a figure beyond the bounds of `series::terms` is a refusal);
+//! both are pure (no clock, no storage, no randomness: the entry's index and
+//! recorded time come in as arguments). After every event the conservation laws
+//! of `invariants` hold. Replaying the ledger's events from genesis through
+//! `apply` gives exactly the state the server holds. The registry imports no
+//! ledger code: key ids and the format version come from the leaf `ids`.
 
 pub mod allotment;
 pub mod coupons;

@@ -1,5 +1,10 @@
 //! The registry state and its persisted form: one record per object, keyed so that
 //! the store can write exactly what an event changed in the same batch as the entry.
+//!
+//! Invariants: the records are exactly what replaying the ledger's events from
+//! genesis gives; the derived indexes (`books`, `DecideIndexes`,
+//! `holdings_by_investor`) are never persisted and always agree with the
+//! records they summarise (`registry::invariants` checks both).
 
 use super::{
     ApplyError, Holding, InvestorRef, KeyRecord, LedgerIdentity, Participant, ParticipantId,
@@ -10,16 +15,15 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// A hash map for the derived indexes: foldhash (randomly seeded per process) is
-/// several times cheaper than SipHash on these short keys, and replay at open
-/// hashes every subscription three times.
+/// A hash map for the derived indexes, which replay at open fills for every
+/// subscription: foldhash (randomly seeded per process) hashes these short keys
+/// with less work than the standard SipHash.
 pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Subscriptions by id. An id is the index of the entry that recorded it, so ids
-/// arrive in increasing order and none is ever removed: a sorted vector, appended
-/// to and searched by bisection, holds them without per-node overhead (a third of
-/// the memory of a `BTreeMap`, which a million-subscription open has to fault in
-/// twice: once for the writer's state and once for the readers' copy).
+/// arrive in increasing order and none is ever removed: a vector sorted by id,
+/// appended to and searched by bisection, holds them without a tree's per-node
+/// overhead (the writer's state and the readers' copy each hold every one).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Subscriptions(Vec<Subscription>);
 
@@ -170,8 +174,8 @@ pub struct State {
     // Derived indexes, rebuilt by replay, never persisted.
     /// Subscription ids of each series, in ledger order.
     pub(super) books: FastMap<SeriesId, Vec<u64>>,
-    /// `None` in a readers' copy, which never decides: leaving these out of it
-    /// saves about 200 bytes per subscription, and copying them at open.
+    /// `None` in a readers' copy, which never decides, so that it neither holds
+    /// nor copies indexes kept per subscription that no query reads.
     pub(super) decide: Option<DecideIndexes>,
     /// (bank, investor) -> series held.
     pub(super) holdings_by_investor: FastMap<(ParticipantId, InvestorRef), BTreeSet<SeriesId>>,
