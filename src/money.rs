@@ -11,8 +11,21 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// An ISO 4217 currency the registry can issue in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// An ISO 4217 currency the registry can issue in, named by its code.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+)]
 pub enum Currency {
     /// United States dollar.
     USD,
@@ -53,18 +66,7 @@ impl Currency {
 
     /// The ISO 4217 alphabetic code.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Currency::USD => "USD",
-            Currency::EUR => "EUR",
-            Currency::GBP => "GBP",
-            Currency::AZN => "AZN",
-            Currency::CHF => "CHF",
-            Currency::JPY => "JPY",
-            Currency::TRY => "TRY",
-            Currency::RUB => "RUB",
-            Currency::GEL => "GEL",
-            Currency::CAD => "CAD",
-        }
+        self.into()
     }
 
     /// Number of decimal places of the minor unit (ISO 4217 "exponent").
@@ -73,12 +75,6 @@ impl Currency {
             Currency::JPY => 0,
             _ => 2,
         }
-    }
-}
-
-impl fmt::Display for Currency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -106,9 +102,22 @@ impl FromStr for Currency {
     }
 }
 
-/// How to round an amount to a currency's minor unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How to round an amount to a currency's minor unit. Named in snake case
+/// (serde, `Display`): "half_even", "half_up", "down", "up".
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RoundingRule {
     /// Round half to even ("bankers' rounding"): no upward bias over many sums.
     HalfEven,
@@ -123,12 +132,7 @@ pub enum RoundingRule {
 impl RoundingRule {
     /// The name used in configuration and JSON.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RoundingRule::HalfEven => "half_even",
-            RoundingRule::HalfUp => "half_up",
-            RoundingRule::Down => "down",
-            RoundingRule::Up => "up",
-        }
+        self.into()
     }
 
     fn strategy(self) -> RoundingStrategy {
@@ -143,12 +147,6 @@ impl RoundingRule {
     /// Rounds `amount` to `dp` decimal places under this rule.
     pub fn round_dp(self, amount: Decimal, dp: u32) -> Decimal {
         amount.round_dp_with_strategy(dp, self.strategy())
-    }
-}
-
-impl fmt::Display for RoundingRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -436,7 +434,9 @@ mod tests {
         for c in Currency::ALL {
             assert_eq!(c.as_str().parse::<Currency>(), Ok(c));
             assert_eq!(c.to_string(), c.as_str());
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
+        assert_eq!(Currency::AZN.as_str(), "AZN");
         assert_eq!("azn".parse::<Currency>(), Ok(Currency::AZN));
         let err = "XYZ".parse::<Currency>().unwrap_err();
         assert!(err.to_string().starts_with("unknown currency"));
@@ -451,7 +451,9 @@ mod tests {
             RoundingRule::Up,
         ] {
             assert_eq!(r.as_str().parse::<RoundingRule>(), Ok(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
+        assert_eq!(RoundingRule::HalfEven.to_string(), "half_even");
         assert_eq!(
             "bankers".parse::<RoundingRule>(),
             Ok(RoundingRule::HalfEven)
