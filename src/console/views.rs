@@ -154,7 +154,12 @@ pub async fn treasury(ctx: &Ctx) -> Result<Value, ApiError> {
             "draft" => ("the cap", cap),
             _ => ("nothing: the series was cancelled", 0),
         };
-        let savings_total = dec(&figures.issuer_savings_per_unit).and_then(|per_unit| {
+        let savings_per_unit = dec(&figures.issuer_savings_per_unit);
+        let savings_per_unit_rounded = savings_per_unit.map(|d| match currency {
+            Some(c) => round_to_minor(d, c, RoundingRule::HalfEven),
+            None => d,
+        });
+        let savings_total = savings_per_unit.and_then(|per_unit| {
             let total = per_unit.checked_mul(Decimal::from(basis_units))?;
             Some(match currency {
                 Some(c) => round_to_minor(total, c, RoundingRule::HalfEven),
@@ -206,6 +211,8 @@ pub async fn treasury(ctx: &Ctx) -> Result<Value, ApiError> {
             "reference_yield": figures.reference_yield,
             "discount_bps": figures.discount_bps,
             "issuer_savings_per_unit": figures.issuer_savings_per_unit,
+            // For display: rounded to the minor unit half-even.
+            "issuer_savings_per_unit_rounded": savings_per_unit_rounded.map(|d| d.to_string()),
             "issuer_savings_total": savings_total.map(|d| d.to_string()),
             "issuer_savings_basis": basis,
             "issuer_savings_units": basis_units,

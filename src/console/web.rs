@@ -232,3 +232,135 @@ async fn events(
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::{Identity, LedgerIdentity, TestHooks, feed};
+    use crate::registry::Role;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    /// A console's handlers over a channel to nowhere: enough for the pages and
+    /// `/api/me`, which ask the server nothing.
+    fn app(exposure: Exposure) -> Router {
+        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
+        let key = crate::ledger::keys::generate();
+        let ledger_key = crate::ledger::keys::generate().verifying_key();
+        let ctx = Arc::new(Ctx {
+            client: crate::client::Client::with_channel(channel, key, "test.example/dbond".into()),
+            feed: feed::Feed::new(true, ledger_key),
+            me: Identity {
+                participant_id: "auditor".into(),
+                role: Role::Auditor,
+                display_name: "Auditor".into(),
+                key_id: "0011223344556677".into(),
+            },
+            ledger: LedgerIdentity {
+                origin: "test.example/dbond".into(),
+                key_name: "test.example/dbond".into(),
+                public_key_hex: hex::encode(ledger_key.as_bytes()),
+            },
+            pinned_ledger_key_hex: None,
+            clock: Arc::new(crate::clock::SystemClock),
+            hooks: TestHooks::default(),
+            bank_cache: std::sync::Mutex::new(None),
+        });
+        router(ctx, exposure)
+    }
+
+    async fn get(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = axum::http::Request::builder().uri(uri);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        app.clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn body(r: Response) -> String {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_network_console_answers_only_with_its_token() {
+        let token = access::AccessToken::generate();
+        let good = token.as_str().to_string();
+        let app = app(Exposure::Network(token));
+
+        let r = get(&app, "/api/me", &[("host", "console.example")]).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        let text = body(r).await;
+        assert!(text.contains("carries no access token"), "{text}");
+        assert!(!text.contains(&good));
+
+        let bearer = format!("Bearer {good}");
+        let r = get(&app, "/api/me", &[("authorization", &bearer)]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let me: serde_json::Value = serde_json::from_str(&body(r).await).unwrap();
+        assert_eq!(me["role"], "auditor");
+        assert_eq!(me["pages"], serde_json::json!(["treasury", "auditor"]));
+
+        let r = get(&app, &format!("/?token={good}"), &[]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()[header::LOCATION], "/");
+        let cookie = r.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("Secure"),
+            "{cookie}"
+        );
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        let r = get(&app, "/assets/app.js", &[("cookie", &cookie)]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+
+        let r = get(&app, "/api/me", &[("authorization", "Bearer 1234")]).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn a_loopback_console_refuses_other_names_and_serves_its_pages() {
+        let app = app(Exposure::Loopback);
+        let r = get(&app, "/api/me", &[("host", "rebound.example:8080")]).await;
+        assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+        assert!(body(r).await.contains("rebound.example:8080"));
+
+        let r = get(&app, "/", &[("host", "127.0.0.1:8080")]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+        assert!(
+            body(r)
+                .await
+                .contains("<script type=\"module\" src=\"/assets/app.js\">")
+        );
+        for (name, _, _) in ASSETS {
+            let r = get(&app, &format!("/assets/{name}"), &[("host", "localhost")]).await;
+            assert_eq!(r.status(), StatusCode::OK, "{name}");
+        }
+        let r = get(&app, "/assets/../Cargo.toml", &[("host", "localhost")]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = get(&app, "/api/entry/x", &[("host", "localhost")]).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(body(r).await.contains("whole number"));
+        let r = get(&app, "/api/bank", &[("host", "localhost")]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(
+            body(r)
+                .await
+                .contains("this console acts as auditor (auditor)")
+        );
+        let r = get(&app, "/api/proof", &[("host", "localhost")]).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(body(r).await.contains("?index=N or ?subscription=ID"));
+    }
+}

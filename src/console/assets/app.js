@@ -62,19 +62,24 @@ function chart(key, container, opts, data) {
 
 function barsChart(key, container, title, labels, values, label) {
   const xs = labels.map((_, i) => i);
+  // At most about six labels under the bars, so they never overlap.
+  const every = Math.max(1, Math.ceil(labels.length / 6));
   chart(key, container, {
     title,
     scales: { x: { time: false, range: [-0.5, Math.max(0.5, labels.length - 0.5)] } },
-    axes: [{ values: (_, ticks) => ticks.map((t) => labels[t] ?? "") , splits: () => xs }, {}],
+    axes: [{ values: (_, ticks) => ticks.map((t) => labels[t] ?? ""), splits: () => xs.filter((i) => i % every === 0) }, { size: 70 }],
     series: [{}, { label, fill: "rgba(30,100,170,0.5)", stroke: "rgb(30,100,170)", paths: uPlot.paths.bars({ size: [0.6, 60] }), points: { show: false } }],
     legend: { show: false },
   }, [xs, values]);
 }
 
 function lineChart(key, container, title, xs, ys, label) {
+  // At least a minute wide, so a burst within one second still reads as time.
+  const lo = xs[0], hi = Math.max(xs[xs.length - 1], lo + 60);
   chart(key, container, {
     title,
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: [lo, hi] } },
+    axes: [{}, { size: 60 }],
     series: [{}, { label, stroke: "rgb(30,100,170)", width: 2, paths: uPlot.paths.stepped({ align: 1 }) }],
     legend: { show: false },
   }, [xs, ys]);
@@ -121,7 +126,8 @@ function renderBook(s, container) {
           num("refunded_units", a.refunded_units), num("amount_due", a.amount_due)))))));
   container.append(card);
   const t = b.timeline;
-  if (t.length > 0) lineChart("timeline-" + id, timelineChart, "Units in the book over time", t.map((p) => p[0]), t.map((p) => p[1]), "units");
+  // The book was empty before its first subscription.
+  if (t.length > 0) lineChart("timeline-" + id, timelineChart, "Units in the book over time", [t[0][0] - 1, ...t.map((p) => p[0])], [0, ...t.map((p) => p[1])], "units");
   if (b.by_country.length > 0) barsChart("country-" + id, byCountryChart, "Units by residence country", b.by_country.map((x) => x.key), b.by_country.map((x) => x.units), "units");
   const r = b.per_minute_history;
   if (r.length > 0) barsChart("rate-" + id, rateChart, "Subscriptions per minute", r.map((p) => new Date(p[0] * 1000).toISOString().slice(11, 16)), r.map((p) => p[1]), "subscriptions");
@@ -141,7 +147,8 @@ function renderDebt(s, container) {
     h("div", { class: "row" }, profile,
       h("div", { class: "panel" }, h("h4", {}, "Coupon runs"),
         h("table", { class: "grid runs" }, h("thead", {}, h("tr", {}, h("th", {}, "Event"), h("th", {}, "Paid on"), h("th", { class: "num" }, "Per unit"), h("th", { class: "num" }, "Holdings"), h("th", { class: "num" }, "Total"))),
-          h("tbody", {}, s.runs.map((r) => h("tr", {}, cell("event_id", r.event_id), cell("payment_date", r.payment_date), num("amount_per_unit", r.amount_per_unit), num("holdings", r.holdings), num("total", `${r.total} ${r.currency}`))))))),
+          h("tbody", {}, s.runs.map((r) => h("tr", {}, cell("event_id", r.event_id), cell("payment_date", r.payment_date), num("amount_per_unit", r.amount_per_unit), num("holdings", r.holdings), num("total", `${r.total} ${r.currency}`))))),
+        s.runs.length === 0 ? h("p", { class: "note" }, "No coupon or redemption paid yet.") : null)),
     h("div", { class: "scroll" }, h("table", { class: "grid" },
       h("thead", {}, h("tr", {}, h("th", {}, "Payment date"), h("th", {}, "Kind"), h("th", { class: "num" }, "Amount"), h("th", {}, "Status"))),
       h("tbody", {}, d.lines.map((l) => h("tr", {}, cell("payment_date", l.payment_date), cell("kind", l.kind), num("amount", l.amount), cell("status", l.status))))))));
@@ -157,7 +164,9 @@ async function renderTreasury() {
     num("subscribed_units", s.subscribed_units), num("allotted_units", s.allotted_units),
     num("amount_raised", s.amount_raised ? `${s.amount_raised} ${s.currency}` : ""),
     num("price_per_unit", `${s.price_per_unit} ${s.currency}`), num("coupon_rate", s.coupon_rate),
-    num("discount_bps", s.discount_bps), num("issuer_savings_per_unit", s.issuer_savings_per_unit),
+    num("discount_bps", s.discount_bps),
+    h("td", { class: "num", "data-field": "issuer_savings_per_unit", title: s.issuer_savings_per_unit ? `${s.issuer_savings_per_unit} unrounded` : "" },
+      s.issuer_savings_per_unit_rounded ? `${s.issuer_savings_per_unit_rounded} ${s.currency}` : "-"),
     h("td", { class: "num", "data-field": "issuer_savings_total", title: s.issuer_savings_total ? `on ${s.issuer_savings_units} units: ${s.issuer_savings_basis}; rounded to the minor unit half-even` : "" },
       s.issuer_savings_total ? `${s.issuer_savings_total} ${s.currency}` : "-"))));
   const books = $("#books");
@@ -174,14 +183,17 @@ async function renderTreasury() {
 
 // ---- bank
 
-async function checkProof(query, out) {
+async function checkProof(query, out, brief) {
   out.textContent = "checking…";
   out.dataset.verdict = "checking";
+  out.title = "";
   try {
     const receipt = await api("/api/proof?" + query);
     const r = await verifyReceipt(receipt, pinnedKey());
     out.dataset.verdict = r.ok ? "verified" : "failed";
-    out.textContent = r.ok ? "verified: " + r.steps.join("; ") : "does not verify: " + r.reason;
+    const details = r.ok ? r.steps.join("; ") : r.reason;
+    out.textContent = r.ok ? (brief ? "verified" : "verified: " + details) : "does not verify: " + details;
+    if (brief) out.title = details;
   } catch (e) {
     out.dataset.verdict = "failed";
     out.textContent = "does not verify: " + e.message;
@@ -206,7 +218,7 @@ async function renderBank() {
       cell("category", s.category), cell("country", s.country), num("units", s.units), cell("status", s.status),
       num("allotted_units", s.allotted_units), num("refunded_units", s.refunded_units),
       num("amount_due", s.amount_due ? `${s.amount_due} ${s.currency}` : ""),
-      h("td", {}, h("button", { type: "button", onclick: () => checkProof("subscription=" + s.subscription_id, out) }, "Check"), " ", out));
+      h("td", {}, h("button", { type: "button", onclick: () => checkProof("subscription=" + s.subscription_id, out, true) }, "Check"), " ", out));
   }));
   $("#bank-holdings-note").textContent = v.holders > v.holders_shown ? `Showing ${v.holders_shown} of ${v.holders} clients.` : "";
   $("#bank-holdings tbody").replaceChildren(...v.holdings.map((x) => h("tr", {},
