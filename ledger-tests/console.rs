@@ -143,6 +143,7 @@ impl Browser {
             format!("--user-data-dir={}", profile.path().display()),
         ];
         let mut caps = serde_json::Map::new();
+        caps.insert("acceptInsecureCerts".into(), serde_json::Value::Bool(true));
         caps.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({ "binary": CHROMIUM, "args": args }),
@@ -426,7 +427,23 @@ async fn the_console_in_a_real_browser() {
     let auditor_console = console(&auditor, |_| {}).await;
     let dishonest = console(&auditor, |o| o.hooks.alter_proofs = true).await;
     let pinned = dbond::ledger::keys::parse_public_key(&hex::decode(&ledger_key).unwrap()).unwrap();
-    let bank_console = console(&bank_a, |o| o.pinned_ledger_key = Some(pinned)).await;
+    // The bank's console serves over TLS (a self-signed certificate the browser
+    // is told to accept), with the ledger key pinned at start.
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let bank_console = console(&bank_a, |o| {
+        o.pinned_ledger_key = Some(pinned);
+        o.tls = Some(dbond::console::ServerTls {
+            cert_pem: cert.cert.pem().into_bytes(),
+            key_pem: cert.signing_key.serialize_pem().into_bytes(),
+        });
+    })
+    .await;
+    assert!(
+        bank_console.url().starts_with("https://127.0.0.1:"),
+        "{}",
+        bank_console.url()
+    );
 
     // The issuance desk: the series is open and its book empty.
     browser.goto(&format!("{}#treasury", desk.url)).await;

@@ -502,7 +502,7 @@ fn event_kind(body: &pb::EntryBody) -> String {
     body.event
         .as_ref()
         .and_then(|e| e.kind.as_ref())
-        .and_then(|k| codec_kind(k))
+        .and_then(codec_kind)
         .unwrap_or_else(|| "unknown".into())
 }
 
