@@ -228,23 +228,30 @@ impl Browser {
         }
     }
 
+    /// The element, once the page has drawn it.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        let start = Instant::now();
+        loop {
+            match self.c().find(Locator::Css(css)).await {
+                Ok(el) => return el,
+                Err(e) if start.elapsed() > PAGE_WAIT_MAX => {
+                    self.shot("failed").await;
+                    panic!("{css} never appeared: {e}");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     async fn click(&self, css: &str) {
-        let el = self
-            .c()
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("find {css}: {e}"));
+        let el = self.find(css).await;
         el.click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let el = self
-            .c()
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("find {css}: {e}"));
+        let el = self.find(css).await;
         el.clear().await.expect("clear");
         el.send_keys(text).await.expect("type");
     }
@@ -589,6 +596,53 @@ async fn the_console_in_a_real_browser() {
         "{text}"
     );
     browser.shot("auditor").await;
+
+    // The page's verifier against docs/LEDGER_FORMAT.md's receipt vector and
+    // its tampered twins, in this browser's WebCrypto.
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/LEDGER_FORMAT.md"
+    ))
+    .expect("read LEDGER_FORMAT.md");
+    let vector = |name: &str| {
+        doc.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+            .unwrap_or_else(|| panic!("vector {name}"))
+            .to_string()
+    };
+    let receipt: serde_json::Value =
+        serde_json::from_str(&vector("receipt_1_of_3")).expect("receipt vector");
+    let results = browser
+        .c()
+        .execute_async(
+            r#"
+            const [receipt, key, done] = arguments;
+            import("/assets/verify.js").then(async (m) => {
+              const twin = (change) => { const r = structuredClone(receipt); change(r); return r; };
+              const flip = (hex) => (parseInt(hex.slice(0, 2), 16) ^ 1).toString(16).padStart(2, "0") + hex.slice(2);
+              const cases = [
+                receipt,
+                twin((r) => { r.inclusion_proof[0] = flip(r.inclusion_proof[0]); }),
+                twin((r) => { r.inclusion_proof.reverse(); }),
+                twin((r) => { r.inclusion_proof = []; }),
+                twin((r) => { r.index = 2; }),
+                twin((r) => { r.tree_size = 4; }),
+              ];
+              const out = [];
+              for (const c of cases) out.push((await m.verifyReceipt(c, key)).ok);
+              out.push((await m.verifyReceipt(receipt, "11".repeat(32))).ok);
+              done(out);
+            }, (e) => done(String(e)));
+            "#,
+            vec![receipt, serde_json::Value::String(vector("ledger_public_key"))],
+        )
+        .await
+        .expect("run the page's verifier");
+    assert_eq!(
+        results,
+        serde_json::json!([true, false, false, false, false, false, false]),
+        "the vector verifies and each tampered twin is refused"
+    );
 
     // A console that alters proofs is caught by the page.
     browser.goto(&format!("{}#auditor", dishonest.url())).await;

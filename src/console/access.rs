@@ -99,9 +99,12 @@ pub enum Verdict {
 pub fn verdict(exposure: &Exposure, headers: &HeaderMap, uri: &Uri) -> Verdict {
     match exposure {
         Exposure::Loopback => {
+            // HTTP/1.1 names the host in the Host header, HTTP/2 (which browsers
+            // speak over TLS) in the request's authority.
             let host = headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
+                .or_else(|| uri.authority().map(|a| a.as_str()))
                 .unwrap_or("");
             if is_loopback_host(host) {
                 Verdict::Allow
@@ -265,6 +268,10 @@ mod tests {
         check(Some("localhost.evil.example"), 421);
         check(Some("10.0.0.1:8080"), 421);
         check(None, 421);
+        // HTTP/2: no Host header, the authority is in the request's URI.
+        let h2 = |u: &str| status(&verdict(&Exposure::Loopback, &HeaderMap::new(), &uri(u)));
+        assert_eq!(h2("https://127.0.0.1:8443/api/me"), 200);
+        assert_eq!(h2("https://rebound.example:8443/api/me"), 421);
     }
 
     #[test]

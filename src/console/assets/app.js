@@ -183,21 +183,38 @@ async function renderTreasury() {
 
 // ---- bank
 
-async function checkProof(query, out, brief) {
-  out.textContent = "checking…";
-  out.dataset.verdict = "checking";
-  out.title = "";
+// Proof checks already made, by the element id that shows them, so a page
+// redrawn by a live update keeps them.
+const proofResults = new Map();
+
+function paintProof(id) {
+  const out = document.getElementById(id);
+  const r = proofResults.get(id);
+  if (!out || !r) return;
+  out.dataset.verdict = r.verdict;
+  out.textContent = r.text;
+  out.title = r.title || "";
+}
+
+async function checkProof(query, id, brief, stillShown = () => true) {
+  proofResults.set(id, { verdict: "checking", text: "checking…" });
+  paintProof(id);
+  let result;
   try {
     const receipt = await api("/api/proof?" + query);
     const r = await verifyReceipt(receipt, pinnedKey());
-    out.dataset.verdict = r.ok ? "verified" : "failed";
     const details = r.ok ? r.steps.join("; ") : r.reason;
-    out.textContent = r.ok ? (brief ? "verified" : "verified: " + details) : "does not verify: " + details;
-    if (brief) out.title = details;
+    result = {
+      verdict: r.ok ? "verified" : "failed",
+      text: r.ok ? (brief ? "verified" : "verified: " + details) : "does not verify: " + details,
+      title: brief ? details : "",
+    };
   } catch (e) {
-    out.dataset.verdict = "failed";
-    out.textContent = "does not verify: " + e.message;
+    result = { verdict: "failed", text: "does not verify: " + e.message };
   }
+  if (!stillShown()) return;
+  proofResults.set(id, result);
+  paintProof(id);
 }
 
 async function renderBank() {
@@ -212,14 +229,16 @@ async function renderBank() {
   $("#bank-receive tbody").replaceChildren(...v.to_receive.map((p) => h("tr", {},
     cell("payment_date", p.payment_date), cell("kind", p.kind), num("holdings", p.holdings), num("amount", `${p.amount} ${p.currency}`))));
   $("#bank-subscriptions tbody").replaceChildren(...v.subscriptions.map((s) => {
-    const out = h("span", { class: "verdict" });
+    const verdictId = "proof-subscription-" + s.subscription_id;
+    const out = h("span", { class: "verdict", id: verdictId });
     return h("tr", { id: "subscription-" + s.subscription_id },
       num("subscription_id", s.subscription_id), cell("series_id", s.series_id), cell("investor_ref", s.investor_ref),
       cell("category", s.category), cell("country", s.country), num("units", s.units), cell("status", s.status),
       num("allotted_units", s.allotted_units), num("refunded_units", s.refunded_units),
       num("amount_due", s.amount_due ? `${s.amount_due} ${s.currency}` : ""),
-      h("td", {}, h("button", { type: "button", onclick: () => checkProof("subscription=" + s.subscription_id, out, true) }, "Check"), " ", out));
+      h("td", {}, h("button", { type: "button", onclick: () => checkProof("subscription=" + s.subscription_id, verdictId, true) }, "Check"), " ", out));
   }));
+  for (const id of proofResults.keys()) paintProof(id);
   $("#bank-holdings-note").textContent = v.holders > v.holders_shown ? `Showing ${v.holders_shown} of ${v.holders} clients.` : "";
   $("#bank-holdings tbody").replaceChildren(...v.holdings.map((x) => h("tr", {},
     cell("series_id", x.series_id), cell("investor_ref", x.investor_ref), num("units", x.units), num("redeemed_units", x.redeemed_units), num("accrued", `${x.accrued} ${x.currency}`))));
@@ -275,12 +294,16 @@ async function renderEntries() {
   $("#older").onclick = () => { entriesBefore = v.start; renderEntries().catch((e) => setProblem(e.message)); };
 }
 
+let entryShown = null;
+
 async function openEntryDetail(index) {
+  entryShown = Number(index);
   const box = $("#entry");
   box.hidden = false;
   box.replaceChildren(h("p", {}, `Loading entry ${index}…`));
   let e;
   try { e = await api("/api/entry/" + index); } catch (err) { box.replaceChildren(h("p", { class: "problem" }, err.message)); return; }
+  proofResults.delete("proof-result");
   const verdict = h("div", { id: "proof-result", class: "verdict", "data-verdict": "none" }, "not checked yet");
   const dl = (pairs) => h("dl", {}, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, show(v))]));
   box.replaceChildren(
@@ -292,7 +315,7 @@ async function openEntryDetail(index) {
         ["Request nonce", e.actor.nonce], ["Request signature", e.actor.signature]] : [["Caused by entry", e.cause_index]])]),
     h("h4", {}, "Event"), h("pre", {}, show(e.event)),
     e.actor ? h("div", {}, h("h4", {}, "Signed request"), h("pre", {}, show(e.actor.command))) : null,
-    h("div", { class: "toolbar" }, h("button", { id: "check-proof", type: "button", onclick: () => checkProof("index=" + e.index, verdict) }, "Check inclusion proof in this browser")),
+    h("div", { class: "toolbar" }, h("button", { id: "check-proof", type: "button", onclick: () => checkProof("index=" + e.index, "proof-result", false, () => entryShown === e.index) }, "Check inclusion proof in this browser")),
     verdict);
 }
 
