@@ -66,7 +66,7 @@ function barsChart(key, container, title, labels, values, label) {
   const every = Math.max(1, Math.ceil(labels.length / 6));
   chart(key, container, {
     title,
-    scales: { x: { time: false, range: [-0.5, Math.max(0.5, labels.length - 0.5)] } },
+    scales: { x: { time: false, range: [-0.5, Math.max(0.5, labels.length - 0.5)] }, y: { range: (_, _min, max) => [0, Math.max(1, max) * 1.1] } },
     axes: [{ values: (_, ticks) => ticks.map((t) => labels[t] ?? ""), splits: () => xs.filter((i) => i % every === 0) }, { size: 70 }],
     series: [{}, { label, fill: "rgba(30,100,170,0.5)", stroke: "rgb(30,100,170)", paths: uPlot.paths.bars({ size: [0.6, 60] }), points: { show: false } }],
     legend: { show: false },
