@@ -452,6 +452,18 @@ async fn the_console_in_a_real_browser() {
         bank_console.url()
     );
 
+    // A console pinned to another ledger key refuses the server at start.
+    let mut wrong = ConsoleOptions::new("127.0.0.1:0".parse().unwrap());
+    wrong.pinned_ledger_key = Some(new_key().verifying_key());
+    let refused = Console::start(auditor.clone(), wrong)
+        .await
+        .err()
+        .expect("a console pinned to another key refuses the server");
+    assert!(
+        refused.to_string().contains("not the pinned key"),
+        "{refused}"
+    );
+
     // The issuance desk: the series is open and its book empty.
     browser.goto(&format!("{}#treasury", desk.url)).await;
     browser
