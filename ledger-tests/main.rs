@@ -10,6 +10,7 @@ mod audit;
 mod authz;
 mod bondmath;
 mod cli;
+mod console;
 mod coupons;
 mod crash;
 mod demo;

@@ -13,6 +13,7 @@ pub mod client;
 pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod console;
 pub mod ids;
 pub mod ledger;
 pub mod limits;

@@ -22,6 +22,8 @@ enum Command {
     Demo(cli::demo::DemoArgs),
     /// Run the ledger server (creates the ledger in --data on first start).
     Serve(cli::serve::ServeArgs),
+    /// Serve the live web console for one participant's key (loopback by default).
+    Console(cli::console::ConsoleArgs),
     /// Generate a participant key pair.
     Keygen(cli::keygen::KeygenArgs),
     /// Register, rotate, revoke and list participants.
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         // Handled above, before logging starts.
         Command::Serve(_) => Ok(()),
         Command::Demo(a) => runtime().and_then(|rt| rt.block_on(cli::demo::run(&a))),
+        Command::Console(a) => runtime().and_then(|rt| rt.block_on(cli::console::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))
