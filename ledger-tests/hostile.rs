@@ -739,6 +739,7 @@ fn diaspora(reference_yield: &str, discount_bps: &str) -> Option<pb::Pricing> {
             reference_yield: reference_yield.into(),
             discount_bps: discount_bps.into(),
             derive_par_coupon: false,
+            coupon_step: String::new(),
         })),
     })
 }

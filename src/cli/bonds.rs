@@ -43,6 +43,9 @@ pub struct TermsFile {
     pub retail_priority_units: Option<String>,
     pub eligibility: EligibilityFile,
     pub pricing: PricingFile,
+    /// Days after which an unclaimed payment is listed as overdue.
+    #[serde(default)]
+    pub unclaimed_period_days: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,6 +99,9 @@ pub enum PricingFile {
         discount_bps: String,
         #[serde(default)]
         derive_par_coupon: bool,
+        /// Rounds the derived par coupon down to a multiple of this step.
+        #[serde(default)]
+        coupon_step: Option<String>,
     },
 }
 
@@ -173,10 +179,12 @@ impl TermsFile {
                 reference_yield,
                 discount_bps,
                 derive_par_coupon,
+                coupon_step,
             } => pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
                 reference_yield: reference_yield.clone(),
                 discount_bps: discount_bps.clone(),
                 derive_par_coupon: *derive_par_coupon,
+                coupon_step: coupon_step.clone().unwrap_or_default(),
             }),
         };
         let rule = match self.allotment_rule.as_str() {
@@ -224,6 +232,7 @@ impl TermsFile {
                 kind: Some(pricing),
             }),
             settlement_deadline: ts(self.settlement_deadline),
+            unclaimed_period_days: self.unclaimed_period_days,
         })
     }
 }

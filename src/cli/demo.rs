@@ -118,9 +118,11 @@ fn terms(
                 },
                 discount_bps: "150".into(),
                 derive_par_coupon: true,
+                coupon_step: String::new(),
             })),
         }),
         settlement_deadline: ts(start + Duration::days(18)),
+        unclaimed_period_days: 0,
     }
 }
 

@@ -167,6 +167,7 @@ pub fn series_terms(id: &str) -> pb::SeriesTerms {
             })),
         }),
         settlement_deadline: ts(now + chrono::Duration::days(8)),
+        unclaimed_period_days: 0,
     }
 }
 

@@ -225,6 +225,7 @@ fn terms() -> SeriesTerms {
         },
         pricing: PricingSpec::IssuePrice(dec("99.5")),
         settlement_deadline: at(2027, 1, 13),
+        unclaimed_period_days: None,
     }
 }
 
@@ -600,6 +601,7 @@ fn diaspora_pricing_derives_the_par_coupon_and_the_savings() {
         reference_yield: dec("0.065"),
         discount_bps: dec("150"),
         derive_par_coupon: true,
+        coupon_step: None,
     };
     let d = series::define(t).unwrap();
     let coupon = d.figures.coupon_rate.unwrap();
@@ -839,6 +841,7 @@ fn terms_beyond_the_amount_bounds_are_refused_not_panicked_on() {
         reference_yield: dec("-0.45"),
         discount_bps: dec("0"),
         derive_par_coupon: false,
+        coupon_step: None,
     };
     t.maturity_date = date("2056-01-15");
     match w.refused(&tr, Command::CreateSeries(t)) {

@@ -62,6 +62,7 @@ fn terms(coupon: CouponSpec, pricing: PricingSpec) -> SeriesTerms {
         },
         pricing,
         settlement_deadline: at(2 * 86_400),
+        unclaimed_period_days: None,
     }
 }
 
@@ -70,6 +71,7 @@ fn diaspora() -> PricingSpec {
         reference_yield: dec("0.065"),
         discount_bps: dec("150"),
         derive_par_coupon: true,
+        coupon_step: None,
     }
 }
 
@@ -79,6 +81,7 @@ fn diaspora_given(coupon: &CouponSpec) -> PricingSpec {
         reference_yield: dec("0.065"),
         discount_bps: dec("150"),
         derive_par_coupon: matches!(coupon, CouponSpec::Fixed(None)),
+        coupon_step: None,
     }
 }
 

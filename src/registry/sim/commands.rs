@@ -145,6 +145,7 @@ impl Sim<'_> {
         let pricing = self.pricing(input, &coupon);
         let lag = input.pick(&[0, 1, 5]);
         let lag = input.usual_or(lag, &[60, 61]);
+        let unclaimed = input.pick(&[None, Some(30), Some(365)]);
         SeriesTerms {
             series_id,
             name: input.usual_or("Diaspora bond".to_string(), &[String::new(), "a\nb".into()]),
@@ -181,6 +182,7 @@ impl Sim<'_> {
             eligibility: eligibility(input),
             pricing,
             settlement_deadline: deadline,
+            unclaimed_period_days: input.usual_or(unclaimed, &[Some(0), Some(36_601)]),
         }
     }
 
@@ -219,6 +221,7 @@ impl Sim<'_> {
                 reference_yield: input.pick(&[dec("0.065"), dec("0.05")]),
                 discount_bps: input.pick(&[dec("150"), dec("0"), dec("50")]),
                 derive_par_coupon: matches!(coupon, CouponSpec::Fixed(None)),
+                coupon_step: input.pick(&[None, None, Some(dec("0.00125")), Some(dec("0.0001"))]),
             }
         } else {
             PricingSpec::IssuePrice(input.pick(&[dec("100"), dec("99.5"), dec("101.25")]))
@@ -234,11 +237,19 @@ impl Sim<'_> {
                     reference_yield: dec("-0.45"),
                     discount_bps: Decimal::ZERO,
                     derive_par_coupon: false,
+                    coupon_step: Some(dec("0.00125")),
                 },
                 PricingSpec::Diaspora {
                     reference_yield: Decimal::MIN,
                     discount_bps: dec("1001"),
                     derive_par_coupon: true,
+                    coupon_step: None,
+                },
+                PricingSpec::Diaspora {
+                    reference_yield: dec("0.065"),
+                    discount_bps: dec("150"),
+                    derive_par_coupon: true,
+                    coupon_step: Some(dec("0.0000001")),
                 },
             ],
         )
