@@ -3,7 +3,8 @@
 //! load generator, the demo and the tests. One file per group of services:
 //! participants, batches and the ledger (`ledger.rs`); treasury, bank and registry
 //! (`bonds.rs`); pricing (`pricing.rs`); fixings, the engine and statements
-//! (`coupons.rs`).
+//! (`coupons.rs`); withholding, unclaimed payments, reopenings and the tax
+//! report (`servicing.rs`).
 
 use crate::ledger::keys::KeyId;
 use crate::proto as pb;
@@ -14,9 +15,11 @@ mod bonds;
 mod coupons;
 mod ledger;
 mod pricing;
+mod servicing;
 mod source;
 
 pub use bonds::SeriesAction;
+pub use servicing::Reopening;
 pub use pb::command::Kind as CommandKind;
 
 /// A connection acting as one participant.

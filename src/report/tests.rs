@@ -94,6 +94,7 @@ fn series(t: SeriesTerms, status: SeriesStatus) -> Series {
         status,
         created_at_index: 1,
         issued_at_index: None,
+        tranches: Vec::new(),
         amount_raised: Decimal::ZERO,
         paid: Vec::new(),
     }
@@ -166,6 +167,7 @@ fn debt_service_is_schedule_times_the_cap_before_issue_and_marks_what_is_paid() 
         payment_date: first.payment_date,
         amount_per_unit: first.amount_per_unit.expect("fixed coupon"),
         total: paid_total,
+        withholding: None,
     });
     let r = series_report(&State::new(), &s, &BookTimeline::default());
     assert_eq!(r.units_basis, UnitsBasis::Cap);

@@ -53,6 +53,11 @@ pub const WRITES: &[(&str, &[Role])] = &[
     ("ConfirmSettlement", &[Role::Bank]),
     ("PublishFixing", &[Role::Treasury]),
     ("PostAccrualEvent", &[Role::Engine]),
+    ("SetWithholdingTable", &[Role::Treasury]),
+    ("RecordResidence", &[Role::Bank]),
+    ("ReportUndeliverable", &[Role::Bank]),
+    ("RecordClaim", &[Role::Bank]),
+    ("ReopenSeries", &[Role::Treasury]),
 ];
 
 /// The roles that may call the write RPC `rpc`; `None` if it is not a write.
@@ -165,6 +170,9 @@ rpc_commands! {
         GetDebtService => "GetDebtService", OVERSEERS;
         ListFixings => "ListFixings", EVERYONE;
         SubmitBatch => "SubmitBatch", EVERYONE;
+        GetTaxReport => "GetTaxReport", OVERSEERS;
+        ListUnclaimed => "ListUnclaimed", EVERYONE;
+        GetWithholdingTables => "GetWithholdingTables", EVERYONE;
     }
     writes {
         RegisterParticipant,
@@ -183,6 +191,11 @@ rpc_commands! {
         ConfirmSettlement,
         PublishFixing,
         PostAccrualEvent,
+        SetWithholdingTable,
+        RecordResidence,
+        ReportUndeliverable,
+        RecordClaim,
+        ReopenSeries,
     }
 }
 
@@ -233,6 +246,14 @@ mod tests {
             Kind::GetDebtService(Default::default()),
             Kind::ListFixings(Default::default()),
             Kind::SubmitBatch(Default::default()),
+            Kind::SetWithholdingTable(Default::default()),
+            Kind::RecordResidence(Default::default()),
+            Kind::ReportUndeliverable(Default::default()),
+            Kind::RecordClaim(Default::default()),
+            Kind::ReopenSeries(Default::default()),
+            Kind::GetTaxReport(Default::default()),
+            Kind::ListUnclaimed(Default::default()),
+            Kind::GetWithholdingTables(Default::default()),
         ]
     }
 

@@ -58,7 +58,14 @@ pub fn registry_code(e: &RegistryError) -> Code {
         | E::NothingDue { .. }
         | E::NotNextEvent { .. }
         | E::EngineCannotRun { .. }
+        | E::NoHoldingsAtBank { .. }
+        | E::PaymentNotPosted { .. }
+        | E::TrancheInProgress { .. }
+        | E::WrongTrancheState { .. }
+        | E::RecordDatePassed { .. }
         | E::ReadersCopy => Code::FailedPrecondition,
+        E::NotPaid { .. } | E::NotUnclaimed { .. } => Code::NotFound,
+        E::AlreadyReported { .. } | E::AlreadyClaimed { .. } => Code::AlreadyExists,
     }
 }
 
