@@ -13,6 +13,7 @@ pub mod out;
 pub mod participant;
 pub mod report;
 pub mod serve;
+pub mod servicing;
 pub mod verify;
 
 pub(crate) use out::say;
