@@ -12,7 +12,7 @@ use tonic::transport::Channel;
 
 /// (service, rpc) for every RPC, in services.proto order. `GetLedgerInfo` is the
 /// one that takes no signature; `StreamEntries` is the one server stream.
-pub const RPCS: [(&str, &str); 40] = [
+pub const RPCS: [(&str, &str); 48] = [
     ("ParticipantService", "RegisterParticipant"),
     ("ParticipantService", "RotateKey"),
     ("ParticipantService", "RevokeParticipant"),
@@ -53,6 +53,14 @@ pub const RPCS: [(&str, &str); 40] = [
     ("PricingService", "PriceFromYield"),
     ("PricingService", "YieldFromPrice"),
     ("PricingService", "PatrioticPricing"),
+    ("ServicingService", "SetWithholdingTable"),
+    ("ServicingService", "RecordResidence"),
+    ("ServicingService", "ReportUndeliverable"),
+    ("ServicingService", "RecordClaim"),
+    ("ServicingService", "ReopenSeries"),
+    ("ServicingService", "GetTaxReport"),
+    ("ServicingService", "ListUnclaimed"),
+    ("ServicingService", "GetWithholdingTables"),
 ];
 
 /// The RPC that needs no signature.

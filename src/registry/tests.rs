@@ -896,3 +896,5 @@ fn a_book_holds_at_most_units_max() {
     assert_eq!(decided.get(), series::UNITS_MAX);
     w.check_replay();
 }
+
+mod servicing;

@@ -495,6 +495,52 @@ mod tests {
                 fp,
             ),
             K::EngineCannotRun => (RegistryError::engine(&series, "no fixing"), fp),
+            K::NoHoldingsAtBank => (E::NoHoldingsAtBank { investor, bank }, fp),
+            K::PaymentNotPosted => (E::PaymentNotPosted { event }, fp),
+            K::AlreadyReported => (E::AlreadyReported { event, investor }, ae),
+            K::NotPaid => (
+                E::NotPaid {
+                    event,
+                    investor,
+                    bank,
+                },
+                nf,
+            ),
+            K::NotUnclaimed => (E::NotUnclaimed { event, investor }, nf),
+            K::AlreadyClaimed => (
+                E::AlreadyClaimed {
+                    event,
+                    investor,
+                    reference: "PAY-1".into(),
+                },
+                ae,
+            ),
+            K::TrancheInProgress => (
+                E::TrancheInProgress {
+                    series,
+                    tranche: 1,
+                    found: crate::registry::reopening::TrancheStatus::Open,
+                },
+                fp,
+            ),
+            K::WrongTrancheState => (
+                E::WrongTrancheState {
+                    series,
+                    tranche: 1,
+                    action: "allot",
+                    needs: "closed",
+                    found: crate::registry::reopening::TrancheStatus::Open,
+                },
+                fp,
+            ),
+            K::RecordDatePassed => (
+                E::RecordDatePassed {
+                    series,
+                    tranche: 1,
+                    record_date: date,
+                },
+                fp,
+            ),
             K::ReadersCopy => (E::ReadersCopy, fp),
         }
     }

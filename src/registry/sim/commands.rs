@@ -13,6 +13,7 @@ use crate::registry::{
     AllotmentRule, Caller, Command, Country, CouponSpec, DiasporaCategory, Eligibility,
     InvestorRef, PricingSpec, RegisterParticipant, RevokeParticipant, Role, RotateKey, SeriesId,
     SeriesStatus, SeriesTerms, SeriesTransition, SubmitSubscription, SubscriptionStatus, coupons,
+    reopening, unclaimed, withholding,
 };
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
@@ -32,7 +33,7 @@ fn country(code: &str) -> Country {
 impl Sim<'_> {
     /// Decides and applies the next command (or commands) the input describes.
     pub(super) fn next(&mut self, input: &mut Input) -> Result<(), Failure> {
-        match input.byte() % 16 {
+        match input.byte() % 20 {
             0 | 1 => self.create(input, false),
             2 => self.create(input, true),
             3 | 4 => self.transition(input),
@@ -55,7 +56,158 @@ impl Sim<'_> {
             }
             12 => self.fixing(input),
             13 => self.post(input),
+            16..=19 => self.servicing(input),
             _ => self.participants(input),
+        }
+    }
+
+    /// Withholding tables, residences, undeliverable payments and their claims,
+    /// and reopenings taken through their tranche's life.
+    fn servicing(&mut self, input: &mut Input) -> Result<(), Failure> {
+        let id = self.series_id(input);
+        let treasury = self.treasury.clone();
+        let holdings: Vec<(InvestorRef, Caller)> = self
+            .state
+            .series_holdings(&id, None)
+            .map(|h| (h.investor_ref.clone(), self.bank(h.bank_id.as_str())))
+            .collect();
+        let holding = (!holdings.is_empty()).then(|| holdings[input.below(holdings.len())].clone());
+        let today = self.now.date_naive();
+        match input.byte() % 6 {
+            0 => {
+                let rate = input.usual_or(dec("0.15"), &[dec("1.5"), dec("-0.1"), dec("0.1234567")]);
+                let treaty = input.usual_or(
+                    vec![(country("DE"), dec("0.05")), (country("US"), dec("0.1"))],
+                    &[vec![(country("DE"), dec("0.05")), (country("DE"), dec("0.06"))]],
+                );
+                let command = Command::SetWithholdingTable(withholding::SetWithholdingTable {
+                    series_id: input.pick(&[Some(id.clone()), Some(id.clone()), None]),
+                    effective_from: today - Duration::days(input.pick(&[0, 30, 400])),
+                    default_rate: rate,
+                    treaty_rates: treaty,
+                });
+                let who = self.who(input, &treasury);
+                self.execute(&who, command)
+            }
+            1 => {
+                let Some((investor, bank)) = holding else {
+                    return Ok(());
+                };
+                let command = Command::RecordResidence(withholding::RecordResidence {
+                    investor_ref: investor,
+                    country: input.pick(&[country("GB"), country("DE"), country("US")]),
+                    effective_from: today + Duration::days(input.pick(&[-200, 0, 30])),
+                });
+                let who = self.who(input, &bank);
+                self.execute(&who, command)
+            }
+            2 => {
+                let paid: Vec<String> = self
+                    .state
+                    .series(&id)
+                    .map(|s| s.paid.iter().map(|p| p.event_id.clone()).collect())
+                    .unwrap_or_default();
+                let (Some((investor, bank)), false) = (holding, paid.is_empty()) else {
+                    return Ok(());
+                };
+                let one = paid[input.below(paid.len())].clone();
+                let text = input.usual_or(one, &[format!("{id}/record/0"), format!("{id}/coupon/99")]);
+                let Ok(event_id) = text.parse() else {
+                    return Ok(());
+                };
+                let command = Command::ReportUndeliverable(unclaimed::ReportUndeliverable {
+                    event_id,
+                    investor_ref: investor,
+                });
+                let who = self.who(input, &bank);
+                self.execute(&who, command)
+            }
+            3 => {
+                let reported: Vec<(String, InvestorRef, String)> = self
+                    .state
+                    .servicing
+                    .unclaimed
+                    .values()
+                    .map(|u| (u.event_id.clone(), u.investor_ref.clone(), u.bank_id.to_string()))
+                    .collect();
+                if reported.is_empty() {
+                    return Ok(());
+                }
+                let (event, investor, bank) = reported[input.below(reported.len())].clone();
+                let Ok(event_id) = event.parse() else {
+                    return Ok(());
+                };
+                let command = Command::RecordClaim(unclaimed::RecordClaim {
+                    event_id,
+                    investor_ref: investor,
+                    reference: input.usual_or("PAY-1".to_string(), &[String::new(), "X".repeat(65)]),
+                });
+                let own = self.bank(&bank);
+                let who = self.who(input, &own);
+                self.execute(&who, command)
+            }
+            4 => {
+                let closes = self.now + Duration::days(input.pick(&[3, 10]));
+                let cap = input.pick(&[50, 500]);
+                let command = Command::ReopenSeries(reopening::ReopenSeries {
+                    series_id: id,
+                    window_opens_at: self.now,
+                    window_closes_at: input.usual_or(closes, &[self.now]),
+                    settlement_date: closes.date_naive() + Duration::days(input.pick(&[1, 5, 40])),
+                    settlement_deadline: closes + Duration::days(2),
+                    reference_yield: input.pick(&[dec("0.06"), dec("0.045")]),
+                    discount_bps: input.usual_or(dec("100"), &[dec("1001"), dec("-1")]),
+                    cap_units: input.usual_or(cap, &[0, UNITS_MAX + 1]),
+                });
+                let who = self.who(input, &treasury);
+                self.execute(&who, command)
+            }
+            _ => self.drive_tranche(input, id),
+        }
+    }
+
+    /// Takes a series' tranche in progress one stage further.
+    fn drive_tranche(&mut self, input: &mut Input, id: SeriesId) -> Result<(), Failure> {
+        let Some(status) = self
+            .state
+            .series(&id)
+            .and_then(|s| s.current_tranche())
+            .map(|t| t.status)
+        else {
+            return Ok(());
+        };
+        let treasury = self.treasury.clone();
+        let t = |t: fn(SeriesId) -> SeriesTransition| Command::Transition(t(id.clone()));
+        match status {
+            reopening::TrancheStatus::Open => {
+                for _ in 0..1 + input.below(3) {
+                    self.submit_to(input, id.clone())?;
+                }
+                if input.chance(128) {
+                    self.execute(&treasury, t(SeriesTransition::Close))?;
+                }
+                Ok(())
+            }
+            reopening::TrancheStatus::Closed => self.execute(&treasury, t(SeriesTransition::Allot)),
+            reopening::TrancheStatus::Allotted => {
+                let allotted: Vec<(u64, String)> = self
+                    .state
+                    .book(&id)
+                    .filter(|s| s.status == SubscriptionStatus::Allotted && s.allotted_units > 0)
+                    .map(|s| (s.subscription_id, s.bank_id.to_string()))
+                    .collect();
+                for (sub, bank) in allotted {
+                    let own = self.bank(&bank);
+                    self.execute(&own, Command::ConfirmSettlement(sub))?;
+                }
+                let last = if input.chance(32) {
+                    SeriesTransition::Cancel(id.clone(), "tap withdrawn".into())
+                } else {
+                    SeriesTransition::Issue(id.clone())
+                };
+                self.execute(&treasury, Command::Transition(last))
+            }
+            _ => Ok(()),
         }
     }
 

@@ -103,6 +103,15 @@ fn random_runs_reach_every_stage_of_a_series_life() {
         "redeemed",
         "redemption_payments",
         "series_matured",
+        "withholding_table_set",
+        "residence_recorded",
+        "payment_undeliverable",
+        "unclaimed_payment_claimed",
+        "series_reopened",
+        "tranche_closed",
+        "tranche_allotted",
+        "tranche_issued",
+        "tranche_holdings",
     ];
     let missing: Vec<&str> = every_kind
         .into_iter()
