@@ -266,7 +266,7 @@ async fn world() -> World {
         engine.post_accrual("E-PAID", &next.event_id).await.unwrap();
     }
     bank_a
-        .report_undeliverable("E-PAID/coupon/1", "inv-a")
+        .report_undeliverable("E-PAID/coupon/0", "inv-a")
         .await
         .unwrap();
     let due = engine.list_due("").await.unwrap();
@@ -444,11 +444,11 @@ fn valid(w: &World, rpc: &str, col: &str) -> K {
             effective_from: s("2027-09-01"),
         }),
         "ReportUndeliverable" => K::ReportUndeliverable(pb::ReportUndeliverable {
-            event_id: s("E-PAID/coupon/1"),
+            event_id: s("E-PAID/coupon/0"),
             investor_ref: s("inv-a2"),
         }),
         "RecordClaim" => K::RecordClaim(pb::RecordClaim {
-            event_id: s("E-PAID/coupon/1"),
+            event_id: s("E-PAID/coupon/0"),
             investor_ref: s("inv-a"),
             reference: s("PAY-0001"),
         }),
