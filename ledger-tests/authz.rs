@@ -176,14 +176,28 @@ async fn world() -> World {
             .unwrap();
         paid_subs.push((bank.clone(), r.subscription.unwrap().subscription_id));
     }
-    treasury.series_action(SeriesAction::Close, "E-PAID").await.unwrap();
-    treasury.series_action(SeriesAction::Allot, "E-PAID").await.unwrap();
+    treasury
+        .series_action(SeriesAction::Close, "E-PAID")
+        .await
+        .unwrap();
+    treasury
+        .series_action(SeriesAction::Allot, "E-PAID")
+        .await
+        .unwrap();
     for (bank, sub) in paid_subs {
         bank.settle(sub).await.unwrap();
     }
-    treasury.series_action(SeriesAction::Issue, "E-PAID").await.unwrap();
     treasury
-        .set_withholding_table("E-PAID", "2027-01-01", "0.15", &[("DE".into(), "0.05".into())])
+        .series_action(SeriesAction::Issue, "E-PAID")
+        .await
+        .unwrap();
+    treasury
+        .set_withholding_table(
+            "E-PAID",
+            "2027-01-01",
+            "0.15",
+            &[("DE".into(), "0.05".into())],
+        )
         .await
         .unwrap();
     let mut settle_now = Vec::new();

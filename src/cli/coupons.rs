@@ -168,7 +168,11 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
                     format!(
                         " gross, {} withheld ({}), {} net",
                         out::amount(&p.withheld, &l.currency),
-                        if p.residence.is_empty() { "residence unknown" } else { &p.residence },
+                        if p.residence.is_empty() {
+                            "residence unknown"
+                        } else {
+                            &p.residence
+                        },
                         out::amount(&p.net, &l.currency)
                     )
                 };
@@ -199,7 +203,11 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
         }
         for u in &l.unclaimed {
             let state = if u.claim_reference.is_empty() {
-                if u.overdue { "unclaimed, overdue".to_string() } else { "unclaimed".to_string() }
+                if u.overdue {
+                    "unclaimed, overdue".to_string()
+                } else {
+                    "unclaimed".to_string()
+                }
             } else {
                 format!("claimed, reference {}", u.claim_reference)
             };

@@ -74,7 +74,10 @@ pub async fn run_tax_report(a: &TaxReportArgs) -> anyhow::Result<()> {
         r.currency
     )?;
     for (title, lines) in [("COUNTRY", &r.by_country), ("BANK", &r.by_bank)] {
-        let mut table = out::table(&[title, "PAYMENTS", "GROSS", "WITHHELD", "NET"], &[1, 2, 3, 4]);
+        let mut table = out::table(
+            &[title, "PAYMENTS", "GROSS", "WITHHELD", "NET"],
+            &[1, 2, 3, 4],
+        );
         for l in lines.iter() {
             table.add_row(vec![
                 l.key.clone(),
@@ -334,7 +337,10 @@ pub async fn run_unclaimed(a: &UnclaimedArgs) -> anyhow::Result<()> {
         );
     }
     say!("unclaimed payments as of {}", r.as_of)?;
-    let mut balances = out::table(&["SERIES", "BALANCE", "OVERDUE", "PERIOD (DAYS)"], &[1, 2, 3]);
+    let mut balances = out::table(
+        &["SERIES", "BALANCE", "OVERDUE", "PERIOD (DAYS)"],
+        &[1, 2, 3],
+    );
     for b in &r.balances {
         balances.add_row(vec![
             b.series_id.clone(),
@@ -418,7 +424,11 @@ pub async fn run_reopen(a: &ReopenArgs) -> anyhow::Result<()> {
         .await
         .map_err(status_error)?;
     let s = r.series.unwrap_or_default();
-    let currency = s.terms.as_ref().map_or("", |t| t.currency.as_str()).to_string();
+    let currency = s
+        .terms
+        .as_ref()
+        .map_or("", |t| t.currency.as_str())
+        .to_string();
     let Some(t) = s.tranches.last().and_then(|t| t.terms.clone()) else {
         return say!("reopened: entry {}", r.receipt.map_or(0, |r| r.index));
     };

@@ -19,8 +19,8 @@ mod servicing;
 mod source;
 
 pub use bonds::SeriesAction;
-pub use servicing::Reopening;
 pub use pb::command::Kind as CommandKind;
+pub use servicing::Reopening;
 
 /// A connection acting as one participant.
 #[derive(Clone)]

@@ -172,9 +172,11 @@ impl Client {
         &self,
         series_id: &str,
     ) -> Result<pb::GetWithholdingTablesResponse, tonic::Status> {
-        let signed = self.sign(CommandKind::GetWithholdingTables(pb::GetWithholdingTables {
-            series_id: series_id.into(),
-        }));
+        let signed = self.sign(CommandKind::GetWithholdingTables(
+            pb::GetWithholdingTables {
+                series_id: series_id.into(),
+            },
+        ));
         Ok(self
             .servicing()
             .get_withholding_tables(pb::GetWithholdingTablesRequest {

@@ -30,7 +30,11 @@ fn sid(s: &str) -> Result<SeriesId, RegistryError> {
 
 /// An optional series id: empty for the programme.
 fn opt_sid(s: &str) -> Result<Option<SeriesId>, RegistryError> {
-    if s.is_empty() { Ok(None) } else { sid(s).map(Some) }
+    if s.is_empty() {
+        Ok(None)
+    } else {
+        sid(s).map(Some)
+    }
 }
 
 fn opt_country(field: &str, s: &str) -> Result<Option<Country>, RegistryError> {

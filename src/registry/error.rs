@@ -217,23 +217,31 @@ pub enum RegistryError {
     EngineCannotRun { series: SeriesId, reason: String },
 
     // ---- withholding, unclaimed payments, reopenings ----
-    #[error("investor {investor} holds nothing at {bank}; a bank records the residence of its own clients")]
+    #[error(
+        "investor {investor} holds nothing at {bank}; a bank records the residence of its own clients"
+    )]
     NoHoldingsAtBank {
         investor: InvestorRef,
         bank: ParticipantId,
     },
-    #[error("{event} is not posted; only a payment made can be reported undeliverable")]
+    #[error("the payment {event} is not posted; only a payment made can be reported undeliverable")]
     PaymentNotPosted { event: EventId },
     #[error("the payment of {event} to {investor} is already reported undeliverable")]
-    AlreadyReported { event: EventId, investor: InvestorRef },
-    #[error("{event} paid nothing to {investor} at {bank}")]
+    AlreadyReported {
+        event: EventId,
+        investor: InvestorRef,
+    },
+    #[error("the payment {event} paid nothing to {investor} at {bank}")]
     NotPaid {
         event: EventId,
         investor: InvestorRef,
         bank: ParticipantId,
     },
     #[error("the payment of {event} to {investor} was not reported undeliverable")]
-    NotUnclaimed { event: EventId, investor: InvestorRef },
+    NotUnclaimed {
+        event: EventId,
+        investor: InvestorRef,
+    },
     #[error("the payment of {event} to {investor} is already claimed (reference {reference:?})")]
     AlreadyClaimed {
         event: EventId,

@@ -56,9 +56,11 @@ fn check_subscriptions(state: &State) -> Result<(), String> {
         ) {
             let due = match s.tranche_of(id) {
                 // A reopening's line owes its price and its accrued interest.
-                Some(t) => super::reopening::amount_due(&t.terms, s.terms.currency, Units::new(allotted))
-                    .and_then(|(p, a)| p.checked_add(a))
-                    .ok_or(()),
+                Some(t) => {
+                    super::reopening::amount_due(&t.terms, s.terms.currency, Units::new(allotted))
+                        .and_then(|(p, a)| p.checked_add(a))
+                        .ok_or(())
+                }
                 None => Money::new(s.figures.price_per_unit, s.terms.currency)
                     .checked_mul_units(Units::new(allotted))
                     .map(|m| m.round(RoundingRule::HalfEven).amount())
@@ -202,7 +204,11 @@ fn check_tranches(
                 t.status, sum.submitted
             ));
         }
-        let units = if t.status == T::Issued { u128::from(t.units_issued) } else { 0 };
+        let units = if t.status == T::Issued {
+            u128::from(t.units_issued)
+        } else {
+            0
+        };
         if sum.issued != units {
             return Err(format!(
                 "tranche {n} of {id} issued {units} units; its issued subscriptions were allotted {}",
@@ -365,7 +371,10 @@ pub fn check_withholding(
     };
     for p in payments {
         let Some(pw) = &p.withholding else {
-            return Err(format!("{id}: the payment to {} withholds nothing", p.investor_ref));
+            return Err(format!(
+                "{id}: the payment to {} withholds nothing",
+                p.investor_ref
+            ));
         };
         if pw.withheld.checked_add(pw.net) != Some(p.amount) || pw.withheld < Decimal::ZERO {
             return Err(format!(
@@ -373,9 +382,16 @@ pub fn check_withholding(
                 p.amount, pw.withheld, pw.net
             ));
         }
-        add(banks.entry(p.bank_id.to_string()).or_default(), p, pw.withheld, pw.net);
         add(
-            countries.entry(pw.residence.map(|c| c.to_string())).or_default(),
+            banks.entry(p.bank_id.to_string()).or_default(),
+            p,
+            pw.withheld,
+            pw.net,
+        );
+        add(
+            countries
+                .entry(pw.residence.map(|c| c.to_string()))
+                .or_default(),
             p,
             pw.withheld,
             pw.net,
@@ -392,15 +408,27 @@ pub fn check_withholding(
     let stated_banks: BTreeMap<String, Sums> = w
         .by_bank
         .iter()
-        .map(|b| (b.bank_id.to_string(), (b.holdings, b.gross, b.withheld, b.net)))
+        .map(|b| {
+            (
+                b.bank_id.to_string(),
+                (b.holdings, b.gross, b.withheld, b.net),
+            )
+        })
         .collect();
     let stated_countries: BTreeMap<Option<String>, Sums> = w
         .by_country
         .iter()
-        .map(|c| (c.country.map(|c| c.to_string()), (c.holdings, c.gross, c.withheld, c.net)))
+        .map(|c| {
+            (
+                c.country.map(|c| c.to_string()),
+                (c.holdings, c.gross, c.withheld, c.net),
+            )
+        })
         .collect();
     if stated_banks != banks || stated_banks.len() != w.by_bank.len() {
-        return Err(format!("{id}: withholding by bank {stated_banks:?} is not the payments' {banks:?}"));
+        return Err(format!(
+            "{id}: withholding by bank {stated_banks:?} is not the payments' {banks:?}"
+        ));
     }
     if stated_countries != countries || stated_countries.len() != w.by_country.len() {
         return Err(format!(

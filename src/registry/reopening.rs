@@ -253,12 +253,15 @@ pub(super) fn decide_reopen(
     if matches!(coupon, CouponType::Floating { .. }) {
         return Err(invalid(
             "series_id",
-            format!("series {id} pays a floating coupon; a reopening is priced from a yield, which needs a fixed, zero, accumulating or step-up coupon"),
+            format!(
+                "series {id} pays a floating coupon; a reopening is priced from a yield, which needs a fixed, zero, accumulating or step-up coupon"
+            ),
         ));
     }
     let terms = bond_terms(&s.terms, coupon)?;
     let y = pricing::diaspora_yield(c.reference_yield, c.discount_bps);
-    let bond = Bond::new(&terms, &Fixings::new()).map_err(|e| invalid("series_id", e.to_string()))?;
+    let bond =
+        Bond::new(&terms, &Fixings::new()).map_err(|e| invalid("series_id", e.to_string()))?;
     let clean = bond
         .clean_price(c.settlement_date, y)
         .map_err(|e| invalid("reference_yield", e.to_string()))?
@@ -342,7 +345,11 @@ fn wrong(s: &Series, t: &Tranche, action: &'static str, needs: &'static str) -> 
 }
 
 /// The tranche's subscriptions, in ledger order.
-fn book<'a>(state: &'a State, s: &Series, t: &Tranche) -> impl Iterator<Item = &'a Subscription> + 'a {
+fn book<'a>(
+    state: &'a State,
+    s: &Series,
+    t: &Tranche,
+) -> impl Iterator<Item = &'a Subscription> + 'a {
     let after = t.opened_at_index;
     state
         .book(&s.terms.series_id)
@@ -403,14 +410,24 @@ fn allot(state: &State, s: &Series, t: &Tranche) -> Result<Vec<Event>, RegistryE
         .ok_or_else(|| too_large(id, "the units allotted".into()))?;
     let mut lines = Vec::with_capacity(subs.len());
     for (sub, &a) in subs.iter().zip(&allotted) {
-        let refunded = Units::new(sub.units)
-            .checked_sub(a)
-            .ok_or_else(|| too_large(id, format!("the allotment of subscription {}", sub.subscription_id)))?;
-        let (principal, accrued) = amount_due(&t.terms, s.terms.currency, a)
-            .ok_or_else(|| too_large(id, format!("the amount due on subscription {}", sub.subscription_id)))?;
-        let due = principal
-            .checked_add(accrued)
-            .ok_or_else(|| too_large(id, format!("the amount due on subscription {}", sub.subscription_id)))?;
+        let refunded = Units::new(sub.units).checked_sub(a).ok_or_else(|| {
+            too_large(
+                id,
+                format!("the allotment of subscription {}", sub.subscription_id),
+            )
+        })?;
+        let (principal, accrued) = amount_due(&t.terms, s.terms.currency, a).ok_or_else(|| {
+            too_large(
+                id,
+                format!("the amount due on subscription {}", sub.subscription_id),
+            )
+        })?;
+        let due = principal.checked_add(accrued).ok_or_else(|| {
+            too_large(
+                id,
+                format!("the amount due on subscription {}", sub.subscription_id),
+            )
+        })?;
         lines.push(AllotmentLine {
             subscription_id: sub.subscription_id,
             allotted_units: a,
@@ -501,7 +518,9 @@ fn issue(state: &State, s: &Series, t: &Tranche) -> Result<Vec<Event>, RegistryE
             series_id: id.to_string(),
             flow,
         };
-        if state.posted(&record.to_string()).is_some() || state.posted(&coupon.to_string()).is_some() {
+        if state.posted(&record.to_string()).is_some()
+            || state.posted(&coupon.to_string()).is_some()
+        {
             return Err(RegistryError::RecordDatePassed {
                 series: id.clone(),
                 tranche: t.terms.tranche,
@@ -516,9 +535,12 @@ fn issue(state: &State, s: &Series, t: &Tranche) -> Result<Vec<Event>, RegistryE
         let held = holdings
             .entry((sub.investor_ref.clone(), sub.bank_id.clone()))
             .or_default();
-        *held = held
-            .checked_add(units)
-            .ok_or_else(|| too_large(id, format!("the holding of {} at {}", sub.investor_ref, sub.bank_id)))?;
+        *held = held.checked_add(units).ok_or_else(|| {
+            too_large(
+                id,
+                format!("the holding of {} at {}", sub.investor_ref, sub.bank_id),
+            )
+        })?;
         let (p, a) = amount_due(&t.terms, s.terms.currency, units)
             .ok_or_else(|| too_large(id, "the money raised".into()))?;
         principal = principal
@@ -581,7 +603,12 @@ fn tranche_mut<'a>(
         .get_mut(id)
         .and_then(|s| s.tranches.last_mut())
         .filter(|t| t.terms.tranche == number)
-        .ok_or_else(|| fail(meta, format!("series {id} has no tranche {number} in progress")))
+        .ok_or_else(|| {
+            fail(
+                meta,
+                format!("series {id} has no tranche {number} in progress"),
+            )
+        })
 }
 
 fn set_tranche(
@@ -597,7 +624,10 @@ fn set_tranche(
     if !from.contains(&t.status) {
         return Err(fail(
             meta,
-            format!("tranche {number} of {id} cannot become {to} from {}", t.status),
+            format!(
+                "tranche {number} of {id} cannot become {to} from {}",
+                t.status
+            ),
         ));
     }
     t.status = to;
@@ -656,7 +686,15 @@ pub(super) fn apply(
         ),
         Event::TrancheAllotted {
             series_id, tranche, ..
-        } => set_tranche(state, meta, series_id, *tranche, &[Closed], Allotted, changes),
+        } => set_tranche(
+            state,
+            meta,
+            series_id,
+            *tranche,
+            &[Closed],
+            Allotted,
+            changes,
+        ),
         Event::TrancheIssued {
             series_id,
             tranche,
@@ -665,7 +703,15 @@ pub(super) fn apply(
             accrued,
             ..
         } => {
-            set_tranche(state, meta, series_id, *tranche, &[Allotted], Issued, changes)?;
+            set_tranche(
+                state,
+                meta,
+                series_id,
+                *tranche,
+                &[Allotted],
+                Issued,
+                changes,
+            )?;
             let t = tranche_mut(state, meta, series_id, *tranche)?;
             t.issued_at_index = Some(meta.index);
             t.units_issued = units.get();
@@ -692,7 +738,10 @@ pub(super) fn apply(
             tranche,
             holdings,
         } => apply_holdings(state, meta, series_id, *tranche, holdings, changes),
-        _ => Err(fail(meta, format!("{} is not a tranche event", event.kind()))),
+        _ => Err(fail(
+            meta,
+            format!("{} is not a tranche event", event.kind()),
+        )),
     }
 }
 
@@ -725,15 +774,23 @@ fn apply_holdings(
         let after = before
             .checked_add(h.units.get())
             .filter(|u| *u <= UNITS_MAX)
-            .ok_or_else(|| fail(meta, format!("the holding of {} grows too large", h.investor_ref)))?;
+            .ok_or_else(|| {
+                fail(
+                    meta,
+                    format!("the holding of {} grows too large", h.investor_ref),
+                )
+            })?;
         state.note_units_change(&key, before, meta.index);
-        let holding = state.holdings.entry(key.clone()).or_insert_with(|| Holding {
-            series_id: series_id.clone(),
-            investor_ref: h.investor_ref.clone(),
-            bank_id: bank_id.clone(),
-            units: 0,
-            redeemed_units: 0,
-        });
+        let holding = state
+            .holdings
+            .entry(key.clone())
+            .or_insert_with(|| Holding {
+                series_id: series_id.clone(),
+                investor_ref: h.investor_ref.clone(),
+                bank_id: bank_id.clone(),
+                units: 0,
+                redeemed_units: 0,
+            });
         holding.units = after;
         state
             .holdings_by_investor

@@ -350,7 +350,9 @@ pub(super) fn decide_withdraw(
     // A reopening's subscription may be withdrawn while its window is open.
     let tranche_open = s.tranche_of(id).is_some()
         && super::reopening::open_window(s).is_some_and(|(_, closes)| ctx.recorded_at < closes);
-    if !tranche_open && (s.status != SeriesStatus::Open || ctx.recorded_at >= s.terms.window_closes_at) {
+    if !tranche_open
+        && (s.status != SeriesStatus::Open || ctx.recorded_at >= s.terms.window_closes_at)
+    {
         return Err(RegistryError::WithdrawalWindowClosed {
             series: sub.series_id.clone(),
         });

@@ -100,13 +100,25 @@ fn payment_series(event: &EventId) -> Result<SeriesId, RegistryError> {
         }
         EventId::RecordDate { .. } => Err(RegistryError::invalid(
             "event_id",
-            format!("{event} fixes holders of record and pays nothing; name a coupon or the redemption"),
+            format!(
+                "{event} fixes holders of record and pays nothing; name a coupon or the redemption"
+            ),
         )),
     }
 }
 
-fn key_of(series: &SeriesId, event: &EventId, investor: &InvestorRef, bank: &ParticipantId) -> UnclaimedKey {
-    (series.clone(), event.to_string(), investor.clone(), bank.clone())
+fn key_of(
+    series: &SeriesId,
+    event: &EventId,
+    investor: &InvestorRef,
+    bank: &ParticipantId,
+) -> UnclaimedKey {
+    (
+        series.clone(),
+        event.to_string(),
+        investor.clone(),
+        bank.clone(),
+    )
 }
 
 pub(super) fn decide_report(
@@ -210,14 +222,16 @@ pub(super) fn decide_claim(
             reference: claim.reference.clone(),
         });
     }
-    Ok(vec![Event::UnclaimedPaymentClaimed(UnclaimedPaymentClaimed {
-        series_id: id,
-        event_id: c.event_id.clone(),
-        investor_ref: c.investor_ref.clone(),
-        bank_id: bank.clone(),
-        amount: u.amount,
-        reference: c.reference.clone(),
-    })])
+    Ok(vec![Event::UnclaimedPaymentClaimed(
+        UnclaimedPaymentClaimed {
+            series_id: id,
+            event_id: c.event_id.clone(),
+            investor_ref: c.investor_ref.clone(),
+            bank_id: bank.clone(),
+            amount: u.amount,
+            reference: c.reference.clone(),
+        },
+    )])
 }
 
 fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
@@ -237,7 +251,10 @@ pub(super) fn apply_report(
     if state.servicing.unclaimed.contains_key(&key) {
         return Err(fail(
             meta,
-            format!("payment of {} to {} reported twice", e.event_id, e.investor_ref),
+            format!(
+                "payment of {} to {} reported twice",
+                e.event_id, e.investor_ref
+            ),
         ));
     }
     let kind = match e.event_id {
@@ -320,9 +337,7 @@ pub fn balance(state: &State, id: &SeriesId) -> Decimal {
 /// than the series' unclaimed period has passed since its payment date.
 pub fn overdue(u: &Unclaimed, period_days: Option<u32>, as_of: NaiveDate) -> bool {
     match period_days {
-        Some(days) if u.claim.is_none() => {
-            (as_of - u.payment_date).num_days() > i64::from(days)
-        }
+        Some(days) if u.claim.is_none() => (as_of - u.payment_date).num_days() > i64::from(days),
         _ => false,
     }
 }

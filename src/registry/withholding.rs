@@ -235,9 +235,10 @@ pub(super) fn apply_table(
         .withholding
         .entry(e.series_id.clone())
         .or_default();
-    // One table per effective date: a later entry for the same date replaces it.
-    entries.retain(|t| t.effective_from != e.effective_from);
-    let at = entries.partition_point(|t| t.effective_from < e.effective_from);
+    // Every table is kept: a later one for the same date supersedes it only for
+    // payments recorded after it, and a past payment is re-derived (reported
+    // undeliverable, say) from the table in force when it was made.
+    let at = entries.partition_point(|t| t.effective_from <= e.effective_from);
     entries.insert(
         at,
         TableEntry {
@@ -375,10 +376,20 @@ pub fn withhold(
         let add = |a: Decimal, b: Decimal| a.checked_add(b).ok_or_else(too_large);
         let b = banks.entry(p.bank_id.clone()).or_default();
         *b = (b.0 + 1, add(b.1, p.amount)?, add(b.2, w)?, add(b.3, n)?);
-        let c = countries
-            .entry(residence)
-            .or_insert((rate, 0, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO));
-        *c = (rate, c.1 + 1, add(c.2, p.amount)?, add(c.3, w)?, add(c.4, n)?);
+        let c = countries.entry(residence).or_insert((
+            rate,
+            0,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        ));
+        *c = (
+            rate,
+            c.1 + 1,
+            add(c.2, p.amount)?,
+            add(c.3, w)?,
+            add(c.4, n)?,
+        );
         gross = add(gross, p.amount)?;
         withheld = add(withheld, w)?;
         net = add(net, n)?;
@@ -396,13 +407,15 @@ pub fn withhold(
         net,
         by_bank: banks
             .into_iter()
-            .map(|(bank_id, (holdings, gross, withheld, net))| BankWithholding {
-                bank_id,
-                holdings,
-                gross,
-                withheld,
-                net,
-            })
+            .map(
+                |(bank_id, (holdings, gross, withheld, net))| BankWithholding {
+                    bank_id,
+                    holdings,
+                    gross,
+                    withheld,
+                    net,
+                },
+            )
             .collect(),
         by_country: countries
             .into_iter()
@@ -475,7 +488,23 @@ pub struct TaxLine {
 /// What a series withheld from the coupons it paid in `year` (by payment date),
 /// by country of residence and by custodian bank.
 pub fn tax_report(state: &State, id: &SeriesId, year: i32) -> Result<TaxReport, RegistryError> {
+    tax_report_of(state, id, Some(year))
+}
+
+/// What a series withheld from every coupon it paid, by country and by bank
+/// (`year` is 0).
+pub fn tax_report_all_years(state: &State, id: &SeriesId) -> Result<TaxReport, RegistryError> {
+    tax_report_of(state, id, None)
+}
+
+fn tax_report_of(
+    state: &State,
+    id: &SeriesId,
+    year: Option<i32>,
+) -> Result<TaxReport, RegistryError> {
     use chrono::Datelike;
+    let year_filter = year;
+    let year = year.unwrap_or(0);
     let s = series(state, id)?;
     let mut report = TaxReport {
         series_id: id.to_string(),
@@ -485,7 +514,11 @@ pub fn tax_report(state: &State, id: &SeriesId, year: i32) -> Result<TaxReport, 
     };
     let mut countries: BTreeMap<String, TaxLine> = BTreeMap::new();
     let mut banks: BTreeMap<String, TaxLine> = BTreeMap::new();
-    for flow in s.paid.iter().filter(|f| f.payment_date.year() == year) {
+    for flow in s
+        .paid
+        .iter()
+        .filter(|f| year_filter.is_none_or(|y| f.payment_date.year() == y))
+    {
         let Some(w) = &flow.withholding else {
             continue;
         };

@@ -205,7 +205,11 @@ fn statement(
         }];
         let accrued = accrual::accrued(&input, &one, &fixings, as_of).map_err(not_computable)?;
         let kind = |k: CashFlowKind| k.as_str().to_string();
-        let key = (h.series_id.clone(), h.investor_ref.clone(), h.bank_id.clone());
+        let key = (
+            h.series_id.clone(),
+            h.investor_ref.clone(),
+            h.bank_id.clone(),
+        );
         let mut received = Vec::new();
         for p in s.paid.iter().filter(|p| p.payment_date <= as_of) {
             // What the holding was paid: its units when the payment was

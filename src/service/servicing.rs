@@ -28,7 +28,11 @@ impl Services {
         let unclaimed = named.and_then(|(event, investor)| {
             self.ledger.read(|p| {
                 unclaimed::all(&p.state)
-                    .find(|u| u.event_id == event && u.investor_ref.as_str() == investor && u.bank_id == bank)
+                    .find(|u| {
+                        u.event_id == event
+                            && u.investor_ref.as_str() == investor
+                            && u.bank_id == bank
+                    })
                     .map(|u| unclaimed_pb(&p.state, u, today))
             })
         });
@@ -75,7 +79,8 @@ pub fn unclaimed_list(
             if late {
                 overdue = overdue.saturating_add(u.amount);
             }
-            out.payments.push(cs::unclaimed_to_pb(u, s.terms.currency.as_str(), late));
+            out.payments
+                .push(cs::unclaimed_to_pb(u, s.terms.currency.as_str(), late));
         }
         if any {
             out.balances.push(pb::UnclaimedBalance {
@@ -191,7 +196,9 @@ impl pb::servicing_service_server::ServicingService for Services {
         &self,
         r: Request<pb::ListUnclaimedRequest>,
     ) -> Result<Response<pb::ListUnclaimedResponse>, Status> {
-        let auth = self.auth.check::<pb::ListUnclaimed>(r.into_inner().signed)?;
+        let auth = self
+            .auth
+            .check::<pb::ListUnclaimed>(r.into_inner().signed)?;
         let c = &auth.command;
         let series = if c.series_id.is_empty() {
             None
@@ -212,7 +219,12 @@ impl pb::servicing_service_server::ServicingService for Services {
                     });
                 }
             }
-            Ok(unclaimed_list(&p.state, series.as_ref(), bank.as_ref(), as_of))
+            Ok(unclaimed_list(
+                &p.state,
+                series.as_ref(),
+                bank.as_ref(),
+                as_of,
+            ))
         })?;
         Ok(Response::new(response))
     }

@@ -4,8 +4,9 @@
 
 use super::terms::coupon_type;
 use super::{
-    COUPON_STEP_MAX, COUPON_STEP_MIN, CouponSpec, ISSUE_PRICE_DECIMALS, UNCLAIMED_PERIOD_DAYS_MAX, ISSUE_PRICE_PERCENT_MAX, PAR_COUPON_DECIMALS, PricingSpec,
-    ScheduledFlow, SeriesDefined, SeriesFigures, SeriesTerms, UNITS_MAX, bond_terms,
+    COUPON_STEP_MAX, COUPON_STEP_MIN, CouponSpec, ISSUE_PRICE_DECIMALS, ISSUE_PRICE_PERCENT_MAX,
+    PAR_COUPON_DECIMALS, PricingSpec, ScheduledFlow, SeriesDefined, SeriesFigures, SeriesTerms,
+    UNCLAIMED_PERIOD_DAYS_MAX, UNITS_MAX, bond_terms,
 };
 use crate::money::{Money, RoundingRule};
 use crate::pricing::{self, Bond, CouponType, FACE_MAX, Fixings};
@@ -351,10 +352,7 @@ fn stepped_coupon(
 
 /// `value` rounded down (toward minus infinity) to a multiple of `step` (> 0).
 pub fn round_down_to_step(value: Decimal, step: Decimal) -> Option<Decimal> {
-    value
-        .checked_div(step)?
-        .floor()
-        .checked_mul(step)
+    value.checked_div(step)?.floor().checked_mul(step)
 }
 
 /// Face × issue price / 100, rounded half even to the currency's minor unit.

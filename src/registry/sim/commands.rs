@@ -75,10 +75,14 @@ impl Sim<'_> {
         let today = self.now.date_naive();
         match input.byte() % 6 {
             0 => {
-                let rate = input.usual_or(dec("0.15"), &[dec("1.5"), dec("-0.1"), dec("0.1234567")]);
+                let rate =
+                    input.usual_or(dec("0.15"), &[dec("1.5"), dec("-0.1"), dec("0.1234567")]);
                 let treaty = input.usual_or(
                     vec![(country("DE"), dec("0.05")), (country("US"), dec("0.1"))],
-                    &[vec![(country("DE"), dec("0.05")), (country("DE"), dec("0.06"))]],
+                    &[vec![
+                        (country("DE"), dec("0.05")),
+                        (country("DE"), dec("0.06")),
+                    ]],
                 );
                 let command = Command::SetWithholdingTable(withholding::SetWithholdingTable {
                     series_id: input.pick(&[Some(id.clone()), Some(id.clone()), None]),
@@ -111,7 +115,8 @@ impl Sim<'_> {
                     return Ok(());
                 };
                 let one = paid[input.below(paid.len())].clone();
-                let text = input.usual_or(one, &[format!("{id}/record/0"), format!("{id}/coupon/99")]);
+                let text =
+                    input.usual_or(one, &[format!("{id}/record/0"), format!("{id}/coupon/99")]);
                 let Ok(event_id) = text.parse() else {
                     return Ok(());
                 };
@@ -120,37 +125,19 @@ impl Sim<'_> {
                     investor_ref: investor,
                 });
                 let who = self.who(input, &bank);
-                self.execute(&who, command)
-            }
-            3 => {
-                let reported: Vec<(String, InvestorRef, String)> = self
-                    .state
-                    .servicing
-                    .unclaimed
-                    .values()
-                    .map(|u| (u.event_id.clone(), u.investor_ref.clone(), u.bank_id.to_string()))
-                    .collect();
-                if reported.is_empty() {
-                    return Ok(());
+                self.execute(&who, command)?;
+                // Often claimed at once: reports are too rare to wait for.
+                if input.chance(128) {
+                    self.claim(input)?;
                 }
-                let (event, investor, bank) = reported[input.below(reported.len())].clone();
-                let Ok(event_id) = event.parse() else {
-                    return Ok(());
-                };
-                let command = Command::RecordClaim(unclaimed::RecordClaim {
-                    event_id,
-                    investor_ref: investor,
-                    reference: input.usual_or("PAY-1".to_string(), &[String::new(), "X".repeat(65)]),
-                });
-                let own = self.bank(&bank);
-                let who = self.who(input, &own);
-                self.execute(&who, command)
+                Ok(())
             }
+            3 => self.claim(input),
             4 => {
                 let closes = self.now + Duration::days(input.pick(&[3, 10]));
                 let cap = input.pick(&[50, 500]);
                 let command = Command::ReopenSeries(reopening::ReopenSeries {
-                    series_id: id,
+                    series_id: id.clone(),
                     window_opens_at: self.now,
                     window_closes_at: input.usual_or(closes, &[self.now]),
                     settlement_date: closes.date_naive() + Duration::days(input.pick(&[1, 5, 40])),
@@ -160,10 +147,48 @@ impl Sim<'_> {
                     cap_units: input.usual_or(cap, &[0, UNITS_MAX + 1]),
                 });
                 let who = self.who(input, &treasury);
-                self.execute(&who, command)
+                self.execute(&who, command)?;
+                // A reopening is mostly taken some way through its life at
+                // once: a run meets any one series too seldom otherwise.
+                for _ in 0..input.below(5) {
+                    self.drive_tranche(input, id.clone())?;
+                }
+                Ok(())
             }
             _ => self.drive_tranche(input, id),
         }
+    }
+
+    /// A bank records the claim of a payment reported undeliverable.
+    fn claim(&mut self, input: &mut Input) -> Result<(), Failure> {
+        let reported: Vec<(String, InvestorRef, String)> = self
+            .state
+            .servicing
+            .unclaimed
+            .values()
+            .map(|u| {
+                (
+                    u.event_id.clone(),
+                    u.investor_ref.clone(),
+                    u.bank_id.to_string(),
+                )
+            })
+            .collect();
+        if reported.is_empty() {
+            return Ok(());
+        }
+        let (event, investor, bank) = reported[input.below(reported.len())].clone();
+        let Ok(event_id) = event.parse() else {
+            return Ok(());
+        };
+        let command = Command::RecordClaim(unclaimed::RecordClaim {
+            event_id,
+            investor_ref: investor,
+            reference: input.usual_or("PAY-1".to_string(), &[String::new(), "X".repeat(65)]),
+        });
+        let own = self.bank(&bank);
+        let who = self.who(input, &own);
+        self.execute(&who, command)
     }
 
     /// Takes a series' tranche in progress one stage further.
@@ -183,7 +208,7 @@ impl Sim<'_> {
                 for _ in 0..1 + input.below(3) {
                     self.submit_to(input, id.clone())?;
                 }
-                if input.chance(128) {
+                if input.chance(160) {
                     self.execute(&treasury, t(SeriesTransition::Close))?;
                 }
                 Ok(())
@@ -524,7 +549,7 @@ impl Sim<'_> {
                 for _ in 0..1 + input.below(4) {
                     self.submit_to(input, id.clone())?;
                 }
-                if input.chance(128) {
+                if input.chance(160) {
                     self.execute(&treasury, t(SeriesTransition::Close))?;
                 }
                 Ok(())
