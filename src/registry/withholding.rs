@@ -435,6 +435,9 @@ pub fn withhold(
 
 /// The payment's withholding as it was decided for the coupon whose summary is
 /// entry `index` (re-derived from what was known before it).
+// Each argument names one fact the re-derivation needs; bundling them into a
+// struct used once would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn withheld_from(
     state: &State,
     series: &SeriesId,
