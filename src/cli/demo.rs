@@ -685,7 +685,7 @@ impl<'a> Demo<'a> {
         match &self.summary.unclaimed {
             None => {
                 let bank = &cast.banks[0];
-                let holders = bank.all_holders(usd, 1000).await.map_err(status)?;
+                let holders = cast.auditor.all_holders(usd, 1000).await.map_err(status)?;
                 let Some(h) = holders.iter().find(|h| h.bank_id == "bank-baku") else {
                     return Ok(());
                 };
