@@ -54,6 +54,7 @@ fn build() -> Vec<(String, String)> {
             ledger_public_key: ledger_key.verifying_key().to_bytes().to_vec(),
             admin_participant_id: "admin".into(),
             admin_public_key: admin_key.verifying_key().to_bytes().to_vec(),
+            simulated_clock: false,
         }),
     );
     let register_request = payload(
@@ -88,6 +89,7 @@ fn build() -> Vec<(String, String)> {
                 admin_participant_id: "admin".into(),
                 admin_public_key: admin_key.verifying_key().to_bytes().to_vec(),
                 admin_key_id: admin_id.to_string(),
+                simulated_clock: false,
             }),
         ),
         (

@@ -5,7 +5,7 @@
 //! understands; invalid fields carry a BadRequest detail naming the field.
 //! Messages are bounded (`limits::STATUS_MESSAGE_BYTES_MAX`) whatever they quote.
 
-use super::error::{AuthError, BatchError, ReadError};
+use super::error::{AuthError, BatchError, ClockError, ReadError};
 use crate::ledger::merkle::MerkleError;
 use crate::limits::{STATUS_MESSAGE_BYTES_MAX, STATUS_QUOTE_CHARS_MAX};
 use crate::pricing::PricingError;
@@ -202,6 +202,28 @@ pub fn read(e: &ReadError) -> Status {
     plain(read_code(e), e)
 }
 
+/// The status code for each refused clock move: a production server refuses
+/// the control itself; a time that is no time, or before now, is the request's.
+pub fn clock_code(e: &ClockError) -> Code {
+    match e {
+        ClockError::NotSimulated => Code::FailedPrecondition,
+        ClockError::BadTime { .. } | ClockError::Backwards { .. } => Code::InvalidArgument,
+    }
+}
+
+pub fn clock(e: &ClockError) -> Status {
+    match e {
+        ClockError::BadTime { message } | ClockError::Backwards { message } => {
+            Status::with_error_details(
+                clock_code(e),
+                clip(message),
+                ErrorDetails::with_bad_request_violation("to", clip(message)),
+            )
+        }
+        ClockError::NotSimulated => plain(clock_code(e), e),
+    }
+}
+
 pub fn batch(e: &BatchError) -> Status {
     let code = match e {
         BatchError::TooManyRequests { .. } | BatchError::CountMismatch { .. } => {
@@ -271,6 +293,7 @@ into_status! {
     AuthError => auth,
     ReadError => read,
     BatchError => batch,
+    ClockError => clock,
     RegistryError => registry,
     WriteError => write,
     StoreError => store,
@@ -595,6 +618,14 @@ mod tests {
         }
     }
 
+    fn expected_clock(e: &ClockError) -> Code {
+        match e {
+            ClockError::NotSimulated => Code::FailedPrecondition,
+            ClockError::BadTime { .. } => Code::InvalidArgument,
+            ClockError::Backwards { .. } => Code::InvalidArgument,
+        }
+    }
+
     fn expected_batch(e: &BatchError) -> Code {
         match e {
             BatchError::TooManyRequests { .. } => Code::InvalidArgument,
@@ -625,6 +656,7 @@ mod tests {
         assert_eq!(walk(expected_auth), 21);
         assert_eq!(walk(expected_read), 25);
         assert_eq!(walk(expected_batch), 3);
+        assert_eq!(walk(expected_clock), 3);
         let st = auth(&AuthError::BadIssueTime {
             message: "issued_at: timestamp is required".into(),
         });
