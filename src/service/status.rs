@@ -799,6 +799,90 @@ mod tests {
         );
     }
 
+    /// The variant name of an error, from its `Debug` form.
+    fn variant(e: &impl std::fmt::Debug) -> String {
+        format!("{e:?}")
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// docs/ERRORS.md's tables: `Type::Variant` -> the status column.
+    fn documented_refusals() -> std::collections::BTreeMap<String, String> {
+        include_str!("../../docs/ERRORS.md")
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                (cells[0].trim_matches('`').to_string(), cells[1].to_string())
+            })
+            .collect()
+    }
+
+    /// Every variant of every error type a client can meet has its row in
+    /// docs/ERRORS.md with the code this table gives it, and every row names a
+    /// variant that exists.
+    #[test]
+    fn every_refusal_in_docs_errors_md_has_its_code() {
+        use strum::IntoEnumIterator;
+        let mut expected: Vec<(String, String)> = Vec::new();
+        let mut row = |ty: &str, name: String, code: Code| {
+            expected.push((format!("{ty}::{name}"), code_name(code).to_string()));
+        };
+        for kind in RegistryErrorKind::iter() {
+            let (e, _) = registry_case(kind);
+            row("RegistryError", format!("{kind:?}"), registry_code(&e));
+        }
+        for e in AuthError::iter() {
+            row("AuthError", variant(&e), auth_code(&e));
+        }
+        for e in ReadError::iter() {
+            row("ReadError", variant(&e), read_code(&e));
+        }
+        for e in BatchError::iter() {
+            row("BatchError", variant(&e), batch(&e).code());
+        }
+        for e in ClockError::iter() {
+            row("ClockError", variant(&e), clock_code(&e));
+        }
+        for e in every_store_error() {
+            row("StoreError", variant(&e), store(&e).code());
+        }
+        for e in every_proof_error() {
+            row("MerkleError", variant(&e), proof(&e).code());
+        }
+        for e in every_pricing_error() {
+            row("PricingError", variant(&e), pricing(&e).code());
+        }
+        for e in every_write_error() {
+            let code = match &e {
+                WriteError::Refused(_) => "the code of its `RegistryError`".to_string(),
+                other => code_name(write(other).code()).to_string(),
+            };
+            expected.push((format!("WriteError::{}", variant(&e)), code));
+        }
+        let documented = documented_refusals();
+        let mut missing = Vec::new();
+        for (name, code) in &expected {
+            match documented.get(name) {
+                Some(doc) if doc == code => {}
+                Some(doc) => missing.push(format!("{name}: the page says {doc}, the code {code}")),
+                None => missing.push(format!("{name}: no row (its code is {code})")),
+            }
+        }
+        let known: std::collections::BTreeSet<&String> = expected.iter().map(|(n, _)| n).collect();
+        for name in documented.keys().filter(|n| !known.contains(n)) {
+            missing.push(format!("{name}: a row for no error"));
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/ERRORS.md disagrees with the code:\n{}",
+            missing.join("\n")
+        );
+        assert!(expected.len() > 100, "every type was walked");
+    }
+
     #[test]
     fn messages_are_bounded_whatever_they_quote() {
         let huge = "é".repeat(100_000);
