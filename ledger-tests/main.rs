@@ -19,6 +19,7 @@ mod faults;
 mod format_vectors;
 mod hostile;
 mod issuance;
+mod layers;
 mod ledger_server;
 mod operations;
 mod pricing_service;
