@@ -115,7 +115,13 @@ impl Forge {
                 simulated_clock: false,
             })),
         };
-        self.seal(0, &entry::GENESIS_PREV_HASH, event, &self.admin_key, request)
+        self.seal(
+            0,
+            &entry::GENESIS_PREV_HASH,
+            event,
+            &self.admin_key,
+            request,
+        )
     }
 
     fn register(&self, prev: &[u8], spoil: Spoil) -> Vec<u8> {
@@ -229,11 +235,26 @@ fn the_verifier_refuses_every_request_the_server_refuses() {
             .unwrap_or_else(|e| panic!("{spoil:?} as an export: {e}"));
     }
     let cases = [
-        (Spoil::IssuedBefore(secs(300) + ms(1)), "issued 300.001 s before"),
-        (Spoil::IssuedBefore(secs(300) + ns(1)), "issued 300.000000001 s before"),
-        (Spoil::IssuedAfter(secs(60) + ms(1)), "issued 60.001 s after"),
-        (Spoil::IssuedAfter(secs(60) + ns(1)), "issued 60.000000001 s after"),
-        (Spoil::IssuedBefore(Duration::days(1)), "issued 86400 s before"),
+        (
+            Spoil::IssuedBefore(secs(300) + ms(1)),
+            "issued 300.001 s before",
+        ),
+        (
+            Spoil::IssuedBefore(secs(300) + ns(1)),
+            "issued 300.000000001 s before",
+        ),
+        (
+            Spoil::IssuedAfter(secs(60) + ms(1)),
+            "issued 60.001 s after",
+        ),
+        (
+            Spoil::IssuedAfter(secs(60) + ns(1)),
+            "issued 60.000000001 s after",
+        ),
+        (
+            Spoil::IssuedBefore(Duration::days(1)),
+            "issued 86400 s before",
+        ),
         (Spoil::Nonce(15), "nonce is 15 bytes"),
         (Spoil::Nonce(65), "nonce is 65 bytes"),
         (Spoil::Nonce(0), "nonce is 0 bytes"),
@@ -248,19 +269,31 @@ fn the_verifier_refuses_every_request_the_server_refuses() {
         let note = f.note(&ledger);
         let err = verify_export(&f.export(&ledger, &note)[..], &[], |_, _| {})
             .expect_err("the export of a refused ledger");
-        assert!(err.to_string().contains(says), "{spoil:?} as an export: {err}");
+        assert!(
+            err.to_string().contains(says),
+            "{spoil:?} as an export: {err}"
+        );
     }
     // Genesis is a request like any other: not exempt from the window, the nonce
     // rule or the exact encoding.
     for (spoil, says) in [
-        (Spoil::IssuedBefore(Duration::days(1)), "issued 86400 s before"),
-        (Spoil::IssuedAfter(secs(60) + ns(1)), "issued 60.000000001 s after"),
+        (
+            Spoil::IssuedBefore(Duration::days(1)),
+            "issued 86400 s before",
+        ),
+        (
+            Spoil::IssuedAfter(secs(60) + ns(1)),
+            "issued 60.000000001 s after",
+        ),
         (Spoil::Nonce(15), "nonce is 15 bytes"),
         (Spoil::UnknownField, "request payload is"),
     ] {
         let ledger = f.ledger(spoil, Spoil::None);
         let err = verify(&ledger).expect_err(&format!("genesis {spoil:?} verified"));
-        assert!(err.starts_with("entry 0: ") && err.contains(says), "{spoil:?}: {err}");
+        assert!(
+            err.starts_with("entry 0: ") && err.contains(says),
+            "{spoil:?}: {err}"
+        );
     }
 }
 
@@ -309,7 +342,10 @@ fn a_ledger_note_with_a_second_signature_line_is_refused_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     for (name, bad) in [
         ("our line twice", format!("{note}{ours}")),
-        ("a cosignature by an unknown key", format!("{note}{witness}")),
+        (
+            "a cosignature by an unknown key",
+            format!("{note}{witness}"),
+        ),
     ] {
         let export = f.export(&ledger, &bad);
         let err = verify_export(&export[..], &[], |_, _| {}).expect_err(name);
@@ -356,7 +392,10 @@ fn receipts_are_read_in_one_spelling_only() {
     // last character set: both decode under a lenient reader.
     let mut unpadded = receipt.clone();
     unpadded.entry = receipt.entry.trim_end_matches('=').to_string();
-    assert_ne!(unpadded.entry, receipt.entry, "the entry's base64 is padded");
+    assert_ne!(
+        unpadded.entry, receipt.entry,
+        "the entry's base64 is padded"
+    );
     let mut stray = receipt.clone();
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let last = receipt.entry.trim_end_matches('=').len() - 1;
@@ -367,7 +406,10 @@ fn receipts_are_read_in_one_spelling_only() {
     let mut bytes = receipt.entry.clone().into_bytes();
     bytes[last] = alphabet[pos | 1];
     stray.entry = String::from_utf8(bytes).unwrap();
-    assert_ne!(stray.entry, receipt.entry, "the last character has unused bits");
+    assert_ne!(
+        stray.entry, receipt.entry,
+        "the last character has unused bits"
+    );
     for (name, bad) in [
         ("upper-case hex key", upper),
         ("upper-case hex proof", upper_proof),
@@ -413,9 +455,21 @@ async fn the_server_applies_the_window_to_the_nanosecond() {
     send("latest", t0() + secs(60)).await.expect("60 s ahead");
     for (id, issued_at, says) in [
         ("stale-ms", t0() - secs(300) - ms(1), "issued 300.001 s ago"),
-        ("stale-ns", t0() - secs(300) - ns(1), "issued 300.000000001 s ago"),
-        ("ahead-ms", t0() + secs(60) + ms(1), "issued 60.001 s in the future"),
-        ("ahead-ns", t0() + secs(60) + ns(1), "issued 60.000000001 s in the future"),
+        (
+            "stale-ns",
+            t0() - secs(300) - ns(1),
+            "issued 300.000000001 s ago",
+        ),
+        (
+            "ahead-ms",
+            t0() + secs(60) + ms(1),
+            "issued 60.001 s in the future",
+        ),
+        (
+            "ahead-ns",
+            t0() + secs(60) + ns(1),
+            "issued 60.000000001 s in the future",
+        ),
     ] {
         let e = send(id, issued_at).await.expect_err(id);
         assert_eq!(e.code(), Code::Unauthenticated, "{id}: {e:?}");
@@ -442,30 +496,49 @@ async fn a_rehearsal_ledger_says_so_for_good_and_production_refuses_the_clock() 
     assert!(info.simulated_clock, "GetLedgerInfo says it is a rehearsal");
     let now = dbond::codec::timestamp_from_pb("now", info.now.as_ref()).unwrap();
     let start_t: DateTime<Utc> = start.parse().unwrap();
-    assert!(now >= start_t && now < start_t + Duration::hours(1), "{now}");
+    assert!(
+        now >= start_t && now < start_t + Duration::hours(1),
+        "{now}"
+    );
 
     // The admin moves the clock; clients sign with the server's time.
     let admin_key = server.data.join("admin.key");
     let (key, addr) = (admin_key.to_str().unwrap(), server.addr.as_str());
-    let moved = dbond_ok(&["clock", "advance", "--server", addr, "--key", key, "--days", "30", "--json"]);
+    let moved = dbond_ok(&[
+        "clock", "advance", "--server", addr, "--key", key, "--days", "30", "--json",
+    ]);
     let moved: serde_json::Value = serde_json::from_str(&moved).unwrap();
     let moved_to: DateTime<Utc> = moved["now"].as_str().unwrap().parse().unwrap();
     assert!(moved_to >= start_t + Duration::days(30), "{moved}");
     let admin = server.admin().await;
     let bank_key = new_key();
     let reply = admin
-        .register("bank-a", pb::Role::Bank, &bank_key.verifying_key(), "Bank A")
+        .register(
+            "bank-a",
+            pb::Role::Bank,
+            &bank_key.verifying_key(),
+            "Bank A",
+        )
         .await
         .expect("a request signed at the server's simulated time");
     let recorded =
         dbond::codec::timestamp_from_pb("t", reply.receipt.unwrap().recorded_at.as_ref()).unwrap();
-    assert!(recorded >= moved_to, "recorded at the simulated time {recorded}");
+    assert!(
+        recorded >= moved_to,
+        "recorded at the simulated time {recorded}"
+    );
     // Only forward, only the admin.
-    let back = admin.advance_clock(start_t).await.expect_err("back in time");
+    let back = admin
+        .advance_clock(start_t)
+        .await
+        .expect_err("back in time");
     assert_eq!(back.code(), Code::InvalidArgument, "{back:?}");
     assert!(back.message().contains("moves forward only"), "{back:?}");
     let bank = admin.as_key(bank_key);
-    let denied = bank.advance_clock(moved_to + Duration::days(1)).await.unwrap_err();
+    let denied = bank
+        .advance_clock(moved_to + Duration::days(1))
+        .await
+        .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
     server.stop();
 
@@ -489,7 +562,10 @@ async fn a_rehearsal_ledger_says_so_for_good_and_production_refuses_the_clock() 
         .await
         .unwrap();
     let now = dbond::codec::timestamp_from_pb("now", info.now.as_ref()).unwrap();
-    assert!(now >= recorded, "the clock resumed at {now}, before {recorded}");
+    assert!(
+        now >= recorded,
+        "the clock resumed at {now}, before {recorded}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,7 +580,14 @@ async fn a_production_server_refuses_the_clock_controls() {
     assert!(e.message().contains("system clock"), "{}", e.message());
     let key = server.data.join("admin.key");
     let (ok, _, err) = Server::dbond(&[
-        "clock", "advance", "--server", &server.addr, "--key", key.to_str().unwrap(), "--days", "1",
+        "clock",
+        "advance",
+        "--server",
+        &server.addr,
+        "--key",
+        key.to_str().unwrap(),
+        "--days",
+        "1",
     ]);
     assert!(!ok && err.contains("FailedPrecondition"), "{err}");
     server.stop();
@@ -512,10 +595,17 @@ async fn a_production_server_refuses_the_clock_controls() {
     let out = dbond_ok(&["verify", "--data", &data, "--production"]);
     assert!(out.contains("clock: production"), "{out}");
     let (ok, _, err) = Server::dbond(&[
-        "serve", "--data", &data, "--listen", "127.0.0.1:0", "--clock", "simulated",
+        "serve",
+        "--data",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+        "--clock",
+        "simulated",
     ]);
     assert!(!ok, "a production ledger served on a simulated clock");
     assert!(err.contains("production ledger"), "{err}");
-    let (ok, _, err) = Server::dbond(&["serve", "--data", &data, "--start", "2027-01-01T00:00:00Z"]);
+    let (ok, _, err) =
+        Server::dbond(&["serve", "--data", &data, "--start", "2027-01-01T00:00:00Z"]);
     assert!(!ok && err.contains("--clock simulated"), "{err}");
 }

@@ -103,7 +103,10 @@ pub struct CheckedReceipt {
 
 /// 64 lowercase hex digits: the one spelling of 32 bytes.
 fn decode_hash(what: &str, s: &str) -> Result<Hash, ReceiptError> {
-    if !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(ReceiptError::Malformed(format!(
             "{what}: expected lowercase hex digits, found {s:?}"
         )));

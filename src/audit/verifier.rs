@@ -308,7 +308,8 @@ impl Verifier {
         // Genesis is a request like any other: its bytes all read, issued inside
         // the window around its recorded time, with a nonce of the usual length.
         let payload = open_request(0, recorded_at, &actor.request)?;
-        self.nonces.insert((KeyId::of(&admin_key), payload.nonce.clone()));
+        self.nonces
+            .insert((KeyId::of(&admin_key), payload.nonce.clone()));
         let Some(pb::command::Kind::Genesis(c)) = payload.command.and_then(|c| c.kind) else {
             return Err(fail(0, "genesis request does not carry a Genesis command"));
         };
@@ -513,8 +514,8 @@ fn open_request(
     recorded_at: chrono::DateTime<chrono::Utc>,
     bytes: &[u8],
 ) -> Result<pb::RequestPayload, VerifyFailure> {
-    let payload: pb::RequestPayload = entry::decode_exact("request payload", bytes)
-        .map_err(|e| fail(index, e.to_string()))?;
+    let payload: pb::RequestPayload =
+        entry::decode_exact("request payload", bytes).map_err(|e| fail(index, e.to_string()))?;
     let issued_at = codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
         .map_err(|e| fail(index, e.to_string()))?;
     crate::ledger::payload::check_window(issued_at, recorded_at).map_err(|e| {

@@ -92,7 +92,9 @@ pub enum ClockKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServeClock {
     System,
-    Simulated { start: chrono::DateTime<chrono::Utc> },
+    Simulated {
+        start: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl ServeArgs {

@@ -892,7 +892,11 @@ mod tests {
             format!("{FIXED_NOTE}{witness_line}"),
             format!("{FIXED_NOTE}{same_name}{same_hash}"),
         ] {
-            assert_eq!(open_cosigned(&note, ORIGIN, &key), Ok(checkpoint()), "{note}");
+            assert_eq!(
+                open_cosigned(&note, ORIGIN, &key),
+                Ok(checkpoint()),
+                "{note}"
+            );
         }
         let (body, _) = FIXED_NOTE.split_once("\n\n").unwrap();
         let only_others = format!("{body}\n\n{witness_line}{same_name}{same_hash}");
@@ -1046,7 +1050,10 @@ mod tests {
         let line = FIXED_NOTE.split_once("\n\n").unwrap().1;
         let many = |n: usize| format!("{FIXED_NOTE}{}", line.repeat(n - 1));
         let key = fixed_key().verifying_key();
-        assert_eq!(open_cosigned(&many(SIGNATURES_MAX), ORIGIN, &key), Ok(checkpoint()));
+        assert_eq!(
+            open_cosigned(&many(SIGNATURES_MAX), ORIGIN, &key),
+            Ok(checkpoint())
+        );
         assert_eq!(
             open_cosigned(&many(SIGNATURES_MAX + 1), ORIGIN, &key),
             Err(CheckpointError::TooManySignatures {
@@ -1207,7 +1214,11 @@ mod tests {
                 Err(CheckpointError::ExtraSignatureLines { found }),
                 "{name}"
             );
-            assert_eq!(open_cosigned(&note, ORIGIN, &key), Ok(checkpoint()), "{name}");
+            assert_eq!(
+                open_cosigned(&note, ORIGIN, &key),
+                Ok(checkpoint()),
+                "{name}"
+            );
         }
         assert_eq!(
             open(FIXED_NOTE_WITH_EXTENSION, ORIGIN, &key),
@@ -1216,13 +1227,7 @@ mod tests {
         // A line of ours that does not verify is refused before it is counted.
         let bad = format!(
             "{FIXED_NOTE}— {ORIGIN} {}\n",
-            BASE64.encode(
-                [
-                    key_hash(ORIGIN, &key).as_slice(),
-                    &[0u8; 64]
-                ]
-                .concat()
-            )
+            BASE64.encode([key_hash(ORIGIN, &key).as_slice(), &[0u8; 64]].concat())
         );
         assert!(matches!(
             open(&bad, ORIGIN, &key),
@@ -1242,7 +1247,10 @@ mod tests {
             .unwrap()
             .1
             .to_string();
-        assert!(signature.ends_with('='), "68 bytes end in one padding character");
+        assert!(
+            signature.ends_with('='),
+            "68 bytes end in one padding character"
+        );
         let unpadded = FIXED_NOTE.replace(&signature, signature.trim_end_matches('='));
         assert!(open(&unpadded, ORIGIN, &key).is_err(), "{unpadded}");
         // The last character before the padding carries 2 bits the 68 bytes do

@@ -234,7 +234,10 @@ mod tests {
         outer.extend_from_slice(&[0x18, 0x01]);
         match open(&outer) {
             Err(EntryError::Unread { what, bytes, read }) => {
-                assert_eq!((what.as_str(), bytes, read), ("ledger entry", read + 2, read))
+                assert_eq!(
+                    (what.as_str(), bytes, read),
+                    ("ledger entry", read + 2, read)
+                )
             }
             other => panic!("an unknown field was {other:?}"),
         }

@@ -43,10 +43,7 @@ pub enum OutsideWindow {
         "issued {} s after {at}; the limit is {REQUEST_FUTURE_SKEW_SECS_MAX} s ahead",
         seconds(*.ahead)
     )]
-    Ahead {
-        ahead: TimeDelta,
-        at: DateTime<Utc>,
-    },
+    Ahead { ahead: TimeDelta, at: DateTime<Utc> },
 }
 
 /// Checks that `issued_at` lies in `[at - REQUEST_AGE_SECS_MAX s, at +
@@ -158,7 +155,10 @@ mod tests {
             }
             other => panic!("60.001 s ahead was {other:?}"),
         }
-        assert!(check_window(at - TimeDelta::days(1), at).is_err(), "a day early");
+        assert!(
+            check_window(at - TimeDelta::days(1), at).is_err(),
+            "a day early"
+        );
         assert_eq!(seconds(secs(300)), "300");
     }
 }
