@@ -23,9 +23,10 @@ use prost::Message;
 use std::collections::BTreeMap;
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/LEDGER_FORMAT.md");
+/// A block's generator: its `key = value` lines, in order.
+type Generator = fn() -> Vec<(String, String)>;
 /// Every vectors block of the document: its name and its generator.
-const BLOCKS: &[(&str, fn() -> Vec<(String, String)>)] =
-    &[("participants", participants), ("bond-life", bond_life)];
+const BLOCKS: &[(&str, Generator)] = &[("participants", participants), ("bond-life", bond_life)];
 
 fn begin(name: &str) -> String {
     format!("<!-- vectors:begin {name} -->")
@@ -228,7 +229,6 @@ fn participants() -> Vec<(String, String)> {
     out
 }
 
-
 /// A ledger built from fixed keys, times and nonces through the steps the
 /// server's writer takes (authorize, decide, seal, apply).
 struct Book {
@@ -362,7 +362,7 @@ fn series_terms(
         currency: currency.into(),
         face_value: "1000".into(),
         min_units_per_investor: "1".into(),
-        max_units_per_investor: "10".into(),
+        max_units_per_investor: "5".into(),
         cap_units: cap.to_string(),
         coupon: Some(pb::Coupon { kind: Some(coupon) }),
         frequency: "annual".into(),
@@ -396,7 +396,14 @@ fn series_terms(
     }
 }
 
-fn subscription(series: &str, investor: &str, category: pb::DiasporaCategory, country: &str, units: u64, key: &str) -> pb::command::Kind {
+fn subscription(
+    series: &str,
+    investor: &str,
+    category: pb::DiasporaCategory,
+    country: &str,
+    units: u64,
+    key: &str,
+) -> pb::command::Kind {
     pb::command::Kind::SubmitSubscription(pb::SubmitSubscription {
         series_id: series.into(),
         investor_ref: investor.into(),
@@ -485,20 +492,49 @@ fn bond_life() -> Vec<(String, String)> {
         derive_par_coupon: false,
     });
     let terms = |cap| series_terms(usd, "USD", cap, fixed.clone(), diaspora.clone());
-    book.request("treasury", K::CreateSeries(pb::CreateSeries { terms: Some(terms(8)) }));
-    book.request("treasury", K::AmendSeries(pb::AmendSeries { terms: Some(terms(9)) }));
+    book.request(
+        "treasury",
+        K::CreateSeries(pb::CreateSeries {
+            terms: Some(terms(8)),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::AmendSeries(pb::AmendSeries {
+            terms: Some(terms(9)),
+        }),
+    );
     book.at("2027-01-04T10:00:00Z");
-    book.request("treasury", K::OpenSeries(pb::OpenSeries { series_id: usd.into() }));
+    book.request(
+        "treasury",
+        K::OpenSeries(pb::OpenSeries {
+            series_id: usd.into(),
+        }),
+    );
     // 8-11: four subscriptions; 12: the last withdrawn.
     book.at("2027-01-05T09:00:00Z");
     use pb::DiasporaCategory::{CitizenAbroad, FormerCitizen};
-    book.request("bank-a", subscription(usd, "a-1", CitizenAbroad, "DE", 5, "a-0001"));
-    book.request("bank-b", subscription(usd, "b-1", FormerCitizen, "FR", 5, "b-0001"));
-    book.request("bank-a", subscription(usd, "a-2", CitizenAbroad, "GB", 3, "a-0002"));
-    book.request("bank-b", subscription(usd, "b-2", CitizenAbroad, "TR", 2, "b-0002"));
+    book.request(
+        "bank-a",
+        subscription(usd, "a-1", CitizenAbroad, "DE", 5, "a-0001"),
+    );
     book.request(
         "bank-b",
-        K::WithdrawSubscription(pb::WithdrawSubscription { subscription_id: 11 }),
+        subscription(usd, "b-1", FormerCitizen, "FR", 5, "b-0001"),
+    );
+    book.request(
+        "bank-a",
+        subscription(usd, "a-2", CitizenAbroad, "GB", 3, "a-0002"),
+    );
+    book.request(
+        "bank-b",
+        subscription(usd, "b-2", CitizenAbroad, "TR", 2, "b-0002"),
+    );
+    book.request(
+        "bank-b",
+        K::WithdrawSubscription(pb::WithdrawSubscription {
+            subscription_id: 11,
+        }),
     );
     // 13-17: AZ-2030-EUR (floating, at par) created, opened, subscribed, then
     // cancelled: its one subscription refunded.
@@ -508,15 +544,25 @@ fn bond_life() -> Vec<(String, String)> {
         spread: "0.01".into(),
         floor: "0".into(),
     });
-    let at_par = pb::pricing::Kind::IssuePrice(pb::FixedPrice { price: "100".into() });
+    let at_par = pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+        price: "100".into(),
+    });
     book.request(
         "treasury",
         K::CreateSeries(pb::CreateSeries {
             terms: Some(series_terms(eur, "EUR", 100, floating, at_par)),
         }),
     );
-    book.request("treasury", K::OpenSeries(pb::OpenSeries { series_id: eur.into() }));
-    book.request("bank-a", subscription(eur, "a-1", CitizenAbroad, "DE", 4, "a-0003"));
+    book.request(
+        "treasury",
+        K::OpenSeries(pb::OpenSeries {
+            series_id: eur.into(),
+        }),
+    );
+    book.request(
+        "bank-a",
+        subscription(eur, "a-1", CitizenAbroad, "DE", 4, "a-0003"),
+    );
     book.request(
         "treasury",
         K::CancelSeries(pb::CancelSeries {
@@ -527,19 +573,42 @@ fn bond_life() -> Vec<(String, String)> {
     // 18: AZ-2029-USD closed early; 19-22: allotted pro rata, 13 units over a cap
     // of 9: 5, 5, 3 get 4, 3, 2 (the two remainders of 6/13 tie: the earlier wins).
     book.at("2027-01-15T12:00:00Z");
-    book.request("treasury", K::CloseSeries(pb::CloseSeries { series_id: usd.into() }));
-    book.request("treasury", K::AllotSeries(pb::AllotSeries { series_id: usd.into() }));
+    book.request(
+        "treasury",
+        K::CloseSeries(pb::CloseSeries {
+            series_id: usd.into(),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::AllotSeries(pb::AllotSeries {
+            series_id: usd.into(),
+        }),
+    );
     // 23-24: two settled; 25: after the deadline, the third released.
     book.at("2027-01-22T12:00:00Z");
-    book.request("bank-a", K::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: 8 }));
-    book.request("bank-b", K::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: 9 }));
+    book.request(
+        "bank-a",
+        K::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: 8 }),
+    );
+    book.request(
+        "bank-b",
+        K::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: 9 }),
+    );
     book.at("2027-01-26T12:00:00Z");
     book.request(
         "treasury",
-        K::ReleaseUnsettled(pb::ReleaseUnsettled { series_id: usd.into() }),
+        K::ReleaseUnsettled(pb::ReleaseUnsettled {
+            series_id: usd.into(),
+        }),
     );
     // 26-28: issued: two holdings, in (investor, bank) order.
-    book.request("treasury", K::IssueSeries(pb::IssueSeries { series_id: usd.into() }));
+    book.request(
+        "treasury",
+        K::IssueSeries(pb::IssueSeries {
+            series_id: usd.into(),
+        }),
+    );
     // 29: a fixing published.
     book.at("2027-08-02T12:00:00Z");
     book.request(
@@ -567,6 +636,15 @@ fn bond_life() -> Vec<(String, String)> {
     post(&mut book, "2029-01-31T12:00:00Z", "record/2");
     post(&mut book, "2029-02-01T12:00:00Z", "coupon/1");
     post(&mut book, "2029-02-01T12:00:00Z", "redemption");
+    // 43: bank-b revoked.
+    book.at("2029-02-02T09:00:00Z");
+    book.request(
+        "admin",
+        K::RevokeParticipant(pb::RevokeParticipant {
+            participant_id: "bank-b".into(),
+            reason: "programme ended".into(),
+        }),
+    );
     book.vectors()
 }
 
@@ -575,8 +653,9 @@ fn doc_blocks() -> BTreeMap<String, BTreeMap<String, String>> {
     let doc = std::fs::read_to_string(DOC).expect("read LEDGER_FORMAT.md");
     let mut blocks = BTreeMap::new();
     let mut rest = doc.as_str();
-    while let Some(at) = rest.find("<!-- vectors:begin ") {
-        let after = &rest[at + "<!-- vectors:begin ".len()..];
+    // A marker starts a line (the prose quotes the marker's form mid-line).
+    while let Some(at) = rest.find("\n<!-- vectors:begin ") {
+        let after = &rest[at + "\n<!-- vectors:begin ".len()..];
         let name = after
             .split_once(" -->")
             .expect("a vectors:begin marker ends with -->")
@@ -624,7 +703,12 @@ fn document_vectors_are_what_the_code_produces() {
                 .find(&b)
                 .unwrap_or_else(|| panic!("docs/LEDGER_FORMAT.md has no {b}"));
             let stop = doc.find(&e).unwrap() + e.len();
-            let new = format!("{}{}{}", &doc[..start], render(name, &generated), &doc[stop..]);
+            let new = format!(
+                "{}{}{}",
+                &doc[..start],
+                render(name, &generated),
+                &doc[stop..]
+            );
             std::fs::write(DOC, new).unwrap();
         }
         let blocks = doc_blocks();
@@ -638,14 +722,21 @@ fn document_vectors_are_what_the_code_produces() {
                 "vector {k} of block {name} in docs/LEDGER_FORMAT.md is stale (DBOND_WRITE_VECTORS=1 regenerates)"
             );
         }
-        assert_eq!(documented.len(), generated.len(), "block {name}: no other keys");
+        assert_eq!(
+            documented.len(),
+            generated.len(),
+            "block {name}: no other keys"
+        );
     }
     let named: Vec<&str> = BLOCKS.iter().map(|(n, _)| *n).collect();
     let blocks = doc_blocks();
     let in_doc: Vec<&str> = blocks.keys().map(String::as_str).collect();
     let mut sorted = named.clone();
     sorted.sort();
-    assert_eq!(in_doc, sorted, "every block has a generator and every generator a block");
+    assert_eq!(
+        in_doc, sorted,
+        "every block has a generator and every generator a block"
+    );
 }
 
 /// The entries of a ledger block, in order.
@@ -706,7 +797,9 @@ fn every_ledger_block_verifies_and_every_kind_has_a_vector() {
                 seen_commands.insert(commands[&kind_number(&command)].clone());
             }
         }
-        let verified = verifier.finish().unwrap_or_else(|e| panic!("block {name}: {e}"));
+        let verified = verifier
+            .finish()
+            .unwrap_or_else(|e| panic!("block {name}: {e}"));
         let note = block
             .iter()
             .find(|(k, _)| k.starts_with("checkpoint_"))
@@ -717,15 +810,24 @@ fn every_ledger_block_verifies_and_every_kind_has_a_vector() {
             .unwrap_or_else(|e| panic!("block {name}: {e}"));
         assert_eq!(cp.size, entries.len() as u64, "block {name}");
     }
-    let missing: Vec<&String> = events.values().filter(|k| !seen_events.contains(*k)).collect();
-    assert!(missing.is_empty(), "event kinds without a vector: {missing:?}");
+    let missing: Vec<&String> = events
+        .values()
+        .filter(|k| !seen_events.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "event kinds without a vector: {missing:?}"
+    );
     let writes: Vec<&str> = dbond::service::rpc::WRITES
         .iter()
         .map(|(rpc, _)| *rpc)
         .chain(["Genesis"])
         .filter(|rpc| !seen_commands.contains(*rpc))
         .collect();
-    assert!(writes.is_empty(), "write commands without a vector: {writes:?}");
+    assert!(
+        writes.is_empty(),
+        "write commands without a vector: {writes:?}"
+    );
 }
 
 fn hashes(list: &str) -> Vec<[u8; 32]> {
@@ -736,7 +838,9 @@ fn hashes(list: &str) -> Vec<[u8; 32]> {
 
 #[test]
 fn document_vectors_verify_and_their_tampered_twins_do_not() {
-    let v = doc_blocks().remove("participants").expect("block participants");
+    let v = doc_blocks()
+        .remove("participants")
+        .expect("block participants");
     let entries: Vec<Vec<u8>> = block_entries(&v);
     assert_eq!(entries.len(), 3);
     let note = v["checkpoint_3"].replace("\\n", "\n");
@@ -812,7 +916,11 @@ fn document_vectors_verify_and_their_tampered_twins_do_not() {
         use rayon::prelude::*;
         let accepted: Vec<(usize, u8)> = (0..bytes.len())
             .into_par_iter()
-            .flat_map_iter(|pos| (0..8).map(move |bit| (pos, 1u8 << bit)).chain([(pos, 0xff)]))
+            .flat_map_iter(|pos| {
+                (0..8)
+                    .map(move |bit| (pos, 1u8 << bit))
+                    .chain([(pos, 0xff)])
+            })
             .filter(|&(pos, mask)| {
                 let mut t = bytes.clone();
                 t[pos] ^= mask;

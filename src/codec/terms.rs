@@ -419,3 +419,22 @@ pub(super) fn defined_from_pb(
             .collect::<Result<_, _>>()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `BookBucket.key` for a category (services.proto) is the proto enum's
+    /// name without its `DIASPORA_CATEGORY_` prefix, in lower case.
+    #[test]
+    fn category_keys_are_the_proto_enum_names() {
+        for c in DiasporaCategory::ALL {
+            let name = category_to_pb(c).as_str_name();
+            let key = name
+                .strip_prefix("DIASPORA_CATEGORY_")
+                .unwrap()
+                .to_ascii_lowercase();
+            assert_eq!(c.as_str(), key);
+        }
+    }
+}
