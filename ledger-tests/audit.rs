@@ -73,18 +73,22 @@ async fn every_byte_of_an_export_is_checked() {
         bytes.len()
     );
 
-    // Flip one bit of every byte in turn: each copy must be refused.
-    let accepted: Vec<usize> = (0..bytes.len())
+    // Change every byte in turn, the checkpoint note's included, three ways: its
+    // lowest bit, one bit that moves along with the offset (so every bit
+    // position is flipped somewhere in each part of the file), and all eight
+    // bits. Each copy must be refused.
+    let accepted: Vec<(usize, u8)> = (0..bytes.len())
         .into_par_iter()
-        .filter(|&i| {
+        .flat_map_iter(|i| [(i, 0x01), (i, 1u8 << (i % 8)), (i, 0xff)])
+        .filter(|&(i, mask)| {
             let mut bad = bytes.clone();
-            bad[i] ^= 0x01;
+            bad[i] ^= mask;
             verify_export(&bad[..], &[], |_, _| {}).is_ok()
         })
         .collect();
     assert!(
         accepted.is_empty(),
-        "flipped bytes at offsets {accepted:?} went unnoticed"
+        "changed bytes (offset, xor mask) {accepted:?} went unnoticed"
     );
     // Cut short anywhere, or with a byte too many: refused.
     for cut in [

@@ -517,7 +517,7 @@ fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
 /// tampering and not for the role.
 fn signer(rpc: &str) -> Who {
     match wire::service_of(rpc) {
-        "ParticipantService" => Who::Admin,
+        "ParticipantService" | "ClockService" => Who::Admin,
         "TreasuryService" => Who::Treasury,
         "BankService" => Who::BankA,
         _ if rpc == "PostAccrualEvent" => Who::Engine,
@@ -537,6 +537,10 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
             display_name: id("again"),
         }),
         "SubmitBatch" => K::SubmitBatch(pb::SubmitBatch { request_count: 0 }),
+        // The fixture runs on the system clock: refused, nothing moves.
+        "AdvanceClock" => K::AdvanceClock(pb::AdvanceClock {
+            to: ts(Utc::now() + Duration::days(30)),
+        }),
         "RotateKey" => K::RotateKey(pb::RotateKey {
             participant_id: id("nobody"),
             new_public_key: new_key().verifying_key().to_bytes().to_vec(),
@@ -825,6 +829,14 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Admin, r, "empty key", rotate("bank-a", vec![]), IA, &["new_public_key"]).field("new_public_key"),
         as_(Admin, r, "key already registered", rotate("bank-a", fx.bank_b.verifying_key().to_bytes().to_vec()), AE, &["already registered"]),
         as_(BankA, r, "another participant's key", rotate("bank-b", fresh()), PD, &["only the admin or bank-b itself"]),
+    ]);
+    // The rehearsal clock: a production server refuses it whatever it says.
+    let advance = |to| K::AdvanceClock(pb::AdvanceClock { to });
+    let r = "AdvanceClock";
+    out.extend([
+        as_(Admin, r, "on a production server", advance(ts(Utc::now() + Duration::days(1))), FP, &["system clock", "--clock simulated"]),
+        as_(Admin, r, "back in time, on a production server", advance(ts(Utc::now() - Duration::days(1))), FP, &["system clock"]),
+        as_(Admin, r, "no time, on a production server", advance(None), FP, &["system clock"]),
     ]);
     let revoke = |id: &str, reason: &str| {
         K::RevokeParticipant(pb::RevokeParticipant {

@@ -11,6 +11,7 @@ mod authz;
 mod bondmath;
 mod cli;
 mod console;
+mod contract;
 mod coupons;
 mod crash;
 mod demo;

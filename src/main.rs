@@ -29,6 +29,9 @@ enum Command {
     /// Register, rotate, revoke and list participants.
     #[command(subcommand)]
     Participant(cli::participant::ParticipantCommand),
+    /// A rehearsal server's simulated clock: move it forward (admin).
+    #[command(subcommand)]
+    Clock(cli::clock::ClockCommand),
     /// Series: create from a terms file, open, close, allot, issue, cancel, show, list.
     #[command(subcommand)]
     Series(cli::bonds::SeriesCommand),
@@ -92,8 +95,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Serve(args) = &cli.command {
         return finish(args.resolve().and_then(|config| {
+            let clock = args.serve_clock()?;
             init_logging(&config.log);
-            runtime().and_then(|rt| rt.block_on(cli::serve::run(&config)))
+            runtime().and_then(|rt| rt.block_on(cli::serve::run(&config, clock)))
         }));
     }
     init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| "warn".into()));
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))
         }
+        Command::Clock(command) => runtime().and_then(|rt| rt.block_on(cli::clock::run(&command))),
         Command::Series(c) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_series(&c))),
         Command::Subscribe(a) => {
             runtime().and_then(|rt| rt.block_on(cli::bonds::run_subscribe(&a)))

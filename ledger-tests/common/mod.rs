@@ -99,13 +99,18 @@ impl Server {
 
     /// A server on an existing data folder (which the caller keeps).
     pub fn start_on(data: &Path) -> Server {
-        let (child, addr, banner) = spawn_full(data, &[]);
+        Server::start_on_with(data, &[])
+    }
+
+    /// A server on an existing data folder, with extra `dbond serve` arguments.
+    pub fn start_on_with(data: &Path, extra: &[&str]) -> Server {
+        let (child, addr, banner) = spawn_full(data, extra);
         Server {
             child: Some(child),
             addr,
             data: data.to_path_buf(),
             banner,
-            extra: Vec::new(),
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             _dir: None,
         }
     }

@@ -10,7 +10,6 @@ use crate::limits;
 use crate::proto as pb;
 use crate::registry::{self, Changes, Decision, EntryMeta, Event, LedgerIdentity, State};
 use ed25519_dalek::VerifyingKey;
-use prost::Message;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
@@ -208,7 +207,7 @@ impl Verifier {
         let meta = EntryMeta { index, recorded_at };
 
         if index == 0 {
-            self.check_genesis(&opened, &event)?;
+            self.check_genesis(&opened, &event, recorded_at)?;
         }
         let ledger_key = self
             .ledger_key
@@ -286,6 +285,7 @@ impl Verifier {
         &mut self,
         opened: &entry::Opened,
         event: &Event,
+        recorded_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), VerifyFailure> {
         let Event::Genesis(g) = event else {
             return Err(fail(
@@ -305,8 +305,11 @@ impl Verifier {
         if actor.key_id != KeyId::of(&admin_key).as_str() {
             return Err(fail(0, "genesis is not signed by the admin key it names"));
         }
-        let payload = pb::RequestPayload::decode(actor.request.as_slice())
-            .map_err(|e| fail(0, format!("genesis request: {e}")))?;
+        // Genesis is a request like any other: its bytes all read, issued inside
+        // the window around its recorded time, with a nonce of the usual length.
+        let payload = open_request(0, recorded_at, &actor.request)?;
+        self.nonces
+            .insert((KeyId::of(&admin_key), payload.nonce.clone()));
         let Some(pb::command::Kind::Genesis(c)) = payload.command.and_then(|c| c.kind) else {
             return Err(fail(0, "genesis request does not carry a Genesis command"));
         };
@@ -315,6 +318,7 @@ impl Verifier {
             || c.ledger_public_key != g.ledger_public_key.0
             || c.admin_public_key != g.admin_public_key.0
             || c.admin_participant_id != g.admin_participant_id.as_str()
+            || c.simulated_clock != g.simulated_clock
         {
             return Err(fail(
                 0,
@@ -371,8 +375,7 @@ impl Verifier {
             message: actor.request.clone(),
             signature: actor.signature.clone(),
         });
-        let payload = pb::RequestPayload::decode(actor.request.as_slice())
-            .map_err(|e| fail(index, format!("request payload: {e}")))?;
+        let payload = open_request(index, recorded_at, &actor.request)?;
         let identity: &LedgerIdentity = self
             .state
             .identity()
@@ -381,17 +384,6 @@ impl Verifier {
             return Err(fail(
                 index,
                 format!("request was signed for ledger {:?}", payload.ledger_origin),
-            ));
-        }
-        let issued_at = codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
-            .map_err(|e| fail(index, e.to_string()))?;
-        let age = (recorded_at - issued_at).num_seconds();
-        if age > limits::REQUEST_AGE_SECS_MAX || -age > limits::REQUEST_FUTURE_SKEW_SECS_MAX {
-            return Err(fail(
-                index,
-                format!(
-                    "request issued {age} s before it was recorded, outside the accepted window"
-                ),
             ));
         }
         if !self.nonces.insert((key_id, payload.nonce.clone())) {
@@ -511,6 +503,39 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// The request payload an actor carries at entry `index`, checked as the server
+/// checks it: every byte read (`entry::decode_exact`), an issue time inside the
+/// window around `recorded_at` (to the nanosecond), and a nonce of
+/// `NONCE_BYTES_MIN` to `NONCE_BYTES_MAX` bytes.
+fn open_request(
+    index: u64,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    bytes: &[u8],
+) -> Result<pb::RequestPayload, VerifyFailure> {
+    let payload: pb::RequestPayload =
+        entry::decode_exact("request payload", bytes).map_err(|e| fail(index, e.to_string()))?;
+    let issued_at = codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
+        .map_err(|e| fail(index, e.to_string()))?;
+    crate::ledger::payload::check_window(issued_at, recorded_at).map_err(|e| {
+        fail(
+            index,
+            format!("request {e}: outside the accepted window at its recorded time"),
+        )
+    })?;
+    let nonce = payload.nonce.len();
+    if !(limits::NONCE_BYTES_MIN..=limits::NONCE_BYTES_MAX).contains(&nonce) {
+        return Err(fail(
+            index,
+            format!(
+                "request nonce is {nonce} bytes; a nonce is {} to {} bytes",
+                limits::NONCE_BYTES_MIN,
+                limits::NONCE_BYTES_MAX
+            ),
+        ));
+    }
+    Ok(payload)
 }
 
 /// A batch of signature checks running on the thread pool. Shared by clones of a

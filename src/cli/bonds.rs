@@ -43,6 +43,15 @@ pub struct TermsFile {
     pub retail_priority_units: Option<String>,
     pub eligibility: EligibilityFile,
     pub pricing: PricingFile,
+    /// backward (default) or forward.
+    #[serde(default)]
+    pub date_generation: Option<String>,
+    /// unadjusted (default) or adjusted.
+    #[serde(default)]
+    pub accrual_dates: Option<String>,
+    /// Business days from an accrual end to its payment (default 0).
+    #[serde(default)]
+    pub payment_lag_days: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,6 +233,9 @@ impl TermsFile {
                 kind: Some(pricing),
             }),
             settlement_deadline: ts(self.settlement_deadline),
+            date_generation: self.date_generation.clone().unwrap_or_default(),
+            accrual_dates: self.accrual_dates.clone().unwrap_or_default(),
+            payment_lag_days: self.payment_lag_days,
         })
     }
 }

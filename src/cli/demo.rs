@@ -3,12 +3,14 @@
 //! engine registered; a USD and a EUR series priced with a patriotic discount; a
 //! hundred subscriptions from several countries; an oversubscribed book allotted;
 //! settlement; issue; the engine run to maturity with every coupon paid; and a
-//! final verification. The server's clock is simulated so years pass in seconds;
-//! everything else is the production path.
+//! final verification. The server runs the rehearsal clock (a simulated clock the
+//! admin moves forward with `ClockService.AdvanceClock`, as `dbond serve --clock
+//! simulated` does), so years pass in seconds and the ledger's genesis says it is
+//! a rehearsal; everything else is the production path.
 
 use super::say;
 use crate::client::{Client, SeriesAction};
-use crate::clock::ManualClock;
+use crate::clock::SimulatedClock;
 use crate::ledger::keys;
 use crate::proto as pb;
 use crate::registry::ParticipantId;
@@ -121,6 +123,9 @@ fn terms(
             })),
         }),
         settlement_deadline: ts(start + Duration::days(18)),
+        date_generation: String::new(),
+        accrual_dates: String::new(),
+        payment_lag_days: 0,
     }
 }
 
@@ -154,7 +159,6 @@ struct Demo<'a> {
     data: PathBuf,
     store: PathBuf,
     start: DateTime<Utc>,
-    clock: Arc<ManualClock>,
     ledger: Ledger,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -194,7 +198,7 @@ impl<'a> Demo<'a> {
             .with_ymd_and_hms(now.year(), now.month(), now.day(), 9, 0, 0)
             .single()
             .unwrap_or(now);
-        let clock = Arc::new(ManualClock::new(start));
+        let clock = Arc::new(SimulatedClock::new(start));
         step(
             1,
             &format!(
@@ -230,7 +234,9 @@ impl<'a> Demo<'a> {
                 let _ = stopped.await;
             },
         ));
-        say!("     gRPC server listening on {addr} (simulated clock starting {start})")?;
+        say!(
+            "     gRPC server listening on {addr}: a rehearsal ledger, its simulated clock starting {start}"
+        )?;
         let admin = Client::connect(&addr, admin_key)
             .await?
             .with_clock(clock.clone());
@@ -239,7 +245,6 @@ impl<'a> Demo<'a> {
             data,
             store,
             start,
-            clock,
             ledger,
             stop,
             server,
@@ -362,7 +367,7 @@ impl<'a> Demo<'a> {
                 COUNTRIES.len()
             ),
         )?;
-        self.clock.set(self.start + Duration::days(2));
+        self.advance_clock(self.start + Duration::days(2)).await?;
         for i in 0..count {
             let (id, _) = &series[i % 2];
             let units = 20 + (i as u64 * 53) % 220;
@@ -399,7 +404,7 @@ impl<'a> Demo<'a> {
             5,
             "the window closes; the oversubscribed books are allotted pro rata in whole units",
         )?;
-        self.clock.set(self.start + Duration::days(15));
+        self.advance_clock(self.start + Duration::days(15)).await?;
         for (id, _) in series {
             cast.treasury
                 .series_action(SeriesAction::Close, id)
@@ -428,7 +433,7 @@ impl<'a> Demo<'a> {
             6,
             "the banks confirm settlement of every allotment; the treasury issues both series",
         )?;
-        self.clock.set(self.start + Duration::days(17));
+        self.advance_clock(self.start + Duration::days(17)).await?;
         for bank in &cast.banks {
             for s in bank.all_subscriptions("").await.map_err(status)? {
                 if s.status == pb::SubscriptionStatus::Allotted as i32 && s.allotted_units != "0" {
@@ -488,7 +493,7 @@ impl<'a> Demo<'a> {
                 .with_ymd_and_hms(year, 1, 31, 9, 0, 0)
                 .single()
                 .unwrap_or(self.start);
-            self.clock.set(at);
+            self.advance_clock(at).await?;
             let (posted, _, waiting) = cast
                 .engine
                 .accrue(&at.date_naive().to_string(), |_, _| {})
@@ -571,6 +576,12 @@ impl<'a> Demo<'a> {
             let _ = std::fs::remove_dir_all(&self.data);
         }
         Ok(self.summary)
+    }
+
+    /// Moves the rehearsal clock forward as its admin does, through the server.
+    async fn advance_clock(&self, to: DateTime<Utc>) -> anyhow::Result<()> {
+        self.admin.advance_clock(to).await.map_err(status)?;
+        Ok(())
     }
 
     /// A bank's receipt for one investor's first coupon, checked offline against

@@ -167,6 +167,9 @@ pub fn series_terms(id: &str) -> pb::SeriesTerms {
             })),
         }),
         settlement_deadline: ts(now + chrono::Duration::days(8)),
+        date_generation: String::new(),
+        accrual_dates: String::new(),
+        payment_lag_days: 0,
     }
 }
 

@@ -2,7 +2,7 @@
 //! serve it over gRPC until SIGINT/SIGTERM.
 
 use super::say;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, SimulatedClock, SystemClock};
 use crate::config::{ConfigLayer, LimitsLayer, ServerConfig, TlsLayer};
 use crate::ledger::keys::{self, KeyId};
 use crate::registry::ParticipantId;
@@ -65,9 +65,52 @@ pub struct ServeArgs {
     /// Log filter (tracing), e.g. info or dbond=debug. [default: info]
     #[arg(long, env = "DBOND_LOG")]
     pub log: Option<String>,
+    /// The server's clock: `system` (a production ledger) or `simulated` (a
+    /// rehearsal ledger: its genesis says so, and its admin moves the clock
+    /// forward with ClockService.AdvanceClock or `dbond clock advance`). A ledger
+    /// is served on the clock it was created with.
+    #[arg(long, value_enum, default_value_t = ClockKind::System, env = "DBOND_CLOCK")]
+    pub clock: ClockKind,
+    /// With --clock simulated: the time a new rehearsal ledger starts at, RFC 3339
+    /// (e.g. 2027-01-01T00:00:00Z). An existing one resumes at its last recorded
+    /// time, or at this time if it is later. [default: now]
+    #[arg(long, env = "DBOND_CLOCK_START")]
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Which clock `dbond serve` runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClockKind {
+    /// The machine's clock: a production ledger.
+    #[default]
+    System,
+    /// A rehearsal clock that starts at --start and that the admin moves forward.
+    Simulated,
+}
+
+/// The clock a server was asked to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeClock {
+    System,
+    Simulated {
+        start: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl ServeArgs {
+    /// The clock the flags ask for; --start only goes with --clock simulated.
+    pub fn serve_clock(&self) -> anyhow::Result<ServeClock> {
+        match (self.clock, self.start) {
+            (ClockKind::System, None) => Ok(ServeClock::System),
+            (ClockKind::System, Some(_)) => {
+                anyhow::bail!("--start sets a simulated clock's time: give --clock simulated too")
+            }
+            (ClockKind::Simulated, start) => Ok(ServeClock::Simulated {
+                start: start.unwrap_or_else(chrono::Utc::now),
+            }),
+        }
+    }
+
     /// The checked configuration: flags and environment over the file over defaults.
     pub fn resolve(&self) -> anyhow::Result<ServerConfig> {
         let flags = ConfigLayer {
@@ -195,8 +238,37 @@ pub fn open_or_create(
     }
 }
 
-pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+/// Refuses to serve a ledger on another clock than the one its genesis names (a
+/// production ledger on a clock its admin could move, or a rehearsal ledger on
+/// the system clock), and resumes a rehearsal clock no earlier than the ledger's
+/// last recorded time.
+pub fn check_clock(ledger: &Ledger, clock: &dyn Clock) -> anyhow::Result<()> {
+    match (ledger.identity().simulated_clock, clock.simulated()) {
+        (false, None) => Ok(()),
+        (true, None) => anyhow::bail!(
+            "ledger {:?} is a rehearsal ledger (its genesis says its clock is simulated): serve it with --clock simulated",
+            ledger.identity().origin
+        ),
+        (false, Some(_)) => anyhow::bail!(
+            "ledger {:?} is a production ledger: it is served on the system clock only (a simulated clock would let its admin move its time)",
+            ledger.identity().origin
+        ),
+        (true, Some(simulated)) => {
+            if let Some(last) = ledger.read(|p| p.state.last_recorded_at()) {
+                if last > simulated.now() {
+                    simulated.advance_to(last)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn run(config: &ServerConfig, serve_clock: ServeClock) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = match serve_clock {
+        ServeClock::System => Arc::new(SystemClock),
+        ServeClock::Simulated { start } => Arc::new(SimulatedClock::new(start)),
+    };
     let data = config.data.clone();
     let origin = config.origin.clone();
     let clock_open = clock.clone();
@@ -210,6 +282,13 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
         open_or_create(&data, origin.as_deref(), clock_open, options)
     })
     .await??;
+    check_clock(&ledger, clock.as_ref())?;
+    if let Some(simulated) = clock.simulated() {
+        eprintln!(
+            "REHEARSAL: simulated clock at {}; the admin moves it forward with `dbond clock advance`",
+            simulated.now()
+        );
+    }
     let tls = match &config.tls {
         Some(files) => Some(service::tls_config(&files.read()?)),
         None => None,

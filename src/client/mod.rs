@@ -93,7 +93,9 @@ impl Client {
         Client::connect_with(url, key, None).await
     }
 
-    /// Connects (over TLS when `tls` is given) and learns the ledger's origin.
+    /// Connects (over TLS when `tls` is given) and learns the ledger's origin. On
+    /// a rehearsal ledger the client signs with the server's simulated time: it
+    /// keeps a copy of that clock, started at the time the server gave.
     pub async fn connect_with(
         url: &str,
         key: SigningKey,
@@ -101,7 +103,16 @@ impl Client {
     ) -> anyhow::Result<Client> {
         let channel = channel_with(url, tls).await?;
         let info = ledger_info(&channel).await?;
-        Ok(Client::with_channel(channel, key, info.origin))
+        let simulated = info.simulated_clock;
+        let server_now = info.now;
+        let client = Client::with_channel(channel, key, info.origin);
+        Ok(match (simulated, server_now) {
+            (true, Some(now)) => {
+                let now = crate::codec::timestamp_from_pb("now", Some(&now))?;
+                client.with_clock(std::sync::Arc::new(crate::clock::SimulatedClock::new(now)))
+            }
+            _ => client,
+        })
     }
 
     pub fn with_channel(channel: Channel, key: SigningKey, origin: String) -> Client {
@@ -125,6 +136,12 @@ impl Client {
     pub fn as_key(&self, key: SigningKey) -> Client {
         Client::with_channel(self.channel.clone(), key, self.origin.clone())
             .with_clock(self.clock.clone())
+    }
+
+    /// Where this client's request times come from: the server's simulated time
+    /// on a rehearsal ledger, the system clock otherwise.
+    pub fn clock(&self) -> &dyn crate::clock::Clock {
+        self.clock.as_ref()
     }
 
     pub fn key_id(&self) -> &KeyId {

@@ -85,6 +85,7 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
             admin_participant_id: g.admin_participant_id.to_string(),
             admin_public_key: g.admin_public_key.0.to_vec(),
             admin_key_id: g.admin_key_id.to_string(),
+            simulated_clock: g.simulated_clock,
         }),
         Event::ParticipantRegistered(e) => Kind::ParticipantRegistered(pb::ParticipantRegistered {
             participant_id: e.participant_id.to_string(),
@@ -130,6 +131,7 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
             )?,
             admin_public_key: public_key_from_pb("admin_public_key", &g.admin_public_key)?,
             admin_key_id: key_id_from_pb("admin_key_id", &g.admin_key_id)?,
+            simulated_clock: g.simulated_clock,
         }),
         Kind::ParticipantRegistered(e) => {
             Event::ParticipantRegistered(registry::ParticipantRegistered {
@@ -202,6 +204,7 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::GetDebtService(_) => "GetDebtService",
         Kind::ListFixings(_) => "ListFixings",
         Kind::SubmitBatch(_) => "SubmitBatch",
+        Kind::AdvanceClock(_) => "AdvanceClock",
     }
 }
 

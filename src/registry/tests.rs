@@ -75,6 +75,7 @@ impl World {
             admin_participant_id: w.admin.participant_id.clone(),
             admin_public_key: admin_pk,
             admin_key_id: admin_kid,
+            simulated_clock: false,
         })]);
         for (who, seed) in [
             (w.treasury.clone(), 3),
@@ -225,6 +226,9 @@ fn terms() -> SeriesTerms {
         },
         pricing: PricingSpec::IssuePrice(dec("99.5")),
         settlement_deadline: at(2027, 1, 13),
+        date_generation: crate::calendar::DateGeneration::Backward,
+        accrual_dates: crate::calendar::AccrualDates::Unadjusted,
+        payment_lag_days: 0,
     }
 }
 

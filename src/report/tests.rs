@@ -62,6 +62,9 @@ fn terms(coupon: CouponSpec, pricing: PricingSpec) -> SeriesTerms {
         },
         pricing,
         settlement_deadline: at(2 * 86_400),
+        date_generation: crate::calendar::DateGeneration::Backward,
+        accrual_dates: crate::calendar::AccrualDates::Unadjusted,
+        payment_lag_days: 0,
     }
 }
 

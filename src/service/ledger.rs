@@ -32,6 +32,8 @@ impl pb::ledger_service_server::LedgerService for Services {
             format_version: identity.format_version,
             tree_size: self.ledger.size(),
             checkpoint_key_name: crate::store::checkpoint_key_name(identity).to_string(),
+            simulated_clock: identity.simulated_clock,
+            now: Some(crate::codec::timestamp_to_pb(self.clock.now())),
         }))
     }
 

@@ -5,6 +5,7 @@
 pub mod auth;
 mod batch;
 mod bonds;
+mod clock;
 pub mod coupons;
 pub mod error;
 mod ledger;
@@ -130,6 +131,9 @@ pub async fn serve_with(
     health_reporter
         .set_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
         .await;
+    health_reporter
+        .set_serving::<pb::clock_service_server::ClockServiceServer<Services>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -193,6 +197,9 @@ pub async fn serve_with(
             pb::engine_service_server::EngineServiceServer::new(services.clone())
         ))
         .add_service(limited!(pb::batch_service_server::BatchServiceServer::new(
+            services.clone()
+        )))
+        .add_service(limited!(pb::clock_service_server::ClockServiceServer::new(
             services.clone()
         )))
         .serve_with_incoming_shutdown(incoming, shutdown);

@@ -165,6 +165,7 @@ rpc_commands! {
         GetDebtService => "GetDebtService", OVERSEERS;
         ListFixings => "ListFixings", EVERYONE;
         SubmitBatch => "SubmitBatch", EVERYONE;
+        AdvanceClock => "AdvanceClock", &[Role::Admin];
     }
     writes {
         RegisterParticipant,
@@ -233,6 +234,7 @@ mod tests {
             Kind::GetDebtService(Default::default()),
             Kind::ListFixings(Default::default()),
             Kind::SubmitBatch(Default::default()),
+            Kind::AdvanceClock(Default::default()),
         ]
     }
 

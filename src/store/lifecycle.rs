@@ -74,7 +74,8 @@ impl Ledger {
     }
 
     /// Creates a new ledger on `engine`, which must hold nothing, and starts its
-    /// writer.
+    /// writer. A rehearsal clock (`Clock::simulated`) makes a rehearsal ledger:
+    /// its genesis says its clock is simulated.
     pub fn create_on(
         engine: Arc<dyn Engine>,
         ledger_key: &SigningKey,
@@ -82,7 +83,8 @@ impl Ledger {
         clock: Arc<dyn Clock>,
         options: StoreOptions,
     ) -> Result<Ledger, StoreError> {
-        write_genesis(&*engine, ledger_key, genesis, clock.now())?;
+        let simulated = clock.simulated().is_some();
+        write_genesis(&*engine, ledger_key, genesis, simulated, clock.now())?;
         Ledger::open_on(engine, ledger_key.clone(), clock, options)
     }
 
@@ -164,6 +166,7 @@ fn write_genesis(
     engine: &dyn Engine,
     ledger_key: &SigningKey,
     genesis: Genesis<'_>,
+    simulated_clock: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     if !engine.is_empty()? {
@@ -182,6 +185,7 @@ fn write_genesis(
         &ledger_key.verifying_key(),
         genesis.admin_participant_id.as_str(),
         genesis.admin_key,
+        simulated_clock,
         recorded_at,
     );
     let admin_public = genesis.admin_key.verifying_key();
@@ -192,6 +196,7 @@ fn write_genesis(
         admin_participant_id: genesis.admin_participant_id.clone(),
         admin_public_key: registry::PublicKey(admin_public.to_bytes()),
         admin_key_id: request.admin_key_id.clone(),
+        simulated_clock,
     });
     let sealed = entry::seal(
         0,

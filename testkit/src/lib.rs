@@ -136,6 +136,9 @@ impl Terms {
                 })),
             }),
             settlement_deadline: ts(life.settlement_deadline),
+            date_generation: String::new(),
+            accrual_dates: String::new(),
+            payment_lag_days: 0,
         })
     }
 

@@ -134,6 +134,23 @@ pub struct SeriesTerms {
     pub eligibility: Eligibility,
     pub pricing: PricingSpec,
     pub settlement_deadline: DateTime<Utc>,
+    /// Backward (the default: any stub at the start) or forward.
+    #[serde(default = "backward")]
+    pub date_generation: DateGeneration,
+    /// Unadjusted (the default: periods on the nominal dates) or adjusted.
+    #[serde(default = "unadjusted")]
+    pub accrual_dates: AccrualDates,
+    /// Business days from an accrual end to its payment (default 0).
+    #[serde(default)]
+    pub payment_lag_days: u32,
+}
+
+fn backward() -> DateGeneration {
+    DateGeneration::Backward
+}
+
+fn unadjusted() -> AccrualDates {
+    AccrualDates::Unadjusted
 }
 
 /// The figures derived at creation.
@@ -177,9 +194,9 @@ pub fn bond_terms(t: &SeriesTerms, coupon: CouponType) -> Result<BondTerms, Regi
         business_day_convention: t.business_day_convention,
         calendar: t.calendar,
         end_of_month: t.end_of_month,
-        date_generation: DateGeneration::Backward,
-        accrual_dates: AccrualDates::Unadjusted,
-        payment_lag_days: 0,
+        date_generation: t.date_generation,
+        accrual_dates: t.accrual_dates,
+        payment_lag_days: t.payment_lag_days,
         record_date_lag_days: Some(t.record_date_lag_days),
     })
     .map_err(|e| invalid("terms", e.to_string()))

@@ -181,6 +181,15 @@ impl Sim<'_> {
             eligibility: eligibility(input),
             pricing,
             settlement_deadline: deadline,
+            date_generation: input.pick(&[
+                crate::calendar::DateGeneration::Backward,
+                crate::calendar::DateGeneration::Forward,
+            ]),
+            accrual_dates: input.pick(&[
+                crate::calendar::AccrualDates::Unadjusted,
+                crate::calendar::AccrualDates::Adjusted,
+            ]),
+            payment_lag_days: input.pick(&[0, 2]),
         }
     }
 

@@ -159,6 +159,7 @@ impl<'a> Sim<'a> {
             admin_participant_id: sim.admin.participant_id.clone(),
             admin_public_key: admin_key,
             admin_key_id,
+            simulated_clock: false,
         });
         sim.append(vec![genesis], "genesis")?;
         let mut others = vec![
