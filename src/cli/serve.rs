@@ -228,10 +228,11 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
         say!("metrics on http://{}/metrics", listener.local_addr()?)?;
+        let sized = ledger.clone();
         tokio::spawn(service::observe::serve_metrics(
             listener,
             metrics.clone(),
-            ledger.clone(),
+            Arc::new(move || sized.size()),
             stopped(stop_rx.clone()),
         ));
     }
@@ -261,6 +262,7 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
         limits: config.limits.clone(),
         tls,
         metrics: Some(metrics),
+        mirror_of: None,
     };
     service::serve_with(ledger.clone(), clock, listener, options, stopped(stop_rx)).await?;
     ledger.flush()?;

@@ -5,7 +5,7 @@
 //! understands; invalid fields carry a BadRequest detail naming the field.
 //! Messages are bounded (`limits::STATUS_MESSAGE_BYTES_MAX`) whatever they quote.
 
-use super::error::{AuthError, BatchError, ReadError};
+use super::error::{AuthError, BatchError, ReadError, ReadOnlyError};
 use crate::ledger::merkle::MerkleError;
 use crate::limits::{STATUS_MESSAGE_BYTES_MAX, STATUS_QUOTE_CHARS_MAX};
 use crate::pricing::PricingError;
@@ -176,6 +176,14 @@ pub fn batch(e: &BatchError) -> Status {
     plain(code, e)
 }
 
+/// A write sent to a mirror: the request is fine, the server is the wrong one.
+pub fn read_only(e: &ReadOnlyError) -> Status {
+    let code = match e {
+        ReadOnlyError::Mirror { .. } => Code::FailedPrecondition,
+    };
+    plain(code, e)
+}
+
 pub fn write(e: &WriteError) -> Status {
     match e {
         WriteError::Refused(r) => registry(r),
@@ -235,6 +243,7 @@ into_status! {
     AuthError => auth,
     ReadError => read,
     BatchError => batch,
+    ReadOnlyError => read_only,
     RegistryError => registry,
     WriteError => write,
     StoreError => store,
@@ -375,11 +384,18 @@ mod tests {
         walked
     }
 
+    fn expected_read_only(e: &ReadOnlyError) -> Code {
+        match e {
+            ReadOnlyError::Mirror { .. } => Code::FailedPrecondition,
+        }
+    }
+
     #[test]
     fn every_auth_read_and_batch_error_has_its_code() {
         assert_eq!(walk(expected_auth), 21);
         assert_eq!(walk(expected_read), 25);
         assert_eq!(walk(expected_batch), 3);
+        assert_eq!(walk(expected_read_only), 1);
         let st = auth(&AuthError::BadIssueTime {
             message: "issued_at: timestamp is required".into(),
         });
