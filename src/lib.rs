@@ -16,6 +16,7 @@ pub mod config;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;
+pub mod mirror;
 pub mod money;
 pub mod pricing;
 pub mod registry;
