@@ -26,6 +26,8 @@
 mod folder;
 mod follow;
 mod notes;
+#[cfg(test)]
+mod tests;
 
 pub use folder::Folder;
 pub use follow::{Backoff, FollowOptions, follow};
@@ -432,6 +434,8 @@ impl Mirror {
     /// stores them with its note.
     fn store_at(&mut self, held: Held, target: &Saved) -> Result<Held, MirrorError> {
         self.verifier.settle()?;
+        // A note read before genesis named the key is checked now, and pins it.
+        self.notes.confirm(target, &self.verifier)?;
         let size = self.verifier.size();
         let root = self.verifier.root();
         if size != target.checkpoint.size || root != target.checkpoint.root {
@@ -442,8 +446,6 @@ impl Mirror {
                 hex::encode(target.checkpoint.root)
             )));
         }
-        // A note read before genesis named the key is checked now, and pins it.
-        self.notes.confirm(target, &self.verifier)?;
         match held {
             Held::Copy {
                 ledger,
