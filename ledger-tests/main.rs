@@ -18,6 +18,7 @@ mod format_vectors;
 mod hostile;
 mod issuance;
 mod ledger_server;
+mod mirror;
 mod operations;
 mod pricing_service;
 mod python_client;

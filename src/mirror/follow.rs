@@ -105,7 +105,7 @@ pub async fn follow(
                         source_size = round.source_size,
                         lag_entries = round.source_size.saturating_sub(round.size),
                         lag_seconds = polled_at.elapsed().as_secs_f64(),
-                        "mirror in step with its source"
+                        "mirror following its source"
                     );
                     said_ready = true;
                     logged = Instant::now();
