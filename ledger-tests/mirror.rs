@@ -603,3 +603,37 @@ async fn a_backup_taken_under_load_verifies_and_serves() {
     assert!(participants.iter().any(|p| p.participant_id == "auditor"));
     common::verify_over_the_wire(&at_restored).await;
 }
+
+/// The matrix of docs/AUTHORIZATION.md through a mirror of the authorization
+/// suite's world, in this process (its clock is the world's): every read
+/// answers as on the server, a bank sees only its own records, and every write
+/// is refused naming the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_matrix_holds_through_a_mirror() {
+    use dbond::mirror::{Mirror, MirrorOptions};
+    let w = crate::authz::world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut mirror = Mirror::open(dir.path(), MirrorOptions::default()).unwrap();
+    let source = &w.by_role["auditor"];
+    mirror.catch_up(source, Instant::now()).await.unwrap();
+    let held = mirror.ledger().unwrap().clone();
+    assert_eq!(held.size(), w.server.ledger.size());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let clock: Arc<dyn dbond::clock::Clock> = w.server.clock.clone();
+    let options = dbond::service::ServeOptions {
+        mirror_of: Some(w.server.addr.clone()),
+        ..Default::default()
+    };
+    let serving = tokio::spawn(dbond::service::serve_with(
+        held, clock, listener, options, async {
+            let _ = stopped.await;
+        },
+    ));
+    let channel = dbond::client::channel(&addr).await.unwrap();
+    crate::authz::check_matrix(&w, crate::authz::Via::Mirror(&channel, &w.server.addr)).await;
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+    drop(mirror);
+}
