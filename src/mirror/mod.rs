@@ -313,7 +313,7 @@ impl Mirror {
             self.fill(source, checked, held_all_at).await?;
         }
         Ok(Round {
-            source_size: head.tree_size.max(self.source_size),
+            source_size: self.source_size,
             size: self.size(),
         })
     }
@@ -337,9 +337,7 @@ impl Mirror {
             }
             self.record_behind(held_all_at);
         }
-        let held = std::mem::replace(&mut self.held, Held::Nothing);
-        let outcome = blocking(|| self.store_at(held, &target));
-        self.held = outcome?;
+        blocking(|| self.store_at(&target))?;
         self.notes.stored(self.size())?;
         self.record_behind(held_all_at);
         Ok(())
@@ -432,7 +430,7 @@ impl Mirror {
 
     /// Checks that every entry pulled is verified and makes `target`'s root, then
     /// stores them with its note.
-    fn store_at(&mut self, held: Held, target: &Saved) -> Result<Held, MirrorError> {
+    fn store_at(&mut self, target: &Saved) -> Result<(), MirrorError> {
         self.verifier.settle()?;
         // A note read before genesis named the key is checked now, and pins it.
         self.notes.confirm(target, &self.verifier)?;
@@ -446,16 +444,17 @@ impl Mirror {
                 hex::encode(target.checkpoint.root)
             )));
         }
-        match held {
-            Held::Copy {
-                ledger,
-                mut follower,
-            } => {
+        match &mut self.held {
+            Held::Copy { follower, .. } => {
                 let changes = self.verifier.take_changes();
                 follower.commit(&target.note, self.verifier.state(), &changes)?;
-                Ok(Held::Copy { ledger, follower })
+                Ok(())
             }
-            Held::Seeding(seeder) => {
+            Held::Seeding(_) => {
+                let Held::Seeding(seeder) = std::mem::replace(&mut self.held, Held::Nothing)
+                else {
+                    return Err(local("the first copy vanished"));
+                };
                 let engine = seeder.finish(&target.note, self.verifier.state())?;
                 self.folder.unmark_seeding()?;
                 let (ledger, follower, _replayed) =
@@ -467,10 +466,11 @@ impl Mirror {
                     folder = %self.folder.root().display(),
                     "first copy written, replayed and cross-checked"
                 );
-                Ok(Held::Copy {
+                self.held = Held::Copy {
                     ledger,
                     follower: Box::new(follower),
-                })
+                };
+                Ok(())
             }
             Held::Nothing => Err(local("no entry was pulled for the first copy")),
         }
