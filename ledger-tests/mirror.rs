@@ -1,8 +1,8 @@
 //! Verified mirrors and online backups, with real processes on 127.0.0.1: a
 //! mirror follows a server under load, is killed with SIGKILL and restarted, and
-//! ends equal to it; it serves reads and proofs and refuses writes; a source that
-//! rolls back or forks stops it with the evidence kept; a backup taken under load
-//! verifies and serves.
+//! ends equal to it (and so does a mirror of that mirror); it serves reads and
+//! proofs and refuses writes; a source that rolls back or forks stops it with
+//! the evidence kept; a backup taken under load verifies and serves.
 
 use crate::common::{self, Server, new_key, wire};
 use dbond::audit::receipt::{ReceiptFile, verify_receipt};
@@ -246,8 +246,24 @@ async fn a_mirror_follows_a_server_under_load_through_a_sigkill_and_ends_equal()
         "the mirror's registry is the server's"
     );
 
+    // A mirror of the mirror ends equal too.
+    let second = dir.path().join("second");
+    let mut chained = MirrorProcess::start(mirror.addr(), &second, &key_file, true, &[]);
+    let at_chained = Client::connect(chained.addr(), key.clone()).await.unwrap();
+    until("the mirror's mirror holds the ledger", async || {
+        checkpoint(&at_chained).await.tree_size == head.tree_size
+    })
+    .await;
+    assert_eq!(checkpoint(&at_chained).await.checkpoint, head.checkpoint);
+    chained.stop();
+
     mirror.stop();
     let out = verify_data(&data);
+    assert!(
+        out.contains(&format!("verified {} entries", head.tree_size)),
+        "{out}"
+    );
+    let out = verify_data(&second);
     assert!(
         out.contains(&format!("verified {} entries", head.tree_size)),
         "{out}"
