@@ -26,6 +26,8 @@ enum Command {
     Mirror(cli::mirror::MirrorArgs),
     /// Write an online backup of a running ledger: a data folder as of its current signed checkpoint.
     Backup(cli::backup::BackupArgs),
+    /// Serve the live web console for one participant's key (loopback by default).
+    Console(cli::console::ConsoleArgs),
     /// Generate a participant key pair.
     Keygen(cli::keygen::KeygenArgs),
     /// Register, rotate, revoke and list participants.
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => runtime().and_then(|rt| rt.block_on(cli::demo::run(&a))),
         Command::Mirror(a) => runtime().and_then(|rt| rt.block_on(cli::mirror::run(&a))),
         Command::Backup(a) => runtime().and_then(|rt| rt.block_on(cli::backup::run(&a))),
+        Command::Console(a) => runtime().and_then(|rt| rt.block_on(cli::console::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))
