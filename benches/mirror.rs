@@ -138,7 +138,12 @@ fn cpu_secs(pid: u32) -> f64 {
     // 14th and 15th fields of the line, in clock ticks (100 a second on Linux).
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -339,9 +344,9 @@ async fn lag_at_rate(
         .map(|(acked, index)| {
             // Sizes only grow: the first poll that saw the entry.
             let at = polls.partition_point(|(_, size)| *size <= *index);
-            polls
-                .get(at)
-                .map_or(Duration::MAX, |(seen, _)| seen.saturating_duration_since(*acked))
+            polls.get(at).map_or(Duration::MAX, |(seen, _)| {
+                seen.saturating_duration_since(*acked)
+            })
         })
         .collect();
     delays.sort();
@@ -379,7 +384,12 @@ fn grow(server: &Process, admin_key: &Path, entries: u64, now: u64) {
     assert!(status.success(), "dbond load failed");
 }
 
-fn backup(server: &Process, key: &Path, out: &Path, from_size: Option<u64>) -> (Duration, u64, serde_json::Value) {
+fn backup(
+    server: &Process,
+    key: &Path,
+    out: &Path,
+    from_size: Option<u64>,
+) -> (Duration, u64, serde_json::Value) {
     let mut command = dbond();
     command
         .args(["backup", "--server", &server.url, "--json", "--key"])
@@ -390,7 +400,11 @@ fn backup(server: &Process, key: &Path, out: &Path, from_size: Option<u64>) -> (
         command.args(["--from-size", &n.to_string()]);
     }
     let (took, peak, text) = timed(command);
-    (took, peak, serde_json::from_str(text.trim()).expect("backup JSON"))
+    (
+        took,
+        peak,
+        serde_json::from_str(text.trim()).expect("backup JSON"),
+    )
 }
 
 fn main() {
@@ -478,8 +492,16 @@ fn main() {
         let channel = dbond::client::channel(&server.url).await.expect("channel");
         ledger_size(&channel).await
     });
-    eprintln!("backup: growing the ledger from {now} to {} entries", settings.backup_entries);
-    grow(&server, &data.join("admin.key"), settings.backup_entries, now);
+    eprintln!(
+        "backup: growing the ledger from {now} to {} entries",
+        settings.backup_entries
+    );
+    grow(
+        &server,
+        &data.join("admin.key"),
+        settings.backup_entries,
+        now,
+    );
     let out = dir.path().join("backup");
     let (full, full_peak, first) = backup(&server, &auditor_file, &out, None);
     let size = first["size"].as_u64().expect("size");
@@ -492,8 +514,18 @@ fn main() {
     println!("| backup | entries | added | wall time | entries/s | peak resident |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (what, took, peak, v) in [
-        ("`dbond backup` into an empty folder", full, full_peak, &first),
-        ("`dbond backup --from-size` after 10,000 more", more, more_peak, &second),
+        (
+            "`dbond backup` into an empty folder",
+            full,
+            full_peak,
+            &first,
+        ),
+        (
+            "`dbond backup --from-size` after 10,000 more",
+            more,
+            more_peak,
+            &second,
+        ),
     ] {
         let added = v["added"].as_u64().unwrap_or(0);
         println!(
@@ -511,5 +543,8 @@ fn main() {
     );
     println!();
     assert!(lag.acknowledged > 0 && lag.errors == 0, "the load failed");
-    assert!(lag.delays.iter().all(|d| *d != Duration::MAX), "an entry never reached the mirror");
+    assert!(
+        lag.delays.iter().all(|d| *d != Duration::MAX),
+        "an entry never reached the mirror"
+    );
 }

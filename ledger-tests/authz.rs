@@ -464,7 +464,8 @@ impl<'a> Via<'a> {
         rpc: &str,
         command: Option<K>,
     ) -> Result<Vec<Vec<u8>>, tonic::Status> {
-        self.send(client, rpc, command.map(|c| client.sign(c))).await
+        self.send(client, rpc, command.map(|c| client.sign(c)))
+            .await
     }
 
     async fn send(

@@ -145,7 +145,12 @@ async fn auditor(server: &Server, dir: &Path) -> (SigningKey, PathBuf) {
     server
         .admin()
         .await
-        .register("auditor", pb::Role::Auditor, &key.verifying_key(), "Auditor")
+        .register(
+            "auditor",
+            pb::Role::Auditor,
+            &key.verifying_key(),
+            "Auditor",
+        )
         .await
         .unwrap();
     let path = dir.join("auditor.key");
@@ -156,7 +161,13 @@ async fn auditor(server: &Server, dir: &Path) -> (SigningKey, PathBuf) {
 /// `dbond load` against `server`, in the background.
 fn load(server: &Server, count: u64) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dbond"))
-        .args(["load", "--server", &server.addr, "--count", &count.to_string()])
+        .args([
+            "load",
+            "--server",
+            &server.addr,
+            "--count",
+            &count.to_string(),
+        ])
         .args(["--concurrency", "32", "--banks", "4", "--series", "2"])
         .arg("--admin-key")
         .arg(server.data.join("admin.key"))
@@ -190,7 +201,9 @@ async fn checkpoint(client: &Client) -> pb::GetCheckpointResponse {
 
 /// The registry as `client`'s server reports it: participants, series and every
 /// series' subscriptions.
-async fn registry(client: &Client) -> (Vec<pb::Participant>, Vec<pb::Series>, Vec<pb::Subscription>) {
+async fn registry(
+    client: &Client,
+) -> (Vec<pb::Participant>, Vec<pb::Series>, Vec<pb::Subscription>) {
     let participants = RegistrySource::participants(client).await.unwrap();
     let series = RegistrySource::series(client).await.unwrap();
     let mut subscriptions = Vec::new();
@@ -239,7 +252,10 @@ async fn a_mirror_follows_a_server_under_load_through_a_sigkill_and_ends_equal()
     assert_eq!(copy.root_hash, head.root_hash);
     assert_eq!(copy.ledger_public_key, head.ledger_public_key);
     let (participants, series, subscriptions) = registry(&at_server).await;
-    assert!(subscriptions.len() > 300, "the load's subscriptions are there");
+    assert!(
+        subscriptions.len() > 300,
+        "the load's subscriptions are there"
+    );
     assert_eq!(
         registry(&at_mirror).await,
         (participants, series, subscriptions),
@@ -269,7 +285,10 @@ async fn a_mirror_follows_a_server_under_load_through_a_sigkill_and_ends_equal()
         "{out}"
     );
     assert_eq!(
-        keys::read_public_key(&data.join("ledger.pub")).unwrap().to_bytes().to_vec(),
+        keys::read_public_key(&data.join("ledger.pub"))
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
         head.ledger_public_key
     );
 }
@@ -379,7 +398,11 @@ async fn a_mirror_serves_reads_and_proofs_and_refuses_every_write() {
     );
     let file = ReceiptFile::from(&receipt.receipt.unwrap());
     let checked = verify_receipt(&file, Some(&ledger_key)).expect("the mirror's receipt verifies");
-    assert!(checked.description.contains("inv-a"), "{}", checked.description);
+    assert!(
+        checked.description.contains("inv-a"),
+        "{}",
+        checked.description
+    );
     let refused = wire::call(
         &channel,
         "GetSubscription",
@@ -400,7 +423,10 @@ async fn a_mirror_serves_reads_and_proofs_and_refuses_every_write() {
         .unwrap(),
     );
     assert_eq!(
-        own.subscriptions.iter().map(|s| s.subscription_id).collect::<Vec<_>>(),
+        own.subscriptions
+            .iter()
+            .map(|s| s.subscription_id)
+            .collect::<Vec<_>>(),
         [of_a]
     );
     let stream = wire::call(
@@ -413,7 +439,10 @@ async fn a_mirror_serves_reads_and_proofs_and_refuses_every_write() {
     assert_eq!(stream.code(), Code::PermissionDenied, "{stream:?}");
 
     // Proofs from the mirror's own tree, against the source's signed note.
-    let proof = at_mirror.consistency_proof(2, head.tree_size).await.unwrap();
+    let proof = at_mirror
+        .consistency_proof(2, head.tree_size)
+        .await
+        .unwrap();
     let hash = |h: &Vec<u8>| <[u8; 32]>::try_from(h.as_slice()).unwrap();
     dbond::ledger::merkle::verify_consistency(
         2,
@@ -431,7 +460,11 @@ async fn a_mirror_serves_reads_and_proofs_and_refuses_every_write() {
         if !(dbond::service::rpc::write_roles(rpc).is_some() || rpc == "SubmitBatch") {
             continue;
         }
-        for signed in [Some(any_write(&admin, rpc)), Some(any_write(bank_a, rpc)), None] {
+        for signed in [
+            Some(any_write(&admin, rpc)),
+            Some(any_write(bank_a, rpc)),
+            None,
+        ] {
             let status = wire::call(&channel, rpc, signed).await.unwrap_err();
             assert_eq!(status.code(), Code::FailedPrecondition, "{rpc}: {status:?}");
             assert!(
@@ -486,26 +519,48 @@ async fn a_source_that_rolls_back_or_forks_stops_the_mirror_with_the_evidence_ke
     server.stop();
     let checkpoints = data.join("checkpoints");
     let kept_note = checkpoints.join(format!("checkpoint-{:020}.txt", held.tree_size));
-    assert_eq!(std::fs::read_to_string(&kept_note).unwrap(), held.checkpoint);
+    assert_eq!(
+        std::fs::read_to_string(&kept_note).unwrap(),
+        held.checkpoint
+    );
 
     // The older copy serves a smaller size: a rollback.
     let restored = Server::start_on(&old);
     let mut mirror = MirrorProcess::start(&restored.addr, &data, &key_file, false, &[]);
     let (status, err) = mirror.wait();
     assert!(!status.success(), "the mirror went on: {err}");
-    assert!(err.contains("ROLLBACK") && err.contains("evidence kept"), "{err}");
+    assert!(
+        err.contains("ROLLBACK") && err.contains("evidence kept"),
+        "{err}"
+    );
     let evidence = files_starting(&checkpoints, "rollback-");
     assert_eq!(evidence.len(), 1, "{evidence:?}");
-    let rolled_back = restored.client(key.clone()).await.checkpoint().await.unwrap();
-    assert_eq!(std::fs::read_to_string(&evidence[0]).unwrap(), rolled_back.checkpoint);
-    assert_eq!(std::fs::read_to_string(&kept_note).unwrap(), held.checkpoint);
+    let rolled_back = restored
+        .client(key.clone())
+        .await
+        .checkpoint()
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&evidence[0]).unwrap(),
+        rolled_back.checkpoint
+    );
+    assert_eq!(
+        std::fs::read_to_string(&kept_note).unwrap(),
+        held.checkpoint
+    );
 
     // The older copy takes other writes up to the same size: a fork.
     let admin = restored.admin().await;
     for i in 0..4 {
         register(&admin, &format!("other-{i}")).await;
     }
-    let forked = restored.client(key.clone()).await.checkpoint().await.unwrap();
+    let forked = restored
+        .client(key.clone())
+        .await
+        .checkpoint()
+        .await
+        .unwrap();
     assert_eq!(forked.tree_size, held.tree_size);
     assert_ne!(forked.root_hash, held.root_hash);
     let mut mirror = MirrorProcess::start(&restored.addr, &data, &key_file, false, &[]);
@@ -525,7 +580,10 @@ async fn a_source_that_rolls_back_or_forks_stops_the_mirror_with_the_evidence_ke
 
     // What the mirror held is untouched, and verifies against the note it kept.
     let out = verify_data(&data);
-    assert!(out.contains(&format!("verified {} entries", held.tree_size)), "{out}");
+    assert!(
+        out.contains(&format!("verified {} entries", held.tree_size)),
+        "{out}"
+    );
     let (ok, out, err) = Server::dbond(&[
         "verify",
         "--data",
@@ -597,16 +655,25 @@ async fn a_backup_taken_under_load_verifies_and_serves() {
     assert!(size > 200, "{first}");
     // Continued while the load goes on; it must say what it continues.
     let (ok, _, err) = backup(&["--from-size", "1"]);
-    assert!(!ok && err.contains(&format!("holds a backup of {size} entries, not 1")), "{err}");
+    assert!(
+        !ok && err.contains(&format!("holds a backup of {size} entries, not 1")),
+        "{err}"
+    );
     let (ok, second, err) = backup(&["--from-size", &size.to_string()]);
     assert!(ok, "{err}");
     let second: serde_json::Value = serde_json::from_str(&second).unwrap();
     let size = second["size"].as_u64().unwrap();
-    assert_eq!(second["added"].as_u64().unwrap(), size - first["size"].as_u64().unwrap());
+    assert_eq!(
+        second["added"].as_u64().unwrap(),
+        size - first["size"].as_u64().unwrap()
+    );
     wait_for_load(running);
 
     let verified = verify_data(&out);
-    assert!(verified.contains(&format!("verified {size} entries")), "{verified}");
+    assert!(
+        verified.contains(&format!("verified {size} entries")),
+        "{verified}"
+    );
 
     // Restored: the ledger key put back, `dbond serve` opens it and serves it.
     std::fs::copy(server.data.join("ledger.key"), out.join("ledger.key")).unwrap();
@@ -614,7 +681,10 @@ async fn a_backup_taken_under_load_verifies_and_serves() {
     let at_restored = restored.client(key.clone()).await;
     let head = checkpoint(&at_restored).await;
     assert_eq!(head.tree_size, size);
-    assert_eq!(hex::encode(&head.root_hash), second["root"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(&head.root_hash),
+        second["root"].as_str().unwrap()
+    );
     let participants = at_restored.list_participants().await.unwrap();
     assert!(participants.iter().any(|p| p.participant_id == "auditor"));
     common::verify_over_the_wire(&at_restored).await;
@@ -643,7 +713,11 @@ async fn the_authorization_matrix_holds_through_a_mirror() {
         ..Default::default()
     };
     let serving = tokio::spawn(dbond::service::serve_with(
-        held, clock, listener, options, async {
+        held,
+        clock,
+        listener,
+        options,
+        async {
             let _ = stopped.await;
         },
     ));

@@ -278,7 +278,10 @@ mod tests {
         has("dbond_accrual_events_posted_total 3");
         has("# TYPE dbond_request_duration_seconds histogram");
         has("# TYPE dbond_requests_total counter");
-        assert!(!text.contains("dbond_mirror"), "a server has no mirror gauges");
+        assert!(
+            !text.contains("dbond_mirror"),
+            "a server has no mirror gauges"
+        );
     }
 
     #[test]
@@ -290,7 +293,10 @@ mod tests {
         m.record_mirror(40, 2, a_while_ago);
         let text = m.render(40);
         assert!(text.lines().any(|l| l == "dbond_mirror_size 40"), "{text}");
-        assert!(text.lines().any(|l| l == "dbond_mirror_lag_entries 2"), "{text}");
+        assert!(
+            text.lines().any(|l| l == "dbond_mirror_lag_entries 2"),
+            "{text}"
+        );
         let lag: f64 = text
             .lines()
             .find_map(|l| l.strip_prefix("dbond_mirror_lag_seconds "))

@@ -79,7 +79,9 @@ fn address(flag: &str, text: &str) -> anyhow::Result<SocketAddr> {
 }
 
 /// The ledger key given with `--ledger-key`, if any.
-pub(super) fn trusted_key(arg: Option<&str>) -> anyhow::Result<Option<ed25519_dalek::VerifyingKey>> {
+pub(super) fn trusted_key(
+    arg: Option<&str>,
+) -> anyhow::Result<Option<ed25519_dalek::VerifyingKey>> {
     arg.map(super::audit::parse_key_arg).transpose()
 }
 

@@ -275,11 +275,7 @@ impl Mirror {
     fn record(&self) {
         if let Some(metrics) = &self.options.metrics {
             let size = self.size();
-            metrics.record_mirror(
-                size,
-                self.source_size.saturating_sub(size),
-                Instant::now(),
-            );
+            metrics.record_mirror(size, self.source_size.saturating_sub(size), Instant::now());
         }
     }
 
@@ -303,10 +299,7 @@ impl Mirror {
             self.fill(source, target, held_all_at).await?;
         }
         let head = source.head().await.map_err(MirrorError::of_source)?;
-        let checked = self
-            .notes
-            .check(&head.checkpoint, source)
-            .await?;
+        let checked = self.notes.check(&head.checkpoint, source).await?;
         self.source_size = checked.checkpoint.size;
         self.record_behind(held_all_at);
         if checked.checkpoint.size > self.verifier.size() {
@@ -382,7 +375,10 @@ impl Mirror {
     }
 
     /// Verifies `chunk`'s entries in order and hands each to the store.
-    fn take(&mut self, chunk: &mut Vec<crate::audit::source::SourcedEntry>) -> Result<(), MirrorError> {
+    fn take(
+        &mut self,
+        chunk: &mut Vec<crate::audit::source::SourcedEntry>,
+    ) -> Result<(), MirrorError> {
         if chunk.is_empty() {
             return Ok(());
         }
@@ -451,8 +447,7 @@ impl Mirror {
                 Ok(())
             }
             Held::Seeding(_) => {
-                let Held::Seeding(seeder) = std::mem::replace(&mut self.held, Held::Nothing)
-                else {
+                let Held::Seeding(seeder) = std::mem::replace(&mut self.held, Held::Nothing) else {
                     return Err(local("the first copy vanished"));
                 };
                 let engine = seeder.finish(&target.note, self.verifier.state())?;

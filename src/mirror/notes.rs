@@ -143,14 +143,9 @@ impl Notes {
     /// it. Before any ledger is pinned (a first copy without a given key) the
     /// note is returned unchecked: [`Notes::confirm`] checks it once genesis has
     /// named the key.
-    pub async fn check(
-        &mut self,
-        note: &str,
-        source: &impl Source,
-    ) -> Result<Saved, MirrorError> {
-        let (unverified, _) = checkpoint::parse_unverified(note).map_err(|e| {
-            MirrorError::Unverified(format!("the source's checkpoint note: {e}"))
-        })?;
+    pub async fn check(&mut self, note: &str, source: &impl Source) -> Result<Saved, MirrorError> {
+        let (unverified, _) = checkpoint::parse_unverified(note)
+            .map_err(|e| MirrorError::Unverified(format!("the source's checkpoint note: {e}")))?;
         if self.key.is_none() {
             return Ok(Saved {
                 note: note.to_string(),
@@ -235,10 +230,10 @@ impl Notes {
 
     /// Keeps a note that signs a smaller size than one kept, as evidence.
     fn save_rollback(&self, note: &str, cp: &Checkpoint) -> Result<PathBuf, MirrorError> {
-        let path = self
-            .dir
-            .path()
-            .join(format!("rollback-{}-{}.txt", cp.size, hex::encode(cp.root)));
+        let path =
+            self.dir
+                .path()
+                .join(format!("rollback-{}-{}.txt", cp.size, hex::encode(cp.root)));
         std::fs::write(&path, note)
             .map_err(|e| local(format!("cannot write {}: {e}", path.display())))?;
         Ok(path)
@@ -248,11 +243,13 @@ impl Notes {
     /// given.
     pub fn check_genesis_key(&self, verifier: &Verifier) -> Result<(), MirrorError> {
         match (self.key, verifier.ledger_key()) {
-            (Some(pinned), Some(named)) if pinned != named => Err(MirrorError::Unverified(format!(
-                "genesis names ledger key {}, but this mirror follows key {}",
-                KeyId::of(&named),
-                KeyId::of(&pinned)
-            ))),
+            (Some(pinned), Some(named)) if pinned != named => {
+                Err(MirrorError::Unverified(format!(
+                    "genesis names ledger key {}, but this mirror follows key {}",
+                    KeyId::of(&named),
+                    KeyId::of(&pinned)
+                )))
+            }
             _ => Ok(()),
         }
     }

@@ -27,7 +27,11 @@ struct Source {
 
 impl Source {
     /// A new ledger of `ledger_key` and `admin`, its genesis recorded at `at`.
-    fn new(ledger_key: &SigningKey, admin: &SigningKey, at: chrono::DateTime<chrono::Utc>) -> Source {
+    fn new(
+        ledger_key: &SigningKey,
+        admin: &SigningKey,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Source {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(at));
         let ledger = Ledger::create(
@@ -169,7 +173,13 @@ async fn a_mirror_copies_a_ledger_then_follows_it_across_a_reopen() {
     let mut mirror = open(dir.path());
     assert_eq!(mirror.size(), 0);
     let round = mirror.catch_up(&source, Instant::now()).await.unwrap();
-    assert_eq!(round, Round { source_size: 4, size: 4 });
+    assert_eq!(
+        round,
+        Round {
+            source_size: 4,
+            size: 4
+        }
+    );
     same(&mirror, &source);
     assert!(!mirror.folder().seeding(), "the first copy is finished");
     assert_eq!(
@@ -200,8 +210,8 @@ async fn a_mirror_copies_a_ledger_then_follows_it_across_a_reopen() {
         .collect();
     assert_eq!(kept, [format!("checkpoint-{:020}.txt", 609)]);
     mirror.close().unwrap();
-    let verified =
-        crate::audit::verify_store(&dir.path().join("store"), |_, _| {}).expect("the copy verifies");
+    let verified = crate::audit::verify_store(&dir.path().join("store"), |_, _| {})
+        .expect("the copy verifies");
     assert_eq!(verified.size, 609);
 }
 
@@ -292,7 +302,14 @@ async fn a_rollback_and_forks_stop_the_mirror_with_both_notes_kept() {
     assert!(kept.iter().all(|p| p.exists()), "{kept:?}");
     assert!(kept[1].starts_with(&checkpoints));
     assert_eq!(std::fs::read_to_string(&kept[1]).unwrap(), twin.note());
-    assert!(mirror.ledger().unwrap().failure().unwrap().contains("ROLLBACK"));
+    assert!(
+        mirror
+            .ledger()
+            .unwrap()
+            .failure()
+            .unwrap()
+            .contains("ROLLBACK")
+    );
     mirror.close().unwrap();
 
     // The same size, another root: a fork.

@@ -86,7 +86,10 @@ mod tests {
     #[test]
     fn every_write_and_the_batch_are_writes_and_no_read_is() {
         for (rpc, _) in rpc::WRITES {
-            assert!(is_write(&format!("/diaspora.bonds.v1.AnyService/{rpc}")), "{rpc}");
+            assert!(
+                is_write(&format!("/diaspora.bonds.v1.AnyService/{rpc}")),
+                "{rpc}"
+            );
         }
         assert!(is_write("/diaspora.bonds.v1.BatchService/SubmitBatch"));
         for read in [
@@ -100,7 +103,10 @@ mod tests {
             "Schedule",
             "ListParticipants",
         ] {
-            assert!(!is_write(&format!("/diaspora.bonds.v1.AnyService/{read}")), "{read}");
+            assert!(
+                !is_write(&format!("/diaspora.bonds.v1.AnyService/{read}")),
+                "{read}"
+            );
         }
         assert!(!is_write("/grpc.health.v1.Health/Check"));
         assert!(!is_write(""));

@@ -100,7 +100,8 @@ impl Seeder {
     /// Adds the next entry (already verified by the caller), writing the entries
     /// gathered so far once there are enough for a group.
     pub fn push(&mut self, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.frontier.append(merkle::hash_leaf(&bytes), |_, _, _| {});
+        self.frontier
+            .append(merkle::hash_leaf(&bytes), |_, _, _| {});
         self.group.entries.push(bytes);
         if self.group.entries.len() >= limits::MIRROR_SEED_GROUP_RECORDS {
             self.write_entries()?;
@@ -260,7 +261,12 @@ impl Follower {
     }
 
     fn usable(&self) -> Result<(), StoreError> {
-        match self.failure.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        match self
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             Some(reason) => Err(StoreError::Invalid(format!(
                 "this copy stopped taking entries: {reason}"
             ))),
@@ -270,7 +276,12 @@ impl Follower {
 
     /// Adds the next entry (already verified, its event applied to the caller's
     /// working state) to the group being gathered.
-    pub fn push(&mut self, bytes: Vec<u8>, meta: EntryMeta, event: Event) -> Result<(), StoreError> {
+    pub fn push(
+        &mut self,
+        bytes: Vec<u8>,
+        meta: EntryMeta,
+        event: Event,
+    ) -> Result<(), StoreError> {
         self.usable()?;
         if meta.index != self.frontier.size() {
             return Err(StoreError::Invalid(format!(
