@@ -119,9 +119,9 @@ const BOND_JSON: &str = r#"{"face": "1000", "coupon_rate": "0.05", "frequency": 
 /// One participant per column (and, for RotateKey, one more per role that
 /// rotates its own key), and a registry where every RPC has something valid to
 /// act on.
-struct World {
-    server: InProcess,
-    by_role: BTreeMap<&'static str, Client>,
+pub(crate) struct World {
+    pub(crate) server: InProcess,
+    pub(crate) by_role: BTreeMap<&'static str, Client>,
     /// Participants that rotate their own keys, by role.
     rotators: BTreeMap<&'static str, Client>,
     unknown: Client,
@@ -135,7 +135,7 @@ struct World {
     due_event: String,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let server = InProcess::start(at(2026, 12, 2)).await;
     let admin = server.admin().await;
     let register = async |id: &str, role: pb::Role| -> Client {
@@ -456,13 +456,49 @@ impl World {
     }
 }
 
-async fn call(
-    client: &Client,
-    rpc: &str,
-    command: Option<K>,
-) -> Result<Vec<Vec<u8>>, tonic::Status> {
-    let signed = command.map(|c| client.sign(c));
-    wire::call(client.channel(), rpc, signed).await
+/// Where the matrix is called: the server itself, or a mirror of it.
+#[derive(Clone, Copy)]
+pub(crate) enum Via<'a> {
+    Server,
+    /// A mirror's channel, and the source it names when it refuses a write.
+    Mirror(&'a tonic::transport::Channel, &'a str),
+}
+
+impl<'a> Via<'a> {
+    async fn call(
+        self,
+        client: &Client,
+        rpc: &str,
+        command: Option<K>,
+    ) -> Result<Vec<Vec<u8>>, tonic::Status> {
+        self.send(client, rpc, command.map(|c| client.sign(c)))
+            .await
+    }
+
+    async fn send(
+        self,
+        client: &Client,
+        rpc: &str,
+        signed: Option<pb::SignedRequest>,
+    ) -> Result<Vec<Vec<u8>>, tonic::Status> {
+        let channel = match self {
+            Via::Server => client.channel(),
+            Via::Mirror(channel, _) => channel,
+        };
+        wire::call(channel, rpc, signed).await
+    }
+
+    /// The source a mirror names, when `rpc` is a write sent to one.
+    fn refuses(self, rpc: &str) -> Option<&'a str> {
+        match self {
+            Via::Mirror(_, source)
+                if dbond::service::rpc::write_roles(rpc).is_some() || rpc == "SubmitBatch" =>
+            {
+                Some(source)
+            }
+            _ => None,
+        }
+    }
 }
 
 fn auth_refusal(code: Code) -> bool {
@@ -471,6 +507,15 @@ fn auth_refusal(code: Code) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_as_every_role_matches_docs_authorization_md() {
+    let w = world().await;
+    check_matrix(&w, Via::Server).await;
+    drop(w.server);
+}
+
+/// Calls every RPC as every role through `via`, against the table. Through a
+/// mirror, reads answer as the table says and every write is refused with
+/// FAILED_PRECONDITION naming the source.
+pub(crate) async fn check_matrix(w: &World, via: Via<'_>) {
     let table = matrix();
     let in_proto = wire::rpcs_in_proto();
     let documented: Vec<&String> = table.keys().collect();
@@ -480,7 +525,6 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
         documented, expected,
         "docs/AUTHORIZATION.md has one row per RPC of services.proto"
     );
-    let w = world().await;
     let mut failures = Vec::new();
     let mut checked = 0;
     for (_, rpc) in wire::RPCS {
@@ -488,33 +532,52 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
             let cell = table[rpc][col];
             let client = w.caller(rpc, col);
             let label = format!("{rpc} as {col} ({cell:?})");
+            let refused_by = via.refuses(rpc);
             // GetLedgerInfo takes no command; the others a valid one for the column.
-            let command = (rpc != wire::UNSIGNED_RPC).then(|| valid(&w, rpc, col));
+            let command = (rpc != wire::UNSIGNED_RPC).then(|| valid(w, rpc, col));
             // Another's record first: a valid RotateKey retires the caller's key.
             let others = if cell == Cell::Own {
-                another_ones(&w, rpc)
+                another_ones(w, rpc)
             } else {
                 None
             };
             if let Some(other) = others.clone() {
                 checked += 1;
-                match call(client, rpc, Some(other)).await {
-                    Err(e) if e.code() == Code::PermissionDenied => {}
+                match via.call(client, rpc, Some(other)).await {
+                    Err(e) if refused_by.is_none() && e.code() == Code::PermissionDenied => {}
+                    Err(e) if refused_by.is_some() && e.code() == Code::FailedPrecondition => {}
                     outcome => failures.push(format!(
-                        "{label}: another's record must be PERMISSION_DENIED, got {:?}",
+                        "{label}: another's record must be {}, got {:?}",
+                        if refused_by.is_some() {
+                            "FAILED_PRECONDITION"
+                        } else {
+                            "PERMISSION_DENIED"
+                        },
                         outcome.err()
                     )),
                 }
             }
-            let mut outcomes = vec![(label.clone(), call(client, rpc, command.clone()).await)];
+            let mut outcomes = vec![(label.clone(), via.call(client, rpc, command.clone()).await)];
             if col == "no one" {
                 outcomes.push((
                     format!("{label}, unsigned"),
-                    wire::call(client.channel(), rpc, None).await,
+                    via.send(client, rpc, None).await,
                 ));
             }
             for (label, outcome) in outcomes {
                 checked += 1;
+                if let Some(source) = refused_by {
+                    match &outcome {
+                        Err(e)
+                            if e.code() == Code::FailedPrecondition
+                                && e.message().contains(source) => {}
+                        other => failures.push(format!(
+                            "{label}: a mirror refuses writes with FAILED_PRECONDITION naming {source}, got {:?}",
+                            other.as_ref().err()
+                        )),
+                    }
+                    continue;
+                }
                 let fail = match (cell, &outcome) {
                     (Cell::Allowed | Cell::Own, Ok(_)) => None,
                     (Cell::Allowed | Cell::Own, Err(e)) => Some(if auth_refusal(e.code()) {
@@ -536,7 +599,7 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
             // An `own` list is filtered to the caller's records.
             if cell == Cell::Own && others.is_none() {
                 checked += 1;
-                let reply = call(client, rpc, command).await.expect("own list");
+                let reply = via.call(client, rpc, command).await.expect("own list");
                 let list: pb::ListSubscriptionsResponse = wire::one(&reply);
                 let bank = "bank-a";
                 if list.subscriptions.is_empty()
@@ -555,7 +618,7 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
     }
     // The filter is a filter: an overseer's list holds the other bank's too.
     let all: pb::ListSubscriptionsResponse = wire::one(
-        &call(
+        &via.call(
             &w.by_role["auditor"],
             "ListSubscriptions",
             Some(K::ListSubscriptions(Default::default())),
@@ -570,5 +633,4 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
         failures.len(),
         failures.join("\n")
     );
-    drop(w.server);
 }

@@ -21,6 +21,7 @@ mod hostile;
 mod issuance;
 mod layers;
 mod ledger_server;
+mod mirror;
 mod operations;
 mod pricing_service;
 mod python_client;

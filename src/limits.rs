@@ -35,6 +35,21 @@ pub const GROUP_COMMIT_ENTRIES_MAX: usize = 512;
 /// that finds the marker rolls the unfinished group back.
 pub const STORE_BATCH_RECORDS_DEFAULT: usize = 16_384;
 
+/// Entries (then state records) per group while a mirror or a backup writes
+/// its first copy of a ledger. The first group starts the copy and is one atomic
+/// engine write, so it stays small however large the source is.
+pub const MIRROR_SEED_GROUP_RECORDS: usize = 4096;
+
+/// A mirror's pause before it asks its source again when the source had nothing
+/// new: the part of the mirror's lag an idle source adds, against one signed
+/// checkpoint read per pause.
+pub const MIRROR_IDLE_MS: u64 = 100;
+
+/// A mirror's first wait before it tries an unreachable source again; each
+/// failure doubles it, up to `MIRROR_RETRY_SECS_MAX`.
+pub const MIRROR_RETRY_MS_MIN: u64 = 500;
+pub const MIRROR_RETRY_SECS_MAX: u64 = 30;
+
 /// Most write jobs waiting for the writer. When full, callers wait (backpressure)
 /// instead of the queue growing without bound.
 pub const WRITE_QUEUE_JOBS_MAX: usize = 16384;
@@ -78,6 +93,8 @@ const _: () = assert!(REQUEST_PAYLOAD_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(GROUP_COMMIT_ENTRIES_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(BATCH_REQUESTS_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX);
+const _: () = assert!(MIRROR_SEED_GROUP_RECORDS <= STORE_BATCH_RECORDS_DEFAULT);
+const _: () = assert!(MIRROR_RETRY_MS_MIN < MIRROR_RETRY_SECS_MAX * 1000);
 const _: () = assert!(REQUEST_FUTURE_SKEW_SECS_MAX < REQUEST_AGE_SECS_MAX);
 // A quoted value (up to 4 bytes a character, escaped) fits in a message.
 const _: () = assert!(STATUS_QUOTE_CHARS_MAX * 10 < STATUS_MESSAGE_BYTES_MAX);

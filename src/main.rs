@@ -22,6 +22,10 @@ enum Command {
     Demo(cli::demo::DemoArgs),
     /// Run the ledger server (creates the ledger in --data on first start).
     Serve(cli::serve::ServeArgs),
+    /// Keep a verified copy of a running ledger, following it; optionally serve its reads.
+    Mirror(cli::mirror::MirrorArgs),
+    /// Write an online backup of a running ledger: a data folder as of its current signed checkpoint.
+    Backup(cli::backup::BackupArgs),
     /// Serve the live web console for one participant's key (loopback by default).
     Console(cli::console::ConsoleArgs),
     /// Generate a participant key pair.
@@ -100,11 +104,19 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(cli::serve::run(&config, clock)))
         }));
     }
-    init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| "warn".into()));
+    // A mirror runs for long and logs its lag; the other verbs log only trouble.
+    let quiet = if matches!(cli.command, Command::Mirror(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| quiet.into()));
     let result = match cli.command {
         // Handled above, before logging starts.
         Command::Serve(_) => Ok(()),
         Command::Demo(a) => runtime().and_then(|rt| rt.block_on(cli::demo::run(&a))),
+        Command::Mirror(a) => runtime().and_then(|rt| rt.block_on(cli::mirror::run(&a))),
+        Command::Backup(a) => runtime().and_then(|rt| rt.block_on(cli::backup::run(&a))),
         Command::Console(a) => runtime().and_then(|rt| rt.block_on(cli::console::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
         Command::Participant(command) => {

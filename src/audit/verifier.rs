@@ -122,7 +122,11 @@ pub struct Verifier {
     nonces: HashSet<(KeyId, Vec<u8>)>,
     want_roots: BTreeSet<u64>,
     roots: BTreeMap<u64, Hash>,
+    /// The state records the entries' events touched: those of the last entry
+    /// only, or (once [`Verifier::keep_changes`] was called) of every entry since
+    /// [`Verifier::take_changes`].
     changes: Changes,
+    keep_changes: bool,
 }
 
 impl Default for Verifier {
@@ -147,7 +151,73 @@ impl Verifier {
             want_roots: BTreeSet::new(),
             roots: BTreeMap::new(),
             changes: Changes::default(),
+            keep_changes: false,
         }
+    }
+
+    /// A verifier that goes on from a ledger's first `frontier.size()` entries,
+    /// already verified and replayed into `state` (ending in the entry hashed
+    /// `last_hash`): a mirror's own copy, which it verified before storing and
+    /// whose open replayed and cross-checked it. `nonces` are the (key, nonce)
+    /// pairs of the requests those entries carry ([`request_nonce`]), since a
+    /// nonce is never used twice by one key on a ledger. The entries must end a
+    /// request (as every signed checkpoint's size does).
+    pub fn resume(
+        state: State,
+        frontier: Frontier,
+        last_hash: Hash,
+        nonces: impl IntoIterator<Item = (KeyId, Vec<u8>)>,
+    ) -> Result<Verifier, VerifyFailure> {
+        let size = frontier.size();
+        if state.size() != size {
+            return Err(fail(
+                size,
+                format!(
+                    "the state has {} entries applied, the tree {size}",
+                    state.size()
+                ),
+            ));
+        }
+        let identity = state
+            .identity()
+            .ok_or_else(|| fail(0, "the first entry is not a genesis entry"))?;
+        let ledger_key = keys::parse_public_key(&identity.ledger_public_key.0)
+            .map_err(|e| fail(0, format!("ledger key: {e}")))?;
+        let mut verifier = Verifier::new();
+        verifier.state = state;
+        verifier.frontier = frontier;
+        verifier.last_hash = last_hash;
+        verifier.ledger_key = Some(ledger_key);
+        verifier.cause = size.saturating_sub(1);
+        verifier.nonces.extend(nonces);
+        Ok(verifier)
+    }
+
+    /// The ledger key genesis names, once genesis is verified.
+    pub fn ledger_key(&self) -> Option<VerifyingKey> {
+        self.ledger_key
+    }
+
+    /// The state replayed from the entries pushed so far.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The root of the tree of the entries pushed so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// From now on, keeps the state records every entry's event touches (until
+    /// [`Verifier::take_changes`]), for a caller that stores the replayed state.
+    pub fn keep_changes(&mut self) {
+        self.keep_changes = true;
+        self.changes.clear();
+    }
+
+    /// The state records touched since [`Verifier::keep_changes`] or the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
     }
 
     /// Asks for the root at `size` to be kept (to check an older checkpoint).
@@ -162,6 +232,13 @@ impl Verifier {
 
     /// Checks the next entry, given as its stored bytes.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), VerifyFailure> {
+        self.push_applied(bytes).map(|_| ())
+    }
+
+    /// [`Verifier::push`], handing back the entry's index, recorded time and
+    /// event, as applied to the state. Its signatures may still be being checked:
+    /// [`Verifier::settle`] says when every one has been.
+    pub fn push_applied(&mut self, bytes: &[u8]) -> Result<(EntryMeta, Event), VerifyFailure> {
         self.push_entry(bytes).map_err(|e| {
             // Report the first fault: an earlier entry whose signature is still
             // being checked may be the real cause (a changed entry breaks the link
@@ -173,7 +250,7 @@ impl Verifier {
         })
     }
 
-    fn push_entry(&mut self, bytes: &[u8]) -> Result<(), VerifyFailure> {
+    fn push_entry(&mut self, bytes: &[u8]) -> Result<(EntryMeta, Event), VerifyFailure> {
         let index = self.frontier.size();
         let opened = entry::open(bytes).map_err(|e| fail(index, e.to_string()))?;
         if opened.index() != index {
@@ -266,7 +343,9 @@ impl Verifier {
                 ),
             ));
         }
-        self.changes.clear();
+        if !self.keep_changes {
+            self.changes.clear();
+        }
         registry::apply(&mut self.state, &meta, &event, &mut self.changes)
             .map_err(|e| fail(index, e.reason))?;
         self.frontier.append(opened.hash, |_, _, _| {});
@@ -278,7 +357,7 @@ impl Verifier {
         if self.pending.len() >= PENDING_MAX {
             self.launch_signatures()?;
         }
-        Ok(())
+        Ok((meta, event))
     }
 
     fn check_genesis(
@@ -486,7 +565,10 @@ impl Verifier {
         self.finish().map(|v| (v, open))
     }
 
-    fn settle(&mut self) -> Result<(), VerifyFailure> {
+    /// Waits for every signature check and checks that the last request produced
+    /// all its entries: after it, every entry pushed is verified. More entries may
+    /// be pushed afterwards.
+    pub fn settle(&mut self) -> Result<(), VerifyFailure> {
         self.flush_signatures()?;
         if let Some(missing) = self.expected.front() {
             return Err(fail(
@@ -536,6 +618,28 @@ fn open_request(
         ));
     }
     Ok(payload)
+}
+
+/// The key id and nonce of the request entry `index` (its stored `bytes`)
+/// carries, if it carries one (genesis and derived entries carry none): what
+/// [`Verifier::resume`] needs of the entries verified before.
+pub fn request_nonce(index: u64, bytes: &[u8]) -> Result<Option<(KeyId, Vec<u8>)>, VerifyFailure> {
+    if index == 0 {
+        return Ok(None);
+    }
+    let opened = entry::open(bytes).map_err(|e| fail(index, e.to_string()))?;
+    let Some(actor) = &opened.body.actor else {
+        return Ok(None);
+    };
+    let key_id = KeyId::parse(&actor.key_id).ok_or_else(|| {
+        fail(
+            index,
+            format!("actor key id {:?} is malformed", actor.key_id),
+        )
+    })?;
+    let payload = pb::RequestPayload::decode(actor.request.as_slice())
+        .map_err(|e| fail(index, format!("request payload: {e}")))?;
+    Ok(Some((key_id, payload.nonce)))
 }
 
 /// A batch of signature checks running on the thread pool. Shared by clones of a

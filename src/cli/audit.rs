@@ -309,7 +309,7 @@ pub struct VerifyReceiptArgs {
     pub json: bool,
 }
 
-fn parse_key_arg(arg: &str) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+pub(super) fn parse_key_arg(arg: &str) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
     if arg.len() == 64 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
         let bytes = hex::decode(arg)?;
         return Ok(keys::parse_public_key(&bytes)?);

@@ -2,6 +2,7 @@
 //! parses and dispatches.
 
 pub mod audit;
+pub mod backup;
 pub mod bonds;
 pub mod calc;
 pub mod clock;
@@ -10,6 +11,7 @@ pub mod coupons;
 pub mod demo;
 pub mod keygen;
 pub mod load;
+pub mod mirror;
 pub mod out;
 pub mod participant;
 pub mod report;

@@ -307,10 +307,11 @@ pub async fn run(config: &ServerConfig, serve_clock: ServeClock) -> anyhow::Resu
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
         say!("metrics on http://{}/metrics", listener.local_addr()?)?;
+        let sized = ledger.clone();
         tokio::spawn(service::observe::serve_metrics(
             listener,
             metrics.clone(),
-            ledger.clone(),
+            Arc::new(move || sized.size()),
             stopped(stop_rx.clone()),
         ));
     }
@@ -340,6 +341,7 @@ pub async fn run(config: &ServerConfig, serve_clock: ServeClock) -> anyhow::Resu
         limits: config.limits.clone(),
         tls,
         metrics: Some(metrics),
+        mirror_of: None,
     };
     service::serve_with(ledger.clone(), clock, listener, options, stopped(stop_rx)).await?;
     ledger.flush()?;

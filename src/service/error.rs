@@ -1,5 +1,6 @@
 //! Why the service refuses a request before or besides the writer: authentication
-//! ([`AuthError`]), reads ([`ReadError`]) and batch envelopes ([`BatchError`]).
+//! ([`AuthError`]), reads ([`ReadError`]), batch envelopes ([`BatchError`]) and
+//! writes sent to a read-only mirror ([`ReadOnlyError`]).
 //! `status.rs` maps each variant to its gRPC status; messages say what was
 //! expected and what was found, and quote request values briefly
 //! (`status::quote`).
@@ -198,4 +199,15 @@ pub enum BatchError {
     CountMismatch { signed: u32, carried: usize },
     #[error("checking the batch failed: {reason}")]
     CheckFailed { reason: String },
+}
+
+/// Why a server that holds a copy of another's ledger refuses a write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+pub enum ReadOnlyError {
+    /// `rpc` writes; this server is a mirror of `mirror_of`.
+    #[error(
+        "{rpc} writes to the ledger, and this server is a read-only mirror of {mirror_of}: send writes to the ledger's own server"
+    )]
+    Mirror { rpc: String, mirror_of: String },
 }

@@ -12,6 +12,7 @@ mod ledger;
 pub mod observe;
 mod participants;
 mod pricing;
+pub mod readonly;
 pub mod rpc;
 pub mod scheduler;
 pub mod status;
@@ -55,13 +56,16 @@ pub fn receipt(c: &Committed) -> pb::Receipt {
     }
 }
 
-/// How a server is exposed: limits, TLS (with optional client certificates), and
-/// the metrics its requests are recorded in.
+/// How a server is exposed: limits, TLS (with optional client certificates), the
+/// metrics its requests are recorded in, and whether it serves a mirror's copy.
 #[derive(Clone, Debug, Default)]
 pub struct ServeOptions {
     pub limits: ServerLimits,
     pub tls: Option<tonic::transport::ServerTlsConfig>,
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The source a mirror's copy follows: every write RPC is refused with
+    /// FAILED_PRECONDITION naming it (`readonly.rs`); reads are served as usual.
+    pub mirror_of: Option<String>,
 }
 
 /// The TLS settings of a server from its PEM files' contents.
@@ -171,6 +175,9 @@ pub async fn serve_with(
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .layer(observe::ObserveLayer {
             metrics: options.metrics,
+        })
+        .layer(readonly::ReadOnlyLayer {
+            mirror_of: options.mirror_of.map(Arc::from),
         })
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -5,7 +5,7 @@
 //! understands; invalid fields carry a BadRequest detail naming the field.
 //! Messages are bounded (`limits::STATUS_MESSAGE_BYTES_MAX`) whatever they quote.
 
-use super::error::{AuthError, BatchError, ClockError, ReadError};
+use super::error::{AuthError, BatchError, ClockError, ReadError, ReadOnlyError};
 use crate::ledger::merkle::MerkleError;
 use crate::limits::{STATUS_MESSAGE_BYTES_MAX, STATUS_QUOTE_CHARS_MAX};
 use crate::pricing::PricingError;
@@ -234,6 +234,14 @@ pub fn batch(e: &BatchError) -> Status {
     plain(code, e)
 }
 
+/// A write sent to a mirror: the request is fine, the server is the wrong one.
+pub fn read_only(e: &ReadOnlyError) -> Status {
+    let code = match e {
+        ReadOnlyError::Mirror { .. } => Code::FailedPrecondition,
+    };
+    plain(code, e)
+}
+
 pub fn write(e: &WriteError) -> Status {
     match e {
         WriteError::Refused(r) => registry(r),
@@ -293,6 +301,7 @@ into_status! {
     AuthError => auth,
     ReadError => read,
     BatchError => batch,
+    ReadOnlyError => read_only,
     ClockError => clock,
     RegistryError => registry,
     WriteError => write,
@@ -651,11 +660,18 @@ mod tests {
         walked
     }
 
+    fn expected_read_only(e: &ReadOnlyError) -> Code {
+        match e {
+            ReadOnlyError::Mirror { .. } => Code::FailedPrecondition,
+        }
+    }
+
     #[test]
     fn every_auth_read_and_batch_error_has_its_code() {
         assert_eq!(walk(expected_auth), 21);
         assert_eq!(walk(expected_read), 25);
         assert_eq!(walk(expected_batch), 3);
+        assert_eq!(walk(expected_read_only), 1);
         assert_eq!(walk(expected_clock), 3);
         let st = auth(&AuthError::BadIssueTime {
             message: "issued_at: timestamp is required".into(),
@@ -845,6 +861,9 @@ mod tests {
         }
         for e in ClockError::iter() {
             row("ClockError", variant(&e), clock_code(&e));
+        }
+        for e in ReadOnlyError::iter() {
+            row("ReadOnlyError", variant(&e), read_only(&e).code());
         }
         for e in every_store_error() {
             row("StoreError", variant(&e), store(&e).code());

@@ -22,6 +22,7 @@
 mod check;
 mod engine;
 mod faults;
+mod follow;
 mod handle;
 mod lifecycle;
 mod nodes;
@@ -38,6 +39,7 @@ pub use engine::{
     Engine, EngineError, Entries, EntryVisitor, Group, StateRecord, StateVisitor, StateWrite,
 };
 pub use faults::{FaultPlan, FaultPoint};
+pub use follow::{Follower, Seeder};
 pub use handle::{Ledger, Published};
 pub use lifecycle::Genesis;
 pub use nodes::{MemoryNodes, NodeLevels};

@@ -20,7 +20,7 @@ mod tests;
 
 pub(crate) use append::{AppendError, Appender, SealedGroup};
 pub use decide::authorize;
-pub(crate) use seal::sign_checkpoint;
+pub(crate) use seal::{changed_records, sign_checkpoint};
 
 use super::{EngineError, StoreError};
 use crate::clock::Clock;
