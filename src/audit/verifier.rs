@@ -637,8 +637,8 @@ pub fn request_nonce(index: u64, bytes: &[u8]) -> Result<Option<(KeyId, Vec<u8>)
             format!("actor key id {:?} is malformed", actor.key_id),
         )
     })?;
-    let payload = pb::RequestPayload::decode(actor.request.as_slice())
-        .map_err(|e| fail(index, format!("request payload: {e}")))?;
+    let payload: pb::RequestPayload = entry::decode_exact("request payload", &actor.request)
+        .map_err(|e| fail(index, e.to_string()))?;
     Ok(Some((key_id, payload.nonce)))
 }
 
