@@ -103,6 +103,7 @@ fn order(series: &str, investor: &str, key: &str) -> pb::SubmitSubscription {
         country: "DE".into(),
         units: "10".into(),
         idempotency_key: key.into(),
+        registration: None,
     }
 }
 

@@ -168,6 +168,7 @@ fn submit(investor: &str, key: &str, units: &str) -> pb::SubmitSubscription {
         country: "DE".into(),
         units: units.into(),
         idempotency_key: key.into(),
+        registration: None,
     }
 }
 

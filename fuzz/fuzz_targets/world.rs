@@ -150,6 +150,7 @@ impl World {
                 country: "DE".into(),
                 units: "10".into(),
                 idempotency_key: "order-1".into(),
+                registration: None,
             }),
         )
         .expect("subscribe");
@@ -171,6 +172,7 @@ impl World {
                 country: "FR".into(),
                 units: units.to_string(),
                 idempotency_key: format!("order-{who}-{n}"),
+                registration: None,
             }),
         )
         .expect("subscribe");

@@ -121,6 +121,22 @@ fn terms(
             })),
         }),
         settlement_deadline: ts(start + Duration::days(18)),
+        // The USD series lives after issue: moves between banks and gifts, and
+        // early redemption (on request after six months, forgoing three months
+        // of coupon; on death; on hardship, 2% of the series a year).
+        transfers: if currency == "USD" {
+            pb::Transfers::Gifts as i32
+        } else {
+            pb::Transfers::None as i32
+        },
+        early_redemption: (currency == "USD").then(|| pb::EarlyRedemption {
+            on_request: true,
+            lockup_months: 6,
+            penalty_months: 3,
+            death_put: true,
+            hardship_put: true,
+            hardship_quota: "0.02".into(),
+        }),
     }
 }
 
@@ -374,6 +390,7 @@ impl<'a> Demo<'a> {
                     country: COUNTRIES[i % COUNTRIES.len()].into(),
                     units: units.to_string(),
                     idempotency_key: format!("order-{i}"),
+                    registration: None,
                 })
                 .await
                 .map_err(status)?;

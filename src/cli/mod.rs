@@ -7,6 +7,7 @@ pub mod calc;
 pub mod console;
 pub mod coupons;
 pub mod demo;
+pub mod holdings;
 pub mod keygen;
 pub mod load;
 pub mod out;

@@ -198,6 +198,8 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
             "terms.settlement_deadline",
             t.settlement_deadline.as_ref(),
         )?,
+        transfers: super::holdings::policy_from_pb("terms.transfers", t.transfers)?,
+        early_redemption: super::holdings::early_from_pb(t.early_redemption.as_ref())?,
     })
 }
 fn coupon_to_pb(c: &CouponSpec) -> pb::coupon::Kind {
@@ -296,6 +298,8 @@ pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
             kind: Some(pricing),
         }),
         settlement_deadline: Some(timestamp_to_pb(t.settlement_deadline)),
+        transfers: super::holdings::policy_to_pb(t.transfers) as i32,
+        early_redemption: super::holdings::early_to_pb(&t.early_redemption),
     }
 }
 

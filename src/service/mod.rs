@@ -7,6 +7,7 @@ mod batch;
 mod bonds;
 pub mod coupons;
 pub mod error;
+mod holdings;
 mod ledger;
 pub mod observe;
 mod participants;
@@ -130,6 +131,9 @@ pub async fn serve_with(
     health_reporter
         .set_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
         .await;
+    health_reporter
+        .set_serving::<pb::holdings_service_server::HoldingsServiceServer<Services>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -195,6 +199,9 @@ pub async fn serve_with(
         .add_service(limited!(pb::batch_service_server::BatchServiceServer::new(
             services.clone()
         )))
+        .add_service(limited!(
+            pb::holdings_service_server::HoldingsServiceServer::new(services.clone())
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // When the writer stops (fail-stop), health says so: NOT_SERVING for the server
     // as a whole and for the services that write; the read services stay SERVING.
@@ -218,6 +225,9 @@ pub async fn serve_with(
             .await;
         health_reporter
             .set_not_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
+            .await;
+        health_reporter
+            .set_not_serving::<pb::holdings_service_server::HoldingsServiceServer<Services>>()
             .await;
         std::future::pending::<()>().await
     };

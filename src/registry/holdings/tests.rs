@@ -1,0 +1,1 @@
+//! Unit tests of a holding's life after issue.
