@@ -131,7 +131,9 @@ fn main() -> ExitCode {
         Command::Succession(a) => {
             runtime().and_then(|rt| rt.block_on(cli::holdings::run_succession(&a)))
         }
-        Command::Transfer(c) => runtime().and_then(|rt| rt.block_on(cli::holdings::run_transfer(&c))),
+        Command::Transfer(c) => {
+            runtime().and_then(|rt| rt.block_on(cli::holdings::run_transfer(&c)))
+        }
         Command::Redeem(a) => runtime().and_then(|rt| rt.block_on(cli::holdings::run_redeem(&a))),
         Command::Accrue(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_accrue(&a))),
         Command::Fixing(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_fixing(&a))),

@@ -215,9 +215,9 @@ impl TermsFile {
             "none" => pb::Transfers::None,
             "between_banks" => pb::Transfers::BetweenBanks,
             "gifts" => pb::Transfers::Gifts,
-            other => anyhow::bail!(
-                "unknown transfers {other:?}; expected none, between_banks or gifts"
-            ),
+            other => {
+                anyhow::bail!("unknown transfers {other:?}; expected none, between_banks or gifts")
+            }
         };
         let categories = self
             .eligibility

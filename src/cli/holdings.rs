@@ -101,14 +101,32 @@ pub fn change_line(c: &pb::HoldingChange) -> String {
         .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
         .map(|t| t.date_naive().to_string())
         .unwrap_or_default();
-    let other = format!("{} at {}", c.counterpart_investor_ref, c.counterpart_bank_id);
+    let other = format!(
+        "{} at {}",
+        c.counterpart_investor_ref, c.counterpart_bank_id
+    );
     let what = match c.kind.as_str() {
-        "moved_in" => format!("+{} moved in from {other} (transfer {})", c.units, c.reference),
-        "moved_out" => format!("-{} moved out to {other} (transfer {})", c.units, c.reference),
-        "gift_in" => format!("+{} received as a gift from {other} (transfer {})", c.units, c.reference),
+        "moved_in" => format!(
+            "+{} moved in from {other} (transfer {})",
+            c.units, c.reference
+        ),
+        "moved_out" => format!(
+            "-{} moved out to {other} (transfer {})",
+            c.units, c.reference
+        ),
+        "gift_in" => format!(
+            "+{} received as a gift from {other} (transfer {})",
+            c.units, c.reference
+        ),
         "gift_out" => format!("-{} given to {other} (transfer {})", c.units, c.reference),
-        "succession_in" => format!("+{} inherited from {other} (death notice {})", c.units, c.reference),
-        "succession_out" => format!("-{} passed to {other} (death notice {})", c.units, c.reference),
+        "succession_in" => format!(
+            "+{} inherited from {other} (death notice {})",
+            c.units, c.reference
+        ),
+        "succession_out" => format!(
+            "-{} passed to {other} (death notice {})",
+            c.units, c.reference
+        ),
         "early_redeemed" => format!("-{} redeemed early (entry {})", c.units, c.reference),
         "registration" => format!("registration changed (entry {})", c.reference),
         other => format!("{other} {}", c.units),
@@ -196,7 +214,11 @@ fn holding_line(h: &pb::Holding) -> String {
 
 fn transfer_json(t: &pb::Transfer) -> Value {
     let kind = pb::TransferKind::try_from(t.kind)
-        .map(|k| k.as_str_name().trim_start_matches("TRANSFER_KIND_").to_lowercase())
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("TRANSFER_KIND_")
+                .to_lowercase()
+        })
         .unwrap_or_default();
     json!({"transfer_id": t.transfer_id, "kind": kind, "series_id": t.series_id,
         "from_bank_id": t.from_bank_id, "from_investor_ref": t.from_investor_ref,

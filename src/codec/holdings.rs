@@ -141,7 +141,10 @@ pub fn registration_from_pb(
             custody_ends: date("registration.minor.custody_ends", &m.custody_ends)?,
         },
         Some(Form::Beneficiary(b)) => RegistrationForm::Beneficiary {
-            beneficiaries: refs_from_pb("registration.beneficiary.beneficiaries", &b.beneficiaries)?,
+            beneficiaries: refs_from_pb(
+                "registration.beneficiary.beneficiaries",
+                &b.beneficiaries,
+            )?,
         },
     })
 }
@@ -219,10 +222,9 @@ pub fn reason_from_pb(field: &str, v: i32) -> Result<RedemptionReason, RegistryE
         Ok(pb::RedemptionReason::OnRequest) => Ok(RedemptionReason::OnRequest),
         Ok(pb::RedemptionReason::Death) => Ok(RedemptionReason::Death),
         Ok(pb::RedemptionReason::Hardship) => Ok(RedemptionReason::Hardship),
-        Ok(pb::RedemptionReason::Unspecified) => Err(invalid(
-            field,
-            "on_request, death or hardship is required",
-        )),
+        Ok(pb::RedemptionReason::Unspecified) => {
+            Err(invalid(field, "on_request, death or hardship is required"))
+        }
         Err(_) => Err(invalid(field, format!("unknown redemption reason {v}"))),
     }
 }

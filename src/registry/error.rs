@@ -310,7 +310,9 @@ pub enum RegistryError {
     },
     #[error("transfer {transfer} is {found}; only a pending transfer can be confirmed or refused")]
     TransferNotPending { transfer: u64, found: &'static str },
-    #[error("no holding at {bank} names {owner} as an owner (with units, in a series not yet matured)")]
+    #[error(
+        "no holding at {bank} names {owner} as an owner (with units, in a series not yet matured)"
+    )]
     UnknownOwner {
         owner: InvestorRef,
         bank: ParticipantId,
@@ -333,7 +335,9 @@ pub enum RegistryError {
         series: SeriesId,
         issue_date: NaiveDate,
     },
-    #[error("series {series} is locked up until {until}; redemption on request is possible from then")]
+    #[error(
+        "series {series} is locked up until {until}; redemption on request is possible from then"
+    )]
     InsideLockup { series: SeriesId, until: NaiveDate },
     #[error(
         "the holding of {investor} in series {series} inherited nothing; the death put redeems units received by succession"
@@ -352,8 +356,13 @@ pub enum RegistryError {
         quota: u64,
         asked: u64,
     },
-    #[error("an early redemption of series {series} would be priced at {price} per unit; the penalty leaves nothing to pay")]
-    RedemptionPriceNotPositive { series: SeriesId, price: rust_decimal::Decimal },
+    #[error(
+        "an early redemption of series {series} would be priced at {price} per unit; the penalty leaves nothing to pay"
+    )]
+    RedemptionPriceNotPositive {
+        series: SeriesId,
+        price: rust_decimal::Decimal,
+    },
 
     // ---- the registry itself ----
     /// A readers' copy of the state was asked to decide.

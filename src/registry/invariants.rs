@@ -33,11 +33,16 @@ pub fn check_state(state: &State) -> Result<(), String> {
 fn check_holdings(state: &State) -> Result<(), String> {
     let mut pending: BTreeMap<(SeriesId, &str, &str), u64> = BTreeMap::new();
     for t in state.transfers.values() {
-        let from = (t.series_id.clone(), t.from_investor.as_str(), t.from_bank.as_str());
-        if !state
-            .holdings
-            .contains_key(&(t.series_id.clone(), t.from_investor.clone(), t.from_bank.clone()))
-        {
+        let from = (
+            t.series_id.clone(),
+            t.from_investor.as_str(),
+            t.from_bank.as_str(),
+        );
+        if !state.holdings.contains_key(&(
+            t.series_id.clone(),
+            t.from_investor.clone(),
+            t.from_bank.clone(),
+        )) {
             return Err(format!("transfer {} is from no holding", t.transfer_id));
         }
         if t.status == super::TransferStatus::Pending {
@@ -45,12 +50,22 @@ fn check_holdings(state: &State) -> Result<(), String> {
         }
     }
     for h in state.holdings.values() {
-        let key = (h.series_id.clone(), h.investor_ref.as_str(), h.bank_id.as_str());
+        let key = (
+            h.series_id.clone(),
+            h.investor_ref.as_str(),
+            h.bank_id.as_str(),
+        );
         let want = pending.get(&key).copied().unwrap_or(0);
         if h.pending_units != want || h.pending_units > h.units || h.gift_units > h.units {
             return Err(format!(
                 "the holding of {} at {} in {} holds {} units, {} pending ({} in pending transfers) and {} received as a gift",
-                h.investor_ref, h.bank_id, h.series_id, h.units, h.pending_units, want, h.gift_units
+                h.investor_ref,
+                h.bank_id,
+                h.series_id,
+                h.units,
+                h.pending_units,
+                want,
+                h.gift_units
             ));
         }
         let matured = state
@@ -279,7 +294,11 @@ fn check_indexes(state: &State) -> Result<(), String> {
                 sub.bank_id.clone(),
                 sub.investor_ref.clone(),
             );
-            let form = index.subscription_forms.get(&k).cloned().unwrap_or_default();
+            let form = index
+                .subscription_forms
+                .get(&k)
+                .cloned()
+                .unwrap_or_default();
             if form != sub.registration {
                 return Err(format!(
                     "subscription {} is registered {}, its investor's index says {}",

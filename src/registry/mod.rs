@@ -157,7 +157,9 @@ pub fn decide(
             holdings::registration::decide_change(state, caller, ctx, c)
         }
         Command::RequestTransfer(c) => holdings::transfers::decide_request(state, caller, ctx, c),
-        Command::ConfirmTransfer(id) => holdings::transfers::decide_confirm(state, caller, ctx, *id),
+        Command::ConfirmTransfer(id) => {
+            holdings::transfers::decide_confirm(state, caller, ctx, *id)
+        }
         Command::RefuseTransfer {
             transfer_id,
             reason,

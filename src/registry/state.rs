@@ -164,10 +164,12 @@ pub(super) struct DecideIndexes {
     /// The registration form of an investor's submitted subscriptions per
     /// (series, bank, investor), when it is not sole (they become one holding,
     /// so they share one form).
-    pub(super) subscription_forms: FastMap<(SeriesId, ParticipantId, InvestorRef), RegistrationForm>,
+    pub(super) subscription_forms:
+        FastMap<(SeriesId, ParticipantId, InvestorRef), RegistrationForm>,
     /// (bank, owner reference) -> the joint holdings (series, investor) that
     /// name the owner: where a death notice for the owner looks.
-    pub(super) joint_owners: FastMap<(ParticipantId, InvestorRef), BTreeSet<(SeriesId, InvestorRef)>>,
+    pub(super) joint_owners:
+        FastMap<(ParticipantId, InvestorRef), BTreeSet<(SeriesId, InvestorRef)>>,
 }
 
 /// Everything the registry knows. The store keeps a working copy that runs ahead

@@ -6,11 +6,11 @@ use super::{Services, receipt, status};
 use crate::accrual::{self, Due};
 use crate::codec::bonds::{self as cb, date};
 use crate::codec::holdings::holding_change_to_pb;
-use crate::registry::holdings::units_after;
 use crate::money::round_to_minor;
 use crate::pricing::{Bond, CashFlowKind};
 use crate::proto as pb;
 use crate::registry::coupons::{self, EngineSeries, PAYMENT_ROUNDING};
+use crate::registry::holdings::units_after;
 use crate::registry::{
     InvestorRef, ParticipantId, RegistryError, Role, SeriesId, SeriesStatus, State,
 };

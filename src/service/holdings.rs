@@ -156,9 +156,7 @@ impl pb::holdings_service_server::HoldingsService for Services {
         &self,
         r: Request<pb::RedeemEarlyRequest>,
     ) -> Result<Response<pb::RedeemEarlyResponse>, Status> {
-        let auth = self
-            .auth
-            .check::<pb::RedeemEarly>(r.into_inner().signed)?;
+        let auth = self.auth.check::<pb::RedeemEarly>(r.into_inner().signed)?;
         let committed = self.write(auth).await?;
         let redemption = match self.recorded_event(committed.first_index)? {
             pb::event::Kind::EarlyRedeemed(e) => Some(e),

@@ -641,7 +641,13 @@ mod tests {
                 },
                 fp,
             ),
-            K::InsideLockup => (E::InsideLockup { series, until: date }, fp),
+            K::InsideLockup => (
+                E::InsideLockup {
+                    series,
+                    until: date,
+                },
+                fp,
+            ),
             K::DeathPutNeedsSuccession => (E::DeathPutNeedsSuccession { series, investor }, fp),
             K::HardshipQuotaExhausted => (
                 E::HardshipQuotaExhausted {

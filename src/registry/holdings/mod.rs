@@ -32,7 +32,9 @@ use serde::{Deserialize, Serialize};
 
 pub use redemption::{EarlyRedeemed, EarlyRedemptionTerms, RedeemEarly, RedemptionReason};
 pub use registration::{ChangeRegistration, RegistrationChanged, RegistrationForm};
-pub use succession::{DeathNotice, DeathNoticeFiled, FileDeathNotice, HoldingPassed, SuccessionPath};
+pub use succession::{
+    DeathNotice, DeathNoticeFiled, FileDeathNotice, HoldingPassed, SuccessionPath,
+};
 pub use transfers::{
     RequestTransfer, Transfer, TransferConfirmed, TransferKind, TransferPolicy, TransferRefused,
     TransferRequested, TransferStatus,
@@ -163,7 +165,11 @@ pub(super) fn holding<'a>(
 
 /// The series is issued and the engine has posted every event due on it by
 /// `today`: holders of record are fixed on time, so units move only after.
-pub(super) fn check_current(state: &State, s: &Series, today: NaiveDate) -> Result<(), RegistryError> {
+pub(super) fn check_current(
+    state: &State,
+    s: &Series,
+    today: NaiveDate,
+) -> Result<(), RegistryError> {
     let id = &s.terms.series_id;
     if s.status != SeriesStatus::Issued {
         return Err(RegistryError::SeriesNotLive {
@@ -335,11 +341,17 @@ pub(super) fn give_units(
         index_joint(state, &key, &RegistrationForm::Sole, form);
     }
     let h = holding_mut(state, meta, key)?;
-    let total = h.units.checked_add(units).filter(|t| *t <= super::series::UNITS_MAX);
+    let total = h
+        .units
+        .checked_add(units)
+        .filter(|t| *t <= super::series::UNITS_MAX);
     let Some(total) = total else {
         return Err(fail(
             meta,
-            format!("the holding of {} at {} would pass the units a series holds", key.1, key.2),
+            format!(
+                "the holding of {} at {} would pass the units a series holds",
+                key.1, key.2
+            ),
         ));
     };
     h.units = total;

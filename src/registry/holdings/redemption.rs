@@ -202,7 +202,8 @@ fn rate_in_force(s: &Series, state: &State, date: NaiveDate) -> Result<Decimal, 
         return Ok(Decimal::ZERO);
     }
     let terms = bond_terms(&s.terms, series_coupon(s)?)?;
-    let bond = Bond::new(&terms, &coupons::fixings(state)).map_err(|e| RegistryError::engine(id, e))?;
+    let bond =
+        Bond::new(&terms, &coupons::fixings(state)).map_err(|e| RegistryError::engine(id, e))?;
     let flow = bond
         .cashflows()
         .iter()
@@ -318,7 +319,13 @@ pub(in crate::registry) fn decide(
             "a hardship redemption carries the SHA-256 of its supporting document",
         ));
     }
-    let h = own_holding(state, caller, &c.series_id, &c.investor_ref, c.bank_id.as_ref())?;
+    let h = own_holding(
+        state,
+        caller,
+        &c.series_id,
+        &c.investor_ref,
+        c.bank_id.as_ref(),
+    )?;
     let s = series(state, &c.series_id)?;
     if s.status != SeriesStatus::Issued {
         return Err(RegistryError::SeriesNotLive {
@@ -432,10 +439,17 @@ pub(in crate::registry) fn apply(
     if e.redemption_id != meta.index {
         return Err(fail(
             meta,
-            format!("redemption id {} must be the entry's own index", e.redemption_id),
+            format!(
+                "redemption id {} must be the entry's own index",
+                e.redemption_id
+            ),
         ));
     }
-    let key = (e.series_id.clone(), e.investor_ref.clone(), e.bank_id.clone());
+    let key = (
+        e.series_id.clone(),
+        e.investor_ref.clone(),
+        e.bank_id.clone(),
+    );
     let units = e.units.get();
     take_units(
         state,
@@ -455,15 +469,19 @@ pub(in crate::registry) fn apply(
         .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
     s.early_redeemed_units = s.early_redeemed_units.saturating_add(units);
     if e.reason == RedemptionReason::Hardship {
-        let used = s.hardship_units.entry(e.redemption_date.year()).or_default();
+        let used = s
+            .hardship_units
+            .entry(e.redemption_date.year())
+            .or_default();
         *used = used.saturating_add(units);
     }
     match s.early_redemptions.last_mut() {
         Some(last) if last.date == e.redemption_date => {
             last.units = last.units.saturating_add(units);
-            last.amount = last.amount.checked_add(e.amount).ok_or_else(|| {
-                fail(meta, "the early redemptions of a day overflow".to_string())
-            })?;
+            last.amount = last
+                .amount
+                .checked_add(e.amount)
+                .ok_or_else(|| fail(meta, "the early redemptions of a day overflow".to_string()))?;
         }
         _ => s.early_redemptions.push(EarlyPaid {
             date: e.redemption_date,

@@ -78,10 +78,7 @@ impl RegistrationForm {
             }
             for (i, r) in refs.iter().enumerate() {
                 if refs[..i].contains(r) {
-                    return Err(RegistryError::invalid(
-                        field,
-                        format!("names {r} twice"),
-                    ));
+                    return Err(RegistryError::invalid(field, format!("names {r} twice")));
                 }
             }
             Ok(())
@@ -96,7 +93,9 @@ impl RegistrationForm {
                 if custodian == investor {
                     return Err(RegistryError::invalid(
                         "registration.minor.custodian_ref",
-                        format!("the custodian must be another reference than the minor {investor}"),
+                        format!(
+                            "the custodian must be another reference than the minor {investor}"
+                        ),
                     ));
                 }
                 if *custody_ends <= today {
@@ -150,8 +149,15 @@ pub(in crate::registry) fn decide_change(
     c: &ChangeRegistration,
 ) -> Result<Vec<Event>, RegistryError> {
     caller.require(Role::Bank, "changing a holding's registration")?;
-    c.form.check(&c.investor_ref, ctx.recorded_at.date_naive())?;
-    let h = own_holding(state, caller, &c.series_id, &c.investor_ref, c.bank_id.as_ref())?;
+    c.form
+        .check(&c.investor_ref, ctx.recorded_at.date_naive())?;
+    let h = own_holding(
+        state,
+        caller,
+        &c.series_id,
+        &c.investor_ref,
+        c.bank_id.as_ref(),
+    )?;
     let s = series(state, &c.series_id)?;
     if s.status != SeriesStatus::Issued {
         return Err(RegistryError::SeriesNotLive {
@@ -189,7 +195,11 @@ pub(in crate::registry) fn apply_changed(
     e: &RegistrationChanged,
     changes: &mut Changes,
 ) -> Result<(), ApplyError> {
-    let key = (e.series_id.clone(), e.investor_ref.clone(), e.bank_id.clone());
+    let key = (
+        e.series_id.clone(),
+        e.investor_ref.clone(),
+        e.bank_id.clone(),
+    );
     let h = holding_mut(state, meta, &key)?;
     if h.registration != e.previous {
         return Err(fail(

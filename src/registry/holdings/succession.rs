@@ -23,9 +23,9 @@ use super::{
 use crate::money::Units;
 use crate::registry::series::series;
 use crate::registry::{
-    ApplyError, Caller, Changes, DecideCtx, EntryMeta, Event, Holding, InvestorRef,
-    ParticipantId, RegistrationChanged, RegistrationForm, RegistryError, Role, SeriesId,
-    SeriesStatus, State, StateKey,
+    ApplyError, Caller, Changes, DecideCtx, EntryMeta, Event, Holding, InvestorRef, ParticipantId,
+    RegistrationChanged, RegistrationForm, RegistryError, Role, SeriesId, SeriesStatus, State,
+    StateKey,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -273,7 +273,10 @@ pub(in crate::registry) fn apply_filed(
     if e.notice_id != meta.index || state.notices.contains_key(&e.notice_id) {
         return Err(fail(
             meta,
-            format!("death notice id {} must be the entry's own index", e.notice_id),
+            format!(
+                "death notice id {} must be the entry's own index",
+                e.notice_id
+            ),
         ));
     }
     state.notices.insert(
@@ -317,7 +320,11 @@ pub(in crate::registry) fn apply_passed(
         e.from_investor.clone(),
         e.bank_id.clone(),
     );
-    let to: HoldingKey = (e.series_id.clone(), e.to_investor.clone(), e.bank_id.clone());
+    let to: HoldingKey = (
+        e.series_id.clone(),
+        e.to_investor.clone(),
+        e.bank_id.clone(),
+    );
     holding_mut(state, meta, &from)?;
     take_units(
         state,

@@ -11,8 +11,8 @@
 //! a move carries that mark with them).
 
 use super::{
-    HoldingChangeKind, check_current, check_register_open, fail, give_units, holding,
-    holding_mut, take_units,
+    HoldingChangeKind, check_current, check_register_open, fail, give_units, holding, holding_mut,
+    take_units,
 };
 use crate::money::Units;
 use crate::registry::series::{Series, UNITS_MAX, series};
@@ -254,8 +254,7 @@ pub(in crate::registry) fn decide_request(
             format!("a move between banks comes from another bank than the receiving {to_bank}"),
         ));
     }
-    if c.kind == TransferKind::Gift && c.from_bank == to_bank && c.from_investor == c.to_investor
-    {
+    if c.kind == TransferKind::Gift && c.from_bank == to_bank && c.from_investor == c.to_investor {
         return Err(RegistryError::invalid(
             "to_investor_ref",
             "a gift goes to another investor than the donor",
@@ -386,7 +385,11 @@ pub(in crate::registry) fn decide_confirm(
     check_current(state, s, ctx.recorded_at.date_naive())?;
     check_register_open(state, s)?;
     let from = holding(state, &t.series_id, &t.from_investor, &t.from_bank)?;
-    let to = (t.series_id.clone(), t.to_investor.clone(), t.to_bank.clone());
+    let to = (
+        t.series_id.clone(),
+        t.to_investor.clone(),
+        t.to_bank.clone(),
+    );
     let gift_units = match t.kind {
         TransferKind::Gift => {
             check_recipient_bounds(state, s, &to, t.units)?;
@@ -439,7 +442,10 @@ pub(in crate::registry) fn apply_requested(
     if e.transfer_id != meta.index || state.transfers.contains_key(&e.transfer_id) {
         return Err(fail(
             meta,
-            format!("transfer id {} must be the entry's own index", e.transfer_id),
+            format!(
+                "transfer id {} must be the entry's own index",
+                e.transfer_id
+            ),
         ));
     }
     let key = (
@@ -530,11 +536,22 @@ pub(in crate::registry) fn apply_confirmed(
     {
         return Err(fail(
             meta,
-            format!("the confirmation of transfer {} does not match it", t.transfer_id),
+            format!(
+                "the confirmation of transfer {} does not match it",
+                t.transfer_id
+            ),
         ));
     }
-    let from = (t.series_id.clone(), t.from_investor.clone(), t.from_bank.clone());
-    let to = (t.series_id.clone(), t.to_investor.clone(), t.to_bank.clone());
+    let from = (
+        t.series_id.clone(),
+        t.from_investor.clone(),
+        t.from_bank.clone(),
+    );
+    let to = (
+        t.series_id.clone(),
+        t.to_investor.clone(),
+        t.to_bank.clone(),
+    );
     let (out_kind, in_kind) = match t.kind {
         TransferKind::Move => (HoldingChangeKind::MovedOut, HoldingChangeKind::MovedIn),
         TransferKind::Gift => (HoldingChangeKind::GiftOut, HoldingChangeKind::GiftIn),
@@ -569,10 +586,21 @@ pub(in crate::registry) fn apply_confirmed(
         t.units,
         expected,
         &t.registration,
-        (in_kind, Some((from.1.clone(), from.2.clone())), t.transfer_id),
+        (
+            in_kind,
+            Some((from.1.clone(), from.2.clone())),
+            t.transfer_id,
+        ),
         changes,
     )?;
-    close(state, meta, t.transfer_id, TransferStatus::Confirmed, None, changes);
+    close(
+        state,
+        meta,
+        t.transfer_id,
+        TransferStatus::Confirmed,
+        None,
+        changes,
+    );
     Ok(())
 }
 
@@ -590,7 +618,11 @@ pub(in crate::registry) fn apply_refused(
         &e.from_bank,
         &e.to_bank,
     )?;
-    let from = (t.series_id.clone(), t.from_investor.clone(), t.from_bank.clone());
+    let from = (
+        t.series_id.clone(),
+        t.from_investor.clone(),
+        t.from_bank.clone(),
+    );
     let h = holding_mut(state, meta, &from)?;
     h.pending_units = h.pending_units.checked_sub(t.units).ok_or_else(|| {
         fail(

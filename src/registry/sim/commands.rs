@@ -352,7 +352,7 @@ impl Sim<'_> {
     /// a draft, closes an open series, allots a closed one, settles (most of)
     /// an allotment, releases what is left after the deadline and issues, and
     /// pays an issued series' coupons a year on (publishing its fixings).
-    fn drive(&mut self, input: &mut Input) -> Result<(), Failure> {
+    pub(super) fn drive(&mut self, input: &mut Input) -> Result<(), Failure> {
         let id = self.series_id(input);
         let Some(status) = self.state.series(&id).map(|s| s.status) else {
             return self.create(input, false);

@@ -148,8 +148,17 @@ impl Sim<'_> {
         Ok(())
     }
 
-    /// A command of a holding's life.
+    /// A command of a holding's life; while no series is issued, a step that
+    /// takes one towards issue instead, so that runs spend their commands on
+    /// holdings that exist.
     pub(super) fn life(&mut self, input: &mut Input) -> Result<(), Failure> {
+        let issued = self
+            .state
+            .all_series()
+            .any(|s| s.status == SeriesStatus::Issued);
+        if !issued {
+            return self.drive(input);
+        }
         match input.byte() % 6 {
             0 | 1 => self.request_transfer(input),
             2 => self.close_transfer(input),
