@@ -28,76 +28,13 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// fails (a guard against a hang, not a pause: waits end as soon as the page shows it).
 const PAGE_WAIT_MAX: Duration = Duration::from_secs(60);
 
-#[cfg(unix)]
-unsafe extern "C" {
-    fn geteuid() -> u32;
-    fn flock(fd: i32, operation: i32) -> i32;
-}
-const LOCK_EX: i32 = 2;
-
-/// Makes sure Chromium and its WebDriver are installed: installs Debian's
-/// packages once when running as root with apt-get (under a file lock, so two
-/// test processes do not run apt at once), and otherwise says what to install.
+/// Makes sure Chromium and its WebDriver are installed (see `common::debian`).
 fn chromium_ready() -> Result<(), String> {
-    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_thread = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    let present = || Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
-    if present() {
-        return Ok(());
-    }
-    let need = "the console test drives a real browser: install Debian's chromium and \
-                chromium-driver packages (apt-get install -y chromium chromium-driver)";
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { geteuid() } == 0;
-    if !root || !Path::new("/usr/bin/apt-get").exists() {
-        return Err(format!(
-            "{need}; {CHROMIUM} or {CHROMEDRIVER} is missing and this test is not root with apt-get"
-        ));
-    }
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(std::env::temp_dir().join("dbond-console-test-apt.lock"))
-        .map_err(|e| format!("{need}; cannot open the install lock: {e}"))?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid open descriptor; the lock ends when `lock` is closed.
-    if unsafe { flock(lock.as_raw_fd(), LOCK_EX) } != 0 {
-        return Err(format!("{need}; cannot take the install lock"));
-    }
-    if present() {
-        return Ok(());
-    }
-    for args in [
-        &["update"][..],
-        &[
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ][..],
-    ] {
-        let out = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .map_err(|e| format!("{need}; apt-get failed to start: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{need}; apt-get {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-    }
-    if present() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{need}; apt-get installed them but {CHROMIUM} or {CHROMEDRIVER} is still missing"
-        ))
-    }
+    crate::common::debian::require(
+        "the console test drives a real browser",
+        &["chromium", "chromium-driver"],
+        || Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
+    )
 }
 
 /// A headless Chromium behind its own chromedriver, with a fresh profile.

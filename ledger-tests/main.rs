@@ -18,6 +18,7 @@ mod faults;
 mod format_vectors;
 mod hostile;
 mod issuance;
+mod layers;
 mod ledger_server;
 mod operations;
 mod pricing_service;

@@ -2,6 +2,7 @@
 //! folder, and connects signing clients to it.
 #![allow(dead_code)]
 
+pub mod debian;
 pub mod programme;
 pub mod python;
 pub mod wire;
