@@ -16,6 +16,7 @@ mod crash;
 mod demo;
 mod faults;
 mod format_vectors;
+mod holdings;
 mod hostile;
 mod issuance;
 mod layers;
