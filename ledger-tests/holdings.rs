@@ -213,7 +213,10 @@ async fn succession_move_gift_and_early_redemption_end_to_end_and_verified() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
-    assert!(err.message().contains("lock-up"), "{err:?}");
+    assert!(
+        err.message().contains("locked up until 2027-07-15"),
+        "{err:?}"
+    );
     assert_eq!(w.server.ledger.size(), size, "a refusal records nothing");
 
     // The July coupon is paid to ben, who died on 1 July: not reversed.

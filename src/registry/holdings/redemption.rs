@@ -342,12 +342,8 @@ pub(in crate::registry) fn decide(
         return Err(not_offered(Some(c.reason)));
     }
     let date = ctx.recorded_at.date_naive();
-    if date < s.terms.issue_date {
-        return Err(RegistryError::BeforeIssueDate {
-            series: c.series_id.clone(),
-            issue_date: s.terms.issue_date,
-        });
-    }
+    // The lock-up runs from before issue to its end, so a request on a series
+    // with one is refused as inside it; without one, as before the issue date.
     match c.reason {
         RedemptionReason::OnRequest => {
             let until = s
@@ -355,7 +351,7 @@ pub(in crate::registry) fn decide(
                 .issue_date
                 .checked_add_months(Months::new(terms.lockup_months))
                 .ok_or_else(|| too_large(&c.series_id, "the end of the lock-up"))?;
-            if date < until {
+            if terms.lockup_months > 0 && date < until {
                 return Err(RegistryError::InsideLockup {
                     series: c.series_id.clone(),
                     until,
@@ -375,6 +371,12 @@ pub(in crate::registry) fn decide(
             }
         }
         RedemptionReason::Hardship => {}
+    }
+    if date < s.terms.issue_date {
+        return Err(RegistryError::BeforeIssueDate {
+            series: c.series_id.clone(),
+            issue_date: s.terms.issue_date,
+        });
     }
     let units = c.units.get();
     let free = h.units.saturating_sub(h.pending_units);
