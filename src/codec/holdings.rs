@@ -539,3 +539,155 @@ pub fn holding_change_to_pb(c: &crate::registry::HoldingChange) -> pb::HoldingCh
         reference: c.reference,
     }
 }
+
+/// The wire bytes of one event of each kind, against the vectors of
+/// docs/LEDGER_FORMAT.md (section "Holdings after issue"), so an auditor's
+/// decoder can be checked against the same bytes.
+#[cfg(test)]
+mod tests {
+    use super::super::{event_from_pb, event_to_pb};
+    use crate::money::{Currency, RoundingRule, Units};
+    use crate::registry::*;
+    use chrono::NaiveDate;
+    use prost::Message;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn vectors() -> Vec<(&'static str, Event)> {
+        let sid = SeriesId::parse("s", "AZ-2030-LIFE").unwrap();
+        let r = |s: &str| InvestorRef::parse("i", s).unwrap();
+        let p = |s: &str| ParticipantId::parse("p", s).unwrap();
+        let d = |s: &str| NaiveDate::from_str(s).unwrap();
+        let dec = |s: &str| Decimal::from_str(s).unwrap();
+        vec![
+            (
+                "registration_changed",
+                Event::RegistrationChanged(RegistrationChanged {
+                    series_id: sid.clone(),
+                    investor_ref: r("jnt"),
+                    bank_id: p("bank-a"),
+                    previous: RegistrationForm::Joint {
+                        owners: vec![r("ali"), r("bab")],
+                    },
+                    form: RegistrationForm::Sole,
+                    notice_id: Some(40),
+                }),
+            ),
+            (
+                "transfer_requested",
+                Event::TransferRequested(TransferRequested {
+                    transfer_id: 41,
+                    kind: TransferKind::Gift,
+                    series_id: sid.clone(),
+                    from_bank: p("bank-a"),
+                    from_investor: r("ali"),
+                    to_bank: p("bank-b"),
+                    to_investor: r("dan"),
+                    units: Units::new(5),
+                    recipient: Some((
+                        DiasporaCategory::CitizenAbroad,
+                        Country::parse("c", "DE").unwrap(),
+                    )),
+                    registration: RegistrationForm::Sole,
+                }),
+            ),
+            (
+                "transfer_confirmed",
+                Event::TransferConfirmed(TransferConfirmed {
+                    transfer_id: 41,
+                    kind: TransferKind::Gift,
+                    series_id: sid.clone(),
+                    from_bank: p("bank-a"),
+                    from_investor: r("ali"),
+                    to_bank: p("bank-b"),
+                    to_investor: r("dan"),
+                    units: Units::new(5),
+                    gift_units: Units::new(5),
+                }),
+            ),
+            (
+                "transfer_refused",
+                Event::TransferRefused(TransferRefused {
+                    transfer_id: 42,
+                    series_id: sid.clone(),
+                    from_bank: p("bank-a"),
+                    to_bank: p("bank-b"),
+                    reason: "client withdrew".into(),
+                }),
+            ),
+            (
+                "death_notice_filed",
+                Event::DeathNoticeFiled(DeathNoticeFiled {
+                    notice_id: 43,
+                    bank_id: p("bank-a"),
+                    owner_ref: r("ben"),
+                    date_of_death: d("2027-07-01"),
+                    document_hash: [0xd0; 32],
+                    estate_ref: None,
+                    changes: 3,
+                }),
+            ),
+            (
+                "holding_passed",
+                Event::HoldingPassed(HoldingPassed {
+                    notice_id: 43,
+                    series_id: sid.clone(),
+                    bank_id: p("bank-a"),
+                    from_investor: r("ben"),
+                    to_investor: r("kid-1"),
+                    units: Units::new(4),
+                    path: SuccessionPath::Beneficiary,
+                }),
+            ),
+            (
+                "early_redeemed",
+                Event::EarlyRedeemed(EarlyRedeemed {
+                    redemption_id: 47,
+                    series_id: sid,
+                    investor_ref: r("ali"),
+                    bank_id: p("bank-a"),
+                    units: Units::new(10),
+                    reason: RedemptionReason::OnRequest,
+                    redemption_date: d("2027-08-02"),
+                    accrued_per_unit: dec("2.833333333333"),
+                    penalty_months: 3,
+                    penalty_per_unit: dec("15"),
+                    price_per_unit: dec("987.833333333333"),
+                    amount: dec("9878.33"),
+                    rounding: RoundingRule::HalfEven,
+                    currency: Currency::USD,
+                    document_hash: None,
+                }),
+            ),
+        ]
+    }
+
+    #[test]
+    fn holdings_events_encode_to_the_documented_bytes_and_back() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/LEDGER_FORMAT.md"
+        ))
+        .expect("read docs/LEDGER_FORMAT.md");
+        let block = doc
+            .split("<!-- holdings-vectors:begin -->")
+            .nth(1)
+            .and_then(|rest| rest.split("<!-- holdings-vectors:end -->").next())
+            .unwrap_or("");
+        let mut wrong = Vec::new();
+        for (name, event) in vectors() {
+            let wire = event_to_pb(&event);
+            let bytes = wire.encode_to_vec();
+            assert_eq!(event_from_pb(&wire).expect("decodes"), event, "{name}");
+            let line = format!("{name} = {}", hex::encode(&bytes));
+            if !block.lines().any(|l| l.trim() == line) {
+                wrong.push(line);
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "docs/LEDGER_FORMAT.md lacks these vectors (or has others):\n{}",
+            wrong.join("\n")
+        );
+    }
+}
