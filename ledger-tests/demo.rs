@@ -57,7 +57,7 @@ fn the_demo_runs_a_whole_programme_and_its_store_verifies() {
     );
     for life in [
         "files a death notice for",
-        "bank-a confirms",
+        "bank-baku confirms",
         "gives 3 units to gift-001",
         "redeems 2 units early",
     ] {

@@ -565,11 +565,11 @@ impl<'a> Demo<'a> {
         Ok(())
     }
 
-    /// A holding's life after issue, at bank-a's and bank-b's first clients of
-    /// the series: a death notice passes a sole holding to the estate the bank
-    /// names, bank-b takes 5 units of a bank-a client moving to it, a bank-a
-    /// client gives 3 units to a new investor, and a bank-b client redeems 2
-    /// units early (face + accrued - 3 months of coupon).
+    /// A holding's life after issue, at the banks' first clients of the series:
+    /// a death notice passes a sole holding to the estate the bank names,
+    /// bank-berlin takes 5 units of a bank-baku client moving to it, a
+    /// bank-baku client gives 3 units to a new investor, and a bank-berlin
+    /// client redeems 2 units early (face + accrued - 3 months of coupon).
     async fn life_after_issue(&mut self, cast: &Cast, id: &str) -> anyhow::Result<()> {
         let holders = cast.auditor.all_holders(id, 1000).await.map_err(status)?;
         let at = |bank: &str| -> Vec<String> {
@@ -579,7 +579,7 @@ impl<'a> Demo<'a> {
                 .map(|h| h.investor_ref.clone())
                 .collect()
         };
-        let (a, b) = (at("bank-a"), at("bank-b"));
+        let (a, b) = (at("bank-baku"), at("bank-berlin"));
         anyhow::ensure!(
             a.len() >= 3 && !b.is_empty(),
             "{id} has too few holders for the demo"
@@ -592,7 +592,7 @@ impl<'a> Demo<'a> {
                 owner_ref: a[0].clone(),
                 date_of_death: (today - Duration::days(10)).to_string(),
                 document_hash: <sha2::Sha256 as sha2::Digest>::digest(
-                    b"death certificate (kept by bank-a)",
+                    b"death certificate (kept by bank-baku)",
                 )
                 .to_vec(),
                 estate_ref: estate.clone(),
@@ -600,14 +600,14 @@ impl<'a> Demo<'a> {
             .await
             .map_err(status)?;
         say!(
-            "     {id}: bank-a files a death notice for {}; the holding passes to {estate}",
+            "     {id}: bank-baku files a death notice for {}; the holding passes to {estate}",
             a[0]
         )?;
         let t = bank_b
             .request_transfer(pb::RequestTransfer {
                 kind: pb::TransferKind::Move as i32,
                 series_id: id.into(),
-                from_bank_id: "bank-a".into(),
+                from_bank_id: "bank-baku".into(),
                 from_investor_ref: a[1].clone(),
                 to_investor_ref: a[1].clone(),
                 units: "5".into(),
@@ -618,14 +618,14 @@ impl<'a> Demo<'a> {
         let transfer_id = t.transfer.unwrap_or_default().transfer_id;
         bank_a.confirm_transfer(transfer_id).await.map_err(status)?;
         say!(
-            "     {id}: bank-b asks for 5 units of {} moving to it; bank-a confirms",
+            "     {id}: bank-berlin asks for 5 units of {} moving to it; bank-baku confirms",
             a[1]
         )?;
         bank_a
             .request_transfer(pb::RequestTransfer {
                 kind: pb::TransferKind::Gift as i32,
                 series_id: id.into(),
-                from_bank_id: "bank-a".into(),
+                from_bank_id: "bank-baku".into(),
                 from_investor_ref: a[2].clone(),
                 to_investor_ref: "gift-001".into(),
                 units: "3".into(),
@@ -652,7 +652,7 @@ impl<'a> Demo<'a> {
             .map_err(status)?;
         let e = r.redemption.unwrap_or_default();
         say!(
-            "     {id}: {} redeems 2 units early at {} a unit (face + accrued {} - penalty {}): {} {} due to bank-b",
+            "     {id}: {} redeems 2 units early at {} a unit (face + accrued {} - penalty {}): {} {} due to bank-berlin",
             b[0],
             e.price_per_unit,
             e.accrued_per_unit,

@@ -331,7 +331,7 @@ pub async fn run_succession(a: &SuccessionVerb) -> anyhow::Result<()> {
 #[derive(Debug, clap::Subcommand)]
 pub enum TransferCommand {
     /// Ask for units of a holding at another bank (move) or of any holding (gift): the receiving bank.
-    Request(TransferRequestArgs),
+    Request(Box<TransferRequestArgs>),
     /// Confirm a pending transfer: the delivering bank.
     Confirm(TransferIdArgs),
     /// Refuse a pending transfer (delivering bank), or withdraw the request (receiving bank).
