@@ -107,6 +107,7 @@ fn order(series: &str, investor: &str, key: &str) -> pb::SubmitSubscription {
         country: "DE".into(),
         units: "10".into(),
         idempotency_key: key.into(),
+        registration: None,
     }
 }
 
@@ -133,6 +134,41 @@ pub(crate) struct World {
     settle_b: u64,
     /// The engine's next due event on E-ISSUED.
     due_event: String,
+    /// Pending transfers in E-LIFE: two delivered by bank-a (one to confirm,
+    /// one to refuse), one delivered by bank-b to bank-a, and one between
+    /// bank-b and rot-bank (bank-a on neither side).
+    t_confirm: u64,
+    t_refuse: u64,
+    t_other_confirm: u64,
+    t_other_refuse: u64,
+}
+
+/// E-LIFE: sold with the early series, a zero coupon (nothing falls due before
+/// maturity, so holdings may change in July), moves and gifts allowed, early
+/// redemption on request without lock-up.
+fn life_terms() -> pb::SeriesTerms {
+    let mut t = terms("E-LIFE", false);
+    t.coupon = Some(pb::Coupon {
+        kind: Some(pb::coupon::Kind::Zero(pb::ZeroCoupon {})),
+    });
+    t.transfers = pb::Transfers::Gifts as i32;
+    t.early_redemption = Some(pb::EarlyRedemption {
+        on_request: true,
+        ..Default::default()
+    });
+    t
+}
+
+fn move_of(from_bank: &str, investor: &str) -> pb::RequestTransfer {
+    pb::RequestTransfer {
+        kind: pb::TransferKind::Move as i32,
+        series_id: "E-LIFE".into(),
+        from_bank_id: from_bank.into(),
+        from_investor_ref: investor.into(),
+        to_investor_ref: investor.into(),
+        units: "2".into(),
+        ..Default::default()
+    }
 }
 
 pub(crate) async fn world() -> World {
@@ -204,6 +240,29 @@ pub(crate) async fn world() -> World {
         .series_action(SeriesAction::Issue, "E-ISSUED")
         .await
         .unwrap();
+    treasury.create_series(life_terms()).await.unwrap();
+    treasury
+        .series_action(SeriesAction::Open, "E-LIFE")
+        .await
+        .unwrap();
+    let mut life = Vec::new();
+    for (bank, investor) in [(&bank_a, "inv-a"), (&bank_a, "dec-a"), (&bank_b, "inv-b")] {
+        let sub = id(bank
+            .submit(order("E-LIFE", investor, &format!("E-LIFE-{investor}")))
+            .await
+            .unwrap());
+        life.push((bank.clone(), sub));
+    }
+    for action in [SeriesAction::Close, SeriesAction::Allot] {
+        treasury.series_action(action, "E-LIFE").await.unwrap();
+    }
+    for (bank, sub) in life {
+        bank.settle(sub).await.unwrap();
+    }
+    treasury
+        .series_action(SeriesAction::Issue, "E-LIFE")
+        .await
+        .unwrap();
     let in_settle = auditor.all_subscriptions("E-SETTLE").await.unwrap();
     let of = |bank: &str| {
         in_settle
@@ -248,6 +307,18 @@ pub(crate) async fn world() -> World {
         .expect("E-ISSUED has an event due")
         .event_id
         .clone();
+    let transfer = async |bank: &Client, from_bank: &str, investor: &str| -> u64 {
+        bank.request_transfer(move_of(from_bank, investor))
+            .await
+            .unwrap()
+            .transfer
+            .unwrap()
+            .transfer_id
+    };
+    let t_confirm = transfer(&bank_b, "bank-a", "inv-a").await;
+    let t_refuse = transfer(&bank_b, "bank-a", "inv-a").await;
+    let t_other_confirm = transfer(&bank_a, "bank-b", "inv-b").await;
+    let t_other_refuse = transfer(&rotators["bank"], "bank-b", "inv-b").await;
     let unknown = admin.as_key(new_key());
     let by_role = BTreeMap::from([
         ("admin", admin),
@@ -266,6 +337,10 @@ pub(crate) async fn world() -> World {
         settle_a,
         settle_b,
         due_event,
+        t_confirm,
+        t_refuse,
+        t_other_confirm,
+        t_other_refuse,
     }
 }
 
@@ -403,6 +478,44 @@ fn valid(w: &World, rpc: &str, col: &str) -> K {
             reference_yield: s("0.065"),
             discount_bps: s("150"),
         }),
+        "ChangeRegistration" => K::ChangeRegistration(pb::ChangeRegistration {
+            series_id: series("E-LIFE"),
+            investor_ref: s("inv-a"),
+            bank_id: s(""),
+            registration: Some(pb::Registration {
+                form: Some(pb::registration::Form::Beneficiary(
+                    pb::BeneficiaryRegistration {
+                        beneficiaries: vec![s("kid-a")],
+                    },
+                )),
+            }),
+        }),
+        "RequestTransfer" => K::RequestTransfer(pb::RequestTransfer {
+            units: s("1"),
+            ..move_of("bank-b", "inv-b")
+        }),
+        "ConfirmTransfer" => K::ConfirmTransfer(pb::ConfirmTransfer {
+            transfer_id: w.t_confirm,
+        }),
+        "RefuseTransfer" => K::RefuseTransfer(pb::RefuseTransfer {
+            transfer_id: w.t_refuse,
+            reason: s("client withdrew"),
+        }),
+        "FileDeathNotice" => K::FileDeathNotice(pb::FileDeathNotice {
+            owner_ref: s("dec-a"),
+            date_of_death: s("2027-07-01"),
+            document_hash: vec![0xd0; 32],
+            estate_ref: s("dec-a-estate"),
+        }),
+        "RedeemEarly" => K::RedeemEarly(pb::RedeemEarly {
+            series_id: series("E-LIFE"),
+            investor_ref: s("inv-a"),
+            bank_id: s(""),
+            units: s("1"),
+            reason: pb::RedemptionReason::OnRequest as i32,
+            document_hash: vec![],
+        }),
+        "ListTransfers" => K::ListTransfers(pb::ListTransfers::default()),
         other => panic!("no valid command for {other}"),
     }
 }
@@ -439,7 +552,28 @@ fn another_ones(w: &World, rpc: &str) -> Option<K> {
             bank_id: s("bank-b"),
             as_of: s(""),
         }),
-        "ListSubscriptions" => return None,
+        "ChangeRegistration" => K::ChangeRegistration(pb::ChangeRegistration {
+            series_id: s("E-LIFE"),
+            investor_ref: s("inv-b"),
+            bank_id: s("bank-b"),
+            registration: None,
+        }),
+        "ConfirmTransfer" => K::ConfirmTransfer(pb::ConfirmTransfer {
+            transfer_id: w.t_other_confirm,
+        }),
+        "RefuseTransfer" => K::RefuseTransfer(pb::RefuseTransfer {
+            transfer_id: w.t_other_refuse,
+            reason: s("not ours"),
+        }),
+        "RedeemEarly" => K::RedeemEarly(pb::RedeemEarly {
+            series_id: s("E-LIFE"),
+            investor_ref: s("inv-b"),
+            bank_id: s("bank-b"),
+            units: s("1"),
+            reason: pb::RedemptionReason::OnRequest as i32,
+            document_hash: vec![],
+        }),
+        "ListSubscriptions" | "ListTransfers" => return None,
         other => panic!("{other} has an `own` cell the test does not know how to try"),
     })
 }
@@ -600,17 +734,25 @@ pub(crate) async fn check_matrix(w: &World, via: Via<'_>) {
             if cell == Cell::Own && others.is_none() {
                 checked += 1;
                 let reply = via.call(client, rpc, command).await.expect("own list");
-                let list: pb::ListSubscriptionsResponse = wire::one(&reply);
                 let bank = "bank-a";
-                if list.subscriptions.is_empty()
-                    || list.subscriptions.iter().any(|s| s.bank_id != bank)
-                {
+                // (bank, bank) per record: the record is the caller's when
+                // either names it.
+                let sides: Vec<(String, String)> = if rpc == "ListTransfers" {
+                    let list: pb::ListTransfersResponse = wire::one(&reply);
+                    list.transfers
+                        .into_iter()
+                        .map(|t| (t.from_bank_id, t.to_bank_id))
+                        .collect()
+                } else {
+                    let list: pb::ListSubscriptionsResponse = wire::one(&reply);
+                    list.subscriptions
+                        .into_iter()
+                        .map(|s| (s.bank_id.clone(), s.bank_id))
+                        .collect()
+                };
+                if sides.is_empty() || sides.iter().any(|(x, y)| x != bank && y != bank) {
                     failures.push(format!(
-                        "{label}: expected {bank}'s subscriptions only, got {:?}",
-                        list.subscriptions
-                            .iter()
-                            .map(|s| &s.bank_id)
-                            .collect::<Vec<_>>()
+                        "{label}: expected {bank}'s records only, got {sides:?}"
                     ));
                 }
             }
@@ -627,6 +769,20 @@ pub(crate) async fn check_matrix(w: &World, via: Via<'_>) {
         .unwrap(),
     );
     assert!(all.subscriptions.iter().any(|s| s.bank_id == "bank-b"));
+    let all: pb::ListTransfersResponse = wire::one(
+        &call(
+            &w.by_role["auditor"],
+            "ListTransfers",
+            Some(K::ListTransfers(Default::default())),
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(
+        all.transfers
+            .iter()
+            .any(|t| t.from_bank_id != "bank-a" && t.to_bank_id != "bank-a")
+    );
     assert!(
         failures.is_empty(),
         "{} of {checked} calls disagree with docs/AUTHORIZATION.md:\n{}",

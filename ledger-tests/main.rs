@@ -17,6 +17,7 @@ mod crash;
 mod demo;
 mod faults;
 mod format_vectors;
+mod holdings;
 mod hostile;
 mod issuance;
 mod layers;

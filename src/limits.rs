@@ -75,6 +75,10 @@ pub const PARTICIPANT_ID_BYTES_MAX: usize = 64;
 pub const DISPLAY_NAME_CHARS_MAX: usize = 128;
 pub const REASON_CHARS_MAX: usize = 256;
 
+/// Most references a registration form names (joint owners, beneficiaries): a
+/// family's worth, and a bound on the entries one death notice writes.
+pub const REGISTRATION_REFS_MAX: usize = 8;
+
 /// Longest status message, and BadRequest field description, the server sends (in
 /// bytes, cut at a character boundary). Messages quote what was refused; a status
 /// travels in HTTP/2 headers, whose list clients bound (16 KiB by default), so an

@@ -49,6 +49,15 @@ enum Command {
     Subscriptions(cli::bonds::SubscriptionsArgs),
     /// An investor's holdings.
     Holdings(cli::bonds::HoldingsArgs),
+    /// Change the registration form of a client's holding (bank).
+    Registration(cli::holdings::RegistrationVerb),
+    /// File a death notice: the owner's holdings pass by their forms (bank).
+    Succession(cli::holdings::SuccessionVerb),
+    /// Moves between banks and gifts: request, confirm, refuse, list (banks).
+    #[command(subcommand)]
+    Transfer(cli::holdings::TransferCommand),
+    /// Redeem some or all of a client's holding before maturity (bank).
+    Redeem(cli::holdings::RedeemVerb),
     /// Run the accrual engine on demand: post every due record date, coupon and redemption (engine).
     Accrue(cli::coupons::AccrueArgs),
     /// Publish a reference-rate fixing (treasury).
@@ -133,6 +142,16 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(cli::bonds::run_subscriptions(&a)))
         }
         Command::Holdings(a) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_holdings(&a))),
+        Command::Registration(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::holdings::run_registration(&a)))
+        }
+        Command::Succession(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::holdings::run_succession(&a)))
+        }
+        Command::Transfer(c) => {
+            runtime().and_then(|rt| rt.block_on(cli::holdings::run_transfer(&c)))
+        }
+        Command::Redeem(a) => runtime().and_then(|rt| rt.block_on(cli::holdings::run_redeem(&a))),
         Command::Accrue(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_accrue(&a))),
         Command::Fixing(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_fixing(&a))),
         Command::Statement(a) => {

@@ -152,6 +152,7 @@ impl World {
                 country: "DE".into(),
                 units: "10".into(),
                 idempotency_key: "order-1".into(),
+                registration: None,
             }),
         )
         .expect("subscribe");
@@ -173,6 +174,7 @@ impl World {
                 country: "FR".into(),
                 units: units.to_string(),
                 idempotency_key: format!("order-{who}-{n}"),
+                registration: None,
             }),
         )
         .expect("subscribe");

@@ -106,6 +106,7 @@ pub async fn issue(w: &World, id: &str, holders: usize) -> BTreeMap<(String, Str
                 country: "DE".into(),
                 units: u.to_string(),
                 idempotency_key: format!("{id}-{i}"),
+                registration: None,
             })
             .await
             .unwrap();

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod console;
 pub mod coupons;
 pub mod demo;
+pub mod holdings;
 pub mod keygen;
 pub mod load;
 pub mod mirror;

@@ -3,7 +3,7 @@
 //! load generator, the demo and the tests. One file per group of services:
 //! participants, batches and the ledger (`ledger.rs`); treasury, bank and registry
 //! (`bonds.rs`); pricing (`pricing.rs`); fixings, the engine and statements
-//! (`coupons.rs`).
+//! (`coupons.rs`); holdings after issue (`holdings.rs`).
 
 use crate::ledger::keys::KeyId;
 use crate::proto as pb;
@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 
 mod bonds;
 mod coupons;
+mod holdings;
 mod ledger;
 mod pricing;
 mod source;

@@ -219,6 +219,8 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
             name => parse_name::<AccrualDates>("terms.accrual_dates", name)?,
         },
         payment_lag_days: t.payment_lag_days,
+        transfers: super::holdings::policy_from_pb("terms.transfers", t.transfers)?,
+        early_redemption: super::holdings::early_from_pb(t.early_redemption.as_ref())?,
     })
 }
 fn coupon_to_pb(c: &CouponSpec) -> pb::coupon::Kind {
@@ -327,6 +329,8 @@ pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
             other => other.as_str().to_string(),
         },
         payment_lag_days: t.payment_lag_days,
+        transfers: super::holdings::policy_to_pb(t.transfers) as i32,
+        early_redemption: super::holdings::early_to_pb(&t.early_redemption),
     }
 }
 

@@ -167,6 +167,7 @@ impl World {
                 country: Country::parse("c", country).unwrap(),
                 units: units.into(),
                 idempotency_key: key.into(),
+                registration: Default::default(),
             }),
         )
     }
@@ -229,6 +230,8 @@ fn terms() -> SeriesTerms {
         date_generation: crate::calendar::DateGeneration::Backward,
         accrual_dates: crate::calendar::AccrualDates::Unadjusted,
         payment_lag_days: 0,
+        transfers: Default::default(),
+        early_redemption: None,
     }
 }
 
@@ -335,6 +338,7 @@ fn subscription_refusals() {
             country: Country::parse("c", country).unwrap(),
             units: crate::money::Units::new(units),
             idempotency_key: key.into(),
+            registration: Default::default(),
         })
     };
     use DiasporaCategory::*;
@@ -690,6 +694,7 @@ fn the_readers_copy_answers_queries_as_the_full_state_and_decides_nothing() {
         country: Country::parse("c", "DE").unwrap(),
         units: crate::money::Units::new(10),
         idempotency_key: "k9".into(),
+        registration: Default::default(),
     });
     let ctx = DecideCtx {
         index: w.state.size(),

@@ -302,6 +302,13 @@ pub enum Event {
     SeriesMatured {
         series_id: super::SeriesId,
     },
+    RegistrationChanged(super::RegistrationChanged),
+    TransferRequested(super::TransferRequested),
+    TransferConfirmed(super::TransferConfirmed),
+    TransferRefused(super::TransferRefused),
+    DeathNoticeFiled(super::DeathNoticeFiled),
+    HoldingPassed(super::HoldingPassed),
+    EarlyRedeemed(super::EarlyRedeemed),
 }
 
 impl Event {

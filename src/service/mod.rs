@@ -8,6 +8,7 @@ mod bonds;
 mod clock;
 pub mod coupons;
 pub mod error;
+mod holdings;
 mod ledger;
 pub mod observe;
 mod participants;
@@ -137,6 +138,7 @@ pub async fn serve_with(
         .await;
     health_reporter
         .set_serving::<pb::clock_service_server::ClockServiceServer<Services>>()
+        .set_serving::<pb::holdings_service_server::HoldingsServiceServer<Services>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -209,6 +211,9 @@ pub async fn serve_with(
         .add_service(limited!(pb::clock_service_server::ClockServiceServer::new(
             services.clone()
         )))
+        .add_service(limited!(
+            pb::holdings_service_server::HoldingsServiceServer::new(services.clone())
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // When the writer stops (fail-stop), health says so: NOT_SERVING for the server
     // as a whole and for the services that write; the read services stay SERVING.
@@ -232,6 +237,9 @@ pub async fn serve_with(
             .await;
         health_reporter
             .set_not_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
+            .await;
+        health_reporter
+            .set_not_serving::<pb::holdings_service_server::HoldingsServiceServer<Services>>()
             .await;
         std::future::pending::<()>().await
     };

@@ -53,6 +53,12 @@ pub const WRITES: &[(&str, &[Role])] = &[
     ("ConfirmSettlement", &[Role::Bank]),
     ("PublishFixing", &[Role::Treasury]),
     ("PostAccrualEvent", &[Role::Engine]),
+    ("ChangeRegistration", &[Role::Bank]),
+    ("RequestTransfer", &[Role::Bank]),
+    ("ConfirmTransfer", &[Role::Bank]),
+    ("RefuseTransfer", &[Role::Bank]),
+    ("FileDeathNotice", &[Role::Bank]),
+    ("RedeemEarly", &[Role::Bank]),
 ];
 
 /// The roles that may call the write RPC `rpc`; `None` if it is not a write.
@@ -166,6 +172,7 @@ rpc_commands! {
         ListFixings => "ListFixings", EVERYONE;
         SubmitBatch => "SubmitBatch", EVERYONE;
         AdvanceClock => "AdvanceClock", &[Role::Admin];
+        ListTransfers => "ListTransfers", EVERYONE;
     }
     writes {
         RegisterParticipant,
@@ -184,6 +191,12 @@ rpc_commands! {
         ConfirmSettlement,
         PublishFixing,
         PostAccrualEvent,
+        ChangeRegistration,
+        RequestTransfer,
+        ConfirmTransfer,
+        RefuseTransfer,
+        FileDeathNotice,
+        RedeemEarly,
     }
 }
 
@@ -235,6 +248,13 @@ mod tests {
             Kind::ListFixings(Default::default()),
             Kind::SubmitBatch(Default::default()),
             Kind::AdvanceClock(Default::default()),
+            Kind::ChangeRegistration(Default::default()),
+            Kind::RequestTransfer(Default::default()),
+            Kind::ConfirmTransfer(Default::default()),
+            Kind::RefuseTransfer(Default::default()),
+            Kind::FileDeathNotice(Default::default()),
+            Kind::RedeemEarly(Default::default()),
+            Kind::ListTransfers(Default::default()),
         ]
     }
 

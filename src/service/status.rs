@@ -21,12 +21,17 @@ pub fn registry_code(e: &RegistryError) -> Code {
     use RegistryError as E;
     match e {
         E::Invalid { .. } => Code::InvalidArgument,
-        E::RoleRequired { .. } | E::NotTheOwner { .. } | E::NotYourSubscription { .. } => {
-            Code::PermissionDenied
-        }
+        E::RoleRequired { .. }
+        | E::NotTheOwner { .. }
+        | E::NotYourSubscription { .. }
+        | E::NotYourHolding { .. }
+        | E::NotYourTransfer { .. } => Code::PermissionDenied,
         E::SeriesNotFound { .. }
         | E::SubscriptionNotFound { .. }
-        | E::ParticipantNotFound { .. } => Code::NotFound,
+        | E::ParticipantNotFound { .. }
+        | E::HoldingNotFound { .. }
+        | E::TransferNotFound { .. }
+        | E::UnknownOwner { .. } => Code::NotFound,
         E::SeriesExists { .. }
         | E::ParticipantExists { .. }
         | E::KeyExists { .. }
@@ -58,6 +63,23 @@ pub fn registry_code(e: &RegistryError) -> Code {
         | E::NothingDue { .. }
         | E::NotNextEvent { .. }
         | E::EngineCannotRun { .. }
+        | E::SeriesNotLive { .. }
+        | E::EmptyHolding { .. }
+        | E::RegistrationUnchanged { .. }
+        | E::RegistrationConflict { .. }
+        | E::EventsDue { .. }
+        | E::RegisterClosed { .. }
+        | E::TransferNotAllowed { .. }
+        | E::NotEnoughUnits { .. }
+        | E::HoldingOutOfBounds { .. }
+        | E::TransferNotPending { .. }
+        | E::TransferPending { .. }
+        | E::EarlyRedemptionNotOffered { .. }
+        | E::BeforeIssueDate { .. }
+        | E::InsideLockup { .. }
+        | E::DeathPutNeedsSuccession { .. }
+        | E::HardshipQuotaExhausted { .. }
+        | E::RedemptionPriceNotPositive { .. }
         | E::ReadersCopy => Code::FailedPrecondition,
     }
 }
@@ -520,6 +542,162 @@ mod tests {
                 fp,
             ),
             K::EngineCannotRun => (RegistryError::engine(&series, "no fixing"), fp),
+            K::NotYourHolding => (
+                E::NotYourHolding {
+                    bank: bank.clone(),
+                    caller: bank,
+                },
+                pd,
+            ),
+            K::HoldingNotFound => (
+                E::HoldingNotFound {
+                    series,
+                    investor,
+                    bank,
+                },
+                nf,
+            ),
+            K::SeriesNotLive => (
+                E::SeriesNotLive {
+                    series,
+                    found: SeriesStatus::Matured,
+                },
+                fp,
+            ),
+            K::EmptyHolding => (
+                E::EmptyHolding {
+                    series,
+                    investor,
+                    bank,
+                },
+                fp,
+            ),
+            K::RegistrationUnchanged => (
+                E::RegistrationUnchanged {
+                    series,
+                    investor,
+                    form: "sole",
+                },
+                fp,
+            ),
+            K::RegistrationConflict => (
+                E::RegistrationConflict {
+                    series,
+                    investor,
+                    held: "sole",
+                    asked: "joint",
+                },
+                fp,
+            ),
+            K::EventsDue => (E::EventsDue { series, event }, fp),
+            K::RegisterClosed => (
+                E::RegisterClosed {
+                    series,
+                    record_date: date,
+                    payment_date: date,
+                },
+                fp,
+            ),
+            K::TransferNotAllowed => (
+                E::TransferNotAllowed {
+                    series,
+                    kind: "gift",
+                    policy: "none",
+                },
+                fp,
+            ),
+            K::NotEnoughUnits => (
+                E::NotEnoughUnits {
+                    series,
+                    investor,
+                    bank,
+                    asked: 5,
+                    available: 3,
+                    what: "free (not pending)",
+                },
+                fp,
+            ),
+            K::HoldingOutOfBounds => (
+                E::HoldingOutOfBounds {
+                    series,
+                    investor,
+                    total: 101,
+                    min: 1,
+                    max: 100,
+                },
+                fp,
+            ),
+            K::TransferNotFound => (E::TransferNotFound { transfer: 7 }, nf),
+            K::NotYourTransfer => (
+                E::NotYourTransfer {
+                    transfer: 7,
+                    delivering: bank.clone(),
+                    caller: bank,
+                    needs: "the delivering bank",
+                },
+                pd,
+            ),
+            K::TransferNotPending => (
+                E::TransferNotPending {
+                    transfer: 7,
+                    found: "confirmed",
+                },
+                fp,
+            ),
+            K::UnknownOwner => (
+                E::UnknownOwner {
+                    owner: investor,
+                    bank,
+                },
+                nf,
+            ),
+            K::TransferPending => (
+                E::TransferPending {
+                    series,
+                    investor,
+                    units: 3,
+                },
+                fp,
+            ),
+            K::EarlyRedemptionNotOffered => (
+                E::EarlyRedemptionNotOffered {
+                    series,
+                    reason: Some("hardship"),
+                },
+                fp,
+            ),
+            K::BeforeIssueDate => (
+                E::BeforeIssueDate {
+                    series,
+                    issue_date: date,
+                },
+                fp,
+            ),
+            K::InsideLockup => (
+                E::InsideLockup {
+                    series,
+                    until: date,
+                },
+                fp,
+            ),
+            K::DeathPutNeedsSuccession => (E::DeathPutNeedsSuccession { series, investor }, fp),
+            K::HardshipQuotaExhausted => (
+                E::HardshipQuotaExhausted {
+                    series,
+                    year: 2027,
+                    used: 50,
+                    quota: 50,
+                    asked: 1,
+                },
+                fp,
+            ),
+            K::RedemptionPriceNotPositive => (
+                E::RedemptionPriceNotPositive {
+                    series,
+                    price: rust_decimal::Decimal::ZERO,
+                },
+                fp,
+            ),
             K::ReadersCopy => (E::ReadersCopy, fp),
         }
     }

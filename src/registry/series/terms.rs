@@ -6,7 +6,7 @@ use crate::calendar::{
 };
 use crate::money::Currency;
 use crate::pricing::{BondTerms, CashFlowKind, CouponType, TermsInput};
-use crate::registry::{AllotmentRule, RegistryError};
+use crate::registry::{AllotmentRule, EarlyRedemptionTerms, RegistryError, TransferPolicy};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -134,6 +134,13 @@ pub struct SeriesTerms {
     pub eligibility: Eligibility,
     pub pricing: PricingSpec,
     pub settlement_deadline: DateTime<Utc>,
+    /// What may move between issue and maturity: nothing (default), moves
+    /// between banks, or moves and gifts.
+    #[serde(default, skip_serializing_if = "TransferPolicy::is_none")]
+    pub transfers: TransferPolicy,
+    /// Early redemption before maturity; `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_redemption: Option<EarlyRedemptionTerms>,
     /// Backward (the default: any stub at the start) or forward.
     #[serde(default = "backward")]
     pub date_generation: DateGeneration,
