@@ -303,6 +303,7 @@ async fn lag_at_rate(
                         country: "DE".into(),
                         units: "1".into(),
                         idempotency_key: format!("lag-{n}"),
+                        registration: None,
                     })
                     .await;
                 match reply.ok().and_then(|r| r.receipt) {

@@ -770,7 +770,7 @@ pub(crate) async fn check_matrix(w: &World, via: Via<'_>) {
     );
     assert!(all.subscriptions.iter().any(|s| s.bank_id == "bank-b"));
     let all: pb::ListTransfersResponse = wire::one(
-        &call(
+        &via.call(
             &w.by_role["auditor"],
             "ListTransfers",
             Some(K::ListTransfers(Default::default())),

@@ -393,6 +393,8 @@ fn series_terms(
         date_generation: String::new(),
         accrual_dates: String::new(),
         payment_lag_days: 0,
+        transfers: 0,
+        early_redemption: None,
     }
 }
 
@@ -411,6 +413,7 @@ fn subscription(
         country: country.into(),
         units: units.to_string(),
         idempotency_key: key.into(),
+        registration: None,
     })
 }
 

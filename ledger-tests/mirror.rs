@@ -347,6 +347,7 @@ async fn a_mirror_serves_reads_and_proofs_and_refuses_every_write() {
                 country: "DE".into(),
                 units: "10".into(),
                 idempotency_key: investor,
+                ..Default::default()
             })
             .await
             .unwrap()

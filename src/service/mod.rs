@@ -138,6 +138,8 @@ pub async fn serve_with(
         .await;
     health_reporter
         .set_serving::<pb::clock_service_server::ClockServiceServer<Services>>()
+        .await;
+    health_reporter
         .set_serving::<pb::holdings_service_server::HoldingsServiceServer<Services>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()

@@ -93,6 +93,9 @@ fn terms(id: &str) -> SeriesTerms {
         },
         pricing: PricingSpec::IssuePrice(dec("100")),
         settlement_deadline: at(2027, 1, 12),
+        date_generation: crate::calendar::DateGeneration::Backward,
+        accrual_dates: crate::calendar::AccrualDates::Unadjusted,
+        payment_lag_days: 0,
         transfers: if life {
             TransferPolicy::Gifts
         } else {
@@ -140,6 +143,7 @@ impl World {
             admin_participant_id: admin.participant_id.clone(),
             admin_public_key: admin_key,
             admin_key_id,
+            simulated_clock: false,
         })]);
         for (who, seed) in [
             (w.treasury.clone(), 3),
