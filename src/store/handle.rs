@@ -47,6 +47,8 @@ pub(super) struct Inner {
     pub(super) failure: Arc<Mutex<Option<String>>>,
     pub(super) stopped: Arc<tokio::sync::Notify>,
     pub(super) nodes: MemoryNodes,
+    /// On a shared store, why this server does not write now.
+    pub(super) role: Arc<Mutex<Option<String>>>,
 }
 
 impl Ledger {
@@ -103,6 +105,17 @@ impl Ledger {
     pub fn failure(&self) -> Option<String> {
         self.inner
             .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Why this server does not write now, on a store several servers share
+    /// (it follows the writer the store names); `None` while it is the writer,
+    /// and always on a store only it opens.
+    pub fn not_writing(&self) -> Option<String> {
+        self.inner
+            .role
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()

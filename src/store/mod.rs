@@ -25,6 +25,7 @@ mod faults;
 mod handle;
 mod lifecycle;
 mod nodes;
+mod postgres;
 mod raw;
 mod recovery;
 mod replay;
@@ -35,12 +36,14 @@ mod writer;
 mod conformance;
 
 pub use engine::{
-    Engine, EngineError, Entries, EntryVisitor, Group, StateRecord, StateVisitor, StateWrite,
+    Engine, EngineError, Entries, EntryVisitor, Group, RoleHolder, SharedStore, StateRecord,
+    StateVisitor, StateWrite, Taken,
 };
 pub use faults::{FaultPlan, FaultPoint};
 pub use handle::{Ledger, Published};
 pub use lifecycle::Genesis;
 pub use nodes::{MemoryNodes, NodeLevels};
+pub use postgres::{Migrated, PgEngine, PgOptions, PgUrl, SCHEMA_VERSION};
 pub use raw::RawStore;
 pub use replay::{Replayed, replay};
 pub use sled_engine::SledEngine;
