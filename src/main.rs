@@ -20,8 +20,11 @@ struct Cli {
 enum Command {
     /// Run a whole diaspora bond programme end to end through a real server, and verify it.
     Demo(cli::demo::DemoArgs),
-    /// Run the ledger server (creates the ledger in --data on first start).
+    /// Run the ledger server (creates the ledger in --data or --store on first start).
     Serve(cli::serve::ServeArgs),
+    /// The PostgreSQL store's tables: `dbond store init --store URL`.
+    #[command(subcommand)]
+    Store(cli::store::StoreCommand),
     /// Generate a participant key pair.
     Keygen(cli::keygen::KeygenArgs),
     /// Register, rotate, revoke and list participants.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Serve(_) => Ok(()),
         Command::Demo(a) => runtime().and_then(|rt| rt.block_on(cli::demo::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
+        Command::Store(command) => cli::store::run(&command),
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))
         }

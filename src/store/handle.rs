@@ -49,6 +49,8 @@ pub(super) struct Inner {
     pub(super) nodes: MemoryNodes,
     /// On a shared store, why this server does not write now.
     pub(super) role: Arc<Mutex<Option<String>>>,
+    /// Set by `release_writer_role`: the role is never taken again.
+    pub(super) retiring: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ledger {
@@ -119,6 +121,21 @@ impl Ledger {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// On a shared store, gives the writer role up now (a clean shutdown, once
+    /// no more writes come), so another server takes it without waiting for the
+    /// lease's term to run out. Later writes are refused. Does nothing on a store
+    /// only this server opens.
+    pub fn release_writer_role(&self) {
+        if let Some(shared) = self.inner.engine.shared() {
+            self.inner
+                .retiring
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            *self.inner.role.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some("this server gave up the writer role as it shuts down".into());
+            shared.release_role();
+        }
     }
 
     /// Resolves when the writer has stopped (a storage failure or a bug), with why;

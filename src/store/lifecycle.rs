@@ -143,6 +143,7 @@ impl Ledger {
         let failure = Arc::new(Mutex::new(None));
         let stopped = Arc::new(tokio::sync::Notify::new());
         let role = Arc::new(Mutex::new(None));
+        let retiring = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let appender = Appender::new(
             checked.engine.clone(),
             checked.published.clone(),
@@ -161,6 +162,7 @@ impl Ledger {
             failure: failure.clone(),
             stopped: stopped.clone(),
             role: role.clone(),
+            retiring: retiring.clone(),
         })?;
         Ok(Ledger {
             inner: Arc::new(Inner {
@@ -174,6 +176,7 @@ impl Ledger {
                 writer: Mutex::new(Some(writer)),
                 nodes: checked.nodes,
                 role,
+                retiring,
             }),
         })
     }

@@ -213,7 +213,12 @@ impl Writer {
             tracing::warn!(%reason, "following the ledger failed; trying again");
             return;
         }
-        if self.failed() {
+        if self.failed()
+            || self
+                .parts
+                .retiring
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
             return;
         }
         let engine = self.parts.appender.engine().clone();

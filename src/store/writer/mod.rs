@@ -100,6 +100,9 @@ pub(super) struct WriterParts {
     /// On a shared store, why this server does not write now (it follows the
     /// writer); `None` while it writes, and always on a store only it opens.
     pub role: Arc<Mutex<Option<String>>>,
+    /// Set as the server shuts down: the writer role is given up and never
+    /// taken again.
+    pub retiring: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub(super) fn spawn(
