@@ -7,7 +7,7 @@ use crate::common;
 use common::wire;
 
 use common::programme::{Life, at, plain_terms};
-use common::{InProcess, new_key};
+use common::{Backend, InProcess, new_key};
 use dbond::client::{Client, CommandKind as K, SeriesAction};
 use dbond::proto as pb;
 use dbond_testkit::day;
@@ -131,8 +131,8 @@ struct World {
     due_event: String,
 }
 
-async fn world() -> World {
-    let server = InProcess::start(at(2026, 12, 2)).await;
+async fn world(backend: Backend) -> World {
+    let server = InProcess::start_on(at(2026, 12, 2), backend).await;
     let admin = server.admin().await;
     let register = async |id: &str, role: pb::Role| -> Client {
         let key: SigningKey = new_key();
@@ -464,6 +464,15 @@ fn auth_refusal(code: Code) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_as_every_role_matches_docs_authorization_md() {
+    every_rpc_as_every_role_matches_docs_authorization_md_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_as_every_role_matches_docs_authorization_md_on_postgres() {
+    every_rpc_as_every_role_matches_docs_authorization_md_on(Backend::Postgres).await
+}
+
+async fn every_rpc_as_every_role_matches_docs_authorization_md_on(backend: Backend) {
     let table = matrix();
     let in_proto = wire::rpcs_in_proto();
     let documented: Vec<&String> = table.keys().collect();
@@ -473,7 +482,7 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
         documented, expected,
         "docs/AUTHORIZATION.md has one row per RPC of services.proto"
     );
-    let w = world().await;
+    let w = world(backend).await;
     let mut failures = Vec::new();
     let mut checked = 0;
     for (_, rpc) in wire::RPCS {

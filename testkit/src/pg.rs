@@ -342,17 +342,35 @@ impl Cluster {
         run(promote, &format!("pg_ctl promote of {}", self.name));
     }
 
-    /// Points this standby at `primary` (as `application_name = self.name`) and
-    /// reloads its configuration.
+    /// Points this standby at `primary` (as `application_name = self.name`): the
+    /// setting is appended to `postgresql.auto.conf` (the last one wins), where
+    /// `pg_basebackup -R` wrote the first, and the configuration reloaded.
     pub fn follow(&self, primary: &Cluster) {
+        use std::io::Write;
+        let line = format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name={}'\n",
+            primary.port, self.name
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.data.join("postgresql.auto.conf"))
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .expect("postgresql.auto.conf takes the new primary");
+        let mut reload = as_owner("pg_ctl");
+        reload.arg("-D").arg(&self.data).arg("reload");
+        run(reload, &format!("pg_ctl reload of {}", self.name));
+    }
+
+    /// How far this standby has received the primary's WAL, in bytes.
+    pub fn received_wal_bytes(&self) -> u128 {
         self.psql(
             "postgres",
-            &format!(
-                "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name={}'",
-                primary.port, self.name
-            ),
-        );
-        self.psql("postgres", "SELECT pg_reload_conf()");
+            "SELECT pg_last_wal_receive_lsn() - '0/0'::pg_lsn",
+        )
+        .split('.')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
     }
 
     /// Stops the server and removes its folder, waiting for both.

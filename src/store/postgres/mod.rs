@@ -242,6 +242,8 @@ pub(super) struct Conn {
     runtime: Arc<Runtime>,
     client: Mutex<Option<Arc<Client>>>,
     pinned: bool,
+    /// Settings of the session, run after every connect.
+    setup: Option<String>,
 }
 
 impl Conn {
@@ -251,6 +253,15 @@ impl Conn {
             runtime: runtime.clone(),
             client: Mutex::new(None),
             pinned: false,
+            setup: None,
+        }
+    }
+
+    /// A connection whose sessions start with `setup` (SQL).
+    fn with_setup(url: &PgUrl, runtime: &Arc<Runtime>, setup: String) -> Conn {
+        Conn {
+            setup: Some(setup),
+            ..Conn::new(url, runtime)
         }
     }
 
@@ -269,6 +280,15 @@ impl Conn {
             }
         }
         let client = Arc::new(self.connect()?);
+        if let Some(setup) = &self.setup {
+            block_on(client.batch_execute(setup)).map_err(|e| {
+                StoreError::Storage(format!(
+                    "setting up a session on {}: {}",
+                    self.url.location,
+                    describe(&e)
+                ))
+            })?;
+        }
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -357,10 +377,22 @@ impl PgEngine {
         let reads = Arc::new(Conn::new(url, &runtime));
         let client = reads.client()?;
         block_on(schema::check(&client, &url.location))?;
+        // A writer paused inside a group's transaction (stopped, swapped out,
+        // cut off) would keep the lease row locked, and no follower could take
+        // over: the server ends such a session after a term. A take-over that
+        // meets a lock gives up after a second and tries again later.
+        let lease_ms = options.lease.as_millis();
         Ok(PgEngine {
             url: url.clone(),
-            writes: Conn::new(url, &runtime),
-            lease: Some(lease::Lease::new(Conn::new(url, &runtime), options)),
+            writes: Conn::with_setup(
+                url,
+                &runtime,
+                format!("SET idle_in_transaction_session_timeout = {lease_ms}"),
+            ),
+            lease: Some(lease::Lease::new(
+                Conn::with_setup(url, &runtime, "SET lock_timeout = 1000".into()),
+                options,
+            )),
             reads,
             runtime,
             batch_records: batch_records.max(1),
@@ -428,6 +460,119 @@ impl PgEngine {
             .collect()
     }
 
+    /// One group as one transaction (see the module notes); `commit_sent` says
+    /// whether the commit went out, after which the outcome may be unknown.
+    async fn write_transaction(
+        &self,
+        client: &Client,
+        group: &Group,
+        epoch: i64,
+        term: f64,
+        fault: Option<FaultPlan>,
+        commit_sent: &mut bool,
+    ) -> Result<(), EngineError> {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| self.storage("beginning a group", &e))?;
+        let body = async {
+            // First, and inside the transaction: the lease row must still hold
+            // this process's epoch. The row stays locked until the commit, so a
+            // take-over waits for this group and then sees it.
+            let renewed = client
+                .execute_typed(
+                    "UPDATE writer_lease SET expires_at = clock_timestamp() + make_interval(secs => $2)
+                     WHERE epoch = $1",
+                    &[(&epoch, Type::INT8), (&term, Type::FLOAT8)],
+                )
+                .await
+                .map_err(|e| self.storage("checking the writer lease", &e))?;
+            if renewed != 1 {
+                return Err(EngineError::LostWriterRole(String::new()));
+            }
+            let first = index_param(group.size_before);
+            for (n, entries) in chunks(&group.entries, self.batch_records).enumerate() {
+                if n == 1 {
+                    if let Some(e) = FaultPlan::strikes(fault, FaultPoint::LaterBatch) {
+                        return Err(EngineError::Storage(e));
+                    }
+                }
+                let start = first + (n * self.batch_records) as i64;
+                let bytes: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+                client
+                    .execute_typed(
+                        "INSERT INTO entries (idx, bytes)
+                         SELECT $1 + n - 1, b FROM unnest($2::bytea[]) WITH ORDINALITY AS t(b, n)",
+                        &[(&start, Type::INT8), (&bytes, Type::BYTEA_ARRAY)],
+                    )
+                    .await
+                    .map_err(|e| self.storage("inserting entries", &e))?;
+            }
+            if group.entries.len() <= self.batch_records {
+                if let Some(e) = FaultPlan::strikes(fault, FaultPoint::LaterBatch) {
+                    return Err(EngineError::Storage(e));
+                }
+            }
+            let (set, removed): (Vec<&StateWrite>, Vec<&StateWrite>) =
+                group.records.iter().partition(|(_, v)| v.is_some());
+            for records in chunks(&set, self.batch_records) {
+                let keys: Vec<&[u8]> = records.iter().map(|(k, _)| k.as_slice()).collect();
+                let values: Vec<&[u8]> = records
+                    .iter()
+                    .map(|(_, v)| v.as_deref().unwrap_or_default())
+                    .collect();
+                client
+                    .execute_typed(
+                        "INSERT INTO state_records (key, value)
+                         SELECT * FROM unnest($1::bytea[], $2::bytea[])
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        &[(&keys, Type::BYTEA_ARRAY), (&values, Type::BYTEA_ARRAY)],
+                    )
+                    .await
+                    .map_err(|e| self.storage("writing state records", &e))?;
+            }
+            for records in chunks(&removed, self.batch_records) {
+                let keys: Vec<&[u8]> = records.iter().map(|(k, _)| k.as_slice()).collect();
+                client
+                    .execute_typed(
+                        "DELETE FROM state_records WHERE key = ANY($1::bytea[])",
+                        &[(&keys, Type::BYTEA_ARRAY)],
+                    )
+                    .await
+                    .map_err(|e| self.storage("removing state records", &e))?;
+            }
+            let note = group.checkpoint.as_bytes();
+            client
+                .execute_typed(
+                    "INSERT INTO checkpoint_note (note) VALUES ($1)
+                     ON CONFLICT (one) DO UPDATE SET note = excluded.note",
+                    &[(&note, Type::BYTEA)],
+                )
+                .await
+                .map_err(|e| self.storage("writing the checkpoint", &e))?;
+            if let Some(e) = FaultPlan::strikes(fault, FaultPoint::Flush) {
+                return Err(EngineError::Storage(e));
+            }
+            Ok(())
+        }
+        .await;
+        match body {
+            Ok(()) => {
+                *commit_sent = true;
+                client
+                    .batch_execute("COMMIT")
+                    .await
+                    .map_err(|e| self.storage("committing a group", &e))
+            }
+            Err(e) => {
+                // Nothing of the group is committed; a connection that broke
+                // ends its transaction with it.
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
     fn storage(&self, what: &str, e: &tokio_postgres::Error) -> EngineError {
         EngineError::Storage(format!("{what} on {}: {}", self.url.location, describe(e)))
     }
@@ -465,110 +610,34 @@ impl Engine for PgEngine {
         if let Some(e) = FaultPlan::strikes(fault, FaultPoint::BatchWrite) {
             return Err(EngineError::Storage(e));
         }
-        let client = self
-            .writes
-            .client()
-            .map_err(|e| EngineError::Storage(e.to_string()))?;
-        let term = lease.term_secs();
-        let outcome = block_on(async {
-            client
-                .batch_execute("BEGIN")
-                .await
-                .map_err(|e| self.storage("beginning a group", &e))?;
-            let body = async {
-                // First, and inside the transaction: the lease row must still hold
-                // this process's epoch. The row stays locked until the commit, so a
-                // take-over waits for this group and then sees it.
-                let renewed = client
-                    .execute_typed(
-                        "UPDATE writer_lease SET expires_at = clock_timestamp() + make_interval(secs => $2)
-                         WHERE epoch = $1",
-                        &[(&epoch, Type::INT8), (&term, Type::FLOAT8)],
-                    )
-                    .await
-                    .map_err(|e| self.storage("checking the writer lease", &e))?;
-                if renewed != 1 {
-                    return Err(EngineError::LostWriterRole(String::new()));
-                }
-                let first = index_param(group.size_before);
-                for (n, entries) in chunks(&group.entries, self.batch_records).enumerate() {
-                    if n == 1 {
-                        if let Some(e) = FaultPlan::strikes(fault, FaultPoint::LaterBatch) {
-                            return Err(EngineError::Storage(e));
-                        }
-                    }
-                    let start = first + (n * self.batch_records) as i64;
-                    let bytes: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
-                    client
-                        .execute_typed(
-                            "INSERT INTO entries (idx, bytes)
-                             SELECT $1 + n - 1, b FROM unnest($2::bytea[]) WITH ORDINALITY AS t(b, n)",
-                            &[(&start, Type::INT8), (&bytes, Type::BYTEA_ARRAY)],
-                        )
-                        .await
-                        .map_err(|e| self.storage("inserting entries", &e))?;
-                }
-                if group.entries.len() <= self.batch_records {
-                    if let Some(e) = FaultPlan::strikes(fault, FaultPoint::LaterBatch) {
-                        return Err(EngineError::Storage(e));
-                    }
-                }
-                let (set, removed): (Vec<&StateWrite>, Vec<&StateWrite>) =
-                    group.records.iter().partition(|(_, v)| v.is_some());
-                for records in chunks(&set, self.batch_records) {
-                    let keys: Vec<&[u8]> = records.iter().map(|(k, _)| k.as_slice()).collect();
-                    let values: Vec<&[u8]> = records
-                        .iter()
-                        .map(|(_, v)| v.as_deref().unwrap_or_default())
-                        .collect();
-                    client
-                        .execute_typed(
-                            "INSERT INTO state_records (key, value)
-                             SELECT * FROM unnest($1::bytea[], $2::bytea[])
-                             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            &[(&keys, Type::BYTEA_ARRAY), (&values, Type::BYTEA_ARRAY)],
-                        )
-                        .await
-                        .map_err(|e| self.storage("writing state records", &e))?;
-                }
-                for records in chunks(&removed, self.batch_records) {
-                    let keys: Vec<&[u8]> = records.iter().map(|(k, _)| k.as_slice()).collect();
-                    client
-                        .execute_typed(
-                            "DELETE FROM state_records WHERE key = ANY($1::bytea[])",
-                            &[(&keys, Type::BYTEA_ARRAY)],
-                        )
-                        .await
-                        .map_err(|e| self.storage("removing state records", &e))?;
-                }
-                let note = group.checkpoint.as_bytes();
-                client
-                    .execute_typed(
-                        "INSERT INTO checkpoint_note (note) VALUES ($1)
-                         ON CONFLICT (one) DO UPDATE SET note = excluded.note",
-                        &[(&note, Type::BYTEA)],
-                    )
-                    .await
-                    .map_err(|e| self.storage("writing the checkpoint", &e))?;
-                if let Some(e) = FaultPlan::strikes(fault, FaultPoint::Flush) {
-                    return Err(EngineError::Storage(e));
-                }
-                Ok(())
+        let mut retried = false;
+        let outcome = loop {
+            let client = self
+                .writes
+                .client()
+                .map_err(|e| EngineError::Storage(e.to_string()))?;
+            let mut commit_sent = false;
+            let outcome = block_on(self.write_transaction(
+                &client,
+                group,
+                epoch,
+                lease.term_secs(),
+                fault,
+                &mut commit_sent,
+            ));
+            // A connection found closed before the commit was sent (the database
+            // restarted or failed over since the last group) committed nothing:
+            // the group is tried once more on a new connection.
+            if matches!(outcome, Err(EngineError::Storage(_)))
+                && !commit_sent
+                && client.is_closed()
+                && !retried
+            {
+                retried = true;
+                continue;
             }
-            .await;
-            match body {
-                Ok(()) => client
-                    .batch_execute("COMMIT")
-                    .await
-                    .map_err(|e| self.storage("committing a group", &e)),
-                Err(e) => {
-                    // Nothing of the group is committed; a connection that broke
-                    // ends its transaction with it.
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    Err(e)
-                }
-            }
-        });
+            break outcome;
+        };
         match outcome {
             Err(EngineError::LostWriterRole(_)) => {
                 lease.lost(epoch);

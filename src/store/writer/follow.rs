@@ -56,8 +56,14 @@ impl Writer {
             .shared()
             .and_then(|s| s.holder().ok())
             .map(|h| h.describe());
-        let why = self
-            .role_message()
+        let failure = self
+            .parts
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let why = failure
+            .or_else(|| self.role_message())
             .unwrap_or_else(|| "this server does not hold the writer role".into());
         match holder {
             Some(h) if !why.contains(&h) => format!("{why}; {h}; {NOT_RECORDED}"),
@@ -313,10 +319,7 @@ pub(super) fn run(mut writer: Writer, mut rx: mpsc::Receiver<Job>) {
                 if writing {
                     writer.commit_group_caught(&mut jobs);
                 } else {
-                    let message = match writer.parts.failure.lock().map(|f| f.clone()) {
-                        Ok(Some(reason)) => format!("{reason}; {NOT_RECORDED}"),
-                        _ => writer.refusal(),
-                    };
+                    let message = writer.refusal();
                     for job in jobs.drain(..) {
                         let _ = job.reply.send(Err::<Committed, _>(WriteError::Unavailable(
                             message.clone(),
