@@ -94,6 +94,16 @@ impl PgUrl {
                 "the store URL names no host (postgres://USER@HOST/DB)".into(),
             ));
         }
+        if config.get_hosts().len() > 1
+            && config.get_target_session_attrs()
+                != tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        {
+            // Otherwise a connection could land on a standby, which is read-only
+            // and may be behind what this server already published.
+            return Err(StoreError::Invalid(
+                "a store URL naming several hosts needs target_session_attrs=read-write".into(),
+            ));
+        }
         if config.get_dbname().is_none() {
             return Err(StoreError::Invalid(
                 "the store URL names no database (postgres://USER@HOST/DB)".into(),

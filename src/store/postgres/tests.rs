@@ -138,6 +138,7 @@ fn urls_with_several_hosts_are_read_by_tokio_postgres() {
             "cannot be read",
         ),
         ("postgres://u@h/d?colour=blue", "cannot be read"),
+        ("postgres://u@h1,h2/d", "target_session_attrs=read-write"),
     ] {
         match PgUrl::parse(bad) {
             Err(StoreError::Invalid(m)) => assert!(m.contains(says), "{bad}: {m}"),
