@@ -67,9 +67,9 @@ struct Told {
 }
 
 /// One bank's orders from one task: each is sent to the server that answered
-/// last, and on any failure (an error, or no answer within a few seconds) sent
-/// again with the same idempotency key to the other, until it is acknowledged or
-/// the test is over.
+/// last, and on any failure (an error, or no answer within a second: a frozen
+/// server answers nothing) sent again with the same idempotency key to the
+/// other, until it is acknowledged or the test is over.
 async fn bank_task(
     name: String,
     servers: [Client; 2],
@@ -85,7 +85,7 @@ async fn bank_task(
         let key = format!("{name}-{n}");
         loop {
             let sent = servers[at].submit(order(&key, &format!("inv-{key}")));
-            match tokio::time::timeout(Duration::from_secs(3), sent).await {
+            match tokio::time::timeout(Duration::from_secs(1), sent).await {
                 Ok(Ok(r)) => {
                     let id = r.receipt.expect("a receipt").index;
                     let mut t = told.lock().unwrap();

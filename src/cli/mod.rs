@@ -51,9 +51,9 @@ pub fn store_location(
     store: Option<&str>,
 ) -> anyhow::Result<crate::store::StoreLocation> {
     match (data, store) {
-        (_, Some(url)) => Ok(crate::store::StoreLocation::Postgres(
+        (_, Some(url)) => Ok(crate::store::StoreLocation::Postgres(Box::new(
             crate::store::PgUrl::parse(url)?,
-        )),
+        ))),
         (Some(data), None) => Ok(crate::store::StoreLocation::Folder(
             if data.join("store").is_dir() {
                 data.join("store")

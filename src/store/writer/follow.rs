@@ -260,14 +260,11 @@ impl Writer {
             .is_some()
     }
 
-    /// Fail-stop on a shared store: the role is let go so another server takes it
-    /// at once, and this one never writes again.
+    /// Fail-stop on a shared store: the role is let go (by `fail`) so another
+    /// server takes it at once, and this one never writes again.
     pub(super) fn fail_shared(&mut self, reason: String) {
         self.stale = true;
         self.fail(reason);
-        if let Some(shared) = self.parts.appender.engine().shared() {
-            shared.release_role();
-        }
     }
 }
 
