@@ -57,7 +57,7 @@ impl Book {
             .map(|&(i, b, units)| HoldingInput {
                 investor_ref: &self.investors[i],
                 bank_id: &self.banks[b],
-                units,
+                units: units.into(),
             })
             .collect()
     }

@@ -18,7 +18,7 @@ cd "$here"
 
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(request entry checkpoint terms)
+    targets=(request entry checkpoint terms commands)
 fi
 
 # The vendored protoc that the root crate's build uses, to encode request seeds
@@ -131,6 +131,11 @@ seed_terms() {
             jq -c ".[$i].terms" "$sample"
         } > "$dir/sample-$i"
     done
+}
+
+seed_commands() {
+    # Any bytes are a run of commands (registry::sim): the corpus starts empty.
+    :
 }
 
 for target in "${targets[@]}"; do

@@ -1,9 +1,19 @@
 //! Diaspora bond issuance and registry ledger.
 //!
-//! Module map (dependencies point one way): `money`, `calendar` and `pricing` are
-//! pure bond math and know nothing of the rest; `ledger` knows bytes, hashes and
-//! keys; `registry` is the deterministic state machine; `store` joins ledger and
-//! registry on sled; `service` is the tonic edge; `cli` holds the `dbond` verbs.
+//! Module map. Dependencies point one way, up this chain (docs/ARCHITECTURE.md
+//! draws it, and `ledger-tests/layers.rs` checks every `crate::` path against it):
+//!
+//! 1. `ids`, `money`, `calendar`, `pricing`: identifiers and pure bond math;
+//! 2. `accrual`: the coupon engine's pure core;
+//! 3. `ledger`: bytes, hashes, keys, signed requests, proofs and checkpoints;
+//! 4. `registry`: the deterministic state machine (never names `ledger` or `proto`);
+//! 5. `codec`: protobuf ↔ domain;
+//! 6. `store`: the ledger on a storage engine (sled by default), the single writer;
+//! 7. `audit` (verification) and `metrics`;
+//! 8. `service` (the tonic edge), `client`, `report`, `console`;
+//! 9. `cli`: the `dbond` verbs.
+//!
+//! `limits`, `clock` and `config` sit beside the chain.
 
 pub mod accrual;
 pub mod audit;
@@ -13,6 +23,8 @@ pub mod client;
 pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod console;
+pub mod ids;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;

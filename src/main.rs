@@ -25,6 +25,8 @@ enum Command {
     /// The PostgreSQL store's tables: `dbond store init --store URL`.
     #[command(subcommand)]
     Store(cli::store::StoreCommand),
+    /// Serve the live web console for one participant's key (loopback by default).
+    Console(cli::console::ConsoleArgs),
     /// Generate a participant key pair.
     Keygen(cli::keygen::KeygenArgs),
     /// Register, rotate, revoke and list participants.
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
         // Handled above, before logging starts.
         Command::Serve(_) => Ok(()),
         Command::Demo(a) => runtime().and_then(|rt| rt.block_on(cli::demo::run(&a))),
+        Command::Console(a) => runtime().and_then(|rt| rt.block_on(cli::console::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
         Command::Store(command) => cli::store::run(&command),
         Command::Participant(command) => {

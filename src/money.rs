@@ -1,16 +1,31 @@
-//! Currencies, amounts and explicit rounding.
+//! Currencies, amounts, whole units, rates and explicit rounding.
 //!
-//! Invariant: an amount is only ever rounded to a currency's minor unit by
+//! Invariants: an amount is only ever rounded to a currency's minor unit by
 //! [`round_to_minor`] (or [`Money::round`]), with a [`RoundingRule`] the caller
-//! names; nothing here rounds implicitly.
+//! names; nothing here rounds implicitly. Arithmetic on [`Money`] and [`Units`]
+//! is checked: a result that does not fit is an error, never a wrapped,
+//! saturated or panicking one.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// An ISO 4217 currency the registry can issue in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// An ISO 4217 currency the registry can issue in, named by its code.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+)]
 pub enum Currency {
     /// United States dollar.
     USD,
@@ -51,18 +66,7 @@ impl Currency {
 
     /// The ISO 4217 alphabetic code.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Currency::USD => "USD",
-            Currency::EUR => "EUR",
-            Currency::GBP => "GBP",
-            Currency::AZN => "AZN",
-            Currency::CHF => "CHF",
-            Currency::JPY => "JPY",
-            Currency::TRY => "TRY",
-            Currency::RUB => "RUB",
-            Currency::GEL => "GEL",
-            Currency::CAD => "CAD",
-        }
+        self.into()
     }
 
     /// Number of decimal places of the minor unit (ISO 4217 "exponent").
@@ -71,12 +75,6 @@ impl Currency {
             Currency::JPY => 0,
             _ => 2,
         }
-    }
-}
-
-impl fmt::Display for Currency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -104,9 +102,22 @@ impl FromStr for Currency {
     }
 }
 
-/// How to round an amount to a currency's minor unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How to round an amount to a currency's minor unit. Named in snake case
+/// (serde, `Display`): "half_even", "half_up", "down", "up".
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RoundingRule {
     /// Round half to even ("bankers' rounding"): no upward bias over many sums.
     HalfEven,
@@ -121,12 +132,7 @@ pub enum RoundingRule {
 impl RoundingRule {
     /// The name used in configuration and JSON.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RoundingRule::HalfEven => "half_even",
-            RoundingRule::HalfUp => "half_up",
-            RoundingRule::Down => "down",
-            RoundingRule::Up => "up",
-        }
+        self.into()
     }
 
     fn strategy(self) -> RoundingStrategy {
@@ -141,12 +147,6 @@ impl RoundingRule {
     /// Rounds `amount` to `dp` decimal places under this rule.
     pub fn round_dp(self, amount: Decimal, dp: u32) -> Decimal {
         amount.round_dp_with_strategy(dp, self.strategy())
-    }
-}
-
-impl fmt::Display for RoundingRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -251,6 +251,11 @@ impl Money {
         Ok(Money::new(amount, self.currency))
     }
 
+    /// This amount (per unit) times a number of units, unrounded.
+    pub fn checked_mul_units(self, units: Units) -> Result<Money, MoneyError> {
+        self.checked_mul(units.to_decimal())
+    }
+
     /// This amount times a dimensionless factor (units held, a rate), unrounded.
     pub fn checked_mul(self, factor: Decimal) -> Result<Money, MoneyError> {
         let amount = self
@@ -275,6 +280,124 @@ impl Money {
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+/// A number of whole bond units (of a subscription, an allotment, a holding).
+/// Written as a plain number in JSON state records.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Units(u64);
+
+impl Units {
+    /// No units.
+    pub const ZERO: Units = Units(0);
+
+    /// `n` whole units.
+    pub const fn new(n: u64) -> Units {
+        Units(n)
+    }
+
+    /// The count.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// True for no units.
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The sum, or `None` if it does not fit.
+    pub const fn checked_add(self, other: Units) -> Option<Units> {
+        match self.0.checked_add(other.0) {
+            Some(n) => Some(Units(n)),
+            None => None,
+        }
+    }
+
+    /// The difference, or `None` if `other` is more.
+    pub const fn checked_sub(self, other: Units) -> Option<Units> {
+        match self.0.checked_sub(other.0) {
+            Some(n) => Some(Units(n)),
+            None => None,
+        }
+    }
+
+    /// The sum of `units`, or `None` if it does not fit.
+    pub fn checked_sum(units: impl IntoIterator<Item = Units>) -> Option<Units> {
+        units
+            .into_iter()
+            .try_fold(Units::ZERO, |acc, u| acc.checked_add(u))
+    }
+
+    /// The count as a decimal (exact: every `u64` is one).
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::from(self.0)
+    }
+}
+
+impl From<u64> for Units {
+    fn from(n: u64) -> Units {
+        Units(n)
+    }
+}
+
+impl From<Units> for u64 {
+    fn from(u: Units) -> u64 {
+        u.0
+    }
+}
+
+impl From<Units> for Decimal {
+    fn from(u: Units) -> Decimal {
+        u.to_decimal()
+    }
+}
+
+impl PartialEq<u64> for Units {
+    fn eq(&self, other: &u64) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for Units {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// An annual rate as a decimal fraction (0.0525 is 5.25%): a coupon rate, a
+/// reference rate's fixing. Written as a decimal string, like every decimal.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Rate(Decimal);
+
+impl Rate {
+    /// The rate `fraction` (0.05 for 5%).
+    pub const fn new(fraction: Decimal) -> Rate {
+        Rate(fraction)
+    }
+
+    /// The rate as a decimal fraction.
+    pub const fn fraction(self) -> Decimal {
+        self.0
+    }
+}
+
+impl From<Rate> for Decimal {
+    fn from(r: Rate) -> Decimal {
+        r.0
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -311,7 +434,9 @@ mod tests {
         for c in Currency::ALL {
             assert_eq!(c.as_str().parse::<Currency>(), Ok(c));
             assert_eq!(c.to_string(), c.as_str());
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
+        assert_eq!(Currency::AZN.as_str(), "AZN");
         assert_eq!("azn".parse::<Currency>(), Ok(Currency::AZN));
         let err = "XYZ".parse::<Currency>().unwrap_err();
         assert!(err.to_string().starts_with("unknown currency"));
@@ -326,7 +451,9 @@ mod tests {
             RoundingRule::Up,
         ] {
             assert_eq!(r.as_str().parse::<RoundingRule>(), Ok(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
+        assert_eq!(RoundingRule::HalfEven.to_string(), "half_even");
         assert_eq!(
             "bankers".parse::<RoundingRule>(),
             Ok(RoundingRule::HalfEven)

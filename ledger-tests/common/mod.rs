@@ -3,6 +3,7 @@
 //! cluster), and connects signing clients to it.
 #![allow(dead_code)]
 
+pub mod debian;
 pub mod programme;
 pub mod python;
 pub mod wire;

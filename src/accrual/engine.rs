@@ -5,7 +5,7 @@
 //! call, and the per-holding loop only multiplies, rounds and adds, with checked
 //! arithmetic; nothing here reads the clock, touches storage or guesses a fixing.
 
-use crate::money::{Currency, RoundingRule, round_to_minor};
+use crate::money::{Currency, Rate, RoundingRule, Units, round_to_minor};
 use crate::pricing::{Bond, BondTerms, CashFlowKind, CouponType, Fixings, PricingError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -35,7 +35,7 @@ pub struct HoldingInput<'a> {
     /// The custodian bank that pays the investor.
     pub bank_id: &'a str,
     /// Units held (a holding of zero units is paid nothing and not listed).
-    pub units: u64,
+    pub units: Units,
 }
 
 /// Path segment of record-date event ids.
@@ -148,7 +148,7 @@ pub struct Payment {
     /// The custodian bank, as in the holding.
     pub bank_id: String,
     /// Units held.
-    pub units: u64,
+    pub units: Units,
     /// `round_to_minor(units × amount_per_unit)` under the series' rule.
     pub amount: Decimal,
 }
@@ -161,7 +161,7 @@ pub struct BankTotal {
     /// Holdings paid through the bank (those with units > 0).
     pub holdings: u64,
     /// Units those holdings hold.
-    pub units: u64,
+    pub units: Units,
     /// Sum of those holdings' (rounded) payments.
     pub amount: Decimal,
 }
@@ -182,7 +182,7 @@ pub enum Due {
         /// Holdings with units > 0.
         holders: u64,
         /// Units those holdings hold.
-        units: u64,
+        units: Units,
     },
     /// A coupon paid.
     Coupon {
@@ -195,7 +195,7 @@ pub enum Due {
         /// Payment date (business-day adjusted, after any payment lag).
         payment_date: NaiveDate,
         /// Annual rate of the period (floor and spread applied for floating).
-        rate: Decimal,
+        rate: Rate,
         /// The coupon of one unit, unrounded.
         amount_per_unit: Decimal,
         /// One per holding with units > 0, in the order of the holdings.
@@ -545,7 +545,7 @@ struct Paid<P> {
 struct BankSums<'h> {
     bank_id: &'h str,
     holdings: u64,
-    units: u64,
+    units: Units,
     amount: Decimal,
 }
 
@@ -576,17 +576,17 @@ fn pay<'h, P>(
     let mut total = Decimal::ZERO;
     let mut units_total: u128 = 0;
     for (i, h) in holdings.iter().enumerate() {
-        if h.units == 0 {
+        if h.units.is_zero() {
             continue;
         }
         let exact = per_unit
-            .checked_mul(Decimal::from(h.units))
+            .checked_mul(h.units.to_decimal())
             .ok_or_else(|| overflow(series, "a holding's payment"))?;
         let amount = round_to_minor(exact, series.currency, series.rounding);
         total = total
             .checked_add(amount)
             .ok_or_else(|| overflow(series, "the total payment"))?;
-        units_total = units_total.saturating_add(u128::from(h.units));
+        units_total = units_total.saturating_add(u128::from(h.units.get()));
         let b = match last {
             Some((id, b)) if id == h.bank_id => b,
             _ => {
@@ -596,7 +596,7 @@ fn pay<'h, P>(
                     banks.push(BankSums {
                         bank_id: h.bank_id,
                         holdings: 0,
-                        units: 0,
+                        units: Units::ZERO,
                         amount: Decimal::ZERO,
                     });
                 }
@@ -651,10 +651,10 @@ fn pay<'h, P>(
 fn holders_of_record(
     series: &SeriesInput,
     holdings: &[HoldingInput],
-) -> Result<(u64, u64), AccrualError> {
+) -> Result<(u64, Units), AccrualError> {
     let mut holders = 0u64;
-    let mut units = 0u64;
-    for h in holdings.iter().filter(|h| h.units > 0) {
+    let mut units = Units::ZERO;
+    for h in holdings.iter().filter(|h| !h.units.is_zero()) {
         holders += 1;
         units = units
             .checked_add(h.units)
@@ -681,7 +681,7 @@ fn find_due<'h, P>(
     let flows = plan.bond.cashflows();
     let mut due = Vec::new();
     let mut waiting = Vec::new();
-    let mut record: Option<(u64, u64)> = None;
+    let mut record: Option<(u64, Units)> = None;
     for event in plan.events.iter().take_while(|e| e.date <= through) {
         if due.len() >= limit {
             break;
@@ -719,7 +719,7 @@ fn find_due<'h, P>(
                             accrual_start: cf.accrual_start,
                             accrual_end: cf.accrual_end,
                             payment_date: cf.payment_date,
-                            rate,
+                            rate: Rate::new(rate),
                             amount_per_unit,
                             payments: Vec::new(),
                             bank_totals: paid.bank_totals,
@@ -882,9 +882,9 @@ pub fn accrued(
     as_of: NaiveDate,
 ) -> Result<Accrued, AccrualError> {
     let per_unit = accrued_per_unit(series, fixings, as_of)?;
-    let units_total = holdings
-        .iter()
-        .fold(0u128, |acc, h| acc.saturating_add(u128::from(h.units)));
+    let units_total = holdings.iter().fold(0u128, |acc, h| {
+        acc.saturating_add(u128::from(h.units.get()))
+    });
     let per_holding = if per_unit.is_zero() {
         vec![Decimal::ZERO; holdings.len()]
     } else {
@@ -892,7 +892,7 @@ pub fn accrued(
         for h in holdings {
             out.push(
                 per_unit
-                    .checked_mul(Decimal::from(h.units))
+                    .checked_mul(h.units.to_decimal())
                     .ok_or_else(|| overflow(series, "a holding's accrued interest"))?,
             );
         }

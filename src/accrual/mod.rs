@@ -1,6 +1,6 @@
 //! The coupon-accrual engine: pure, deterministic functions from terms, holdings,
 //! fixings and a date to accrual figures and due record-date, coupon and
-//! redemption events (issue 5).
+//! redemption events.
 //!
 //! Invariant: no gRPC, storage or clock inside. Every answer is a function of its
 //! arguments alone: the same terms, holdings, fixings, "already posted?" predicate

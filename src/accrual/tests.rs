@@ -5,7 +5,7 @@ use crate::calendar::{
     AccrualDates, BusinessDayConvention, CalendarName, DateGeneration, DayCount, Frequency,
     dates::add_months,
 };
-use crate::money::{Currency, RoundingRule};
+use crate::money::{Currency, RoundingRule, Units};
 use crate::pricing::{Bond, BondTerms, CashFlowKind, CouponType, Fixings, TermsInput};
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
@@ -50,7 +50,7 @@ fn holding<'a>(investor_ref: &'a str, bank_id: &'a str, units: u64) -> HoldingIn
     HoldingInput {
         investor_ref,
         bank_id,
-        units,
+        units: Units::new(units),
     }
 }
 
@@ -357,7 +357,7 @@ fn bank_totals_are_sorted_and_add_up_to_the_total() {
             (
                 p.investor_ref.as_str(),
                 p.bank_id.as_str(),
-                p.units,
+                p.units.get(),
                 p.amount,
             )
         })
@@ -375,7 +375,7 @@ fn bank_totals_are_sorted_and_add_up_to_the_total() {
     let bank = |id: &str, holdings, units, amount| BankTotal {
         bank_id: id.to_string(),
         holdings,
-        units,
+        units: Units::new(units),
         amount,
     };
     assert_eq!(
@@ -391,7 +391,7 @@ fn bank_totals_are_sorted_and_add_up_to_the_total() {
     let Due::RecordDate { holders, units, .. } = &report.due[0] else {
         panic!("{:?}", report.due[0]);
     };
-    assert_eq!((*holders, *units), (5, 15));
+    assert_eq!((*holders, units.get()), (5, 15));
 }
 
 // ---------------------------------------------------------------------------
@@ -579,7 +579,7 @@ fn step_up_coupons_pay_the_rate_in_force_at_period_start() {
                 rate,
                 amount_per_unit,
                 ..
-            } => Some((*rate, *amount_per_unit)),
+            } => Some((rate.fraction(), *amount_per_unit)),
             _ => None,
         })
         .collect();
@@ -616,7 +616,7 @@ fn a_floating_coupon_waits_for_its_fixing_then_pays_with_floor_and_spread() {
                 amount_per_unit,
                 total,
                 ..
-            } => Some((id.to_string(), *rate, *amount_per_unit, *total)),
+            } => Some((id.to_string(), rate.fraction(), *amount_per_unit, *total)),
             _ => None,
         })
         .collect();
@@ -695,7 +695,7 @@ fn a_floating_coupon_waits_for_its_fixing_then_pays_with_floor_and_spread() {
     };
     assert_eq!(id.to_string(), "AZ-2029-USD/coupon/2");
     assert_eq!(
-        (*rate, *amount_per_unit, *total),
+        (rate.fraction(), *amount_per_unit, *total),
         (dec!(0.05), dec!(25), dec!(75))
     );
 }
@@ -1144,7 +1144,7 @@ fn minor_unit(currency: Currency) -> Decimal {
 /// The rounding laws for every payment event.
 fn check_payments(case: &Case, due: &[Due]) -> Result<(), TestCaseError> {
     let holdings = case.holdings();
-    let paid: Vec<&HoldingInput> = holdings.iter().filter(|h| h.units > 0).collect();
+    let paid: Vec<&HoldingInput> = holdings.iter().filter(|h| !h.units.is_zero()).collect();
     let minor = minor_unit(case.currency);
     for event in due {
         let Some(PaidView {
@@ -1164,7 +1164,7 @@ fn check_payments(case: &Case, due: &[Due]) -> Result<(), TestCaseError> {
                 (h.investor_ref, h.bank_id)
             );
             prop_assert_eq!(p.units, h.units);
-            let exact = per_unit * Decimal::from(h.units);
+            let exact = per_unit * h.units.to_decimal();
             prop_assert_eq!(p.amount.round_dp(case.currency.minor_units()), p.amount);
             let error = (exact - p.amount).abs();
             match case.rounding {
@@ -1177,8 +1177,8 @@ fn check_payments(case: &Case, due: &[Due]) -> Result<(), TestCaseError> {
         prop_assert_eq!(total, payments.iter().map(|p| p.amount).sum::<Decimal>());
         prop_assert_eq!(total, banks.iter().map(|b| b.amount).sum::<Decimal>());
         prop_assert!(banks.windows(2).all(|w| w[0].bank_id < w[1].bank_id));
-        let units: u64 = paid.iter().map(|h| h.units).sum();
-        prop_assert_eq!(banks.iter().map(|b| b.units).sum::<u64>(), units);
+        let units: u64 = paid.iter().map(|h| h.units.get()).sum();
+        prop_assert_eq!(banks.iter().map(|b| b.units.get()).sum::<u64>(), units);
         prop_assert_eq!(residue, per_unit * Decimal::from(units) - total);
         let n = Decimal::from(paid.len() as u64);
         let epsilon = dec!(1e-18);

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bonds;
 pub mod calc;
+pub mod console;
 pub mod coupons;
 pub mod demo;
 pub mod keygen;

@@ -1,8 +1,8 @@
 //! Conversion of fixings, record dates, coupon payments and redemptions.
 
-use super::bonds::{date, decimal, units};
+use super::wire::{date, decimal, units};
 use crate::accrual::EventId;
-use crate::money::{Currency, RoundingRule};
+use crate::money::{Currency, Rate, RoundingRule};
 use crate::proto as pb;
 use crate::registry::coupons::{BankTotal, CouponPaid, Payment, RecordDateFixed, Redeemed};
 use crate::registry::{Event, InvestorRef, ParticipantId, RegistryError, SeriesId};
@@ -158,7 +158,7 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
             Kind::RateFixingPublished(e) => Event::FixingPublished {
                 reference: e.reference_rate.clone(),
                 date: date("fixing_date", &e.fixing_date)?,
-                rate: decimal("rate", &e.rate)?,
+                rate: Rate::new(decimal("rate", &e.rate)?),
             },
             Kind::RecordDateFixed(e) => Event::RecordDateFixed(RecordDateFixed {
                 id: event_id("event_id", &e.event_id)?,
@@ -181,7 +181,7 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
                 accrual_start: date("accrual_start", &e.accrual_start)?,
                 accrual_end: date("accrual_end", &e.accrual_end)?,
                 payment_date: date("payment_date", &e.payment_date)?,
-                rate: decimal("rate", &e.rate)?,
+                rate: Rate::new(decimal("rate", &e.rate)?),
                 amount_per_unit: decimal("amount_per_unit", &e.amount_per_unit)?,
                 rounding: rounding(&e.rounding)?,
                 total: decimal("total", &e.total)?,

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 
 pub mod bonds;
 pub mod coupons;
+pub mod terms;
+pub mod wire;
 
 pub fn role_to_pb(role: Role) -> pb::Role {
     match role {
@@ -287,8 +289,8 @@ pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, 
         Kind::ConfirmSettlement(c) => Ok(registry::Command::ConfirmSettlement(c.subscription_id)),
         Kind::PublishFixing(c) => Ok(registry::Command::PublishFixing {
             reference: c.reference_rate.clone(),
-            date: bonds::date("fixing_date", &c.fixing_date)?,
-            rate: bonds::decimal("rate", &c.rate)?,
+            date: wire::date("fixing_date", &c.fixing_date)?,
+            rate: crate::money::Rate::new(wire::decimal("rate", &c.rate)?),
         }),
         Kind::PostAccrualEvent(c) => Ok(registry::Command::PostAccrual {
             series_id: bonds::series_id_from_pb(&c.series_id)?,

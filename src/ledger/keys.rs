@@ -5,8 +5,6 @@
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
-use std::fmt;
 use std::path::Path;
 
 /// Context of a participant's signature over a `RequestPayload`.
@@ -15,50 +13,12 @@ pub const REQUEST_CONTEXT: &[u8] = b"diaspora.bonds.v1/request";
 pub const ENTRY_CONTEXT: &[u8] = b"diaspora.bonds.v1/entry";
 
 /// Length of an Ed25519 public key and of a signature.
-pub const PUBLIC_KEY_BYTES: usize = 32;
+pub use crate::ids::PUBLIC_KEY_BYTES;
 pub const SIGNATURE_BYTES: usize = 64;
 
-/// A key id: lowercase hex of the first 8 bytes of SHA-256(public key). Derived from
-/// the key, so a key id can never name two keys unnoticed.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct KeyId(String);
-
-impl KeyId {
-    pub fn of(key: &VerifyingKey) -> Self {
-        Self::of_bytes(key.as_bytes())
-    }
-
-    /// The key id of an encoded public key (no point decompression needed).
-    pub fn of_bytes(key: &[u8; PUBLIC_KEY_BYTES]) -> Self {
-        let digest = Sha256::digest(key);
-        KeyId(hex::encode(&digest[..8]))
-    }
-
-    /// Accepts only the canonical form (16 lowercase hex digits).
-    pub fn parse(s: &str) -> Option<Self> {
-        let ok = s.len() == 16
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ok.then(|| KeyId(s.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({})", self.0)
-    }
-}
+/// Key ids live in the leaf module `ids`, so that the registry can name keys
+/// without importing the ledger.
+pub use crate::ids::KeyId;
 
 fn with_context(context: &[u8], message: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(context.len() + 1 + message.len());

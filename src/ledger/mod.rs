@@ -10,4 +10,4 @@ pub mod payload;
 pub mod request;
 
 /// The ledger format version this build writes and reads (recorded in genesis).
-pub const FORMAT_VERSION: u32 = 1;
+pub use crate::ids::FORMAT_VERSION;

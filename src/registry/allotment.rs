@@ -5,11 +5,16 @@
 //! the cap every line is filled; the result depends only on the book (in ledger
 //! order), the cap and the rule.
 
+use crate::money::Units;
 use serde::{Deserialize, Serialize};
 
-/// How an oversubscribed book is shared out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How an oversubscribed book is shared out. Named in snake case (serde,
+/// `Display`): "first_come_first_served", "pro_rata", "retail_priority".
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AllotmentRule {
     /// In ledger order until the cap is reached; the subscription that crosses the
     /// cap gets what is left.
@@ -26,17 +31,22 @@ pub enum AllotmentRule {
 
 impl AllotmentRule {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            AllotmentRule::FirstComeFirstServed => "first_come_first_served",
-            AllotmentRule::ProRata => "pro_rata",
-            AllotmentRule::RetailPriority { .. } => "retail_priority",
-        }
+        self.into()
     }
 }
 
 /// Allots `cap` units over `book` (units per subscription, in ledger order).
 /// Returns the units allotted to each line, in the same order.
-pub fn allot(book: &[u64], cap: u64, rule: AllotmentRule) -> Vec<u64> {
+pub fn allot(book: &[Units], cap: Units, rule: AllotmentRule) -> Vec<Units> {
+    let counts: Vec<u64> = book.iter().map(|u| u.get()).collect();
+    allot_counts(&counts, cap.get(), rule)
+        .into_iter()
+        .map(Units::new)
+        .collect()
+}
+
+/// [`allot`] on plain counts. Sums are taken in `u128`, so no book overflows.
+fn allot_counts(book: &[u64], cap: u64, rule: AllotmentRule) -> Vec<u64> {
     let total: u128 = book.iter().map(|&u| u as u128).sum();
     if total <= cap as u128 {
         return book.to_vec();
@@ -115,6 +125,15 @@ fn pro_rata(book: &[u64], cap: u64) -> Vec<u64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// [`allot`] on plain counts, through its typed interface.
+    fn allot(book: &[u64], cap: u64, rule: AllotmentRule) -> Vec<u64> {
+        let book: Vec<Units> = book.iter().copied().map(Units::new).collect();
+        super::allot(&book, Units::new(cap), rule)
+            .into_iter()
+            .map(Units::get)
+            .collect()
+    }
 
     fn check(book: &[u64], cap: u64, rule: AllotmentRule, expected: &[u64]) {
         assert_eq!(

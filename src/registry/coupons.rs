@@ -5,7 +5,7 @@
 use super::series::{ITEMS_PER_ENTRY, SeriesStatus, bond_terms, series, series_coupon};
 use super::*;
 use crate::accrual::{self, Due, EventId, HoldingInput, SeriesInput};
-use crate::money::{Currency, RoundingRule};
+use crate::money::{Currency, Rate, RoundingRule, Units};
 use crate::pricing::{BondTerms, CashFlowKind, Fixings};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -21,7 +21,7 @@ pub const PAYMENT_ROUNDING: RoundingRule = RoundingRule::HalfEven;
 pub struct Payment {
     pub investor_ref: InvestorRef,
     pub bank_id: ParticipantId,
-    pub units: u64,
+    pub units: Units,
     pub amount: Decimal,
 }
 
@@ -30,7 +30,7 @@ pub struct Payment {
 pub struct BankTotal {
     pub bank_id: ParticipantId,
     pub holdings: u64,
-    pub units: u64,
+    pub units: Units,
     pub amount: Decimal,
 }
 
@@ -42,7 +42,7 @@ pub struct CouponPaid {
     pub accrual_start: NaiveDate,
     pub accrual_end: NaiveDate,
     pub payment_date: NaiveDate,
-    pub rate: Decimal,
+    pub rate: Rate,
     pub amount_per_unit: Decimal,
     pub rounding: RoundingRule,
     pub total: Decimal,
@@ -74,7 +74,7 @@ pub struct RecordDateFixed {
     pub record_date: NaiveDate,
     pub payment_date: NaiveDate,
     pub holders: u64,
-    pub units: u64,
+    pub units: Units,
     pub holders_digest: [u8; 32],
 }
 
@@ -125,7 +125,7 @@ impl EngineSeries {
             .map(|(i, b, u)| HoldingInput {
                 investor_ref: i.as_str(),
                 bank_id: b.as_str(),
-                units: *u,
+                units: Units::new(*u),
             })
             .collect()
     }
@@ -167,19 +167,10 @@ pub fn due_limited(
         through,
         limit,
     )
-    .map_err(|e| {
-        RegistryError::FailedPrecondition(format!("the accrual engine cannot run series {id}: {e}"))
+    .map_err(|e| RegistryError::EngineCannotRun {
+        series: id.clone(),
+        reason: e.to_string(),
     })
-}
-
-fn require(caller: &Caller, role: Role, what: &str) -> Result<(), RegistryError> {
-    if caller.role != role {
-        return Err(RegistryError::PermissionDenied(format!(
-            "{what} needs the {role} role; {} is {}",
-            caller.participant_id, caller.role
-        )));
-    }
-    Ok(())
 }
 
 pub(super) fn decide_fixing(
@@ -187,20 +178,21 @@ pub(super) fn decide_fixing(
     caller: &Caller,
     reference: &str,
     date: NaiveDate,
-    rate: Decimal,
+    rate: Rate,
 ) -> Result<Vec<Event>, RegistryError> {
-    require(caller, Role::Treasury, "publishing a rate fixing")?;
+    caller.require(Role::Treasury, "publishing a rate fixing")?;
     check_text("reference_rate", reference, 64)?;
-    if rate.abs() > Decimal::ONE {
+    if rate.fraction().abs() > Decimal::ONE {
         return Err(RegistryError::invalid(
             "rate",
             format!("expected a decimal fraction such as 0.0375, found {rate}"),
         ));
     }
     if state.fixings.contains_key(&(reference.to_string(), date)) {
-        return Err(RegistryError::AlreadyExists(format!(
-            "{reference} is already fixed for {date}; fixings are never changed"
-        )));
+        return Err(RegistryError::FixingExists {
+            reference: reference.to_string(),
+            date,
+        });
     }
     Ok(vec![Event::FixingPublished {
         reference: reference.to_string(),
@@ -250,7 +242,7 @@ pub(super) fn decide_post(
     id: &SeriesId,
     event: &EventId,
 ) -> Result<Decision, RegistryError> {
-    require(caller, Role::Engine, "posting accrual events")?;
+    caller.require(Role::Engine, "posting accrual events")?;
     if event.series_id() != id.as_str() {
         return Err(RegistryError::invalid(
             "event_id",
@@ -262,24 +254,26 @@ pub(super) fn decide_post(
     }
     let s = series(state, id)?;
     if s.status != SeriesStatus::Issued {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "series {id} is {}; coupons and redemptions are posted only for an issued series",
-            s.status.as_str()
-        )));
+        return Err(RegistryError::NotIssued {
+            series: id.clone(),
+            found: s.status,
+        });
     }
     let today = ctx.recorded_at.date_naive();
     // Only the first due event is needed (the one to post).
     let report = due_limited(state, id, today, 1)?;
     let Some(first) = report.due.into_iter().next() else {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "nothing is due on series {id} through {today}; {event} is not due"
-        )));
+        return Err(RegistryError::NothingDue {
+            series: id.clone(),
+            through: today,
+            event: event.clone(),
+        });
     };
     if first.id() != event {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "events are posted in date order: {} is due first (asked for {event}, which is not due yet or comes later)",
-            first.id()
-        )));
+        return Err(RegistryError::NotNextEvent {
+            asked: event.clone(),
+            first: first.id().clone(),
+        });
     }
     let es = EngineSeries::of(state, id)?;
     let events = match first {
@@ -305,84 +299,103 @@ pub(super) fn decide_post(
                 holders_digest: digest(&es.holdings),
             })]
         }
-        Due::Coupon {
-            id: eid,
-            accrual_start,
-            accrual_end,
-            payment_date,
-            rate,
-            amount_per_unit,
-            payments: list,
-            bank_totals: totals,
-            total,
-            residue,
-        } => {
-            let flow = match &eid {
-                EventId::Coupon { flow, .. } => *flow,
-                _ => 0,
-            };
-            let list = payments(list)?;
-            let mut events = vec![Event::CouponPaid(CouponPaid {
-                id: eid.clone(),
-                series_id: id.clone(),
-                flow,
-                accrual_start,
-                accrual_end,
-                payment_date,
-                rate,
-                amount_per_unit,
-                rounding: PAYMENT_ROUNDING,
-                total,
-                residue,
-                holdings: list.len() as u64,
-                bank_totals: bank_totals(totals)?,
-                currency: es.currency,
-            })];
-            for chunk in list.chunks(ITEMS_PER_ENTRY) {
-                events.push(Event::CouponPayments {
-                    id: eid.clone(),
-                    series_id: id.clone(),
-                    payments: chunk.to_vec(),
-                });
-            }
-            events
-        }
-        Due::Redemption {
-            id: eid,
-            payment_date,
-            amount_per_unit,
-            payments: list,
-            bank_totals: totals,
-            total,
-            residue,
-        } => {
-            let list = payments(list)?;
-            let mut events = vec![Event::Redeemed(Redeemed {
-                id: eid.clone(),
-                series_id: id.clone(),
-                payment_date,
-                amount_per_unit,
-                rounding: PAYMENT_ROUNDING,
-                total,
-                residue,
-                holdings: list.len() as u64,
-                bank_totals: bank_totals(totals)?,
-                currency: es.currency,
-            })];
-            for chunk in list.chunks(ITEMS_PER_ENTRY) {
-                events.push(Event::RedemptionPayments {
-                    id: eid.clone(),
-                    series_id: id.clone(),
-                    payments: chunk.to_vec(),
-                });
-            }
-            events.push(Event::SeriesMatured {
-                series_id: id.clone(),
-            });
-            events
-        }
+        coupon @ Due::Coupon { .. } => coupon_events(id, es.currency, coupon)?,
+        redemption @ Due::Redemption { .. } => redemption_events(id, es.currency, redemption)?,
     };
     Ok(Decision::Append(events))
+}
+
+/// A coupon's summary entry and one entry per holding's payment.
+fn coupon_events(id: &SeriesId, currency: Currency, due: Due) -> Result<Vec<Event>, RegistryError> {
+    let Due::Coupon {
+        id: eid,
+        accrual_start,
+        accrual_end,
+        payment_date,
+        rate,
+        amount_per_unit,
+        payments: list,
+        bank_totals: totals,
+        total,
+        residue,
+    } = due
+    else {
+        return Ok(Vec::new());
+    };
+    let flow = match &eid {
+        EventId::Coupon { flow, .. } => *flow,
+        _ => 0,
+    };
+    let list = payments(list)?;
+    let mut events = vec![Event::CouponPaid(CouponPaid {
+        id: eid.clone(),
+        series_id: id.clone(),
+        flow,
+        accrual_start,
+        accrual_end,
+        payment_date,
+        rate,
+        amount_per_unit,
+        rounding: PAYMENT_ROUNDING,
+        total,
+        residue,
+        holdings: list.len() as u64,
+        bank_totals: bank_totals(totals)?,
+        currency,
+    })];
+    for chunk in list.chunks(ITEMS_PER_ENTRY) {
+        events.push(Event::CouponPayments {
+            id: eid.clone(),
+            series_id: id.clone(),
+            payments: chunk.to_vec(),
+        });
+    }
+    Ok(events)
+}
+
+/// The redemption's summary entry, one entry per holding's payment, and the
+/// series' maturity.
+fn redemption_events(
+    id: &SeriesId,
+    currency: Currency,
+    due: Due,
+) -> Result<Vec<Event>, RegistryError> {
+    let Due::Redemption {
+        id: eid,
+        payment_date,
+        amount_per_unit,
+        payments: list,
+        bank_totals: totals,
+        total,
+        residue,
+    } = due
+    else {
+        return Ok(Vec::new());
+    };
+    let list = payments(list)?;
+    let mut events = vec![Event::Redeemed(Redeemed {
+        id: eid.clone(),
+        series_id: id.clone(),
+        payment_date,
+        amount_per_unit,
+        rounding: PAYMENT_ROUNDING,
+        total,
+        residue,
+        holdings: list.len() as u64,
+        bank_totals: bank_totals(totals)?,
+        currency,
+    })];
+    for chunk in list.chunks(ITEMS_PER_ENTRY) {
+        events.push(Event::RedemptionPayments {
+            id: eid.clone(),
+            series_id: id.clone(),
+            payments: chunk.to_vec(),
+        });
+    }
+    events.push(Event::SeriesMatured {
+        series_id: id.clone(),
+    });
+    Ok(events)
 }
 
 fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
@@ -407,6 +420,54 @@ fn mark_posted(
     Ok(())
 }
 
+/// Marks a coupon or the redemption posted and keeps it on the series record.
+fn record_paid(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: &EventId,
+    series_id: &SeriesId,
+    flow: PaidFlow,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    mark_posted(state, meta, id, changes)?;
+    let s = state
+        .series
+        .get_mut(series_id)
+        .ok_or_else(|| fail(meta, format!("series {series_id} does not exist")))?;
+    s.paid.push(flow);
+    changes.touch(StateKey::Series(series_id.clone()));
+    Ok(())
+}
+
+/// Closes the holdings a redemption paid.
+fn apply_redemption_payments(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: &EventId,
+    series_id: &SeriesId,
+    payments: &[Payment],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    if !state.posted.contains_key(&id.to_string()) {
+        return Err(fail(meta, format!("payments of {id} without its summary")));
+    }
+    for p in payments {
+        let key = (series_id.clone(), p.investor_ref.clone(), p.bank_id.clone());
+        let h = state.holdings.get_mut(&key).ok_or_else(|| {
+            fail(
+                meta,
+                format!(
+                    "redemption of unknown holding {} at {}",
+                    p.investor_ref, p.bank_id
+                ),
+            )
+        })?;
+        h.redeemed_units = h.units;
+        changes.touch(StateKey::Holding(key));
+    }
+    Ok(())
+}
+
 pub(super) fn apply(
     state: &mut State,
     meta: &EntryMeta,
@@ -423,39 +484,29 @@ pub(super) fn apply(
             if state.fixings.contains_key(&key) {
                 return Err(fail(meta, format!("{reference} fixed twice for {date}")));
             }
-            state.fixings.insert(key.clone(), *rate);
+            state.fixings.insert(key.clone(), rate.fraction());
             changes.touch(StateKey::Fixing(key));
         }
         Event::RecordDateFixed(e) => mark_posted(state, meta, &e.id, changes)?,
         Event::CouponPaid(e) => {
-            mark_posted(state, meta, &e.id, changes)?;
-            let s = state
-                .series
-                .get_mut(&e.series_id)
-                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
-            s.paid.push(PaidFlow {
+            let flow = PaidFlow {
                 event_id: e.id.to_string(),
                 kind: CashFlowKind::Coupon,
                 payment_date: e.payment_date,
                 amount_per_unit: e.amount_per_unit,
                 total: e.total,
-            });
-            changes.touch(StateKey::Series(e.series_id.clone()));
+            };
+            record_paid(state, meta, &e.id, &e.series_id, flow, changes)?;
         }
         Event::Redeemed(e) => {
-            mark_posted(state, meta, &e.id, changes)?;
-            let s = state
-                .series
-                .get_mut(&e.series_id)
-                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
-            s.paid.push(PaidFlow {
+            let flow = PaidFlow {
                 event_id: e.id.to_string(),
                 kind: CashFlowKind::Redemption,
                 payment_date: e.payment_date,
                 amount_per_unit: e.amount_per_unit,
                 total: e.total,
-            });
-            changes.touch(StateKey::Series(e.series_id.clone()));
+            };
+            record_paid(state, meta, &e.id, &e.series_id, flow, changes)?;
         }
         Event::CouponPayments { id, .. } => {
             if !state.posted.contains_key(&id.to_string()) {
@@ -466,25 +517,7 @@ pub(super) fn apply(
             id,
             series_id,
             payments,
-        } => {
-            if !state.posted.contains_key(&id.to_string()) {
-                return Err(fail(meta, format!("payments of {id} without its summary")));
-            }
-            for p in payments {
-                let key = (series_id.clone(), p.investor_ref.clone(), p.bank_id.clone());
-                let h = state.holdings.get_mut(&key).ok_or_else(|| {
-                    fail(
-                        meta,
-                        format!(
-                            "redemption of unknown holding {} at {}",
-                            p.investor_ref, p.bank_id
-                        ),
-                    )
-                })?;
-                h.redeemed_units = h.units;
-                changes.touch(StateKey::Holding(key));
-            }
-        }
+        } => apply_redemption_payments(state, meta, id, series_id, payments, changes)?,
         Event::SeriesMatured { series_id } => {
             let s = state
                 .series

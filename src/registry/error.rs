@@ -1,22 +1,225 @@
 //! Registry errors: refusals of a command (the caller's fault or the state's) and
 //! apply failures (the ledger disagrees with itself: corruption, loud).
+//!
+//! A refusal says what happened in the domain; which gRPC status carries it is
+//! decided in one place, `service::status::registry_code`. Messages are lowercase,
+//! without a trailing period, and say what was expected and what was found.
+
+use super::{
+    Country, DiasporaCategory, InvestorRef, ParticipantId, Role, SeriesId, SeriesStatus,
+    SubscriptionStatus,
+};
+use crate::accrual::EventId;
+use crate::ids::KeyId;
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// Why a command was refused. Nothing was written.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(name(RegistryErrorKind), derive(strum::EnumIter), vis(pub))]
 pub enum RegistryError {
     /// A field is malformed or out of range.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    AlreadyExists(String),
-    /// The command is well formed but not allowed in the current state.
-    #[error("{0}")]
-    FailedPrecondition(String),
+
+    // ---- who may act ----
     /// The caller's role may not do this.
-    #[error("{0}")]
-    PermissionDenied(String),
+    #[error("{action} needs the {needs} role; {caller} is {role}")]
+    RoleRequired {
+        action: &'static str,
+        needs: Role,
+        caller: ParticipantId,
+        role: Role,
+    },
+    /// Only the admin or the participant itself may rotate a participant's key.
+    #[error("only the admin or {participant} itself may rotate its key; caller is {caller}")]
+    NotTheOwner {
+        participant: ParticipantId,
+        caller: ParticipantId,
+    },
+    /// A bank may act only on its own subscriptions.
+    #[error(
+        "subscription {subscription} belongs to another bank; {caller} may act only on its own"
+    )]
+    NotYourSubscription {
+        subscription: u64,
+        caller: ParticipantId,
+    },
+
+    // ---- what does not exist ----
+    #[error("series {series} does not exist")]
+    SeriesNotFound { series: SeriesId },
+    #[error("subscription {subscription} does not exist")]
+    SubscriptionNotFound { subscription: u64 },
+    #[error("participant {participant} is not registered")]
+    ParticipantNotFound { participant: ParticipantId },
+
+    // ---- what exists already ----
+    #[error("series {series} already exists")]
+    SeriesExists { series: SeriesId },
+    #[error("participant {participant} is already registered")]
+    ParticipantExists { participant: ParticipantId },
+    /// A registration with a key another participant has (or had).
+    #[error("key {key} is already registered; every participant needs its own key")]
+    KeyExists { key: KeyId },
+    /// A rotation to a key already registered.
+    #[error("key {key} is already registered; a rotation needs a fresh key")]
+    RotationKeyExists { key: KeyId },
+    /// The bank's idempotency key names an earlier, different subscription.
+    #[error(
+        "idempotency key {key:?} was already used for subscription {subscription} with a different request"
+    )]
+    IdempotencyConflict { key: String, subscription: u64 },
+    /// Fixings are written once.
+    #[error("{reference} is already fixed for {date}; fixings are never changed")]
+    FixingExists { reference: String, date: NaiveDate },
+
+    // ---- participants ----
+    #[error("participant {participant} is revoked")]
+    ParticipantRevoked { participant: ParticipantId },
+    #[error("{participant} is the last active admin; register another admin before revoking it")]
+    LastAdmin { participant: ParticipantId },
+
+    // ---- a series' life ----
+    /// A transition (or amendment) the series' status does not allow.
+    #[error(
+        "cannot {action} series {series}: it is {found}, and only a series that is {needs} can be"
+    )]
+    WrongSeriesState {
+        series: SeriesId,
+        action: &'static str,
+        needs: &'static str,
+        found: SeriesStatus,
+    },
+    /// Opening a series whose window has already closed.
+    #[error(
+        "cannot open series {series}: its window closed at {closed_at}; amend the window first"
+    )]
+    OpenAfterWindow {
+        series: SeriesId,
+        closed_at: DateTime<Utc>,
+    },
+    #[error(
+        "the settlement deadline of series {series} is {deadline}; unsettled allotments can be released only after it"
+    )]
+    BeforeSettlementDeadline {
+        series: SeriesId,
+        deadline: DateTime<Utc>,
+    },
+    #[error("series {series} has no unsettled allotments")]
+    NothingToRelease { series: SeriesId },
+    #[error(
+        "series {series} has {count} allotments not yet settled; wait for settlement or release them after the deadline"
+    )]
+    UnsettledAllotments { series: SeriesId, count: usize },
+    /// A figure of the series (a sum of units, an amount) beyond what the
+    /// registry can represent.
+    #[error("series {series}: {what} is too large to represent")]
+    TooLarge { series: SeriesId, what: String },
+
+    // ---- subscriptions ----
+    #[error("series {series} is cancelled")]
+    SeriesCancelled { series: SeriesId },
+    #[error("the subscription window of series {series} is not open (the series is {found})")]
+    WindowNotOpen {
+        series: SeriesId,
+        found: SeriesStatus,
+    },
+    #[error("the subscription window of series {series} opens at {opens_at}")]
+    WindowNotYetOpen {
+        series: SeriesId,
+        opens_at: DateTime<Utc>,
+    },
+    #[error("the subscription window of series {series} closed at {closed_at}")]
+    WindowClosed {
+        series: SeriesId,
+        closed_at: DateTime<Utc>,
+    },
+    #[error(
+        "diaspora category {category} is not eligible for series {series} (eligible: {eligible})"
+    )]
+    CategoryNotEligible {
+        series: SeriesId,
+        category: DiasporaCategory,
+        /// The eligible categories, comma separated.
+        eligible: String,
+    },
+    #[error("residents of {country} may not subscribe to series {series}")]
+    CountryBarred { series: SeriesId, country: Country },
+    #[error("series {series} is not offered to residents of {country}")]
+    CountryNotOffered { series: SeriesId, country: Country },
+    #[error(
+        "investor {investor} would hold {total} units in the book of series {series}, below the minimum of {min}"
+    )]
+    UnderInvestorMinimum {
+        investor: InvestorRef,
+        series: SeriesId,
+        total: u64,
+        min: u64,
+    },
+    #[error(
+        "investor {investor} would hold {total} units in the book of series {series} ({held} already), above the maximum of {max}"
+    )]
+    OverInvestorLimit {
+        investor: InvestorRef,
+        series: SeriesId,
+        total: u64,
+        held: u64,
+        max: u64,
+    },
+    /// A series' book holds at most `UNITS_MAX` units in submitted subscriptions.
+    #[error(
+        "the book of series {series} holds {subscribed} units; {units} more would pass the {max} units a book can hold",
+        max = super::series::UNITS_MAX
+    )]
+    BookFull {
+        series: SeriesId,
+        subscribed: u64,
+        units: u64,
+    },
+    #[error("subscription {subscription} is {found} and can no longer be withdrawn")]
+    NotWithdrawable {
+        subscription: u64,
+        found: SubscriptionStatus,
+    },
+    #[error(
+        "the subscription window of series {series} is closed; subscriptions can be withdrawn only while it is open"
+    )]
+    WithdrawalWindowClosed { series: SeriesId },
+    #[error(
+        "subscription {subscription} is {found} with {allotted} units allotted; only an allotment awaiting settlement can be settled"
+    )]
+    NotAwaitingSettlement {
+        subscription: u64,
+        found: SubscriptionStatus,
+        allotted: u64,
+    },
+
+    // ---- coupons and redemptions ----
+    #[error(
+        "series {series} is {found}; coupons and redemptions are posted only for an issued series"
+    )]
+    NotIssued {
+        series: SeriesId,
+        found: SeriesStatus,
+    },
+    #[error("nothing is due on series {series} through {through}; {event} is not due")]
+    NothingDue {
+        series: SeriesId,
+        through: NaiveDate,
+        event: EventId,
+    },
+    #[error(
+        "events are posted in date order: {first} is due first (asked for {asked}, which is not due yet or comes later)"
+    )]
+    NotNextEvent { asked: EventId, first: EventId },
+    /// The accrual engine (or the bond math under it) refuses the series.
+    #[error("the accrual engine cannot run series {series}: {reason}")]
+    EngineCannotRun { series: SeriesId, reason: String },
+
+    // ---- the registry itself ----
+    /// A readers' copy of the state was asked to decide.
+    #[error("this copy of the registry answers queries only; the ledger writer decides commands")]
+    ReadersCopy,
 }
 
 impl RegistryError {
@@ -25,6 +228,19 @@ impl RegistryError {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+
+    /// The accrual engine, or the bond math under it, cannot run `series`.
+    pub fn engine(series: &SeriesId, reason: impl std::fmt::Display) -> Self {
+        RegistryError::EngineCannotRun {
+            series: series.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Which refusal this is, without its details.
+    pub fn kind(&self) -> RegistryErrorKind {
+        self.into()
     }
 }
 

@@ -1,21 +1,28 @@
 //! The deterministic state machine: command + state -> events; event + state -> state.
 //!
 //! Invariants: `decide` never changes state and `apply` never fails on an event that
-//! `decide` produced; both are pure (no clock, no storage, no randomness: the entry's
-//! index and recorded time come in as arguments). Replaying the ledger's events from
-//! genesis through `apply` gives exactly the state the server holds.
+//! `decide` produced; neither panics on any input (units and amounts use checked
+//! arithmetic, and a figure beyond the bounds of `series::terms` is a refusal);
+//! both are pure (no clock, no storage, no randomness: the entry's index and
+//! recorded time come in as arguments). After every event the conservation laws
+//! of `invariants` hold. Replaying the ledger's events from genesis through
+//! `apply` gives exactly the state the server holds. The registry imports no
+//! ledger code: key ids and the format version come from the leaf `ids`.
 
 pub mod allotment;
 pub mod coupons;
 mod error;
+pub mod invariants;
 mod participants;
 pub mod series;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 mod state;
 pub mod subscriptions;
 mod types;
 
 pub use allotment::AllotmentRule;
-pub use error::{ApplyError, RegistryError};
+pub use error::{ApplyError, RegistryError, RegistryErrorKind};
 pub use series::{
     AllotmentLine, Country, CouponSpec, DiasporaCategory, Eligibility, HoldingUnits, PricingSpec,
     ScheduledFlow, Series, SeriesDefined, SeriesFigures, SeriesId, SeriesStatus, SeriesTerms,
@@ -43,7 +50,22 @@ pub struct DecideCtx {
 pub struct Caller {
     pub participant_id: ParticipantId,
     pub role: Role,
-    pub key_id: crate::ledger::keys::KeyId,
+    pub key_id: crate::ids::KeyId,
+}
+
+impl Caller {
+    /// Refuses `action` unless the caller acts in `role`.
+    pub fn require(&self, role: Role, action: &'static str) -> Result<(), RegistryError> {
+        if self.role == role {
+            return Ok(());
+        }
+        Err(RegistryError::RoleRequired {
+            action,
+            needs: role,
+            caller: self.participant_id.clone(),
+            role: self.role,
+        })
+    }
 }
 
 /// A state-changing request, already validated for shape (the edge checks fields).
@@ -61,7 +83,7 @@ pub enum Command {
     PublishFixing {
         reference: String,
         date: chrono::NaiveDate,
-        rate: rust_decimal::Decimal,
+        rate: crate::money::Rate,
     },
     PostAccrual {
         series_id: SeriesId,

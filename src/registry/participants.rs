@@ -1,7 +1,7 @@
 //! Participants and their keys: genesis, registration, rotation and revocation.
 
 use super::*;
-use crate::ledger::keys::KeyId;
+use crate::ids::KeyId;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegisterParticipant {
@@ -29,24 +29,20 @@ fn key_id_of(key: &PublicKey) -> Result<KeyId, RegistryError> {
     Ok(KeyId::of_bytes(&key.0))
 }
 
-fn require_admin(caller: &Caller, what: &str) -> Result<(), RegistryError> {
-    if caller.role != Role::Admin {
-        return Err(RegistryError::PermissionDenied(format!(
-            "{what} needs the admin role; {} is {}",
-            caller.participant_id, caller.role
-        )));
-    }
-    Ok(())
+fn require_admin(caller: &Caller, action: &'static str) -> Result<(), RegistryError> {
+    caller.require(Role::Admin, action)
 }
 
 fn active<'a>(state: &'a State, id: &ParticipantId) -> Result<&'a Participant, RegistryError> {
     let p = state
         .participant(id)
-        .ok_or_else(|| RegistryError::NotFound(format!("participant {id} is not registered")))?;
+        .ok_or_else(|| RegistryError::ParticipantNotFound {
+            participant: id.clone(),
+        })?;
     if p.status == ParticipantStatus::Revoked {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "participant {id} is revoked"
-        )));
+        return Err(RegistryError::ParticipantRevoked {
+            participant: id.clone(),
+        });
     }
     Ok(p)
 }
@@ -64,15 +60,12 @@ pub(super) fn decide_register(
     )?;
     let key_id = key_id_of(&c.public_key)?;
     if state.participant(&c.participant_id).is_some() {
-        return Err(RegistryError::AlreadyExists(format!(
-            "participant {} is already registered",
-            c.participant_id
-        )));
+        return Err(RegistryError::ParticipantExists {
+            participant: c.participant_id.clone(),
+        });
     }
     if state.key(&key_id).is_some() {
-        return Err(RegistryError::AlreadyExists(format!(
-            "key {key_id} is already registered; every participant needs its own key"
-        )));
+        return Err(RegistryError::KeyExists { key: key_id });
     }
     Ok(vec![Event::ParticipantRegistered(ParticipantRegistered {
         participant_id: c.participant_id.clone(),
@@ -89,17 +82,15 @@ pub(super) fn decide_rotate(
     c: &RotateKey,
 ) -> Result<Vec<Event>, RegistryError> {
     if caller.role != Role::Admin && caller.participant_id != c.participant_id {
-        return Err(RegistryError::PermissionDenied(format!(
-            "only the admin or {} itself may rotate its key; caller is {}",
-            c.participant_id, caller.participant_id
-        )));
+        return Err(RegistryError::NotTheOwner {
+            participant: c.participant_id.clone(),
+            caller: caller.participant_id.clone(),
+        });
     }
     let p = active(state, &c.participant_id)?;
     let new_key_id = key_id_of(&c.new_public_key)?;
     if state.key(&new_key_id).is_some() {
-        return Err(RegistryError::AlreadyExists(format!(
-            "key {new_key_id} is already registered; a rotation needs a fresh key"
-        )));
+        return Err(RegistryError::RotationKeyExists { key: new_key_id });
     }
     Ok(vec![Event::KeyRotated(KeyRotated {
         participant_id: c.participant_id.clone(),
@@ -123,10 +114,9 @@ pub(super) fn decide_revoke(
             .filter(|q| q.role == Role::Admin && q.status == ParticipantStatus::Active)
             .count();
         if admins <= 1 {
-            return Err(RegistryError::FailedPrecondition(format!(
-                "{} is the last active admin; register another admin before revoking it",
-                c.participant_id
-            )));
+            return Err(RegistryError::LastAdmin {
+                participant: c.participant_id.clone(),
+            });
         }
     }
     Ok(vec![Event::ParticipantRevoked(ParticipantRevoked {
@@ -174,7 +164,7 @@ fn insert_participant(
             key_id: key_id.clone(),
             participant_id: id.clone(),
             public_key: r.public_key,
-            valid_from_index: meta.index + 1,
+            valid_from_index: meta.next_index(),
             retired_at_index: None,
         },
     );
@@ -203,13 +193,13 @@ pub(super) fn apply_genesis(
     if meta.index != 0 || state.meta.identity.is_some() {
         return Err(fail(meta, "genesis is only allowed as entry 0".into()));
     }
-    if g.format_version != crate::ledger::FORMAT_VERSION {
+    if g.format_version != crate::ids::FORMAT_VERSION {
         return Err(fail(
             meta,
             format!(
                 "ledger format version {} is not supported (this build reads {})",
                 g.format_version,
-                crate::ledger::FORMAT_VERSION
+                crate::ids::FORMAT_VERSION
             ),
         ));
     }
@@ -283,7 +273,7 @@ pub(super) fn apply_rotated(
             key_id: e.new_key_id.clone(),
             participant_id: e.participant_id.clone(),
             public_key: e.new_public_key,
-            valid_from_index: meta.index + 1,
+            valid_from_index: meta.next_index(),
             retired_at_index: None,
         },
     );

@@ -1,25 +1,29 @@
 //! The registry state and its persisted form: one record per object, keyed so that
 //! the store can write exactly what an event changed in the same batch as the entry.
+//!
+//! Invariants: the records are exactly what replaying the ledger's events from
+//! genesis gives; the derived indexes (`books`, `DecideIndexes`,
+//! `holdings_by_investor`) are never persisted and always agree with the
+//! records they summarise (`registry::invariants` checks both).
 
 use super::{
     ApplyError, Holding, InvestorRef, KeyRecord, LedgerIdentity, Participant, ParticipantId,
     Series, SeriesId, Subscription,
 };
-use crate::ledger::keys::KeyId;
+use crate::ids::KeyId;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// A hash map for the derived indexes: foldhash (randomly seeded per process) is
-/// several times cheaper than SipHash on these short keys, and replay at open
-/// hashes every subscription three times.
+/// A hash map for the derived indexes, which replay at open fills for every
+/// subscription: foldhash (randomly seeded per process) hashes these short keys
+/// with less work than the standard SipHash.
 pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Subscriptions by id. An id is the index of the entry that recorded it, so ids
-/// arrive in increasing order and none is ever removed: a sorted vector, appended
-/// to and searched by bisection, holds them without per-node overhead (a third of
-/// the memory of a `BTreeMap`, which a million-subscription open has to fault in
-/// twice: once for the writer's state and once for the readers' copy).
+/// arrive in increasing order and none is ever removed: a vector sorted by id,
+/// appended to and searched by bisection, holds them without a tree's per-node
+/// overhead (the writer's state and the readers' copy each hold every one).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Subscriptions(Vec<Subscription>);
 
@@ -60,6 +64,14 @@ impl Subscriptions {
 pub struct EntryMeta {
     pub index: u64,
     pub recorded_at: DateTime<Utc>,
+}
+
+impl EntryMeta {
+    /// The index of the entry after this one. Exact: `apply` refuses an entry
+    /// at the last index a `u64` holds.
+    pub fn next_index(&self) -> u64 {
+        self.index.saturating_add(1)
+    }
 }
 
 /// Names one persisted state record.
@@ -138,8 +150,11 @@ pub(super) struct Meta {
 pub(super) struct DecideIndexes {
     /// (bank, idempotency key) -> subscription id.
     pub(super) idempotency: FastMap<(ParticipantId, Arc<str>), u64>,
-    /// Units in live, unallotted subscriptions per (series, bank, investor).
+    /// Units in submitted (live, not yet allotted) subscriptions per (series,
+    /// bank, investor).
     pub(super) investor_units: FastMap<(SeriesId, ParticipantId, InvestorRef), u64>,
+    /// Units in submitted subscriptions per series: at most `UNITS_MAX`.
+    pub(super) book_units: FastMap<SeriesId, u64>,
 }
 
 /// Everything the registry knows. The store keeps a working copy that runs ahead
@@ -159,8 +174,8 @@ pub struct State {
     // Derived indexes, rebuilt by replay, never persisted.
     /// Subscription ids of each series, in ledger order.
     pub(super) books: FastMap<SeriesId, Vec<u64>>,
-    /// `None` in a readers' copy, which never decides: leaving these out of it
-    /// saves about 200 bytes per subscription, and copying them at open.
+    /// `None` in a readers' copy, which never decides, so that it neither holds
+    /// nor copies indexes kept per subscription that no query reads.
     pub(super) decide: Option<DecideIndexes>,
     /// (bank, investor) -> series held.
     pub(super) holdings_by_investor: FastMap<(ParticipantId, InvestorRef), BTreeSet<SeriesId>>,
@@ -319,6 +334,12 @@ impl State {
     }
 
     pub(super) fn check_next(&self, meta: &EntryMeta) -> Result<(), ApplyError> {
+        if meta.index == u64::MAX {
+            return Err(ApplyError {
+                index: meta.index,
+                reason: "the ledger holds no entry beyond index u64::MAX - 1".into(),
+            });
+        }
         if meta.index != self.meta.size {
             return Err(ApplyError {
                 index: meta.index,
@@ -343,7 +364,7 @@ impl State {
     }
 
     pub(super) fn advance(&mut self, meta: &EntryMeta, changes: &mut Changes) {
-        self.meta.size = meta.index + 1;
+        self.meta.size = meta.next_index();
         self.meta.last_recorded_at = Some(meta.recorded_at);
         changes.touch(StateKey::Meta);
     }

@@ -1,8 +1,10 @@
 //! Subscriptions from banks on behalf of investors, their allotment, settlement,
 //! release and refund, and the holdings created at issue.
 
-use super::series::{Country, DiasporaCategory, SeriesStatus, series};
+use super::series::{Country, DiasporaCategory, Series, SeriesStatus, UNITS_MAX, series};
+use super::state::DecideIndexes;
 use super::*;
+use crate::money::Units;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -53,8 +55,12 @@ impl fmt::Debug for InvestorRef {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a subscription is in its life. Named in snake case (serde, `Display`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SubscriptionStatus {
     Submitted,
     Withdrawn,
@@ -67,15 +73,7 @@ pub enum SubscriptionStatus {
 
 impl SubscriptionStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionStatus::Submitted => "submitted",
-            SubscriptionStatus::Withdrawn => "withdrawn",
-            SubscriptionStatus::Allotted => "allotted",
-            SubscriptionStatus::Settled => "settled",
-            SubscriptionStatus::Released => "released",
-            SubscriptionStatus::Refunded => "refunded",
-            SubscriptionStatus::Issued => "issued",
-        }
+        self.into()
     }
 
     /// Still in the book (not withdrawn, refunded or released).
@@ -123,7 +121,7 @@ pub struct SubmitSubscription {
     pub investor_ref: InvestorRef,
     pub category: DiasporaCategory,
     pub country: Country,
-    pub units: u64,
+    pub units: Units,
     pub idempotency_key: String,
 }
 
@@ -135,18 +133,12 @@ pub struct SubscriptionSubmitted {
     pub investor_ref: InvestorRef,
     pub category: DiasporaCategory,
     pub country: Country,
-    pub units: u64,
+    pub units: Units,
     pub idempotency_key: Arc<str>,
 }
 
-fn require_bank(caller: &Caller, what: &str) -> Result<(), RegistryError> {
-    if caller.role != Role::Bank {
-        return Err(RegistryError::PermissionDenied(format!(
-            "{what} needs the bank role; {} is {}",
-            caller.participant_id, caller.role
-        )));
-    }
-    Ok(())
+fn require_bank(caller: &Caller, action: &'static str) -> Result<(), RegistryError> {
+    caller.require(Role::Bank, action)
 }
 
 /// The subscription `id`, if `caller` may act on it (its own bank's).
@@ -154,12 +146,12 @@ fn own<'a>(state: &'a State, caller: &Caller, id: u64) -> Result<&'a Subscriptio
     let sub = state
         .subscriptions
         .get(&id)
-        .ok_or_else(|| RegistryError::NotFound(format!("subscription {id} does not exist")))?;
+        .ok_or(RegistryError::SubscriptionNotFound { subscription: id })?;
     if sub.bank_id != caller.participant_id {
-        return Err(RegistryError::PermissionDenied(format!(
-            "subscription {id} belongs to another bank; {} may act only on its own",
-            caller.participant_id
-        )));
+        return Err(RegistryError::NotYourSubscription {
+            subscription: id,
+            caller: caller.participant_id.clone(),
+        });
     }
     Ok(sub)
 }
@@ -178,113 +170,25 @@ pub(super) fn decide_submit(
             "must be 1 to 128 printable characters",
         ));
     }
-    if c.units == 0 || c.units > super::series::UNITS_MAX {
+    if c.units.is_zero() || c.units.get() > UNITS_MAX {
         return Err(RegistryError::invalid(
             "units",
             format!("must be at least 1 whole unit, found {}", c.units),
         ));
     }
     let Some(index) = &state.decide else {
-        return Err(RegistryError::FailedPrecondition(
-            "this copy of the registry answers queries only; the ledger writer decides commands"
-                .into(),
-        ));
+        return Err(RegistryError::ReadersCopy);
     };
     if let Some(&first) = index
         .idempotency
         .get(&(caller.participant_id.clone(), Arc::from(key)))
     {
-        // The index names only subscriptions the registry holds.
-        let sub = state.subscriptions.get(&first).ok_or_else(|| {
-            RegistryError::AlreadyExists(format!(
-                "idempotency key {key:?} was already used for subscription {first}"
-            ))
-        })?;
-        let same = sub.series_id == c.series_id
-            && sub.investor_ref == c.investor_ref
-            && sub.category == c.category
-            && sub.country == c.country
-            && sub.units == c.units;
-        if same {
-            return Ok(Decision::Existing { index: first });
-        }
-        return Err(RegistryError::AlreadyExists(format!(
-            "idempotency key {key:?} was already used for subscription {first} with a different request"
-        )));
+        return repeat(state, c, first);
     }
     let s = series(state, &c.series_id)?;
-    match s.status {
-        SeriesStatus::Open => {}
-        SeriesStatus::Cancelled => {
-            return Err(RegistryError::FailedPrecondition(format!(
-                "series {} is cancelled",
-                c.series_id
-            )));
-        }
-        other => {
-            return Err(RegistryError::FailedPrecondition(format!(
-                "the subscription window of series {} is not open (the series is {})",
-                c.series_id,
-                other.as_str()
-            )));
-        }
-    }
-    if ctx.recorded_at < s.terms.window_opens_at {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "the subscription window of series {} opens at {}",
-            c.series_id, s.terms.window_opens_at
-        )));
-    }
-    if ctx.recorded_at >= s.terms.window_closes_at {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "the subscription window of series {} closed at {}",
-            c.series_id, s.terms.window_closes_at
-        )));
-    }
-    let e = &s.terms.eligibility;
-    if !e.categories.contains(&c.category) {
-        let allowed: Vec<&str> = e.categories.iter().map(|c| c.as_str()).collect();
-        return Err(RegistryError::FailedPrecondition(format!(
-            "diaspora category {} is not eligible for series {} (eligible: {})",
-            c.category.as_str(),
-            c.series_id,
-            allowed.join(", ")
-        )));
-    }
-    if e.countries_barred.contains(&c.country) {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "residents of {} may not subscribe to series {}",
-            c.country, c.series_id
-        )));
-    }
-    if !e.countries_allowed.is_empty() && !e.countries_allowed.contains(&c.country) {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "series {} is not offered to residents of {}",
-            c.series_id, c.country
-        )));
-    }
-    let held = index
-        .investor_units
-        .get(&(
-            c.series_id.clone(),
-            caller.participant_id.clone(),
-            c.investor_ref.clone(),
-        ))
-        .copied()
-        .unwrap_or(0);
-    let total = held + c.units;
-    if total < s.terms.min_units_per_investor {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "investor {} would hold {total} units in the book of series {}, below the minimum of {}",
-            c.investor_ref, c.series_id, s.terms.min_units_per_investor
-        )));
-    }
-    if total > s.terms.max_units_per_investor {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "investor {} would hold {total} units in the book of series {} ({held} already), above the maximum of {}",
-            c.investor_ref, c.series_id, s.terms.max_units_per_investor
-        )));
-    }
+    check_window(s, ctx)?;
+    check_eligibility(s, c)?;
+    check_bounds(index, s, caller, c)?;
     Ok(Decision::Append(vec![Event::SubscriptionSubmitted(
         SubscriptionSubmitted {
             subscription_id: ctx.index,
@@ -299,6 +203,133 @@ pub(super) fn decide_submit(
     )]))
 }
 
+/// A submission whose idempotency key the bank used for subscription `first`:
+/// the same request is answered with it, a different one refused.
+fn repeat(state: &State, c: &SubmitSubscription, first: u64) -> Result<Decision, RegistryError> {
+    let conflict = || RegistryError::IdempotencyConflict {
+        key: c.idempotency_key.clone(),
+        subscription: first,
+    };
+    // The index names only subscriptions the registry holds.
+    let sub = state.subscriptions.get(&first).ok_or_else(conflict)?;
+    let same = sub.series_id == c.series_id
+        && sub.investor_ref == c.investor_ref
+        && sub.category == c.category
+        && sub.country == c.country
+        && sub.units == c.units.get();
+    if same {
+        return Ok(Decision::Existing { index: first });
+    }
+    Err(conflict())
+}
+
+/// The series is open and its window open at the entry's recorded time.
+fn check_window(s: &Series, ctx: &DecideCtx) -> Result<(), RegistryError> {
+    let series = &s.terms.series_id;
+    match s.status {
+        SeriesStatus::Open => {}
+        SeriesStatus::Cancelled => {
+            return Err(RegistryError::SeriesCancelled {
+                series: series.clone(),
+            });
+        }
+        other => {
+            return Err(RegistryError::WindowNotOpen {
+                series: series.clone(),
+                found: other,
+            });
+        }
+    }
+    if ctx.recorded_at < s.terms.window_opens_at {
+        return Err(RegistryError::WindowNotYetOpen {
+            series: series.clone(),
+            opens_at: s.terms.window_opens_at,
+        });
+    }
+    if ctx.recorded_at >= s.terms.window_closes_at {
+        return Err(RegistryError::WindowClosed {
+            series: series.clone(),
+            closed_at: s.terms.window_closes_at,
+        });
+    }
+    Ok(())
+}
+
+/// The investor's category is eligible and its country neither barred nor
+/// left out.
+fn check_eligibility(s: &Series, c: &SubmitSubscription) -> Result<(), RegistryError> {
+    let e = &s.terms.eligibility;
+    if !e.categories.contains(&c.category) {
+        let allowed: Vec<&str> = e.categories.iter().map(|c| c.as_str()).collect();
+        return Err(RegistryError::CategoryNotEligible {
+            series: c.series_id.clone(),
+            category: c.category,
+            eligible: allowed.join(", "),
+        });
+    }
+    if e.countries_barred.contains(&c.country) {
+        return Err(RegistryError::CountryBarred {
+            series: c.series_id.clone(),
+            country: c.country,
+        });
+    }
+    if !e.countries_allowed.is_empty() && !e.countries_allowed.contains(&c.country) {
+        return Err(RegistryError::CountryNotOffered {
+            series: c.series_id.clone(),
+            country: c.country,
+        });
+    }
+    Ok(())
+}
+
+/// The investor's units in the book (at this bank) stay within the series'
+/// bounds, and the book within `UNITS_MAX`.
+fn check_bounds(
+    index: &DecideIndexes,
+    s: &Series,
+    caller: &Caller,
+    c: &SubmitSubscription,
+) -> Result<(), RegistryError> {
+    let held = index
+        .investor_units
+        .get(&(
+            c.series_id.clone(),
+            caller.participant_id.clone(),
+            c.investor_ref.clone(),
+        ))
+        .copied()
+        .unwrap_or(0);
+    let units = c.units.get();
+    // Both terms are at most UNITS_MAX: the sum fits.
+    let total = held.saturating_add(units);
+    if total < s.terms.min_units_per_investor {
+        return Err(RegistryError::UnderInvestorMinimum {
+            investor: c.investor_ref.clone(),
+            series: c.series_id.clone(),
+            total,
+            min: s.terms.min_units_per_investor,
+        });
+    }
+    if total > s.terms.max_units_per_investor {
+        return Err(RegistryError::OverInvestorLimit {
+            investor: c.investor_ref.clone(),
+            series: c.series_id.clone(),
+            total,
+            held,
+            max: s.terms.max_units_per_investor,
+        });
+    }
+    let subscribed = index.book_units.get(&c.series_id).copied().unwrap_or(0);
+    if subscribed.saturating_add(units) > UNITS_MAX {
+        return Err(RegistryError::BookFull {
+            series: c.series_id.clone(),
+            subscribed,
+            units,
+        });
+    }
+    Ok(())
+}
+
 pub(super) fn decide_withdraw(
     state: &State,
     caller: &Caller,
@@ -308,17 +339,16 @@ pub(super) fn decide_withdraw(
     require_bank(caller, "withdrawing a subscription")?;
     let sub = own(state, caller, id)?;
     if sub.status != SubscriptionStatus::Submitted {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "subscription {id} is {} and can no longer be withdrawn",
-            sub.status.as_str()
-        )));
+        return Err(RegistryError::NotWithdrawable {
+            subscription: id,
+            found: sub.status,
+        });
     }
     let s = series(state, &sub.series_id)?;
     if s.status != SeriesStatus::Open || ctx.recorded_at >= s.terms.window_closes_at {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "the subscription window of series {} is closed; subscriptions can be withdrawn only while it is open",
-            sub.series_id
-        )));
+        return Err(RegistryError::WithdrawalWindowClosed {
+            series: sub.series_id.clone(),
+        });
     }
     Ok(vec![Event::SubscriptionWithdrawn {
         subscription_id: id,
@@ -333,11 +363,11 @@ pub(super) fn decide_settle(
     require_bank(caller, "confirming settlement")?;
     let sub = own(state, caller, id)?;
     if sub.status != SubscriptionStatus::Allotted || sub.allotted_units == 0 {
-        return Err(RegistryError::FailedPrecondition(format!(
-            "subscription {id} is {} with {} units allotted; only an allotment awaiting settlement can be settled",
-            sub.status.as_str(),
-            sub.allotted_units
-        )));
+        return Err(RegistryError::NotAwaitingSettlement {
+            subscription: id,
+            found: sub.status,
+            allotted: sub.allotted_units,
+        });
     }
     Ok(vec![Event::SettlementConfirmed {
         subscription_id: id,
@@ -363,16 +393,30 @@ fn sub_mut<'a>(
         .ok_or_else(|| fail(meta, format!("subscription {id} does not exist")))
 }
 
+/// Takes `units` of a subscription that left the book (withdrawn, refunded)
+/// off the investor's and the series' running totals.
 fn unbook(state: &mut State, key: (SeriesId, ParticipantId, InvestorRef), units: u64) {
     let Some(index) = state.decide.as_mut() else {
         return;
     };
+    if let Some(v) = index.book_units.get_mut(&key.0) {
+        *v = v.saturating_sub(units);
+    }
     if let Some(v) = index.investor_units.get_mut(&key) {
         *v = v.saturating_sub(units);
         if *v == 0 {
             index.investor_units.remove(&key);
         }
     }
+}
+
+/// The (series, bank, investor) key of a subscription's running totals.
+fn book_key(sub: &Subscription) -> (SeriesId, ParticipantId, InvestorRef) {
+    (
+        sub.series_id.clone(),
+        sub.bank_id.clone(),
+        sub.investor_ref.clone(),
+    )
 }
 
 pub(super) fn apply(
@@ -382,209 +426,264 @@ pub(super) fn apply(
     changes: &mut Changes,
 ) -> Result<(), ApplyError> {
     match event {
-        Event::SubscriptionSubmitted(e) => {
-            let not_own_index = || {
-                fail(
-                    meta,
-                    format!(
-                        "subscription id {} must be the entry's own index",
-                        e.subscription_id
-                    ),
-                )
-            };
-            if e.subscription_id != meta.index {
-                return Err(not_own_index());
-            }
-            // The registry's own copies of the series and bank ids, so that a
-            // million subscriptions share two strings rather than hold two million.
-            let series_id = state
-                .series
-                .get_key_value(&e.series_id)
-                .map(|(id, _)| id.clone())
-                .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
-            let bank_id = state
-                .participants
-                .get_key_value(&e.bank_id)
-                .map_or_else(|| e.bank_id.clone(), |(id, _)| id.clone());
-            let added = state.subscriptions.push(Subscription {
-                subscription_id: e.subscription_id,
-                series_id: series_id.clone(),
-                bank_id: bank_id.clone(),
-                investor_ref: e.investor_ref.clone(),
-                category: e.category,
-                country: e.country,
-                units: e.units,
-                idempotency_key: e.idempotency_key.clone(),
-                submitted_at: meta.recorded_at,
-                status: SubscriptionStatus::Submitted,
-                allotted_units: 0,
-                refunded_units: 0,
-                amount_due: Decimal::ZERO,
-            });
-            if !added {
-                return Err(not_own_index());
-            }
-            match state.books.get_mut(&series_id) {
-                Some(book) => book.push(e.subscription_id),
-                None => {
-                    state
-                        .books
-                        .insert(series_id.clone(), vec![e.subscription_id]);
-                }
-            }
-            if let Some(index) = state.decide.as_mut() {
-                index.idempotency.insert(
-                    (bank_id.clone(), e.idempotency_key.clone()),
-                    e.subscription_id,
-                );
-                *index
-                    .investor_units
-                    .entry((series_id, bank_id, e.investor_ref.clone()))
-                    .or_default() += e.units;
-            }
-            changes.touch(StateKey::Subscription(e.subscription_id));
-        }
+        Event::SubscriptionSubmitted(e) => apply_submitted(state, meta, e, changes),
         Event::SubscriptionWithdrawn { subscription_id } => {
-            let sub = sub_mut(state, meta, *subscription_id)?;
-            if sub.status != SubscriptionStatus::Submitted {
-                return Err(fail(
-                    meta,
-                    format!(
-                        "subscription {subscription_id} withdrawn while {}",
-                        sub.status.as_str()
-                    ),
-                ));
-            }
-            sub.status = SubscriptionStatus::Withdrawn;
-            let key = (
-                sub.series_id.clone(),
-                sub.bank_id.clone(),
-                sub.investor_ref.clone(),
-            );
-            let units = sub.units;
-            unbook(state, key, units);
-            changes.touch(StateKey::Subscription(*subscription_id));
+            apply_withdrawn(state, meta, *subscription_id, changes)
         }
         Event::SubscriptionsRefunded { refunds, .. } => {
-            for (id, units) in refunds {
-                let sub = sub_mut(state, meta, *id)?;
-                if !sub.status.is_live() || sub.units != *units {
-                    return Err(fail(
-                        meta,
-                        format!("refund of subscription {id} does not match it"),
-                    ));
-                }
-                sub.status = SubscriptionStatus::Refunded;
-                sub.refunded_units = sub.units;
-                sub.allotted_units = 0;
-                let key = (
-                    sub.series_id.clone(),
-                    sub.bank_id.clone(),
-                    sub.investor_ref.clone(),
-                );
-                unbook(state, key, *units);
-                changes.touch(StateKey::Subscription(*id));
-            }
+            apply_refunded(state, meta, refunds, changes)
         }
         Event::SubscriptionsAllotted { allotments, .. } => {
-            for line in allotments {
-                let sub = sub_mut(state, meta, line.subscription_id)?;
-                if sub.status != SubscriptionStatus::Submitted
-                    || line.allotted_units + line.refunded_units != sub.units
-                {
-                    return Err(fail(
-                        meta,
-                        format!(
-                            "allotment of subscription {} does not match it",
-                            line.subscription_id
-                        ),
-                    ));
-                }
-                sub.status = SubscriptionStatus::Allotted;
-                sub.allotted_units = line.allotted_units;
-                sub.refunded_units = line.refunded_units;
-                sub.amount_due = line.amount_due;
-                changes.touch(StateKey::Subscription(line.subscription_id));
-            }
+            apply_allotted(state, meta, allotments, changes)
         }
         Event::SettlementConfirmed {
             subscription_id, ..
-        } => {
-            let sub = sub_mut(state, meta, *subscription_id)?;
-            if sub.status != SubscriptionStatus::Allotted {
-                return Err(fail(
-                    meta,
-                    format!(
-                        "settlement of subscription {subscription_id} while {}",
-                        sub.status.as_str()
-                    ),
-                ));
-            }
-            sub.status = SubscriptionStatus::Settled;
-            changes.touch(StateKey::Subscription(*subscription_id));
-        }
-        Event::UnsettledReleased { released, .. } => {
-            for (id, units) in released {
-                let sub = sub_mut(state, meta, *id)?;
-                if sub.status != SubscriptionStatus::Allotted || sub.allotted_units != *units {
-                    return Err(fail(
-                        meta,
-                        format!("release of subscription {id} does not match it"),
-                    ));
-                }
-                sub.status = SubscriptionStatus::Released;
-                sub.refunded_units = sub.units;
-                changes.touch(StateKey::Subscription(*id));
-            }
-        }
+        } => apply_settled(state, meta, *subscription_id, changes),
+        Event::UnsettledReleased { released, .. } => apply_released(state, meta, released, changes),
         Event::HoldingsCreated {
             series_id,
             holdings,
-        } => {
-            // The registry's own copies of the ids, shared by every holding.
-            let series_id = state
-                .series
-                .get_key_value(series_id)
-                .map_or_else(|| series_id.clone(), |(id, _)| id.clone());
-            for h in holdings {
-                let bank_id = state
-                    .participants
-                    .get_key_value(&h.bank_id)
-                    .map_or_else(|| h.bank_id.clone(), |(id, _)| id.clone());
-                let key = (series_id.clone(), h.investor_ref.clone(), bank_id.clone());
-                if state.holdings.contains_key(&key) {
-                    return Err(fail(
-                        meta,
-                        format!(
-                            "holding of {} at {} created twice",
-                            h.investor_ref, h.bank_id
-                        ),
-                    ));
-                }
-                state.holdings.insert(
-                    key.clone(),
-                    Holding {
-                        series_id: series_id.clone(),
-                        investor_ref: h.investor_ref.clone(),
-                        bank_id: bank_id.clone(),
-                        units: h.units,
-                        redeemed_units: 0,
-                    },
-                );
-                state
-                    .holdings_by_investor
-                    .entry((bank_id, h.investor_ref.clone()))
-                    .or_default()
-                    .insert(series_id.clone());
-                changes.touch(StateKey::Holding(key));
-            }
+        } => apply_holdings(state, meta, series_id, holdings, changes),
+        _ => Err(fail(
+            meta,
+            format!("{} is not a subscription event", event.kind()),
+        )),
+    }
+}
+
+fn apply_submitted(
+    state: &mut State,
+    meta: &EntryMeta,
+    e: &SubscriptionSubmitted,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let not_own_index = || {
+        fail(
+            meta,
+            format!(
+                "subscription id {} must be the entry's own index",
+                e.subscription_id
+            ),
+        )
+    };
+    if e.subscription_id != meta.index {
+        return Err(not_own_index());
+    }
+    // The registry's own copies of the series and bank ids, so that a
+    // million subscriptions share two strings rather than hold two million.
+    let series_id = state
+        .series
+        .get_key_value(&e.series_id)
+        .map(|(id, _)| id.clone())
+        .ok_or_else(|| fail(meta, format!("series {} does not exist", e.series_id)))?;
+    let bank_id = state
+        .participants
+        .get_key_value(&e.bank_id)
+        .map_or_else(|| e.bank_id.clone(), |(id, _)| id.clone());
+    let units = e.units.get();
+    let added = state.subscriptions.push(Subscription {
+        subscription_id: e.subscription_id,
+        series_id: series_id.clone(),
+        bank_id: bank_id.clone(),
+        investor_ref: e.investor_ref.clone(),
+        category: e.category,
+        country: e.country,
+        units,
+        idempotency_key: e.idempotency_key.clone(),
+        submitted_at: meta.recorded_at,
+        status: SubscriptionStatus::Submitted,
+        allotted_units: 0,
+        refunded_units: 0,
+        amount_due: Decimal::ZERO,
+    });
+    if !added {
+        return Err(not_own_index());
+    }
+    match state.books.get_mut(&series_id) {
+        Some(book) => book.push(e.subscription_id),
+        None => {
+            state
+                .books
+                .insert(series_id.clone(), vec![e.subscription_id]);
         }
-        _ => {
+    }
+    if let Some(index) = state.decide.as_mut() {
+        index.idempotency.insert(
+            (bank_id.clone(), e.idempotency_key.clone()),
+            e.subscription_id,
+        );
+        // Running totals only guide decisions, which bound them by UNITS_MAX.
+        let book = index.book_units.entry(series_id.clone()).or_default();
+        *book = book.saturating_add(units);
+        let held = index
+            .investor_units
+            .entry((series_id, bank_id, e.investor_ref.clone()))
+            .or_default();
+        *held = held.saturating_add(units);
+    }
+    changes.touch(StateKey::Subscription(e.subscription_id));
+    Ok(())
+}
+
+fn apply_withdrawn(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: u64,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let sub = sub_mut(state, meta, id)?;
+    if sub.status != SubscriptionStatus::Submitted {
+        return Err(fail(
+            meta,
+            format!("subscription {id} withdrawn while {}", sub.status),
+        ));
+    }
+    sub.status = SubscriptionStatus::Withdrawn;
+    let (key, units) = (book_key(sub), sub.units);
+    unbook(state, key, units);
+    changes.touch(StateKey::Subscription(id));
+    Ok(())
+}
+
+fn apply_refunded(
+    state: &mut State,
+    meta: &EntryMeta,
+    refunds: &[(u64, Units)],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    for &(id, units) in refunds {
+        let sub = sub_mut(state, meta, id)?;
+        if !sub.status.is_live() || sub.units != units.get() {
             return Err(fail(
                 meta,
-                format!("{} is not a subscription event", event.kind()),
+                format!("refund of subscription {id} does not match it"),
             ));
         }
+        // Only a submitted subscription still counts in the running totals.
+        let booked = sub.status == SubscriptionStatus::Submitted;
+        sub.status = SubscriptionStatus::Refunded;
+        sub.refunded_units = sub.units;
+        sub.allotted_units = 0;
+        let key = book_key(sub);
+        if booked {
+            unbook(state, key, units.get());
+        }
+        changes.touch(StateKey::Subscription(id));
+    }
+    Ok(())
+}
+
+fn apply_allotted(
+    state: &mut State,
+    meta: &EntryMeta,
+    allotments: &[AllotmentLine],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    for line in allotments {
+        let sub = sub_mut(state, meta, line.subscription_id)?;
+        let whole = line.allotted_units.checked_add(line.refunded_units);
+        if sub.status != SubscriptionStatus::Submitted || whole != Some(Units::new(sub.units)) {
+            return Err(fail(
+                meta,
+                format!(
+                    "allotment of subscription {} does not match it",
+                    line.subscription_id
+                ),
+            ));
+        }
+        sub.status = SubscriptionStatus::Allotted;
+        sub.allotted_units = line.allotted_units.get();
+        sub.refunded_units = line.refunded_units.get();
+        sub.amount_due = line.amount_due;
+        let (key, units) = (book_key(sub), sub.units);
+        unbook(state, key, units);
+        changes.touch(StateKey::Subscription(line.subscription_id));
+    }
+    Ok(())
+}
+
+fn apply_settled(
+    state: &mut State,
+    meta: &EntryMeta,
+    id: u64,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let sub = sub_mut(state, meta, id)?;
+    if sub.status != SubscriptionStatus::Allotted {
+        return Err(fail(
+            meta,
+            format!("settlement of subscription {id} while {}", sub.status),
+        ));
+    }
+    sub.status = SubscriptionStatus::Settled;
+    changes.touch(StateKey::Subscription(id));
+    Ok(())
+}
+
+fn apply_released(
+    state: &mut State,
+    meta: &EntryMeta,
+    released: &[(u64, Units)],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    for &(id, units) in released {
+        let sub = sub_mut(state, meta, id)?;
+        if sub.status != SubscriptionStatus::Allotted || sub.allotted_units != units.get() {
+            return Err(fail(
+                meta,
+                format!("release of subscription {id} does not match it"),
+            ));
+        }
+        sub.status = SubscriptionStatus::Released;
+        sub.refunded_units = sub.units;
+        changes.touch(StateKey::Subscription(id));
+    }
+    Ok(())
+}
+
+fn apply_holdings(
+    state: &mut State,
+    meta: &EntryMeta,
+    series_id: &SeriesId,
+    holdings: &[HoldingUnits],
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    // The registry's own copies of the ids, shared by every holding.
+    let series_id = state
+        .series
+        .get_key_value(series_id)
+        .map_or_else(|| series_id.clone(), |(id, _)| id.clone());
+    for h in holdings {
+        let bank_id = state
+            .participants
+            .get_key_value(&h.bank_id)
+            .map_or_else(|| h.bank_id.clone(), |(id, _)| id.clone());
+        let key = (series_id.clone(), h.investor_ref.clone(), bank_id.clone());
+        if state.holdings.contains_key(&key) {
+            return Err(fail(
+                meta,
+                format!(
+                    "holding of {} at {} created twice",
+                    h.investor_ref, h.bank_id
+                ),
+            ));
+        }
+        state.holdings.insert(
+            key.clone(),
+            Holding {
+                series_id: series_id.clone(),
+                investor_ref: h.investor_ref.clone(),
+                bank_id: bank_id.clone(),
+                units: h.units.get(),
+                redeemed_units: 0,
+            },
+        );
+        state
+            .holdings_by_investor
+            .entry((bank_id, h.investor_ref.clone()))
+            .or_default()
+            .insert(series_id.clone());
+        changes.touch(StateKey::Holding(key));
     }
     Ok(())
 }

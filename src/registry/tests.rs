@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::calendar::{BusinessDayConvention, CalendarName, DayCount, Frequency};
-use crate::ledger::keys::KeyId;
+use crate::ids::KeyId;
 use crate::money::Currency;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ed25519_dalek::SigningKey;
@@ -69,7 +69,7 @@ impl World {
             },
         };
         w.append(vec![Event::Genesis(GenesisRecorded {
-            format_version: crate::ledger::FORMAT_VERSION,
+            format_version: crate::ids::FORMAT_VERSION,
             origin: "test".into(),
             ledger_public_key: ledger_pk,
             admin_participant_id: w.admin.participant_id.clone(),
@@ -164,7 +164,7 @@ impl World {
                 investor_ref: InvestorRef::parse("i", investor).unwrap(),
                 category: cat,
                 country: Country::parse("c", country).unwrap(),
-                units,
+                units: units.into(),
                 idempotency_key: key.into(),
             }),
         )
@@ -268,7 +268,10 @@ fn a_whole_issuance_conserves_units_and_replays() {
         &w.treasury.clone(),
         Command::Transition(SeriesTransition::Issue(sid())),
     );
-    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("not yet settled")));
+    assert!(matches!(
+        err,
+        RegistryError::UnsettledAllotments { count: 4, .. }
+    ));
     for (bank, id) in [
         (w.bank_a.clone(), s1),
         (w.bank_a.clone(), s2),
@@ -281,7 +284,10 @@ fn a_whole_issuance_conserves_units_and_replays() {
         &w.treasury.clone(),
         Command::Transition(SeriesTransition::ReleaseUnsettled(sid())),
     );
-    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("deadline")));
+    assert!(matches!(
+        err,
+        RegistryError::BeforeSettlementDeadline { .. }
+    ));
     w.now = at(2027, 1, 14);
     w.transition(SeriesTransition::ReleaseUnsettled(sid()))
         .unwrap();
@@ -323,33 +329,50 @@ fn subscription_refusals() {
             investor_ref: InvestorRef::parse("i", investor).unwrap(),
             category: cat,
             country: Country::parse("c", country).unwrap(),
-            units,
+            units: crate::money::Units::new(units),
             idempotency_key: key.into(),
         })
     };
     use DiasporaCategory::*;
     // Ineligible category, barred country, below minimum, above maximum, zero units.
+    assert!(matches!(
+        w.refused(&a, sub("i1", Affinity, "DE", 10, "k")),
+        RegistryError::CategoryNotEligible { .. }
+    ));
     assert!(
-        matches!(w.refused(&a, sub("i1", Affinity, "DE", 10, "k")), RegistryError::FailedPrecondition(m) if m.contains("not eligible"))
+        matches!(w.refused(&a, sub("i1", CitizenAbroad, "IR", 10, "k")), RegistryError::CountryBarred { country, .. } if country.as_str() == "IR")
     );
-    assert!(
-        matches!(w.refused(&a, sub("i1", CitizenAbroad, "IR", 10, "k")), RegistryError::FailedPrecondition(m) if m.contains("IR"))
-    );
-    assert!(
-        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 1, "k")), RegistryError::FailedPrecondition(m) if m.contains("minimum"))
-    );
-    assert!(
-        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 101, "k")), RegistryError::FailedPrecondition(m) if m.contains("maximum"))
-    );
+    assert!(matches!(
+        w.refused(&a, sub("i1", CitizenAbroad, "DE", 1, "k")),
+        RegistryError::UnderInvestorMinimum {
+            total: 1,
+            min: 2,
+            ..
+        }
+    ));
+    assert!(matches!(
+        w.refused(&a, sub("i1", CitizenAbroad, "DE", 101, "k")),
+        RegistryError::OverInvestorLimit {
+            total: 101,
+            held: 0,
+            max: 100,
+            ..
+        }
+    ));
     assert!(matches!(
         w.refused(&a, sub("i1", CitizenAbroad, "DE", 0, "k")),
         RegistryError::Invalid { .. }
     ));
     // The maximum counts all of the investor's subscriptions at this bank.
     let first = w.run(&a, sub("i1", CitizenAbroad, "DE", 60, "k1")).unwrap();
-    assert!(
-        matches!(w.refused(&a, sub("i1", CitizenAbroad, "DE", 41, "k2")), RegistryError::FailedPrecondition(m) if m.contains("60 already"))
-    );
+    assert!(matches!(
+        w.refused(&a, sub("i1", CitizenAbroad, "DE", 41, "k2")),
+        RegistryError::OverInvestorLimit {
+            total: 101,
+            held: 60,
+            ..
+        }
+    ));
     // Idempotency: same key and request = the first answer; different request = ALREADY_EXISTS.
     assert_eq!(
         w.run(&a, sub("i1", CitizenAbroad, "DE", 60, "k1")).unwrap(),
@@ -357,7 +380,7 @@ fn subscription_refusals() {
     );
     assert!(matches!(
         w.refused(&a, sub("i1", CitizenAbroad, "DE", 61, "k1")),
-        RegistryError::AlreadyExists(_)
+        RegistryError::IdempotencyConflict { subscription, .. } if subscription == first
     ));
     // Keys are per bank: bank-b may use "k1" too.
     let b = w.bank_b.clone();
@@ -366,33 +389,38 @@ fn subscription_refusals() {
     let t = w.treasury.clone();
     assert!(matches!(
         w.refused(&t, sub("i2", CitizenAbroad, "DE", 10, "k3")),
-        RegistryError::PermissionDenied(_)
+        RegistryError::RoleRequired {
+            needs: Role::Bank,
+            role: Role::Treasury,
+            ..
+        }
     ));
     assert!(matches!(
         w.refused(&b, Command::WithdrawSubscription(first)),
-        RegistryError::PermissionDenied(_)
+        RegistryError::NotYourSubscription { .. }
     ));
     assert!(matches!(
         w.refused(&b, Command::ConfirmSettlement(first)),
-        RegistryError::PermissionDenied(_)
+        RegistryError::NotYourSubscription { .. }
     ));
     assert!(matches!(
         w.refused(&a, Command::WithdrawSubscription(999)),
-        RegistryError::NotFound(_)
+        RegistryError::SubscriptionNotFound { subscription: 999 }
     ));
     // Settling before allotment.
     assert!(matches!(
         w.refused(&a, Command::ConfirmSettlement(first)),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::NotAwaitingSettlement { .. }
     ));
     // Window: not yet open, closed by time, closed early.
     w.now = at(2027, 1, 10);
-    assert!(
-        matches!(w.refused(&a, sub("i3", CitizenAbroad, "DE", 10, "k4")), RegistryError::FailedPrecondition(m) if m.contains("closed at"))
-    );
+    assert!(matches!(
+        w.refused(&a, sub("i3", CitizenAbroad, "DE", 10, "k4")),
+        RegistryError::WindowClosed { .. }
+    ));
     assert!(matches!(
         w.refused(&a, Command::WithdrawSubscription(first)),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::WithdrawalWindowClosed { .. }
     ));
     // ... but an idempotent repeat still gets its first answer.
     assert_eq!(
@@ -417,15 +445,16 @@ fn window_not_yet_open_and_allowed_countries() {
     w.run(&tr, Command::CreateSeries(t)).unwrap();
     w.transition(SeriesTransition::Open(sid())).unwrap();
     let a = w.bank_a.clone();
-    assert!(
-        matches!(w.subscribe(&a, "i1", 10, "k"), Err(RegistryError::FailedPrecondition(m)) if m.contains("opens at"))
-    );
+    assert!(matches!(
+        w.subscribe(&a, "i1", 10, "k"),
+        Err(RegistryError::WindowNotYetOpen { .. })
+    ));
     w.now = at(2026, 12, 2);
     w.subscribe(&a, "i1", 10, "k").unwrap();
     let err = w
         .subscribe_as(&a, "i2", DiasporaCategory::CitizenAbroad, "FR", 10, "k2")
         .unwrap_err();
-    assert!(matches!(err, RegistryError::FailedPrecondition(m) if m.contains("not offered")));
+    assert!(matches!(err, RegistryError::CountryNotOffered { .. }));
 }
 
 #[test]
@@ -435,12 +464,12 @@ fn illegal_transitions_are_refused() {
     use SeriesTransition::*;
     assert!(matches!(
         w.refused(&tr, Command::Transition(Open(sid()))),
-        RegistryError::NotFound(_)
+        RegistryError::SeriesNotFound { .. }
     ));
     w.run(&tr, Command::CreateSeries(terms())).unwrap();
     assert!(matches!(
         w.refused(&tr, Command::CreateSeries(terms())),
-        RegistryError::AlreadyExists(_)
+        RegistryError::SeriesExists { .. }
     ));
     for t in [
         Close(sid()),
@@ -450,7 +479,10 @@ fn illegal_transitions_are_refused() {
     ] {
         assert!(matches!(
             w.refused(&tr, Command::Transition(t)),
-            RegistryError::FailedPrecondition(_)
+            RegistryError::WrongSeriesState {
+                found: SeriesStatus::Draft,
+                ..
+            }
         ));
     }
     // Amending a draft works; amending an open series does not.
@@ -461,20 +493,35 @@ fn illegal_transitions_are_refused() {
     w.transition(Open(sid())).unwrap();
     assert!(matches!(
         w.refused(&tr, Command::AmendSeries(amended)),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::WrongSeriesState {
+            action: "amend",
+            found: SeriesStatus::Open,
+            ..
+        }
     ));
     assert!(matches!(
         w.refused(&tr, Command::Transition(Open(sid()))),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::WrongSeriesState {
+            action: "open",
+            needs: "draft",
+            ..
+        }
     ));
-    assert!(
-        matches!(w.refused(&tr, Command::Transition(Allot(sid()))), RegistryError::FailedPrecondition(m) if m.contains("closed"))
-    );
+    assert!(matches!(
+        w.refused(&tr, Command::Transition(Allot(sid()))),
+        RegistryError::WrongSeriesState {
+            needs: "closed",
+            ..
+        }
+    ));
     // A bank cannot drive the lifecycle.
     let a = w.bank_a.clone();
     assert!(matches!(
         w.refused(&a, Command::Transition(Close(sid()))),
-        RegistryError::PermissionDenied(_)
+        RegistryError::RoleRequired {
+            needs: Role::Treasury,
+            ..
+        }
     ));
     // Cancel refunds every live subscription; afterwards nothing moves.
     w.now = at(2026, 12, 2);
@@ -485,12 +532,16 @@ fn illegal_transitions_are_refused() {
         w.state.subscription(s1).unwrap().status,
         SubscriptionStatus::Refunded
     );
-    assert!(
-        matches!(w.subscribe(&a, "i2", 10, "k2"), Err(RegistryError::FailedPrecondition(m)) if m.contains("cancelled"))
-    );
+    assert!(matches!(
+        w.subscribe(&a, "i2", 10, "k2"),
+        Err(RegistryError::SeriesCancelled { .. })
+    ));
     assert!(matches!(
         w.refused(&tr, Command::Transition(Cancel(sid(), "again".into()))),
-        RegistryError::FailedPrecondition(_)
+        RegistryError::WrongSeriesState {
+            found: SeriesStatus::Cancelled,
+            ..
+        }
     ));
     w.check_replay();
 }
@@ -570,9 +621,8 @@ fn diaspora_pricing_derives_the_par_coupon_and_the_savings() {
     assert_eq!(d.schedule[0].record_date, date("2027-07-14"));
 }
 
-/// Found by fuzzing (through pricing): terms whose figures no decimal holds are
-/// refused. Before, the overflow panicked inside `decide`, that is inside the
-/// ledger writer thread, which then took no more writes until a restart.
+/// Terms whose figures no decimal holds are refused: `decide` runs inside the
+/// ledger writer thread, where a panic would stop every later write.
 #[test]
 fn terms_whose_figures_overflow_a_decimal_are_refused() {
     let mut w = World::new();
@@ -634,7 +684,7 @@ fn the_readers_copy_answers_queries_as_the_full_state_and_decides_nothing() {
         investor_ref: InvestorRef::parse("i", "inv-9").unwrap(),
         category: DiasporaCategory::CitizenAbroad,
         country: Country::parse("c", "DE").unwrap(),
-        units: 10,
+        units: crate::money::Units::new(10),
         idempotency_key: "k9".into(),
     });
     let ctx = DecideCtx {
@@ -642,11 +692,204 @@ fn the_readers_copy_answers_queries_as_the_full_state_and_decides_nothing() {
         recorded_at: w.now,
     };
     match decide(&copy, &a, &ctx, &submit) {
-        Err(RegistryError::FailedPrecondition(m)) => assert!(m.contains("queries only"), "{m}"),
+        Err(RegistryError::ReadersCopy) => {}
         other => panic!("the readers' copy decided: {other:?}"),
     }
     assert!(matches!(
         decide(&w.state, &a, &ctx, &submit),
         Ok(Decision::Append(_))
     ));
+}
+
+#[test]
+fn enum_names_are_spelled_as_on_the_ledger_and_in_state_records() {
+    fn serde_name<T: serde::Serialize>(v: T) -> String {
+        match serde_json::to_value(v).expect("serialises") {
+            serde_json::Value::String(s) => s,
+            other => panic!("not a name: {other}"),
+        }
+    }
+    assert_eq!(
+        Role::ALL.map(Role::as_str),
+        ["admin", "treasury", "bank", "auditor", "engine"]
+    );
+    for r in Role::ALL {
+        assert_eq!(serde_name(r), r.as_str());
+        assert_eq!(r.to_string().parse::<Role>(), Ok(r));
+    }
+    assert_eq!(
+        "Bank".parse::<Role>(),
+        Err(
+            "unknown role \"Bank\"; expected one of admin, treasury, bank, auditor, engine"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        DiasporaCategory::ALL.map(DiasporaCategory::as_str),
+        [
+            "citizen_abroad",
+            "child_of_citizen_abroad",
+            "former_citizen",
+            "affinity"
+        ]
+    );
+    for c in DiasporaCategory::ALL {
+        assert_eq!(serde_name(c), c.as_str());
+        assert_eq!(c.to_string(), c.as_str());
+    }
+    use SeriesStatus as S;
+    let series = [
+        S::Draft,
+        S::Open,
+        S::Closed,
+        S::Allotted,
+        S::Issued,
+        S::Matured,
+        S::Cancelled,
+    ];
+    assert_eq!(
+        series.map(S::as_str),
+        [
+            "draft",
+            "open",
+            "closed",
+            "allotted",
+            "issued",
+            "matured",
+            "cancelled"
+        ]
+    );
+    for s in series {
+        assert_eq!(serde_name(s), s.to_string());
+    }
+    use SubscriptionStatus as U;
+    let subs = [
+        U::Submitted,
+        U::Withdrawn,
+        U::Allotted,
+        U::Settled,
+        U::Released,
+        U::Refunded,
+        U::Issued,
+    ];
+    assert_eq!(
+        subs.map(U::as_str),
+        [
+            "submitted",
+            "withdrawn",
+            "allotted",
+            "settled",
+            "released",
+            "refunded",
+            "issued"
+        ]
+    );
+    for s in subs {
+        assert_eq!(serde_name(s), s.to_string());
+    }
+    assert_eq!(serde_name(ParticipantStatus::Revoked), "revoked");
+    assert_eq!(ParticipantStatus::Active.to_string(), "active");
+    assert_eq!(
+        [
+            AllotmentRule::FirstComeFirstServed,
+            AllotmentRule::ProRata,
+            AllotmentRule::RetailPriority { units: 5 }
+        ]
+        .map(|r| r.as_str()),
+        ["first_come_first_served", "pro_rata", "retail_priority"]
+    );
+    let fixing = Event::FixingPublished {
+        reference: "SOFR".into(),
+        date: date("2027-01-04"),
+        rate: crate::money::Rate::new(dec("0.04")),
+    };
+    assert_eq!(fixing.kind(), "rate_fixing_published");
+    assert_eq!(Event::SeriesOpened(sid()).kind(), "series_opened");
+    assert_eq!(
+        Event::SubscriptionWithdrawn { subscription_id: 1 }.kind(),
+        "subscription_withdrawn"
+    );
+}
+
+#[test]
+fn terms_beyond_the_amount_bounds_are_refused_not_panicked_on() {
+    let mut w = World::new();
+    let tr = w.treasury.clone();
+    // A floating coupon sold at an issue price prices nothing before the price
+    // per unit: face × price must be bounded on its own.
+    let mut t = terms();
+    t.coupon = CouponSpec::Floating {
+        reference: "SOFR".into(),
+        spread: dec("0.01"),
+        floor: None,
+    };
+    t.face_value = Decimal::MAX;
+    t.pricing = PricingSpec::IssuePrice(dec("1000"));
+    match w.refused(&tr, Command::CreateSeries(t)) {
+        RegistryError::Invalid { field, reason } => {
+            assert_eq!(field, "face_value");
+            assert!(reason.contains("larger than"), "{reason}");
+        }
+        other => panic!("expected invalid terms, got {other:?}"),
+    }
+    // A diaspora yield far below zero prices a unit at many times its face:
+    // the price is bounded as a given issue price is.
+    let mut t = terms();
+    t.pricing = PricingSpec::Diaspora {
+        reference_yield: dec("-0.45"),
+        discount_bps: dec("0"),
+        derive_par_coupon: false,
+    };
+    t.maturity_date = date("2056-01-15");
+    match w.refused(&tr, Command::CreateSeries(t)) {
+        RegistryError::Invalid { field, reason } => {
+            assert_eq!(field, "pricing.diaspora.reference_yield");
+            assert!(reason.contains("(0, 1000]"), "{reason}");
+        }
+        other => panic!("expected invalid terms, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_book_holds_at_most_units_max() {
+    let mut w = World::new();
+    let tr = w.treasury.clone();
+    let mut t = terms();
+    t.min_units_per_investor = 1;
+    t.max_units_per_investor = series::UNITS_MAX;
+    t.cap_units = series::UNITS_MAX;
+    w.run(&tr, Command::CreateSeries(t)).unwrap();
+    w.transition(SeriesTransition::Open(sid())).unwrap();
+    w.now = at(2026, 12, 2);
+    let a = w.bank_a.clone();
+    w.subscribe(&a, "i1", series::UNITS_MAX - 10, "k1").unwrap();
+    w.subscribe(&a, "i2", 10, "k2").unwrap();
+    let err = w.subscribe(&a, "i3", 1, "k3").unwrap_err();
+    assert_eq!(
+        err,
+        RegistryError::BookFull {
+            series: sid(),
+            subscribed: series::UNITS_MAX,
+            units: 1
+        }
+    );
+    // Withdrawing makes room again; the allotment's sums fit its ledger form.
+    let s2 = w.state.book(&sid()).nth(1).unwrap().subscription_id;
+    w.run(&a, Command::WithdrawSubscription(s2)).unwrap();
+    w.subscribe(&a, "i3", 10, "k3").unwrap();
+    w.now = at(2027, 1, 10);
+    w.transition(SeriesTransition::Close(sid())).unwrap();
+    w.transition(SeriesTransition::Allot(sid())).unwrap();
+    let decided = w
+        .log
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::AllotmentDecided {
+                subscribed_units, ..
+            } => Some(*subscribed_units),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(decided.get(), series::UNITS_MAX);
+    w.check_replay();
 }

@@ -1,7 +1,8 @@
 //! Domain types of the registry: ids, roles, participants and events.
 
 use super::RegistryError;
-use crate::ledger::keys::KeyId;
+use crate::ids::KeyId;
+use crate::money::{Rate, Units};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -56,8 +57,29 @@ impl fmt::Debug for ParticipantId {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A participant's role. Its name (serde, `Display`, `FromStr`) is the lowercase
+/// variant name: "admin", "treasury", "bank", "auditor", "engine".
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(
+    serialize_all = "lowercase",
+    parse_err_ty = String,
+    parse_err_fn = unknown_role
+)]
 pub enum Role {
     Admin,
     Treasury,
@@ -66,7 +88,12 @@ pub enum Role {
     Engine,
 }
 
+fn unknown_role(s: &str) -> String {
+    format!("unknown role {s:?}; expected one of admin, treasury, bank, auditor, engine")
+}
+
 impl Role {
+    /// Every role, in declaration order.
     pub const ALL: [Role; 5] = [
         Role::Admin,
         Role::Treasury,
@@ -76,38 +103,15 @@ impl Role {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Treasury => "treasury",
-            Role::Bank => "bank",
-            Role::Auditor => "auditor",
-            Role::Engine => "engine",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown role {s:?}; expected one of admin, treasury, bank, auditor, engine"
-                )
-            })
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ParticipantStatus {
     Active,
     Revoked,
@@ -209,8 +213,11 @@ pub struct ParticipantRevoked {
     pub reason: String,
 }
 
-/// Everything the ledger can record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Everything the ledger can record. Its kind's name (`Event::kind`) is the snake
+/// case of the variant, except `FixingPublished` ("rate_fixing_published", the
+/// name of its ledger message).
+#[derive(Clone, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Event {
     Genesis(GenesisRecorded),
     ParticipantRegistered(ParticipantRegistered),
@@ -231,14 +238,14 @@ pub enum Event {
     /// (subscription id, units refunded)
     SubscriptionsRefunded {
         series_id: super::SeriesId,
-        refunds: Vec<(u64, u64)>,
+        refunds: Vec<(u64, Units)>,
     },
     AllotmentDecided {
         series_id: super::SeriesId,
         rule: super::AllotmentRule,
-        cap_units: u64,
-        subscribed_units: u64,
-        allotted_units: u64,
+        cap_units: Units,
+        subscribed_units: Units,
+        allotted_units: Units,
         subscriptions: u64,
     },
     SubscriptionsAllotted {
@@ -248,11 +255,11 @@ pub enum Event {
     /// (subscription id, allotted units released)
     UnsettledReleased {
         series_id: super::SeriesId,
-        released: Vec<(u64, u64)>,
+        released: Vec<(u64, Units)>,
     },
     SeriesIssued {
         series_id: super::SeriesId,
-        units: u64,
+        units: Units,
         holdings: u64,
         amount_raised: rust_decimal::Decimal,
     },
@@ -268,10 +275,11 @@ pub enum Event {
         subscription_id: u64,
         amount: rust_decimal::Decimal,
     },
+    #[strum(serialize = "rate_fixing_published")]
     FixingPublished {
         reference: String,
         date: chrono::NaiveDate,
-        rate: rust_decimal::Decimal,
+        rate: Rate,
     },
     RecordDateFixed(super::coupons::RecordDateFixed),
     CouponPaid(super::coupons::CouponPaid),
@@ -293,33 +301,7 @@ pub enum Event {
 
 impl Event {
     pub fn kind(&self) -> &'static str {
-        match self {
-            Event::Genesis(_) => "genesis",
-            Event::ParticipantRegistered(_) => "participant_registered",
-            Event::KeyRotated(_) => "key_rotated",
-            Event::ParticipantRevoked(_) => "participant_revoked",
-            Event::SeriesCreated(_) => "series_created",
-            Event::SeriesAmended(_) => "series_amended",
-            Event::SeriesOpened(_) => "series_opened",
-            Event::SeriesClosed { .. } => "series_closed",
-            Event::SeriesCancelled { .. } => "series_cancelled",
-            Event::SubscriptionsRefunded { .. } => "subscriptions_refunded",
-            Event::AllotmentDecided { .. } => "allotment_decided",
-            Event::SubscriptionsAllotted { .. } => "subscriptions_allotted",
-            Event::UnsettledReleased { .. } => "unsettled_released",
-            Event::SeriesIssued { .. } => "series_issued",
-            Event::HoldingsCreated { .. } => "holdings_created",
-            Event::SubscriptionSubmitted(_) => "subscription_submitted",
-            Event::SubscriptionWithdrawn { .. } => "subscription_withdrawn",
-            Event::SettlementConfirmed { .. } => "settlement_confirmed",
-            Event::FixingPublished { .. } => "rate_fixing_published",
-            Event::RecordDateFixed(_) => "record_date_fixed",
-            Event::CouponPaid(_) => "coupon_paid",
-            Event::CouponPayments { .. } => "coupon_payments",
-            Event::Redeemed(_) => "redeemed",
-            Event::RedemptionPayments { .. } => "redemption_payments",
-            Event::SeriesMatured { .. } => "series_matured",
-        }
+        self.into()
     }
 }
 

@@ -70,12 +70,15 @@ impl TimelineBuilder {
             }
             Event::SubscriptionSubmitted(s) => {
                 self.subscriptions
-                    .insert(s.subscription_id, (s.series_id.clone(), s.units));
+                    .insert(s.subscription_id, (s.series_id.clone(), s.units.get()));
                 self.timelines
                     .entry(s.series_id.clone())
                     .or_default()
                     .changes
-                    .push(BookChange::Submitted { at, units: s.units });
+                    .push(BookChange::Submitted {
+                        at,
+                        units: s.units.get(),
+                    });
             }
             Event::SubscriptionWithdrawn { subscription_id } => {
                 // A verified ledger only withdraws subscriptions it recorded; an

@@ -200,7 +200,7 @@ fn statement(
         let one = [accrual::HoldingInput {
             investor_ref: h.investor_ref.as_str(),
             bank_id: h.bank_id.as_str(),
-            units: h.units,
+            units: h.units.into(),
         }];
         let accrued = accrual::accrued(&input, &one, &fixings, as_of).map_err(not_computable)?;
         let kind = |k: CashFlowKind| k.as_str().to_string();

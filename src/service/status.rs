@@ -15,14 +15,50 @@ use std::borrow::Cow;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The status code for each registry refusal.
+/// The status code for each registry refusal: the one place a refusal's code is
+/// chosen.
 pub fn registry_code(e: &RegistryError) -> Code {
+    use RegistryError as E;
     match e {
-        RegistryError::Invalid { .. } => Code::InvalidArgument,
-        RegistryError::NotFound(_) => Code::NotFound,
-        RegistryError::AlreadyExists(_) => Code::AlreadyExists,
-        RegistryError::FailedPrecondition(_) => Code::FailedPrecondition,
-        RegistryError::PermissionDenied(_) => Code::PermissionDenied,
+        E::Invalid { .. } => Code::InvalidArgument,
+        E::RoleRequired { .. } | E::NotTheOwner { .. } | E::NotYourSubscription { .. } => {
+            Code::PermissionDenied
+        }
+        E::SeriesNotFound { .. }
+        | E::SubscriptionNotFound { .. }
+        | E::ParticipantNotFound { .. } => Code::NotFound,
+        E::SeriesExists { .. }
+        | E::ParticipantExists { .. }
+        | E::KeyExists { .. }
+        | E::RotationKeyExists { .. }
+        | E::IdempotencyConflict { .. }
+        | E::FixingExists { .. } => Code::AlreadyExists,
+        E::ParticipantRevoked { .. }
+        | E::LastAdmin { .. }
+        | E::WrongSeriesState { .. }
+        | E::OpenAfterWindow { .. }
+        | E::BeforeSettlementDeadline { .. }
+        | E::NothingToRelease { .. }
+        | E::UnsettledAllotments { .. }
+        | E::TooLarge { .. }
+        | E::SeriesCancelled { .. }
+        | E::WindowNotOpen { .. }
+        | E::WindowNotYetOpen { .. }
+        | E::WindowClosed { .. }
+        | E::CategoryNotEligible { .. }
+        | E::CountryBarred { .. }
+        | E::CountryNotOffered { .. }
+        | E::UnderInvestorMinimum { .. }
+        | E::OverInvestorLimit { .. }
+        | E::BookFull { .. }
+        | E::NotWithdrawable { .. }
+        | E::WithdrawalWindowClosed { .. }
+        | E::NotAwaitingSettlement { .. }
+        | E::NotIssued { .. }
+        | E::NothingDue { .. }
+        | E::NotNextEvent { .. }
+        | E::EngineCannotRun { .. }
+        | E::ReadersCopy => Code::FailedPrecondition,
     }
 }
 
@@ -245,30 +281,239 @@ into_status! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::RegistryErrorKind;
 
-    #[test]
-    fn every_registry_error_has_its_code() {
-        let table = [
-            (
+    /// One refusal of each kind and the code users see for it. The match is
+    /// exhaustive over the kinds, so a new refusal cannot be left out.
+    fn registry_case(kind: RegistryErrorKind) -> (RegistryError, Code) {
+        use crate::registry::{
+            Country, DiasporaCategory, InvestorRef, ParticipantId, Role, SeriesId, SeriesStatus,
+            SubscriptionStatus,
+        };
+        use RegistryError as E;
+        use RegistryErrorKind as K;
+        let series = SeriesId::parse("s", "AZ-2032-USD").unwrap();
+        let bank = ParticipantId::parse("p", "bank-a").unwrap();
+        let investor = InvestorRef::parse("i", "inv-1").unwrap();
+        let key = crate::ids::KeyId::parse("0123456789abcdef").unwrap();
+        let event: crate::accrual::EventId = "AZ-2032-USD/coupon/1".parse().unwrap();
+        let first: crate::accrual::EventId = "AZ-2032-USD/record/1".parse().unwrap();
+        let date = chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap();
+        let time = date.and_hms_opt(12, 0, 0).unwrap().and_utc();
+        let country = Country::parse("c", "IR").unwrap();
+        let (fp, nf, ae, pd) = (
+            Code::FailedPrecondition,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::PermissionDenied,
+        );
+        match kind {
+            K::Invalid => (
                 RegistryError::invalid("units", "must be whole"),
                 Code::InvalidArgument,
             ),
-            (RegistryError::NotFound("x".into()), Code::NotFound),
-            (
-                RegistryError::AlreadyExists("x".into()),
-                Code::AlreadyExists,
+            K::RoleRequired => (
+                E::RoleRequired {
+                    action: "creating a series",
+                    needs: Role::Treasury,
+                    caller: bank,
+                    role: Role::Bank,
+                },
+                pd,
             ),
-            (
-                RegistryError::FailedPrecondition("x".into()),
-                Code::FailedPrecondition,
+            K::NotTheOwner => (
+                E::NotTheOwner {
+                    participant: bank.clone(),
+                    caller: bank,
+                },
+                pd,
             ),
-            (
-                RegistryError::PermissionDenied("x".into()),
-                Code::PermissionDenied,
+            K::NotYourSubscription => (
+                E::NotYourSubscription {
+                    subscription: 7,
+                    caller: bank,
+                },
+                pd,
             ),
-        ];
-        for (err, code) in table {
-            assert_eq!(registry(&err).code(), code, "{err:?}");
+            K::SeriesNotFound => (E::SeriesNotFound { series }, nf),
+            K::SubscriptionNotFound => (E::SubscriptionNotFound { subscription: 7 }, nf),
+            K::ParticipantNotFound => (E::ParticipantNotFound { participant: bank }, nf),
+            K::SeriesExists => (E::SeriesExists { series }, ae),
+            K::ParticipantExists => (E::ParticipantExists { participant: bank }, ae),
+            K::KeyExists => (E::KeyExists { key }, ae),
+            K::RotationKeyExists => (E::RotationKeyExists { key }, ae),
+            K::IdempotencyConflict => (
+                E::IdempotencyConflict {
+                    key: "k1".into(),
+                    subscription: 7,
+                },
+                ae,
+            ),
+            K::FixingExists => (
+                E::FixingExists {
+                    reference: "euribor-6m".into(),
+                    date,
+                },
+                ae,
+            ),
+            K::ParticipantRevoked => (E::ParticipantRevoked { participant: bank }, fp),
+            K::LastAdmin => (E::LastAdmin { participant: bank }, fp),
+            K::WrongSeriesState => (
+                E::WrongSeriesState {
+                    series,
+                    action: "open",
+                    needs: "draft",
+                    found: SeriesStatus::Open,
+                },
+                fp,
+            ),
+            K::OpenAfterWindow => (
+                E::OpenAfterWindow {
+                    series,
+                    closed_at: time,
+                },
+                fp,
+            ),
+            K::BeforeSettlementDeadline => (
+                E::BeforeSettlementDeadline {
+                    series,
+                    deadline: time,
+                },
+                fp,
+            ),
+            K::NothingToRelease => (E::NothingToRelease { series }, fp),
+            K::UnsettledAllotments => (E::UnsettledAllotments { series, count: 2 }, fp),
+            K::TooLarge => (
+                E::TooLarge {
+                    series,
+                    what: "the units subscribed".into(),
+                },
+                fp,
+            ),
+            K::SeriesCancelled => (E::SeriesCancelled { series }, fp),
+            K::WindowNotOpen => (
+                E::WindowNotOpen {
+                    series,
+                    found: SeriesStatus::Closed,
+                },
+                fp,
+            ),
+            K::WindowNotYetOpen => (
+                E::WindowNotYetOpen {
+                    series,
+                    opens_at: time,
+                },
+                fp,
+            ),
+            K::WindowClosed => (
+                E::WindowClosed {
+                    series,
+                    closed_at: time,
+                },
+                fp,
+            ),
+            K::CategoryNotEligible => (
+                E::CategoryNotEligible {
+                    series,
+                    category: DiasporaCategory::Affinity,
+                    eligible: "citizen_abroad".into(),
+                },
+                fp,
+            ),
+            K::CountryBarred => (E::CountryBarred { series, country }, fp),
+            K::CountryNotOffered => (E::CountryNotOffered { series, country }, fp),
+            K::UnderInvestorMinimum => (
+                E::UnderInvestorMinimum {
+                    investor,
+                    series,
+                    total: 1,
+                    min: 2,
+                },
+                fp,
+            ),
+            K::OverInvestorLimit => (
+                E::OverInvestorLimit {
+                    investor,
+                    series,
+                    total: 101,
+                    held: 60,
+                    max: 100,
+                },
+                fp,
+            ),
+            K::BookFull => (
+                E::BookFull {
+                    series,
+                    subscribed: 999_999_999_990,
+                    units: 11,
+                },
+                fp,
+            ),
+            K::NotWithdrawable => (
+                E::NotWithdrawable {
+                    subscription: 7,
+                    found: SubscriptionStatus::Allotted,
+                },
+                fp,
+            ),
+            K::WithdrawalWindowClosed => (E::WithdrawalWindowClosed { series }, fp),
+            K::NotAwaitingSettlement => (
+                E::NotAwaitingSettlement {
+                    subscription: 7,
+                    found: SubscriptionStatus::Submitted,
+                    allotted: 0,
+                },
+                fp,
+            ),
+            K::NotIssued => (
+                E::NotIssued {
+                    series,
+                    found: SeriesStatus::Open,
+                },
+                fp,
+            ),
+            K::NothingDue => (
+                E::NothingDue {
+                    series,
+                    through: date,
+                    event,
+                },
+                fp,
+            ),
+            K::NotNextEvent => (
+                E::NotNextEvent {
+                    asked: event,
+                    first,
+                },
+                fp,
+            ),
+            K::EngineCannotRun => (RegistryError::engine(&series, "no fixing"), fp),
+            K::ReadersCopy => (E::ReadersCopy, fp),
+        }
+    }
+
+    #[test]
+    fn every_registry_error_has_its_code() {
+        use strum::IntoEnumIterator;
+        for kind in RegistryErrorKind::iter() {
+            let (err, code) = registry_case(kind);
+            assert_eq!(err.kind(), kind, "the case of {kind:?} is of its kind");
+            assert_eq!(registry_code(&err), code, "{err:?}");
+            let st = registry(&err);
+            assert_eq!(st.code(), code, "{err:?}");
+            let message = st.message();
+            assert_eq!(message, err.to_string());
+            assert!(
+                !message.is_empty()
+                    && !message.ends_with('.')
+                    && !message.starts_with(char::is_uppercase),
+                "{kind:?}: lowercase, no trailing period: {message:?}"
+            );
+            assert_eq!(
+                st.get_details_bad_request().is_some(),
+                kind == RegistryErrorKind::Invalid,
+                "{kind:?}: only an invalid field carries a BadRequest"
+            );
         }
         let st = registry(&RegistryError::invalid("units", "must be whole"));
         let details = st.get_details_bad_request().expect("bad request detail");
@@ -280,7 +525,7 @@ mod tests {
             ),
             (WriteError::Unavailable("x".into()), Code::Unavailable),
             (
-                WriteError::Refused(RegistryError::NotFound("x".into())),
+                WriteError::Refused(RegistryError::SubscriptionNotFound { subscription: 7 }),
                 Code::NotFound,
             ),
         ];

@@ -5,14 +5,14 @@
 //! or when the process that started it ends, however it ends.
 //!
 //! The binaries are Debian's (`/usr/lib/postgresql/15/bin`). On a machine without
-//! them, a process running as root with `apt-get` installs Debian's `postgresql`
-//! once (under a lock, so concurrent test binaries install it once); elsewhere the
-//! first use fails with a message saying what to install. `initdb` refuses to run
-//! as root, so as root every cluster command runs as the `postgres` user.
+//! them, the first use installs Debian's `postgresql` through the tests' Debian
+//! package helper (`ledger-tests/common/debian.rs`: as root with `apt-get`, once,
+//! under a lock), or fails with a message saying what to install. `initdb` refuses
+//! to run as root, so as root every cluster command runs as the `postgres` user.
 //!
-//! This file uses the standard library alone: the library's own unit tests include
-//! it by path (they cannot link this crate), and the integration tests and benches
-//! use it through `dbond_testkit::pg`.
+//! This file and the helper use the standard library alone: the library's own unit
+//! tests include this file by path (they cannot link this crate), and the
+//! integration tests and benches use it through `dbond_testkit::pg`.
 
 #![allow(dead_code)]
 
@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+#[path = "../../ledger-tests/common/debian.rs"]
+mod debian;
 
 /// Where Debian puts PostgreSQL 15's server binaries.
 pub const BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -39,37 +42,14 @@ fn is_root() -> bool {
 }
 
 /// The folder of PostgreSQL 15's binaries, installing Debian's `postgresql` first
-/// if they are missing and this process may (root, with apt-get).
+/// if they are missing and this process may (root, with apt-get): the tests'
+/// one installer of Debian packages, `ledger-tests/common/debian.rs`, does it.
 pub fn binaries() -> &'static Path {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();
     let ready = READY.get_or_init(|| {
-        let initdb = Path::new(BIN).join("initdb");
-        if initdb.exists() {
-            return Ok(());
-        }
-        if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
-            return Err(format!(
-                "PostgreSQL 15 is not installed ({} is missing): install Debian's postgresql package (apt-get install postgresql), or run the tests as root, which installs it",
-                initdb.display()
-            ));
-        }
-        // One install for every test binary that gets here at once: flock(1)
-        // serializes them, and a later one finds the binaries in place.
-        let script = format!(
-            "test -x {initdb} || {{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql > /dev/null; }}",
-            initdb = initdb.display()
-        );
-        let status = Command::new("flock")
-            .arg(std::env::temp_dir().join("dbond-postgresql-install.lock"))
-            .args(["sh", "-c", &script])
-            .status()
-            .map_err(|e| format!("cannot run flock to install PostgreSQL: {e}"))?;
-        if !status.success() || !initdb.exists() {
-            return Err(format!(
-                "installing Debian's postgresql package failed ({status}); install it by hand (apt-get install postgresql)"
-            ));
-        }
-        Ok(())
+        debian::require("PostgreSQL 15's server binaries", &["postgresql"], || {
+            Path::new(BIN).join("initdb").exists()
+        })
     });
     if let Err(e) = ready {
         panic!("{e}");

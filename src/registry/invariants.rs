@@ -1,0 +1,323 @@
+//! The conservation laws of the registry, checked on a whole state and on the
+//! events one decision writes. Nothing is created or lost: per subscription,
+//! allotted + refunded = subscribed; per issued series, the holdings hold the
+//! units its issued subscriptions were allotted; per coupon or redemption, each
+//! bank's total is the sum of its holdings' payments.
+//!
+//! A violation is a string naming the object and both figures. Randomized tests
+//! and the fuzz target run these after every command; a state built only by
+//! `apply` from decided events satisfies them all.
+
+use super::coupons::{BankTotal, Payment};
+use super::{Event, SeriesId, SeriesStatus, State, SubscriptionStatus};
+use crate::money::{Money, RoundingRule, Units};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// Checks every law on `state`.
+pub fn check_state(state: &State) -> Result<(), String> {
+    check_subscriptions(state)?;
+    check_series(state)?;
+    check_indexes(state)
+}
+
+/// Each subscription's units are accounted for as its status says.
+fn check_subscriptions(state: &State) -> Result<(), String> {
+    use SubscriptionStatus as S;
+    for sub in state.subscriptions_after(0) {
+        let id = sub.subscription_id;
+        let (units, allotted, refunded) = (sub.units, sub.allotted_units, sub.refunded_units);
+        if units == 0 || units > super::series::UNITS_MAX {
+            return Err(format!("subscription {id} is for {units} units"));
+        }
+        let ok = match sub.status {
+            S::Submitted | S::Withdrawn => allotted == 0 && refunded == 0,
+            S::Allotted | S::Settled | S::Issued => allotted.checked_add(refunded) == Some(units),
+            S::Refunded => refunded == units && allotted == 0,
+            S::Released => refunded == units && allotted <= units,
+        };
+        if !ok {
+            return Err(format!(
+                "subscription {id} is {} with {units} units subscribed, {allotted} allotted and {refunded} refunded",
+                sub.status
+            ));
+        }
+        let Some(s) = state.series(&sub.series_id) else {
+            return Err(format!(
+                "subscription {id} is of series {}, which does not exist",
+                sub.series_id
+            ));
+        };
+        if sub.status == S::Refunded {
+            // A refund after allotment keeps what was due as a record.
+        } else if matches!(
+            sub.status,
+            S::Allotted | S::Settled | S::Issued | S::Released
+        ) {
+            let due = Money::new(s.figures.price_per_unit, s.terms.currency)
+                .checked_mul_units(Units::new(allotted))
+                .map(|m| m.round(RoundingRule::HalfEven).amount());
+            if due != Ok(sub.amount_due) {
+                return Err(format!(
+                    "subscription {id} owes {} for {allotted} units at {}",
+                    sub.amount_due, s.figures.price_per_unit
+                ));
+            }
+        } else if sub.amount_due != Decimal::ZERO {
+            return Err(format!(
+                "subscription {id} is {} and owes {}",
+                sub.status, sub.amount_due
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Units of a series' subscriptions and holdings, summed without overflow.
+#[derive(Default)]
+struct SeriesSums {
+    submitted: u128,
+    allotted: u128,
+    issued: u128,
+    held: u128,
+}
+
+fn series_sums(state: &State) -> BTreeMap<SeriesId, SeriesSums> {
+    let mut sums: BTreeMap<SeriesId, SeriesSums> = BTreeMap::new();
+    for sub in state.subscriptions_after(0) {
+        let s = sums.entry(sub.series_id.clone()).or_default();
+        let allotted = u128::from(sub.allotted_units);
+        match sub.status {
+            SubscriptionStatus::Submitted => s.submitted += u128::from(sub.units),
+            SubscriptionStatus::Allotted
+            | SubscriptionStatus::Settled
+            | SubscriptionStatus::Released => s.allotted += allotted,
+            SubscriptionStatus::Issued => {
+                s.allotted += allotted;
+                s.issued += allotted;
+            }
+            SubscriptionStatus::Withdrawn | SubscriptionStatus::Refunded => {}
+        }
+    }
+    for h in state.holdings.values() {
+        sums.entry(h.series_id.clone()).or_default().held += u128::from(h.units);
+    }
+    sums
+}
+
+/// Per series: the cap bounds what is allotted; the holdings hold exactly the
+/// issued units; the money raised is the issued units at the price per unit.
+fn check_series(state: &State) -> Result<(), String> {
+    let sums = series_sums(state);
+    let empty = SeriesSums::default();
+    for s in state.all_series() {
+        let id = &s.terms.series_id;
+        let sum = sums.get(id).unwrap_or(&empty);
+        let past_allotment = matches!(
+            s.status,
+            SeriesStatus::Allotted | SeriesStatus::Issued | SeriesStatus::Matured
+        );
+        if past_allotment && sum.submitted > 0 {
+            return Err(format!(
+                "series {id} is {} with {} units still submitted",
+                s.status, sum.submitted
+            ));
+        }
+        if sum.allotted > u128::from(s.terms.cap_units) {
+            return Err(format!(
+                "series {id} allotted {} units over a cap of {}",
+                sum.allotted, s.terms.cap_units
+            ));
+        }
+        if sum.held != sum.issued {
+            return Err(format!(
+                "series {id}: its holdings hold {} units, its issued subscriptions were allotted {}",
+                sum.held, sum.issued
+            ));
+        }
+        let issued = matches!(s.status, SeriesStatus::Issued | SeriesStatus::Matured);
+        if !issued && (sum.issued > 0 || s.amount_raised != Decimal::ZERO) {
+            return Err(format!(
+                "series {id} is {} with {} units issued and {} raised",
+                s.status, sum.issued, s.amount_raised
+            ));
+        }
+        if issued {
+            check_raised(s, sum.issued)?;
+        }
+        if s.status == SeriesStatus::Matured {
+            if let Some(h) = state
+                .series_holdings(id, None)
+                .find(|h| h.redeemed_units != h.units)
+            {
+                return Err(format!(
+                    "series {id} matured, but the holding of {} at {} has {} of {} units redeemed",
+                    h.investor_ref, h.bank_id, h.redeemed_units, h.units
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_raised(s: &super::Series, issued: u128) -> Result<(), String> {
+    let id = &s.terms.series_id;
+    let units = u64::try_from(issued).map_err(|_| format!("series {id} issued {issued} units"))?;
+    let raised = Money::new(s.figures.price_per_unit, s.terms.currency)
+        .checked_mul_units(Units::new(units))
+        .map(|m| m.round(RoundingRule::HalfEven).amount());
+    if raised != Ok(s.amount_raised) {
+        return Err(format!(
+            "series {id} raised {} for {units} units at {}",
+            s.amount_raised, s.figures.price_per_unit
+        ));
+    }
+    Ok(())
+}
+
+/// The indexes deciding reads agree with the subscriptions they summarise.
+fn check_indexes(state: &State) -> Result<(), String> {
+    for (series, ids) in &state.books {
+        let mut last = None;
+        for id in ids {
+            let sub = state
+                .subscription(*id)
+                .ok_or_else(|| format!("the book of series {series} names subscription {id}"))?;
+            if &sub.series_id != series || last.is_some_and(|l| l >= *id) {
+                return Err(format!(
+                    "the book of series {series} is out of order at {id}"
+                ));
+            }
+            last = Some(*id);
+        }
+    }
+    let Some(index) = &state.decide else {
+        return Ok(());
+    };
+    let mut investor: BTreeMap<_, u64> = BTreeMap::new();
+    let mut book: BTreeMap<SeriesId, u64> = BTreeMap::new();
+    for sub in state.subscriptions_after(0) {
+        let key = (sub.bank_id.clone(), sub.idempotency_key.clone());
+        if index.idempotency.get(&key) != Some(&sub.subscription_id) {
+            return Err(format!(
+                "the idempotency key {:?} of {} does not name subscription {}",
+                sub.idempotency_key, sub.bank_id, sub.subscription_id
+            ));
+        }
+        if sub.status == SubscriptionStatus::Submitted {
+            let k = (
+                sub.series_id.clone(),
+                sub.bank_id.clone(),
+                sub.investor_ref.clone(),
+            );
+            *investor.entry(k).or_default() += sub.units;
+            *book.entry(sub.series_id.clone()).or_default() += sub.units;
+        }
+    }
+    let held: BTreeMap<_, u64> = index
+        .investor_units
+        .iter()
+        .filter(|(_, u)| **u > 0)
+        .map(|(k, u)| (k.clone(), *u))
+        .collect();
+    if held != investor {
+        return Err("investors' running totals differ from their submitted units".into());
+    }
+    let booked: BTreeMap<SeriesId, u64> = index
+        .book_units
+        .iter()
+        .filter(|(_, u)| **u > 0)
+        .map(|(k, u)| (k.clone(), *u))
+        .collect();
+    if booked != book {
+        return Err("series' running totals differ from their submitted units".into());
+    }
+    Ok(())
+}
+
+/// Checks the events one decision writes: each coupon or redemption summary is
+/// followed by its payments, whose amounts and units sum to the summary's total
+/// and to each bank's total.
+pub fn check_decision(events: &[Event]) -> Result<(), String> {
+    let mut i = 0;
+    while i < events.len() {
+        let (id, bank_totals, total, holdings) = match &events[i] {
+            Event::CouponPaid(c) => (c.id.to_string(), &c.bank_totals, c.total, c.holdings),
+            Event::Redeemed(r) => (r.id.to_string(), &r.bank_totals, r.total, r.holdings),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let mut payments: Vec<&Payment> = Vec::new();
+        i += 1;
+        while let Some(e) = events.get(i) {
+            match e {
+                Event::CouponPayments {
+                    id: p,
+                    payments: list,
+                    ..
+                }
+                | Event::RedemptionPayments {
+                    id: p,
+                    payments: list,
+                    ..
+                } if p.to_string() == id => {
+                    payments.extend(list);
+                    i += 1;
+                }
+                _ => break,
+            }
+        }
+        check_payments(&id, bank_totals, total, holdings, &payments)?;
+    }
+    Ok(())
+}
+
+fn check_payments(
+    id: &str,
+    bank_totals: &[BankTotal],
+    total: Decimal,
+    holdings: u64,
+    payments: &[&Payment],
+) -> Result<(), String> {
+    if payments.len() as u64 != holdings {
+        return Err(format!(
+            "{id} pays {holdings} holdings in its summary and {} in its payments",
+            payments.len()
+        ));
+    }
+    let mut banks: BTreeMap<&str, (u64, u128, Decimal)> = BTreeMap::new();
+    let mut sum = Decimal::ZERO;
+    for p in payments {
+        let b = banks.entry(p.bank_id.as_str()).or_default();
+        b.0 += 1;
+        b.1 += u128::from(p.units.get());
+        b.2 =
+            b.2.checked_add(p.amount)
+                .ok_or_else(|| format!("{id}: a bank's payments overflow"))?;
+        sum = sum
+            .checked_add(p.amount)
+            .ok_or_else(|| format!("{id}: the payments overflow"))?;
+    }
+    if sum != total {
+        return Err(format!(
+            "{id}: payments sum to {sum}, the summary says {total}"
+        ));
+    }
+    let stated: BTreeMap<&str, (u64, u128, Decimal)> = bank_totals
+        .iter()
+        .map(|b| {
+            (
+                b.bank_id.as_str(),
+                (b.holdings, u128::from(b.units.get()), b.amount),
+            )
+        })
+        .collect();
+    if stated != banks || stated.len() != bank_totals.len() {
+        return Err(format!(
+            "{id}: bank totals {stated:?} are not the sums of the payments {banks:?}"
+        ));
+    }
+    Ok(())
+}
