@@ -145,15 +145,57 @@ pub struct ServerConfig {
 }
 
 /// A ledger kept in PostgreSQL, shared by every server of the ledger.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SharedStoreConfig {
-    /// Printed without its password.
-    pub url: crate::store::PgUrl,
+    /// A `postgres://` or `postgresql://` URL; the store reads the rest of it
+    /// when it opens. Printed without its password.
+    pub url: String,
     /// The writer lease's term.
     pub lease: Duration,
     /// What this server tells clients to reach it at; `None`: its listening
     /// address.
     pub advertise: Option<String>,
+}
+
+impl std::fmt::Debug for SharedStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStoreConfig")
+            .field("url", &without_password(&self.url))
+            .field("lease", &self.lease)
+            .field("advertise", &self.advertise)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user part and of a `password=` parameter
+/// replaced by `***`.
+fn without_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((user, hosts)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{hosts}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some(("password", _)) => "password=***".to_string(),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// Bounds on configurable limits: a message under 64 KiB cannot carry a series'
@@ -310,12 +352,16 @@ impl ConfigLayer {
                 None
             }
             Some(url) => {
-                let url = crate::store::PgUrl::parse(&url)
-                    .map_err(|e| anyhow::anyhow!("store.url: {e}"))?;
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    anyhow::bail!(
+                        "store.url: a store URL starts with postgres:// or postgresql://, found {:?}",
+                        without_password(&url)
+                    );
+                }
                 let lease_secs = self
                     .store
                     .lease_secs
-                    .unwrap_or(crate::store::DEFAULT_LEASE.as_secs());
+                    .unwrap_or(crate::limits::STORE_LEASE_SECS_DEFAULT);
                 let lease_secs = within(
                     "store.lease_secs",
                     lease_secs as usize,
@@ -383,13 +429,23 @@ mod tests {
         let store = c.store.unwrap();
         assert_eq!(store.lease, Duration::from_secs(3));
         assert_eq!(store.advertise.as_deref(), Some("http://10.1.2.3:50051"));
-        assert_eq!(store.url.hosts().len(), 2);
+        assert_eq!(
+            store.url,
+            "postgres://dbond:pw@db1:5433,db2/ledger?target_session_attrs=read-write"
+        );
         assert!(!format!("{store:?}").contains("pw"), "no password printed");
+        assert_eq!(
+            without_password("postgresql://u:secret@h/d?sslmode=require&password=other"),
+            "postgresql://u:***@h/d?sslmode=require&password=***"
+        );
         let c = parse("[store]\nurl = \"postgres://h/d\"")
             .unwrap()
             .resolve()
             .unwrap();
-        assert_eq!(c.store.unwrap().lease, crate::store::DEFAULT_LEASE);
+        assert_eq!(
+            c.store.unwrap().lease,
+            Duration::from_secs(crate::limits::STORE_LEASE_SECS_DEFAULT)
+        );
         assert!(
             parse("").unwrap().resolve().unwrap().store.is_none(),
             "sled by default"
@@ -437,7 +493,6 @@ mod tests {
         );
         check("[tls]\ncert = \"a.pem\"", "together");
         check("[store]\nurl = \"mysql://h/d\"", "store.url");
-        check("[store]\nurl = \"postgres://h\"", "no database");
         check(
             "[store]\nurl = \"postgres://h/d\"\nlease_secs = 0",
             "store.lease_secs",

@@ -35,6 +35,12 @@ pub const GROUP_COMMIT_ENTRIES_MAX: usize = 512;
 /// that finds the marker rolls the unfinished group back.
 pub const STORE_BATCH_RECORDS_DEFAULT: usize = 16_384;
 
+/// The writer lease's term on a shared (PostgreSQL) store when none is
+/// configured: a writer that dies is replaced within about this long, and a
+/// holder renews three times per term, so a pause of a second or two costs
+/// nothing.
+pub const STORE_LEASE_SECS_DEFAULT: u64 = 5;
+
 /// Most write jobs waiting for the writer. When full, callers wait (backpressure)
 /// instead of the queue growing without bound.
 pub const WRITE_QUEUE_JOBS_MAX: usize = 16384;

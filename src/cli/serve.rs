@@ -268,8 +268,9 @@ pub fn open_or_create_shared(
     options: store::StoreOptions,
 ) -> anyhow::Result<Ledger> {
     let paths = data_folder(data)?;
+    let url = store::PgUrl::parse(&store.url).map_err(|e| anyhow::anyhow!("store.url: {e}"))?;
     let engine = Arc::new(store::PgEngine::open(
-        &store.url,
+        &url,
         store::PgOptions {
             lease: store.lease,
             holder: format!("{address} (pid {})", std::process::id()),
@@ -277,7 +278,7 @@ pub fn open_or_create_shared(
         },
         options.batch_records(),
     )?);
-    let location = store.url.location().to_string();
+    let location = url.location().to_string();
     if store::Engine::is_empty(&*engine)? {
         let new = NewKeys::write(data, &paths, origin)?;
         let ledger = match Ledger::create_on(engine, &new.ledger, new.genesis()?, clock, options) {

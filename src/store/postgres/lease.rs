@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio_postgres::types::Type;
 
 /// The writer lease's term when none is configured.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(crate::limits::STORE_LEASE_SECS_DEFAULT);
 
 /// Renewals per term: a holder renews every third of it, so two renewals in a
 /// row may fail before it loses the role.

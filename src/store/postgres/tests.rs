@@ -24,11 +24,14 @@ impl PgPlace {
         PgPlace { url }
     }
 
+    /// An engine whose lease outlasts any test: the role passes only when a
+    /// holder releases it or a test ends its term in the row, never because a
+    /// busy machine delayed a renewal.
     fn engine(&self, batch_records: usize, holder: &str) -> PgEngine {
         PgEngine::open(
             &self.url,
             PgOptions {
-                lease: Duration::from_secs(2),
+                lease: Duration::from_secs(600),
                 holder: holder.into(),
                 address: format!("http://{holder}.test:50051"),
             },
