@@ -142,7 +142,15 @@ impl Ledger {
         }
         let failure = Arc::new(Mutex::new(None));
         let stopped = Arc::new(tokio::sync::Notify::new());
-        let role = Arc::new(Mutex::new(None));
+        // A server that opened a shared store without the role says so from the
+        // start, not only once its writer thread has begun following.
+        let role = Arc::new(Mutex::new(
+            checked
+                .engine
+                .shared()
+                .filter(|s| s.role_held().is_none())
+                .map(|_| "this server is not the ledger's writer".to_string()),
+        ));
         let retiring = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let appender = Appender::new(
             checked.engine.clone(),
