@@ -7,7 +7,7 @@ use crate::common;
 use common::wire;
 
 use common::programme::{Life, at, plain_terms};
-use common::{InProcess, new_key};
+use common::{Backend, InProcess, new_key};
 use dbond::client::{Client, CommandKind as K, SeriesAction};
 use dbond::proto as pb;
 use dbond_testkit::day;
@@ -171,8 +171,8 @@ fn move_of(from_bank: &str, investor: &str) -> pb::RequestTransfer {
     }
 }
 
-pub(crate) async fn world() -> World {
-    let server = InProcess::start(at(2026, 12, 2)).await;
+pub(crate) async fn world(backend: Backend) -> World {
+    let server = InProcess::start_on(at(2026, 12, 2), backend).await;
     let admin = server.admin().await;
     let register = async |id: &str, role: pb::Role| -> Client {
         let key: SigningKey = new_key();
@@ -641,7 +641,14 @@ fn auth_refusal(code: Code) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_as_every_role_matches_docs_authorization_md() {
-    let w = world().await;
+    let w = world(Backend::Sled).await;
+    check_matrix(&w, Via::Server).await;
+    drop(w.server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_as_every_role_matches_docs_authorization_md_on_postgres() {
+    let w = world(Backend::Postgres).await;
     check_matrix(&w, Via::Server).await;
     drop(w.server);
 }

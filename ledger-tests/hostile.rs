@@ -9,7 +9,7 @@ use common::wire;
 
 use chrono::{Duration, Utc};
 use common::programme::{Life, Terms, ts};
-use common::{Server, new_key};
+use common::{Backend, Server, new_key};
 use dbond::client::{CommandKind as K, SeriesAction};
 use dbond::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
 use dbond::limits;
@@ -188,7 +188,11 @@ fn bond_json_with(key: &str, value: &str) -> String {
 }
 
 async fn fixture() -> Fx {
-    let server = Server::start();
+    fixture_on(Backend::Sled).await
+}
+
+async fn fixture_on(backend: Backend) -> Fx {
+    let server = Server::start_on_backend(backend);
     let admin = server.admin().await;
     let keys_of = [
         ("treasury", pb::Role::Treasury),
@@ -1402,7 +1406,16 @@ fn unsigned_rpc_cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_refuses_hostile_input_precisely_and_changes_nothing() {
-    let mut fx = fixture().await;
+    every_rpc_refuses_hostile_input_precisely_and_changes_nothing_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_refuses_hostile_input_precisely_and_changes_nothing_on_postgres() {
+    every_rpc_refuses_hostile_input_precisely_and_changes_nothing_on(Backend::Postgres).await
+}
+
+async fn every_rpc_refuses_hostile_input_precisely_and_changes_nothing_on(backend: Backend) {
+    let mut fx = fixture_on(backend).await;
     let in_proto = wire::rpcs_in_proto();
     let known: Vec<String> = wire::RPCS.iter().map(|(_, r)| r.to_string()).collect();
     assert_eq!(

@@ -698,7 +698,7 @@ async fn a_backup_taken_under_load_verifies_and_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_authorization_matrix_holds_through_a_mirror() {
     use dbond::mirror::{Mirror, MirrorOptions};
-    let w = crate::authz::world().await;
+    let w = crate::authz::world(crate::common::Backend::Sled).await;
     let dir = tempfile::tempdir().unwrap();
     let mut mirror = Mirror::open(dir.path(), MirrorOptions::default()).unwrap();
     let source = &w.by_role["auditor"];

@@ -49,6 +49,11 @@ pub const MIRROR_IDLE_MS: u64 = 100;
 /// failure doubles it, up to `MIRROR_RETRY_SECS_MAX`.
 pub const MIRROR_RETRY_MS_MIN: u64 = 500;
 pub const MIRROR_RETRY_SECS_MAX: u64 = 30;
+/// The writer lease's term on a shared (PostgreSQL) store when none is
+/// configured: a writer that dies is replaced within about this long, and a
+/// holder renews three times per term, so a pause of a second or two costs
+/// nothing.
+pub const STORE_LEASE_SECS_DEFAULT: u64 = 5;
 
 /// Most write jobs waiting for the writer. When full, callers wait (backpressure)
 /// instead of the queue growing without bound.

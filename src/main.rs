@@ -20,12 +20,15 @@ struct Cli {
 enum Command {
     /// Run a whole diaspora bond programme end to end through a real server, and verify it.
     Demo(cli::demo::DemoArgs),
-    /// Run the ledger server (creates the ledger in --data on first start).
+    /// Run the ledger server (creates the ledger in --data or --store on first start).
     Serve(cli::serve::ServeArgs),
     /// Keep a verified copy of a running ledger, following it; optionally serve its reads.
     Mirror(cli::mirror::MirrorArgs),
     /// Write an online backup of a running ledger: a data folder as of its current signed checkpoint.
     Backup(cli::backup::BackupArgs),
+    /// The PostgreSQL store's tables: `dbond store init --store URL`.
+    #[command(subcommand)]
+    Store(cli::store::StoreCommand),
     /// Serve the live web console for one participant's key (loopback by default).
     Console(cli::console::ConsoleArgs),
     /// Generate a participant key pair.
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Command::Backup(a) => runtime().and_then(|rt| rt.block_on(cli::backup::run(&a))),
         Command::Console(a) => runtime().and_then(|rt| rt.block_on(cli::console::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
+        Command::Store(command) => cli::store::run(&command),
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))
         }

@@ -1,17 +1,21 @@
 //! `dbond verify`: check a ledger in full (a stopped store, an export file or a
 //! running server) and say exactly where it fails.
 
-use super::audit::{connect_for, progress_bar, store_dir};
+use super::audit::{connect_for, progress_bar};
 use super::say;
 use crate::audit::witness::WitnessDir;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "export", "server"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "store", "export", "server"])))]
 pub struct VerifyArgs {
     /// A stopped server's data folder (or its `store` folder).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// A ledger kept in PostgreSQL (a libpq URL), read through one consistent
+    /// view while its servers run.
+    #[arg(long)]
+    pub store: Option<String>,
     /// An export file (from `dbond export`).
     #[arg(long)]
     pub export: Option<PathBuf>,
@@ -82,11 +86,16 @@ pub async fn run(args: &VerifyArgs) -> anyhow::Result<()> {
     } else {
         format!("; consistent with the {} saved checkpoint(s)", saved.len())
     };
-    let result: anyhow::Result<(String, bool)> = match (&args.data, &args.export, &args.server) {
-        (Some(data), None, None) => {
+    let stored = match (&args.data, &args.store) {
+        (None, None) => None,
+        (data, store) => Some(super::store_location(data.as_deref(), store.as_deref())),
+    };
+    let result: anyhow::Result<(String, bool)> = match (stored, &args.export, &args.server) {
+        (Some(location), None, None) => {
             crate::audit::witness::sizes_of(&saved)
                 .and_then(|sizes| {
-                    crate::audit::verify_store_keeping(&store_dir(data), &sizes, progress)
+                    let store = crate::store::RawStore::open_at(&location?)?;
+                    crate::audit::verify_raw(&store, &sizes, progress)
                 })
                 .and_then(|v| {
                 crate::audit::witness::check_saved(&v, &saved)?;
@@ -135,7 +144,7 @@ pub async fn run(args: &VerifyArgs) -> anyhow::Result<()> {
                 })
         }
         _ => Err(anyhow::anyhow!(
-            "give exactly one of --data DIR, --export FILE or --server URL"
+            "give exactly one of --data DIR, --store URL, --export FILE or --server URL"
         )),
     };
     bar.finish_and_clear();

@@ -233,6 +233,9 @@ impl Ledger {
                 stopped,
                 writer: Mutex::new(None),
                 nodes: checked.nodes,
+                // A copy's own store: no other server shares it.
+                role: Arc::new(Mutex::new(None)),
+                retiring: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             }),
         };
         Ok((ledger, follower, checked.state))

@@ -9,6 +9,8 @@
 //! library (integration tests, benches, fuzz targets). Unit tests inside `src/`
 //! see a second copy of dbond's types through it and cannot use it.
 
+pub mod pg;
+
 use chrono::{DateTime, Duration, Months, NaiveDate, TimeZone, Utc};
 use dbond::proto as pb;
 
