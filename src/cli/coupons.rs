@@ -131,7 +131,10 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
                 let unclaimed: Vec<_> = l.unclaimed.iter().map(|u| json!({"event_id": u.event_id, "kind": u.kind, "payment_date": u.payment_date,
                     "gross": u.gross, "withheld": u.withheld, "amount": u.amount, "claim_reference": u.claim_reference, "overdue": u.overdue})).collect();
                 json!({"series_id": h.series_id, "units": h.units, "redeemed_units": h.redeemed_units, "currency": l.currency,
-                       "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming), "unclaimed": unclaimed})
+                       "registration": super::holdings::registration_json(h.registration.as_ref()),
+                       "pending_units": h.pending_units, "early_redeemed_units": h.early_redeemed_units,
+                       "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming), "unclaimed": unclaimed,
+                       "history": l.history.iter().map(super::holdings::change_json).collect::<Vec<_>>()})
             })
             .collect();
         say!(
@@ -193,6 +196,9 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
                 received
             }
         )?;
+        for c in &l.history {
+            say!("    {}", super::holdings::change_line(c))?;
+        }
         for p in l.upcoming.iter().take(3) {
             let amount = if p.amount.is_empty() {
                 "waiting for a fixing".to_string()

@@ -144,6 +144,7 @@ fn holdings_to_pb(list: &[HoldingUnits]) -> Vec<pb::HoldingUnits> {
             investor_ref: h.investor_ref.to_string(),
             bank_id: h.bank_id.to_string(),
             units: h.units.to_string(),
+            registration: super::holdings::registration_to_pb(&h.registration),
         })
         .collect()
 }
@@ -155,6 +156,10 @@ fn holdings_from_pb(list: &[pb::HoldingUnits]) -> Result<Vec<HoldingUnits>, Regi
                 investor_ref: InvestorRef::parse("investor_ref", &h.investor_ref)?,
                 bank_id: ParticipantId::parse("bank_id", &h.bank_id)?,
                 units: units("units", &h.units)?,
+                registration: super::holdings::registration_from_pb(
+                    "registration",
+                    h.registration.as_ref(),
+                )?,
             })
         })
         .collect()

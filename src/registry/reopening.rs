@@ -528,14 +528,24 @@ fn issue(state: &State, s: &Series, t: &Tranche) -> Result<Vec<Event>, RegistryE
             });
         }
     }
-    let mut holdings: BTreeMap<(InvestorRef, ParticipantId), Units> = BTreeMap::new();
+    let mut holdings: BTreeMap<(InvestorRef, ParticipantId), (Units, &RegistrationForm)> =
+        BTreeMap::new();
     let (mut principal, mut accrued) = (Decimal::ZERO, Decimal::ZERO);
     for sub in book(state, s, t).filter(|sub| sub.status == SubscriptionStatus::Settled) {
         let units = Units::new(sub.allotted_units);
         let held = holdings
             .entry((sub.investor_ref.clone(), sub.bank_id.clone()))
-            .or_default();
-        *held = held.checked_add(units).ok_or_else(|| {
+            .or_insert((Units::default(), &sub.registration));
+        // Subscriptions live together carry one form (checked at submission).
+        if held.1 != &sub.registration {
+            return Err(RegistryError::RegistrationConflict {
+                series: id.clone(),
+                investor: sub.investor_ref.clone(),
+                held: held.1.name(),
+                asked: sub.registration.name(),
+            });
+        }
+        held.0 = held.0.checked_add(units).ok_or_else(|| {
             too_large(
                 id,
                 format!("the holding of {} at {}", sub.investor_ref, sub.bank_id),
@@ -550,14 +560,17 @@ fn issue(state: &State, s: &Series, t: &Tranche) -> Result<Vec<Event>, RegistryE
             .checked_add(a)
             .ok_or_else(|| too_large(id, "the money raised".into()))?;
     }
-    let units = Units::checked_sum(holdings.values().copied())
+    let units = Units::checked_sum(holdings.values().map(|h| h.0))
         .ok_or_else(|| too_large(id, "the units issued".into()))?;
     let list: Vec<HoldingUnits> = holdings
         .into_iter()
-        .map(|((investor_ref, bank_id), units)| HoldingUnits {
+        .map(|((investor_ref, bank_id), (units, form))| HoldingUnits {
             investor_ref,
             bank_id,
             units,
+            // A holding the tranche opens takes this form; one that exists
+            // keeps its own.
+            registration: form.clone(),
         })
         .collect();
     let mut events = vec![Event::TrancheIssued {
@@ -781,6 +794,9 @@ fn apply_holdings(
                 )
             })?;
         state.note_units_change(&key, before, meta.index);
+        if !state.holdings.contains_key(&key) {
+            super::holdings::index_joint(state, &key, &RegistrationForm::Sole, &h.registration);
+        }
         let holding = state
             .holdings
             .entry(key.clone())
@@ -790,6 +806,11 @@ fn apply_holdings(
                 bank_id: bank_id.clone(),
                 units: 0,
                 redeemed_units: 0,
+                registration: h.registration.clone(),
+                pending_units: 0,
+                gift_units: 0,
+                early_redeemed_units: 0,
+                history: Vec::new(),
             });
         holding.units = after;
         state

@@ -7,8 +7,8 @@
 //! records they summarise (`registry::invariants` checks both).
 
 use super::{
-    ApplyError, Holding, InvestorRef, KeyRecord, LedgerIdentity, Participant, ParticipantId,
-    Series, SeriesId, Subscription,
+    ApplyError, DeathNotice, Holding, InvestorRef, KeyRecord, LedgerIdentity, Participant,
+    ParticipantId, RegistrationForm, Series, SeriesId, Subscription, Transfer,
 };
 use crate::ids::KeyId;
 use chrono::{DateTime, Utc};
@@ -95,6 +95,10 @@ pub enum StateKey {
     Residence((ParticipantId, InvestorRef)),
     /// (series, event id, investor, bank): a payment reported undeliverable.
     Unclaimed(super::unclaimed::UnclaimedKey),
+    /// A transfer, by id (the index of the entry that requested it).
+    Transfer(u64),
+    /// A death notice, by id (the index of the entry that filed it).
+    DeathNotice(u64),
 }
 
 impl StateKey {
@@ -122,8 +126,10 @@ impl StateKey {
             StateKey::Withholding(s) => {
                 format!("w/{}", s.as_ref().map_or("", |s| s.as_str())).into_bytes()
             }
-            StateKey::Residence((b, i)) => format!("n/{b}/{i}").into_bytes(),
+            StateKey::Residence((b, i)) => format!("c/{b}/{i}").into_bytes(),
             StateKey::Unclaimed((s, e, i, b)) => format!("x/{s}/{e}/{i}/{b}").into_bytes(),
+            StateKey::Transfer(id) => [b"t/".as_slice(), &id.to_be_bytes()].concat(),
+            StateKey::DeathNotice(id) => [b"n/".as_slice(), &id.to_be_bytes()].concat(),
         }
     }
 }
@@ -167,6 +173,15 @@ pub(super) struct DecideIndexes {
     pub(super) investor_units: FastMap<(SeriesId, ParticipantId, InvestorRef), u64>,
     /// Units in submitted subscriptions per series: at most `UNITS_MAX`.
     pub(super) book_units: FastMap<SeriesId, u64>,
+    /// The registration form of an investor's submitted subscriptions per
+    /// (series, bank, investor), when it is not sole (they become one holding,
+    /// so they share one form).
+    pub(super) subscription_forms:
+        FastMap<(SeriesId, ParticipantId, InvestorRef), RegistrationForm>,
+    /// (bank, owner reference) -> the joint holdings (series, investor) that
+    /// name the owner: where a death notice for the owner looks.
+    pub(super) joint_owners:
+        FastMap<(ParticipantId, InvestorRef), BTreeSet<(SeriesId, InvestorRef)>>,
 }
 
 /// Everything the registry knows. The store keeps a working copy that runs ahead
@@ -183,6 +198,10 @@ pub struct State {
     pub(super) fixings: BTreeMap<(String, chrono::NaiveDate), rust_decimal::Decimal>,
     /// Posted accrual event id -> index of the entry that posted it.
     pub(super) posted: BTreeMap<String, u64>,
+    /// Transfers between holdings, by id.
+    pub(super) transfers: BTreeMap<u64, Transfer>,
+    /// Death notices, by id.
+    pub(super) notices: BTreeMap<u64, DeathNotice>,
     // Derived indexes, rebuilt by replay, never persisted.
     /// Subscription ids of each series, in ledger order.
     pub(super) books: FastMap<SeriesId, Vec<u64>>,
@@ -206,6 +225,8 @@ impl Default for State {
             holdings: BTreeMap::new(),
             fixings: BTreeMap::new(),
             posted: BTreeMap::new(),
+            transfers: BTreeMap::new(),
+            notices: BTreeMap::new(),
             books: FastMap::default(),
             decide: Some(DecideIndexes::default()),
             holdings_by_investor: FastMap::default(),
@@ -232,6 +253,8 @@ impl State {
             holdings,
             fixings,
             posted,
+            transfers,
+            notices,
             books,
             decide: _,
             holdings_by_investor,
@@ -246,6 +269,8 @@ impl State {
             holdings: holdings.clone(),
             fixings: fixings.clone(),
             posted: posted.clone(),
+            transfers: transfers.clone(),
+            notices: notices.clone(),
             books: books.clone(),
             decide: None,
             holdings_by_investor: holdings_by_investor.clone(),
@@ -350,6 +375,24 @@ impl State {
         self.posted.get(event_id).copied()
     }
 
+    pub fn transfer(&self, id: u64) -> Option<&Transfer> {
+        self.transfers.get(&id)
+    }
+
+    /// Every transfer, in id order.
+    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
+        self.transfers.values()
+    }
+
+    pub fn death_notice(&self, id: u64) -> Option<&DeathNotice> {
+        self.notices.get(&id)
+    }
+
+    /// Every death notice, in id order.
+    pub fn death_notices(&self) -> impl Iterator<Item = &DeathNotice> {
+        self.notices.values()
+    }
+
     pub(super) fn check_next(&self, meta: &EntryMeta) -> Result<(), ApplyError> {
         if meta.index == u64::MAX {
             return Err(ApplyError {
@@ -438,6 +481,14 @@ impl State {
                 Some(v) => serde_json::to_writer(&mut *out, v),
                 None => return false,
             },
+            StateKey::Transfer(k) => match self.transfers.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::DeathNotice(k) => match self.notices.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
         };
         // Serialising plain data structs to a Vec cannot fail.
         json.is_ok()
@@ -457,6 +508,8 @@ impl State {
         keys.extend(s.withholding.keys().cloned().map(StateKey::Withholding));
         keys.extend(s.residences.keys().cloned().map(StateKey::Residence));
         keys.extend(s.unclaimed.keys().cloned().map(StateKey::Unclaimed));
+        keys.extend(self.transfers.keys().copied().map(StateKey::Transfer));
+        keys.extend(self.notices.keys().copied().map(StateKey::DeathNotice));
         let mut out: Vec<(Vec<u8>, StateKey)> =
             keys.into_iter().map(|k| (k.to_bytes(), k)).collect();
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));

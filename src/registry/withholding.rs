@@ -308,7 +308,7 @@ pub fn first_countries(
 
 /// An investor's residence on `date`, as known before entry `before`: the
 /// latest change its bank recorded effective on or before the date, else
-/// `initial` (the country of its first subscription).
+/// `initial` (see [`initial_residence`]).
 pub fn residence_on(
     state: &State,
     bank: &ParticipantId,
@@ -316,6 +316,18 @@ pub fn residence_on(
     date: NaiveDate,
     before: u64,
     initial: Option<Country>,
+) -> Option<Country> {
+    recorded_residence(state, bank, investor, date, before).or(initial)
+}
+
+/// The latest residence change a bank recorded for its client, effective on or
+/// before `date` and recorded before entry `before`.
+fn recorded_residence(
+    state: &State,
+    bank: &ParticipantId,
+    investor: &InvestorRef,
+    date: NaiveDate,
+    before: u64,
 ) -> Option<Country> {
     state
         .servicing
@@ -327,7 +339,63 @@ pub fn residence_on(
                 .max_by_key(|r| (r.effective_from, r.recorded_at_index))
         })
         .map(|r| r.country)
-        .or(initial)
+}
+
+/// How many holdings back [`initial_residence`] follows moves and successions
+/// (each step goes to a holding opened earlier, so a real chain ends well
+/// before; the bound keeps a damaged state from looping).
+const INHERITED_STEPS_MAX: usize = 64;
+
+/// The residence a holding of `series` starts with, as known before entry
+/// `before`, on `date`: the country of the investor's first subscription of the
+/// series at that bank (`first`, from [`first_countries`]); else, for a holding
+/// a transfer or succession opened, what its first incoming units carried: a
+/// gift, the recipient's country named in the transfer; a move, the same
+/// investor's residence at the delivering bank; a succession, the deceased's
+/// residence at the same bank (each on `date`, recorded or itself inherited);
+/// else unknown.
+pub fn initial_residence(
+    state: &State,
+    series: &SeriesId,
+    bank: &ParticipantId,
+    investor: &InvestorRef,
+    date: NaiveDate,
+    before: u64,
+    first: &BTreeMap<(InvestorRef, ParticipantId), Country>,
+) -> Option<Country> {
+    use super::holdings::HoldingChangeKind as K;
+    let mut at = (investor.clone(), bank.clone());
+    for _ in 0..INHERITED_STEPS_MAX {
+        if let Some(c) = first.get(&at) {
+            return Some(*c);
+        }
+        let h = state
+            .holdings
+            .get(&(series.clone(), at.0.clone(), at.1.clone()))?;
+        let opened = h
+            .history
+            .iter()
+            .find(|c| c.index < before && c.kind.sign() > 0)?;
+        match opened.kind {
+            K::GiftIn => {
+                return state
+                    .transfers
+                    .get(&opened.reference)
+                    .and_then(|t| t.recipient.as_ref())
+                    .map(|(_, country)| *country);
+            }
+            K::MovedIn | K::SuccessionIn => {
+                let (from_investor, from_bank) = opened.counterpart.clone()?;
+                if let Some(c) = recorded_residence(state, &from_bank, &from_investor, date, before)
+                {
+                    return Some(c);
+                }
+                at = (from_investor, from_bank);
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The rate a table withholds for a residence.
@@ -367,9 +435,15 @@ pub fn withhold(
         BTreeMap::new();
     let (mut gross, mut withheld, mut net) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     for p in payments.iter_mut() {
-        let initial = first
-            .get(&(p.investor_ref.clone(), p.bank_id.clone()))
-            .copied();
+        let initial = initial_residence(
+            state,
+            series,
+            &p.bank_id,
+            &p.investor_ref,
+            date,
+            index,
+            &first,
+        );
         let residence = residence_on(state, &p.bank_id, &p.investor_ref, date, index, initial);
         let rate = rate_for(table, residence);
         let (w, n) = split(p.amount, rate, currency).ok_or_else(too_large)?;
@@ -449,9 +523,8 @@ pub fn withheld_from(
     gross: Decimal,
 ) -> Option<PaymentWithholding> {
     let table = table_in_force(state, series, date, index)?;
-    let initial = first_countries(state, series, index)
-        .get(&(investor.clone(), bank.clone()))
-        .copied();
+    let first = first_countries(state, series, index);
+    let initial = initial_residence(state, series, bank, investor, date, index, &first);
     let residence = residence_on(state, bank, investor, date, index, initial);
     let rate = rate_for(table, residence);
     let (withheld, net) = split(gross, rate, currency)?;

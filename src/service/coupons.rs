@@ -5,6 +5,7 @@ use super::error::ReadError;
 use super::{Services, receipt, status};
 use crate::accrual::{self, Due};
 use crate::codec::bonds::{self as cb, date};
+use crate::codec::holdings::holding_change_to_pb;
 use crate::money::round_to_minor;
 use crate::pricing::{Bond, CashFlowKind};
 use crate::proto as pb;
@@ -212,10 +213,12 @@ fn statement(
         );
         let mut received = Vec::new();
         for p in s.paid.iter().filter(|p| p.payment_date <= as_of) {
-            // What the holding was paid: its units when the payment was
-            // posted (a reopening may have added units since), and what was
-            // withheld as it was decided then.
-            let posted = state.posted(&p.event_id).unwrap_or(0);
+            // Each payment as made: to the units the holding held when it was
+            // posted (a holding's units move with reopenings, transfers,
+            // successions and early redemptions), withheld as decided then.
+            let Some(posted) = state.posted(&p.event_id) else {
+                continue;
+            };
             let units = state.units_at(&key, h.units, posted);
             if units == 0 {
                 continue;
@@ -288,6 +291,7 @@ fn statement(
             received,
             upcoming,
             unclaimed,
+            history: h.history.iter().map(holding_change_to_pb).collect(),
         });
     }
     Ok(lines)
@@ -310,7 +314,7 @@ fn debt_service(
         s.terms.cap_units
     };
     let bond = Bond::new(&es.terms, &coupons::fixings(state)).map_err(not_computable)?;
-    let lines = payable_flows(&bond, &s.terms)
+    let mut lines: Vec<pb::DebtServiceLine> = payable_flows(&bond, &s.terms)
         .into_iter()
         .map(|(kind, date, amount)| {
             let paid = s
@@ -333,6 +337,21 @@ fn debt_service(
             }
         })
         .collect();
+    // Early redemptions, paid and summed per date, among the scheduled flows
+    // in date order (after the scheduled flows of the same date).
+    for e in &s.early_redemptions {
+        let date = e.date.to_string();
+        let at = lines.partition_point(|l| l.payment_date <= date);
+        lines.insert(
+            at,
+            pb::DebtServiceLine {
+                payment_date: date,
+                kind: "early_redemption".into(),
+                amount: e.amount.to_string(),
+                status: "paid".into(),
+            },
+        );
+    }
     Ok(pb::GetDebtServiceResponse {
         series_id: id.to_string(),
         currency: s.terms.currency.as_str().into(),

@@ -58,6 +58,12 @@ pub const WRITES: &[(&str, &[Role])] = &[
     ("ReportUndeliverable", &[Role::Bank]),
     ("RecordClaim", &[Role::Bank]),
     ("ReopenSeries", &[Role::Treasury]),
+    ("ChangeRegistration", &[Role::Bank]),
+    ("RequestTransfer", &[Role::Bank]),
+    ("ConfirmTransfer", &[Role::Bank]),
+    ("RefuseTransfer", &[Role::Bank]),
+    ("FileDeathNotice", &[Role::Bank]),
+    ("RedeemEarly", &[Role::Bank]),
 ];
 
 /// The roles that may call the write RPC `rpc`; `None` if it is not a write.
@@ -173,6 +179,8 @@ rpc_commands! {
         GetTaxReport => "GetTaxReport", OVERSEERS;
         ListUnclaimed => "ListUnclaimed", EVERYONE;
         GetWithholdingTables => "GetWithholdingTables", EVERYONE;
+        AdvanceClock => "AdvanceClock", &[Role::Admin];
+        ListTransfers => "ListTransfers", EVERYONE;
     }
     writes {
         RegisterParticipant,
@@ -196,6 +204,12 @@ rpc_commands! {
         ReportUndeliverable,
         RecordClaim,
         ReopenSeries,
+        ChangeRegistration,
+        RequestTransfer,
+        ConfirmTransfer,
+        RefuseTransfer,
+        FileDeathNotice,
+        RedeemEarly,
     }
 }
 
@@ -254,6 +268,14 @@ mod tests {
             Kind::GetTaxReport(Default::default()),
             Kind::ListUnclaimed(Default::default()),
             Kind::GetWithholdingTables(Default::default()),
+            Kind::AdvanceClock(Default::default()),
+            Kind::ChangeRegistration(Default::default()),
+            Kind::RequestTransfer(Default::default()),
+            Kind::ConfirmTransfer(Default::default()),
+            Kind::RefuseTransfer(Default::default()),
+            Kind::FileDeathNotice(Default::default()),
+            Kind::RedeemEarly(Default::default()),
+            Kind::ListTransfers(Default::default()),
         ]
     }
 

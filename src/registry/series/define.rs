@@ -172,6 +172,9 @@ fn check_window_and_eligibility(t: &SeriesTerms) -> Result<(), RegistryError> {
             ));
         }
     }
+    if let Some(early) = &t.early_redemption {
+        early.check()?;
+    }
     Ok(())
 }
 

@@ -13,7 +13,8 @@ use crate::money::{Money, RoundingRule, Units};
 use crate::registry::allotment;
 use crate::registry::{
     ApplyError, Caller, Changes, DecideCtx, EntryMeta, Event, InvestorRef, ParticipantId,
-    RegistryError, Role, State, StateKey, Subscription, SubscriptionStatus, check_text,
+    RegistrationForm, RegistryError, Role, State, StateKey, Subscription, SubscriptionStatus,
+    check_text,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -259,15 +260,26 @@ fn issue(state: &State, s: &Series) -> Result<Vec<Event>, RegistryError> {
             count: unsettled,
         });
     }
-    let mut holdings: BTreeMap<(InvestorRef, ParticipantId), Units> = BTreeMap::new();
+    let mut holdings: BTreeMap<(InvestorRef, ParticipantId), (Units, &RegistrationForm)> =
+        BTreeMap::new();
     for sub in state
         .book(id)
         .filter(|sub| sub.status == SubscriptionStatus::Settled)
     {
         let held = holdings
             .entry((sub.investor_ref.clone(), sub.bank_id.clone()))
-            .or_default();
-        *held = held
+            .or_insert((Units::default(), &sub.registration));
+        // Subscriptions live together carry one form (checked at submission).
+        if held.1 != &sub.registration {
+            return Err(RegistryError::RegistrationConflict {
+                series: id.clone(),
+                investor: sub.investor_ref.clone(),
+                held: held.1.name(),
+                asked: sub.registration.name(),
+            });
+        }
+        held.0 = held
+            .0
             .checked_add(Units::new(sub.allotted_units))
             .ok_or_else(|| {
                 too_large(
@@ -276,7 +288,7 @@ fn issue(state: &State, s: &Series) -> Result<Vec<Event>, RegistryError> {
                 )
             })?;
     }
-    let units = Units::checked_sum(holdings.values().copied())
+    let units = Units::checked_sum(holdings.values().map(|h| h.0))
         .ok_or_else(|| too_large(id, "the units issued".into()))?;
     let amount_raised = Money::new(s.figures.price_per_unit, s.terms.currency)
         .checked_mul_units(units)
@@ -285,10 +297,11 @@ fn issue(state: &State, s: &Series) -> Result<Vec<Event>, RegistryError> {
         .amount();
     let list: Vec<HoldingUnits> = holdings
         .into_iter()
-        .map(|((investor_ref, bank_id), units)| HoldingUnits {
+        .map(|((investor_ref, bank_id), (units, form))| HoldingUnits {
             investor_ref,
             bank_id,
             units,
+            registration: form.clone(),
         })
         .collect();
     let mut events = vec![Event::SeriesIssued {
@@ -343,6 +356,8 @@ pub struct HoldingUnits {
     pub investor_ref: InvestorRef,
     pub bank_id: ParticipantId,
     pub units: Units,
+    /// The form of the investor's subscriptions (sole unless they named one).
+    pub registration: RegistrationForm,
 }
 
 fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
@@ -418,6 +433,9 @@ fn apply_created(
             amount_raised: Decimal::ZERO,
             paid: Vec::new(),
             tranches: Vec::new(),
+            early_redeemed_units: 0,
+            early_redemptions: Vec::new(),
+            hardship_units: Default::default(),
         },
     );
     changes.touch(StateKey::Series(id));

@@ -33,7 +33,7 @@ fn country(code: &str) -> Country {
 impl Sim<'_> {
     /// Decides and applies the next command (or commands) the input describes.
     pub(super) fn next(&mut self, input: &mut Input) -> Result<(), Failure> {
-        match input.byte() % 20 {
+        match input.byte() % 24 {
             0 | 1 => self.create(input, false),
             2 => self.create(input, true),
             3 | 4 => self.transition(input),
@@ -56,8 +56,9 @@ impl Sim<'_> {
             }
             12 => self.fixing(input),
             13 => self.post(input),
+            15 => self.participants(input),
             16..=19 => self.servicing(input),
-            _ => self.participants(input),
+            _ => self.life(input),
         }
     }
 
@@ -238,7 +239,7 @@ impl Sim<'_> {
 
     /// `usual`, or now and then another participant (a wrong role, a bank
     /// acting on another bank's subscription).
-    fn who(&self, input: &mut Input, usual: &Caller) -> Caller {
+    pub(super) fn who(&self, input: &mut Input, usual: &Caller) -> Caller {
         if input.chance(240) {
             return usual.clone();
         }
@@ -360,6 +361,17 @@ impl Sim<'_> {
             pricing,
             settlement_deadline: deadline,
             unclaimed_period_days: input.usual_or(unclaimed, &[Some(0), Some(36_601)]),
+            date_generation: input.pick(&[
+                crate::calendar::DateGeneration::Backward,
+                crate::calendar::DateGeneration::Forward,
+            ]),
+            accrual_dates: input.pick(&[
+                crate::calendar::AccrualDates::Unadjusted,
+                crate::calendar::AccrualDates::Adjusted,
+            ]),
+            payment_lag_days: input.pick(&[0, 2]),
+            transfers: self.transfer_policy(input),
+            early_redemption: self.early_terms(input),
         }
     }
 
@@ -498,6 +510,7 @@ impl Sim<'_> {
             country: input.usual_or(country("DE"), &[country("IR"), country("US")]),
             units: Units::new(units),
             idempotency_key: key,
+            registration: self.form(input, &investor),
         });
         let who = self.who(input, &bank);
         self.execute(&who, command)
@@ -536,7 +549,7 @@ impl Sim<'_> {
     /// a draft, closes an open series, allots a closed one, settles (most of)
     /// an allotment, releases what is left after the deadline and issues, and
     /// pays an issued series' coupons a year on (publishing its fixings).
-    fn drive(&mut self, input: &mut Input) -> Result<(), Failure> {
+    pub(super) fn drive(&mut self, input: &mut Input) -> Result<(), Failure> {
         let id = self.series_id(input);
         let Some(status) = self.state.series(&id).map(|s| s.status) else {
             return self.create(input, false);
@@ -587,7 +600,7 @@ impl Sim<'_> {
     }
 
     /// The bank `id` as a caller (the first bank if it is not one of them).
-    fn bank(&self, id: &str) -> Caller {
+    pub(super) fn bank(&self, id: &str) -> Caller {
         self.banks
             .iter()
             .find(|b| b.participant_id.as_str() == id)
@@ -623,7 +636,7 @@ impl Sim<'_> {
     }
 
     /// Posts every event due on `id`, in order (at most 64).
-    fn catch_up(&mut self, input: &mut Input, id: &SeriesId) -> Result<(), Failure> {
+    pub(super) fn catch_up(&mut self, input: &mut Input, id: &SeriesId) -> Result<(), Failure> {
         let engine = self.engine.clone();
         for _ in 0..64 {
             let today = self.now.date_naive();

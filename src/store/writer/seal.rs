@@ -9,7 +9,8 @@ use super::{Scratch, Writer};
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::ledger::entry;
 use crate::ledger::merkle::{Frontier, Hash};
-use crate::registry::LedgerIdentity;
+use crate::registry::{Changes, LedgerIdentity, State};
+use crate::store::StateWrite;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 
@@ -26,6 +27,14 @@ pub(crate) fn sign_checkpoint(
         extensions: Vec::new(),
     };
     checkpoint::sign(&cp, super::super::checkpoint_key_name(identity), key)
+}
+
+/// Appends to `records` the stored form, in `state`, of every record `changes`
+/// names (`None`: the record is gone): what a group writes besides its entries.
+pub(crate) fn changed_records(state: &State, changes: &Changes, records: &mut Vec<StateWrite>) {
+    for key in changes.keys() {
+        records.push((key.to_bytes(), state.record(key)));
+    }
 }
 
 /// Checks that sealed `bytes` open as entry `index`, linked to `prev_hash`, with
@@ -91,12 +100,7 @@ impl Writer {
             sealed_group.group.entries.push(sealed.bytes);
             sealed_group.tree.add(&mut p.frontier, sealed.hash);
         }
-        for key in self.changes.keys() {
-            sealed_group
-                .group
-                .records
-                .push((key.to_bytes(), p.state.record(key)));
-        }
+        changed_records(&p.state, &self.changes, &mut sealed_group.group.records);
         sealed_group.group.checkpoint = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
         // A request that appended entries has its first at `first_index`, which
         // is `size_before` plus its position among the group's entries.
