@@ -1468,7 +1468,7 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(BankA, r, "lowercase country", residence("inv-a-1", "de", "2027-01-01"), IA, &["ISO 3166-1"]).field("country"),
         as_(BankA, r, "a name for a reference", residence("Jane Doe", "DE", "2027-01-01"), IA, &["pseudonymous"]).field("investor_ref"),
         as_(BankA, r, "not a date", residence("inv-a-1", "DE", "2027-13-01"), IA, &["not a valid date"]).field("effective_from"),
-        as_(BankA, r, "holds nothing here", residence("inv-a-1", "DE", "2027-01-01"), FP, &["holds nothing at bank-a"]),
+        as_(BankA, r, "holds nothing here", residence("inv-nobody", "DE", "2027-01-01"), FP, &["holds nothing at bank-a"]),
     ]);
     let report = |event: &str, investor: &str| {
         K::ReportUndeliverable(pb::ReportUndeliverable { event_id: s(event), investor_ref: s(investor) })

@@ -314,6 +314,17 @@ fn any_write(client: &Client, rpc: &str) -> pb::SignedRequest {
         "SubmitSubscription" => K::SubmitSubscription(Default::default()),
         "WithdrawSubscription" => K::WithdrawSubscription(Default::default()),
         "ConfirmSettlement" => K::ConfirmSettlement(Default::default()),
+        "ChangeRegistration" => K::ChangeRegistration(Default::default()),
+        "RequestTransfer" => K::RequestTransfer(Default::default()),
+        "ConfirmTransfer" => K::ConfirmTransfer(Default::default()),
+        "RefuseTransfer" => K::RefuseTransfer(Default::default()),
+        "FileDeathNotice" => K::FileDeathNotice(Default::default()),
+        "RedeemEarly" => K::RedeemEarly(Default::default()),
+        "SetWithholdingTable" => K::SetWithholdingTable(Default::default()),
+        "RecordResidence" => K::RecordResidence(Default::default()),
+        "ReportUndeliverable" => K::ReportUndeliverable(Default::default()),
+        "RecordClaim" => K::RecordClaim(Default::default()),
+        "ReopenSeries" => K::ReopenSeries(Default::default()),
         other => panic!("{other} is not a write"),
     };
     client.sign(kind)
@@ -476,7 +487,7 @@ async fn a_mirror_serves_reads_and_proofs_and_refuses_every_write() {
             writes += 1;
         }
     }
-    assert_eq!(writes, 3 * 17);
+    assert_eq!(writes, 3 * 28);
     // Nothing of it reached the ledger.
     assert_eq!(checkpoint(&at_mirror).await.tree_size, head.tree_size);
     let after = server.client(key).await.checkpoint().await.unwrap();

@@ -33,7 +33,7 @@ fn country(code: &str) -> Country {
 impl Sim<'_> {
     /// Decides and applies the next command (or commands) the input describes.
     pub(super) fn next(&mut self, input: &mut Input) -> Result<(), Failure> {
-        match input.byte() % 24 {
+        match input.byte() % 26 {
             0 | 1 => self.create(input, false),
             2 => self.create(input, true),
             3 | 4 => self.transition(input),
