@@ -314,6 +314,12 @@ fn any_write(client: &Client, rpc: &str) -> pb::SignedRequest {
         "SubmitSubscription" => K::SubmitSubscription(Default::default()),
         "WithdrawSubscription" => K::WithdrawSubscription(Default::default()),
         "ConfirmSettlement" => K::ConfirmSettlement(Default::default()),
+        "ChangeRegistration" => K::ChangeRegistration(Default::default()),
+        "RequestTransfer" => K::RequestTransfer(Default::default()),
+        "ConfirmTransfer" => K::ConfirmTransfer(Default::default()),
+        "RefuseTransfer" => K::RefuseTransfer(Default::default()),
+        "FileDeathNotice" => K::FileDeathNotice(Default::default()),
+        "RedeemEarly" => K::RedeemEarly(Default::default()),
         other => panic!("{other} is not a write"),
     };
     client.sign(kind)
