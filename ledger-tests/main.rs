@@ -17,6 +17,7 @@ mod demo;
 mod faults;
 mod format_vectors;
 mod hostile;
+mod hsm;
 mod issuance;
 mod layers;
 mod ledger_server;

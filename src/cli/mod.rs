@@ -8,6 +8,7 @@ pub mod console;
 pub mod coupons;
 pub mod demo;
 pub mod keygen;
+pub mod ledger_key;
 pub mod load;
 pub mod out;
 pub mod participant;

@@ -5,6 +5,7 @@ use super::say;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigLayer, LimitsLayer, ServerConfig, TlsLayer};
 use crate::ledger::keys::{self, KeyId};
+use crate::ledger::signer::Signer;
 use crate::registry::ParticipantId;
 use crate::service;
 use crate::store::{self, Ledger};
@@ -47,6 +48,12 @@ pub struct ServeArgs {
     /// server, posting due record dates, coupons and redemptions on a cadence.
     #[arg(long, env = "DBOND_ENGINE_KEY")]
     pub engine_key: Option<PathBuf>,
+    /// The ledger key: a key file, or a PKCS#11 token key's RFC 7512 URI
+    /// ('pkcs11:token=LABEL;object=LABEL', with the module and the PIN's source in
+    /// the config's [pkcs11] section). [default: ledger.key in the data folder,
+    /// made at first start]
+    #[arg(long, env = "DBOND_LEDGER_KEY")]
+    pub ledger_key: Option<String>,
     /// Seconds between accrual runs of the in-server engine. [default: 3600]
     #[arg(long, env = "DBOND_ACCRUAL_INTERVAL_SECS")]
     pub accrual_interval_secs: Option<u64>,
@@ -76,6 +83,7 @@ impl ServeArgs {
             origin: self.origin.clone(),
             allow_plaintext_remote: self.allow_plaintext_remote.then_some(true),
             engine_key: self.engine_key.clone(),
+            ledger_key: self.ledger_key.clone(),
             accrual_interval_secs: self.accrual_interval_secs,
             metrics_listen: self.metrics_listen.clone(),
             log: self.log.clone(),
@@ -90,6 +98,7 @@ impl ServeArgs {
                 key: self.tls_key.clone(),
                 client_ca: self.tls_client_ca.clone(),
             },
+            pkcs11: Default::default(),
         };
         let file = match &self.config {
             Some(path) => ConfigLayer::read(path)?,
@@ -119,10 +128,20 @@ impl DataPaths {
     }
 }
 
+/// The ledger key a server is configured with: a file or a token key's URI (and
+/// the PKCS#11 module and PIN source for a token). No setting means `ledger.key`
+/// in the data folder, made at first start.
+#[derive(Clone, Debug, Default)]
+pub struct KeySettings {
+    pub ledger_key: Option<String>,
+    pub pkcs11: Option<crate::config::Pkcs11Config>,
+}
+
 /// Opens the ledger in `data`, creating it (keys, genesis) if the folder holds none.
 pub fn open_or_create(
     data: &Path,
     origin: Option<&str>,
+    keys_set: &KeySettings,
     clock: Arc<dyn Clock>,
     options: store::StoreOptions,
 ) -> anyhow::Result<Ledger> {
@@ -145,19 +164,32 @@ pub fn open_or_create(
                 data.display()
             );
         }
-        let ledger_key = keys::generate();
+        // A configured key (a token's, or a file made elsewhere) signs genesis;
+        // else a new key file is made in the data folder.
+        let (ledger_key, where_kept) = match &keys_set.ledger_key {
+            Some(setting) => {
+                let key = super::ledger_key::open(setting, keys_set.pkcs11.as_ref())?;
+                let described = key.describe();
+                (key, described)
+            }
+            None => {
+                let key = keys::generate();
+                keys::write_private_key(&paths.ledger_key, &key)?;
+                (key.into(), paths.ledger_key.display().to_string())
+            }
+        };
+        let ledger_public = ledger_key.public_key();
         let admin_key = keys::generate();
-        let origin = origin.map(str::to_string).unwrap_or_else(|| {
-            format!("diaspora-bonds/{}", KeyId::of(&ledger_key.verifying_key()))
-        });
-        keys::write_private_key(&paths.ledger_key, &ledger_key)?;
+        let origin = origin
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("diaspora-bonds/{}", KeyId::of(&ledger_public)));
         keys::write_private_key(&paths.admin_key, &admin_key)?;
         // The public half, for auditors and banks to pin (receipts, witnessing).
         let ledger_pub = &paths.ledger_public_key;
-        keys::write_public_key(ledger_pub, &ledger_key.verifying_key())?;
+        keys::write_public_key(ledger_pub, &ledger_public)?;
         let ledger = Ledger::create_with(
             &paths.store,
-            &ledger_key,
+            ledger_key,
             store::Genesis {
                 origin: origin.clone(),
                 admin_participant_id: ParticipantId::parse("admin", "admin")?,
@@ -168,10 +200,9 @@ pub fn open_or_create(
         )?;
         eprintln!("created a new ledger {origin:?} in {}", data.display());
         eprintln!(
-            "  ledger key  {} (signs entries and checkpoints; keep it on this host); public key {} (key id {}: publish it, auditors and banks pin it)",
-            paths.ledger_key.display(),
+            "  ledger key  {where_kept} (signs entries and checkpoints; keep it on this host); public key {} (key id {}: publish it, auditors and banks pin it)",
             ledger_pub.display(),
-            KeyId::of(&ledger_key.verifying_key())
+            KeyId::of(&ledger_public)
         );
         eprintln!(
             "  admin key   {} (participant \"admin\", key id {}; move it off this host after registering participants)",
@@ -180,7 +211,10 @@ pub fn open_or_create(
         );
         Ok(ledger)
     } else {
-        let ledger_key = keys::read_private_key(&paths.ledger_key)?;
+        let ledger_key = match &keys_set.ledger_key {
+            Some(setting) => super::ledger_key::open(setting, keys_set.pkcs11.as_ref())?,
+            None => keys::read_private_key(&paths.ledger_key)?.into(),
+        };
         eprintln!(
             "opening the ledger in {} (replaying and checking every entry)",
             data.display()
@@ -199,6 +233,10 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let data = config.data.clone();
     let origin = config.origin.clone();
+    let keys_set = KeySettings {
+        ledger_key: config.ledger_key.clone(),
+        pkcs11: config.pkcs11.clone(),
+    };
     let clock_open = clock.clone();
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let options = store::StoreOptions {
@@ -207,7 +245,7 @@ pub async fn run(config: &ServerConfig) -> anyhow::Result<()> {
         ..Default::default()
     };
     let ledger = tokio::task::spawn_blocking(move || {
-        open_or_create(&data, origin.as_deref(), clock_open, options)
+        open_or_create(&data, origin.as_deref(), &keys_set, clock_open, options)
     })
     .await??;
     let tls = match &config.tls {

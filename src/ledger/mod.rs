@@ -8,6 +8,8 @@ pub mod keys;
 pub mod merkle;
 pub mod payload;
 pub mod request;
+pub mod signer;
+pub mod token;
 
 /// The ledger format version this build writes and reads (recorded in genesis).
 pub use crate::ids::FORMAT_VERSION;
