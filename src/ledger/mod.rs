@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod entry;
 pub mod genesis;
+pub mod handover;
 pub mod keys;
 pub mod merkle;
 pub mod payload;
