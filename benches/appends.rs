@@ -476,6 +476,7 @@ fn sign_subscription(subscribers: &Subscribers, run: usize, n: usize) -> pb::Sig
         country: "DE".into(),
         units: (1 + n % 100).to_string(),
         idempotency_key: format!("bench-{run}-{n}"),
+        registration: None,
     }))
 }
 

@@ -382,6 +382,7 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
                                 country: "DE".into(),
                                 units: (1 + i % 100).to_string(),
                                 idempotency_key: format!("k{i}"),
+                                registration: None,
                             })
                         })
                         .collect();

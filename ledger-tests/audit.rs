@@ -5,8 +5,8 @@
 
 use crate::common;
 
-use common::programme::{at, create, issue, terms, world};
-use common::{Server, new_key};
+use common::programme::{at, create, issue, terms, world_on};
+use common::{Backend, Server, new_key};
 use dbond::audit::export::{ExportWriter, verify_export};
 use dbond::audit::receipt::{ReceiptFile, verify_receipt};
 use dbond::audit::{Verifier, online};
@@ -61,7 +61,16 @@ fn event_of(bytes: &[u8]) -> pb::event::Kind {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_byte_of_an_export_is_checked() {
-    let w = world().await;
+    every_byte_of_an_export_is_checked_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_byte_of_an_export_is_checked_on_postgres() {
+    every_byte_of_an_export_is_checked_on(Backend::Postgres).await
+}
+
+async fn every_byte_of_an_export_is_checked_on(backend: Backend) {
+    let w = world_on(backend).await;
     create(&w, terms(SERIES, "USD", fixed(), 2)).await;
     issue(&w, SERIES, 3).await;
     let bytes = export_of(&w.server.ledger);
@@ -73,18 +82,22 @@ async fn every_byte_of_an_export_is_checked() {
         bytes.len()
     );
 
-    // Flip one bit of every byte in turn: each copy must be refused.
-    let accepted: Vec<usize> = (0..bytes.len())
+    // Change every byte in turn, the checkpoint note's included, three ways: its
+    // lowest bit, one bit that moves along with the offset (so every bit
+    // position is flipped somewhere in each part of the file), and all eight
+    // bits. Each copy must be refused.
+    let accepted: Vec<(usize, u8)> = (0..bytes.len())
         .into_par_iter()
-        .filter(|&i| {
+        .flat_map_iter(|i| [(i, 0x01), (i, 1u8 << (i % 8)), (i, 0xff)])
+        .filter(|&(i, mask)| {
             let mut bad = bytes.clone();
-            bad[i] ^= 0x01;
+            bad[i] ^= mask;
             verify_export(&bad[..], &[], |_, _| {}).is_ok()
         })
         .collect();
     assert!(
         accepted.is_empty(),
-        "flipped bytes at offsets {accepted:?} went unnoticed"
+        "changed bytes (offset, xor mask) {accepted:?} went unnoticed"
     );
     // Cut short anywhere, or with a byte too many: refused.
     for cut in [
@@ -131,7 +144,16 @@ async fn every_byte_of_an_export_is_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_prove_one_entry_offline_to_whom_it_concerns() {
-    let w = world().await;
+    receipts_prove_one_entry_offline_to_whom_it_concerns_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_prove_one_entry_offline_to_whom_it_concerns_on_postgres() {
+    receipts_prove_one_entry_offline_to_whom_it_concerns_on(Backend::Postgres).await
+}
+
+async fn receipts_prove_one_entry_offline_to_whom_it_concerns_on(backend: Backend) {
+    let w = world_on(backend).await;
     create(&w, terms(SERIES, "USD", fixed(), 2)).await;
     issue(&w, SERIES, 6).await;
     w.server.set_time(at(2029, 2, 1));
@@ -397,7 +419,16 @@ fn rotation(id: &str, old: &SigningKey, new: &SigningKey) -> (CommandKind, pb::e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_verifier_follows_rotations_and_revocations() {
-    let w = world().await;
+    the_verifier_follows_rotations_and_revocations_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verifier_follows_rotations_and_revocations_on_postgres() {
+    the_verifier_follows_rotations_and_revocations_on(Backend::Postgres).await
+}
+
+async fn the_verifier_follows_rotations_and_revocations_on(backend: Backend) {
+    let w = world_on(backend).await;
     let origin = w.server.ledger.identity().origin.clone();
     let admin = w.server.admin().await;
     let (k1, k2, k3, k4) = (new_key(), new_key(), new_key(), new_key());

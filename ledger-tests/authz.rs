@@ -7,7 +7,7 @@ use crate::common;
 use common::wire;
 
 use common::programme::{Life, at, plain_terms};
-use common::{InProcess, new_key};
+use common::{Backend, InProcess, new_key};
 use dbond::client::{Client, CommandKind as K, SeriesAction};
 use dbond::proto as pb;
 use dbond_testkit::day;
@@ -24,6 +24,9 @@ enum Cell {
     Own,
     Denied,
     Unauthenticated,
+    /// Allowed on a rehearsal server only; this suite's server is a production
+    /// one, which answers FAILED_PRECONDITION.
+    Rehearsal,
 }
 
 /// rpc -> column -> cell, from the one table of docs/AUTHORIZATION.md.
@@ -68,6 +71,7 @@ fn matrix() -> BTreeMap<String, BTreeMap<String, Cell>> {
                     "own" => Cell::Own,
                     "PERMISSION_DENIED" => Cell::Denied,
                     "UNAUTHENTICATED" => Cell::Unauthenticated,
+                    "rehearsal" => Cell::Rehearsal,
                     other => panic!("{rpc} / {col}: unknown cell {other:?}"),
                 };
                 (col.to_string(), cell)
@@ -103,6 +107,7 @@ fn order(series: &str, investor: &str, key: &str) -> pb::SubmitSubscription {
         country: "DE".into(),
         units: "10".into(),
         idempotency_key: key.into(),
+        registration: None,
     }
 }
 
@@ -115,9 +120,9 @@ const BOND_JSON: &str = r#"{"face": "1000", "coupon_rate": "0.05", "frequency": 
 /// One participant per column (and, for RotateKey, one more per role that
 /// rotates its own key), and a registry where every RPC has something valid to
 /// act on.
-struct World {
-    server: InProcess,
-    by_role: BTreeMap<&'static str, Client>,
+pub(crate) struct World {
+    pub(crate) server: InProcess,
+    pub(crate) by_role: BTreeMap<&'static str, Client>,
     /// Participants that rotate their own keys, by role.
     rotators: BTreeMap<&'static str, Client>,
     unknown: Client,
@@ -129,10 +134,45 @@ struct World {
     settle_b: u64,
     /// The engine's next due event on E-ISSUED.
     due_event: String,
+    /// Pending transfers in E-LIFE: two delivered by bank-a (one to confirm,
+    /// one to refuse), one delivered by bank-b to bank-a, and one between
+    /// bank-b and rot-bank (bank-a on neither side).
+    t_confirm: u64,
+    t_refuse: u64,
+    t_other_confirm: u64,
+    t_other_refuse: u64,
 }
 
-async fn world() -> World {
-    let server = InProcess::start(at(2026, 12, 2)).await;
+/// E-LIFE: sold with the early series, a zero coupon (nothing falls due before
+/// maturity, so holdings may change in July), moves and gifts allowed, early
+/// redemption on request without lock-up.
+fn life_terms() -> pb::SeriesTerms {
+    let mut t = terms("E-LIFE", false);
+    t.coupon = Some(pb::Coupon {
+        kind: Some(pb::coupon::Kind::Zero(pb::ZeroCoupon {})),
+    });
+    t.transfers = pb::Transfers::Gifts as i32;
+    t.early_redemption = Some(pb::EarlyRedemption {
+        on_request: true,
+        ..Default::default()
+    });
+    t
+}
+
+fn move_of(from_bank: &str, investor: &str) -> pb::RequestTransfer {
+    pb::RequestTransfer {
+        kind: pb::TransferKind::Move as i32,
+        series_id: "E-LIFE".into(),
+        from_bank_id: from_bank.into(),
+        from_investor_ref: investor.into(),
+        to_investor_ref: investor.into(),
+        units: "2".into(),
+        ..Default::default()
+    }
+}
+
+pub(crate) async fn world(backend: Backend) -> World {
+    let server = InProcess::start_on(at(2026, 12, 2), backend).await;
     let admin = server.admin().await;
     let register = async |id: &str, role: pb::Role| -> Client {
         let key: SigningKey = new_key();
@@ -200,6 +240,29 @@ async fn world() -> World {
         .series_action(SeriesAction::Issue, "E-ISSUED")
         .await
         .unwrap();
+    treasury.create_series(life_terms()).await.unwrap();
+    treasury
+        .series_action(SeriesAction::Open, "E-LIFE")
+        .await
+        .unwrap();
+    let mut life = Vec::new();
+    for (bank, investor) in [(&bank_a, "inv-a"), (&bank_a, "dec-a"), (&bank_b, "inv-b")] {
+        let sub = id(bank
+            .submit(order("E-LIFE", investor, &format!("E-LIFE-{investor}")))
+            .await
+            .unwrap());
+        life.push((bank.clone(), sub));
+    }
+    for action in [SeriesAction::Close, SeriesAction::Allot] {
+        treasury.series_action(action, "E-LIFE").await.unwrap();
+    }
+    for (bank, sub) in life {
+        bank.settle(sub).await.unwrap();
+    }
+    treasury
+        .series_action(SeriesAction::Issue, "E-LIFE")
+        .await
+        .unwrap();
     let in_settle = auditor.all_subscriptions("E-SETTLE").await.unwrap();
     let of = |bank: &str| {
         in_settle
@@ -244,6 +307,18 @@ async fn world() -> World {
         .expect("E-ISSUED has an event due")
         .event_id
         .clone();
+    let transfer = async |bank: &Client, from_bank: &str, investor: &str| -> u64 {
+        bank.request_transfer(move_of(from_bank, investor))
+            .await
+            .unwrap()
+            .transfer
+            .unwrap()
+            .transfer_id
+    };
+    let t_confirm = transfer(&bank_b, "bank-a", "inv-a").await;
+    let t_refuse = transfer(&bank_b, "bank-a", "inv-a").await;
+    let t_other_confirm = transfer(&bank_a, "bank-b", "inv-b").await;
+    let t_other_refuse = transfer(&rotators["bank"], "bank-b", "inv-b").await;
     let unknown = admin.as_key(new_key());
     let by_role = BTreeMap::from([
         ("admin", admin),
@@ -262,6 +337,10 @@ async fn world() -> World {
         settle_a,
         settle_b,
         due_event,
+        t_confirm,
+        t_refuse,
+        t_other_confirm,
+        t_other_refuse,
     }
 }
 
@@ -298,6 +377,9 @@ fn valid(w: &World, rpc: &str, col: &str) -> K {
         "GetInclusionProof" => K::GetInclusionProof(pb::GetInclusionProof {
             index: w.sub_a,
             tree_size: 0,
+        }),
+        "AdvanceClock" => K::AdvanceClock(pb::AdvanceClock {
+            to: dbond_testkit::ts(at(2028, 1, 1)),
         }),
         "GetConsistencyProof" => K::GetConsistencyProof(pb::GetConsistencyProof {
             old_size: 1,
@@ -396,6 +478,44 @@ fn valid(w: &World, rpc: &str, col: &str) -> K {
             reference_yield: s("0.065"),
             discount_bps: s("150"),
         }),
+        "ChangeRegistration" => K::ChangeRegistration(pb::ChangeRegistration {
+            series_id: series("E-LIFE"),
+            investor_ref: s("inv-a"),
+            bank_id: s(""),
+            registration: Some(pb::Registration {
+                form: Some(pb::registration::Form::Beneficiary(
+                    pb::BeneficiaryRegistration {
+                        beneficiaries: vec![s("kid-a")],
+                    },
+                )),
+            }),
+        }),
+        "RequestTransfer" => K::RequestTransfer(pb::RequestTransfer {
+            units: s("1"),
+            ..move_of("bank-b", "inv-b")
+        }),
+        "ConfirmTransfer" => K::ConfirmTransfer(pb::ConfirmTransfer {
+            transfer_id: w.t_confirm,
+        }),
+        "RefuseTransfer" => K::RefuseTransfer(pb::RefuseTransfer {
+            transfer_id: w.t_refuse,
+            reason: s("client withdrew"),
+        }),
+        "FileDeathNotice" => K::FileDeathNotice(pb::FileDeathNotice {
+            owner_ref: s("dec-a"),
+            date_of_death: s("2027-07-01"),
+            document_hash: vec![0xd0; 32],
+            estate_ref: s("dec-a-estate"),
+        }),
+        "RedeemEarly" => K::RedeemEarly(pb::RedeemEarly {
+            series_id: series("E-LIFE"),
+            investor_ref: s("inv-a"),
+            bank_id: s(""),
+            units: s("1"),
+            reason: pb::RedemptionReason::OnRequest as i32,
+            document_hash: vec![],
+        }),
+        "ListTransfers" => K::ListTransfers(pb::ListTransfers::default()),
         other => panic!("no valid command for {other}"),
     }
 }
@@ -432,7 +552,28 @@ fn another_ones(w: &World, rpc: &str) -> Option<K> {
             bank_id: s("bank-b"),
             as_of: s(""),
         }),
-        "ListSubscriptions" => return None,
+        "ChangeRegistration" => K::ChangeRegistration(pb::ChangeRegistration {
+            series_id: s("E-LIFE"),
+            investor_ref: s("inv-b"),
+            bank_id: s("bank-b"),
+            registration: None,
+        }),
+        "ConfirmTransfer" => K::ConfirmTransfer(pb::ConfirmTransfer {
+            transfer_id: w.t_other_confirm,
+        }),
+        "RefuseTransfer" => K::RefuseTransfer(pb::RefuseTransfer {
+            transfer_id: w.t_other_refuse,
+            reason: s("not ours"),
+        }),
+        "RedeemEarly" => K::RedeemEarly(pb::RedeemEarly {
+            series_id: s("E-LIFE"),
+            investor_ref: s("inv-b"),
+            bank_id: s("bank-b"),
+            units: s("1"),
+            reason: pb::RedemptionReason::OnRequest as i32,
+            document_hash: vec![],
+        }),
+        "ListSubscriptions" | "ListTransfers" => return None,
         other => panic!("{other} has an `own` cell the test does not know how to try"),
     })
 }
@@ -449,13 +590,49 @@ impl World {
     }
 }
 
-async fn call(
-    client: &Client,
-    rpc: &str,
-    command: Option<K>,
-) -> Result<Vec<Vec<u8>>, tonic::Status> {
-    let signed = command.map(|c| client.sign(c));
-    wire::call(client.channel(), rpc, signed).await
+/// Where the matrix is called: the server itself, or a mirror of it.
+#[derive(Clone, Copy)]
+pub(crate) enum Via<'a> {
+    Server,
+    /// A mirror's channel, and the source it names when it refuses a write.
+    Mirror(&'a tonic::transport::Channel, &'a str),
+}
+
+impl<'a> Via<'a> {
+    async fn call(
+        self,
+        client: &Client,
+        rpc: &str,
+        command: Option<K>,
+    ) -> Result<Vec<Vec<u8>>, tonic::Status> {
+        self.send(client, rpc, command.map(|c| client.sign(c)))
+            .await
+    }
+
+    async fn send(
+        self,
+        client: &Client,
+        rpc: &str,
+        signed: Option<pb::SignedRequest>,
+    ) -> Result<Vec<Vec<u8>>, tonic::Status> {
+        let channel = match self {
+            Via::Server => client.channel(),
+            Via::Mirror(channel, _) => channel,
+        };
+        wire::call(channel, rpc, signed).await
+    }
+
+    /// The source a mirror names, when `rpc` is a write sent to one.
+    fn refuses(self, rpc: &str) -> Option<&'a str> {
+        match self {
+            Via::Mirror(_, source)
+                if dbond::service::rpc::write_roles(rpc).is_some() || rpc == "SubmitBatch" =>
+            {
+                Some(source)
+            }
+            _ => None,
+        }
+    }
 }
 
 fn auth_refusal(code: Code) -> bool {
@@ -464,6 +641,22 @@ fn auth_refusal(code: Code) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_as_every_role_matches_docs_authorization_md() {
+    let w = world(Backend::Sled).await;
+    check_matrix(&w, Via::Server).await;
+    drop(w.server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_as_every_role_matches_docs_authorization_md_on_postgres() {
+    let w = world(Backend::Postgres).await;
+    check_matrix(&w, Via::Server).await;
+    drop(w.server);
+}
+
+/// Calls every RPC as every role through `via`, against the table. Through a
+/// mirror, reads answer as the table says and every write is refused with
+/// FAILED_PRECONDITION naming the source.
+pub(crate) async fn check_matrix(w: &World, via: Via<'_>) {
     let table = matrix();
     let in_proto = wire::rpcs_in_proto();
     let documented: Vec<&String> = table.keys().collect();
@@ -473,7 +666,6 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
         documented, expected,
         "docs/AUTHORIZATION.md has one row per RPC of services.proto"
     );
-    let w = world().await;
     let mut failures = Vec::new();
     let mut checked = 0;
     for (_, rpc) in wire::RPCS {
@@ -481,33 +673,52 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
             let cell = table[rpc][col];
             let client = w.caller(rpc, col);
             let label = format!("{rpc} as {col} ({cell:?})");
+            let refused_by = via.refuses(rpc);
             // GetLedgerInfo takes no command; the others a valid one for the column.
-            let command = (rpc != wire::UNSIGNED_RPC).then(|| valid(&w, rpc, col));
+            let command = (rpc != wire::UNSIGNED_RPC).then(|| valid(w, rpc, col));
             // Another's record first: a valid RotateKey retires the caller's key.
             let others = if cell == Cell::Own {
-                another_ones(&w, rpc)
+                another_ones(w, rpc)
             } else {
                 None
             };
             if let Some(other) = others.clone() {
                 checked += 1;
-                match call(client, rpc, Some(other)).await {
-                    Err(e) if e.code() == Code::PermissionDenied => {}
+                match via.call(client, rpc, Some(other)).await {
+                    Err(e) if refused_by.is_none() && e.code() == Code::PermissionDenied => {}
+                    Err(e) if refused_by.is_some() && e.code() == Code::FailedPrecondition => {}
                     outcome => failures.push(format!(
-                        "{label}: another's record must be PERMISSION_DENIED, got {:?}",
+                        "{label}: another's record must be {}, got {:?}",
+                        if refused_by.is_some() {
+                            "FAILED_PRECONDITION"
+                        } else {
+                            "PERMISSION_DENIED"
+                        },
                         outcome.err()
                     )),
                 }
             }
-            let mut outcomes = vec![(label.clone(), call(client, rpc, command.clone()).await)];
+            let mut outcomes = vec![(label.clone(), via.call(client, rpc, command.clone()).await)];
             if col == "no one" {
                 outcomes.push((
                     format!("{label}, unsigned"),
-                    wire::call(client.channel(), rpc, None).await,
+                    via.send(client, rpc, None).await,
                 ));
             }
             for (label, outcome) in outcomes {
                 checked += 1;
+                if let Some(source) = refused_by {
+                    match &outcome {
+                        Err(e)
+                            if e.code() == Code::FailedPrecondition
+                                && e.message().contains(source) => {}
+                        other => failures.push(format!(
+                            "{label}: a mirror refuses writes with FAILED_PRECONDITION naming {source}, got {:?}",
+                            other.as_ref().err()
+                        )),
+                    }
+                    continue;
+                }
                 let fail = match (cell, &outcome) {
                     (Cell::Allowed | Cell::Own, Ok(_)) => None,
                     (Cell::Allowed | Cell::Own, Err(e)) => Some(if auth_refusal(e.code()) {
@@ -517,6 +728,7 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
                     }),
                     (Cell::Denied, Err(e)) if e.code() == Code::PermissionDenied => None,
                     (Cell::Unauthenticated, Err(e)) if e.code() == Code::Unauthenticated => None,
+                    (Cell::Rehearsal, Err(e)) if e.code() == Code::FailedPrecondition => None,
                     (_, other) => {
                         Some(format!("expected {cell:?}, got {:?}", other.as_ref().err()))
                     }
@@ -528,18 +740,26 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
             // An `own` list is filtered to the caller's records.
             if cell == Cell::Own && others.is_none() {
                 checked += 1;
-                let reply = call(client, rpc, command).await.expect("own list");
-                let list: pb::ListSubscriptionsResponse = wire::one(&reply);
+                let reply = via.call(client, rpc, command).await.expect("own list");
                 let bank = "bank-a";
-                if list.subscriptions.is_empty()
-                    || list.subscriptions.iter().any(|s| s.bank_id != bank)
-                {
+                // (bank, bank) per record: the record is the caller's when
+                // either names it.
+                let sides: Vec<(String, String)> = if rpc == "ListTransfers" {
+                    let list: pb::ListTransfersResponse = wire::one(&reply);
+                    list.transfers
+                        .into_iter()
+                        .map(|t| (t.from_bank_id, t.to_bank_id))
+                        .collect()
+                } else {
+                    let list: pb::ListSubscriptionsResponse = wire::one(&reply);
+                    list.subscriptions
+                        .into_iter()
+                        .map(|s| (s.bank_id.clone(), s.bank_id))
+                        .collect()
+                };
+                if sides.is_empty() || sides.iter().any(|(x, y)| x != bank && y != bank) {
                     failures.push(format!(
-                        "{label}: expected {bank}'s subscriptions only, got {:?}",
-                        list.subscriptions
-                            .iter()
-                            .map(|s| &s.bank_id)
-                            .collect::<Vec<_>>()
+                        "{label}: expected {bank}'s records only, got {sides:?}"
                     ));
                 }
             }
@@ -547,7 +767,7 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
     }
     // The filter is a filter: an overseer's list holds the other bank's too.
     let all: pb::ListSubscriptionsResponse = wire::one(
-        &call(
+        &via.call(
             &w.by_role["auditor"],
             "ListSubscriptions",
             Some(K::ListSubscriptions(Default::default())),
@@ -556,11 +776,24 @@ async fn every_rpc_as_every_role_matches_docs_authorization_md() {
         .unwrap(),
     );
     assert!(all.subscriptions.iter().any(|s| s.bank_id == "bank-b"));
+    let all: pb::ListTransfersResponse = wire::one(
+        &via.call(
+            &w.by_role["auditor"],
+            "ListTransfers",
+            Some(K::ListTransfers(Default::default())),
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(
+        all.transfers
+            .iter()
+            .any(|t| t.from_bank_id != "bank-a" && t.to_bank_id != "bank-a")
+    );
     assert!(
         failures.is_empty(),
         "{} of {checked} calls disagree with docs/AUTHORIZATION.md:\n{}",
         failures.len(),
         failures.join("\n")
     );
-    drop(w.server);
 }

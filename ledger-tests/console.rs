@@ -301,6 +301,7 @@ async fn subscribe(
         country: country.into(),
         units: units.to_string(),
         idempotency_key: format!("{series}-{investor}"),
+        registration: None,
     })
     .await
     .unwrap_or_else(|s| panic!("subscribe {investor}: {}", s.message()))

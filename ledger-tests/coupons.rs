@@ -6,7 +6,8 @@
 
 use crate::common;
 
-use common::programme::{World, at, create, issue, terms, world};
+use common::Backend;
+use common::programme::{World, at, create, issue, terms, world_on};
 use common::verify_over_the_wire;
 use dbond::proto as pb;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -31,7 +32,16 @@ fn expected_total(schedule: &[pb::ScheduledFlow], units: u64) -> Decimal {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_and_floating_series_run_from_issue_to_maturity() {
-    let w = world().await;
+    fixed_and_floating_series_run_from_issue_to_maturity_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_and_floating_series_run_from_issue_to_maturity_on_postgres() {
+    fixed_and_floating_series_run_from_issue_to_maturity_on(Backend::Postgres).await
+}
+
+async fn fixed_and_floating_series_run_from_issue_to_maturity_on(backend: Backend) {
+    let w = world_on(backend).await;
     create(
         &w,
         terms(
@@ -240,7 +250,16 @@ async fn flows_with_fixings(w: &World, id: &str) -> Vec<pb::ScheduledFlow> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accrued_interest_and_statements() {
-    let w = world().await;
+    accrued_interest_and_statements_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accrued_interest_and_statements_on_postgres() {
+    accrued_interest_and_statements_on(Backend::Postgres).await
+}
+
+async fn accrued_interest_and_statements_on(backend: Backend) {
+    let w = world_on(backend).await;
     create(
         &w,
         terms(

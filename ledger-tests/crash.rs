@@ -66,6 +66,7 @@ impl Order {
             country: "DE".into(),
             units: self.units.to_string(),
             idempotency_key: key.into(),
+            registration: None,
         }
     }
 }

@@ -44,10 +44,25 @@ fn the_demo_runs_a_whole_programme_and_its_store_verifies() {
         figure(&out, "money raised", "EUR"),
         Decimal::from(3_000_000)
     );
+    // Two USD units are redeemed early (face + accrued - three months of
+    // coupon), so 3,998 reach maturity.
     assert_eq!(
         figure(&out, "principal redeemed", "USD"),
-        Decimal::from(4_000_000)
+        Decimal::from(3_998_000)
     );
+    let early = figure(&out, "redeemed early", "USD");
+    assert!(
+        early > Decimal::from(1_900) && early < Decimal::from(2_100),
+        "{early}"
+    );
+    for life in [
+        "files a death notice for",
+        "bank-baku confirms",
+        "gives 3 units to gift-001",
+        "redeems 2 units early",
+    ] {
+        assert!(out.contains(life), "{life}:\n{out}");
+    }
     assert_eq!(
         figure(&out, "principal redeemed", "EUR"),
         Decimal::from(3_000_000)

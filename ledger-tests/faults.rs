@@ -88,6 +88,7 @@ fn order(bank: usize, n: usize) -> pb::SubmitSubscription {
         country: "DE".into(),
         units: (1 + (bank * 7 + n) % 40).to_string(),
         idempotency_key: format!("b{bank}-order-{n:02}"),
+        registration: None,
     }
 }
 

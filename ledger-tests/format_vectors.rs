@@ -1,7 +1,15 @@
 //! The test vectors in docs/LEDGER_FORMAT.md are generated here and checked here,
 //! so the document and the code cannot drift apart. `DBOND_WRITE_VECTORS=1 cargo
-//! test --test ledger-tests format_vectors::` rewrites the vector section after a
+//! test --test ledger-tests format_vectors::` rewrites every vectors block after a
 //! deliberate format change.
+//!
+//! The document holds named blocks, `<!-- vectors:begin NAME -->` ... `<!--
+//! vectors:end NAME -->`, each a list of `key = value` lines that one generator of
+//! [`BLOCKS`] writes. A block whose keys include `entry_0`, `entry_1`, ... is a
+//! ledger: its entries must verify and its `checkpoint*` note must match them.
+//! Across all blocks, every event kind of `events.proto` and every write command
+//! (`service::rpc::WRITES`) must occur in some entry: a new command family adds
+//! its generator here and its block to the document.
 
 use dbond::audit::Verifier;
 use dbond::audit::export::{ExportWriter, verify_export};
@@ -15,8 +23,18 @@ use prost::Message;
 use std::collections::BTreeMap;
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/LEDGER_FORMAT.md");
-const BEGIN: &str = "<!-- vectors:begin -->";
-const END: &str = "<!-- vectors:end -->";
+/// A block's generator: its `key = value` lines, in order.
+type Generator = fn() -> Vec<(String, String)>;
+/// Every vectors block of the document: its name and its generator.
+const BLOCKS: &[(&str, Generator)] = &[("participants", participants), ("bond-life", bond_life)];
+
+fn begin(name: &str) -> String {
+    format!("<!-- vectors:begin {name} -->")
+}
+
+fn end(name: &str) -> String {
+    format!("<!-- vectors:end {name} -->")
+}
 
 fn ts(seconds: i64) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds, nanos: 0 }
@@ -32,8 +50,9 @@ fn payload(origin: &str, seconds: i64, nonce: u8, kind: pb::command::Kind) -> Ve
     .encode_to_vec()
 }
 
-/// A three-entry ledger from fixed keys, times and nonces.
-fn build() -> Vec<(String, String)> {
+/// Block `participants`: a three-entry ledger from fixed keys, times and nonces
+/// (genesis, a registration, a rotation), its proofs, exports and a receipt.
+fn participants() -> Vec<(String, String)> {
     let ledger_key = SigningKey::from_bytes(&[1u8; 32]);
     let admin_key = SigningKey::from_bytes(&[2u8; 32]);
     let bank_key = SigningKey::from_bytes(&[3u8; 32]);
@@ -54,6 +73,7 @@ fn build() -> Vec<(String, String)> {
             ledger_public_key: ledger_key.verifying_key().to_bytes().to_vec(),
             admin_participant_id: "admin".into(),
             admin_public_key: admin_key.verifying_key().to_bytes().to_vec(),
+            simulated_clock: false,
         }),
     );
     let register_request = payload(
@@ -88,6 +108,7 @@ fn build() -> Vec<(String, String)> {
                 admin_participant_id: "admin".into(),
                 admin_public_key: admin_key.verifying_key().to_bytes().to_vec(),
                 admin_key_id: admin_id.to_string(),
+                simulated_clock: false,
             }),
         ),
         (
@@ -208,47 +229,608 @@ fn build() -> Vec<(String, String)> {
     out
 }
 
-fn render(vectors: &[(String, String)]) -> String {
-    let mut s = String::from(BEGIN);
+/// A ledger built from fixed keys, times and nonces through the steps the
+/// server's writer takes (authorize, decide, seal, apply).
+struct Book {
+    origin: &'static str,
+    ledger_key: SigningKey,
+    signers: BTreeMap<&'static str, SigningKey>,
+    entries: Vec<Vec<u8>>,
+    state: dbond::registry::State,
+    tree: merkle::MemoryTree,
+    last_hash: [u8; 32],
+    now: chrono::DateTime<chrono::Utc>,
+    nonce: u8,
+}
+
+impl Book {
+    fn signer(&self, who: &str) -> &SigningKey {
+        &self.signers[who]
+    }
+
+    fn payload(&mut self, kind: pb::command::Kind) -> Vec<u8> {
+        self.nonce = self.nonce.wrapping_add(1);
+        pb::RequestPayload {
+            ledger_origin: self.origin.into(),
+            issued_at: Some(dbond::codec::timestamp_to_pb(self.now)),
+            nonce: vec![self.nonce; 16],
+            command: Some(pb::Command { kind: Some(kind) }),
+        }
+        .encode_to_vec()
+    }
+
+    /// Seals `event` as the next entry and applies it.
+    fn append(&mut self, event: &dbond::registry::Event, origin: Origin) {
+        let index = self.state.size();
+        let sealed = entry::seal(
+            index,
+            dbond::codec::timestamp_to_pb(self.now),
+            &self.last_hash,
+            dbond::codec::event_to_pb(event),
+            origin,
+            &self.ledger_key,
+        );
+        let meta = dbond::registry::EntryMeta {
+            index,
+            recorded_at: self.now,
+        };
+        let mut changes = dbond::registry::Changes::default();
+        dbond::registry::apply(&mut self.state, &meta, event, &mut changes)
+            .unwrap_or_else(|e| panic!("entry {index} does not apply: {e}"));
+        self.last_hash = sealed.hash;
+        self.tree.push(sealed.hash);
+        self.entries.push(sealed.bytes);
+    }
+
+    /// `who` signs `kind` at the book's time; the registry decides it.
+    fn request(&mut self, who: &str, kind: pb::command::Kind) {
+        let command = dbond::codec::command_from_kind(&kind)
+            .unwrap_or_else(|e| panic!("{who}: {kind:?}: {e}"));
+        let request = self.payload(kind);
+        let key = self.signer(who).clone();
+        let signature = keys::sign(&key, REQUEST_CONTEXT, &request);
+        let key_id = KeyId::of(&key.verifying_key());
+        let index = self.state.size();
+        let caller = dbond::store::authorize(&self.state, &key_id, index).unwrap();
+        let ctx = dbond::registry::DecideCtx {
+            index,
+            recorded_at: self.now,
+        };
+        let events = match dbond::registry::decide(&self.state, &caller, &ctx, &command) {
+            Ok(dbond::registry::Decision::Append(events)) => events,
+            other => panic!("{who} at entry {index}: {other:?}"),
+        };
+        let mut actor = Some(pb::Actor {
+            key_id: key_id.to_string(),
+            request,
+            signature: signature.to_bytes().to_vec(),
+        });
+        for event in &events {
+            let origin = match actor.take() {
+                Some(a) => Origin::Actor(a),
+                None => Origin::Cause(index),
+            };
+            self.append(event, origin);
+        }
+    }
+
+    fn at(&mut self, when: &str) {
+        self.now = when.parse().expect("an RFC 3339 time");
+    }
+
+    /// The block's lines: the keys, every entry (hex), the root and the signed
+    /// checkpoint of the whole ledger.
+    fn vectors(&self) -> Vec<(String, String)> {
+        let mut out = vec![(
+            "ledger_public_key".to_string(),
+            hex::encode(self.ledger_key.verifying_key().to_bytes()),
+        )];
+        for (who, key) in &self.signers {
+            out.push((
+                format!("{who}_public_key"),
+                hex::encode(key.verifying_key().to_bytes()),
+            ));
+        }
+        for (i, e) in self.entries.iter().enumerate() {
+            out.push((format!("entry_{i}"), hex::encode(e)));
+        }
+        let size = self.entries.len() as u64;
+        out.push((format!("root_{size}"), hex::encode(self.tree.root())));
+        let cp = checkpoint::Checkpoint {
+            origin: self.origin.into(),
+            size,
+            root: self.tree.root(),
+            extensions: vec![],
+        };
+        let note = checkpoint::sign(&cp, self.origin, &self.ledger_key);
+        out.push((format!("checkpoint_{size}"), note.replace('\n', "\\n")));
+        out
+    }
+}
+
+fn series_terms(
+    id: &str,
+    currency: &str,
+    cap: u64,
+    coupon: pb::coupon::Kind,
+    pricing: pb::pricing::Kind,
+) -> pb::SeriesTerms {
+    let t = |s: &str| Some(dbond::codec::timestamp_to_pb(s.parse().unwrap()));
+    pb::SeriesTerms {
+        series_id: id.into(),
+        name: format!("Diaspora bond {id}"),
+        currency: currency.into(),
+        face_value: "1000".into(),
+        min_units_per_investor: "1".into(),
+        max_units_per_investor: "5".into(),
+        cap_units: cap.to_string(),
+        coupon: Some(pb::Coupon { kind: Some(coupon) }),
+        frequency: "annual".into(),
+        day_count: "ACT/ACT ICMA".into(),
+        business_day_convention: "following".into(),
+        calendar: "weekends_only".into(),
+        end_of_month: false,
+        first_coupon_date: String::new(),
+        record_date_lag_days: 1,
+        issue_date: "2027-02-01".into(),
+        maturity_date: "2029-02-01".into(),
+        window_opens_at: t("2027-01-04T10:00:00Z"),
+        window_closes_at: t("2027-01-20T17:00:00Z"),
+        allotment_rule: pb::AllotmentRule::ProRata as i32,
+        retail_priority_units: String::new(),
+        eligibility: Some(pb::Eligibility {
+            categories: vec![
+                pb::DiasporaCategory::CitizenAbroad as i32,
+                pb::DiasporaCategory::FormerCitizen as i32,
+            ],
+            countries_allowed: vec![],
+            countries_barred: vec!["IR".into()],
+        }),
+        pricing: Some(pb::Pricing {
+            kind: Some(pricing),
+        }),
+        settlement_deadline: t("2027-01-25T17:00:00Z"),
+        date_generation: String::new(),
+        accrual_dates: String::new(),
+        payment_lag_days: 0,
+        transfers: 0,
+        early_redemption: None,
+    }
+}
+
+fn subscription(
+    series: &str,
+    investor: &str,
+    category: pb::DiasporaCategory,
+    country: &str,
+    units: u64,
+    key: &str,
+) -> pb::command::Kind {
+    pb::command::Kind::SubmitSubscription(pb::SubmitSubscription {
+        series_id: series.into(),
+        investor_ref: investor.into(),
+        category: category as i32,
+        country: country.into(),
+        units: units.to_string(),
+        idempotency_key: key.into(),
+        registration: None,
+    })
+}
+
+/// Block `bond-life`: a series from creation to maturity, and a second one
+/// cancelled with a subscription in its book (docs/LEDGER_FORMAT.md, "The bond
+/// life vectors").
+fn bond_life() -> Vec<(String, String)> {
+    use pb::command::Kind as K;
+    let names = ["admin", "treasury", "bank-a", "bank-b", "engine"];
+    let mut book = Book {
+        origin: "example.org/dbond-bond-life",
+        ledger_key: SigningKey::from_bytes(&[0x21; 32]),
+        signers: names
+            .iter()
+            .zip(0x22u8..)
+            .map(|(n, b)| (*n, SigningKey::from_bytes(&[b; 32])))
+            .collect(),
+        entries: Vec::new(),
+        state: dbond::registry::State::new(),
+        tree: merkle::MemoryTree::new(),
+        last_hash: entry::GENESIS_PREV_HASH,
+        now: chrono::DateTime::default(),
+        nonce: 0x9f,
+    };
+    book.at("2027-01-04T09:00:00Z");
+    // 0: genesis, signed by the admin.
+    let admin = book.signer("admin").verifying_key();
+    let genesis = book.payload(K::Genesis(pb::Genesis {
+        origin: book.origin.into(),
+        ledger_public_key: book.ledger_key.verifying_key().to_bytes().to_vec(),
+        admin_participant_id: "admin".into(),
+        admin_public_key: admin.to_bytes().to_vec(),
+        simulated_clock: false,
+    }));
+    let signature = keys::sign(book.signer("admin"), REQUEST_CONTEXT, &genesis);
+    let event = dbond::registry::Event::Genesis(dbond::registry::GenesisRecorded {
+        format_version: 1,
+        origin: book.origin.into(),
+        ledger_public_key: dbond::registry::PublicKey(book.ledger_key.verifying_key().to_bytes()),
+        admin_participant_id: dbond::registry::ParticipantId::parse("id", "admin").unwrap(),
+        admin_public_key: dbond::registry::PublicKey(admin.to_bytes()),
+        admin_key_id: KeyId::of(&admin),
+        simulated_clock: false,
+    });
+    book.append(
+        &event,
+        Origin::Actor(pb::Actor {
+            key_id: KeyId::of(&admin).to_string(),
+            request: genesis,
+            signature: signature.to_bytes().to_vec(),
+        }),
+    );
+    // 1-4: the treasury, two banks and the engine.
+    for (id, role) in [
+        ("treasury", pb::Role::Treasury),
+        ("bank-a", pb::Role::Bank),
+        ("bank-b", pb::Role::Bank),
+        ("engine", pb::Role::Engine),
+    ] {
+        let key = book.signer(id).verifying_key().to_bytes().to_vec();
+        book.request(
+            "admin",
+            K::RegisterParticipant(pb::RegisterParticipant {
+                participant_id: id.into(),
+                role: role as i32,
+                public_key: key,
+                display_name: id.into(),
+            }),
+        );
+    }
+    // 5-7: AZ-2029-USD created with a cap of 8, amended to 9, opened.
+    let usd = "AZ-2029-USD";
+    let fixed = pb::coupon::Kind::Fixed(pb::FixedCoupon {
+        rate: "0.052375".into(),
+    });
+    let diaspora = pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
+        reference_yield: "0.065".into(),
+        discount_bps: "150".into(),
+        derive_par_coupon: false,
+    });
+    let terms = |cap| series_terms(usd, "USD", cap, fixed.clone(), diaspora.clone());
+    book.request(
+        "treasury",
+        K::CreateSeries(pb::CreateSeries {
+            terms: Some(terms(8)),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::AmendSeries(pb::AmendSeries {
+            terms: Some(terms(9)),
+        }),
+    );
+    book.at("2027-01-04T10:00:00Z");
+    book.request(
+        "treasury",
+        K::OpenSeries(pb::OpenSeries {
+            series_id: usd.into(),
+        }),
+    );
+    // 8-11: four subscriptions; 12: the last withdrawn.
+    book.at("2027-01-05T09:00:00Z");
+    use pb::DiasporaCategory::{CitizenAbroad, FormerCitizen};
+    book.request(
+        "bank-a",
+        subscription(usd, "a-1", CitizenAbroad, "DE", 5, "a-0001"),
+    );
+    book.request(
+        "bank-b",
+        subscription(usd, "b-1", FormerCitizen, "FR", 5, "b-0001"),
+    );
+    book.request(
+        "bank-a",
+        subscription(usd, "a-2", CitizenAbroad, "GB", 3, "a-0002"),
+    );
+    book.request(
+        "bank-b",
+        subscription(usd, "b-2", CitizenAbroad, "TR", 2, "b-0002"),
+    );
+    book.request(
+        "bank-b",
+        K::WithdrawSubscription(pb::WithdrawSubscription {
+            subscription_id: 11,
+        }),
+    );
+    // 13-17: AZ-2030-EUR (floating, at par) created, opened, subscribed, then
+    // cancelled: its one subscription refunded.
+    let eur = "AZ-2030-EUR";
+    let floating = pb::coupon::Kind::Floating(pb::FloatingCoupon {
+        reference_rate: "EURIBOR-6M".into(),
+        spread: "0.01".into(),
+        floor: "0".into(),
+    });
+    let at_par = pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+        price: "100".into(),
+    });
+    book.request(
+        "treasury",
+        K::CreateSeries(pb::CreateSeries {
+            terms: Some(series_terms(eur, "EUR", 100, floating, at_par)),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::OpenSeries(pb::OpenSeries {
+            series_id: eur.into(),
+        }),
+    );
+    book.request(
+        "bank-a",
+        subscription(eur, "a-1", CitizenAbroad, "DE", 4, "a-0003"),
+    );
+    book.request(
+        "treasury",
+        K::CancelSeries(pb::CancelSeries {
+            series_id: eur.into(),
+            reason: "rate environment changed".into(),
+        }),
+    );
+    // 18: AZ-2029-USD closed early; 19-22: allotted pro rata, 13 units over a cap
+    // of 9: 5, 5, 3 get 4, 3, 2 (the two remainders of 6/13 tie: the earlier wins).
+    book.at("2027-01-15T12:00:00Z");
+    book.request(
+        "treasury",
+        K::CloseSeries(pb::CloseSeries {
+            series_id: usd.into(),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::AllotSeries(pb::AllotSeries {
+            series_id: usd.into(),
+        }),
+    );
+    // 23-24: two settled; 25: after the deadline, the third released.
+    book.at("2027-01-22T12:00:00Z");
+    book.request(
+        "bank-a",
+        K::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: 8 }),
+    );
+    book.request(
+        "bank-b",
+        K::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: 9 }),
+    );
+    book.at("2027-01-26T12:00:00Z");
+    book.request(
+        "treasury",
+        K::ReleaseUnsettled(pb::ReleaseUnsettled {
+            series_id: usd.into(),
+        }),
+    );
+    // 26-28: issued: two holdings, in (investor, bank) order.
+    book.request(
+        "treasury",
+        K::IssueSeries(pb::IssueSeries {
+            series_id: usd.into(),
+        }),
+    );
+    // 29: a fixing published.
+    book.at("2027-08-02T12:00:00Z");
+    book.request(
+        "treasury",
+        K::PublishFixing(pb::PublishFixing {
+            reference_rate: "EURIBOR-6M".into(),
+            fixing_date: "2027-08-02".into(),
+            rate: "0.0215".into(),
+        }),
+    );
+    // 30-: the engine posts every record date, coupon and the redemption, in order.
+    let post = |book: &mut Book, at: &str, event: &str| {
+        book.at(at);
+        book.request(
+            "engine",
+            K::PostAccrualEvent(pb::PostAccrualEvent {
+                series_id: usd.into(),
+                event_id: format!("{usd}/{event}"),
+            }),
+        );
+    };
+    post(&mut book, "2028-01-31T12:00:00Z", "record/0");
+    post(&mut book, "2028-02-01T12:00:00Z", "coupon/0");
+    post(&mut book, "2029-01-31T12:00:00Z", "record/1");
+    post(&mut book, "2029-01-31T12:00:00Z", "record/2");
+    post(&mut book, "2029-02-01T12:00:00Z", "coupon/1");
+    post(&mut book, "2029-02-01T12:00:00Z", "redemption");
+    // 43: bank-b revoked.
+    book.at("2029-02-02T09:00:00Z");
+    book.request(
+        "admin",
+        K::RevokeParticipant(pb::RevokeParticipant {
+            participant_id: "bank-b".into(),
+            reason: "programme ended".into(),
+        }),
+    );
+    book.vectors()
+}
+
+/// The document's blocks: name -> key -> value.
+fn doc_blocks() -> BTreeMap<String, BTreeMap<String, String>> {
+    let doc = std::fs::read_to_string(DOC).expect("read LEDGER_FORMAT.md");
+    let mut blocks = BTreeMap::new();
+    let mut rest = doc.as_str();
+    // A marker starts a line (the prose quotes the marker's form mid-line).
+    while let Some(at) = rest.find("\n<!-- vectors:begin ") {
+        let after = &rest[at + "\n<!-- vectors:begin ".len()..];
+        let name = after
+            .split_once(" -->")
+            .expect("a vectors:begin marker ends with -->")
+            .0
+            .to_string();
+        let close = end(&name);
+        let body_at = after.find(" -->").unwrap() + 4;
+        let stop = after
+            .find(&close)
+            .unwrap_or_else(|| panic!("vectors block {name} has no end marker"));
+        let vectors: BTreeMap<String, String> = after[body_at..stop]
+            .lines()
+            .filter_map(|l| l.split_once(" = "))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        assert!(
+            blocks.insert(name.clone(), vectors).is_none(),
+            "vectors block {name} twice"
+        );
+        rest = &after[stop + close.len()..];
+    }
+    blocks
+}
+
+fn render(name: &str, vectors: &[(String, String)]) -> String {
+    let mut s = begin(name);
     s.push_str("\n```text\n");
     for (k, v) in vectors {
         s.push_str(&format!("{k} = {v}\n"));
     }
     s.push_str("```\n");
-    s.push_str(END);
+    s.push_str(&end(name));
     s
-}
-
-fn doc_vectors() -> BTreeMap<String, String> {
-    let doc = std::fs::read_to_string(DOC).expect("read LEDGER_FORMAT.md");
-    let start = doc.find(BEGIN).expect("vectors:begin marker");
-    let end = doc.find(END).expect("vectors:end marker");
-    doc[start..end]
-        .lines()
-        .filter_map(|l| l.split_once(" = "))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
 }
 
 #[test]
 fn document_vectors_are_what_the_code_produces() {
-    let generated = build();
-    if std::env::var("DBOND_WRITE_VECTORS").is_ok() {
-        let doc = std::fs::read_to_string(DOC).unwrap();
-        let start = doc.find(BEGIN).unwrap();
-        let end = doc.find(END).unwrap() + END.len();
-        let new = format!("{}{}{}", &doc[..start], render(&generated), &doc[end..]);
-        std::fs::write(DOC, new).unwrap();
-    }
-    let documented = doc_vectors();
-    for (k, v) in &generated {
+    let write = std::env::var("DBOND_WRITE_VECTORS").is_ok();
+    for (name, generate) in BLOCKS {
+        let generated = generate();
+        if write {
+            let doc = std::fs::read_to_string(DOC).unwrap();
+            let (b, e) = (begin(name), end(name));
+            let start = doc
+                .find(&b)
+                .unwrap_or_else(|| panic!("docs/LEDGER_FORMAT.md has no {b}"));
+            let stop = doc.find(&e).unwrap() + e.len();
+            let new = format!(
+                "{}{}{}",
+                &doc[..start],
+                render(name, &generated),
+                &doc[stop..]
+            );
+            std::fs::write(DOC, new).unwrap();
+        }
+        let blocks = doc_blocks();
+        let documented = blocks
+            .get(*name)
+            .unwrap_or_else(|| panic!("docs/LEDGER_FORMAT.md has no vectors block {name}"));
+        for (k, v) in &generated {
+            assert_eq!(
+                documented.get(k),
+                Some(v),
+                "vector {k} of block {name} in docs/LEDGER_FORMAT.md is stale (DBOND_WRITE_VECTORS=1 regenerates)"
+            );
+        }
         assert_eq!(
-            documented.get(k),
-            Some(v),
-            "vector {k} in docs/LEDGER_FORMAT.md is stale (DBOND_WRITE_VECTORS=1 regenerates)"
+            documented.len(),
+            generated.len(),
+            "block {name}: no other keys"
         );
     }
-    assert_eq!(documented.len(), generated.len());
+    let named: Vec<&str> = BLOCKS.iter().map(|(n, _)| *n).collect();
+    let blocks = doc_blocks();
+    let in_doc: Vec<&str> = blocks.keys().map(String::as_str).collect();
+    let mut sorted = named.clone();
+    sorted.sort();
+    assert_eq!(
+        in_doc, sorted,
+        "every block has a generator and every generator a block"
+    );
+}
+
+/// The entries of a ledger block, in order.
+fn block_entries(block: &BTreeMap<String, String>) -> Vec<Vec<u8>> {
+    (0..)
+        .map_while(|i| block.get(&format!("entry_{i}")))
+        .map(|h| hex::decode(h).unwrap())
+        .collect()
+}
+
+/// The oneof `kind` of `message` in the API's descriptors: field number -> the
+/// field's message type name.
+fn oneof_kinds(message: &str) -> BTreeMap<i32, String> {
+    let set = prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).unwrap();
+    let m = set
+        .file
+        .iter()
+        .flat_map(|f| &f.message_type)
+        .find(|m| m.name() == message)
+        .unwrap_or_else(|| panic!("no message {message}"));
+    m.field
+        .iter()
+        .filter(|f| f.oneof_index.is_some())
+        .map(|f| {
+            let type_name = f.type_name().rsplit('.').next().unwrap().to_string();
+            (f.number(), type_name)
+        })
+        .collect()
+}
+
+/// The field number of the one field a oneof wrapper (`Event`, `Command`) holds.
+fn kind_number(wrapper: &[u8]) -> i32 {
+    let (tag, _) = prost::encoding::decode_key(&mut &wrapper[..]).unwrap();
+    tag as i32
+}
+
+#[test]
+fn every_ledger_block_verifies_and_every_kind_has_a_vector() {
+    let events = oneof_kinds("Event");
+    let commands = oneof_kinds("Command");
+    let mut seen_events = std::collections::BTreeSet::new();
+    let mut seen_commands = std::collections::BTreeSet::new();
+    for (name, block) in doc_blocks() {
+        let entries = block_entries(&block);
+        if entries.is_empty() {
+            continue;
+        }
+        let mut verifier = Verifier::new();
+        for (i, e) in entries.iter().enumerate() {
+            verifier
+                .push(e)
+                .unwrap_or_else(|err| panic!("block {name}, entry {i}: {err}"));
+            let body = entry::open(e).unwrap().body;
+            seen_events.insert(events[&kind_number(&body.event.unwrap().encode_to_vec())].clone());
+            if let Some(actor) = body.actor {
+                let payload = pb::RequestPayload::decode(actor.request.as_slice()).unwrap();
+                let command = payload.command.unwrap().encode_to_vec();
+                seen_commands.insert(commands[&kind_number(&command)].clone());
+            }
+        }
+        let verified = verifier
+            .finish()
+            .unwrap_or_else(|e| panic!("block {name}: {e}"));
+        let note = block
+            .iter()
+            .find(|(k, _)| k.starts_with("checkpoint_"))
+            .map(|(_, v)| v.replace("\\n", "\n"))
+            .unwrap_or_else(|| panic!("block {name} has entries but no checkpoint"));
+        let cp = verified
+            .check_checkpoint(&note)
+            .unwrap_or_else(|e| panic!("block {name}: {e}"));
+        assert_eq!(cp.size, entries.len() as u64, "block {name}");
+    }
+    let missing: Vec<&String> = events
+        .values()
+        .filter(|k| !seen_events.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "event kinds without a vector: {missing:?}"
+    );
+    let writes: Vec<&str> = dbond::service::rpc::WRITES
+        .iter()
+        .map(|(rpc, _)| *rpc)
+        .chain(["Genesis"])
+        .filter(|rpc| !seen_commands.contains(*rpc))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "write commands without a vector: {writes:?}"
+    );
 }
 
 fn hashes(list: &str) -> Vec<[u8; 32]> {
@@ -259,10 +841,11 @@ fn hashes(list: &str) -> Vec<[u8; 32]> {
 
 #[test]
 fn document_vectors_verify_and_their_tampered_twins_do_not() {
-    let v = doc_vectors();
-    let entries: Vec<Vec<u8>> = (0..3)
-        .map(|i| hex::decode(&v[&format!("entry_{i}")]).unwrap())
-        .collect();
+    let v = doc_blocks()
+        .remove("participants")
+        .expect("block participants");
+    let entries: Vec<Vec<u8>> = block_entries(&v);
+    assert_eq!(entries.len(), 3);
     let note = v["checkpoint_3"].replace("\\n", "\n");
     let run = |entries: &[Vec<u8>]| -> Result<(), String> {
         let mut verifier = Verifier::new();
@@ -326,19 +909,31 @@ fn document_vectors_verify_and_their_tampered_twins_do_not() {
     let tampered = note.replacen("\n3\n", "\n4\n", 1);
     assert!(checkpoint::open(&tampered, "example.org/dbond-vectors", &ledger_key).is_err());
 
-    // Exports: both verify; every byte of each is checked.
+    // Exports: both verify; every bit of every byte, the note's included, is
+    // checked: each of the eight single-bit flips and the flip of all eight is
+    // refused at every offset.
     for name in ["export_3", "export_2_of_3"] {
         let bytes = hex::decode(&v[name]).unwrap();
         let done = verify_export(&bytes[..], &[], |_, _| {}).unwrap();
         assert_eq!(done.checkpoint.size, 3);
-        for pos in 0..bytes.len() {
-            let mut t = bytes.clone();
-            t[pos] ^= 0x01;
-            assert!(
-                verify_export(&t[..], &[], |_, _| {}).is_err(),
-                "{name}: flipped bit at byte {pos} went unnoticed"
-            );
-        }
+        use rayon::prelude::*;
+        let accepted: Vec<(usize, u8)> = (0..bytes.len())
+            .into_par_iter()
+            .flat_map_iter(|pos| {
+                (0..8)
+                    .map(move |bit| (pos, 1u8 << bit))
+                    .chain([(pos, 0xff)])
+            })
+            .filter(|&(pos, mask)| {
+                let mut t = bytes.clone();
+                t[pos] ^= mask;
+                verify_export(&t[..], &[], |_, _| {}).is_ok()
+            })
+            .collect();
+        assert!(
+            accepted.is_empty(),
+            "{name}: changed bytes (offset, xor mask) {accepted:?} went unnoticed"
+        );
     }
     // Receipt: verifies under the ledger key, not under another, not tampered.
     let receipt = ReceiptFile::from_json(&v["receipt_1_of_3"]).unwrap();

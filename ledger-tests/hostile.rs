@@ -9,7 +9,7 @@ use common::wire;
 
 use chrono::{Duration, Utc};
 use common::programme::{Life, Terms, ts};
-use common::{Server, new_key};
+use common::{Backend, Server, new_key};
 use dbond::client::{CommandKind as K, SeriesAction};
 use dbond::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
 use dbond::limits;
@@ -149,6 +149,8 @@ struct Fx {
     sub_b: u64,
     /// bank-a's withdrawn subscription.
     sub_withdrawn: u64,
+    /// bank-a's request for units of inv-b-1 at bank-b in HX-LIFE, pending.
+    transfer_b: u64,
 }
 
 /// Valid terms of a series whose window is open now (the fixture creates HX-DRAFT
@@ -168,6 +170,7 @@ fn submit(investor: &str, key: &str, units: &str) -> pb::SubmitSubscription {
         country: "DE".into(),
         units: units.into(),
         idempotency_key: key.into(),
+        registration: None,
     }
 }
 
@@ -185,7 +188,11 @@ fn bond_json_with(key: &str, value: &str) -> String {
 }
 
 async fn fixture() -> Fx {
-    let server = Server::start();
+    fixture_on(Backend::Sled).await
+}
+
+async fn fixture_on(backend: Backend) -> Fx {
+    let server = Server::start_on_backend(backend);
     let admin = server.admin().await;
     let keys_of = [
         ("treasury", pb::Role::Treasury),
@@ -240,6 +247,57 @@ async fn fixture() -> Fx {
         .publish_fixing("HX-RATE", "2026-01-02", "0.03")
         .await
         .unwrap();
+    // Issued series: HX-LIFE allows moves and gifts and early redemption
+    // after a lock-up of six months; HX-STILL allows neither.
+    let life = Terms::new("HX-LIFE", Life::selling_now(Duration::hours(1), 36))
+        .transfers(pb::Transfers::Gifts)
+        .early_redemption(pb::EarlyRedemption {
+            on_request: true,
+            lockup_months: 6,
+            penalty_months: 3,
+            death_put: true,
+            hardship_put: false,
+            hardship_quota: String::new(),
+        })
+        .build();
+    treasury.create_series(life).await.unwrap();
+    treasury.create_series(terms("HX-STILL")).await.unwrap();
+    for series in ["HX-LIFE", "HX-STILL"] {
+        treasury
+            .series_action(SeriesAction::Open, series)
+            .await
+            .unwrap();
+        let order = |investor: &str| pb::SubmitSubscription {
+            series_id: series.into(),
+            ..submit(investor, &format!("{series}-{investor}"), "10")
+        };
+        let a = id(bank_a.submit(order("inv-a-1")).await.unwrap());
+        let b = id(bank_b.submit(order("inv-b-1")).await.unwrap());
+        for action in [SeriesAction::Close, SeriesAction::Allot] {
+            treasury.series_action(action, series).await.unwrap();
+        }
+        bank_a.settle(a).await.unwrap();
+        bank_b.settle(b).await.unwrap();
+        treasury
+            .series_action(SeriesAction::Issue, series)
+            .await
+            .unwrap();
+    }
+    let transfer_b = bank_a
+        .request_transfer(pb::RequestTransfer {
+            kind: pb::TransferKind::Move as i32,
+            series_id: "HX-LIFE".into(),
+            from_bank_id: "bank-b".into(),
+            from_investor_ref: "inv-b-1".into(),
+            to_investor_ref: "inv-b-1".into(),
+            units: "2".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .transfer
+        .unwrap()
+        .transfer_id;
     Fx {
         channel: admin.channel().clone(),
         origin: admin.origin().to_string(),
@@ -255,6 +313,7 @@ async fn fixture() -> Fx {
         sub_a,
         sub_b,
         sub_withdrawn,
+        transfer_b,
         server,
     }
 }
@@ -517,9 +576,10 @@ fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
 /// tampering and not for the role.
 fn signer(rpc: &str) -> Who {
     match wire::service_of(rpc) {
-        "ParticipantService" => Who::Admin,
+        "ParticipantService" | "ClockService" => Who::Admin,
         "TreasuryService" => Who::Treasury,
         "BankService" => Who::BankA,
+        "HoldingsService" if rpc != "ListTransfers" => Who::BankA,
         _ if rpc == "PostAccrualEvent" => Who::Engine,
         _ => Who::Auditor,
     }
@@ -537,6 +597,10 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
             display_name: id("again"),
         }),
         "SubmitBatch" => K::SubmitBatch(pb::SubmitBatch { request_count: 0 }),
+        // The fixture runs on the system clock: refused, nothing moves.
+        "AdvanceClock" => K::AdvanceClock(pb::AdvanceClock {
+            to: ts(Utc::now() + Duration::days(30)),
+        }),
         "RotateKey" => K::RotateKey(pb::RotateKey {
             participant_id: id("nobody"),
             new_public_key: new_key().verifying_key().to_bytes().to_vec(),
@@ -656,6 +720,41 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
             reference_yield: id("0.065"),
             discount_bps: id("150"),
         }),
+        "ChangeRegistration" => K::ChangeRegistration(pb::ChangeRegistration {
+            series_id: id("NOPE"),
+            investor_ref: id("inv-a-1"),
+            ..Default::default()
+        }),
+        "RequestTransfer" => K::RequestTransfer(pb::RequestTransfer {
+            kind: pb::TransferKind::Move as i32,
+            series_id: id("NOPE"),
+            from_bank_id: id("bank-b"),
+            from_investor_ref: id("inv-b-1"),
+            to_investor_ref: id("inv-b-1"),
+            units: id("1"),
+            ..Default::default()
+        }),
+        "ConfirmTransfer" => K::ConfirmTransfer(pb::ConfirmTransfer {
+            transfer_id: u64::MAX,
+        }),
+        "RefuseTransfer" => K::RefuseTransfer(pb::RefuseTransfer {
+            transfer_id: u64::MAX,
+            reason: id("test"),
+        }),
+        "FileDeathNotice" => K::FileDeathNotice(pb::FileDeathNotice {
+            owner_ref: id("nobody"),
+            date_of_death: id("2026-01-02"),
+            document_hash: vec![7; 32],
+            estate_ref: id("nobody-estate"),
+        }),
+        "RedeemEarly" => K::RedeemEarly(pb::RedeemEarly {
+            series_id: id("NOPE"),
+            investor_ref: id("inv-a-1"),
+            units: id("1"),
+            reason: pb::RedemptionReason::OnRequest as i32,
+            ..Default::default()
+        }),
+        "ListTransfers" => K::ListTransfers(pb::ListTransfers::default()),
         other => panic!("no harmless command for {other}"),
     }
 }
@@ -776,7 +875,7 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         AlreadyExists as AE, FailedPrecondition as FP, InvalidArgument as IA, NotFound as NF,
         Ok as OK, OutOfRange as OOR, PermissionDenied as PD,
     };
-    use Who::{Admin, Auditor, BankA, Engine, Treasury};
+    use Who::{Admin, Auditor, BankA, BankB, Engine, Treasury};
     let s = |x: &str| x.to_string();
     let mut out = Vec::new();
 
@@ -825,6 +924,14 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Admin, r, "empty key", rotate("bank-a", vec![]), IA, &["new_public_key"]).field("new_public_key"),
         as_(Admin, r, "key already registered", rotate("bank-a", fx.bank_b.verifying_key().to_bytes().to_vec()), AE, &["already registered"]),
         as_(BankA, r, "another participant's key", rotate("bank-b", fresh()), PD, &["only the admin or bank-b itself"]),
+    ]);
+    // The rehearsal clock: a production server refuses it whatever it says.
+    let advance = |to| K::AdvanceClock(pb::AdvanceClock { to });
+    let r = "AdvanceClock";
+    out.extend([
+        as_(Admin, r, "on a production server", advance(ts(Utc::now() + Duration::days(1))), FP, &["system clock", "--clock simulated"]),
+        as_(Admin, r, "back in time, on a production server", advance(ts(Utc::now() - Duration::days(1))), FP, &["system clock"]),
+        as_(Admin, r, "no time, on a production server", advance(None), FP, &["system clock"]),
     ]);
     let revoke = |id: &str, reason: &str| {
         K::RevokeParticipant(pb::RevokeParticipant {
@@ -1243,6 +1350,31 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Auditor, r, "reference the largest decimal", patriotic(DECIMAL_MAX, "150"), IA, &[]),
         as_(Auditor, r, "reference the smallest decimal", patriotic(&format!("-{DECIMAL_MAX}"), "150"), IA, &[]),
     ]);
+    // Holdings after issue: each refusal names what is wrong and changes nothing.
+    let transfer = |kind: pb::TransferKind, series: &str, category: pb::DiasporaCategory| K::RequestTransfer(pb::RequestTransfer { kind: kind as i32, series_id: s(series), from_bank_id: s("bank-a"), from_investor_ref: s("inv-a-1"), to_investor_ref: s("inv-x"), units: s("1"), recipient_category: category as i32, recipient_country: if kind == pb::TransferKind::Gift { s("DE") } else { s("") }, registration: None });
+    let redeem = |series: &str, bank: &str, hash: Vec<u8>| K::RedeemEarly(pb::RedeemEarly { series_id: s(series), investor_ref: s("inv-a-1"), bank_id: s(bank), units: s("1"), reason: pb::RedemptionReason::OnRequest as i32, document_hash: hash });
+    let notice = |owner: &str, hash: Vec<u8>| K::FileDeathNotice(pb::FileDeathNotice { owner_ref: s(owner), date_of_death: s("2026-01-02"), document_hash: hash, estate_ref: s("estate-1") });
+    let beneficiary = Some(pb::Registration { form: Some(pb::registration::Form::Beneficiary(pb::BeneficiaryRegistration { beneficiaries: vec![s("kid-1")] })) });
+    let reform = |bank: &str, form: Option<pb::Registration>| K::ChangeRegistration(pb::ChangeRegistration { series_id: s("HX-LIFE"), investor_ref: s("inv-a-1"), bank_id: s(bank), registration: form });
+    let unknown = pb::DiasporaCategory::Unspecified;
+    out.extend([
+        as_(BankB, "RequestTransfer", "a move on a series without transfers", transfer(pb::TransferKind::Move, "HX-STILL", unknown), FP, &["allows transfers: none"]),
+        as_(BankB, "RequestTransfer", "a gift to an ineligible investor", transfer(pb::TransferKind::Gift, "HX-LIFE", pb::DiasporaCategory::Affinity), FP, &["is not eligible for series HX-LIFE"]),
+        as_(BankB, "RequestTransfer", "more units than held", K::RequestTransfer(pb::RequestTransfer { units: s("11"), ..match transfer(pb::TransferKind::Move, "HX-LIFE", unknown) { K::RequestTransfer(t) => t, _ => unreachable!() } }), FP, &["has 10 units free"]),
+        as_(BankB, "RequestTransfer", "units of u64::MAX", K::RequestTransfer(pb::RequestTransfer { units: s("18446744073709551615"), ..match transfer(pb::TransferKind::Move, "HX-LIFE", unknown) { K::RequestTransfer(t) => t, _ => unreachable!() } }), IA, &["units"]),
+        as_(BankA, "RedeemEarly", "inside the lock-up", redeem("HX-LIFE", "", vec![]), FP, &["locked up until"]),
+        as_(BankA, "RedeemEarly", "a series without early redemption", redeem("HX-STILL", "", vec![]), FP, &["offers no early redemption"]),
+        as_(BankA, "RedeemEarly", "another bank's holding", redeem("HX-LIFE", "bank-b", vec![]), PD, &["may act only on its own clients' holdings"]),
+        as_(BankA, "RedeemEarly", "document hash of 31 bytes", redeem("HX-LIFE", "", vec![7; 31]), IA, &["32-byte SHA-256", "found 31 bytes"]).field("document_hash"),
+        as_(BankA, "ChangeRegistration", "another bank's holding", reform("bank-b", beneficiary.clone()), PD, &["may act only on its own clients' holdings"]),
+        as_(BankA, "ChangeRegistration", "the form it has", reform("", None), FP, &["already registered as sole"]),
+        as_(BankA, "FileDeathNotice", "an unknown reference", notice("nobody", vec![7; 32]), NF, &["names nobody as an owner"]),
+        as_(BankA, "FileDeathNotice", "another bank's client", notice("inv-b-1", vec![7; 32]), NF, &["names inv-b-1 as an owner"]),
+        as_(BankA, "FileDeathNotice", "no document hash", notice("inv-a-1", vec![]), IA, &["32-byte SHA-256"]).field("document_hash"),
+        as_(BankA, "ConfirmTransfer", "another bank's delivery", K::ConfirmTransfer(pb::ConfirmTransfer { transfer_id: fx.transfer_b }), PD, &["only the delivering bank"]),
+        as_(BankA, "RefuseTransfer", "id u64::MAX", K::RefuseTransfer(pb::RefuseTransfer { transfer_id: u64::MAX, reason: s("no") }), NF, &["does not exist"]),
+        as_(Auditor, "ListTransfers", "malformed series", K::ListTransfers(pb::ListTransfers { series_id: s("bad id"), pending_only: false }), IA, &["1 to 40 upper-case letters"]).field("series_id"),
+    ]);
     // The envelope's count must match the requests sent (here: none).
     let r = "SubmitBatch";
     let envelope = |n: u32| K::SubmitBatch(pb::SubmitBatch { request_count: n });
@@ -1274,7 +1406,16 @@ fn unsigned_rpc_cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_refuses_hostile_input_precisely_and_changes_nothing() {
-    let mut fx = fixture().await;
+    every_rpc_refuses_hostile_input_precisely_and_changes_nothing_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_refuses_hostile_input_precisely_and_changes_nothing_on_postgres() {
+    every_rpc_refuses_hostile_input_precisely_and_changes_nothing_on(Backend::Postgres).await
+}
+
+async fn every_rpc_refuses_hostile_input_precisely_and_changes_nothing_on(backend: Backend) {
+    let mut fx = fixture_on(backend).await;
     let in_proto = wire::rpcs_in_proto();
     let known: Vec<String> = wire::RPCS.iter().map(|(_, r)| r.to_string()).collect();
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{Server, new_key};
+use common::{Backend, Server, new_key};
 use dbond::client::{Client, SeriesAction};
 use dbond::proto as pb;
 use dbond_testkit::{ALL_CATEGORIES, Life, Terms};
@@ -35,8 +35,8 @@ struct Programme {
     auditor: Client,
 }
 
-async fn programme() -> Programme {
-    let server = Server::start();
+async fn programme(backend: Backend) -> Programme {
+    let server = Server::start_on_backend(backend);
     let admin = server.admin().await;
     let (t, a, b, au) = (new_key(), new_key(), new_key(), new_key());
     admin
@@ -84,6 +84,7 @@ fn sub(series: &str, i: usize, units: u64) -> pb::SubmitSubscription {
         country: COUNTRIES[i % COUNTRIES.len()].into(),
         units: units.to_string(),
         idempotency_key: format!("order-{i}"),
+        registration: None,
     }
 }
 
@@ -93,7 +94,16 @@ fn n(s: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_issuance_with_two_banks_and_a_hundred_investors() {
-    let mut p = programme().await;
+    a_whole_issuance_with_two_banks_and_a_hundred_investors_on(Backend::Sled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_issuance_with_two_banks_and_a_hundred_investors_on_postgres() {
+    a_whole_issuance_with_two_banks_and_a_hundred_investors_on(Backend::Postgres).await
+}
+
+async fn a_whole_issuance_with_two_banks_and_a_hundred_investors_on(backend: Backend) {
+    let mut p = programme(backend).await;
     let series_id = "AZ-2031-USD";
     let created = p
         .treasury
@@ -297,8 +307,10 @@ async fn a_whole_issuance_with_two_banks_and_a_hundred_investors() {
     // A restart gives the same state; the ledger verifies.
     let before = p.auditor.get_series(series_id).await.unwrap();
     p.server.stop();
-    let data = p.server.data.to_str().unwrap().to_string();
-    let (ok, out, err) = Server::dbond(&["verify", "--data", &data]);
+    let mut verify = vec!["verify".to_string()];
+    verify.extend(p.server.store_args());
+    let verify: Vec<&str> = verify.iter().map(String::as_str).collect();
+    let (ok, out, err) = Server::dbond(&verify);
     assert!(ok, "verify: {out} {err}");
     p.server.restart();
     let auditor = p
@@ -311,7 +323,16 @@ async fn a_whole_issuance_with_two_banks_and_a_hundred_investors() {
 
 #[tokio::test]
 async fn every_refusal_over_the_wire() {
-    let p = programme().await;
+    every_refusal_over_the_wire_on(Backend::Sled).await
+}
+
+#[tokio::test]
+async fn every_refusal_over_the_wire_on_postgres() {
+    every_refusal_over_the_wire_on(Backend::Postgres).await
+}
+
+async fn every_refusal_over_the_wire_on(backend: Backend) {
+    let p = programme(backend).await;
     let sid = "AZ-2030-EUR";
     // Treasury-only and bank-only operations.
     assert_eq!(

@@ -37,6 +37,7 @@ fn sub(series: &str, i: usize, units: u64) -> pb::SubmitSubscription {
         country: COUNTRIES[i % COUNTRIES.len()].into(),
         units: units.to_string(),
         idempotency_key: format!("{series}-order-{i}"),
+        registration: None,
     }
 }
 

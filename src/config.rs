@@ -30,6 +30,23 @@ pub struct ConfigLayer {
     pub tls: TlsLayer,
     #[serde(default)]
     pub pkcs11: Pkcs11Layer,
+    #[serde(default)]
+    pub store: StoreLayer,
+}
+
+/// `[store]`: where the ledger is kept when it is not the sled store in the data
+/// folder.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreLayer {
+    /// A PostgreSQL URL (libpq's form; several hosts allowed). Absent: the sled
+    /// store in the data folder.
+    pub url: Option<String>,
+    /// The writer lease's term in seconds (PostgreSQL only).
+    pub lease_secs: Option<u64>,
+    /// The address clients reach this server at, named to them by the other
+    /// servers of the ledger when they refuse a write (PostgreSQL only).
+    pub advertise: Option<String>,
 }
 
 /// The PKCS#11 module that holds token keys, and where its user PIN comes from
@@ -186,6 +203,62 @@ pub struct ServerConfig {
     /// Records per sled batch (`limits::STORE_BATCH_RECORDS_DEFAULT` by default).
     pub store_batch_records: usize,
     pub tls: Option<TlsFiles>,
+    /// A PostgreSQL store; `None`: the sled store in the data folder.
+    pub store: Option<SharedStoreConfig>,
+}
+
+/// A ledger kept in PostgreSQL, shared by every server of the ledger.
+#[derive(Clone)]
+pub struct SharedStoreConfig {
+    /// A `postgres://` or `postgresql://` URL; the store reads the rest of it
+    /// when it opens. Printed without its password.
+    pub url: String,
+    /// The writer lease's term.
+    pub lease: Duration,
+    /// What this server tells clients to reach it at; `None`: its listening
+    /// address.
+    pub advertise: Option<String>,
+}
+
+impl std::fmt::Debug for SharedStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStoreConfig")
+            .field("url", &without_password(&self.url))
+            .field("lease", &self.lease)
+            .field("advertise", &self.advertise)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user part and of a `password=` parameter
+/// replaced by `***`.
+fn without_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((user, hosts)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{hosts}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some(("password", _)) => "password=***".to_string(),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// Bounds on configurable limits: a message under 64 KiB cannot carry a series'
@@ -197,6 +270,13 @@ pub const CONCURRENCY_MAX: usize = 1 << 16;
 /// ends, so a million would need some 9 GB.
 pub const STORE_BATCH_RECORDS_MAX: usize = 1 << 20;
 const _: () = assert!(crate::limits::STORE_BATCH_RECORDS_DEFAULT <= STORE_BATCH_RECORDS_MAX);
+
+/// The writer lease's term, in seconds: under a second, renewals (a third of it)
+/// would race the database's commits; over ten minutes, a dead writer would keep
+/// the ledger without one for that long.
+pub const LEASE_SECS_MIN: u64 = 1;
+pub const LEASE_SECS_MAX: u64 = 600;
+const _: () = assert!(LEASE_SECS_MIN <= 5 && 5 <= LEASE_SECS_MAX);
 
 const _: () = assert!(MESSAGE_BYTES_MIN <= crate::limits::GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(crate::limits::GRPC_MESSAGE_BYTES_MAX <= MESSAGE_BYTES_MAX);
@@ -264,6 +344,11 @@ impl ConfigLayer {
                 module: self.pkcs11.module.or(below.pkcs11.module),
                 pin_file: self.pkcs11.pin_file.or(below.pkcs11.pin_file),
                 pin_env: self.pkcs11.pin_env.or(below.pkcs11.pin_env),
+            },
+            store: StoreLayer {
+                url: self.store.url.or(below.store.url),
+                lease_secs: self.store.lease_secs.or(below.store.lease_secs),
+                advertise: self.store.advertise.or(below.store.advertise),
             },
         }
     }
@@ -334,7 +419,40 @@ impl ConfigLayer {
                 );
             }
         }
+        let store = match self.store.url {
+            None => {
+                if self.store.lease_secs.is_some() || self.store.advertise.is_some() {
+                    anyhow::bail!(
+                        "store.lease_secs and store.advertise need store.url (a PostgreSQL store)"
+                    );
+                }
+                None
+            }
+            Some(url) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    anyhow::bail!(
+                        "store.url: a store URL starts with postgres:// or postgresql://, found {:?}",
+                        without_password(&url)
+                    );
+                }
+                let lease_secs = self
+                    .store
+                    .lease_secs
+                    .unwrap_or(crate::limits::STORE_LEASE_SECS_DEFAULT);
+                let lease_secs = within(
+                    "store.lease_secs",
+                    lease_secs as usize,
+                    LEASE_SECS_MIN as usize..=LEASE_SECS_MAX as usize,
+                )?;
+                Some(SharedStoreConfig {
+                    url,
+                    lease: Duration::from_secs(lease_secs as u64),
+                    advertise: self.store.advertise,
+                })
+            }
+        };
         Ok(ServerConfig {
+            store,
             data: self.data.unwrap_or_else(|| PathBuf::from("./dbond-data")),
             listen,
             origin: self.origin,
@@ -375,6 +493,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("message_bytes"), "{err}");
+        let err = parse("[store]\nurl = \"postgres://h/d\"\nleases = 5")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("leases"), "{err}");
+    }
+
+    #[test]
+    fn a_postgresql_store_is_read_with_its_lease() {
+        let c = parse("[store]\nurl = \"postgres://dbond:pw@db1:5433,db2/ledger?target_session_attrs=read-write\"\nlease_secs = 3\nadvertise = \"http://10.1.2.3:50051\"")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        let store = c.store.unwrap();
+        assert_eq!(store.lease, Duration::from_secs(3));
+        assert_eq!(store.advertise.as_deref(), Some("http://10.1.2.3:50051"));
+        assert_eq!(
+            store.url,
+            "postgres://dbond:pw@db1:5433,db2/ledger?target_session_attrs=read-write"
+        );
+        assert!(!format!("{store:?}").contains("pw"), "no password printed");
+        assert_eq!(
+            without_password("postgresql://u:secret@h/d?sslmode=require&password=other"),
+            "postgresql://u:***@h/d?sslmode=require&password=***"
+        );
+        let c = parse("[store]\nurl = \"postgres://h/d\"")
+            .unwrap()
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            c.store.unwrap().lease,
+            Duration::from_secs(crate::limits::STORE_LEASE_SECS_DEFAULT)
+        );
+        assert!(
+            parse("").unwrap().resolve().unwrap().store.is_none(),
+            "sled by default"
+        );
     }
 
     #[test]
@@ -417,6 +571,13 @@ mod tests {
             "store_batch_records_max",
         );
         check("[tls]\ncert = \"a.pem\"", "together");
+        check("[store]\nurl = \"mysql://h/d\"", "store.url");
+        check(
+            "[store]\nurl = \"postgres://h/d\"\nlease_secs = 0",
+            "store.lease_secs",
+        );
+        check("[store]\nlease_secs = 5", "need store.url");
+
         check("[tls]\nclient_ca = \"ca.pem\"", "client_ca");
         check("[pkcs11]\nmodule = \"m.so\"", "pin_file or pkcs11.pin_env");
         check("[pkcs11]\npin_env = \"PIN\"", "needs pkcs11.module");

@@ -28,6 +28,7 @@ pub mod ids;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;
+pub mod mirror;
 pub mod money;
 pub mod pricing;
 pub mod registry;

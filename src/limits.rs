@@ -35,6 +35,26 @@ pub const GROUP_COMMIT_ENTRIES_MAX: usize = 512;
 /// that finds the marker rolls the unfinished group back.
 pub const STORE_BATCH_RECORDS_DEFAULT: usize = 16_384;
 
+/// Entries (then state records) per group while a mirror or a backup writes
+/// its first copy of a ledger. The first group starts the copy and is one atomic
+/// engine write, so it stays small however large the source is.
+pub const MIRROR_SEED_GROUP_RECORDS: usize = 4096;
+
+/// A mirror's pause before it asks its source again when the source had nothing
+/// new: the part of the mirror's lag an idle source adds, against one signed
+/// checkpoint read per pause.
+pub const MIRROR_IDLE_MS: u64 = 100;
+
+/// A mirror's first wait before it tries an unreachable source again; each
+/// failure doubles it, up to `MIRROR_RETRY_SECS_MAX`.
+pub const MIRROR_RETRY_MS_MIN: u64 = 500;
+pub const MIRROR_RETRY_SECS_MAX: u64 = 30;
+/// The writer lease's term on a shared (PostgreSQL) store when none is
+/// configured: a writer that dies is replaced within about this long, and a
+/// holder renews three times per term, so a pause of a second or two costs
+/// nothing.
+pub const STORE_LEASE_SECS_DEFAULT: u64 = 5;
+
 /// Most write jobs waiting for the writer. When full, callers wait (backpressure)
 /// instead of the queue growing without bound.
 pub const WRITE_QUEUE_JOBS_MAX: usize = 16384;
@@ -60,6 +80,10 @@ pub const PARTICIPANT_ID_BYTES_MAX: usize = 64;
 pub const DISPLAY_NAME_CHARS_MAX: usize = 128;
 pub const REASON_CHARS_MAX: usize = 256;
 
+/// Most references a registration form names (joint owners, beneficiaries): a
+/// family's worth, and a bound on the entries one death notice writes.
+pub const REGISTRATION_REFS_MAX: usize = 8;
+
 /// Longest status message, and BadRequest field description, the server sends (in
 /// bytes, cut at a character boundary). Messages quote what was refused; a status
 /// travels in HTTP/2 headers, whose list clients bound (16 KiB by default), so an
@@ -78,6 +102,8 @@ const _: () = assert!(REQUEST_PAYLOAD_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(GROUP_COMMIT_ENTRIES_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(BATCH_REQUESTS_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX);
+const _: () = assert!(MIRROR_SEED_GROUP_RECORDS <= STORE_BATCH_RECORDS_DEFAULT);
+const _: () = assert!(MIRROR_RETRY_MS_MIN < MIRROR_RETRY_SECS_MAX * 1000);
 const _: () = assert!(REQUEST_FUTURE_SKEW_SECS_MAX < REQUEST_AGE_SECS_MAX);
 // A quoted value (up to 4 bytes a character, escaped) fits in a message.
 const _: () = assert!(STATUS_QUOTE_CHARS_MAX * 10 < STATUS_MESSAGE_BYTES_MAX);

@@ -20,8 +20,15 @@ struct Cli {
 enum Command {
     /// Run a whole diaspora bond programme end to end through a real server, and verify it.
     Demo(cli::demo::DemoArgs),
-    /// Run the ledger server (creates the ledger in --data on first start).
+    /// Run the ledger server (creates the ledger in --data or --store on first start).
     Serve(cli::serve::ServeArgs),
+    /// Keep a verified copy of a running ledger, following it; optionally serve its reads.
+    Mirror(cli::mirror::MirrorArgs),
+    /// Write an online backup of a running ledger: a data folder as of its current signed checkpoint.
+    Backup(cli::backup::BackupArgs),
+    /// The PostgreSQL store's tables: `dbond store init --store URL`.
+    #[command(subcommand)]
+    Store(cli::store::StoreCommand),
     /// Serve the live web console for one participant's key (loopback by default).
     Console(cli::console::ConsoleArgs),
     /// Generate a participant key pair.
@@ -32,6 +39,9 @@ enum Command {
     /// Register, rotate, revoke and list participants.
     #[command(subcommand)]
     Participant(cli::participant::ParticipantCommand),
+    /// A rehearsal server's simulated clock: move it forward (admin).
+    #[command(subcommand)]
+    Clock(cli::clock::ClockCommand),
     /// Series: create from a terms file, open, close, allot, issue, cancel, show, list.
     #[command(subcommand)]
     Series(cli::bonds::SeriesCommand),
@@ -45,6 +55,15 @@ enum Command {
     Subscriptions(cli::bonds::SubscriptionsArgs),
     /// An investor's holdings.
     Holdings(cli::bonds::HoldingsArgs),
+    /// Change the registration form of a client's holding (bank).
+    Registration(cli::holdings::RegistrationVerb),
+    /// File a death notice: the owner's holdings pass by their forms (bank).
+    Succession(cli::holdings::SuccessionVerb),
+    /// Moves between banks and gifts: request, confirm, refuse, list (banks).
+    #[command(subcommand)]
+    Transfer(cli::holdings::TransferCommand),
+    /// Redeem some or all of a client's holding before maturity (bank).
+    Redeem(cli::holdings::RedeemVerb),
     /// Run the accrual engine on demand: post every due record date, coupon and redemption (engine).
     Accrue(cli::coupons::AccrueArgs),
     /// Publish a reference-rate fixing (treasury).
@@ -95,21 +114,32 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Serve(args) = &cli.command {
         return finish(args.resolve().and_then(|config| {
+            let clock = args.serve_clock()?;
             init_logging(&config.log);
-            runtime().and_then(|rt| rt.block_on(cli::serve::run(&config)))
+            runtime().and_then(|rt| rt.block_on(cli::serve::run(&config, clock)))
         }));
     }
-    init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| "warn".into()));
+    // A mirror runs for long and logs its lag; the other verbs log only trouble.
+    let quiet = if matches!(cli.command, Command::Mirror(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| quiet.into()));
     let result = match cli.command {
         // Handled above, before logging starts.
         Command::Serve(_) => Ok(()),
         Command::Demo(a) => runtime().and_then(|rt| rt.block_on(cli::demo::run(&a))),
+        Command::Mirror(a) => runtime().and_then(|rt| rt.block_on(cli::mirror::run(&a))),
+        Command::Backup(a) => runtime().and_then(|rt| rt.block_on(cli::backup::run(&a))),
         Command::Console(a) => runtime().and_then(|rt| rt.block_on(cli::console::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
         Command::LedgerKey(command) => cli::ledger_key::run(&command),
+        Command::Store(command) => cli::store::run(&command),
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))
         }
+        Command::Clock(command) => runtime().and_then(|rt| rt.block_on(cli::clock::run(&command))),
         Command::Series(c) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_series(&c))),
         Command::Subscribe(a) => {
             runtime().and_then(|rt| rt.block_on(cli::bonds::run_subscribe(&a)))
@@ -120,6 +150,16 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(cli::bonds::run_subscriptions(&a)))
         }
         Command::Holdings(a) => runtime().and_then(|rt| rt.block_on(cli::bonds::run_holdings(&a))),
+        Command::Registration(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::holdings::run_registration(&a)))
+        }
+        Command::Succession(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::holdings::run_succession(&a)))
+        }
+        Command::Transfer(c) => {
+            runtime().and_then(|rt| rt.block_on(cli::holdings::run_transfer(&c)))
+        }
+        Command::Redeem(a) => runtime().and_then(|rt| rt.block_on(cli::holdings::run_redeem(&a))),
         Command::Accrue(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_accrue(&a))),
         Command::Fixing(a) => runtime().and_then(|rt| rt.block_on(cli::coupons::run_fixing(&a))),
         Command::Statement(a) => {

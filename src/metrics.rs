@@ -1,5 +1,6 @@
 //! Prometheus metrics of a server: request counts and latencies per RPC and
-//! status code, ledger size, group-commit flush times and sizes, accrual runs.
+//! status code, ledger size, group-commit flush times and sizes, accrual runs;
+//! and of a mirror, its size and how far behind its source it is.
 //! Kept in a `prometheus_client` registry and rendered in the Prometheus text
 //! format (0.0.4).
 //!
@@ -13,7 +14,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
 
 /// Latency bucket bounds, seconds (0.1 ms .. 10 s).
 const LATENCY_BUCKETS_SECS: [f64; 14] = [
@@ -53,6 +56,19 @@ pub struct Metrics {
     group_commits: Counter,
     accrual_runs: Counter,
     accrual_events_posted: Counter,
+    /// Set for a mirror (`Metrics::for_mirror`).
+    mirror: Option<MirrorGauges>,
+}
+
+/// How far a mirror is behind its source.
+#[derive(Debug)]
+struct MirrorGauges {
+    size: Gauge,
+    lag_entries: Gauge,
+    lag_seconds: Gauge<f64, AtomicU64>,
+    /// The last time the mirror is known to have held everything its source had
+    /// signed; the lag in seconds is the time since, at each scrape.
+    held_all_at: Mutex<Instant>,
 }
 
 impl Default for Metrics {
@@ -126,6 +142,48 @@ impl Metrics {
             group_commits,
             accrual_runs,
             accrual_events_posted,
+            mirror: None,
+        }
+    }
+
+    /// A mirror's metrics: a server's, and `dbond_mirror_size`,
+    /// `dbond_mirror_lag_entries` and `dbond_mirror_lag_seconds`.
+    pub fn for_mirror() -> Metrics {
+        let mut metrics = Metrics::new();
+        let gauges = MirrorGauges {
+            size: Gauge::default(),
+            lag_entries: Gauge::default(),
+            lag_seconds: Gauge::default(),
+            held_all_at: Mutex::new(Instant::now()),
+        };
+        metrics.registry.register(
+            "dbond_mirror_size",
+            "Entries the mirror holds, verified and durable",
+            gauges.size.clone(),
+        );
+        metrics.registry.register(
+            "dbond_mirror_lag_entries",
+            "Entries the source had signed at its last reading that the mirror does not hold yet",
+            gauges.lag_entries.clone(),
+        );
+        metrics.registry.register(
+            "dbond_mirror_lag_seconds",
+            "Seconds since the mirror last held everything its source had signed",
+            gauges.lag_seconds.clone(),
+        );
+        metrics.mirror = Some(gauges);
+        metrics
+    }
+
+    /// A mirror's progress: it holds `size` entries, `lag_entries` fewer than its
+    /// source's last signed size, and at `held_all_at` it held every entry its
+    /// source had signed. Does nothing on a server's metrics.
+    pub fn record_mirror(&self, size: u64, lag_entries: u64, held_all_at: Instant) {
+        if let Some(m) = &self.mirror {
+            m.size.set(i64::try_from(size).unwrap_or(i64::MAX));
+            m.lag_entries
+                .set(i64::try_from(lag_entries).unwrap_or(i64::MAX));
+            *m.held_all_at.lock().unwrap_or_else(|e| e.into_inner()) = held_all_at;
         }
     }
 
@@ -161,6 +219,10 @@ impl Metrics {
     pub fn render(&self, ledger_entries: u64) -> String {
         self.ledger_entries
             .set(i64::try_from(ledger_entries).unwrap_or(i64::MAX));
+        if let Some(m) = &self.mirror {
+            let held_all_at = *m.held_all_at.lock().unwrap_or_else(|e| e.into_inner());
+            m.lag_seconds.set(held_all_at.elapsed().as_secs_f64());
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
@@ -216,5 +278,31 @@ mod tests {
         has("dbond_accrual_events_posted_total 3");
         has("# TYPE dbond_request_duration_seconds histogram");
         has("# TYPE dbond_requests_total counter");
+        assert!(
+            !text.contains("dbond_mirror"),
+            "a server has no mirror gauges"
+        );
+    }
+
+    #[test]
+    fn a_mirror_renders_its_size_and_lag() {
+        let m = Metrics::for_mirror();
+        let a_while_ago = Instant::now()
+            .checked_sub(Duration::from_secs(30))
+            .expect("the monotonic clock started 30 s ago");
+        m.record_mirror(40, 2, a_while_ago);
+        let text = m.render(40);
+        assert!(text.lines().any(|l| l == "dbond_mirror_size 40"), "{text}");
+        assert!(
+            text.lines().any(|l| l == "dbond_mirror_lag_entries 2"),
+            "{text}"
+        );
+        let lag: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("dbond_mirror_lag_seconds "))
+            .expect("a lag in seconds")
+            .parse()
+            .expect("a number");
+        assert!((30.0..3600.0).contains(&lag), "{lag}");
     }
 }

@@ -91,6 +91,7 @@ impl World {
             ledger_public_key: w.ledger_key.verifying_key().to_bytes().to_vec(),
             admin_participant_id: "admin".into(),
             admin_public_key: admin.to_bytes().to_vec(),
+            simulated_clock: false,
         });
         let (payload, signature) = w.sign(ADMIN, genesis_command);
         let event = Event::Genesis(registry::GenesisRecorded {
@@ -100,6 +101,7 @@ impl World {
             admin_participant_id: registry::ParticipantId::parse("id", "admin").unwrap(),
             admin_public_key: registry::PublicKey(admin.to_bytes()),
             admin_key_id: KeyId::of(&admin),
+            simulated_clock: false,
         });
         w.append(
             &event,
@@ -150,6 +152,7 @@ impl World {
                 country: "DE".into(),
                 units: "10".into(),
                 idempotency_key: "order-1".into(),
+                registration: None,
             }),
         )
         .expect("subscribe");
@@ -171,6 +174,7 @@ impl World {
                 country: "FR".into(),
                 units: units.to_string(),
                 idempotency_key: format!("order-{who}-{n}"),
+                registration: None,
             }),
         )
         .expect("subscribe");

@@ -1,5 +1,6 @@
 //! Test harness: runs the real `dbond` binary on 127.0.0.1 with a fresh data
-//! folder, and connects signing clients to it.
+//! folder (and, on PostgreSQL, a fresh database on the test binary's throwaway
+//! cluster), and connects signing clients to it.
 #![allow(dead_code)]
 
 pub mod debian;
@@ -15,10 +16,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// Which store a server keeps its ledger in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The sled store in the data folder.
+    Sled,
+    /// A fresh database on the test binary's PostgreSQL cluster
+    /// (`dbond_testkit::pg`), with the keys in the data folder.
+    Postgres,
+}
+
+/// A fresh database on the test binary's PostgreSQL cluster with dbond's tables,
+/// made by `dbond store init`; returns its URL.
+pub fn postgres_store() -> String {
+    let url = dbond_testkit::pg::database();
+    let (ok, out, err) = Server::dbond(&["store", "init", "--store", &url]);
+    assert!(
+        ok && out.contains("created"),
+        "dbond store init: {out} {err}"
+    );
+    url
+}
+
 pub struct Server {
     pub child: Option<Child>,
     pub addr: String,
     pub data: PathBuf,
+    /// The PostgreSQL URL of the ledger, when it is kept there.
+    pub store: Option<String>,
     /// What the server printed on stdout before its "listening on" line.
     pub banner: Vec<String>,
     /// Extra `dbond serve` arguments, given again on restart.
@@ -26,6 +51,26 @@ pub struct Server {
     /// Extra environment variables of the server process, set again on restart.
     env: Vec<(String, String)>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// Waits until `done` gives a value, checking every 20 ms, for at most a minute
+/// (a generous deadline: it is no timing assumption, only a bound on a hang).
+pub async fn until<T, F, Fut>(what: &str, mut done: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(out) = done().await {
+            return out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited a minute for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Starts `dbond serve` on `data`, waiting for its "listening on" line.
@@ -107,6 +152,7 @@ impl Server {
             child: Some(child),
             addr,
             data,
+            store: None,
             banner,
             extra: extra.iter().map(|a| a.to_string()).collect(),
             env,
@@ -114,15 +160,55 @@ impl Server {
         }
     }
 
+    /// A fresh server on `backend`.
+    pub fn start_on_backend(backend: Backend) -> Server {
+        match backend {
+            Backend::Sled => Server::start(),
+            Backend::Postgres => Server::start_postgres(&[]),
+        }
+    }
+
+    /// A fresh server keeping its ledger in a new PostgreSQL database, with extra
+    /// `dbond serve` arguments.
+    pub fn start_postgres(extra: &[&str]) -> Server {
+        let url = postgres_store();
+        let mut args = vec!["--store", url.as_str()];
+        args.extend_from_slice(extra);
+        let mut server = Server::start_with(&args);
+        server.store = Some(url);
+        server
+    }
+
+    /// The arguments that name this server's store to an offline verb
+    /// (`--data DIR`, or `--store URL` on PostgreSQL).
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.store {
+            Some(url) => vec!["--store".into(), url.clone()],
+            None => vec!["--data".into(), self.data.display().to_string()],
+        }
+    }
+
     /// A server on an existing data folder (which the caller keeps).
     pub fn start_on(data: &Path) -> Server {
-        let (child, addr, banner) = spawn_full(data, &[], &[]);
+        Server::start_on_with(data, &[])
+    }
+
+    /// A server on an existing data folder with extra `dbond serve` arguments
+    /// (`--store URL` among them for a ledger kept in PostgreSQL).
+    pub fn start_on_with(data: &Path, extra: &[&str]) -> Server {
+        let (child, addr, banner) = spawn_full(data, extra, &[]);
+        let store = extra
+            .iter()
+            .position(|a| *a == "--store")
+            .and_then(|i| extra.get(i + 1))
+            .map(|u| u.to_string());
         Server {
             child: Some(child),
             addr,
             data: data.to_path_buf(),
+            store,
             banner,
-            extra: Vec::new(),
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             env: Vec::new(),
             _dir: None,
         }
@@ -165,6 +251,21 @@ impl Server {
         }
         let _ = child.kill();
         panic!("server did not stop within 30 s of SIGTERM");
+    }
+
+    /// Freezes the server with SIGSTOP, as a stalled machine or a long pause
+    /// freezes it: it neither answers nor renews anything until `resume`.
+    pub fn pause(&self) {
+        let child = self.child.as_ref().expect("server running");
+        // SAFETY: kill(2) on our own child process.
+        unsafe { libc_kill(child.id() as i32, 19) };
+    }
+
+    /// Lets a paused server go on (SIGCONT) from where it stopped.
+    pub fn resume(&self) {
+        let child = self.child.as_ref().expect("server running");
+        // SAFETY: as above.
+        unsafe { libc_kill(child.id() as i32, 18) };
     }
 
     /// Starts the server again on the same data folder.
@@ -221,20 +322,44 @@ pub struct InProcess {
 
 impl InProcess {
     pub async fn start(start: chrono::DateTime<chrono::Utc>) -> InProcess {
+        InProcess::start_on(start, Backend::Sled).await
+    }
+
+    /// An in-process server keeping its ledger on `backend`.
+    pub async fn start_on(start: chrono::DateTime<chrono::Utc>, backend: Backend) -> InProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = std::sync::Arc::new(dbond::clock::ManualClock::new(start));
         let admin_key = keys::generate();
         let ledger_key = keys::generate();
-        let ledger = dbond::store::Ledger::create(
-            &dir.path().join("store"),
-            &ledger_key,
-            dbond::store::Genesis {
-                origin: "test.example/dbond".into(),
-                admin_participant_id: dbond::registry::ParticipantId::parse("id", "admin").unwrap(),
-                admin_key: &admin_key,
-            },
-            clock.clone(),
-        )
+        let genesis = dbond::store::Genesis {
+            origin: "test.example/dbond".into(),
+            admin_participant_id: dbond::registry::ParticipantId::parse("id", "admin").unwrap(),
+            admin_key: &admin_key,
+        };
+        let ledger = match backend {
+            Backend::Sled => dbond::store::Ledger::create(
+                &dir.path().join("store"),
+                &ledger_key,
+                genesis,
+                clock.clone(),
+            ),
+            Backend::Postgres => {
+                let url = dbond::store::PgUrl::parse(&postgres_store()).unwrap();
+                let engine = dbond::store::PgEngine::open(
+                    &url,
+                    dbond::store::PgOptions::default(),
+                    dbond::limits::STORE_BATCH_RECORDS_DEFAULT,
+                )
+                .expect("open the PostgreSQL store");
+                dbond::store::Ledger::create_on(
+                    std::sync::Arc::new(engine),
+                    &ledger_key,
+                    genesis,
+                    clock.clone(),
+                    Default::default(),
+                )
+            }
+        }
         .expect("create ledger");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

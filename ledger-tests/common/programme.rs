@@ -2,7 +2,7 @@
 //! a treasury, two banks, an engine and an auditor; fixed-rate series terms; and
 //! helpers to create, sell and issue a series. Shared by the coupon and audit tests.
 
-use super::{InProcess, new_key};
+use super::{Backend, InProcess, new_key};
 use dbond::client::{Client, SeriesAction};
 use dbond::proto as pb;
 use std::collections::BTreeMap;
@@ -36,7 +36,12 @@ pub struct World {
 }
 
 pub async fn world() -> World {
-    let server = InProcess::start(at(2026, 11, 20)).await;
+    world_on(Backend::Sled).await
+}
+
+/// The programme on a server keeping its ledger on `backend`.
+pub async fn world_on(backend: Backend) -> World {
+    let server = InProcess::start_on(at(2026, 11, 20), backend).await;
     let admin = server.admin().await;
     let (t, e, au) = (new_key(), new_key(), new_key());
     admin
@@ -106,6 +111,7 @@ pub async fn issue(w: &World, id: &str, holders: usize) -> BTreeMap<(String, Str
                 country: "DE".into(),
                 units: u.to_string(),
                 idempotency_key: format!("{id}-{i}"),
+                registration: None,
             })
             .await
             .unwrap();

@@ -12,7 +12,7 @@ use tonic::transport::Channel;
 
 /// (service, rpc) for every RPC, in services.proto order. `GetLedgerInfo` is the
 /// one that takes no signature; `StreamEntries` is the one server stream.
-pub const RPCS: [(&str, &str); 40] = [
+pub const RPCS: [(&str, &str); 48] = [
     ("ParticipantService", "RegisterParticipant"),
     ("ParticipantService", "RotateKey"),
     ("ParticipantService", "RevokeParticipant"),
@@ -25,6 +25,7 @@ pub const RPCS: [(&str, &str); 40] = [
     ("LedgerService", "GetConsistencyProof"),
     ("LedgerService", "GetReceipt"),
     ("BatchService", "SubmitBatch"),
+    ("ClockService", "AdvanceClock"),
     ("TreasuryService", "CreateSeries"),
     ("TreasuryService", "AmendSeries"),
     ("TreasuryService", "OpenSeries"),
@@ -53,6 +54,13 @@ pub const RPCS: [(&str, &str); 40] = [
     ("PricingService", "PriceFromYield"),
     ("PricingService", "YieldFromPrice"),
     ("PricingService", "PatrioticPricing"),
+    ("HoldingsService", "ChangeRegistration"),
+    ("HoldingsService", "RequestTransfer"),
+    ("HoldingsService", "ConfirmTransfer"),
+    ("HoldingsService", "RefuseTransfer"),
+    ("HoldingsService", "FileDeathNotice"),
+    ("HoldingsService", "RedeemEarly"),
+    ("HoldingsService", "ListTransfers"),
 ];
 
 /// The RPC that needs no signature.

@@ -15,5 +15,6 @@ mod verifier;
 pub mod witness;
 
 pub use verifier::{
-    Verified, Verifier, VerifyFailure, verify_raw, verify_store, verify_store_keeping,
+    Verified, Verifier, VerifyFailure, request_nonce, verify_raw, verify_store,
+    verify_store_keeping,
 };

@@ -20,8 +20,9 @@ pub const RECEIPT_FORMAT: &str = "dbond-receipt-v1";
 /// Longest audit path a receipt may carry: a tree of 2^64 leaves has 64 levels.
 const PROOF_HASHES_MAX: usize = 64;
 
-/// A receipt as written to a file (JSON). Binary fields are hex, except the entry,
-/// which is standard padded base64.
+/// A receipt as written to a file (JSON). Binary fields are lowercase hex, except
+/// the entry, which is canonical standard padded base64 (RFC 4648 section 4, no
+/// stray bits): each has one spelling, and any other is refused.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptFile {
@@ -100,7 +101,16 @@ pub struct CheckedReceipt {
     pub description: String,
 }
 
+/// 64 lowercase hex digits: the one spelling of 32 bytes.
 fn decode_hash(what: &str, s: &str) -> Result<Hash, ReceiptError> {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(ReceiptError::Malformed(format!(
+            "{what}: expected lowercase hex digits, found {s:?}"
+        )));
+    }
     let bytes = hex::decode(s).map_err(|e| ReceiptError::Malformed(format!("{what}: {e}")))?;
     bytes.try_into().map_err(|b: Vec<u8>| {
         ReceiptError::Malformed(format!("{what} is {} bytes, expected 32", b.len()))

@@ -10,7 +10,6 @@ use crate::limits;
 use crate::proto as pb;
 use crate::registry::{self, Changes, Decision, EntryMeta, Event, LedgerIdentity, State};
 use ed25519_dalek::VerifyingKey;
-use prost::Message;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
@@ -123,7 +122,11 @@ pub struct Verifier {
     nonces: HashSet<(KeyId, Vec<u8>)>,
     want_roots: BTreeSet<u64>,
     roots: BTreeMap<u64, Hash>,
+    /// The state records the entries' events touched: those of the last entry
+    /// only, or (once [`Verifier::keep_changes`] was called) of every entry since
+    /// [`Verifier::take_changes`].
     changes: Changes,
+    keep_changes: bool,
 }
 
 impl Default for Verifier {
@@ -148,7 +151,73 @@ impl Verifier {
             want_roots: BTreeSet::new(),
             roots: BTreeMap::new(),
             changes: Changes::default(),
+            keep_changes: false,
         }
+    }
+
+    /// A verifier that goes on from a ledger's first `frontier.size()` entries,
+    /// already verified and replayed into `state` (ending in the entry hashed
+    /// `last_hash`): a mirror's own copy, which it verified before storing and
+    /// whose open replayed and cross-checked it. `nonces` are the (key, nonce)
+    /// pairs of the requests those entries carry ([`request_nonce`]), since a
+    /// nonce is never used twice by one key on a ledger. The entries must end a
+    /// request (as every signed checkpoint's size does).
+    pub fn resume(
+        state: State,
+        frontier: Frontier,
+        last_hash: Hash,
+        nonces: impl IntoIterator<Item = (KeyId, Vec<u8>)>,
+    ) -> Result<Verifier, VerifyFailure> {
+        let size = frontier.size();
+        if state.size() != size {
+            return Err(fail(
+                size,
+                format!(
+                    "the state has {} entries applied, the tree {size}",
+                    state.size()
+                ),
+            ));
+        }
+        let identity = state
+            .identity()
+            .ok_or_else(|| fail(0, "the first entry is not a genesis entry"))?;
+        let ledger_key = keys::parse_public_key(&identity.ledger_public_key.0)
+            .map_err(|e| fail(0, format!("ledger key: {e}")))?;
+        let mut verifier = Verifier::new();
+        verifier.state = state;
+        verifier.frontier = frontier;
+        verifier.last_hash = last_hash;
+        verifier.ledger_key = Some(ledger_key);
+        verifier.cause = size.saturating_sub(1);
+        verifier.nonces.extend(nonces);
+        Ok(verifier)
+    }
+
+    /// The ledger key genesis names, once genesis is verified.
+    pub fn ledger_key(&self) -> Option<VerifyingKey> {
+        self.ledger_key
+    }
+
+    /// The state replayed from the entries pushed so far.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The root of the tree of the entries pushed so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// From now on, keeps the state records every entry's event touches (until
+    /// [`Verifier::take_changes`]), for a caller that stores the replayed state.
+    pub fn keep_changes(&mut self) {
+        self.keep_changes = true;
+        self.changes.clear();
+    }
+
+    /// The state records touched since [`Verifier::keep_changes`] or the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
     }
 
     /// Asks for the root at `size` to be kept (to check an older checkpoint).
@@ -163,6 +232,13 @@ impl Verifier {
 
     /// Checks the next entry, given as its stored bytes.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), VerifyFailure> {
+        self.push_applied(bytes).map(|_| ())
+    }
+
+    /// [`Verifier::push`], handing back the entry's index, recorded time and
+    /// event, as applied to the state. Its signatures may still be being checked:
+    /// [`Verifier::settle`] says when every one has been.
+    pub fn push_applied(&mut self, bytes: &[u8]) -> Result<(EntryMeta, Event), VerifyFailure> {
         self.push_entry(bytes).map_err(|e| {
             // Report the first fault: an earlier entry whose signature is still
             // being checked may be the real cause (a changed entry breaks the link
@@ -174,7 +250,7 @@ impl Verifier {
         })
     }
 
-    fn push_entry(&mut self, bytes: &[u8]) -> Result<(), VerifyFailure> {
+    fn push_entry(&mut self, bytes: &[u8]) -> Result<(EntryMeta, Event), VerifyFailure> {
         let index = self.frontier.size();
         let opened = entry::open(bytes).map_err(|e| fail(index, e.to_string()))?;
         if opened.index() != index {
@@ -208,7 +284,7 @@ impl Verifier {
         let meta = EntryMeta { index, recorded_at };
 
         if index == 0 {
-            self.check_genesis(&opened, &event)?;
+            self.check_genesis(&opened, &event, recorded_at)?;
         }
         let ledger_key = self
             .ledger_key
@@ -267,7 +343,9 @@ impl Verifier {
                 ),
             ));
         }
-        self.changes.clear();
+        if !self.keep_changes {
+            self.changes.clear();
+        }
         registry::apply(&mut self.state, &meta, &event, &mut self.changes)
             .map_err(|e| fail(index, e.reason))?;
         self.frontier.append(opened.hash, |_, _, _| {});
@@ -279,13 +357,14 @@ impl Verifier {
         if self.pending.len() >= PENDING_MAX {
             self.launch_signatures()?;
         }
-        Ok(())
+        Ok((meta, event))
     }
 
     fn check_genesis(
         &mut self,
         opened: &entry::Opened,
         event: &Event,
+        recorded_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), VerifyFailure> {
         let Event::Genesis(g) = event else {
             return Err(fail(
@@ -305,8 +384,11 @@ impl Verifier {
         if actor.key_id != KeyId::of(&admin_key).as_str() {
             return Err(fail(0, "genesis is not signed by the admin key it names"));
         }
-        let payload = pb::RequestPayload::decode(actor.request.as_slice())
-            .map_err(|e| fail(0, format!("genesis request: {e}")))?;
+        // Genesis is a request like any other: its bytes all read, issued inside
+        // the window around its recorded time, with a nonce of the usual length.
+        let payload = open_request(0, recorded_at, &actor.request)?;
+        self.nonces
+            .insert((KeyId::of(&admin_key), payload.nonce.clone()));
         let Some(pb::command::Kind::Genesis(c)) = payload.command.and_then(|c| c.kind) else {
             return Err(fail(0, "genesis request does not carry a Genesis command"));
         };
@@ -315,6 +397,7 @@ impl Verifier {
             || c.ledger_public_key != g.ledger_public_key.0
             || c.admin_public_key != g.admin_public_key.0
             || c.admin_participant_id != g.admin_participant_id.as_str()
+            || c.simulated_clock != g.simulated_clock
         {
             return Err(fail(
                 0,
@@ -371,8 +454,7 @@ impl Verifier {
             message: actor.request.clone(),
             signature: actor.signature.clone(),
         });
-        let payload = pb::RequestPayload::decode(actor.request.as_slice())
-            .map_err(|e| fail(index, format!("request payload: {e}")))?;
+        let payload = open_request(index, recorded_at, &actor.request)?;
         let identity: &LedgerIdentity = self
             .state
             .identity()
@@ -381,17 +463,6 @@ impl Verifier {
             return Err(fail(
                 index,
                 format!("request was signed for ledger {:?}", payload.ledger_origin),
-            ));
-        }
-        let issued_at = codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
-            .map_err(|e| fail(index, e.to_string()))?;
-        let age = (recorded_at - issued_at).num_seconds();
-        if age > limits::REQUEST_AGE_SECS_MAX || -age > limits::REQUEST_FUTURE_SKEW_SECS_MAX {
-            return Err(fail(
-                index,
-                format!(
-                    "request issued {age} s before it was recorded, outside the accepted window"
-                ),
             ));
         }
         if !self.nonces.insert((key_id, payload.nonce.clone())) {
@@ -494,7 +565,10 @@ impl Verifier {
         self.finish().map(|v| (v, open))
     }
 
-    fn settle(&mut self) -> Result<(), VerifyFailure> {
+    /// Waits for every signature check and checks that the last request produced
+    /// all its entries: after it, every entry pushed is verified. More entries may
+    /// be pushed afterwards.
+    pub fn settle(&mut self) -> Result<(), VerifyFailure> {
         self.flush_signatures()?;
         if let Some(missing) = self.expected.front() {
             return Err(fail(
@@ -511,6 +585,61 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// The request payload an actor carries at entry `index`, checked as the server
+/// checks it: every byte read (`entry::decode_exact`), an issue time inside the
+/// window around `recorded_at` (to the nanosecond), and a nonce of
+/// `NONCE_BYTES_MIN` to `NONCE_BYTES_MAX` bytes.
+fn open_request(
+    index: u64,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    bytes: &[u8],
+) -> Result<pb::RequestPayload, VerifyFailure> {
+    let payload: pb::RequestPayload =
+        entry::decode_exact("request payload", bytes).map_err(|e| fail(index, e.to_string()))?;
+    let issued_at = codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
+        .map_err(|e| fail(index, e.to_string()))?;
+    crate::ledger::payload::check_window(issued_at, recorded_at).map_err(|e| {
+        fail(
+            index,
+            format!("request {e}: outside the accepted window at its recorded time"),
+        )
+    })?;
+    let nonce = payload.nonce.len();
+    if !(limits::NONCE_BYTES_MIN..=limits::NONCE_BYTES_MAX).contains(&nonce) {
+        return Err(fail(
+            index,
+            format!(
+                "request nonce is {nonce} bytes; a nonce is {} to {} bytes",
+                limits::NONCE_BYTES_MIN,
+                limits::NONCE_BYTES_MAX
+            ),
+        ));
+    }
+    Ok(payload)
+}
+
+/// The key id and nonce of the request entry `index` (its stored `bytes`)
+/// carries, if it carries one (genesis and derived entries carry none): what
+/// [`Verifier::resume`] needs of the entries verified before.
+pub fn request_nonce(index: u64, bytes: &[u8]) -> Result<Option<(KeyId, Vec<u8>)>, VerifyFailure> {
+    if index == 0 {
+        return Ok(None);
+    }
+    let opened = entry::open(bytes).map_err(|e| fail(index, e.to_string()))?;
+    let Some(actor) = &opened.body.actor else {
+        return Ok(None);
+    };
+    let key_id = KeyId::parse(&actor.key_id).ok_or_else(|| {
+        fail(
+            index,
+            format!("actor key id {:?} is malformed", actor.key_id),
+        )
+    })?;
+    let payload: pb::RequestPayload = entry::decode_exact("request payload", &actor.request)
+        .map_err(|e| fail(index, e.to_string()))?;
+    Ok(Some((key_id, payload.nonce)))
 }
 
 /// A batch of signature checks running on the thread pool. Shared by clones of a

@@ -33,23 +33,18 @@ pub(super) fn progress_bar(verb: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// The store folder of a data folder (or the folder itself).
-pub(super) fn store_dir(data: &Path) -> PathBuf {
-    if data.join("store").is_dir() {
-        data.join("store")
-    } else {
-        data.to_path_buf()
-    }
-}
-
 // ---------------------------------------------------------------------------
 // dbond export
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// A stopped server's data folder to export in full.
-    #[arg(long, conflicts_with = "server")]
+    #[arg(long, conflicts_with_all = ["server", "store"])]
     pub data: Option<PathBuf>,
+    /// A ledger kept in PostgreSQL (a libpq URL) to export in full, read through
+    /// one consistent view while its servers run.
+    #[arg(long, conflicts_with = "server")]
+    pub store: Option<String>,
     /// A running server to export from (with --key: a participant that may stream
     /// entries, e.g. an auditor).
     #[arg(long, requires = "key")]
@@ -87,9 +82,13 @@ fn create_out(path: &Path) -> anyhow::Result<Box<dyn Write>> {
 
 pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
     let bar = progress_bar("exporting");
-    let (count, size) = match (&args.data, &args.server) {
-        (Some(data), None) => {
-            let store = crate::store::RawStore::open(&store_dir(data))?;
+    let stored = match (&args.data, &args.store) {
+        (None, None) => None,
+        (data, store) => Some(super::store_location(data.as_deref(), store.as_deref())?),
+    };
+    let (count, size) = match (stored, &args.server) {
+        (Some(location), None) => {
+            let store = crate::store::RawStore::open_at(&location)?;
             let note = store.checkpoint()?;
             let (cp, _) = checkpoint::parse_unverified(&note)?;
             bar.set_length(cp.size);
@@ -151,7 +150,7 @@ pub async fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         }
         _ => {
             return Err(anyhow::anyhow!(
-                "give exactly one of --data DIR or --server URL"
+                "give exactly one of --data DIR, --store URL or --server URL"
             ));
         }
     };
@@ -309,7 +308,7 @@ pub struct VerifyReceiptArgs {
     pub json: bool,
 }
 
-fn parse_key_arg(arg: &str) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+pub(super) fn parse_key_arg(arg: &str) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
     if arg.len() == 64 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
         let bytes = hex::decode(arg)?;
         return Ok(keys::parse_public_key(&bytes)?);

@@ -43,6 +43,39 @@ pub struct TermsFile {
     pub retail_priority_units: Option<String>,
     pub eligibility: EligibilityFile,
     pub pricing: PricingFile,
+    /// backward (default) or forward.
+    #[serde(default)]
+    pub date_generation: Option<String>,
+    /// unadjusted (default) or adjusted.
+    #[serde(default)]
+    pub accrual_dates: Option<String>,
+    /// Business days from an accrual end to its payment (default 0).
+    #[serde(default)]
+    pub payment_lag_days: u32,
+    /// none (default), between_banks or gifts.
+    #[serde(default)]
+    pub transfers: Option<String>,
+    /// Absent: no early redemption.
+    #[serde(default)]
+    pub early_redemption: Option<EarlyRedemptionFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyRedemptionFile {
+    #[serde(default)]
+    pub on_request: bool,
+    #[serde(default)]
+    pub lockup_months: u32,
+    #[serde(default)]
+    pub penalty_months: u32,
+    #[serde(default)]
+    pub death_put: bool,
+    #[serde(default)]
+    pub hardship_put: bool,
+    /// The fraction of the units issued hardship puts may redeem per year ("0.05").
+    #[serde(default)]
+    pub hardship_quota: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +220,14 @@ impl TermsFile {
                 "unknown allotment_rule {other:?}; expected first_come_first_served, pro_rata or retail_priority"
             ),
         };
+        let transfers = match self.transfers.as_deref().unwrap_or("none") {
+            "none" => pb::Transfers::None,
+            "between_banks" => pb::Transfers::BetweenBanks,
+            "gifts" => pb::Transfers::Gifts,
+            other => {
+                anyhow::bail!("unknown transfers {other:?}; expected none, between_banks or gifts")
+            }
+        };
         let categories = self
             .eligibility
             .categories
@@ -224,6 +265,18 @@ impl TermsFile {
                 kind: Some(pricing),
             }),
             settlement_deadline: ts(self.settlement_deadline),
+            date_generation: self.date_generation.clone().unwrap_or_default(),
+            accrual_dates: self.accrual_dates.clone().unwrap_or_default(),
+            payment_lag_days: self.payment_lag_days,
+            transfers: transfers as i32,
+            early_redemption: self.early_redemption.as_ref().map(|e| pb::EarlyRedemption {
+                on_request: e.on_request,
+                lockup_months: e.lockup_months,
+                penalty_months: e.penalty_months,
+                death_put: e.death_put,
+                hardship_put: e.hardship_put,
+                hardship_quota: e.hardship_quota.clone().unwrap_or_default(),
+            }),
         })
     }
 }
@@ -279,11 +332,14 @@ pub fn subscription_json(s: &pb::Subscription) -> Value {
         "category": category_name(s.category), "country": s.country, "units": s.units, "status": subscription_status(s.status),
         "allotted_units": s.allotted_units, "refunded_units": s.refunded_units, "amount_due": s.amount_due,
         "idempotency_key": s.idempotency_key,
+        "registration": super::holdings::registration_json(s.registration.as_ref()),
     })
 }
 
 pub fn holding_json(h: &pb::Holding) -> Value {
-    json!({"series_id": h.series_id, "investor_ref": h.investor_ref, "bank_id": h.bank_id, "units": h.units, "redeemed_units": h.redeemed_units})
+    json!({"series_id": h.series_id, "investor_ref": h.investor_ref, "bank_id": h.bank_id, "units": h.units,
+        "redeemed_units": h.redeemed_units, "registration": super::holdings::registration_json(h.registration.as_ref()),
+        "pending_units": h.pending_units, "gift_units": h.gift_units, "early_redeemed_units": h.early_redeemed_units})
 }
 
 fn print_series(
@@ -596,6 +652,8 @@ pub struct SubscribeArgs {
     /// Retry-safe key: the same key and request returns the first answer. Default: random.
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    #[command(flatten)]
+    pub registration: super::holdings::RegistrationArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -641,6 +699,7 @@ pub async fn run_subscribe(a: &SubscribeArgs) -> anyhow::Result<()> {
             country: a.country.clone(),
             units: a.units.clone(),
             idempotency_key: key,
+            registration: a.registration.to_pb()?,
         })
         .await
         .map_err(status_error)?;

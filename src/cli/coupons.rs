@@ -128,7 +128,10 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
                     v.iter().map(|p| json!({"kind": p.kind, "payment_date": p.payment_date, "amount": p.amount, "event_id": p.event_id})).collect()
                 };
                 json!({"series_id": h.series_id, "units": h.units, "redeemed_units": h.redeemed_units, "currency": l.currency,
-                       "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming)})
+                       "registration": super::holdings::registration_json(h.registration.as_ref()),
+                       "pending_units": h.pending_units, "early_redeemed_units": h.early_redeemed_units,
+                       "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming),
+                       "history": l.history.iter().map(super::holdings::change_json).collect::<Vec<_>>()})
             })
             .collect();
         say!(
@@ -173,6 +176,9 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
                 received
             }
         )?;
+        for c in &l.history {
+            say!("    {}", super::holdings::change_line(c))?;
+        }
         for p in l.upcoming.iter().take(3) {
             let amount = if p.amount.is_empty() {
                 "waiting for a fixing".to_string()

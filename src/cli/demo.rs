@@ -3,12 +3,14 @@
 //! engine registered; a USD and a EUR series priced with a patriotic discount; a
 //! hundred subscriptions from several countries; an oversubscribed book allotted;
 //! settlement; issue; the engine run to maturity with every coupon paid; and a
-//! final verification. The server's clock is simulated so years pass in seconds;
-//! everything else is the production path.
+//! final verification. The server runs the rehearsal clock (a simulated clock the
+//! admin moves forward with `ClockService.AdvanceClock`, as `dbond serve --clock
+//! simulated` does), so years pass in seconds and the ledger's genesis says it is
+//! a rehearsal; everything else is the production path.
 
 use super::say;
 use crate::client::{Client, SeriesAction};
-use crate::clock::ManualClock;
+use crate::clock::SimulatedClock;
 use crate::ledger::keys;
 use crate::proto as pb;
 use crate::registry::ParticipantId;
@@ -39,8 +41,10 @@ pub struct DemoSummary {
     pub savings: BTreeMap<String, Decimal>,
     /// Coupons paid per currency (excluding redemptions).
     pub coupons_paid: BTreeMap<String, Decimal>,
-    /// Principal redeemed per currency.
+    /// Principal redeemed at maturity per currency.
     pub redeemed: BTreeMap<String, Decimal>,
+    /// Paid for units redeemed early, per currency.
+    pub redeemed_early: BTreeMap<String, Decimal>,
     pub discount_bps: Decimal,
     pub subscriptions: usize,
     pub holders: usize,
@@ -121,6 +125,25 @@ fn terms(
             })),
         }),
         settlement_deadline: ts(start + Duration::days(18)),
+        date_generation: String::new(),
+        accrual_dates: String::new(),
+        payment_lag_days: 0,
+        // The USD series lives after issue: moves between banks and gifts, and
+        // early redemption (on request after six months, forgoing three months
+        // of coupon; on death; on hardship, 2% of the series a year).
+        transfers: if currency == "USD" {
+            pb::Transfers::Gifts as i32
+        } else {
+            pb::Transfers::None as i32
+        },
+        early_redemption: (currency == "USD").then(|| pb::EarlyRedemption {
+            on_request: true,
+            lockup_months: 6,
+            penalty_months: 3,
+            death_put: true,
+            hardship_put: true,
+            hardship_quota: "0.02".into(),
+        }),
     }
 }
 
@@ -154,7 +177,6 @@ struct Demo<'a> {
     data: PathBuf,
     store: PathBuf,
     start: DateTime<Utc>,
-    clock: Arc<ManualClock>,
     ledger: Ledger,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -194,7 +216,7 @@ impl<'a> Demo<'a> {
             .with_ymd_and_hms(now.year(), now.month(), now.day(), 9, 0, 0)
             .single()
             .unwrap_or(now);
-        let clock = Arc::new(ManualClock::new(start));
+        let clock = Arc::new(SimulatedClock::new(start));
         step(
             1,
             &format!(
@@ -230,7 +252,9 @@ impl<'a> Demo<'a> {
                 let _ = stopped.await;
             },
         ));
-        say!("     gRPC server listening on {addr} (simulated clock starting {start})")?;
+        say!(
+            "     gRPC server listening on {addr}: a rehearsal ledger, its simulated clock starting {start}"
+        )?;
         let admin = Client::connect(&addr, admin_key)
             .await?
             .with_clock(clock.clone());
@@ -239,7 +263,6 @@ impl<'a> Demo<'a> {
             data,
             store,
             start,
-            clock,
             ledger,
             stop,
             server,
@@ -362,7 +385,7 @@ impl<'a> Demo<'a> {
                 COUNTRIES.len()
             ),
         )?;
-        self.clock.set(self.start + Duration::days(2));
+        self.advance_clock(self.start + Duration::days(2)).await?;
         for i in 0..count {
             let (id, _) = &series[i % 2];
             let units = 20 + (i as u64 * 53) % 220;
@@ -374,6 +397,7 @@ impl<'a> Demo<'a> {
                     country: COUNTRIES[i % COUNTRIES.len()].into(),
                     units: units.to_string(),
                     idempotency_key: format!("order-{i}"),
+                    registration: None,
                 })
                 .await
                 .map_err(status)?;
@@ -399,7 +423,7 @@ impl<'a> Demo<'a> {
             5,
             "the window closes; the oversubscribed books are allotted pro rata in whole units",
         )?;
-        self.clock.set(self.start + Duration::days(15));
+        self.advance_clock(self.start + Duration::days(15)).await?;
         for (id, _) in series {
             cast.treasury
                 .series_action(SeriesAction::Close, id)
@@ -428,7 +452,7 @@ impl<'a> Demo<'a> {
             6,
             "the banks confirm settlement of every allotment; the treasury issues both series",
         )?;
-        self.clock.set(self.start + Duration::days(17));
+        self.advance_clock(self.start + Duration::days(17)).await?;
         for bank in &cast.banks {
             for s in bank.all_subscriptions("").await.map_err(status)? {
                 if s.status == pb::SubscriptionStatus::Allotted as i32 && s.allotted_units != "0" {
@@ -472,7 +496,7 @@ impl<'a> Demo<'a> {
     async fn run_to_maturity(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
         step(
             7,
-            "the accrual engine runs to maturity: record dates, coupons and redemptions, posted once each",
+            "the accrual engine runs to maturity: record dates, coupons and redemptions, posted once each; a year after issue, a succession, a move between banks, a gift and an early redemption",
         )?;
         let last_maturity = series
             .iter()
@@ -482,13 +506,32 @@ impl<'a> Demo<'a> {
             .max();
         let mut year = self.start.year();
         let end = last_maturity.map(|d| d.year() + 1).unwrap_or(year + 4);
+        // A year and a fortnight after issue (after the first anniversary's
+        // coupon, outside any record-date period): the USD series' holdings
+        // change.
+        let (usd, usd_terms) = &series[0];
+        let life_at = chrono::NaiveDate::parse_from_str(&usd_terms.issue_date, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.checked_add_months(chrono::Months::new(12)))
+            .and_then(|d| d.and_hms_opt(9, 0, 0))
+            .map(|d| d.and_utc() + Duration::days(15));
+        let mut life_done = false;
         while year < end {
             year += 1;
             let at = Utc
                 .with_ymd_and_hms(year, 1, 31, 9, 0, 0)
                 .single()
                 .unwrap_or(self.start);
-            self.clock.set(at);
+            if let Some(t) = life_at.filter(|t| !life_done && *t < at) {
+                self.advance_clock(t).await?;
+                cast.engine
+                    .accrue(&t.date_naive().to_string(), |_, _| {})
+                    .await
+                    .map_err(status)?;
+                self.life_after_issue(cast, usd, t.date_naive()).await?;
+                life_done = true;
+            }
+            self.advance_clock(at).await?;
             let (posted, _, waiting) = cast
                 .engine
                 .accrue(&at.date_naive().to_string(), |_, _| {})
@@ -507,10 +550,10 @@ impl<'a> Demo<'a> {
         for (id, t) in series {
             let d = cast.treasury.debt_service(id).await.map_err(status)?;
             for l in d.lines.iter().filter(|l| l.status == "paid") {
-                let paid = if l.kind == "coupon" {
-                    &mut self.summary.coupons_paid
-                } else {
-                    &mut self.summary.redeemed
+                let paid = match l.kind.as_str() {
+                    "coupon" => &mut self.summary.coupons_paid,
+                    "early_redemption" => &mut self.summary.redeemed_early,
+                    _ => &mut self.summary.redeemed,
                 };
                 *paid.entry(t.currency.clone()).or_default() += dec(&l.amount);
             }
@@ -524,6 +567,108 @@ impl<'a> Demo<'a> {
                 }
             )?;
         }
+        Ok(())
+    }
+
+    /// A holding's life after issue, at the banks' first clients of the series:
+    /// a death notice passes a sole holding to the estate the bank names,
+    /// bank-berlin takes 5 units of a bank-baku client moving to it, a
+    /// bank-baku client gives 3 units to a new investor, and a bank-berlin
+    /// client redeems 2 units early (face + accrued - 3 months of coupon).
+    async fn life_after_issue(
+        &mut self,
+        cast: &Cast,
+        id: &str,
+        today: chrono::NaiveDate,
+    ) -> anyhow::Result<()> {
+        let holders = cast.auditor.all_holders(id, 1000).await.map_err(status)?;
+        let at = |bank: &str| -> Vec<String> {
+            holders
+                .iter()
+                .filter(|h| h.bank_id == bank && h.units.parse::<u64>().is_ok_and(|u| u >= 5))
+                .map(|h| h.investor_ref.clone())
+                .collect()
+        };
+        let (a, b) = (at("bank-baku"), at("bank-berlin"));
+        anyhow::ensure!(
+            a.len() >= 3 && !b.is_empty(),
+            "{id} has too few holders for the demo"
+        );
+        let (bank_a, bank_b) = (&cast.banks[0], &cast.banks[1]);
+        let estate = format!("estate-{}", a[0]);
+        bank_a
+            .file_death_notice(pb::FileDeathNotice {
+                owner_ref: a[0].clone(),
+                date_of_death: (today - Duration::days(10)).to_string(),
+                document_hash: <sha2::Sha256 as sha2::Digest>::digest(
+                    b"death certificate (kept by bank-baku)",
+                )
+                .to_vec(),
+                estate_ref: estate.clone(),
+            })
+            .await
+            .map_err(status)?;
+        say!(
+            "     {id}: bank-baku files a death notice for {}; the holding passes to {estate}",
+            a[0]
+        )?;
+        let t = bank_b
+            .request_transfer(pb::RequestTransfer {
+                kind: pb::TransferKind::Move as i32,
+                series_id: id.into(),
+                from_bank_id: "bank-baku".into(),
+                from_investor_ref: a[1].clone(),
+                to_investor_ref: a[1].clone(),
+                units: "5".into(),
+                ..Default::default()
+            })
+            .await
+            .map_err(status)?;
+        let transfer_id = t.transfer.unwrap_or_default().transfer_id;
+        bank_a.confirm_transfer(transfer_id).await.map_err(status)?;
+        say!(
+            "     {id}: bank-berlin asks for 5 units of {} moving to it; bank-baku confirms",
+            a[1]
+        )?;
+        bank_a
+            .request_transfer(pb::RequestTransfer {
+                kind: pb::TransferKind::Gift as i32,
+                series_id: id.into(),
+                from_bank_id: "bank-baku".into(),
+                from_investor_ref: a[2].clone(),
+                to_investor_ref: "gift-001".into(),
+                units: "3".into(),
+                recipient_category: pb::DiasporaCategory::ChildOfCitizenAbroad as i32,
+                recipient_country: "DE".into(),
+                registration: None,
+            })
+            .await
+            .map_err(status)?;
+        say!(
+            "     {id}: {} gives 3 units to gift-001 (eligibility and limits re-checked)",
+            a[2]
+        )?;
+        let r = bank_b
+            .redeem_early(pb::RedeemEarly {
+                series_id: id.into(),
+                investor_ref: b[0].clone(),
+                bank_id: String::new(),
+                units: "2".into(),
+                reason: pb::RedemptionReason::OnRequest as i32,
+                document_hash: vec![],
+            })
+            .await
+            .map_err(status)?;
+        let e = r.redemption.unwrap_or_default();
+        say!(
+            "     {id}: {} redeems 2 units early at {} a unit (face + accrued {} - penalty {}): {} {} due to bank-berlin",
+            b[0],
+            e.price_per_unit,
+            e.accrued_per_unit,
+            e.penalty_per_unit,
+            e.currency,
+            e.amount
+        )?;
         Ok(())
     }
 
@@ -571,6 +716,12 @@ impl<'a> Demo<'a> {
             let _ = std::fs::remove_dir_all(&self.data);
         }
         Ok(self.summary)
+    }
+
+    /// Moves the rehearsal clock forward as its admin does, through the server.
+    async fn advance_clock(&self, to: DateTime<Utc>) -> anyhow::Result<()> {
+        self.admin.advance_clock(to).await.map_err(status)?;
+        Ok(())
     }
 
     /// A bank's receipt for one investor's first coupon, checked offline against
@@ -622,6 +773,9 @@ fn print_summary(summary: &DemoSummary) -> anyhow::Result<()> {
     }
     for (ccy, v) in &summary.redeemed {
         say!("  principal redeemed      {ccy} {v}")?;
+    }
+    for (ccy, v) in &summary.redeemed_early {
+        say!("  redeemed early          {ccy} {v}")?;
     }
     say!(
         "  investors               {} subscriptions, {} holdings",

@@ -167,6 +167,10 @@ pub fn series_terms(id: &str) -> pb::SeriesTerms {
             })),
         }),
         settlement_deadline: ts(now + chrono::Duration::days(8)),
+        date_generation: String::new(),
+        accrual_dates: String::new(),
+        payment_lag_days: 0,
+        ..Default::default()
     }
 }
 
@@ -300,6 +304,7 @@ pub async fn run_load(args: &LoadArgs) -> anyhow::Result<LoadReport> {
                     country: COUNTRIES[(i % COUNTRIES.len() as u64) as usize].into(),
                     units: (1 + i % 100).to_string(),
                     idempotency_key: format!("load-{i}"),
+                    registration: None,
                 };
                 let t0 = Instant::now();
                 // Per subscription: its receipt, or the status code it was refused with.

@@ -2,18 +2,23 @@
 //! parses and dispatches.
 
 pub mod audit;
+pub mod backup;
 pub mod bonds;
 pub mod calc;
+pub mod clock;
 pub mod console;
 pub mod coupons;
 pub mod demo;
+pub mod holdings;
 pub mod keygen;
 pub mod ledger_key;
 pub mod load;
+pub mod mirror;
 pub mod out;
 pub mod participant;
 pub mod report;
 pub mod serve;
+pub mod store;
 pub mod verify;
 
 pub(crate) use out::say;
@@ -43,6 +48,27 @@ pub struct ClientArgs {
     /// TLS: the name on the server's certificate, if not the host in --server.
     #[arg(long)]
     pub tls_domain: Option<String>,
+}
+
+/// The store an offline verb reads: `--store URL` (PostgreSQL), or the sled
+/// store of `--data DIR` (a data folder or its `store` folder).
+pub fn store_location(
+    data: Option<&std::path::Path>,
+    store: Option<&str>,
+) -> anyhow::Result<crate::store::StoreLocation> {
+    match (data, store) {
+        (_, Some(url)) => Ok(crate::store::StoreLocation::Postgres(Box::new(
+            crate::store::PgUrl::parse(url)?,
+        ))),
+        (Some(data), None) => Ok(crate::store::StoreLocation::Folder(
+            if data.join("store").is_dir() {
+                data.join("store")
+            } else {
+                data.to_path_buf()
+            },
+        )),
+        (None, None) => anyhow::bail!("give --data DIR or --store URL"),
+    }
 }
 
 fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {

@@ -1,17 +1,21 @@
 //! `dbond verify`: check a ledger in full (a stopped store, an export file or a
 //! running server) and say exactly where it fails.
 
-use super::audit::{connect_for, progress_bar, store_dir};
+use super::audit::{connect_for, progress_bar};
 use super::say;
 use crate::audit::witness::WitnessDir;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "export", "server"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["data", "store", "export", "server"])))]
 pub struct VerifyArgs {
     /// A stopped server's data folder (or its `store` folder).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// A ledger kept in PostgreSQL (a libpq URL), read through one consistent
+    /// view while its servers run.
+    #[arg(long)]
+    pub store: Option<String>,
     /// An export file (from `dbond export`).
     #[arg(long)]
     pub export: Option<PathBuf>,
@@ -33,6 +37,19 @@ pub struct VerifyArgs {
     /// must be consistent with the ledger.
     #[arg(long)]
     pub witness: Option<PathBuf>,
+    /// Require a production ledger: a rehearsal ledger (its genesis says its clock
+    /// is simulated) fails verification.
+    #[arg(long)]
+    pub production: bool,
+}
+
+/// What the last line says about the ledger's clock.
+fn clock_line(simulated: bool) -> &'static str {
+    if simulated {
+        "clock: SIMULATED: a rehearsal ledger (its genesis says so); its recorded times are not real times and it is not a production ledger"
+    } else {
+        "clock: production: the genesis names no simulated clock"
+    }
 }
 
 fn saved_notes(args: &VerifyArgs) -> anyhow::Result<Vec<String>> {
@@ -69,27 +86,32 @@ pub async fn run(args: &VerifyArgs) -> anyhow::Result<()> {
     } else {
         format!("; consistent with the {} saved checkpoint(s)", saved.len())
     };
-    let result: anyhow::Result<String> = match (&args.data, &args.export, &args.server) {
-        (Some(data), None, None) => {
+    let stored = match (&args.data, &args.store) {
+        (None, None) => None,
+        (data, store) => Some(super::store_location(data.as_deref(), store.as_deref())),
+    };
+    let result: anyhow::Result<(String, bool)> = match (stored, &args.export, &args.server) {
+        (Some(location), None, None) => {
             crate::audit::witness::sizes_of(&saved)
                 .and_then(|sizes| {
-                    crate::audit::verify_store_keeping(&store_dir(data), &sizes, progress)
+                    let store = crate::store::RawStore::open_at(&location?)?;
+                    crate::audit::verify_raw(&store, &sizes, progress)
                 })
                 .and_then(|v| {
                 crate::audit::witness::check_saved(&v, &saved)?;
-                Ok(format!(
+                Ok((format!(
                     "verified {} entries in {:.1?}: every signature, hash link and event; merkle root {} matches the signed checkpoint; registry state matches the replay{saved_line}",
                     v.size,
                     started.elapsed(),
                     hex::encode(v.root)
-                ))
+                ), simulated(&v)))
             })
         }
         (None, Some(file), None) => std::fs::File::open(file)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))
             .and_then(|f| crate::audit::export::verify_export(f, &saved, progress))
             .map(|v| {
-                format!(
+                (format!(
                     "verified {} entries in {:.1?}: every signature, hash link and event; merkle root {} {}{saved_line}",
                     v.verified.size,
                     started.elapsed(),
@@ -102,14 +124,14 @@ pub async fn run(args: &VerifyArgs) -> anyhow::Result<()> {
                             v.checkpoint.size
                         )
                     }
-                )
+                ), simulated(&v.verified))
             }),
         (None, None, Some(server)) => {
             let client = connect_for(server, args.key.as_deref(), args.tls_ca.clone()).await?;
             crate::audit::online::verify_server(&client, &saved, progress)
                 .await
                 .map(|v| {
-                    format!(
+                    (format!(
                         "verified {} entries in {:.1?}: every signature, hash link and event; merkle root {} matches the server's signed checkpoint{saved_line}; the replayed registry equals what the server reports ({} participants, {} series, {} subscriptions, {} holdings)",
                         v.verified.size,
                         started.elapsed(),
@@ -118,19 +140,28 @@ pub async fn run(args: &VerifyArgs) -> anyhow::Result<()> {
                         v.compared.series,
                         v.compared.subscriptions,
                         v.compared.holdings
-                    )
+                    ), simulated(&v.verified))
                 })
         }
         _ => Err(anyhow::anyhow!(
-            "give exactly one of --data DIR, --export FILE or --server URL"
+            "give exactly one of --data DIR, --store URL, --export FILE or --server URL"
         )),
     };
     bar.finish_and_clear();
     match result {
-        Ok(line) => {
+        Ok((_, true)) if args.production => Err(anyhow::anyhow!(
+            "verification FAILED: --production: this is a rehearsal ledger (its genesis says its clock is simulated), not a production ledger"
+        )),
+        Ok((line, simulated)) => {
             say!("{line}")?;
+            say!("{}", clock_line(simulated))?;
             Ok(())
         }
         Err(e) => Err(anyhow::anyhow!("verification FAILED: {e}")),
     }
+}
+
+/// Whether the verified ledger's genesis says its clock is simulated.
+fn simulated(v: &crate::audit::Verified) -> bool {
+    v.state.identity().is_some_and(|i| i.simulated_clock)
 }

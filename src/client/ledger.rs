@@ -38,6 +38,46 @@ impl Client {
             .results)
     }
 
+    /// Moves a rehearsal server's simulated clock forward to `to` (admin), and
+    /// this client's copy of it with it. Returns the server's new time.
+    pub async fn advance_clock(
+        &self,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<chrono::DateTime<chrono::Utc>, tonic::Status> {
+        let signed = self.sign(CommandKind::AdvanceClock(pb::AdvanceClock {
+            to: Some(crate::codec::timestamp_to_pb(to)),
+        }));
+        let reply = pb::clock_service_client::ClockServiceClient::new(self.channel.clone())
+            .advance_clock(pb::AdvanceClockRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner();
+        let now = crate::codec::timestamp_from_pb("now", reply.now.as_ref())
+            .map_err(|e| tonic::Status::internal(format!("the server's reply: {e}")))?;
+        self.follow_server_time(now);
+        Ok(now)
+    }
+
+    /// Asks a rehearsal server for its time again (after another participant
+    /// moved its clock) and moves this client's copy of it there. Nothing to do
+    /// on a production ledger.
+    pub async fn sync_clock(&self) -> anyhow::Result<()> {
+        let info = super::ledger_info(&self.channel).await?;
+        if let (true, Some(now)) = (info.simulated_clock, info.now) {
+            self.follow_server_time(crate::codec::timestamp_from_pb("now", Some(&now))?);
+        }
+        Ok(())
+    }
+
+    /// Moves this client's copy of a simulated clock to the server's `now` (a
+    /// copy shared with the server itself is there already).
+    fn follow_server_time(&self, now: chrono::DateTime<chrono::Utc>) {
+        if let Some(simulated) = self.clock.simulated() {
+            let _ = simulated.advance_to(now);
+        }
+    }
+
     pub fn ledger(&self) -> pb::ledger_service_client::LedgerServiceClient<Channel> {
         pb::ledger_service_client::LedgerServiceClient::new(self.channel.clone())
             .max_decoding_message_size(crate::limits::GRPC_MESSAGE_BYTES_MAX)

@@ -3,7 +3,7 @@
 //! load generator, the demo and the tests. One file per group of services:
 //! participants, batches and the ledger (`ledger.rs`); treasury, bank and registry
 //! (`bonds.rs`); pricing (`pricing.rs`); fixings, the engine and statements
-//! (`coupons.rs`).
+//! (`coupons.rs`); holdings after issue (`holdings.rs`).
 
 use crate::ledger::keys::KeyId;
 use crate::proto as pb;
@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 
 mod bonds;
 mod coupons;
+mod holdings;
 mod ledger;
 mod pricing;
 mod source;
@@ -93,7 +94,9 @@ impl Client {
         Client::connect_with(url, key, None).await
     }
 
-    /// Connects (over TLS when `tls` is given) and learns the ledger's origin.
+    /// Connects (over TLS when `tls` is given) and learns the ledger's origin. On
+    /// a rehearsal ledger the client signs with the server's simulated time: it
+    /// keeps a copy of that clock, started at the time the server gave.
     pub async fn connect_with(
         url: &str,
         key: SigningKey,
@@ -101,7 +104,16 @@ impl Client {
     ) -> anyhow::Result<Client> {
         let channel = channel_with(url, tls).await?;
         let info = ledger_info(&channel).await?;
-        Ok(Client::with_channel(channel, key, info.origin))
+        let simulated = info.simulated_clock;
+        let server_now = info.now;
+        let client = Client::with_channel(channel, key, info.origin);
+        Ok(match (simulated, server_now) {
+            (true, Some(now)) => {
+                let now = crate::codec::timestamp_from_pb("now", Some(&now))?;
+                client.with_clock(std::sync::Arc::new(crate::clock::SimulatedClock::new(now)))
+            }
+            _ => client,
+        })
     }
 
     pub fn with_channel(channel: Channel, key: SigningKey, origin: String) -> Client {
@@ -125,6 +137,12 @@ impl Client {
     pub fn as_key(&self, key: SigningKey) -> Client {
         Client::with_channel(self.channel.clone(), key, self.origin.clone())
             .with_clock(self.clock.clone())
+    }
+
+    /// Where this client's request times come from: the server's simulated time
+    /// on a rehearsal ledger, the system clock otherwise.
+    pub fn clock(&self) -> &dyn crate::clock::Clock {
+        self.clock.as_ref()
     }
 
     pub fn key_id(&self) -> &KeyId {

@@ -2,14 +2,34 @@
 //! online verification and export (`audit::source`).
 
 use super::Client;
-use crate::audit::source::{EntrySource, RegistrySource, SignedHead, SourcedEntry};
+use crate::audit::source::{
+    EntrySource, ProofSource, RegistrySource, SignedHead, SourceError, SourcedEntry,
+};
+use crate::ledger::merkle::Hash;
 use crate::proto as pb;
 use std::pin::Pin;
 use tokio_stream::{Stream, StreamExt};
 
-/// A refused call, named by its RPC.
-fn refused(rpc: &str, s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{rpc}: {} ({:?})", s.message(), s.code())
+/// A refused call, named by its RPC. The refusals that say something about this
+/// caller or this request are not transient; the rest (unreachable, restarting,
+/// overloaded, a range the source does not hold at this moment) may pass.
+fn refused(rpc: &'static str, s: tonic::Status) -> anyhow::Error {
+    use tonic::Code;
+    let transient = !matches!(
+        s.code(),
+        Code::Unauthenticated
+            | Code::PermissionDenied
+            | Code::InvalidArgument
+            | Code::NotFound
+            | Code::FailedPrecondition
+            | Code::Unimplemented
+    );
+    SourceError {
+        rpc,
+        message: format!("{} ({:?})", s.message(), s.code()),
+        transient,
+    }
+    .into()
 }
 
 impl EntrySource for Client {
@@ -38,6 +58,27 @@ impl EntrySource for Client {
             })
             .map_err(|s| refused("StreamEntries", s))
         })))
+    }
+}
+
+impl ProofSource for Client {
+    async fn consistency_proof(&self, old_size: u64, new_size: u64) -> anyhow::Result<Vec<Hash>> {
+        let proof = Client::consistency_proof(self, old_size, new_size)
+            .await
+            .map_err(|s| refused("GetConsistencyProof", s))?;
+        proof
+            .proof
+            .iter()
+            .map(|h| {
+                Hash::try_from(h.as_slice()).map_err(|_| {
+                    anyhow::Error::from(SourceError {
+                        rpc: "GetConsistencyProof",
+                        message: format!("a proof hash of {} bytes, not 32", h.len()),
+                        transient: false,
+                    })
+                })
+            })
+            .collect()
     }
 }
 

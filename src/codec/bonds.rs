@@ -6,6 +6,7 @@ pub use super::terms::{
 };
 pub use super::wire::{date, decimal, opt_decimal, units};
 
+use super::holdings::{registration_from_pb, registration_to_pb};
 use super::terms::{defined_from_pb, defined_to_pb, rule_from_pb, rule_to_pb};
 use super::timestamp_to_pb;
 use super::wire::s;
@@ -164,6 +165,7 @@ pub fn event_to_pb(event: &Event) -> Option<pb::event::Kind> {
                     investor_ref: h.investor_ref.to_string(),
                     bank_id: h.bank_id.to_string(),
                     units: h.units.to_string(),
+                    registration: registration_to_pb(&h.registration),
                 })
                 .collect(),
         }),
@@ -176,6 +178,7 @@ pub fn event_to_pb(event: &Event) -> Option<pb::event::Kind> {
             country: e.country.to_string(),
             units: e.units.to_string(),
             idempotency_key: e.idempotency_key.to_string(),
+            registration: registration_to_pb(&e.registration),
         }),
         Event::SubscriptionWithdrawn { subscription_id } => {
             Kind::SubscriptionWithdrawn(pb::SubscriptionWithdrawn {
@@ -272,6 +275,10 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
                             investor_ref: InvestorRef::parse("investor_ref", &h.investor_ref)?,
                             bank_id: ParticipantId::parse("bank_id", &h.bank_id)?,
                             units: units("units", &h.units)?,
+                            registration: registration_from_pb(
+                                "registration",
+                                h.registration.as_ref(),
+                            )?,
                         })
                     })
                     .collect::<Result<_, RegistryError>>()?,
@@ -285,6 +292,7 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
                 country: Country::parse("country", &e.country)?,
                 units: units("units", &e.units)?,
                 idempotency_key: e.idempotency_key.as_str().into(),
+                registration: registration_from_pb("registration", e.registration.as_ref())?,
             }),
             Kind::SubscriptionWithdrawn(e) => Event::SubscriptionWithdrawn {
                 subscription_id: e.subscription_id,
@@ -313,6 +321,7 @@ pub fn submit_from_pb(c: &pb::SubmitSubscription) -> Result<SubmitSubscription, 
         country: Country::parse("country", &c.country)?,
         units: units("units", &c.units)?,
         idempotency_key: c.idempotency_key.clone(),
+        registration: registration_from_pb("registration", c.registration.as_ref())?,
     })
 }
 
@@ -335,6 +344,7 @@ pub fn subscription_to_pb(s: &Subscription) -> pb::Subscription {
         amount_due: s.amount_due.to_string(),
         idempotency_key: s.idempotency_key.to_string(),
         submitted_at: Some(timestamp_to_pb(s.submitted_at)),
+        registration: registration_to_pb(&s.registration),
     }
 }
 
@@ -345,6 +355,10 @@ pub fn holding_to_pb(h: &Holding) -> pb::Holding {
         bank_id: h.bank_id.to_string(),
         units: h.units.to_string(),
         redeemed_units: h.redeemed_units.to_string(),
+        registration: registration_to_pb(&h.registration),
+        pending_units: h.pending_units.to_string(),
+        gift_units: h.gift_units.to_string(),
+        early_redeemed_units: h.early_redeemed_units.to_string(),
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 pub mod bonds;
 pub mod coupons;
+pub mod holdings;
 pub mod terms;
 pub mod wire;
 
@@ -85,6 +86,7 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
             admin_participant_id: g.admin_participant_id.to_string(),
             admin_public_key: g.admin_public_key.0.to_vec(),
             admin_key_id: g.admin_key_id.to_string(),
+            simulated_clock: g.simulated_clock,
         }),
         Event::ParticipantRegistered(e) => Kind::ParticipantRegistered(pb::ParticipantRegistered {
             participant_id: e.participant_id.to_string(),
@@ -104,7 +106,10 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
             key_id: e.key_id.to_string(),
             reason: e.reason.clone(),
         }),
-        other => match bonds::event_to_pb(other).or_else(|| coupons::event_to_pb(other)) {
+        other => match holdings::event_to_pb(other)
+            .or_else(|| bonds::event_to_pb(other))
+            .or_else(|| coupons::event_to_pb(other))
+        {
             Some(kind) => kind,
             None => unreachable!("every event kind has a ledger form"),
         },
@@ -130,6 +135,7 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
             )?,
             admin_public_key: public_key_from_pb("admin_public_key", &g.admin_public_key)?,
             admin_key_id: key_id_from_pb("admin_key_id", &g.admin_key_id)?,
+            simulated_clock: g.simulated_clock,
         }),
         Kind::ParticipantRegistered(e) => {
             Event::ParticipantRegistered(registry::ParticipantRegistered {
@@ -151,7 +157,10 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
             key_id: key_id_from_pb("key_id", &e.key_id)?,
             reason: e.reason.clone(),
         }),
-        other => match coupons::event_from_pb(other).or_else(|| bonds::event_from_pb(other)) {
+        other => match holdings::event_from_pb(other)
+            .or_else(|| coupons::event_from_pb(other))
+            .or_else(|| bonds::event_from_pb(other))
+        {
             Some(result) => result?,
             None => return Err(RegistryError::invalid("event", "unknown event kind")),
         },
@@ -202,6 +211,14 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::GetDebtService(_) => "GetDebtService",
         Kind::ListFixings(_) => "ListFixings",
         Kind::SubmitBatch(_) => "SubmitBatch",
+        Kind::AdvanceClock(_) => "AdvanceClock",
+        Kind::ChangeRegistration(_) => "ChangeRegistration",
+        Kind::RequestTransfer(_) => "RequestTransfer",
+        Kind::ConfirmTransfer(_) => "ConfirmTransfer",
+        Kind::RefuseTransfer(_) => "RefuseTransfer",
+        Kind::FileDeathNotice(_) => "FileDeathNotice",
+        Kind::RedeemEarly(_) => "RedeemEarly",
+        Kind::ListTransfers(_) => "ListTransfers",
     }
 }
 
@@ -251,6 +268,9 @@ pub fn participant_to_pb(p: &registry::Participant) -> pb::Participant {
 /// the ledger records.
 pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, RegistryError> {
     use pb::command::Kind;
+    if let Some(command) = holdings::command_from_kind(kind) {
+        return command;
+    }
     match kind {
         Kind::RegisterParticipant(c) => register_from_pb(c),
         Kind::RotateKey(c) => rotate_from_pb(c),

@@ -3,7 +3,9 @@
 
 use super::wire::{date, decimal, opt_date, opt_decimal, os, parse_name, s, units};
 use super::{timestamp_from_pb, timestamp_to_pb};
-use crate::calendar::{BusinessDayConvention, CalendarName, DayCount, Frequency};
+use crate::calendar::{
+    AccrualDates, BusinessDayConvention, CalendarName, DateGeneration, DayCount, Frequency,
+};
 use crate::money::Currency;
 use crate::pricing::CashFlowKind;
 use crate::proto as pb;
@@ -149,6 +151,16 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
         .iter()
         .map(|c| category_from_pb("terms.eligibility.categories", *c))
         .collect::<Result<BTreeSet<_>, _>>()?;
+    if t.payment_lag_days > crate::pricing::PAYMENT_LAG_DAYS_MAX {
+        return Err(invalid(
+            "terms.payment_lag_days",
+            format!(
+                "at most {} business days, found {}",
+                crate::pricing::PAYMENT_LAG_DAYS_MAX,
+                t.payment_lag_days
+            ),
+        ));
+    }
     if t.record_date_lag_days > crate::pricing::RECORD_DATE_LAG_DAYS_MAX {
         return Err(invalid(
             "terms.record_date_lag_days",
@@ -198,6 +210,17 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
             "terms.settlement_deadline",
             t.settlement_deadline.as_ref(),
         )?,
+        date_generation: match t.date_generation.as_str() {
+            "" => DateGeneration::Backward,
+            name => parse_name::<DateGeneration>("terms.date_generation", name)?,
+        },
+        accrual_dates: match t.accrual_dates.as_str() {
+            "" => AccrualDates::Unadjusted,
+            name => parse_name::<AccrualDates>("terms.accrual_dates", name)?,
+        },
+        payment_lag_days: t.payment_lag_days,
+        transfers: super::holdings::policy_from_pb("terms.transfers", t.transfers)?,
+        early_redemption: super::holdings::early_from_pb(t.early_redemption.as_ref())?,
     })
 }
 fn coupon_to_pb(c: &CouponSpec) -> pb::coupon::Kind {
@@ -296,6 +319,18 @@ pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
             kind: Some(pricing),
         }),
         settlement_deadline: Some(timestamp_to_pb(t.settlement_deadline)),
+        // The defaults are written as absent, as terms without these fields read.
+        date_generation: match t.date_generation {
+            DateGeneration::Backward => String::new(),
+            other => other.as_str().to_string(),
+        },
+        accrual_dates: match t.accrual_dates {
+            AccrualDates::Unadjusted => String::new(),
+            other => other.as_str().to_string(),
+        },
+        payment_lag_days: t.payment_lag_days,
+        transfers: super::holdings::policy_to_pb(t.transfers) as i32,
+        early_redemption: super::holdings::early_to_pb(&t.early_redemption),
     }
 }
 
@@ -387,4 +422,23 @@ pub(super) fn defined_from_pb(
             .map(flow_from_pb)
             .collect::<Result<_, _>>()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `BookBucket.key` for a category (services.proto) is the proto enum's
+    /// name without its `DIASPORA_CATEGORY_` prefix, in lower case.
+    #[test]
+    fn category_keys_are_the_proto_enum_names() {
+        for c in DiasporaCategory::ALL {
+            let name = category_to_pb(c).as_str_name();
+            let key = name
+                .strip_prefix("DIASPORA_CATEGORY_")
+                .unwrap()
+                .to_ascii_lowercase();
+            assert_eq!(c.as_str(), key);
+        }
+    }
 }

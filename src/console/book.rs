@@ -416,6 +416,7 @@ mod tests {
             country: Country::parse("country", country).unwrap(),
             units: units.into(),
             idempotency_key: format!("k-{id}").into(),
+            registration: Default::default(),
         })
     }
 

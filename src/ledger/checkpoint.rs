@@ -1,13 +1,17 @@
 //! C2SP tlog-checkpoint (https://c2sp.org/tlog-checkpoint) in C2SP signed-note form
 //! (https://c2sp.org/signed-note) with Ed25519 signatures: the log's signed tree head.
 //!
-//! Invariant: `open` returns a checkpoint only after an Ed25519 signature by the
-//! expected key (name, key hash and public key all matching) has verified over the
-//! exact note text, and that text is byte for byte `Checkpoint::body()` of what it
-//! returns: parsing accepts one spelling per checkpoint (canonical decimal size,
-//! canonical base64 root), so no two notes mean the same checkpoint.
+//! Invariant: `open` and `open_cosigned` return a checkpoint only after an Ed25519
+//! signature by the expected key (name, key hash and public key all matching) has
+//! verified over the exact note text, and that text is byte for byte
+//! `Checkpoint::body()` of what they return: parsing accepts one spelling per
+//! checkpoint (canonical decimal size, canonical base64 root and signatures), so no
+//! two notes mean the same checkpoint. `open` (a dbond ledger's own notes) also
+//! leaves no byte unverified: the note is the three checkpoint lines and exactly
+//! one signature line, the ledger key's.
 //!
-//! Note layout, which `sign` writes and `open` reads:
+//! Note layout, which `sign` writes and `open_cosigned` reads (`open`: no extension
+//! lines, one signature line):
 //!
 //! ```text
 //! <origin>\n
@@ -185,6 +189,12 @@ pub enum CheckpointError {
     },
     #[error("signature by key {key_name}+{} does not verify over the note text", Hex(.key_hash))]
     BadSignature { key_name: String, key_hash: [u8; 4] },
+    #[error(
+        "note carries {found} signature lines; a ledger checkpoint carries exactly one, the ledger key's (no cosignatures, no repeats)"
+    )]
+    ExtraSignatureLines { found: usize },
+    #[error("checkpoint text has {found} extension lines; a ledger checkpoint has none")]
+    ExtensionLines { found: usize },
 }
 
 /// C2SP key ID of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || public key)[:4].
@@ -277,12 +287,43 @@ fn signature_line(key_name: &str, key: &VerifyingKey, signature: &Signature) -> 
     )
 }
 
-/// Parses a note, finds the signature line for (key_name, key), checks it, and returns the checkpoint.
-///
-/// Signature lines from other keys are ignored, as C2SP requires, but at least one
-/// line must be ours, and every line that carries our name and key hash must verify.
-/// The origin is returned, not checked: the caller compares it with the log it meant.
+/// Opens a dbond ledger's checkpoint note: the signature line of (key_name, key)
+/// verifies over the text, it is the note's only signature line, and the text is
+/// the origin, size and root lines alone (no extensions). So every byte of the
+/// note is under the one signature a verifier checks: a cosignature, a repeated
+/// line or an extension line, which no verifier of the ledger could check or
+/// would read, is refused. The origin is returned, not checked: the caller
+/// compares it with the ledger it meant.
 pub fn open(note: &str, key_name: &str, key: &VerifyingKey) -> Result<Checkpoint, CheckpointError> {
+    validate_key_name(key_name)?;
+    let (text, signatures) = split_note(note)?;
+    verify_signatures(text, &signatures, key_name, key)?;
+    if signatures.len() != 1 {
+        return Err(CheckpointError::ExtraSignatureLines {
+            found: signatures.len(),
+        });
+    }
+    let checkpoint = parse_text(text)?;
+    if !checkpoint.extensions.is_empty() {
+        return Err(CheckpointError::ExtensionLines {
+            found: checkpoint.extensions.len(),
+        });
+    }
+    debug_assert_eq!(checkpoint.body(), text);
+    Ok(checkpoint)
+}
+
+/// Opens any C2SP note signed by (key_name, key): finds its signature lines,
+/// checks them, and returns the checkpoint, extension lines included.
+///
+/// Signature lines from other keys are ignored, as C2SP requires (witnesses'
+/// cosignatures), but at least one line must be ours, and every line that carries
+/// our name and key hash must verify. The origin is returned, not checked.
+pub fn open_cosigned(
+    note: &str,
+    key_name: &str,
+    key: &VerifyingKey,
+) -> Result<Checkpoint, CheckpointError> {
     validate_key_name(key_name)?;
     let (text, signatures) = split_note(note)?;
     // The text is read only once it is known to be signed.
@@ -629,7 +670,7 @@ mod tests {
     fn opens_a_real_sum_golang_org_checkpoint() {
         let (name, _, key) = go_key(SUMDB_VKEY);
         let key = VerifyingKey::from_bytes(&key).expect("valid key");
-        let cp = open(SUMDB_CHECKPOINT, &name, &key).unwrap();
+        let cp = open_cosigned(SUMDB_CHECKPOINT, &name, &key).unwrap();
         assert_eq!(cp.origin, "go.sum database tree");
         assert_eq!(cp.size, 30055305);
         assert_eq!(
@@ -644,7 +685,7 @@ mod tests {
         // Its twin with one more leaf is refused.
         let twin = SUMDB_CHECKPOINT.replace("30055305", "30055306");
         assert_eq!(
-            open(&twin, &name, &key),
+            open_cosigned(&twin, &name, &key),
             Err(CheckpointError::BadSignature {
                 key_name: name.clone(),
                 key_hash: [0x03, 0x3d, 0xe0, 0xae]
@@ -677,11 +718,11 @@ mod tests {
         cp.extensions = vec!["bond-series ZA-2030".into()];
         assert_eq!(sign(&cp, ORIGIN, &key), FIXED_NOTE_WITH_EXTENSION);
         assert_eq!(
-            open(FIXED_NOTE, ORIGIN, &key.verifying_key()),
+            open_cosigned(FIXED_NOTE, ORIGIN, &key.verifying_key()),
             Ok(checkpoint())
         );
         assert_eq!(
-            open(FIXED_NOTE_WITH_EXTENSION, ORIGIN, &key.verifying_key()),
+            open_cosigned(FIXED_NOTE_WITH_EXTENSION, ORIGIN, &key.verifying_key()),
             Ok(cp)
         );
     }
@@ -697,7 +738,7 @@ mod tests {
         };
         let note = sign(&cp, "log.example/key", &key);
         assert_eq!(
-            open(&note, "log.example/key", &key.verifying_key()),
+            open_cosigned(&note, "log.example/key", &key.verifying_key()),
             Ok(cp.clone())
         );
         let (parsed, lines) = parse_unverified(&note).unwrap();
@@ -716,7 +757,7 @@ mod tests {
     /// Opens `note` with the fixed key under ORIGIN and expects `want`.
     fn check_open(name: &str, note: &str, want: CheckpointError) {
         assert_eq!(
-            open(note, ORIGIN, &fixed_key().verifying_key()),
+            open_cosigned(note, ORIGIN, &fixed_key().verifying_key()),
             Err(want),
             "tampered twin '{name}'"
         );
@@ -887,12 +928,16 @@ mod tests {
             format!("{FIXED_NOTE}{witness_line}"),
             format!("{FIXED_NOTE}{same_name}{same_hash}"),
         ] {
-            assert_eq!(open(&note, ORIGIN, &key), Ok(checkpoint()), "{note}");
+            assert_eq!(
+                open_cosigned(&note, ORIGIN, &key),
+                Ok(checkpoint()),
+                "{note}"
+            );
         }
         let (body, _) = FIXED_NOTE.split_once("\n\n").unwrap();
         let only_others = format!("{body}\n\n{witness_line}{same_name}{same_hash}");
         assert_eq!(
-            open(&only_others, ORIGIN, &key),
+            open_cosigned(&only_others, ORIGIN, &key),
             Err(CheckpointError::MissingSignature {
                 key_name: ORIGIN.into(),
                 key_hash: ours
@@ -1029,7 +1074,7 @@ mod tests {
                 Err(CheckpointError::InvalidKeyName { name: name.into() })
             );
             assert_eq!(
-                open(FIXED_NOTE, name, &fixed_key().verifying_key()),
+                open_cosigned(FIXED_NOTE, name, &fixed_key().verifying_key()),
                 Err(CheckpointError::InvalidKeyName { name: name.into() })
             );
         }
@@ -1041,9 +1086,12 @@ mod tests {
         let line = FIXED_NOTE.split_once("\n\n").unwrap().1;
         let many = |n: usize| format!("{FIXED_NOTE}{}", line.repeat(n - 1));
         let key = fixed_key().verifying_key();
-        assert_eq!(open(&many(SIGNATURES_MAX), ORIGIN, &key), Ok(checkpoint()));
         assert_eq!(
-            open(&many(SIGNATURES_MAX + 1), ORIGIN, &key),
+            open_cosigned(&many(SIGNATURES_MAX), ORIGIN, &key),
+            Ok(checkpoint())
+        );
+        assert_eq!(
+            open_cosigned(&many(SIGNATURES_MAX + 1), ORIGIN, &key),
             Err(CheckpointError::TooManySignatures {
                 max: SIGNATURES_MAX
             })
@@ -1052,7 +1100,7 @@ mod tests {
         cp.extensions = vec!["x".repeat(TEXT_BYTES_MAX - cp.body().len() - 1)];
         let note = sign(&cp, &"k".repeat(KEY_NAME_BYTES_MAX), &fixed_key());
         assert_eq!(
-            open(&note, &"k".repeat(KEY_NAME_BYTES_MAX), &key),
+            open_cosigned(&note, &"k".repeat(KEY_NAME_BYTES_MAX), &key),
             Ok(cp.clone())
         );
         cp.extensions[0].push('x');
@@ -1077,7 +1125,7 @@ mod tests {
         );
         let huge = format!("{}\n", "x".repeat(NOTE_BYTES_MAX));
         assert_eq!(
-            open(&huge, ORIGIN, &key),
+            open_cosigned(&huge, ORIGIN, &key),
             Err(CheckpointError::TooLarge {
                 found: NOTE_BYTES_MAX + 1,
                 max: NOTE_BYTES_MAX
@@ -1171,11 +1219,101 @@ mod tests {
                 let mut note = FIXED_NOTE.to_string();
                 note.replace_range(i..i + c.len_utf8(), replacement.encode_utf8(&mut [0; 4]));
                 assert!(
-                    open(&note, ORIGIN, &key).is_err(),
+                    open_cosigned(&note, ORIGIN, &key).is_err(),
                     "accepted {replacement:?} at byte {i}: {note:?}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_ledger_note_carries_its_three_lines_and_one_signature_line_only() {
+        let key = fixed_key().verifying_key();
+        assert_eq!(open(FIXED_NOTE, ORIGIN, &key), Ok(checkpoint()));
+        let (_, line) = FIXED_NOTE.split_once("\n\n").unwrap();
+        let witness = sign(&checkpoint(), "witness.example/w1", &other_key());
+        let (_, witness_line) = witness.split_once("\n\n").unwrap();
+        for (name, note, found) in [
+            ("our line twice", format!("{FIXED_NOTE}{line}"), 2),
+            ("a cosignature", format!("{FIXED_NOTE}{witness_line}"), 2),
+            (
+                "a cosignature first",
+                format!(
+                    "{}\n{witness_line}{line}",
+                    FIXED_NOTE.split_once("\n\n").unwrap().0.to_string() + "\n"
+                ),
+                2,
+            ),
+        ] {
+            assert_eq!(
+                open(&note, ORIGIN, &key),
+                Err(CheckpointError::ExtraSignatureLines { found }),
+                "{name}"
+            );
+            assert_eq!(
+                open_cosigned(&note, ORIGIN, &key),
+                Ok(checkpoint()),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            open(FIXED_NOTE_WITH_EXTENSION, ORIGIN, &key),
+            Err(CheckpointError::ExtensionLines { found: 1 })
+        );
+        // A line of ours that does not verify is refused before it is counted.
+        let bad = format!(
+            "{FIXED_NOTE}— {ORIGIN} {}\n",
+            BASE64.encode([key_hash(ORIGIN, &key).as_slice(), &[0u8; 64]].concat())
+        );
+        assert!(matches!(
+            open(&bad, ORIGIN, &key),
+            Err(CheckpointError::BadSignature { .. })
+        ));
+    }
+
+    /// Base64 that decodes but is not the canonical spelling (stray trailing bits,
+    /// missing padding) is refused in both the root and the signature line.
+    #[test]
+    fn only_canonical_base64_is_read() {
+        let key = fixed_key().verifying_key();
+        let (body, line) = FIXED_NOTE.split_once("\n\n").unwrap();
+        let signature = line
+            .trim_end_matches('\n')
+            .rsplit_once(' ')
+            .unwrap()
+            .1
+            .to_string();
+        assert!(
+            signature.ends_with('='),
+            "68 bytes end in one padding character"
+        );
+        let unpadded = FIXED_NOTE.replace(&signature, signature.trim_end_matches('='));
+        assert!(open(&unpadded, ORIGIN, &key).is_err(), "{unpadded}");
+        // The last character before the padding carries 2 bits the 68 bytes do
+        // not use; setting them gives base64 that decodes to the same bytes
+        // under a lenient decoder.
+        let last = signature.len() - 2;
+        let c = signature.as_bytes()[last];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let pos = alphabet.iter().position(|a| *a == c).unwrap();
+        assert_eq!(pos & 0b11, 0, "canonical: unused bits are zero");
+        let mut stray = signature.clone().into_bytes();
+        stray[last] = alphabet[pos | 1];
+        let stray = FIXED_NOTE.replace(&signature, std::str::from_utf8(&stray).unwrap());
+        assert_eq!(
+            open(&stray, ORIGIN, &key),
+            Err(CheckpointError::MalformedSignatureLine {
+                line: 1,
+                reason: "expected the signature in canonical standard base64",
+            })
+        );
+        let root = body.lines().nth(2).unwrap();
+        assert!(root.ends_with('='));
+        let unpadded_root = FIXED_NOTE.replace(root, root.trim_end_matches('='));
+        assert!(matches!(
+            open(&unpadded_root, ORIGIN, &key),
+            Err(CheckpointError::BadSignature { .. } | CheckpointError::RootNotBase64 { .. })
+        ));
     }
 
     proptest! {
@@ -1193,17 +1331,17 @@ mod tests {
             prop_assert_eq!(cp.validate(), Ok(()));
             let key = SigningKey::from_bytes(&seed);
             let note = sign(&cp, "log.example/key", &key);
-            prop_assert_eq!(open(&note, "log.example/key", &key.verifying_key()), Ok(cp.clone()));
+            prop_assert_eq!(open_cosigned(&note, "log.example/key", &key.verifying_key()), Ok(cp.clone()));
             prop_assert_eq!(parse_unverified(&note).map(|(parsed, _)| parsed), Ok(cp));
         }
 
         #[test]
         fn parsers_never_panic(note in "(\\PC|\n|—|\r){0,300}") {
             let _ = parse_unverified(&note);
-            let _ = open(&note, ORIGIN, &fixed_key().verifying_key());
+            let _ = open_cosigned(&note, ORIGIN, &fixed_key().verifying_key());
             let spliced = format!("{}{note}", &FIXED_NOTE[..FIXED_NOTE.len() / 2]);
             let _ = parse_unverified(&spliced);
-            prop_assert!(open(&spliced, ORIGIN, &fixed_key().verifying_key()).is_err());
+            prop_assert!(open_cosigned(&spliced, ORIGIN, &fixed_key().verifying_key()).is_err());
         }
     }
 }

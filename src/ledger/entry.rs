@@ -3,6 +3,11 @@
 //! An entry is stored as the encoded `LedgerEntry { body, ledger_signature }`; its
 //! hash is the RFC 6962 leaf hash of exactly those bytes. Opening never re-encodes:
 //! hashes and signatures are checked over the bytes as stored.
+//!
+//! Invariant: every stored byte is read. Each stored message (the entry, its body,
+//! and a request an actor carries) decodes to a message whose encoding is exactly
+//! as long as the bytes: no unknown field, no field given twice, no field given
+//! at its default value, no over-long varint (`decode_exact`).
 
 use super::keys::{self, ENTRY_CONTEXT, SIGNATURE_BYTES};
 use super::merkle::{Hash, hash_leaf};
@@ -120,12 +125,29 @@ impl Opened {
     }
 }
 
+/// Decodes `bytes` as the message `M` (named `what` in errors) and requires the
+/// message to hold every byte: its encoding is exactly as long as `bytes`. An
+/// unknown field, a field given twice (prost keeps the last, or merges a message),
+/// a field written at its default value or an over-long varint all make the
+/// bytes longer than what was read, and are refused. Field order is not checked:
+/// whatever the order, every byte is read.
+pub fn decode_exact<M: Message + Default>(what: &str, bytes: &[u8]) -> Result<M, EntryError> {
+    let message = M::decode(bytes).map_err(|e| EntryError::Decode(format!("{what}: {e}")))?;
+    let read = message.encoded_len();
+    if read != bytes.len() {
+        return Err(EntryError::Unread {
+            what: what.to_string(),
+            bytes: bytes.len(),
+            read,
+        });
+    }
+    Ok(message)
+}
+
 /// Decodes stored entry bytes and checks their shape.
 pub fn open(bytes: &[u8]) -> Result<Opened, EntryError> {
-    let entry = pb::LedgerEntry::decode(bytes)
-        .map_err(|e| EntryError::Decode(format!("ledger entry: {e}")))?;
-    let body = pb::EntryBody::decode(entry.body.as_slice())
-        .map_err(|e| EntryError::Decode(format!("entry body: {e}")))?;
+    let entry: pb::LedgerEntry = decode_exact("ledger entry", bytes)?;
+    let body: pb::EntryBody = decode_exact("entry body", &entry.body)?;
     if entry.ledger_signature.len() != SIGNATURE_BYTES {
         return Err(EntryError::Shape(format!(
             "ledger signature must be {SIGNATURE_BYTES} bytes, found {}",
@@ -183,4 +205,84 @@ pub enum EntryError {
     Decode(String),
     #[error("malformed entry: {0}")]
     Shape(String),
+    #[error(
+        "{what} is {bytes} bytes but its fields take {read}: unknown or repeated fields, or fields at their default value, are not part of the format"
+    )]
+    Unread {
+        what: String,
+        bytes: usize,
+        read: usize,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed() -> Sealed {
+        let key = SigningKey::from_bytes(&[5u8; 32]);
+        let event = pb::Event {
+            kind: Some(pb::event::Kind::SeriesOpened(pb::SeriesOpened {
+                series_id: "AZ-2030-USD".into(),
+            })),
+        };
+        let at = prost_types::Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 0,
+        };
+        seal(7, at, &[3u8; 32], event, Origin::Cause(5), &key)
+    }
+
+    /// The entry's body re-sealed with `extra` bytes appended to it.
+    fn with_body_suffix(extra: &[u8]) -> Vec<u8> {
+        let entry = pb::LedgerEntry::decode(sealed().bytes.as_slice()).unwrap();
+        let mut body = entry.body.clone();
+        body.extend_from_slice(extra);
+        pb::LedgerEntry {
+            body,
+            ledger_signature: entry.ledger_signature,
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn an_entry_opens_only_if_every_byte_is_read() {
+        let good = sealed();
+        assert_eq!(open(&good.bytes).unwrap().index(), 7);
+        // An unknown field (number 15, varint 1) in the body.
+        let unknown = with_body_suffix(&[0x78, 0x01]);
+        match open(&unknown) {
+            Err(EntryError::Unread { what, .. }) => assert_eq!(what, "entry body"),
+            other => panic!("an unknown field was {other:?}"),
+        }
+        // The index given a second time: prost keeps the last, the first is unread.
+        let twice = with_body_suffix(&[0x08, 0x07]);
+        assert!(matches!(open(&twice), Err(EntryError::Unread { .. })));
+        // cause_index written at its default value 0.
+        let zero = with_body_suffix(&[0x30, 0x00]);
+        assert!(matches!(open(&zero), Err(EntryError::Unread { .. })));
+        // An unknown field after the entry itself.
+        let mut outer = good.bytes.clone();
+        outer.extend_from_slice(&[0x18, 0x01]);
+        match open(&outer) {
+            Err(EntryError::Unread { what, bytes, read }) => {
+                assert_eq!(
+                    (what.as_str(), bytes, read),
+                    ("ledger entry", read + 2, read)
+                )
+            }
+            other => panic!("an unknown field was {other:?}"),
+        }
+        // An over-long varint for the index (7 as two bytes).
+        let entry = pb::LedgerEntry::decode(good.bytes.as_slice()).unwrap();
+        let mut body = entry.body.clone();
+        assert_eq!(&body[..2], &[0x08, 0x07]);
+        body.splice(0..2, [0x08, 0x87, 0x00]);
+        let long = pb::LedgerEntry {
+            body,
+            ledger_signature: entry.ledger_signature,
+        }
+        .encode_to_vec();
+        assert!(matches!(open(&long), Err(EntryError::Unread { .. })));
+    }
 }

@@ -27,12 +27,14 @@ pub struct GenesisRequest {
 impl GenesisRequest {
     /// Builds and signs the request that creates the ledger `origin`, whose entries
     /// and checkpoints `ledger_key` signs and whose first participant is
-    /// `admin_participant_id`, holding `admin_key`.
+    /// `admin_participant_id`, holding `admin_key`; `simulated_clock` for a
+    /// rehearsal ledger.
     pub fn sign(
         origin: &str,
         ledger_key: &VerifyingKey,
         admin_participant_id: &str,
         admin_key: &SigningKey,
+        simulated_clock: bool,
         issued_at: prost_types::Timestamp,
     ) -> GenesisRequest {
         let admin_public = admin_key.verifying_key();
@@ -42,6 +44,7 @@ impl GenesisRequest {
                 ledger_public_key: ledger_key.to_bytes().to_vec(),
                 admin_participant_id: admin_participant_id.to_string(),
                 admin_public_key: admin_public.to_bytes().to_vec(),
+                simulated_clock,
             })),
         };
         let mut nonce = [0u8; NONCE_BYTES];
@@ -87,6 +90,7 @@ mod tests {
             &ledger_key.verifying_key(),
             "admin",
             &admin,
+            false,
             at,
         );
         assert_eq!(request.admin_key_id, KeyId::of(&admin.verifying_key()));
@@ -107,11 +111,13 @@ mod tests {
         assert_eq!(g.ledger_public_key, ledger_key.verifying_key().to_bytes());
         assert_eq!(g.admin_public_key, admin.verifying_key().to_bytes());
         assert_eq!(g.admin_participant_id, "admin");
+        assert!(!g.simulated_clock);
         let again = GenesisRequest::sign(
             "genesis.test/dbond",
             &ledger_key.verifying_key(),
             "admin",
             &admin,
+            true,
             at,
         );
         assert_ne!(request.payload, again.payload, "each carries a fresh nonce");

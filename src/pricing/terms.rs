@@ -792,6 +792,91 @@ mod tests {
         "end_of_month": false, "date_generation": "backward", "accrual_dates": "unadjusted",
         "payment_lag_days": 0}"#;
 
+    /// The key paths of a JSON value: `a`, `a.b` for an object inside, `a[].b`
+    /// for objects in a list.
+    fn key_paths(
+        prefix: &str,
+        v: &serde_json::Value,
+        out: &mut std::collections::BTreeSet<String>,
+    ) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    out.insert(path.clone());
+                    key_paths(&path, v, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    key_paths(&format!("{prefix}[]"), item, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// docs/BONDMATH.md's table of the terms JSON names every key the JSON takes,
+    /// nested ones included, and no other: a field added to [`TermsJson`] (which
+    /// this literal must then name) fails here until the page documents it.
+    #[test]
+    fn the_terms_json_table_in_bondmath_md_names_every_key() {
+        let d = |x: Decimal| Some(DecimalText(x));
+        let every = TermsJson {
+            face: DecimalText(dec!(1000)),
+            coupon_rate: d(dec!(0.05)),
+            frequency: "annual".into(),
+            day_count: "ACT/360".into(),
+            issue_date: "2027-01-01".into(),
+            maturity_date: "2030-01-01".into(),
+            first_coupon_date: Some("2027-06-01".into()),
+            business_day_convention: "following".into(),
+            calendar: "none".into(),
+            end_of_month: Some(false),
+            date_generation: Some("backward".into()),
+            accrual_dates: Some("unadjusted".into()),
+            payment_lag_days: Some(CountText(0)),
+            coupon_type: Some("floating".into()),
+            step_up: Some(vec![StepJson {
+                from: "2027-01-01".into(),
+                rate: DecimalText(dec!(0.05)),
+            }]),
+            floating: Some(FloatingJson {
+                reference: "R".into(),
+                spread: d(dec!(0.01)),
+                floor: d(dec!(0)),
+            }),
+            fixings: Some(vec![FixingJson {
+                date: "2027-01-01".into(),
+                rate: DecimalText(dec!(0.02)),
+                reference: Some("R".into()),
+            }]),
+            record_date_lag_days: Some(CountText(1)),
+        };
+        let mut keys = std::collections::BTreeSet::new();
+        key_paths("", &serde_json::to_value(&every).unwrap(), &mut keys);
+        let doc = include_str!("../../docs/BONDMATH.md");
+        let section = doc
+            .split("\n## The terms JSON\n")
+            .nth(1)
+            .expect("BONDMATH.md has a section \"The terms JSON\"");
+        let section = section.split("\n## ").next().unwrap();
+        let documented: std::collections::BTreeSet<String> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`'))
+            .map(|(k, _)| k.to_string())
+            .collect();
+        assert_eq!(
+            documented, keys,
+            "BONDMATH.md's terms JSON table and TermsJson differ"
+        );
+    }
+
     fn with(key: &str, value: &str) -> String {
         let mut v: serde_json::Value = serde_json::from_str(&quote_json_numbers(BASE)).unwrap();
         if value == "DELETE" {

@@ -12,6 +12,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// The reason a transfer still pending at maturity is refused with.
+pub const LAPSED: &str = "the series matured before the transfer was confirmed";
+
 /// Every coupon and redemption payment is rounded to the currency's minor unit by
 /// this rule (banker's rounding), stated in each payment entry.
 pub const PAYMENT_ROUNDING: RoundingRule = RoundingRule::HalfEven;
@@ -173,6 +176,28 @@ pub fn due_limited(
     })
 }
 
+/// The first event due on an issued series through `through` and not yet
+/// posted, if any. Which events are due does not depend on the holdings, so
+/// none are read.
+pub fn first_due(
+    state: &State,
+    id: &SeriesId,
+    through: NaiveDate,
+) -> Result<Option<EventId>, RegistryError> {
+    let s = series(state, id)?;
+    let terms = bond_terms(&s.terms, series_coupon(s)?)?;
+    let input = SeriesInput {
+        series_id: id.as_str(),
+        currency: s.terms.currency,
+        terms: &terms,
+        rounding: PAYMENT_ROUNDING,
+    };
+    let posted = |e: &EventId| state.posted.contains_key(&e.to_string());
+    let report = accrual::due_events_limited(&input, &[], &fixings(state), &posted, through, 1)
+        .map_err(|e| RegistryError::engine(id, e))?;
+    Ok(report.due.into_iter().next().map(|d| d.id().clone()))
+}
+
 pub(super) fn decide_fixing(
     state: &State,
     caller: &Caller,
@@ -201,9 +226,11 @@ pub(super) fn decide_fixing(
     }])
 }
 
+/// The digest of the holders of record: holdings with units (a holding emptied
+/// by a transfer or a succession holds nothing of record).
 fn digest(holdings: &[(InvestorRef, ParticipantId, u64)]) -> [u8; 32] {
     let mut h = Sha256::new();
-    for (i, b, u) in holdings {
+    for (i, b, u) in holdings.iter().filter(|(_, _, u)| *u > 0) {
         h.update(format!("{i},{b},{u}\n").as_bytes());
     }
     h.finalize().into()
@@ -300,7 +327,17 @@ pub(super) fn decide_post(
             })]
         }
         coupon @ Due::Coupon { .. } => coupon_events(id, es.currency, coupon)?,
-        redemption @ Due::Redemption { .. } => redemption_events(id, es.currency, redemption)?,
+        redemption @ Due::Redemption { .. } => {
+            let mut events = redemption_events(id, es.currency, redemption)?;
+            // Transfers still pending lapse: the units were redeemed where they were.
+            let matured = events.pop();
+            events.extend(
+                super::holdings::transfers::pending_of(state, id)
+                    .map(|t| super::holdings::transfers::refusal(t, LAPSED)),
+            );
+            events.extend(matured);
+            events
+        }
     };
     Ok(Decision::Append(events))
 }

@@ -216,6 +216,154 @@ pub enum RegistryError {
     #[error("the accrual engine cannot run series {series}: {reason}")]
     EngineCannotRun { series: SeriesId, reason: String },
 
+    // ---- holdings after issue ----
+    /// A bank may act only on its own clients' holdings.
+    #[error("the holding is at {bank}; {caller} may act only on its own clients' holdings")]
+    NotYourHolding {
+        bank: ParticipantId,
+        caller: ParticipantId,
+    },
+    #[error("series {series} has no holding of {investor} at {bank}")]
+    HoldingNotFound {
+        series: SeriesId,
+        investor: InvestorRef,
+        bank: ParticipantId,
+    },
+    #[error(
+        "series {series} is {found}; holdings change only while a series is issued and not yet matured"
+    )]
+    SeriesNotLive {
+        series: SeriesId,
+        found: SeriesStatus,
+    },
+    #[error("the holding of {investor} at {bank} in series {series} holds no units")]
+    EmptyHolding {
+        series: SeriesId,
+        investor: InvestorRef,
+        bank: ParticipantId,
+    },
+    #[error("the holding of {investor} in series {series} is already registered as {form}")]
+    RegistrationUnchanged {
+        series: SeriesId,
+        investor: InvestorRef,
+        form: &'static str,
+    },
+    /// An investor's subscriptions and holding of one series at one bank share one form.
+    #[error(
+        "{investor} is registered as {held} in series {series} at this bank; a {asked} registration would need a reference of its own"
+    )]
+    RegistrationConflict {
+        series: SeriesId,
+        investor: InvestorRef,
+        held: &'static str,
+        asked: &'static str,
+    },
+    #[error(
+        "event {event} of series {series} is due and not yet posted; holdings change once the engine has posted it"
+    )]
+    EventsDue { series: SeriesId, event: EventId },
+    #[error(
+        "the register of series {series} is closed from the record date {record_date} until the payment of {payment_date}; units move again after it"
+    )]
+    RegisterClosed {
+        series: SeriesId,
+        record_date: NaiveDate,
+        payment_date: NaiveDate,
+    },
+    #[error("series {series} allows transfers: {policy}; a {kind} is not among them")]
+    TransferNotAllowed {
+        series: SeriesId,
+        kind: &'static str,
+        policy: &'static str,
+    },
+    #[error(
+        "the holding of {investor} at {bank} in series {series} has {available} units {what}; {asked} asked"
+    )]
+    NotEnoughUnits {
+        series: SeriesId,
+        investor: InvestorRef,
+        bank: ParticipantId,
+        asked: u64,
+        available: u64,
+        what: &'static str,
+    },
+    #[error(
+        "{investor} would hold {total} units of series {series}, outside the per-investor bounds of {min} to {max}"
+    )]
+    HoldingOutOfBounds {
+        series: SeriesId,
+        investor: InvestorRef,
+        total: u64,
+        min: u64,
+        max: u64,
+    },
+    #[error("transfer {transfer} does not exist")]
+    TransferNotFound { transfer: u64 },
+    #[error(
+        "transfer {transfer} delivers from {delivering}; only {needs} may act on it, not {caller}"
+    )]
+    NotYourTransfer {
+        transfer: u64,
+        delivering: ParticipantId,
+        caller: ParticipantId,
+        needs: &'static str,
+    },
+    #[error("transfer {transfer} is {found}; only a pending transfer can be confirmed or refused")]
+    TransferNotPending { transfer: u64, found: &'static str },
+    #[error(
+        "no holding at {bank} names {owner} as an owner (with units, in a series not yet matured)"
+    )]
+    UnknownOwner {
+        owner: InvestorRef,
+        bank: ParticipantId,
+    },
+    #[error(
+        "{units} units of the holding of {investor} in series {series} are promised to a pending transfer; confirm or refuse it first"
+    )]
+    TransferPending {
+        series: SeriesId,
+        investor: InvestorRef,
+        units: u64,
+    },
+    #[error("series {series} offers no early redemption{}", reason.map(|r| format!(" for {r}")).unwrap_or_default())]
+    EarlyRedemptionNotOffered {
+        series: SeriesId,
+        reason: Option<&'static str>,
+    },
+    #[error("series {series} is issued on {issue_date}; nothing is redeemed before")]
+    BeforeIssueDate {
+        series: SeriesId,
+        issue_date: NaiveDate,
+    },
+    #[error(
+        "series {series} is locked up until {until}; redemption on request is possible from then"
+    )]
+    InsideLockup { series: SeriesId, until: NaiveDate },
+    #[error(
+        "the holding of {investor} in series {series} inherited nothing; the death put redeems units received by succession"
+    )]
+    DeathPutNeedsSuccession {
+        series: SeriesId,
+        investor: InvestorRef,
+    },
+    #[error(
+        "hardship puts of series {series} may redeem {quota} units in {year}; {used} are used and {asked} more asked"
+    )]
+    HardshipQuotaExhausted {
+        series: SeriesId,
+        year: i32,
+        used: u64,
+        quota: u64,
+        asked: u64,
+    },
+    #[error(
+        "an early redemption of series {series} would be priced at {price} per unit; the penalty leaves nothing to pay"
+    )]
+    RedemptionPriceNotPositive {
+        series: SeriesId,
+        price: rust_decimal::Decimal,
+    },
+
     // ---- the registry itself ----
     /// A readers' copy of the state was asked to decide.
     #[error("this copy of the registry answers queries only; the ledger writer decides commands")]

@@ -1,24 +1,84 @@
 //! The conservation laws of the registry, checked on a whole state and on the
 //! events one decision writes. Nothing is created or lost: per subscription,
 //! allotted + refunded = subscribed; per issued series, the holdings hold the
-//! units its issued subscriptions were allotted; per coupon or redemption, each
-//! bank's total is the sum of its holdings' payments.
+//! units its issued subscriptions were allotted less those redeemed early,
+//! whatever moved between holdings; per holding, pending units are those of its
+//! pending transfers and never more than it holds; per coupon or redemption,
+//! each bank's total is the sum of its holdings' payments.
 //!
 //! A violation is a string naming the object and both figures. Randomized tests
 //! and the fuzz target run these after every command; a state built only by
 //! `apply` from decided events satisfies them all.
 
 use super::coupons::{BankTotal, Payment};
-use super::{Event, SeriesId, SeriesStatus, State, SubscriptionStatus};
+use super::{
+    Event, InvestorRef, ParticipantId, RegistrationForm, SeriesId, SeriesStatus, State,
+    SubscriptionStatus,
+};
 use crate::money::{Money, RoundingRule, Units};
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks every law on `state`.
 pub fn check_state(state: &State) -> Result<(), String> {
     check_subscriptions(state)?;
     check_series(state)?;
+    check_holdings(state)?;
     check_indexes(state)
+}
+
+/// Each holding's pending units are its pending transfers' and, like the units
+/// it received as a gift, at most what it holds; a transfer names holdings that
+/// exist; a matured series has nothing pending.
+fn check_holdings(state: &State) -> Result<(), String> {
+    let mut pending: BTreeMap<(SeriesId, &str, &str), u64> = BTreeMap::new();
+    for t in state.transfers.values() {
+        let from = (
+            t.series_id.clone(),
+            t.from_investor.as_str(),
+            t.from_bank.as_str(),
+        );
+        if !state.holdings.contains_key(&(
+            t.series_id.clone(),
+            t.from_investor.clone(),
+            t.from_bank.clone(),
+        )) {
+            return Err(format!("transfer {} is from no holding", t.transfer_id));
+        }
+        if t.status == super::TransferStatus::Pending {
+            *pending.entry(from).or_default() += t.units;
+        }
+    }
+    for h in state.holdings.values() {
+        let key = (
+            h.series_id.clone(),
+            h.investor_ref.as_str(),
+            h.bank_id.as_str(),
+        );
+        let want = pending.get(&key).copied().unwrap_or(0);
+        if h.pending_units != want || h.pending_units > h.units || h.gift_units > h.units {
+            return Err(format!(
+                "the holding of {} at {} in {} holds {} units, {} pending ({} in pending transfers) and {} received as a gift",
+                h.investor_ref,
+                h.bank_id,
+                h.series_id,
+                h.units,
+                h.pending_units,
+                want,
+                h.gift_units
+            ));
+        }
+        let matured = state
+            .series(&h.series_id)
+            .is_some_and(|s| s.status == SeriesStatus::Matured);
+        if matured && h.pending_units > 0 {
+            return Err(format!(
+                "series {} matured with units of {} at {} still pending",
+                h.series_id, h.investor_ref, h.bank_id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Each subscription's units are accounted for as its status says.
@@ -80,6 +140,7 @@ struct SeriesSums {
     allotted: u128,
     issued: u128,
     held: u128,
+    early: u128,
 }
 
 fn series_sums(state: &State) -> BTreeMap<SeriesId, SeriesSums> {
@@ -100,7 +161,9 @@ fn series_sums(state: &State) -> BTreeMap<SeriesId, SeriesSums> {
         }
     }
     for h in state.holdings.values() {
-        sums.entry(h.series_id.clone()).or_default().held += u128::from(h.units);
+        let s = sums.entry(h.series_id.clone()).or_default();
+        s.held += u128::from(h.units);
+        s.early += u128::from(h.early_redeemed_units);
     }
     sums
 }
@@ -129,10 +192,11 @@ fn check_series(state: &State) -> Result<(), String> {
                 sum.allotted, s.terms.cap_units
             ));
         }
-        if sum.held != sum.issued {
+        let early = u128::from(s.early_redeemed_units);
+        if sum.held + early != sum.issued || sum.early != early {
             return Err(format!(
-                "series {id}: its holdings hold {} units, its issued subscriptions were allotted {}",
-                sum.held, sum.issued
+                "series {id}: its holdings hold {} units and {} were redeemed early ({} by the holdings' count), its issued subscriptions were allotted {}",
+                sum.held, early, sum.early, sum.issued
             ));
         }
         let issued = matches!(s.status, SeriesStatus::Issued | SeriesStatus::Matured);
@@ -194,6 +258,26 @@ fn check_indexes(state: &State) -> Result<(), String> {
     let Some(index) = &state.decide else {
         return Ok(());
     };
+    let mut joint: BTreeMap<(ParticipantId, InvestorRef), BTreeSet<(SeriesId, InvestorRef)>> =
+        BTreeMap::new();
+    for h in state.holdings.values() {
+        if let RegistrationForm::Joint { owners } = &h.registration {
+            for o in owners {
+                joint
+                    .entry((h.bank_id.clone(), o.clone()))
+                    .or_default()
+                    .insert((h.series_id.clone(), h.investor_ref.clone()));
+            }
+        }
+    }
+    let indexed: BTreeMap<_, _> = index
+        .joint_owners
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if indexed != joint {
+        return Err("the index of joint owners differs from the holdings' forms".into());
+    }
     let mut investor: BTreeMap<_, u64> = BTreeMap::new();
     let mut book: BTreeMap<SeriesId, u64> = BTreeMap::new();
     for sub in state.subscriptions_after(0) {
@@ -210,9 +294,29 @@ fn check_indexes(state: &State) -> Result<(), String> {
                 sub.bank_id.clone(),
                 sub.investor_ref.clone(),
             );
+            let form = index
+                .subscription_forms
+                .get(&k)
+                .cloned()
+                .unwrap_or_default();
+            if form != sub.registration {
+                return Err(format!(
+                    "subscription {} is registered {}, its investor's index says {}",
+                    sub.subscription_id,
+                    sub.registration.name(),
+                    form.name()
+                ));
+            }
             *investor.entry(k).or_default() += sub.units;
             *book.entry(sub.series_id.clone()).or_default() += sub.units;
         }
+    }
+    if index
+        .subscription_forms
+        .keys()
+        .any(|k| !investor.contains_key(k))
+    {
+        return Err("a registration form is indexed for an investor with nothing submitted".into());
     }
     let held: BTreeMap<_, u64> = index
         .investor_units

@@ -12,6 +12,7 @@
 pub mod allotment;
 pub mod coupons;
 mod error;
+pub mod holdings;
 pub mod invariants;
 mod participants;
 pub mod series;
@@ -23,6 +24,13 @@ mod types;
 
 pub use allotment::AllotmentRule;
 pub use error::{ApplyError, RegistryError, RegistryErrorKind};
+pub use holdings::{
+    ChangeRegistration, DeathNotice, DeathNoticeFiled, EarlyRedeemed, EarlyRedemptionTerms,
+    FileDeathNotice, HoldingChange, HoldingChangeKind, HoldingPassed, RedeemEarly,
+    RedemptionReason, RegistrationChanged, RegistrationForm, RequestTransfer, SuccessionPath,
+    Transfer, TransferConfirmed, TransferKind, TransferPolicy, TransferRefused, TransferRequested,
+    TransferStatus,
+};
 pub use series::{
     AllotmentLine, Country, CouponSpec, DiasporaCategory, Eligibility, HoldingUnits, PricingSpec,
     ScheduledFlow, Series, SeriesDefined, SeriesFigures, SeriesId, SeriesStatus, SeriesTerms,
@@ -89,6 +97,15 @@ pub enum Command {
         series_id: SeriesId,
         event_id: crate::accrual::EventId,
     },
+    ChangeRegistration(ChangeRegistration),
+    RequestTransfer(RequestTransfer),
+    ConfirmTransfer(u64),
+    RefuseTransfer {
+        transfer_id: u64,
+        reason: String,
+    },
+    FileDeathNotice(FileDeathNotice),
+    RedeemEarly(RedeemEarly),
 }
 
 pub use participants::{RegisterParticipant, RevokeParticipant, RotateKey};
@@ -136,6 +153,19 @@ pub fn decide(
             date,
             rate,
         } => coupons::decide_fixing(state, caller, reference, *date, *rate),
+        Command::ChangeRegistration(c) => {
+            holdings::registration::decide_change(state, caller, ctx, c)
+        }
+        Command::RequestTransfer(c) => holdings::transfers::decide_request(state, caller, ctx, c),
+        Command::ConfirmTransfer(id) => {
+            holdings::transfers::decide_confirm(state, caller, ctx, *id)
+        }
+        Command::RefuseTransfer {
+            transfer_id,
+            reason,
+        } => holdings::transfers::decide_refuse(state, caller, *transfer_id, reason),
+        Command::FileDeathNotice(c) => holdings::succession::decide(state, caller, ctx, c),
+        Command::RedeemEarly(c) => holdings::redemption::decide(state, caller, ctx, c),
     }?;
     Ok(Decision::Append(events))
 }
@@ -174,6 +204,19 @@ pub fn apply(
         | Event::Redeemed(_)
         | Event::RedemptionPayments { .. }
         | Event::SeriesMatured { .. } => coupons::apply(state, meta, event, changes)?,
+        Event::RegistrationChanged(e) => {
+            holdings::registration::apply_changed(state, meta, e, changes)?
+        }
+        Event::TransferRequested(e) => {
+            holdings::transfers::apply_requested(state, meta, e, changes)?
+        }
+        Event::TransferConfirmed(e) => {
+            holdings::transfers::apply_confirmed(state, meta, e, changes)?
+        }
+        Event::TransferRefused(e) => holdings::transfers::apply_refused(state, meta, e, changes)?,
+        Event::DeathNoticeFiled(e) => holdings::succession::apply_filed(state, meta, e, changes)?,
+        Event::HoldingPassed(e) => holdings::succession::apply_passed(state, meta, e, changes)?,
+        Event::EarlyRedeemed(e) => holdings::redemption::apply(state, meta, e, changes)?,
     }
     state.advance(meta, changes);
     Ok(())

@@ -208,6 +208,7 @@ pub(super) fn apply_genesis(
         format_version: g.format_version,
         origin: g.origin.clone(),
         ledger_public_key: g.ledger_public_key,
+        simulated_clock: g.simulated_clock,
     });
     let admin = ParticipantRegistered {
         participant_id: g.admin_participant_id.clone(),

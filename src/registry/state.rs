@@ -7,8 +7,8 @@
 //! records they summarise (`registry::invariants` checks both).
 
 use super::{
-    ApplyError, Holding, InvestorRef, KeyRecord, LedgerIdentity, Participant, ParticipantId,
-    Series, SeriesId, Subscription,
+    ApplyError, DeathNotice, Holding, InvestorRef, KeyRecord, LedgerIdentity, Participant,
+    ParticipantId, RegistrationForm, Series, SeriesId, Subscription, Transfer,
 };
 use crate::ids::KeyId;
 use chrono::{DateTime, Utc};
@@ -89,6 +89,10 @@ pub enum StateKey {
     Fixing((String, chrono::NaiveDate)),
     /// An accrual event id that is posted.
     Posted(String),
+    /// A transfer, by id (the index of the entry that requested it).
+    Transfer(u64),
+    /// A death notice, by id (the index of the entry that filed it).
+    DeathNotice(u64),
 }
 
 impl StateKey {
@@ -112,6 +116,8 @@ impl StateKey {
             .concat(),
             StateKey::Fixing((r, d)) => format!("f/{r}/{d}").into_bytes(),
             StateKey::Posted(id) => format!("a/{id}").into_bytes(),
+            StateKey::Transfer(id) => [b"t/".as_slice(), &id.to_be_bytes()].concat(),
+            StateKey::DeathNotice(id) => [b"n/".as_slice(), &id.to_be_bytes()].concat(),
         }
     }
 }
@@ -155,6 +161,15 @@ pub(super) struct DecideIndexes {
     pub(super) investor_units: FastMap<(SeriesId, ParticipantId, InvestorRef), u64>,
     /// Units in submitted subscriptions per series: at most `UNITS_MAX`.
     pub(super) book_units: FastMap<SeriesId, u64>,
+    /// The registration form of an investor's submitted subscriptions per
+    /// (series, bank, investor), when it is not sole (they become one holding,
+    /// so they share one form).
+    pub(super) subscription_forms:
+        FastMap<(SeriesId, ParticipantId, InvestorRef), RegistrationForm>,
+    /// (bank, owner reference) -> the joint holdings (series, investor) that
+    /// name the owner: where a death notice for the owner looks.
+    pub(super) joint_owners:
+        FastMap<(ParticipantId, InvestorRef), BTreeSet<(SeriesId, InvestorRef)>>,
 }
 
 /// Everything the registry knows. The store keeps a working copy that runs ahead
@@ -171,6 +186,10 @@ pub struct State {
     pub(super) fixings: BTreeMap<(String, chrono::NaiveDate), rust_decimal::Decimal>,
     /// Posted accrual event id -> index of the entry that posted it.
     pub(super) posted: BTreeMap<String, u64>,
+    /// Transfers between holdings, by id.
+    pub(super) transfers: BTreeMap<u64, Transfer>,
+    /// Death notices, by id.
+    pub(super) notices: BTreeMap<u64, DeathNotice>,
     // Derived indexes, rebuilt by replay, never persisted.
     /// Subscription ids of each series, in ledger order.
     pub(super) books: FastMap<SeriesId, Vec<u64>>,
@@ -192,6 +211,8 @@ impl Default for State {
             holdings: BTreeMap::new(),
             fixings: BTreeMap::new(),
             posted: BTreeMap::new(),
+            transfers: BTreeMap::new(),
+            notices: BTreeMap::new(),
             books: FastMap::default(),
             decide: Some(DecideIndexes::default()),
             holdings_by_investor: FastMap::default(),
@@ -217,6 +238,8 @@ impl State {
             holdings,
             fixings,
             posted,
+            transfers,
+            notices,
             books,
             decide: _,
             holdings_by_investor,
@@ -230,6 +253,8 @@ impl State {
             holdings: holdings.clone(),
             fixings: fixings.clone(),
             posted: posted.clone(),
+            transfers: transfers.clone(),
+            notices: notices.clone(),
             books: books.clone(),
             decide: None,
             holdings_by_investor: holdings_by_investor.clone(),
@@ -333,6 +358,24 @@ impl State {
         self.posted.get(event_id).copied()
     }
 
+    pub fn transfer(&self, id: u64) -> Option<&Transfer> {
+        self.transfers.get(&id)
+    }
+
+    /// Every transfer, in id order.
+    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
+        self.transfers.values()
+    }
+
+    pub fn death_notice(&self, id: u64) -> Option<&DeathNotice> {
+        self.notices.get(&id)
+    }
+
+    /// Every death notice, in id order.
+    pub fn death_notices(&self) -> impl Iterator<Item = &DeathNotice> {
+        self.notices.values()
+    }
+
     pub(super) fn check_next(&self, meta: &EntryMeta) -> Result<(), ApplyError> {
         if meta.index == u64::MAX {
             return Err(ApplyError {
@@ -409,6 +452,14 @@ impl State {
                 Some(v) => serde_json::to_writer(&mut *out, v),
                 None => return false,
             },
+            StateKey::Transfer(k) => match self.transfers.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::DeathNotice(k) => match self.notices.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
         };
         // Serialising plain data structs to a Vec cannot fail.
         json.is_ok()
@@ -424,6 +475,8 @@ impl State {
         keys.extend(self.holdings.keys().cloned().map(StateKey::Holding));
         keys.extend(self.fixings.keys().cloned().map(StateKey::Fixing));
         keys.extend(self.posted.keys().cloned().map(StateKey::Posted));
+        keys.extend(self.transfers.keys().copied().map(StateKey::Transfer));
+        keys.extend(self.notices.keys().copied().map(StateKey::DeathNotice));
         let mut out: Vec<(Vec<u8>, StateKey)> =
             keys.into_iter().map(|k| (k.to_bytes(), k)).collect();
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));

@@ -103,16 +103,43 @@ pub struct Subscription {
     pub allotted_units: u64,
     pub refunded_units: u64,
     pub amount_due: Decimal,
+    /// The form the holding it becomes is registered in.
+    #[serde(default, skip_serializing_if = "RegistrationForm::is_sole")]
+    pub registration: RegistrationForm,
 }
 
 /// A holding: units of a series held by an investor through a custodian bank.
+/// The fields after `redeemed_units` are written only when they differ from
+/// their defaults, so a holding without a life after issue keeps the record
+/// it always had.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holding {
     pub series_id: SeriesId,
     pub investor_ref: InvestorRef,
     pub bank_id: ParticipantId,
+    /// Units held (outstanding: units redeemed early are retired).
     pub units: u64,
+    /// Units redeemed at maturity (all of `units` once the series matured).
     pub redeemed_units: u64,
+    #[serde(default, skip_serializing_if = "RegistrationForm::is_sole")]
+    pub registration: RegistrationForm,
+    /// Units promised to transfers awaiting the delivering bank's confirmation
+    /// (still held, and paid here, until then).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pending_units: u64,
+    /// Units received as a gift (never given again).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gift_units: u64,
+    /// Units redeemed early and retired.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub early_redeemed_units: u64,
+    /// Every change after issue, in ledger order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<super::HoldingChange>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,6 +150,7 @@ pub struct SubmitSubscription {
     pub country: Country,
     pub units: Units,
     pub idempotency_key: String,
+    pub registration: RegistrationForm,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +163,7 @@ pub struct SubscriptionSubmitted {
     pub country: Country,
     pub units: Units,
     pub idempotency_key: Arc<str>,
+    pub registration: RegistrationForm,
 }
 
 fn require_bank(caller: &Caller, action: &'static str) -> Result<(), RegistryError> {
@@ -185,10 +214,13 @@ pub(super) fn decide_submit(
     {
         return repeat(state, c, first);
     }
+    c.registration
+        .check(&c.investor_ref, ctx.recorded_at.date_naive())?;
     let s = series(state, &c.series_id)?;
     check_window(s, ctx)?;
-    check_eligibility(s, c)?;
+    check_eligible(s, c.category, c.country)?;
     check_bounds(index, s, caller, c)?;
+    check_one_form(index, caller, c)?;
     Ok(Decision::Append(vec![Event::SubscriptionSubmitted(
         SubscriptionSubmitted {
             subscription_id: ctx.index,
@@ -199,8 +231,40 @@ pub(super) fn decide_submit(
             country: c.country,
             units: c.units,
             idempotency_key: c.idempotency_key.as_str().into(),
+            registration: c.registration.clone(),
         },
     )]))
+}
+
+/// An investor's live subscriptions to a series at one bank become one
+/// holding, so they carry one registration form.
+fn check_one_form(
+    index: &DecideIndexes,
+    caller: &Caller,
+    c: &SubmitSubscription,
+) -> Result<(), RegistryError> {
+    let key = (
+        c.series_id.clone(),
+        caller.participant_id.clone(),
+        c.investor_ref.clone(),
+    );
+    if !index.investor_units.contains_key(&key) {
+        return Ok(());
+    }
+    let held = index
+        .subscription_forms
+        .get(&key)
+        .cloned()
+        .unwrap_or_default();
+    if held != c.registration {
+        return Err(RegistryError::RegistrationConflict {
+            series: c.series_id.clone(),
+            investor: c.investor_ref.clone(),
+            held: held.name(),
+            asked: c.registration.name(),
+        });
+    }
+    Ok(())
 }
 
 /// A submission whose idempotency key the bank used for subscription `first`:
@@ -216,7 +280,8 @@ fn repeat(state: &State, c: &SubmitSubscription, first: u64) -> Result<Decision,
         && sub.investor_ref == c.investor_ref
         && sub.category == c.category
         && sub.country == c.country
-        && sub.units == c.units.get();
+        && sub.units == c.units.get()
+        && sub.registration == c.registration;
     if same {
         return Ok(Decision::Existing { index: first });
     }
@@ -255,28 +320,33 @@ fn check_window(s: &Series, ctx: &DecideCtx) -> Result<(), RegistryError> {
     Ok(())
 }
 
-/// The investor's category is eligible and its country neither barred nor
-/// left out.
-fn check_eligibility(s: &Series, c: &SubmitSubscription) -> Result<(), RegistryError> {
+/// An investor of `category` living in `country` is eligible for the series:
+/// the category is allowed and the country neither barred nor left out.
+pub(super) fn check_eligible(
+    s: &Series,
+    category: DiasporaCategory,
+    country: Country,
+) -> Result<(), RegistryError> {
     let e = &s.terms.eligibility;
-    if !e.categories.contains(&c.category) {
+    let series = &s.terms.series_id;
+    if !e.categories.contains(&category) {
         let allowed: Vec<&str> = e.categories.iter().map(|c| c.as_str()).collect();
         return Err(RegistryError::CategoryNotEligible {
-            series: c.series_id.clone(),
-            category: c.category,
+            series: series.clone(),
+            category,
             eligible: allowed.join(", "),
         });
     }
-    if e.countries_barred.contains(&c.country) {
+    if e.countries_barred.contains(&country) {
         return Err(RegistryError::CountryBarred {
-            series: c.series_id.clone(),
-            country: c.country,
+            series: series.clone(),
+            country,
         });
     }
-    if !e.countries_allowed.is_empty() && !e.countries_allowed.contains(&c.country) {
+    if !e.countries_allowed.is_empty() && !e.countries_allowed.contains(&country) {
         return Err(RegistryError::CountryNotOffered {
-            series: c.series_id.clone(),
-            country: c.country,
+            series: series.clone(),
+            country,
         });
     }
     Ok(())
@@ -406,6 +476,7 @@ fn unbook(state: &mut State, key: (SeriesId, ParticipantId, InvestorRef), units:
         *v = v.saturating_sub(units);
         if *v == 0 {
             index.investor_units.remove(&key);
+            index.subscription_forms.remove(&key);
         }
     }
 }
@@ -495,6 +566,7 @@ fn apply_submitted(
         allotted_units: 0,
         refunded_units: 0,
         amount_due: Decimal::ZERO,
+        registration: e.registration.clone(),
     });
     if !added {
         return Err(not_own_index());
@@ -515,10 +587,13 @@ fn apply_submitted(
         // Running totals only guide decisions, which bound them by UNITS_MAX.
         let book = index.book_units.entry(series_id.clone()).or_default();
         *book = book.saturating_add(units);
-        let held = index
-            .investor_units
-            .entry((series_id, bank_id, e.investor_ref.clone()))
-            .or_default();
+        let key = (series_id, bank_id, e.investor_ref.clone());
+        if !e.registration.is_sole() {
+            index
+                .subscription_forms
+                .insert(key.clone(), e.registration.clone());
+        }
+        let held = index.investor_units.entry(key).or_default();
         *held = held.saturating_add(units);
     }
     changes.touch(StateKey::Subscription(e.subscription_id));
@@ -676,6 +751,11 @@ fn apply_holdings(
                 bank_id: bank_id.clone(),
                 units: h.units.get(),
                 redeemed_units: 0,
+                registration: h.registration.clone(),
+                pending_units: 0,
+                gift_units: 0,
+                early_redeemed_units: 0,
+                history: Vec::new(),
             },
         );
         state
@@ -683,6 +763,7 @@ fn apply_holdings(
             .entry((bank_id, h.investor_ref.clone()))
             .or_default()
             .insert(series_id.clone());
+        super::holdings::index_joint(state, &key, &RegistrationForm::Sole, &h.registration);
         changes.touch(StateKey::Holding(key));
     }
     Ok(())

@@ -75,6 +75,7 @@ impl World {
             admin_participant_id: w.admin.participant_id.clone(),
             admin_public_key: admin_pk,
             admin_key_id: admin_kid,
+            simulated_clock: false,
         })]);
         for (who, seed) in [
             (w.treasury.clone(), 3),
@@ -166,6 +167,7 @@ impl World {
                 country: Country::parse("c", country).unwrap(),
                 units: units.into(),
                 idempotency_key: key.into(),
+                registration: Default::default(),
             }),
         )
     }
@@ -225,6 +227,11 @@ fn terms() -> SeriesTerms {
         },
         pricing: PricingSpec::IssuePrice(dec("99.5")),
         settlement_deadline: at(2027, 1, 13),
+        date_generation: crate::calendar::DateGeneration::Backward,
+        accrual_dates: crate::calendar::AccrualDates::Unadjusted,
+        payment_lag_days: 0,
+        transfers: Default::default(),
+        early_redemption: None,
     }
 }
 
@@ -331,6 +338,7 @@ fn subscription_refusals() {
             country: Country::parse("c", country).unwrap(),
             units: crate::money::Units::new(units),
             idempotency_key: key.into(),
+            registration: Default::default(),
         })
     };
     use DiasporaCategory::*;
@@ -686,6 +694,7 @@ fn the_readers_copy_answers_queries_as_the_full_state_and_decides_nothing() {
         country: Country::parse("c", "DE").unwrap(),
         units: crate::money::Units::new(10),
         idempotency_key: "k9".into(),
+        registration: Default::default(),
     });
     let ctx = DecideCtx {
         index: w.state.size(),

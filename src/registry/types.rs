@@ -175,6 +175,9 @@ pub struct LedgerIdentity {
     pub format_version: u32,
     pub origin: String,
     pub ledger_public_key: PublicKey,
+    /// A rehearsal ledger: its recorded times come from a simulated clock.
+    #[serde(default)]
+    pub simulated_clock: bool,
 }
 
 // ---- events ----
@@ -187,6 +190,8 @@ pub struct GenesisRecorded {
     pub admin_participant_id: ParticipantId,
     pub admin_public_key: PublicKey,
     pub admin_key_id: KeyId,
+    /// A rehearsal ledger (simulated clock); false for production.
+    pub simulated_clock: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -297,6 +302,13 @@ pub enum Event {
     SeriesMatured {
         series_id: super::SeriesId,
     },
+    RegistrationChanged(super::RegistrationChanged),
+    TransferRequested(super::TransferRequested),
+    TransferConfirmed(super::TransferConfirmed),
+    TransferRefused(super::TransferRefused),
+    DeathNoticeFiled(super::DeathNoticeFiled),
+    HoldingPassed(super::HoldingPassed),
+    EarlyRedeemed(super::EarlyRedeemed),
 }
 
 impl Event {

@@ -103,7 +103,11 @@ impl TimelineBuilder {
 /// Opens a stopped store read-only, verifies every entry and the signed
 /// checkpoint, and returns the replayed state with the book timelines.
 pub fn load(store_path: &Path) -> Result<LedgerView, ReportError> {
-    let store = RawStore::open(store_path)?;
+    load_from(RawStore::open(store_path)?)
+}
+
+/// [`load`] from a store opened on any engine.
+pub fn load_from(store: RawStore) -> Result<LedgerView, ReportError> {
     let mut verifier = Verifier::new();
     let mut timelines = TimelineBuilder::default();
     for item in store.entries() {

@@ -17,7 +17,7 @@ pub mod load;
 mod tests;
 
 pub use figures::{SeriesReport, series_report};
-pub use load::{LedgerView, load};
+pub use load::{LedgerView, load, load_from};
 
 use std::path::{Path, PathBuf};
 

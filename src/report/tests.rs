@@ -62,6 +62,11 @@ fn terms(coupon: CouponSpec, pricing: PricingSpec) -> SeriesTerms {
         },
         pricing,
         settlement_deadline: at(2 * 86_400),
+        date_generation: crate::calendar::DateGeneration::Backward,
+        accrual_dates: crate::calendar::AccrualDates::Unadjusted,
+        payment_lag_days: 0,
+        transfers: Default::default(),
+        early_redemption: None,
     }
 }
 
@@ -93,6 +98,9 @@ fn series(t: SeriesTerms, status: SeriesStatus) -> Series {
         issued_at_index: None,
         amount_raised: Decimal::ZERO,
         paid: Vec::new(),
+        early_redeemed_units: 0,
+        early_redemptions: Vec::new(),
+        hardship_units: Default::default(),
     }
 }
 

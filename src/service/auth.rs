@@ -383,26 +383,25 @@ impl Authenticator {
     }
 
     /// The request's issue time and now: at most `REQUEST_AGE_SECS_MAX` old and
-    /// `REQUEST_FUTURE_SKEW_SECS_MAX` ahead.
+    /// `REQUEST_FUTURE_SKEW_SECS_MAX` ahead, to the nanosecond (the window the
+    /// writer applies again at the recorded time, and auditors after it).
     fn fresh(
         &self,
         payload: &pb::RequestPayload,
     ) -> Result<(DateTime<Utc>, DateTime<Utc>), AuthError> {
+        use crate::ledger::payload::{OutsideWindow, check_window, seconds};
         let issued_at = crate::codec::timestamp_from_pb("issued_at", payload.issued_at.as_ref())
             .map_err(|e| AuthError::BadIssueTime {
                 message: e.to_string(),
             })?;
         let now = self.clock.now();
-        let age_secs = (now - issued_at).num_seconds();
-        if age_secs > limits::REQUEST_AGE_SECS_MAX {
-            return Err(AuthError::Stale { age_secs });
+        match check_window(issued_at, now) {
+            Ok(()) => Ok((issued_at, now)),
+            Err(OutsideWindow::Stale { age, .. }) => Err(AuthError::Stale { age: seconds(age) }),
+            Err(OutsideWindow::Ahead { ahead, .. }) => Err(AuthError::FromTheFuture {
+                ahead: seconds(ahead),
+            }),
         }
-        if -age_secs > limits::REQUEST_FUTURE_SKEW_SECS_MAX {
-            return Err(AuthError::FromTheFuture {
-                ahead_secs: -age_secs,
-            });
-        }
-        Ok((issued_at, now))
     }
 
     /// Burns the request's nonce (last, so a request refused earlier keeps it) and

@@ -5,10 +5,12 @@ use super::error::ReadError;
 use super::{Services, receipt, status};
 use crate::accrual::{self, Due};
 use crate::codec::bonds::{self as cb, date};
+use crate::codec::holdings::holding_change_to_pb;
 use crate::money::round_to_minor;
 use crate::pricing::{Bond, CashFlowKind};
 use crate::proto as pb;
 use crate::registry::coupons::{self, EngineSeries, PAYMENT_ROUNDING};
+use crate::registry::holdings::units_after;
 use crate::registry::{
     InvestorRef, ParticipantId, RegistryError, Role, SeriesId, SeriesStatus, State,
 };
@@ -204,20 +206,26 @@ fn statement(
         }];
         let accrued = accrual::accrued(&input, &one, &fixings, as_of).map_err(not_computable)?;
         let kind = |k: CashFlowKind| k.as_str().to_string();
+        // Each payment as made: to the units the holding held when it was
+        // posted (a holding's units move with transfers and successions).
         let received = s
             .paid
             .iter()
             .filter(|p| p.payment_date <= as_of)
-            .map(|p| pb::StatementPayment {
-                kind: kind(p.kind),
-                payment_date: p.payment_date.to_string(),
-                amount: round_to_minor(
-                    Decimal::from(h.units) * p.amount_per_unit,
-                    s.terms.currency,
-                    PAYMENT_ROUNDING,
-                )
-                .to_string(),
-                event_id: p.event_id.clone(),
+            .filter_map(|p| {
+                let at = state.posted(&p.event_id)?;
+                let units = units_after(h, at);
+                (units > 0).then(|| pb::StatementPayment {
+                    kind: kind(p.kind),
+                    payment_date: p.payment_date.to_string(),
+                    amount: round_to_minor(
+                        Decimal::from(units) * p.amount_per_unit,
+                        s.terms.currency,
+                        PAYMENT_ROUNDING,
+                    )
+                    .to_string(),
+                    event_id: p.event_id.clone(),
+                })
             })
             .collect();
         let bond = Bond::new(&es.terms, &fixings).map_err(not_computable)?;
@@ -242,6 +250,7 @@ fn statement(
             accrued: accrued.total.to_string(),
             received,
             upcoming,
+            history: h.history.iter().map(holding_change_to_pb).collect(),
         });
     }
     Ok(lines)
@@ -264,7 +273,7 @@ fn debt_service(
         s.terms.cap_units
     };
     let bond = Bond::new(&es.terms, &coupons::fixings(state)).map_err(not_computable)?;
-    let lines = payable_flows(&bond, &s.terms)
+    let mut lines: Vec<pb::DebtServiceLine> = payable_flows(&bond, &s.terms)
         .into_iter()
         .map(|(kind, date, amount)| {
             let paid = s
@@ -287,6 +296,21 @@ fn debt_service(
             }
         })
         .collect();
+    // Early redemptions, paid and summed per date, among the scheduled flows
+    // in date order (after the scheduled flows of the same date).
+    for e in &s.early_redemptions {
+        let date = e.date.to_string();
+        let at = lines.partition_point(|l| l.payment_date <= date);
+        lines.insert(
+            at,
+            pb::DebtServiceLine {
+                payment_date: date,
+                kind: "early_redemption".into(),
+                amount: e.amount.to_string(),
+                status: "paid".into(),
+            },
+        );
+    }
     Ok(pb::GetDebtServiceResponse {
         series_id: id.to_string(),
         currency: s.terms.currency.as_str().into(),

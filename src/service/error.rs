@@ -1,5 +1,6 @@
 //! Why the service refuses a request before or besides the writer: authentication
-//! ([`AuthError`]), reads ([`ReadError`]) and batch envelopes ([`BatchError`]).
+//! ([`AuthError`]), reads ([`ReadError`]), batch envelopes ([`BatchError`]) and
+//! writes sent to a read-only mirror ([`ReadOnlyError`]).
 //! `status.rs` maps each variant to its gRPC status; messages say what was
 //! expected and what was found, and quote request values briefly
 //! (`status::quote`).
@@ -41,13 +42,18 @@ pub enum AuthError {
     /// The payload's `issued_at` is missing or not a time; `message` names it.
     #[error("{message}")]
     BadIssueTime { message: String },
+    /// `age`: exact decimal seconds ("300.001").
     #[error(
-        "request is stale: issued {age_secs} s ago, the limit is {} s",
+        "request is stale: issued {age} s ago, the limit is {} s",
         limits::REQUEST_AGE_SECS_MAX
     )]
-    Stale { age_secs: i64 },
-    #[error("request is issued {ahead_secs} s in the future; check the client's clock")]
-    FromTheFuture { ahead_secs: i64 },
+    Stale { age: String },
+    /// `ahead`: exact decimal seconds ("60.001").
+    #[error(
+        "request is issued {ahead} s in the future, the limit is {} s; check the client's clock",
+        limits::REQUEST_FUTURE_SKEW_SECS_MAX
+    )]
+    FromTheFuture { ahead: String },
     #[error(
         "nonce must be {} to {} bytes, found {found}",
         limits::NONCE_BYTES_MIN,
@@ -164,6 +170,22 @@ pub enum ReadError {
     TaskFailed { reason: String },
 }
 
+/// Why the rehearsal clock was not moved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+pub enum ClockError {
+    #[error(
+        "this server runs on the system clock (a production ledger); clock controls exist only on a rehearsal server (dbond serve --clock simulated)"
+    )]
+    NotSimulated,
+    /// `message` names the field and what is wrong with it.
+    #[error("{message}")]
+    BadTime { message: String },
+    /// `message`: the clock's time and the time asked for.
+    #[error("{message}")]
+    Backwards { message: String },
+}
+
 /// Why a batch's envelope was refused (its requests are each judged on their own).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[cfg_attr(test, derive(strum::EnumIter))]
@@ -177,4 +199,15 @@ pub enum BatchError {
     CountMismatch { signed: u32, carried: usize },
     #[error("checking the batch failed: {reason}")]
     CheckFailed { reason: String },
+}
+
+/// Why a server that holds a copy of another's ledger refuses a write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(test, derive(strum::EnumIter))]
+pub enum ReadOnlyError {
+    /// `rpc` writes; this server is a mirror of `mirror_of`.
+    #[error(
+        "{rpc} writes to the ledger, and this server is a read-only mirror of {mirror_of}: send writes to the ledger's own server"
+    )]
+    Mirror { rpc: String, mirror_of: String },
 }

@@ -32,6 +32,8 @@ impl pb::ledger_service_server::LedgerService for Services {
             format_version: identity.format_version,
             tree_size: self.ledger.size(),
             checkpoint_key_name: crate::store::checkpoint_key_name(identity).to_string(),
+            simulated_clock: identity.simulated_clock,
+            now: Some(crate::codec::timestamp_to_pb(self.clock.now())),
         }))
     }
 
@@ -430,6 +432,14 @@ impl Services {
                 Kind::UnsettledReleased(r) => Some(subscriptions_mine(
                     &mut r.released.iter().map(|x| x.subscription_id),
                 )),
+                // A transfer is about the clients of the banks on both sides.
+                Kind::TransferRequested(t) => Some(mine(&t.from_bank_id) || mine(&t.to_bank_id)),
+                Kind::TransferConfirmed(t) => Some(mine(&t.from_bank_id) || mine(&t.to_bank_id)),
+                Kind::TransferRefused(t) => Some(mine(&t.from_bank_id) || mine(&t.to_bank_id)),
+                Kind::RegistrationChanged(x) => Some(mine(&x.bank_id)),
+                Kind::DeathNoticeFiled(x) => Some(mine(&x.bank_id)),
+                Kind::HoldingPassed(x) => Some(mine(&x.bank_id)),
+                Kind::EarlyRedeemed(x) => Some(mine(&x.bank_id)),
                 _ => None,
             };
             if let Some(answer) = about_clients {

@@ -5,12 +5,15 @@
 pub mod auth;
 mod batch;
 mod bonds;
+mod clock;
 pub mod coupons;
 pub mod error;
+mod holdings;
 mod ledger;
 pub mod observe;
 mod participants;
 mod pricing;
+pub mod readonly;
 pub mod rpc;
 pub mod scheduler;
 pub mod status;
@@ -54,13 +57,16 @@ pub fn receipt(c: &Committed) -> pb::Receipt {
     }
 }
 
-/// How a server is exposed: limits, TLS (with optional client certificates), and
-/// the metrics its requests are recorded in.
+/// How a server is exposed: limits, TLS (with optional client certificates), the
+/// metrics its requests are recorded in, and whether it serves a mirror's copy.
 #[derive(Clone, Debug, Default)]
 pub struct ServeOptions {
     pub limits: ServerLimits,
     pub tls: Option<tonic::transport::ServerTlsConfig>,
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The source a mirror's copy follows: every write RPC is refused with
+    /// FAILED_PRECONDITION naming it (`readonly.rs`); reads are served as usual.
+    pub mirror_of: Option<String>,
 }
 
 /// The TLS settings of a server from its PEM files' contents.
@@ -130,6 +136,12 @@ pub async fn serve_with(
     health_reporter
         .set_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
         .await;
+    health_reporter
+        .set_serving::<pb::clock_service_server::ClockServiceServer<Services>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::holdings_service_server::HoldingsServiceServer<Services>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -168,6 +180,9 @@ pub async fn serve_with(
         .layer(observe::ObserveLayer {
             metrics: options.metrics,
         })
+        .layer(readonly::ReadOnlyLayer {
+            mirror_of: options.mirror_of.map(Arc::from),
+        })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -195,6 +210,12 @@ pub async fn serve_with(
         .add_service(limited!(pb::batch_service_server::BatchServiceServer::new(
             services.clone()
         )))
+        .add_service(limited!(pb::clock_service_server::ClockServiceServer::new(
+            services.clone()
+        )))
+        .add_service(limited!(
+            pb::holdings_service_server::HoldingsServiceServer::new(services.clone())
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // When the writer stops (fail-stop), health says so: NOT_SERVING for the server
     // as a whole and for the services that write; the read services stay SERVING.
@@ -218,6 +239,9 @@ pub async fn serve_with(
             .await;
         health_reporter
             .set_not_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
+            .await;
+        health_reporter
+            .set_not_serving::<pb::holdings_service_server::HoldingsServiceServer<Services>>()
             .await;
         std::future::pending::<()>().await
     };

@@ -148,12 +148,16 @@ where
 /// How long a scraper may take to send its request head.
 const METRICS_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The ledger's size as of now, read when metrics are scraped.
+pub type LedgerSize = Arc<dyn Fn() -> u64 + Send + Sync>;
+
 /// Serves `GET /metrics` (Prometheus text format) on `listener` until `shutdown`:
-/// HTTP/1.1, one request per connection.
+/// HTTP/1.1, one request per connection. `ledger_size` gives the ledger's size
+/// at each scrape.
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
-    ledger: crate::store::Ledger,
+    ledger_size: LedgerSize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     tokio::pin!(shutdown);
@@ -165,9 +169,9 @@ pub async fn serve_metrics(
         let Ok((socket, _)) = accepted else {
             continue;
         };
-        let (metrics, ledger) = (metrics.clone(), ledger.clone());
+        let (metrics, ledger_size) = (metrics.clone(), ledger_size.clone());
         let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-            let response = metrics_response(&request, &metrics, &ledger);
+            let response = metrics_response(&request, &metrics, &*ledger_size);
             async move { Ok::<_, std::convert::Infallible>(response) }
         });
         tokio::spawn(async move {
@@ -187,14 +191,14 @@ pub async fn serve_metrics(
 fn metrics_response<B>(
     request: &Request<B>,
     metrics: &Metrics,
-    ledger: &crate::store::Ledger,
+    ledger_size: &(dyn Fn() -> u64 + Send + Sync),
 ) -> Response<http_body_util::Full<bytes::Bytes>> {
     let (status, content_type, body) =
         if request.method() == http::Method::GET && request.uri().path() == "/metrics" {
             (
                 http::StatusCode::OK,
                 crate::metrics::CONTENT_TYPE,
-                metrics.render(ledger.size()),
+                metrics.render(ledger_size()),
             )
         } else {
             (

@@ -53,6 +53,12 @@ pub const WRITES: &[(&str, &[Role])] = &[
     ("ConfirmSettlement", &[Role::Bank]),
     ("PublishFixing", &[Role::Treasury]),
     ("PostAccrualEvent", &[Role::Engine]),
+    ("ChangeRegistration", &[Role::Bank]),
+    ("RequestTransfer", &[Role::Bank]),
+    ("ConfirmTransfer", &[Role::Bank]),
+    ("RefuseTransfer", &[Role::Bank]),
+    ("FileDeathNotice", &[Role::Bank]),
+    ("RedeemEarly", &[Role::Bank]),
 ];
 
 /// The roles that may call the write RPC `rpc`; `None` if it is not a write.
@@ -165,6 +171,8 @@ rpc_commands! {
         GetDebtService => "GetDebtService", OVERSEERS;
         ListFixings => "ListFixings", EVERYONE;
         SubmitBatch => "SubmitBatch", EVERYONE;
+        AdvanceClock => "AdvanceClock", &[Role::Admin];
+        ListTransfers => "ListTransfers", EVERYONE;
     }
     writes {
         RegisterParticipant,
@@ -183,6 +191,12 @@ rpc_commands! {
         ConfirmSettlement,
         PublishFixing,
         PostAccrualEvent,
+        ChangeRegistration,
+        RequestTransfer,
+        ConfirmTransfer,
+        RefuseTransfer,
+        FileDeathNotice,
+        RedeemEarly,
     }
 }
 
@@ -233,6 +247,14 @@ mod tests {
             Kind::GetDebtService(Default::default()),
             Kind::ListFixings(Default::default()),
             Kind::SubmitBatch(Default::default()),
+            Kind::AdvanceClock(Default::default()),
+            Kind::ChangeRegistration(Default::default()),
+            Kind::RequestTransfer(Default::default()),
+            Kind::ConfirmTransfer(Default::default()),
+            Kind::RefuseTransfer(Default::default()),
+            Kind::FileDeathNotice(Default::default()),
+            Kind::RedeemEarly(Default::default()),
+            Kind::ListTransfers(Default::default()),
         ]
     }
 

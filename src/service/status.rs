@@ -5,7 +5,7 @@
 //! understands; invalid fields carry a BadRequest detail naming the field.
 //! Messages are bounded (`limits::STATUS_MESSAGE_BYTES_MAX`) whatever they quote.
 
-use super::error::{AuthError, BatchError, ReadError};
+use super::error::{AuthError, BatchError, ClockError, ReadError, ReadOnlyError};
 use crate::ledger::merkle::MerkleError;
 use crate::limits::{STATUS_MESSAGE_BYTES_MAX, STATUS_QUOTE_CHARS_MAX};
 use crate::pricing::PricingError;
@@ -21,12 +21,17 @@ pub fn registry_code(e: &RegistryError) -> Code {
     use RegistryError as E;
     match e {
         E::Invalid { .. } => Code::InvalidArgument,
-        E::RoleRequired { .. } | E::NotTheOwner { .. } | E::NotYourSubscription { .. } => {
-            Code::PermissionDenied
-        }
+        E::RoleRequired { .. }
+        | E::NotTheOwner { .. }
+        | E::NotYourSubscription { .. }
+        | E::NotYourHolding { .. }
+        | E::NotYourTransfer { .. } => Code::PermissionDenied,
         E::SeriesNotFound { .. }
         | E::SubscriptionNotFound { .. }
-        | E::ParticipantNotFound { .. } => Code::NotFound,
+        | E::ParticipantNotFound { .. }
+        | E::HoldingNotFound { .. }
+        | E::TransferNotFound { .. }
+        | E::UnknownOwner { .. } => Code::NotFound,
         E::SeriesExists { .. }
         | E::ParticipantExists { .. }
         | E::KeyExists { .. }
@@ -58,6 +63,23 @@ pub fn registry_code(e: &RegistryError) -> Code {
         | E::NothingDue { .. }
         | E::NotNextEvent { .. }
         | E::EngineCannotRun { .. }
+        | E::SeriesNotLive { .. }
+        | E::EmptyHolding { .. }
+        | E::RegistrationUnchanged { .. }
+        | E::RegistrationConflict { .. }
+        | E::EventsDue { .. }
+        | E::RegisterClosed { .. }
+        | E::TransferNotAllowed { .. }
+        | E::NotEnoughUnits { .. }
+        | E::HoldingOutOfBounds { .. }
+        | E::TransferNotPending { .. }
+        | E::TransferPending { .. }
+        | E::EarlyRedemptionNotOffered { .. }
+        | E::BeforeIssueDate { .. }
+        | E::InsideLockup { .. }
+        | E::DeathPutNeedsSuccession { .. }
+        | E::HardshipQuotaExhausted { .. }
+        | E::RedemptionPriceNotPositive { .. }
         | E::ReadersCopy => Code::FailedPrecondition,
     }
 }
@@ -202,12 +224,42 @@ pub fn read(e: &ReadError) -> Status {
     plain(read_code(e), e)
 }
 
+/// The status code for each refused clock move: a production server refuses
+/// the control itself; a time that is no time, or before now, is the request's.
+pub fn clock_code(e: &ClockError) -> Code {
+    match e {
+        ClockError::NotSimulated => Code::FailedPrecondition,
+        ClockError::BadTime { .. } | ClockError::Backwards { .. } => Code::InvalidArgument,
+    }
+}
+
+pub fn clock(e: &ClockError) -> Status {
+    match e {
+        ClockError::BadTime { message } | ClockError::Backwards { message } => {
+            Status::with_error_details(
+                clock_code(e),
+                clip(message),
+                ErrorDetails::with_bad_request_violation("to", clip(message)),
+            )
+        }
+        ClockError::NotSimulated => plain(clock_code(e), e),
+    }
+}
+
 pub fn batch(e: &BatchError) -> Status {
     let code = match e {
         BatchError::TooManyRequests { .. } | BatchError::CountMismatch { .. } => {
             Code::InvalidArgument
         }
         BatchError::CheckFailed { .. } => Code::Internal,
+    };
+    plain(code, e)
+}
+
+/// A write sent to a mirror: the request is fine, the server is the wrong one.
+pub fn read_only(e: &ReadOnlyError) -> Status {
+    let code = match e {
+        ReadOnlyError::Mirror { .. } => Code::FailedPrecondition,
     };
     plain(code, e)
 }
@@ -271,6 +323,8 @@ into_status! {
     AuthError => auth,
     ReadError => read,
     BatchError => batch,
+    ReadOnlyError => read_only,
+    ClockError => clock,
     RegistryError => registry,
     WriteError => write,
     StoreError => store,
@@ -488,6 +542,162 @@ mod tests {
                 fp,
             ),
             K::EngineCannotRun => (RegistryError::engine(&series, "no fixing"), fp),
+            K::NotYourHolding => (
+                E::NotYourHolding {
+                    bank: bank.clone(),
+                    caller: bank,
+                },
+                pd,
+            ),
+            K::HoldingNotFound => (
+                E::HoldingNotFound {
+                    series,
+                    investor,
+                    bank,
+                },
+                nf,
+            ),
+            K::SeriesNotLive => (
+                E::SeriesNotLive {
+                    series,
+                    found: SeriesStatus::Matured,
+                },
+                fp,
+            ),
+            K::EmptyHolding => (
+                E::EmptyHolding {
+                    series,
+                    investor,
+                    bank,
+                },
+                fp,
+            ),
+            K::RegistrationUnchanged => (
+                E::RegistrationUnchanged {
+                    series,
+                    investor,
+                    form: "sole",
+                },
+                fp,
+            ),
+            K::RegistrationConflict => (
+                E::RegistrationConflict {
+                    series,
+                    investor,
+                    held: "sole",
+                    asked: "joint",
+                },
+                fp,
+            ),
+            K::EventsDue => (E::EventsDue { series, event }, fp),
+            K::RegisterClosed => (
+                E::RegisterClosed {
+                    series,
+                    record_date: date,
+                    payment_date: date,
+                },
+                fp,
+            ),
+            K::TransferNotAllowed => (
+                E::TransferNotAllowed {
+                    series,
+                    kind: "gift",
+                    policy: "none",
+                },
+                fp,
+            ),
+            K::NotEnoughUnits => (
+                E::NotEnoughUnits {
+                    series,
+                    investor,
+                    bank,
+                    asked: 5,
+                    available: 3,
+                    what: "free (not pending)",
+                },
+                fp,
+            ),
+            K::HoldingOutOfBounds => (
+                E::HoldingOutOfBounds {
+                    series,
+                    investor,
+                    total: 101,
+                    min: 1,
+                    max: 100,
+                },
+                fp,
+            ),
+            K::TransferNotFound => (E::TransferNotFound { transfer: 7 }, nf),
+            K::NotYourTransfer => (
+                E::NotYourTransfer {
+                    transfer: 7,
+                    delivering: bank.clone(),
+                    caller: bank,
+                    needs: "the delivering bank",
+                },
+                pd,
+            ),
+            K::TransferNotPending => (
+                E::TransferNotPending {
+                    transfer: 7,
+                    found: "confirmed",
+                },
+                fp,
+            ),
+            K::UnknownOwner => (
+                E::UnknownOwner {
+                    owner: investor,
+                    bank,
+                },
+                nf,
+            ),
+            K::TransferPending => (
+                E::TransferPending {
+                    series,
+                    investor,
+                    units: 3,
+                },
+                fp,
+            ),
+            K::EarlyRedemptionNotOffered => (
+                E::EarlyRedemptionNotOffered {
+                    series,
+                    reason: Some("hardship"),
+                },
+                fp,
+            ),
+            K::BeforeIssueDate => (
+                E::BeforeIssueDate {
+                    series,
+                    issue_date: date,
+                },
+                fp,
+            ),
+            K::InsideLockup => (
+                E::InsideLockup {
+                    series,
+                    until: date,
+                },
+                fp,
+            ),
+            K::DeathPutNeedsSuccession => (E::DeathPutNeedsSuccession { series, investor }, fp),
+            K::HardshipQuotaExhausted => (
+                E::HardshipQuotaExhausted {
+                    series,
+                    year: 2027,
+                    used: 50,
+                    quota: 50,
+                    asked: 1,
+                },
+                fp,
+            ),
+            K::RedemptionPriceNotPositive => (
+                E::RedemptionPriceNotPositive {
+                    series,
+                    price: rust_decimal::Decimal::ZERO,
+                },
+                fp,
+            ),
             K::ReadersCopy => (E::ReadersCopy, fp),
         }
     }
@@ -595,6 +805,14 @@ mod tests {
         }
     }
 
+    fn expected_clock(e: &ClockError) -> Code {
+        match e {
+            ClockError::NotSimulated => Code::FailedPrecondition,
+            ClockError::BadTime { .. } => Code::InvalidArgument,
+            ClockError::Backwards { .. } => Code::InvalidArgument,
+        }
+    }
+
     fn expected_batch(e: &BatchError) -> Code {
         match e {
             BatchError::TooManyRequests { .. } => Code::InvalidArgument,
@@ -620,11 +838,19 @@ mod tests {
         walked
     }
 
+    fn expected_read_only(e: &ReadOnlyError) -> Code {
+        match e {
+            ReadOnlyError::Mirror { .. } => Code::FailedPrecondition,
+        }
+    }
+
     #[test]
     fn every_auth_read_and_batch_error_has_its_code() {
         assert_eq!(walk(expected_auth), 21);
         assert_eq!(walk(expected_read), 25);
         assert_eq!(walk(expected_batch), 3);
+        assert_eq!(walk(expected_read_only), 1);
+        assert_eq!(walk(expected_clock), 3);
         let st = auth(&AuthError::BadIssueTime {
             message: "issued_at: timestamp is required".into(),
         });
@@ -765,6 +991,93 @@ mod tests {
             "{}",
             st.message()
         );
+    }
+
+    /// The variant name of an error, from its `Debug` form.
+    fn variant(e: &impl std::fmt::Debug) -> String {
+        format!("{e:?}")
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// docs/ERRORS.md's tables: `Type::Variant` -> the status column.
+    fn documented_refusals() -> std::collections::BTreeMap<String, String> {
+        include_str!("../../docs/ERRORS.md")
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                (cells[0].trim_matches('`').to_string(), cells[1].to_string())
+            })
+            .collect()
+    }
+
+    /// Every variant of every error type a client can meet has its row in
+    /// docs/ERRORS.md with the code this table gives it, and every row names a
+    /// variant that exists.
+    #[test]
+    fn every_refusal_in_docs_errors_md_has_its_code() {
+        use strum::IntoEnumIterator;
+        let mut expected: Vec<(String, String)> = Vec::new();
+        let mut row = |ty: &str, name: String, code: Code| {
+            expected.push((format!("{ty}::{name}"), code_name(code).to_string()));
+        };
+        for kind in RegistryErrorKind::iter() {
+            let (e, _) = registry_case(kind);
+            row("RegistryError", format!("{kind:?}"), registry_code(&e));
+        }
+        for e in AuthError::iter() {
+            row("AuthError", variant(&e), auth_code(&e));
+        }
+        for e in ReadError::iter() {
+            row("ReadError", variant(&e), read_code(&e));
+        }
+        for e in BatchError::iter() {
+            row("BatchError", variant(&e), batch(&e).code());
+        }
+        for e in ClockError::iter() {
+            row("ClockError", variant(&e), clock_code(&e));
+        }
+        for e in ReadOnlyError::iter() {
+            row("ReadOnlyError", variant(&e), read_only(&e).code());
+        }
+        for e in every_store_error() {
+            row("StoreError", variant(&e), store(&e).code());
+        }
+        for e in every_proof_error() {
+            row("MerkleError", variant(&e), proof(&e).code());
+        }
+        for e in every_pricing_error() {
+            row("PricingError", variant(&e), pricing(&e).code());
+        }
+        for e in every_write_error() {
+            let code = match &e {
+                WriteError::Refused(_) => "the code of its `RegistryError`".to_string(),
+                other => code_name(write(other).code()).to_string(),
+            };
+            expected.push((format!("WriteError::{}", variant(&e)), code));
+        }
+        let documented = documented_refusals();
+        let mut missing = Vec::new();
+        for (name, code) in &expected {
+            match documented.get(name) {
+                Some(doc) if doc == code => {}
+                Some(doc) => missing.push(format!("{name}: the page says {doc}, the code {code}")),
+                None => missing.push(format!("{name}: no row (its code is {code})")),
+            }
+        }
+        let known: std::collections::BTreeSet<&String> = expected.iter().map(|(n, _)| n).collect();
+        for name in documented.keys().filter(|n| !known.contains(n)) {
+            missing.push(format!("{name}: a row for no error"));
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/ERRORS.md disagrees with the code:\n{}",
+            missing.join("\n")
+        );
+        assert!(expected.len() > 100, "every type was walked");
     }
 
     #[test]

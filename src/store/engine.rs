@@ -14,9 +14,13 @@
 //! - Stored bytes come back exactly as written; entries come back in index order.
 //! - An engine several processes can open checks, inside each group's write, that
 //!   this process still holds the writer role, and answers
-//!   [`EngineError::LostWriterRole`] (nothing written) when it does not.
+//!   [`EngineError::LostWriterRole`] (nothing written) when it does not. Such an
+//!   engine says so through [`Engine::shared`]: the ledger then follows what
+//!   other processes write, and writes only while it holds the role.
 
 use super::{FaultPlan, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// One state record write: the record's key (`StateKey::to_bytes`) and its new
 /// value, or `None` to remove the record.
@@ -130,4 +134,82 @@ pub trait Engine: Send + Sync {
     /// Makes everything written so far durable and waits for the engine's
     /// background work.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// The writer role and the consistent reads of an engine several processes
+    /// share; `None` for an engine only this process opens (it always writes).
+    fn shared(&self) -> Option<&dyn SharedStore> {
+        None
+    }
+}
+
+/// Who holds the writer role of a shared store, as the store says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleHolder {
+    /// Raised by one at every take-over; 0 before the first.
+    pub epoch: u64,
+    pub holder: String,
+    /// Where clients reach the holder's gRPC service.
+    pub address: String,
+    /// Whether the holder's term has run out (any process may take the role).
+    pub expired: bool,
+}
+
+impl RoleHolder {
+    /// A sentence naming the holder, for a refused write.
+    pub fn describe(&self) -> String {
+        let at = if self.address.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", self.address)
+        };
+        if self.epoch == 0 {
+            "no server has held the writer role yet".into()
+        } else if self.expired {
+            format!(
+                "the writer role is free (epoch {} was held by {}{at}); a server takes it within its follow interval",
+                self.epoch, self.holder
+            )
+        } else {
+            format!(
+                "the writer is {}{at} (epoch {}): send writes there",
+                self.holder, self.epoch
+            )
+        }
+    }
+}
+
+/// What an attempt to take the writer role found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// This process holds the role with this epoch.
+    Taken(u64),
+    /// Another process holds it.
+    HeldBy(RoleHolder),
+}
+
+/// What an engine that several processes share does besides storing: the writer
+/// role (exactly one process appends at a time, and every group it writes checks
+/// that it still does) and reads that see one moment of a ledger others append to.
+pub trait SharedStore: Send + Sync {
+    /// A read-only engine over the ledger as it is now: every read through it sees
+    /// the same committed groups, whatever is appended meanwhile.
+    fn consistent_view(&self) -> Result<Arc<dyn Engine>, StoreError>;
+
+    /// Takes the writer role if it is free or its holder's term has run out.
+    fn take_role(&self) -> Result<Taken, StoreError>;
+
+    /// The epoch this process holds, as far as it knows (a renewal that found
+    /// another epoch, or a group refused for one, ends it).
+    fn role_held(&self) -> Option<u64>;
+
+    /// The holder of the writer role, as stored now.
+    fn holder(&self) -> Result<RoleHolder, StoreError>;
+
+    /// Gives the role up at once (a clean shutdown), so another process takes it
+    /// without waiting for the term to run out.
+    fn release_role(&self);
+
+    /// How often a process that does not write looks for new entries and for a
+    /// free writer role.
+    fn follow_interval(&self) -> Duration;
 }

@@ -47,6 +47,10 @@ pub(super) struct Inner {
     pub(super) failure: Arc<Mutex<Option<String>>>,
     pub(super) stopped: Arc<tokio::sync::Notify>,
     pub(super) nodes: MemoryNodes,
+    /// On a shared store, why this server does not write now.
+    pub(super) role: Arc<Mutex<Option<String>>>,
+    /// Set by `release_writer_role`: the role is never taken again.
+    pub(super) retiring: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ledger {
@@ -106,6 +110,32 @@ impl Ledger {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Why this server does not write now, on a store several servers share
+    /// (it follows the writer the store names); `None` while it is the writer,
+    /// and always on a store only it opens.
+    pub fn not_writing(&self) -> Option<String> {
+        self.inner
+            .role
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// On a shared store, gives the writer role up now (a clean shutdown, once
+    /// no more writes come), so another server takes it without waiting for the
+    /// lease's term to run out. Later writes are refused. Does nothing on a store
+    /// only this server opens.
+    pub fn release_writer_role(&self) {
+        if let Some(shared) = self.inner.engine.shared() {
+            self.inner
+                .retiring
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            *self.inner.role.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some("this server gave up the writer role as it shuts down".into());
+            shared.release_role();
+        }
     }
 
     /// Resolves when the writer has stopped (a storage failure or a bug), with why;

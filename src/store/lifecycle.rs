@@ -11,8 +11,8 @@ use super::check::{StoredDigest, check_stored};
 use super::handle::{Inner, Ledger, Published};
 use super::writer::{self, Appender, WriterParts};
 use super::{
-    Engine, EngineError, Group, MemoryNodes, SledEngine, StoreError, StoreOptions, corrupt, named,
-    recovery, replay,
+    Engine, EngineError, Group, MemoryNodes, SledEngine, StoreError, StoreOptions, Taken, corrupt,
+    named, recovery, replay,
 };
 use crate::clock::Clock;
 use crate::ledger::checkpoint;
@@ -75,7 +75,8 @@ impl Ledger {
     }
 
     /// Creates a new ledger on `engine`, which must hold nothing, and starts its
-    /// writer.
+    /// writer. A rehearsal clock (`Clock::simulated`) makes a rehearsal ledger:
+    /// its genesis says its clock is simulated.
     pub fn create_on(
         engine: Arc<dyn Engine>,
         ledger_key: impl Into<LedgerKey>,
@@ -83,8 +84,20 @@ impl Ledger {
         clock: Arc<dyn Clock>,
         options: StoreOptions,
     ) -> Result<Ledger, StoreError> {
+        if let Some(shared) = engine.shared() {
+            // Only the writer may write genesis; a second server creating the
+            // same ledger at once finds the role taken, or the ledger there.
+            if let Taken::HeldBy(holder) = shared.take_role()? {
+                return Err(StoreError::Invalid(format!(
+                    "cannot create a ledger in {}: another server holds its writer role ({})",
+                    engine.location(),
+                    holder.describe()
+                )));
+            }
+        }
         let ledger_key = ledger_key.into();
-        write_genesis(&*engine, &ledger_key, genesis, clock.now())?;
+        let simulated = clock.simulated().is_some();
+        write_genesis(&*engine, &ledger_key, genesis, simulated, clock.now())?;
         Ledger::open_on(engine, ledger_key, clock, options)
     }
 
@@ -126,8 +139,25 @@ impl Ledger {
             });
         }
         tracing::info!(key = %ledger_key.describe(), "ledger key ready");
+        if let Some(shared) = checked.engine.shared() {
+            // Writes if the role is free; otherwise follows the server that has it
+            // and takes it when that server's term runs out.
+            if let Taken::HeldBy(holder) = shared.take_role()? {
+                tracing::info!(holder = %holder.describe(), "following the ledger's writer");
+            }
+        }
         let failure = Arc::new(Mutex::new(None));
         let stopped = Arc::new(tokio::sync::Notify::new());
+        // A server that opened a shared store without the role says so from the
+        // start, not only once its writer thread has begun following.
+        let role = Arc::new(Mutex::new(
+            checked
+                .engine
+                .shared()
+                .filter(|s| s.role_held().is_none())
+                .map(|_| "this server is not the ledger's writer".to_string()),
+        ));
+        let retiring = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let appender = Appender::new(
             checked.engine.clone(),
             checked.published.clone(),
@@ -145,6 +175,8 @@ impl Ledger {
             appender,
             failure: failure.clone(),
             stopped: stopped.clone(),
+            role: role.clone(),
+            retiring: retiring.clone(),
         })?;
         Ok(Ledger {
             inner: Arc::new(Inner {
@@ -157,6 +189,8 @@ impl Ledger {
                 stopped,
                 writer: Mutex::new(Some(writer)),
                 nodes: checked.nodes,
+                role,
+                retiring,
             }),
         })
     }
@@ -168,6 +202,7 @@ fn write_genesis(
     engine: &dyn Engine,
     ledger_key: &LedgerKey,
     genesis: Genesis<'_>,
+    simulated_clock: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     if !engine.is_empty()? {
@@ -186,6 +221,7 @@ fn write_genesis(
         &ledger_key.public_key(),
         genesis.admin_participant_id.as_str(),
         genesis.admin_key,
+        simulated_clock,
         recorded_at,
     );
     let admin_public = genesis.admin_key.verifying_key();
@@ -196,6 +232,7 @@ fn write_genesis(
         admin_participant_id: genesis.admin_participant_id.clone(),
         admin_public_key: registry::PublicKey(admin_public.to_bytes()),
         admin_key_id: request.admin_key_id.clone(),
+        simulated_clock,
     });
     let signing = |e: crate::ledger::signer::SignError| StoreError::Invalid(e.to_string());
     let sealed = entry::seal_with(
@@ -245,7 +282,13 @@ fn write_genesis(
 /// the stored state against the replay, and makes the readers' view. Refuses a
 /// store that disagrees with itself.
 pub(crate) fn open_checked(engine: Arc<dyn Engine>) -> Result<Checked, StoreError> {
-    if engine.is_empty()? {
+    // A store other servers append to is read through one consistent view, so
+    // the entries, the checkpoint and the state records agree.
+    let read = match engine.shared() {
+        Some(shared) => shared.consistent_view()?,
+        None => engine.clone(),
+    };
+    if read.is_empty()? {
         return Err(StoreError::NotInitialised(engine.location()));
     }
     let started = std::time::Instant::now();
@@ -253,8 +296,8 @@ pub(crate) fn open_checked(engine: Arc<dyn Engine>) -> Result<Checked, StoreErro
     // entries now, the state records it changed once the replay gives them.
     let unfinished = recovery::roll_back_entries(&*engine)?;
     let (replayed, mut stored_state) = std::thread::scope(|scope| {
-        let state = named(scope, "state-read", || StoredDigest::of(&*engine));
-        let replayed = replay(&*engine, |_| {});
+        let state = named(scope, "state-read", || StoredDigest::of(&*read));
+        let replayed = replay(&*read, |_| {});
         let stored = state.and_then(|s| {
             s.join()
                 .unwrap_or_else(|_| Err(StoreError::Storage("a store reader panicked".into())))
@@ -282,7 +325,7 @@ pub(crate) fn open_checked(engine: Arc<dyn Engine>) -> Result<Checked, StoreErro
         });
         let check_started = std::time::Instant::now();
         let checked = stored_state
-            .and_then(|stored| check_stored(&*engine, &replayed.state, last, stored))
+            .and_then(|stored| check_stored(&*read, &replayed.state, last, stored))
             .map(|()| check_started.elapsed());
         let copied = copy.and_then(|c| {
             c.join()

@@ -22,9 +22,11 @@
 mod check;
 mod engine;
 mod faults;
+mod follow;
 mod handle;
 mod lifecycle;
 mod nodes;
+mod postgres;
 mod raw;
 mod recovery;
 mod replay;
@@ -35,13 +37,16 @@ mod writer;
 mod conformance;
 
 pub use engine::{
-    Engine, EngineError, Entries, EntryVisitor, Group, StateRecord, StateVisitor, StateWrite,
+    Engine, EngineError, Entries, EntryVisitor, Group, RoleHolder, SharedStore, StateRecord,
+    StateVisitor, StateWrite, Taken,
 };
 pub use faults::{FaultPlan, FaultPoint};
+pub use follow::{Follower, Seeder};
 pub use handle::{Ledger, Published};
 pub use lifecycle::Genesis;
 pub use nodes::{MemoryNodes, NodeLevels};
-pub use raw::RawStore;
+pub use postgres::{DEFAULT_LEASE, Migrated, PgEngine, PgOptions, PgUrl, SCHEMA_VERSION};
+pub use raw::{RawStore, StoreLocation, open_for_reading};
 pub use replay::{Replayed, replay};
 pub use sled_engine::SledEngine;
 pub use writer::{Committed, WriteError, WriteRequest, authorize};

@@ -24,12 +24,12 @@ pub struct Replayed {
 /// What the replay needs of an entry, read and decoded ahead of it. The rest of
 /// the decoded entry is freed on the decoding thread that allocated it (a free
 /// from another thread costs the allocator more).
-struct Decoded {
-    index: u64,
-    hash: Hash,
-    prev_hash: Hash,
-    recorded_at: chrono::DateTime<chrono::Utc>,
-    event: registry::Event,
+pub(super) struct Decoded {
+    pub index: u64,
+    pub hash: Hash,
+    pub prev_hash: Hash,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    pub event: registry::Event,
 }
 
 /// Entries per chunk: the unit a decoding thread reads, decodes and hands on.
@@ -51,7 +51,8 @@ fn missing(expected: u64, found: u64) -> StoreError {
     )
 }
 
-fn decode_one(index: u64, bytes: &[u8]) -> Result<Decoded, StoreError> {
+/// Opens and decodes the stored `bytes` of entry `index`.
+pub(super) fn decode_one(index: u64, bytes: &[u8]) -> Result<Decoded, StoreError> {
     let opened = entry::open(bytes).map_err(|e| corrupt(index, e.to_string()))?;
     if opened.index() != index {
         return Err(corrupt(

@@ -9,6 +9,8 @@
 //! library (integration tests, benches, fuzz targets). Unit tests inside `src/`
 //! see a second copy of dbond's types through it and cannot use it.
 
+pub mod pg;
+
 use chrono::{DateTime, Duration, Months, NaiveDate, TimeZone, Utc};
 use dbond::proto as pb;
 
@@ -92,7 +94,8 @@ pub const ALL_CATEGORIES: [pb::DiasporaCategory; 4] = [
 /// 5 % fixed, semiannual, ACT/ACT ICMA, following on a weekends-only calendar,
 /// record date five days before payment, pro rata, for citizens abroad, issued
 /// at par, 1 to 100 units per investor, cap 10,000 units, named after the
-/// series. Each method changes one thing; `build` gives the protobuf message.
+/// series, no transfers and no early redemption. Each method changes one
+/// thing; `build` gives the protobuf message.
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct Terms(pb::SeriesTerms);
@@ -136,6 +139,11 @@ impl Terms {
                 })),
             }),
             settlement_deadline: ts(life.settlement_deadline),
+            date_generation: String::new(),
+            accrual_dates: String::new(),
+            payment_lag_days: 0,
+            transfers: pb::Transfers::None as i32,
+            early_redemption: None,
         })
     }
 
@@ -216,6 +224,23 @@ impl Terms {
                 derive_par_coupon,
             })),
         });
+        self
+    }
+
+    /// What may change hands between issue and maturity.
+    pub fn transfers(mut self, transfers: pb::Transfers) -> Terms {
+        self.0.transfers = transfers as i32;
+        self
+    }
+
+    /// Early redemption terms.
+    pub fn early_redemption(mut self, terms: pb::EarlyRedemption) -> Terms {
+        self.0.early_redemption = Some(terms);
+        self
+    }
+
+    pub fn min_units_per_investor(mut self, units: u64) -> Terms {
+        self.0.min_units_per_investor = units.to_string();
         self
     }
 

@@ -156,6 +156,9 @@ fn check_window_and_eligibility(t: &SeriesTerms) -> Result<(), RegistryError> {
     if let CouponSpec::Floating { reference, .. } = &t.coupon {
         check_text("coupon.floating.reference_rate", reference, 64)?;
     }
+    if let Some(early) = &t.early_redemption {
+        early.check()?;
+    }
     Ok(())
 }
 

@@ -13,7 +13,8 @@ use crate::money::{Money, RoundingRule, Units};
 use crate::registry::allotment;
 use crate::registry::{
     ApplyError, Caller, Changes, DecideCtx, EntryMeta, Event, InvestorRef, ParticipantId,
-    RegistryError, Role, State, StateKey, Subscription, SubscriptionStatus, check_text,
+    RegistrationForm, RegistryError, Role, State, StateKey, Subscription, SubscriptionStatus,
+    check_text,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -256,15 +257,26 @@ fn issue(state: &State, s: &Series) -> Result<Vec<Event>, RegistryError> {
             count: unsettled,
         });
     }
-    let mut holdings: BTreeMap<(InvestorRef, ParticipantId), Units> = BTreeMap::new();
+    let mut holdings: BTreeMap<(InvestorRef, ParticipantId), (Units, &RegistrationForm)> =
+        BTreeMap::new();
     for sub in state
         .book(id)
         .filter(|sub| sub.status == SubscriptionStatus::Settled)
     {
         let held = holdings
             .entry((sub.investor_ref.clone(), sub.bank_id.clone()))
-            .or_default();
-        *held = held
+            .or_insert((Units::default(), &sub.registration));
+        // Subscriptions live together carry one form (checked at submission).
+        if held.1 != &sub.registration {
+            return Err(RegistryError::RegistrationConflict {
+                series: id.clone(),
+                investor: sub.investor_ref.clone(),
+                held: held.1.name(),
+                asked: sub.registration.name(),
+            });
+        }
+        held.0 = held
+            .0
             .checked_add(Units::new(sub.allotted_units))
             .ok_or_else(|| {
                 too_large(
@@ -273,7 +285,7 @@ fn issue(state: &State, s: &Series) -> Result<Vec<Event>, RegistryError> {
                 )
             })?;
     }
-    let units = Units::checked_sum(holdings.values().copied())
+    let units = Units::checked_sum(holdings.values().map(|h| h.0))
         .ok_or_else(|| too_large(id, "the units issued".into()))?;
     let amount_raised = Money::new(s.figures.price_per_unit, s.terms.currency)
         .checked_mul_units(units)
@@ -282,10 +294,11 @@ fn issue(state: &State, s: &Series) -> Result<Vec<Event>, RegistryError> {
         .amount();
     let list: Vec<HoldingUnits> = holdings
         .into_iter()
-        .map(|((investor_ref, bank_id), units)| HoldingUnits {
+        .map(|((investor_ref, bank_id), (units, form))| HoldingUnits {
             investor_ref,
             bank_id,
             units,
+            registration: form.clone(),
         })
         .collect();
     let mut events = vec![Event::SeriesIssued {
@@ -340,6 +353,8 @@ pub struct HoldingUnits {
     pub investor_ref: InvestorRef,
     pub bank_id: ParticipantId,
     pub units: Units,
+    /// The form of the investor's subscriptions (sole unless they named one).
+    pub registration: RegistrationForm,
 }
 
 fn fail(meta: &EntryMeta, reason: String) -> ApplyError {
@@ -414,6 +429,9 @@ fn apply_created(
             issued_at_index: None,
             amount_raised: Decimal::ZERO,
             paid: Vec::new(),
+            early_redeemed_units: 0,
+            early_redemptions: Vec::new(),
+            hardship_units: Default::default(),
         },
     );
     changes.touch(StateKey::Series(id));

@@ -64,6 +64,19 @@ pub struct Series {
     /// in (investor, bank) order (receipts find a holding's entry from it).
     #[serde(default)]
     pub issued_at_index: Option<u64>,
+    /// Units redeemed early and retired (written only when some are).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub early_redeemed_units: u64,
+    /// Early redemptions paid, summed per date, in date order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub early_redemptions: Vec<crate::registry::holdings::redemption::EarlyPaid>,
+    /// Units redeemed by hardship puts, per calendar year (for the quota).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub hardship_units: std::collections::BTreeMap<i32, u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Parameters of a series creation or amendment, fully derived.

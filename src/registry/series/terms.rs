@@ -6,7 +6,7 @@ use crate::calendar::{
 };
 use crate::money::Currency;
 use crate::pricing::{BondTerms, CashFlowKind, CouponType, TermsInput};
-use crate::registry::{AllotmentRule, RegistryError};
+use crate::registry::{AllotmentRule, EarlyRedemptionTerms, RegistryError, TransferPolicy};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -134,6 +134,30 @@ pub struct SeriesTerms {
     pub eligibility: Eligibility,
     pub pricing: PricingSpec,
     pub settlement_deadline: DateTime<Utc>,
+    /// What may move between issue and maturity: nothing (default), moves
+    /// between banks, or moves and gifts.
+    #[serde(default, skip_serializing_if = "TransferPolicy::is_none")]
+    pub transfers: TransferPolicy,
+    /// Early redemption before maturity; `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_redemption: Option<EarlyRedemptionTerms>,
+    /// Backward (the default: any stub at the start) or forward.
+    #[serde(default = "backward")]
+    pub date_generation: DateGeneration,
+    /// Unadjusted (the default: periods on the nominal dates) or adjusted.
+    #[serde(default = "unadjusted")]
+    pub accrual_dates: AccrualDates,
+    /// Business days from an accrual end to its payment (default 0).
+    #[serde(default)]
+    pub payment_lag_days: u32,
+}
+
+fn backward() -> DateGeneration {
+    DateGeneration::Backward
+}
+
+fn unadjusted() -> AccrualDates {
+    AccrualDates::Unadjusted
 }
 
 /// The figures derived at creation.
@@ -177,9 +201,9 @@ pub fn bond_terms(t: &SeriesTerms, coupon: CouponType) -> Result<BondTerms, Regi
         business_day_convention: t.business_day_convention,
         calendar: t.calendar,
         end_of_month: t.end_of_month,
-        date_generation: DateGeneration::Backward,
-        accrual_dates: AccrualDates::Unadjusted,
-        payment_lag_days: 0,
+        date_generation: t.date_generation,
+        accrual_dates: t.accrual_dates,
+        payment_lag_days: t.payment_lag_days,
         record_date_lag_days: Some(t.record_date_lag_days),
     })
     .map_err(|e| invalid("terms", e.to_string()))

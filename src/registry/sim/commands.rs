@@ -32,7 +32,7 @@ fn country(code: &str) -> Country {
 impl Sim<'_> {
     /// Decides and applies the next command (or commands) the input describes.
     pub(super) fn next(&mut self, input: &mut Input) -> Result<(), Failure> {
-        match input.byte() % 16 {
+        match input.byte() % 20 {
             0 | 1 => self.create(input, false),
             2 => self.create(input, true),
             3 | 4 => self.transition(input),
@@ -55,13 +55,14 @@ impl Sim<'_> {
             }
             12 => self.fixing(input),
             13 => self.post(input),
-            _ => self.participants(input),
+            15 => self.participants(input),
+            _ => self.life(input),
         }
     }
 
     /// `usual`, or now and then another participant (a wrong role, a bank
     /// acting on another bank's subscription).
-    fn who(&self, input: &mut Input, usual: &Caller) -> Caller {
+    pub(super) fn who(&self, input: &mut Input, usual: &Caller) -> Caller {
         if input.chance(240) {
             return usual.clone();
         }
@@ -181,6 +182,17 @@ impl Sim<'_> {
             eligibility: eligibility(input),
             pricing,
             settlement_deadline: deadline,
+            date_generation: input.pick(&[
+                crate::calendar::DateGeneration::Backward,
+                crate::calendar::DateGeneration::Forward,
+            ]),
+            accrual_dates: input.pick(&[
+                crate::calendar::AccrualDates::Unadjusted,
+                crate::calendar::AccrualDates::Adjusted,
+            ]),
+            payment_lag_days: input.pick(&[0, 2]),
+            transfers: self.transfer_policy(input),
+            early_redemption: self.early_terms(input),
         }
     }
 
@@ -310,6 +322,7 @@ impl Sim<'_> {
             country: input.usual_or(country("DE"), &[country("IR"), country("US")]),
             units: Units::new(units),
             idempotency_key: key,
+            registration: self.form(input, &investor),
         });
         let who = self.who(input, &bank);
         self.execute(&who, command)
@@ -348,7 +361,7 @@ impl Sim<'_> {
     /// a draft, closes an open series, allots a closed one, settles (most of)
     /// an allotment, releases what is left after the deadline and issues, and
     /// pays an issued series' coupons a year on (publishing its fixings).
-    fn drive(&mut self, input: &mut Input) -> Result<(), Failure> {
+    pub(super) fn drive(&mut self, input: &mut Input) -> Result<(), Failure> {
         let id = self.series_id(input);
         let Some(status) = self.state.series(&id).map(|s| s.status) else {
             return self.create(input, false);
@@ -399,7 +412,7 @@ impl Sim<'_> {
     }
 
     /// The bank `id` as a caller (the first bank if it is not one of them).
-    fn bank(&self, id: &str) -> Caller {
+    pub(super) fn bank(&self, id: &str) -> Caller {
         self.banks
             .iter()
             .find(|b| b.participant_id.as_str() == id)
@@ -435,7 +448,7 @@ impl Sim<'_> {
     }
 
     /// Posts every event due on `id`, in order (at most 64).
-    fn catch_up(&mut self, input: &mut Input, id: &SeriesId) -> Result<(), Failure> {
+    pub(super) fn catch_up(&mut self, input: &mut Input, id: &SeriesId) -> Result<(), Failure> {
         let engine = self.engine.clone();
         for _ in 0..64 {
             let today = self.now.date_naive();

@@ -1,6 +1,8 @@
 //! A driver for randomized tests of the state machine: bytes in, a sequence of
 //! commands out (every command kind, fields within and beyond their bounds,
-//! several banks and series, through the whole lifecycle), each decided and its
+//! several banks and series, through the whole lifecycle, and the holdings'
+//! life after issue: changes of form, moves and gifts, successions and early
+//! redemptions), each decided and its
 //! events applied as the ledger writer does, with the conservation laws
 //! (`invariants`) checked after every command.
 //!
@@ -10,6 +12,7 @@
 
 mod commands;
 mod input;
+mod life;
 
 use super::invariants;
 use super::{
@@ -159,6 +162,7 @@ impl<'a> Sim<'a> {
             admin_participant_id: sim.admin.participant_id.clone(),
             admin_public_key: admin_key,
             admin_key_id,
+            simulated_clock: false,
         });
         sim.append(vec![genesis], "genesis")?;
         let mut others = vec![

@@ -129,6 +129,22 @@ impl Appender {
             .map_err(AppendError::Publish)
     }
 
+    /// Runs `f` on the published view.
+    pub fn read_published<R>(&self, f: impl FnOnce(&Published) -> R) -> R {
+        f(&self.published.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Publishes a group the store already holds (written by another server and
+    /// checked by this one): what `append` does after the engine's write.
+    pub fn publish_followed(
+        &self,
+        sealed: &mut SealedGroup,
+        frontier: &Frontier,
+        last_hash: Hash,
+    ) -> Result<(), String> {
+        self.publish(sealed, frontier, last_hash)
+    }
+
     fn publish(
         &self,
         sealed: &mut SealedGroup,

@@ -37,21 +37,17 @@ pub fn authorize(state: &State, key_id: &KeyId, index: u64) -> Result<Caller, Wr
 }
 
 /// Checks the request's issue time against the time the ledger records it at (the
-/// same window auditors check), so a server clock stepping backwards can never
-/// record a request the verifier would call stale.
+/// same window, to the nanosecond, that auditors check), so a server clock stepping
+/// backwards can never record a request the verifier would call stale.
 pub(super) fn fresh_at(payload: &[u8], recorded_at: DateTime<Utc>) -> Result<(), WriteError> {
     let issued = crate::ledger::payload::issued_at(payload).ok_or_else(|| {
         WriteError::Unauthenticated("request payload has no valid issue time".into())
     })?;
-    let age = (recorded_at - issued).num_seconds();
-    if age > crate::limits::REQUEST_AGE_SECS_MAX
-        || -age > crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX
-    {
-        return Err(WriteError::Unauthenticated(format!(
-            "request issued {age} s before the ledger's time {recorded_at}; outside the accepted window"
-        )));
-    }
-    Ok(())
+    crate::ledger::payload::check_window(issued, recorded_at).map_err(|e| {
+        WriteError::Unauthenticated(format!(
+            "request {e}: outside the accepted window at the ledger's time"
+        ))
+    })
 }
 
 impl Writer {
@@ -203,13 +199,14 @@ mod tests {
         assert!(fresh_at(&payload(Some(now)), now).is_ok());
         let oldest = now - chrono::Duration::seconds(crate::limits::REQUEST_AGE_SECS_MAX);
         assert!(fresh_at(&payload(Some(oldest)), now).is_ok());
-        let stale = oldest - chrono::Duration::seconds(1);
+        let stale = oldest - chrono::Duration::nanoseconds(1);
         match fresh_at(&payload(Some(stale)), now) {
             Err(WriteError::Unauthenticated(m)) => assert!(m.contains("outside"), "{m}"),
             other => panic!("a stale request was {other:?}"),
         }
-        let ahead =
-            now + chrono::Duration::seconds(crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX + 1);
+        let latest = now + chrono::Duration::seconds(crate::limits::REQUEST_FUTURE_SKEW_SECS_MAX);
+        assert!(fresh_at(&payload(Some(latest)), now).is_ok());
+        let ahead = latest + chrono::Duration::nanoseconds(1);
         assert!(matches!(
             fresh_at(&payload(Some(ahead)), now),
             Err(WriteError::Unauthenticated(_))

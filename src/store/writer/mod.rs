@@ -14,13 +14,14 @@
 
 mod append;
 mod decide;
+mod follow;
 mod seal;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use append::{AppendError, Appender, SealedGroup};
 pub use decide::authorize;
-pub(crate) use seal::sign_checkpoint;
+pub(crate) use seal::{changed_records, sign_checkpoint};
 
 use super::{EngineError, StoreError};
 use crate::clock::Clock;
@@ -72,7 +73,7 @@ pub enum WriteError {
 pub(super) const MAYBE_RECORDED: &str = "this request may or may not be on the ledger (all of its group commit or none of it): check after the restart or resubmit with the same idempotency key";
 
 /// What a caller hears when nothing of its request was written.
-const NOT_RECORDED: &str = "this request was not recorded";
+pub(super) const NOT_RECORDED: &str = "this request was not recorded";
 
 type Reply = oneshot::Sender<Result<Committed, WriteError>>;
 
@@ -96,6 +97,12 @@ pub(super) struct WriterParts {
     pub failure: Arc<Mutex<Option<String>>>,
     /// Woken when the writer stops (after `failure` is set).
     pub stopped: Arc<tokio::sync::Notify>,
+    /// On a shared store, why this server does not write now (it follows the
+    /// writer); `None` while it writes, and always on a store only it opens.
+    pub role: Arc<Mutex<Option<String>>>,
+    /// Set as the server shuts down: the writer role is given up and never
+    /// taken again.
+    pub retiring: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub(super) fn spawn(
@@ -116,6 +123,10 @@ struct Writer {
     /// A group's working lists, kept between groups with their capacity: a fresh
     /// allocation of this size each group costs more in page faults than the work.
     scratch: Scratch,
+    /// The working state holds events that were never stored (a shared store's
+    /// writer stepped down after its group was refused, or stopped): it must be
+    /// rebuilt before this writer decides anything again.
+    stale: bool,
 }
 
 #[derive(Default)]
@@ -143,7 +154,11 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
         parts,
         changes: Changes::default(),
         scratch: Scratch::default(),
+        stale: false,
     };
+    if writer.parts.appender.engine().shared().is_some() {
+        return follow::run(writer, rx);
+    }
     let mut jobs = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         jobs.clear();
@@ -170,24 +185,7 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
             }
             continue;
         }
-        // A panic (a bug: deciding and applying never panic on any input) stops the
-        // writer like a storage failure, loudly, instead of ending the thread with
-        // every later request waiting on a writer that is gone. The callers of the
-        // group hear that their reply was lost: all of the group or none of it is on
-        // the ledger, as after a failed flush.
-        let group = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            writer.commit_group(&mut jobs)
-        }));
-        if let Err(panic) = group {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
-            writer.fail(format!(
-                "the ledger writer panicked ({what}), writes stopped (restart the server to recover)"
-            ));
-        }
+        writer.commit_group_caught(&mut jobs);
     }
 }
 
@@ -196,6 +194,31 @@ impl Writer {
         tracing::error!(%reason, "ledger writer stopped");
         *self.parts.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
         self.parts.stopped.notify_waiters();
+        // On a shared store another server takes over at once.
+        if let Some(shared) = self.parts.appender.engine().shared() {
+            shared.release_role();
+        }
+    }
+
+    /// One group commit of `jobs`. A panic (a bug: deciding and applying never
+    /// panic on any input) stops the writer like a storage failure, loudly,
+    /// instead of ending the thread with every later request waiting on a writer
+    /// that is gone. The callers of the group hear that their reply was lost: all
+    /// of the group or none of it is on the ledger, as after a failed flush.
+    fn commit_group_caught(&mut self, jobs: &mut Vec<Job>) {
+        let group =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(jobs)));
+        if let Err(panic) = group {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            self.stale = true;
+            self.fail(format!(
+                "the ledger writer panicked ({what}), writes stopped (restart the server to recover)"
+            ));
+        }
     }
 
     fn commit_group(&mut self, jobs: &mut Vec<Job>) {
@@ -233,7 +256,10 @@ impl Writer {
                 Err(AppendError::Write(e)) => return self.write_failed(e, &mut scratch.outcomes),
                 // The group is durable but the readers' view could not take it:
                 // the callers hear that their reply was lost as the writer stops.
-                Err(AppendError::Publish(reason)) => return self.fail(reason),
+                Err(AppendError::Publish(reason)) => {
+                    self.stale = true;
+                    return self.fail(reason);
+                }
             }
         }
         self.reply(&mut scratch.outcomes);
@@ -242,11 +268,12 @@ impl Writer {
     /// Stops the writer over a bug found before anything of the group was
     /// written, telling every caller of the group.
     fn stop_unwritten(
-        &self,
+        &mut self,
         reason: String,
         outcomes: &mut Vec<(Reply, Result<Committed, WriteError>)>,
     ) {
         let reason = format!("{reason}; the ledger writer stopped");
+        self.stale = true;
         self.fail(reason.clone());
         for (reply, _) in outcomes.drain(..) {
             let _ = reply.send(Err(WriteError::Unavailable(format!(
@@ -258,10 +285,11 @@ impl Writer {
     /// Stops the writer after the engine did not store the group, telling its
     /// callers what may be on the ledger.
     fn write_failed(
-        &self,
+        &mut self,
         error: EngineError,
         outcomes: &mut Vec<(Reply, Result<Committed, WriteError>)>,
     ) {
+        let shared = self.parts.appender.engine().shared().is_some();
         let (reason, unheard) = match &error {
             // Part of the group may have reached the disk. The next open finds all
             // of the group or none of it (an engine rolls back a group cut off
@@ -270,9 +298,15 @@ impl Writer {
                 format!("storage failure, writes stopped (restart the server to recover): {e}"),
                 MAYBE_RECORDED,
             ),
+            // On a shared store a writer that lost the role follows the new one.
+            EngineError::LostWriterRole(_) if shared => (error.to_string(), NOT_RECORDED),
             EngineError::LostWriterRole(_) => (format!("{error}; writes stopped"), NOT_RECORDED),
         };
-        self.fail(reason.clone());
+        self.stale = true;
+        match &error {
+            EngineError::LostWriterRole(_) if shared => self.step_down(reason.clone()),
+            _ => self.fail(reason.clone()),
+        }
         let message = format!("{reason}; {unheard}");
         for (reply, outcome) in outcomes.drain(..) {
             // A refusal stays a refusal: it was never part of the group.

@@ -10,7 +10,8 @@ use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::ledger::entry;
 use crate::ledger::merkle::{Frontier, Hash};
 use crate::ledger::signer::{LedgerKey, SignError};
-use crate::registry::LedgerIdentity;
+use crate::registry::{Changes, LedgerIdentity, State};
+use crate::store::StateWrite;
 use chrono::{DateTime, Utc};
 
 /// The signed checkpoint note of the tree `frontier` describes.
@@ -26,6 +27,14 @@ pub(crate) fn sign_checkpoint(
         extensions: Vec::new(),
     };
     checkpoint::sign_with(&cp, super::super::checkpoint_key_name(identity), key)
+}
+
+/// Appends to `records` the stored form, in `state`, of every record `changes`
+/// names (`None`: the record is gone): what a group writes besides its entries.
+pub(crate) fn changed_records(state: &State, changes: &Changes, records: &mut Vec<StateWrite>) {
+    for key in changes.keys() {
+        records.push((key.to_bytes(), state.record(key)));
+    }
 }
 
 /// Checks that sealed `bytes` open as entry `index`, linked to `prev_hash`, with
@@ -94,12 +103,7 @@ impl Writer {
             sealed_group.group.entries.push(sealed.bytes);
             sealed_group.tree.add(&mut p.frontier, sealed.hash);
         }
-        for key in self.changes.keys() {
-            sealed_group
-                .group
-                .records
-                .push((key.to_bytes(), p.state.record(key)));
-        }
+        changed_records(&p.state, &self.changes, &mut sealed_group.group.records);
         sealed_group.group.checkpoint = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key)
             .map_err(|e| format!("the group's checkpoint was not signed: {e}"))?;
         // A request that appended entries has its first at `first_index`, which
