@@ -26,7 +26,11 @@ const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/LEDGER_FORMAT.md");
 /// A block's generator: its `key = value` lines, in order.
 type Generator = fn() -> Vec<(String, String)>;
 /// Every vectors block of the document: its name and its generator.
-const BLOCKS: &[(&str, Generator)] = &[("participants", participants), ("bond-life", bond_life)];
+const BLOCKS: &[(&str, Generator)] = &[
+    ("participants", participants),
+    ("bond-life", bond_life),
+    ("holdings-life", holdings_life),
+];
 
 fn begin(name: &str) -> String {
     format!("<!-- vectors:begin {name} -->")
@@ -244,6 +248,75 @@ struct Book {
 }
 
 impl Book {
+    /// An empty ledger `origin` signed by the key of 32 bytes `seed`; the
+    /// participants `names` sign with the keys of `seed + 1`, `seed + 2`, ...
+    /// The first request (genesis) carries the nonce `0xa0`, each next one the
+    /// next byte.
+    fn new(origin: &'static str, seed: u8, names: &[&'static str]) -> Book {
+        Book {
+            origin,
+            ledger_key: SigningKey::from_bytes(&[seed; 32]),
+            signers: names
+                .iter()
+                .zip(seed + 1..)
+                .map(|(n, b)| (*n, SigningKey::from_bytes(&[b; 32])))
+                .collect(),
+            entries: Vec::new(),
+            state: dbond::registry::State::new(),
+            tree: merkle::MemoryTree::new(),
+            last_hash: entry::GENESIS_PREV_HASH,
+            now: chrono::DateTime::default(),
+            nonce: 0x9f,
+        }
+    }
+
+    /// Entry 0 at `when`: genesis, signed by the participant `admin`.
+    fn genesis(&mut self, when: &str) {
+        self.at(when);
+        let admin = self.signer("admin").verifying_key();
+        let genesis = self.payload(pb::command::Kind::Genesis(pb::Genesis {
+            origin: self.origin.into(),
+            ledger_public_key: self.ledger_key.verifying_key().to_bytes().to_vec(),
+            admin_participant_id: "admin".into(),
+            admin_public_key: admin.to_bytes().to_vec(),
+            simulated_clock: false,
+        }));
+        let signature = keys::sign(self.signer("admin"), REQUEST_CONTEXT, &genesis);
+        let event = dbond::registry::Event::Genesis(dbond::registry::GenesisRecorded {
+            format_version: 1,
+            origin: self.origin.into(),
+            ledger_public_key: dbond::registry::PublicKey(
+                self.ledger_key.verifying_key().to_bytes(),
+            ),
+            admin_participant_id: dbond::registry::ParticipantId::parse("id", "admin").unwrap(),
+            admin_public_key: dbond::registry::PublicKey(admin.to_bytes()),
+            admin_key_id: KeyId::of(&admin),
+            simulated_clock: false,
+        });
+        self.append(
+            &event,
+            Origin::Actor(pb::Actor {
+                key_id: KeyId::of(&admin).to_string(),
+                request: genesis,
+                signature: signature.to_bytes().to_vec(),
+            }),
+        );
+    }
+
+    /// The admin registers the participant `id` (its display name) with its key.
+    fn register(&mut self, id: &str, role: pb::Role) {
+        let key = self.signer(id).verifying_key().to_bytes().to_vec();
+        self.request(
+            "admin",
+            pb::command::Kind::RegisterParticipant(pb::RegisterParticipant {
+                participant_id: id.into(),
+                role: role as i32,
+                public_key: key,
+                display_name: id.into(),
+            }),
+        );
+    }
+
     fn signer(&self, who: &str) -> &SigningKey {
         &self.signers[who]
     }
@@ -423,50 +496,13 @@ fn subscription(
 /// life vectors").
 fn bond_life() -> Vec<(String, String)> {
     use pb::command::Kind as K;
-    let names = ["admin", "treasury", "bank-a", "bank-b", "engine"];
-    let mut book = Book {
-        origin: "example.org/dbond-bond-life",
-        ledger_key: SigningKey::from_bytes(&[0x21; 32]),
-        signers: names
-            .iter()
-            .zip(0x22u8..)
-            .map(|(n, b)| (*n, SigningKey::from_bytes(&[b; 32])))
-            .collect(),
-        entries: Vec::new(),
-        state: dbond::registry::State::new(),
-        tree: merkle::MemoryTree::new(),
-        last_hash: entry::GENESIS_PREV_HASH,
-        now: chrono::DateTime::default(),
-        nonce: 0x9f,
-    };
-    book.at("2027-01-04T09:00:00Z");
-    // 0: genesis, signed by the admin.
-    let admin = book.signer("admin").verifying_key();
-    let genesis = book.payload(K::Genesis(pb::Genesis {
-        origin: book.origin.into(),
-        ledger_public_key: book.ledger_key.verifying_key().to_bytes().to_vec(),
-        admin_participant_id: "admin".into(),
-        admin_public_key: admin.to_bytes().to_vec(),
-        simulated_clock: false,
-    }));
-    let signature = keys::sign(book.signer("admin"), REQUEST_CONTEXT, &genesis);
-    let event = dbond::registry::Event::Genesis(dbond::registry::GenesisRecorded {
-        format_version: 1,
-        origin: book.origin.into(),
-        ledger_public_key: dbond::registry::PublicKey(book.ledger_key.verifying_key().to_bytes()),
-        admin_participant_id: dbond::registry::ParticipantId::parse("id", "admin").unwrap(),
-        admin_public_key: dbond::registry::PublicKey(admin.to_bytes()),
-        admin_key_id: KeyId::of(&admin),
-        simulated_clock: false,
-    });
-    book.append(
-        &event,
-        Origin::Actor(pb::Actor {
-            key_id: KeyId::of(&admin).to_string(),
-            request: genesis,
-            signature: signature.to_bytes().to_vec(),
-        }),
+    let mut book = Book::new(
+        "example.org/dbond-bond-life",
+        0x21,
+        &["admin", "treasury", "bank-a", "bank-b", "engine"],
     );
+    // 0: genesis, signed by the admin (2027-01-04T09:00Z).
+    book.genesis("2027-01-04T09:00:00Z");
     // 1-4: the treasury, two banks and the engine.
     for (id, role) in [
         ("treasury", pb::Role::Treasury),
@@ -474,16 +510,7 @@ fn bond_life() -> Vec<(String, String)> {
         ("bank-b", pb::Role::Bank),
         ("engine", pb::Role::Engine),
     ] {
-        let key = book.signer(id).verifying_key().to_bytes().to_vec();
-        book.request(
-            "admin",
-            K::RegisterParticipant(pb::RegisterParticipant {
-                participant_id: id.into(),
-                role: role as i32,
-                public_key: key,
-                display_name: id.into(),
-            }),
-        );
+        book.register(id, role);
     }
     // 5-7: AZ-2029-USD created with a cap of 8, amended to 9, opened.
     let usd = "AZ-2029-USD";
@@ -648,6 +675,180 @@ fn bond_life() -> Vec<(String, String)> {
         K::RevokeParticipant(pb::RevokeParticipant {
             participant_id: "bank-b".into(),
             reason: "programme ended".into(),
+        }),
+    );
+    book.vectors()
+}
+
+/// Block `holdings-life`: one series whose terms allow gifts and early
+/// redemption, issued to one investor, then every holdings command
+/// (docs/LEDGER_FORMAT.md, "The holdings-life vectors").
+fn holdings_life() -> Vec<(String, String)> {
+    use pb::command::Kind as K;
+    let mut book = Book::new(
+        "example.org/dbond-holdings-life",
+        0x31,
+        &["admin", "treasury", "bank-a", "bank-b"],
+    );
+    // 0: genesis; 1-3: the treasury and two banks.
+    book.genesis("2027-01-04T09:00:00Z");
+    book.register("treasury", pb::Role::Treasury);
+    book.register("bank-a", pb::Role::Bank);
+    book.register("bank-b", pb::Role::Bank);
+    // 4, 5: AZ-2029-LIFE created (gifts; early redemption on request after six
+    // months less three months of coupon, and the death put) and opened.
+    let life = "AZ-2029-LIFE";
+    let mut terms = series_terms(
+        life,
+        "USD",
+        100,
+        pb::coupon::Kind::Fixed(pb::FixedCoupon {
+            rate: "0.05".into(),
+        }),
+        pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+            price: "100".into(),
+        }),
+    );
+    terms.transfers = pb::Transfers::Gifts as i32;
+    terms.early_redemption = Some(pb::EarlyRedemption {
+        on_request: true,
+        lockup_months: 6,
+        penalty_months: 3,
+        death_put: true,
+        hardship_put: false,
+        hardship_quota: String::new(),
+    });
+    book.request(
+        "treasury",
+        K::CreateSeries(pb::CreateSeries { terms: Some(terms) }),
+    );
+    book.at("2027-01-04T10:00:00Z");
+    book.request(
+        "treasury",
+        K::OpenSeries(pb::OpenSeries {
+            series_id: life.into(),
+        }),
+    );
+    // 6: bank-a subscribes 5 units for `a-1`; 7: closed early; 8, 9: allotted
+    // in full; 10: settled; 11, 12: issued, one holding of 5 units.
+    book.at("2027-01-05T09:00:00Z");
+    book.request(
+        "bank-a",
+        subscription(
+            life,
+            "a-1",
+            pb::DiasporaCategory::CitizenAbroad,
+            "DE",
+            5,
+            "a-0001",
+        ),
+    );
+    book.at("2027-01-15T12:00:00Z");
+    book.request(
+        "treasury",
+        K::CloseSeries(pb::CloseSeries {
+            series_id: life.into(),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::AllotSeries(pb::AllotSeries {
+            series_id: life.into(),
+        }),
+    );
+    book.request(
+        "bank-a",
+        K::ConfirmSettlement(pb::ConfirmSettlement { subscription_id: 6 }),
+    );
+    book.request(
+        "treasury",
+        K::IssueSeries(pb::IssueSeries {
+            series_id: life.into(),
+        }),
+    );
+    // 13: the holding becomes payable on death to `kid-1`.
+    book.at("2027-02-08T12:00:00Z");
+    book.request(
+        "bank-a",
+        K::ChangeRegistration(pb::ChangeRegistration {
+            series_id: life.into(),
+            investor_ref: "a-1".into(),
+            bank_id: String::new(),
+            registration: Some(pb::Registration {
+                form: Some(pb::registration::Form::Beneficiary(
+                    pb::BeneficiaryRegistration {
+                        beneficiaries: vec!["kid-1".into()],
+                    },
+                )),
+            }),
+        }),
+    );
+    // 14, 15: a gift of 1 unit to `c-1` inside bank-a: requested and confirmed.
+    book.request(
+        "bank-a",
+        K::RequestTransfer(pb::RequestTransfer {
+            kind: pb::TransferKind::Gift as i32,
+            series_id: life.into(),
+            from_bank_id: "bank-a".into(),
+            from_investor_ref: "a-1".into(),
+            to_investor_ref: "c-1".into(),
+            units: "1".into(),
+            recipient_category: pb::DiasporaCategory::CitizenAbroad as i32,
+            recipient_country: "GB".into(),
+            registration: None,
+        }),
+    );
+    // 16, 17: bank-b asks for 1 unit of `a-1` to move to it; bank-a confirms.
+    // 18, 19: a second such move, refused by bank-a.
+    let move_one = || {
+        K::RequestTransfer(pb::RequestTransfer {
+            kind: pb::TransferKind::Move as i32,
+            series_id: life.into(),
+            from_bank_id: "bank-a".into(),
+            from_investor_ref: "a-1".into(),
+            to_investor_ref: "a-1".into(),
+            units: "1".into(),
+            recipient_category: 0,
+            recipient_country: String::new(),
+            registration: None,
+        })
+    };
+    book.at("2027-02-15T12:00:00Z");
+    book.request("bank-b", move_one());
+    book.request(
+        "bank-a",
+        K::ConfirmTransfer(pb::ConfirmTransfer { transfer_id: 16 }),
+    );
+    book.request("bank-b", move_one());
+    book.request(
+        "bank-a",
+        K::RefuseTransfer(pb::RefuseTransfer {
+            transfer_id: 18,
+            reason: "client withdrew".into(),
+        }),
+    );
+    // 20, 21: `a-1` died; the 3 units at bank-a pass to `kid-1`.
+    book.at("2027-03-15T12:00:00Z");
+    book.request(
+        "bank-a",
+        K::FileDeathNotice(pb::FileDeathNotice {
+            owner_ref: "a-1".into(),
+            date_of_death: "2027-03-10".into(),
+            document_hash: vec![0xd0; 32],
+            estate_ref: String::new(),
+        }),
+    );
+    // 22: `kid-1` redeems 1 inherited unit by the death put.
+    book.at("2027-03-22T12:00:00Z");
+    book.request(
+        "bank-a",
+        K::RedeemEarly(pb::RedeemEarly {
+            series_id: life.into(),
+            investor_ref: "kid-1".into(),
+            bank_id: String::new(),
+            units: "1".into(),
+            reason: pb::RedemptionReason::Death as i32,
+            document_hash: Vec::new(),
         }),
     );
     book.vectors()

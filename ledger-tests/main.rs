@@ -20,6 +20,7 @@ mod faults;
 mod format_vectors;
 mod holdings;
 mod hostile;
+mod hsm;
 mod issuance;
 mod layers;
 mod ledger_server;

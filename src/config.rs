@@ -17,6 +17,9 @@ pub struct ConfigLayer {
     pub origin: Option<String>,
     pub allow_plaintext_remote: Option<bool>,
     pub engine_key: Option<PathBuf>,
+    /// The ledger key: a key file, or a PKCS#11 token key's URI
+    /// (`pkcs11:token=...;object=...`). Default: `ledger.key` in the data folder.
+    pub ledger_key: Option<String>,
     pub accrual_interval_secs: Option<u64>,
     pub metrics_listen: Option<String>,
     /// A tracing filter such as "info" or "dbond=debug".
@@ -25,6 +28,8 @@ pub struct ConfigLayer {
     pub limits: LimitsLayer,
     #[serde(default)]
     pub tls: TlsLayer,
+    #[serde(default)]
+    pub pkcs11: Pkcs11Layer,
     #[serde(default)]
     pub store: StoreLayer,
 }
@@ -42,6 +47,59 @@ pub struct StoreLayer {
     /// The address clients reach this server at, named to them by the other
     /// servers of the ledger when they refuse a write (PostgreSQL only).
     pub advertise: Option<String>,
+}
+
+/// The PKCS#11 module that holds token keys, and where its user PIN comes from
+/// (a file or an environment variable, never a flag).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Layer {
+    /// The module (shared library), e.g. /usr/lib/softhsm/libsofthsm2.so.
+    pub module: Option<PathBuf>,
+    /// A file holding the user PIN (trailing newline ignored).
+    pub pin_file: Option<PathBuf>,
+    /// The name of an environment variable holding the user PIN.
+    pub pin_env: Option<String>,
+}
+
+/// Where a token's user PIN comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinSource {
+    File(PathBuf),
+    Env(String),
+}
+
+/// The checked `[pkcs11]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkcs11Config {
+    pub module: PathBuf,
+    pub pin: PinSource,
+}
+
+impl Pkcs11Layer {
+    /// The checked section, `None` if it is empty.
+    pub fn resolve(self) -> anyhow::Result<Option<Pkcs11Config>> {
+        let pin = match (self.pin_file, self.pin_env) {
+            (Some(file), None) => Some(PinSource::File(file)),
+            (None, Some(name)) => Some(PinSource::Env(name)),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                anyhow::bail!("pkcs11.pin_file and pkcs11.pin_env are exclusive: give one")
+            }
+        };
+        match (self.module, pin) {
+            (Some(module), Some(pin)) => Ok(Some(Pkcs11Config { module, pin })),
+            (None, None) => Ok(None),
+            (Some(_), None) => {
+                anyhow::bail!(
+                    "pkcs11.module needs the user PIN's source: pkcs11.pin_file or pkcs11.pin_env"
+                )
+            }
+            (None, Some(_)) => {
+                anyhow::bail!("pkcs11.pin_file or pkcs11.pin_env needs pkcs11.module")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -133,6 +191,11 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub origin: Option<String>,
     pub engine_key: Option<PathBuf>,
+    /// The ledger key as configured: a file path or a `pkcs11:` URI (checked
+    /// where it is opened); `None` = `ledger.key` in the data folder.
+    pub ledger_key: Option<String>,
+    /// The PKCS#11 module and PIN source, for a ledger key in a token.
+    pub pkcs11: Option<Pkcs11Config>,
     pub accrual_interval: Duration,
     pub metrics_listen: Option<SocketAddr>,
     pub log: String,
@@ -250,6 +313,7 @@ impl ConfigLayer {
             origin: self.origin.or(below.origin),
             allow_plaintext_remote: self.allow_plaintext_remote.or(below.allow_plaintext_remote),
             engine_key: self.engine_key.or(below.engine_key),
+            ledger_key: self.ledger_key.or(below.ledger_key),
             accrual_interval_secs: self.accrual_interval_secs.or(below.accrual_interval_secs),
             metrics_listen: self.metrics_listen.or(below.metrics_listen),
             log: self.log.or(below.log),
@@ -275,6 +339,11 @@ impl ConfigLayer {
                 cert: self.tls.cert.or(below.tls.cert),
                 key: self.tls.key.or(below.tls.key),
                 client_ca: self.tls.client_ca.or(below.tls.client_ca),
+            },
+            pkcs11: Pkcs11Layer {
+                module: self.pkcs11.module.or(below.pkcs11.module),
+                pin_file: self.pkcs11.pin_file.or(below.pkcs11.pin_file),
+                pin_env: self.pkcs11.pin_env.or(below.pkcs11.pin_env),
             },
             store: StoreLayer {
                 url: self.store.url.or(below.store.url),
@@ -342,6 +411,14 @@ impl ConfigLayer {
                     .map_err(|e| anyhow::anyhow!("metrics_listen {m:?} is not HOST:PORT: {e}"))?,
             ),
         };
+        let pkcs11 = self.pkcs11.resolve()?;
+        if let Some(key) = &self.ledger_key {
+            if key.starts_with("pkcs11:") && pkcs11.is_none() {
+                anyhow::bail!(
+                    "ledger_key {key:?} names a PKCS#11 token key: configure [pkcs11] module and pin_file or pin_env"
+                );
+            }
+        }
         let store = match self.store.url {
             None => {
                 if self.store.lease_secs.is_some() || self.store.advertise.is_some() {
@@ -380,6 +457,8 @@ impl ConfigLayer {
             listen,
             origin: self.origin,
             engine_key: self.engine_key,
+            ledger_key: self.ledger_key,
+            pkcs11,
             accrual_interval: Duration::from_secs(accrual_secs),
             metrics_listen,
             log: self.log.unwrap_or_else(|| "info".into()),
@@ -500,6 +579,29 @@ mod tests {
         check("[store]\nlease_secs = 5", "need store.url");
 
         check("[tls]\nclient_ca = \"ca.pem\"", "client_ca");
+        check("[pkcs11]\nmodule = \"m.so\"", "pin_file or pkcs11.pin_env");
+        check("[pkcs11]\npin_env = \"PIN\"", "needs pkcs11.module");
+        check(
+            "[pkcs11]\nmodule = \"m.so\"\npin_env = \"P\"\npin_file = \"p\"",
+            "exclusive",
+        );
+        check(
+            "ledger_key = \"pkcs11:token=t;object=k\"",
+            "configure [pkcs11]",
+        );
+        let token = parse(
+            "ledger_key = \"pkcs11:token=t;object=k\"\n[pkcs11]\nmodule = \"m.so\"\npin_env = \"DBOND_PIN\"",
+        )
+        .unwrap()
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            token.pkcs11,
+            Some(Pkcs11Config {
+                module: PathBuf::from("m.so"),
+                pin: PinSource::Env("DBOND_PIN".into())
+            })
+        );
         // Non-loopback is fine with TLS or an explicit opt-in.
         assert!(
             parse("listen = \"0.0.0.0:1\"\n[tls]\ncert = \"c\"\nkey = \"k\"")

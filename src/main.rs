@@ -33,6 +33,9 @@ enum Command {
     Console(cli::console::ConsoleArgs),
     /// Generate a participant key pair.
     Keygen(cli::keygen::KeygenArgs),
+    /// The ledger's own key: make one in a PKCS#11 token, measure its signing rate.
+    #[command(subcommand)]
+    LedgerKey(cli::ledger_key::LedgerKeyCommand),
     /// Register, rotate, revoke and list participants.
     #[command(subcommand)]
     Participant(cli::participant::ParticipantCommand),
@@ -146,6 +149,7 @@ fn main() -> ExitCode {
         Command::Backup(a) => runtime().and_then(|rt| rt.block_on(cli::backup::run(&a))),
         Command::Console(a) => runtime().and_then(|rt| rt.block_on(cli::console::run(&a))),
         Command::Keygen(args) => cli::keygen::run(&args),
+        Command::LedgerKey(command) => cli::ledger_key::run(&command),
         Command::Store(command) => cli::store::run(&command),
         Command::Participant(command) => {
             runtime().and_then(|rt| rt.block_on(cli::participant::run(&command)))

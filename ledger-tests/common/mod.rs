@@ -48,6 +48,8 @@ pub struct Server {
     pub banner: Vec<String>,
     /// Extra `dbond serve` arguments, given again on restart.
     extra: Vec<String>,
+    /// Extra environment variables of the server process, set again on restart.
+    env: Vec<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -72,13 +74,17 @@ where
 }
 
 /// Starts `dbond serve` on `data`, waiting for its "listening on" line.
-fn spawn(data: &Path, extra: &[&str]) -> (Child, String) {
-    let (child, addr, _) = spawn_full(data, extra);
+fn spawn(data: &Path, extra: &[&str], env: &[(String, String)]) -> (Child, String) {
+    let (child, addr, _) = spawn_full(data, extra, env);
     (child, addr)
 }
 
 /// Like `spawn`, also returning the lines printed before "listening on".
-fn spawn_full(data: &Path, extra: &[&str]) -> (Child, String, Vec<String>) {
+fn spawn_full(
+    data: &Path,
+    extra: &[&str],
+    env: &[(String, String)],
+) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dbond"))
         .arg("serve")
         .arg("--data")
@@ -86,6 +92,7 @@ fn spawn_full(data: &Path, extra: &[&str]) -> (Child, String, Vec<String>) {
         .arg("--listen")
         .arg("127.0.0.1:0")
         .args(extra)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("DBOND_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -129,9 +136,18 @@ impl Server {
 
     /// A fresh server with extra `dbond serve` arguments.
     pub fn start_with(extra: &[&str]) -> Server {
+        Server::start_with_env(extra, &[])
+    }
+
+    /// A fresh server with extra arguments and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
-        let (child, addr, banner) = spawn_full(&data, extra);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, addr, banner) = spawn_full(&data, extra, &env);
         Server {
             child: Some(child),
             addr,
@@ -139,6 +155,7 @@ impl Server {
             store: None,
             banner,
             extra: extra.iter().map(|a| a.to_string()).collect(),
+            env,
             _dir: Some(dir),
         }
     }
@@ -179,7 +196,7 @@ impl Server {
     /// A server on an existing data folder with extra `dbond serve` arguments
     /// (`--store URL` among them for a ledger kept in PostgreSQL).
     pub fn start_on_with(data: &Path, extra: &[&str]) -> Server {
-        let (child, addr, banner) = spawn_full(data, extra);
+        let (child, addr, banner) = spawn_full(data, extra, &[]);
         let store = extra
             .iter()
             .position(|a| *a == "--store")
@@ -192,6 +209,7 @@ impl Server {
             store,
             banner,
             extra: extra.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
             _dir: None,
         }
     }
@@ -254,7 +272,7 @@ impl Server {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill first");
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        let (child, addr) = spawn(&self.data, &extra);
+        let (child, addr) = spawn(&self.data, &extra, &self.env);
         self.child = Some(child);
         self.addr = addr;
     }

@@ -11,6 +11,7 @@ pub mod coupons;
 pub mod demo;
 pub mod holdings;
 pub mod keygen;
+pub mod ledger_key;
 pub mod load;
 pub mod mirror;
 pub mod out;

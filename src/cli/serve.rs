@@ -8,6 +8,7 @@ use crate::config::{
     ConfigLayer, LimitsLayer, ServerConfig, SharedStoreConfig, StoreLayer, TlsLayer,
 };
 use crate::ledger::keys::{self, KeyId};
+use crate::ledger::signer::{LedgerKey, Signer};
 use crate::registry::ParticipantId;
 use crate::service;
 use crate::store::{self, Ledger};
@@ -66,6 +67,12 @@ pub struct ServeArgs {
     /// server, posting due record dates, coupons and redemptions on a cadence.
     #[arg(long, env = "DBOND_ENGINE_KEY")]
     pub engine_key: Option<PathBuf>,
+    /// The ledger key: a key file, or a PKCS#11 token key's RFC 7512 URI
+    /// ('pkcs11:token=LABEL;object=LABEL', with the module and the PIN's source in
+    /// the config's [pkcs11] section). [default: ledger.key in the data folder,
+    /// made at first start]
+    #[arg(long, env = "DBOND_LEDGER_KEY")]
+    pub ledger_key: Option<String>,
     /// Seconds between accrual runs of the in-server engine. [default: 3600]
     #[arg(long, env = "DBOND_ACCRUAL_INTERVAL_SECS")]
     pub accrual_interval_secs: Option<u64>,
@@ -138,6 +145,7 @@ impl ServeArgs {
             origin: self.origin.clone(),
             allow_plaintext_remote: self.allow_plaintext_remote.then_some(true),
             engine_key: self.engine_key.clone(),
+            ledger_key: self.ledger_key.clone(),
             accrual_interval_secs: self.accrual_interval_secs,
             metrics_listen: self.metrics_listen.clone(),
             log: self.log.clone(),
@@ -152,6 +160,7 @@ impl ServeArgs {
                 key: self.tls_key.clone(),
                 client_ca: self.tls_client_ca.clone(),
             },
+            pkcs11: Default::default(),
             store: StoreLayer {
                 url: self.store.clone(),
                 lease_secs: self.lease_secs,
@@ -186,6 +195,35 @@ impl DataPaths {
     }
 }
 
+/// The ledger key a server is configured with: a file or a token key's URI (and
+/// the PKCS#11 module and PIN source for a token). No setting means `ledger.key`
+/// in the data folder, made at first start.
+#[derive(Clone, Debug, Default)]
+pub struct KeySettings {
+    pub ledger_key: Option<String>,
+    pub pkcs11: Option<crate::config::Pkcs11Config>,
+}
+
+impl KeySettings {
+    /// The configured ledger key, opened; `None` when none is configured (the
+    /// data folder's `ledger.key` is the key).
+    fn open(&self) -> anyhow::Result<Option<LedgerKey>> {
+        self.ledger_key
+            .as_deref()
+            .map(|setting| super::ledger_key::open(setting, self.pkcs11.as_ref()))
+            .transpose()
+    }
+
+    /// The ledger key of an existing ledger: the configured one, else `ledger.key`
+    /// in the data folder.
+    fn open_existing(&self, paths: &DataPaths) -> anyhow::Result<LedgerKey> {
+        match self.open()? {
+            Some(key) => Ok(key),
+            None => Ok(keys::read_private_key(&paths.ledger_key)?.into()),
+        }
+    }
+}
+
 /// Makes the data folder (mode 0700).
 fn data_folder(data: &Path) -> anyhow::Result<DataPaths> {
     std::fs::create_dir_all(data)
@@ -201,33 +239,58 @@ fn data_folder(data: &Path) -> anyhow::Result<DataPaths> {
 /// A new ledger's keys, written to the data folder before anything signed with
 /// them is stored (a ledger is never left without its key), and its origin.
 struct NewKeys {
-    ledger: ed25519_dalek::SigningKey,
+    ledger_public: ed25519_dalek::VerifyingKey,
+    /// Where the ledger key is kept: the configured key, or the new `ledger.key`.
+    ledger_kept: String,
+    /// Whether `ledger.key` was made here (a configured key is none of ours).
+    made_ledger_key: bool,
     admin: ed25519_dalek::SigningKey,
     origin: String,
 }
 
 impl NewKeys {
-    fn write(data: &Path, paths: &DataPaths, origin: Option<&str>) -> anyhow::Result<NewKeys> {
+    /// Writes a new ledger's key files, and gives the ledger key that is to sign
+    /// its genesis: the configured key (a token's, or a file made elsewhere) when
+    /// one is set, else a new `ledger.key` in the data folder.
+    fn write(
+        data: &Path,
+        paths: &DataPaths,
+        origin: Option<&str>,
+        keys_set: &KeySettings,
+    ) -> anyhow::Result<(NewKeys, LedgerKey)> {
         if paths.ledger_key.exists() || paths.admin_key.exists() {
             anyhow::bail!(
                 "{} holds keys but no store; refusing to create a new ledger over them (move them away, or restore the store from backup)",
                 data.display()
             );
         }
-        let ledger = keys::generate();
+        let (ledger, ledger_kept, made_ledger_key) = match keys_set.open()? {
+            Some(key) => {
+                let described = key.describe();
+                (key, described, false)
+            }
+            None => {
+                let key = keys::generate();
+                keys::write_private_key(&paths.ledger_key, &key)?;
+                (key.into(), paths.ledger_key.display().to_string(), true)
+            }
+        };
+        let ledger_public = ledger.public_key();
         let admin = keys::generate();
         let origin = origin
             .map(str::to_string)
-            .unwrap_or_else(|| format!("diaspora-bonds/{}", KeyId::of(&ledger.verifying_key())));
-        keys::write_private_key(&paths.ledger_key, &ledger)?;
+            .unwrap_or_else(|| format!("diaspora-bonds/{}", KeyId::of(&ledger_public)));
         keys::write_private_key(&paths.admin_key, &admin)?;
         // The public half, for auditors and banks to pin (receipts, witnessing).
-        keys::write_public_key(&paths.ledger_public_key, &ledger.verifying_key())?;
-        Ok(NewKeys {
-            ledger,
+        keys::write_public_key(&paths.ledger_public_key, &ledger_public)?;
+        let new = NewKeys {
+            ledger_public,
+            ledger_kept,
+            made_ledger_key,
             admin,
             origin,
-        })
+        };
+        Ok((new, ledger))
     }
 
     fn genesis(&self) -> anyhow::Result<store::Genesis<'_>> {
@@ -242,9 +305,9 @@ impl NewKeys {
         eprintln!("created a new ledger {:?} in {place}", self.origin);
         eprintln!(
             "  ledger key  {} (signs entries and checkpoints; keep it on this host); public key {} (key id {}: publish it, auditors and banks pin it)",
-            paths.ledger_key.display(),
+            self.ledger_kept,
             paths.ledger_public_key.display(),
-            KeyId::of(&self.ledger.verifying_key())
+            KeyId::of(&self.ledger_public)
         );
         eprintln!(
             "  admin key   {} (participant \"admin\", key id {}; move it off this host after registering participants)",
@@ -253,13 +316,12 @@ impl NewKeys {
         );
     }
 
-    /// Removes the key files of a ledger that was not created after all.
-    fn discard(paths: &DataPaths) {
-        for path in [
-            &paths.ledger_key,
-            &paths.admin_key,
-            &paths.ledger_public_key,
-        ] {
+    /// Removes the key files this made for a ledger that was not created after all.
+    fn discard(&self, paths: &DataPaths) {
+        if self.made_ledger_key {
+            let _ = std::fs::remove_file(&paths.ledger_key);
+        }
+        for path in [&paths.admin_key, &paths.ledger_public_key] {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -269,6 +331,7 @@ impl NewKeys {
 pub fn open_or_create(
     data: &Path,
     origin: Option<&str>,
+    keys_set: &KeySettings,
     clock: Arc<dyn Clock>,
     options: store::StoreOptions,
 ) -> anyhow::Result<Ledger> {
@@ -278,13 +341,12 @@ pub fn open_or_create(
             .map(|mut d| d.next().is_none())
             .unwrap_or(true);
     if fresh {
-        let new = NewKeys::write(data, &paths, origin)?;
-        let ledger =
-            Ledger::create_with(&paths.store, &new.ledger, new.genesis()?, clock, options)?;
+        let (new, ledger_key) = NewKeys::write(data, &paths, origin, keys_set)?;
+        let ledger = Ledger::create_with(&paths.store, ledger_key, new.genesis()?, clock, options)?;
         new.announce(&paths, &data.display().to_string());
         Ok(ledger)
     } else {
-        let ledger_key = keys::read_private_key(&paths.ledger_key)?;
+        let ledger_key = keys_set.open_existing(&paths)?;
         eprintln!(
             "opening the ledger in {} (replaying and checking every entry)",
             data.display()
@@ -307,6 +369,7 @@ pub fn open_or_create_shared(
     store: &SharedStoreConfig,
     address: &str,
     origin: Option<&str>,
+    keys_set: &KeySettings,
     clock: Arc<dyn Clock>,
     options: store::StoreOptions,
 ) -> anyhow::Result<Ledger> {
@@ -323,12 +386,15 @@ pub fn open_or_create_shared(
     )?);
     let location = url.location().to_string();
     if store::Engine::is_empty(&*engine)? {
-        let new = NewKeys::write(data, &paths, origin)?;
-        let ledger = match Ledger::create_on(engine, &new.ledger, new.genesis()?, clock, options) {
+        let (new, ledger_key) = NewKeys::write(data, &paths, origin, keys_set)?;
+        let ledger = match Ledger::create_on(engine, ledger_key, new.genesis()?, clock, options) {
             Ok(ledger) => ledger,
             Err(e @ (store::StoreError::AlreadyInitialised(_) | store::StoreError::Invalid(_))) => {
                 // Another server created the ledger first: these keys signed nothing.
-                NewKeys::discard(&paths);
+                new.discard(&paths);
+                if keys_set.ledger_key.is_some() {
+                    anyhow::bail!("{e} (start this server again with that server's ledger key)");
+                }
                 anyhow::bail!(
                     "{e} (start this server again with a copy of that server's ledger key in {})",
                     data.display()
@@ -339,13 +405,13 @@ pub fn open_or_create_shared(
         new.announce(&paths, &format!("{location} (keys in {})", data.display()));
         return Ok(ledger);
     }
-    if !paths.ledger_key.exists() {
+    if keys_set.ledger_key.is_none() && !paths.ledger_key.exists() {
         anyhow::bail!(
             "{location} holds a ledger but {} holds no ledger key: every server of one ledger signs with the same key, so copy ledger.key (and ledger.pub) from the server that created it",
             data.display()
         );
     }
-    let ledger_key = keys::read_private_key(&paths.ledger_key)?;
+    let ledger_key = keys_set.open_existing(&paths)?;
     eprintln!("opening the ledger in {location} (replaying and checking every entry)");
     let ledger = Ledger::open_on(engine, ledger_key, clock, options)?;
     eprintln!(
@@ -392,6 +458,10 @@ pub async fn run(config: &ServerConfig, serve_clock: ServeClock) -> anyhow::Resu
     };
     let data = config.data.clone();
     let origin = config.origin.clone();
+    let keys_set = KeySettings {
+        ledger_key: config.ledger_key.clone(),
+        pkcs11: config.pkcs11.clone(),
+    };
     let clock_open = clock.clone();
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let options = store::StoreOptions {
@@ -412,7 +482,7 @@ pub async fn run(config: &ServerConfig, serve_clock: ServeClock) -> anyhow::Resu
     let shared = config.store.clone();
     let scheme = if tls.is_some() { "https" } else { "http" };
     let ledger = tokio::task::spawn_blocking(move || match shared {
-        None => open_or_create(&data, origin.as_deref(), clock_open, options),
+        None => open_or_create(&data, origin.as_deref(), &keys_set, clock_open, options),
         Some(store) => {
             let address = store
                 .advertise
@@ -423,6 +493,7 @@ pub async fn run(config: &ServerConfig, serve_clock: ServeClock) -> anyhow::Resu
                 &store,
                 &address,
                 origin.as_deref(),
+                &keys_set,
                 clock_open,
                 options,
             )

@@ -25,10 +25,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ed25519_dalek::{SIGNATURE_LENGTH, Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{SIGNATURE_LENGTH, Signature, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::merkle::{HASH_BYTES, Hash, Hex};
+use super::signer::{SignError, Signer};
 
 /// Largest note `open` and `parse_unverified` will read. A checkpoint with a few
 /// Ed25519 signatures is a few hundred bytes; the bound leaves room for the 16
@@ -229,11 +230,43 @@ pub fn validate_key_name(name: &str) -> Result<(), CheckpointError> {
 /// so a failure here is a bug or a bad configuration that startup should have caught
 /// with those same two functions.
 pub fn sign(cp: &Checkpoint, key_name: &str, key: &SigningKey) -> String {
+    let body = checked_body(cp, key_name);
+    let signature = ed25519_dalek::Signer::sign(key, body.as_bytes());
+    note(cp, body, key_name, &key.verifying_key(), &signature)
+}
+
+/// [`sign`] through the ledger key's [`Signer`] boundary (a key file or a token),
+/// which may fail to sign.
+///
+/// # Panics
+/// As [`sign`].
+pub fn sign_with<S: Signer + ?Sized>(
+    cp: &Checkpoint,
+    key_name: &str,
+    key: &S,
+) -> Result<String, SignError> {
+    let body = checked_body(cp, key_name);
+    let signature = key.sign_raw(body.as_bytes())?;
+    Ok(note(cp, body, key_name, &key.public_key(), &signature))
+}
+
+/// The note's text, once `cp` and `key_name` are known to read back.
+fn checked_body(cp: &Checkpoint, key_name: &str) -> String {
     if let Err(e) = cp.validate().and_then(|()| validate_key_name(key_name)) {
         panic!("refusing to sign checkpoint: {e}");
     }
-    let body = cp.body();
-    let line = signature_line(&body, key_name, key);
+    cp.body()
+}
+
+/// The whole note: the text, a blank line and the signature line.
+fn note(
+    cp: &Checkpoint,
+    body: String,
+    key_name: &str,
+    key: &VerifyingKey,
+    signature: &Signature,
+) -> String {
+    let line = signature_line(key_name, key, signature);
     let note = format!("{body}\n{line}");
     // Assert in pairs: what we sign must read back as what we meant.
     debug_assert_eq!(
@@ -244,10 +277,9 @@ pub fn sign(cp: &Checkpoint, key_name: &str, key: &SigningKey) -> String {
 }
 
 /// "— name base64(key hash || signature over text)\n".
-fn signature_line(text: &str, key_name: &str, key: &SigningKey) -> String {
-    let signature = key.sign(text.as_bytes());
+fn signature_line(key_name: &str, key: &VerifyingKey, signature: &Signature) -> String {
     let mut blob = [0u8; KEY_HASH_BYTES + SIGNATURE_LENGTH];
-    blob[..KEY_HASH_BYTES].copy_from_slice(&key_hash(key_name, &key.verifying_key()));
+    blob[..KEY_HASH_BYTES].copy_from_slice(&key_hash(key_name, key));
     blob[KEY_HASH_BYTES..].copy_from_slice(&signature.to_bytes());
     format!(
         "{SIGNATURE_LINE_PREFIX}{key_name} {}\n",
@@ -590,7 +622,11 @@ mod tests {
             .try_into()
             .expect("32-byte seed");
         let signer = SigningKey::from_bytes(&seed);
-        assert_eq!(signature_line(GO_TEXT, "PeterNeumann", &signer), PETER_SIG);
+        let signature = ed25519_dalek::Signer::sign(&signer, GO_TEXT.as_bytes());
+        assert_eq!(
+            signature_line("PeterNeumann", &signer.verifying_key(), &signature),
+            PETER_SIG
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use super::keys::{self, ENTRY_CONTEXT, SIGNATURE_BYTES};
 use super::merkle::{Hash, hash_leaf};
+use super::signer::{SignError, Signer};
 use crate::proto as pb;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use prost::Message;
@@ -41,20 +42,51 @@ pub fn seal(
     origin: Origin,
     ledger_key: &SigningKey,
 ) -> Sealed {
+    let body_bytes = body(index, recorded_at, prev_hash, event, origin);
+    let signature = keys::sign(ledger_key, ENTRY_CONTEXT, &body_bytes);
+    finish(body_bytes, &signature)
+}
+
+/// [`seal`] through the ledger key's [`Signer`] boundary (a key file or a token),
+/// which may fail to sign.
+pub fn seal_with<S: Signer + ?Sized>(
+    index: u64,
+    recorded_at: prost_types::Timestamp,
+    prev_hash: &Hash,
+    event: pb::Event,
+    origin: Origin,
+    ledger_key: &S,
+) -> Result<Sealed, SignError> {
+    let body_bytes = body(index, recorded_at, prev_hash, event, origin);
+    let signature = ledger_key.sign(ENTRY_CONTEXT, &body_bytes)?;
+    Ok(finish(body_bytes, &signature))
+}
+
+/// The encoded `EntryBody` the ledger key signs.
+fn body(
+    index: u64,
+    recorded_at: prost_types::Timestamp,
+    prev_hash: &Hash,
+    event: pb::Event,
+    origin: Origin,
+) -> Vec<u8> {
     let (actor, cause_index) = match origin {
         Origin::Actor(a) => (Some(a), 0),
         Origin::Cause(i) => (None, i),
     };
-    let body = pb::EntryBody {
+    pb::EntryBody {
         index,
         recorded_at: Some(recorded_at),
         prev_hash: prev_hash.to_vec(),
         event: Some(event),
         actor,
         cause_index,
-    };
-    let body_bytes = body.encode_to_vec();
-    let signature = keys::sign(ledger_key, ENTRY_CONTEXT, &body_bytes);
+    }
+    .encode_to_vec()
+}
+
+/// The stored entry: the body and its signature, and its leaf hash.
+fn finish(body_bytes: Vec<u8>, signature: &ed25519_dalek::Signature) -> Sealed {
     let entry = pb::LedgerEntry {
         body: body_bytes,
         ledger_signature: signature.to_bytes().to_vec(),

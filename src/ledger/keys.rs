@@ -20,7 +20,8 @@ pub const SIGNATURE_BYTES: usize = 64;
 /// without importing the ledger.
 pub use crate::ids::KeyId;
 
-fn with_context(context: &[u8], message: &[u8]) -> Vec<u8> {
+/// `context || 0x00 || message`: the bytes a domain-separated signature covers.
+pub(crate) fn with_context(context: &[u8], message: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(context.len() + 1 + message.len());
     m.extend_from_slice(context);
     m.push(0);

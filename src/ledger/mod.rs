@@ -4,10 +4,13 @@
 pub mod checkpoint;
 pub mod entry;
 pub mod genesis;
+pub mod handover;
 pub mod keys;
 pub mod merkle;
 pub mod payload;
 pub mod request;
+pub mod signer;
+pub mod token;
 
 /// The ledger format version this build writes and reads (recorded in genesis).
 pub use crate::ids::FORMAT_VERSION;

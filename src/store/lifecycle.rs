@@ -20,6 +20,7 @@ use crate::ledger::entry::{self, Origin};
 use crate::ledger::genesis::GenesisRequest;
 use crate::ledger::keys::{self, KeyId};
 use crate::ledger::merkle::{Frontier, Hash};
+use crate::ledger::signer::{LedgerKey, Signer};
 use crate::registry::{self, Changes, EntryMeta, LedgerIdentity, State};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::path::Path;
@@ -52,7 +53,7 @@ impl Ledger {
     /// key) is written and made durable before this returns.
     pub fn create(
         path: &Path,
-        ledger_key: &SigningKey,
+        ledger_key: impl Into<LedgerKey>,
         genesis: Genesis<'_>,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, StoreError> {
@@ -62,7 +63,7 @@ impl Ledger {
     /// [`Ledger::create`] with options for the engine and the writer it starts.
     pub fn create_with(
         path: &Path,
-        ledger_key: &SigningKey,
+        ledger_key: impl Into<LedgerKey>,
         genesis: Genesis<'_>,
         clock: Arc<dyn Clock>,
         options: StoreOptions,
@@ -78,7 +79,7 @@ impl Ledger {
     /// its genesis says its clock is simulated.
     pub fn create_on(
         engine: Arc<dyn Engine>,
-        ledger_key: &SigningKey,
+        ledger_key: impl Into<LedgerKey>,
         genesis: Genesis<'_>,
         clock: Arc<dyn Clock>,
         options: StoreOptions,
@@ -94,16 +95,17 @@ impl Ledger {
                 )));
             }
         }
+        let ledger_key = ledger_key.into();
         let simulated = clock.simulated().is_some();
-        write_genesis(&*engine, ledger_key, genesis, simulated, clock.now())?;
-        Ledger::open_on(engine, ledger_key.clone(), clock, options)
+        write_genesis(&*engine, &ledger_key, genesis, simulated, clock.now())?;
+        Ledger::open_on(engine, ledger_key, clock, options)
     }
 
     /// Opens the existing ledger in the folder `path`, replaying and checking it in
     /// full, and starts the writer. Refuses a store that disagrees with itself.
     pub fn open(
         path: &Path,
-        ledger_key: SigningKey,
+        ledger_key: impl Into<LedgerKey>,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, StoreError> {
         Ledger::open_with(path, ledger_key, clock, StoreOptions::default())
@@ -112,7 +114,7 @@ impl Ledger {
     /// [`Ledger::open`] with options (tests use it to plan a storage failure).
     pub fn open_with(
         path: &Path,
-        ledger_key: SigningKey,
+        ledger_key: impl Into<LedgerKey>,
         clock: Arc<dyn Clock>,
         options: StoreOptions,
     ) -> Result<Ledger, StoreError> {
@@ -124,17 +126,19 @@ impl Ledger {
     /// starts the writer, which signs with `ledger_key` (the key genesis names).
     pub fn open_on(
         engine: Arc<dyn Engine>,
-        ledger_key: SigningKey,
+        ledger_key: impl Into<LedgerKey>,
         clock: Arc<dyn Clock>,
         options: StoreOptions,
     ) -> Result<Ledger, StoreError> {
+        let ledger_key = ledger_key.into();
         let checked = open_checked(engine)?;
-        if checked.ledger_public_key != ledger_key.verifying_key() {
+        if checked.ledger_public_key != ledger_key.public_key() {
             return Err(StoreError::KeyMismatch {
                 expected: KeyId::of(&checked.ledger_public_key).to_string(),
-                found: KeyId::of(&ledger_key.verifying_key()).to_string(),
+                found: KeyId::of(&ledger_key.public_key()).to_string(),
             });
         }
+        tracing::info!(key = %ledger_key.describe(), "ledger key ready");
         if let Some(shared) = checked.engine.shared() {
             // Writes if the role is free; otherwise follows the server that has it
             // and takes it when that server's term runs out.
@@ -196,7 +200,7 @@ impl Ledger {
 /// on an empty engine, as one atomic group.
 fn write_genesis(
     engine: &dyn Engine,
-    ledger_key: &SigningKey,
+    ledger_key: &LedgerKey,
     genesis: Genesis<'_>,
     simulated_clock: bool,
     now: chrono::DateTime<chrono::Utc>,
@@ -214,7 +218,7 @@ fn write_genesis(
     let recorded_at = crate::codec::timestamp_to_pb(now);
     let request = GenesisRequest::sign(
         &genesis.origin,
-        &ledger_key.verifying_key(),
+        &ledger_key.public_key(),
         genesis.admin_participant_id.as_str(),
         genesis.admin_key,
         simulated_clock,
@@ -224,20 +228,22 @@ fn write_genesis(
     let event = registry::Event::Genesis(registry::GenesisRecorded {
         format_version: crate::ledger::FORMAT_VERSION,
         origin: genesis.origin.clone(),
-        ledger_public_key: registry::PublicKey(ledger_key.verifying_key().to_bytes()),
+        ledger_public_key: registry::PublicKey(ledger_key.public_key().to_bytes()),
         admin_participant_id: genesis.admin_participant_id.clone(),
         admin_public_key: registry::PublicKey(admin_public.to_bytes()),
         admin_key_id: request.admin_key_id.clone(),
         simulated_clock,
     });
-    let sealed = entry::seal(
+    let signing = |e: crate::ledger::signer::SignError| StoreError::Invalid(e.to_string());
+    let sealed = entry::seal_with(
         0,
         recorded_at,
         &entry::GENESIS_PREV_HASH,
         crate::codec::event_to_pb(&event),
         Origin::Actor(request.into_actor()),
         ledger_key,
-    );
+    )
+    .map_err(signing)?;
     let mut state = State::new();
     let mut changes = Changes::default();
     registry::apply(
@@ -263,7 +269,7 @@ fn write_genesis(
             .keys()
             .filter_map(|key| Some((key.to_bytes(), Some(state.record(key)?))))
             .collect(),
-        checkpoint: writer::sign_checkpoint(&identity, &frontier, ledger_key),
+        checkpoint: writer::sign_checkpoint(&identity, &frontier, ledger_key).map_err(signing)?,
     };
     engine.write_group(&group, None).map_err(|e| match e {
         EngineError::Storage(m) => StoreError::Storage(m),

@@ -28,9 +28,9 @@ use crate::clock::Clock;
 use crate::ledger::entry::{self, Origin};
 use crate::ledger::keys::KeyId;
 use crate::ledger::merkle::{Frontier, Hash};
+use crate::ledger::signer::LedgerKey;
 use crate::registry::{self, Changes, Event, LedgerIdentity, RegistryError, State};
 use chrono::{DateTime, Utc};
-use ed25519_dalek::SigningKey;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -85,7 +85,7 @@ pub(super) struct Job {
 /// What the writer starts from: the replayed ledger, its key, and the appender
 /// that stores and publishes its groups.
 pub(super) struct WriterParts {
-    pub ledger_key: SigningKey,
+    pub ledger_key: LedgerKey,
     pub identity: LedgerIdentity,
     pub clock: Arc<dyn Clock>,
     /// The working state: every decided event applied, durable or not yet.

@@ -9,24 +9,24 @@ use super::{Scratch, Writer};
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::ledger::entry;
 use crate::ledger::merkle::{Frontier, Hash};
+use crate::ledger::signer::{LedgerKey, SignError};
 use crate::registry::{Changes, LedgerIdentity, State};
 use crate::store::StateWrite;
 use chrono::{DateTime, Utc};
-use ed25519_dalek::SigningKey;
 
 /// The signed checkpoint note of the tree `frontier` describes.
 pub(crate) fn sign_checkpoint(
     identity: &LedgerIdentity,
     frontier: &Frontier,
-    key: &SigningKey,
-) -> String {
+    key: &LedgerKey,
+) -> Result<String, SignError> {
     let cp = Checkpoint {
         origin: identity.origin.clone(),
         size: frontier.size(),
         root: frontier.root(),
         extensions: Vec::new(),
     };
-    checkpoint::sign(&cp, super::super::checkpoint_key_name(identity), key)
+    checkpoint::sign_with(&cp, super::super::checkpoint_key_name(identity), key)
 }
 
 /// Appends to `records` the stored form, in `state`, of every record `changes`
@@ -82,14 +82,17 @@ impl Writer {
         let sealed_group = &mut scratch.sealed;
         sealed_group.group.size_before = size_before;
         for ((meta, event), origin) in sealed_group.applied.iter().zip(scratch.origins.drain(..)) {
-            let sealed = entry::seal(
+            // A key that cannot sign (a token gone away) stops the writer before
+            // anything of the group is written, as a storage failure does.
+            let sealed = entry::seal_with(
                 meta.index,
                 recorded_pb,
                 &p.last_hash,
                 crate::codec::event_to_pb(event),
                 origin,
                 &p.ledger_key,
-            );
+            )
+            .map_err(|e| format!("entry {} was not sealed: {e}", meta.index))?;
             check_sealed(&sealed.bytes, meta.index, &p.last_hash, &sealed.hash).map_err(|e| {
                 format!(
                     "entry {} did not read back as it was sealed ({e})",
@@ -101,7 +104,8 @@ impl Writer {
             sealed_group.tree.add(&mut p.frontier, sealed.hash);
         }
         changed_records(&p.state, &self.changes, &mut sealed_group.group.records);
-        sealed_group.group.checkpoint = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key);
+        sealed_group.group.checkpoint = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key)
+            .map_err(|e| format!("the group's checkpoint was not signed: {e}"))?;
         // A request that appended entries has its first at `first_index`, which
         // is `size_before` plus its position among the group's entries.
         for (_, outcome) in scratch.outcomes.iter_mut() {
