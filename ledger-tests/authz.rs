@@ -202,10 +202,44 @@ pub(crate) async fn world(backend: Backend) -> World {
 
     // December 2026: early series through their window.
     let id = |r: pb::SubscriptionResponse| r.subscription.unwrap().subscription_id;
-    for s in ["E-ISSUED", "E-TOISSUE", "E-RELEASE", "E-SETTLE"] {
+    for s in ["E-ISSUED", "E-TOISSUE", "E-RELEASE", "E-SETTLE", "E-PAID"] {
         treasury.create_series(terms(s, false)).await.unwrap();
         treasury.series_action(SeriesAction::Open, s).await.unwrap();
     }
+    // E-PAID: issued, its first coupon paid in July and one payment reported
+    // undeliverable (for the tax report, the unclaimed list, claims, reopenings).
+    let mut paid_subs = Vec::new();
+    for (bank, investor) in [(&bank_a, "inv-a"), (&bank_a, "inv-a2"), (&bank_b, "inv-b")] {
+        let r = bank
+            .submit(order("E-PAID", investor, &format!("E-PAID-{investor}")))
+            .await
+            .unwrap();
+        paid_subs.push((bank.clone(), r.subscription.unwrap().subscription_id));
+    }
+    treasury
+        .series_action(SeriesAction::Close, "E-PAID")
+        .await
+        .unwrap();
+    treasury
+        .series_action(SeriesAction::Allot, "E-PAID")
+        .await
+        .unwrap();
+    for (bank, sub) in paid_subs {
+        bank.settle(sub).await.unwrap();
+    }
+    treasury
+        .series_action(SeriesAction::Issue, "E-PAID")
+        .await
+        .unwrap();
+    treasury
+        .set_withholding_table(
+            "E-PAID",
+            "2027-01-01",
+            "0.15",
+            &[("DE".into(), "0.05".into())],
+        )
+        .await
+        .unwrap();
     let mut settle_now = Vec::new();
     for s in ["E-ISSUED", "E-TOISSUE", "E-RELEASE", "E-SETTLE"] {
         let a = id(bank_a
@@ -299,6 +333,19 @@ pub(crate) async fn world(backend: Backend) -> World {
         .submit(order("L-OPEN", "inv-b", "L-OPEN-b"))
         .await
         .unwrap());
+    // Late July: E-PAID's first coupon is paid; bank-a reports inv-a's undeliverable.
+    server.set_time(at(2027, 7, 20));
+    loop {
+        let due = engine.list_due("").await.unwrap();
+        let Some(next) = due.due.iter().find(|d| d.series_id == "E-PAID") else {
+            break;
+        };
+        engine.post_accrual("E-PAID", &next.event_id).await.unwrap();
+    }
+    bank_a
+        .report_undeliverable("E-PAID/coupon/0", "inv-a")
+        .await
+        .unwrap();
     let due = engine.list_due("").await.unwrap();
     let due_event = due
         .due
@@ -477,6 +524,50 @@ fn valid(w: &World, rpc: &str, col: &str) -> K {
             settle: s("2027-07-10"),
             reference_yield: s("0.065"),
             discount_bps: s("150"),
+        }),
+        "SetWithholdingTable" => K::SetWithholdingTable(pb::SetWithholdingTable {
+            series_id: series("E-PAID"),
+            effective_from: s("2028-01-01"),
+            default_rate: s("0.1"),
+            treaty_rates: vec![pb::TreatyRateEntry {
+                country: s("US"),
+                rate: s("0.1"),
+            }],
+        }),
+        "RecordResidence" => K::RecordResidence(pb::RecordResidence {
+            investor_ref: s("inv-a"),
+            country: s("GB"),
+            effective_from: s("2027-09-01"),
+        }),
+        "ReportUndeliverable" => K::ReportUndeliverable(pb::ReportUndeliverable {
+            event_id: s("E-PAID/coupon/0"),
+            investor_ref: s("inv-a2"),
+        }),
+        "RecordClaim" => K::RecordClaim(pb::RecordClaim {
+            event_id: s("E-PAID/coupon/0"),
+            investor_ref: s("inv-a"),
+            reference: s("PAY-0001"),
+        }),
+        "ReopenSeries" => {
+            let ts = |t| Some(dbond::codec::timestamp_to_pb(t));
+            K::ReopenSeries(pb::ReopenSeries {
+                series_id: series("E-PAID"),
+                window_opens_at: ts(at(2027, 7, 20)),
+                window_closes_at: ts(at(2027, 8, 1)),
+                settlement_date: s("2027-08-10"),
+                settlement_deadline: ts(at(2027, 8, 5)),
+                reference_yield: s("0.06"),
+                discount_bps: s("100"),
+                cap_units: s("10"),
+            })
+        }
+        "GetTaxReport" => K::GetTaxReport(pb::GetTaxReport {
+            series_id: series("E-PAID"),
+            year: 2027,
+        }),
+        "ListUnclaimed" => K::ListUnclaimed(pb::ListUnclaimed::default()),
+        "GetWithholdingTables" => K::GetWithholdingTables(pb::GetWithholdingTables {
+            series_id: series("E-PAID"),
         }),
         "ChangeRegistration" => K::ChangeRegistration(pb::ChangeRegistration {
             series_id: series("E-LIFE"),

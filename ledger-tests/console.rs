@@ -361,6 +361,7 @@ async fn the_console_in_a_real_browser() {
             reference_yield: "0.065".into(),
             discount_bps: "150".into(),
             derive_par_coupon: true,
+            coupon_step: String::new(),
         })),
     });
     treasury.create_series(terms).await.expect("create series");

@@ -30,6 +30,7 @@ const BLOCKS: &[(&str, Generator)] = &[
     ("participants", participants),
     ("bond-life", bond_life),
     ("holdings-life", holdings_life),
+    ("servicing-life", servicing_life),
 ];
 
 fn begin(name: &str) -> String {
@@ -468,6 +469,7 @@ fn series_terms(
         payment_lag_days: 0,
         transfers: 0,
         early_redemption: None,
+        unclaimed_period_days: 0,
     }
 }
 
@@ -520,6 +522,7 @@ fn bond_life() -> Vec<(String, String)> {
         reference_yield: "0.065".into(),
         discount_bps: "150".into(),
         derive_par_coupon: false,
+        coupon_step: String::new(),
     });
     let terms = |cap| series_terms(usd, "USD", cap, fixed.clone(), diaspora.clone());
     book.request(
@@ -847,6 +850,212 @@ fn holdings_life() -> Vec<(String, String)> {
             units: "1".into(),
             reason: pb::RedemptionReason::Death as i32,
             document_hash: Vec::new(),
+        }),
+    );
+    book.vectors()
+}
+
+/// Block `servicing-life`: one series issued to one investor, a withholding
+/// table and a change of residence, a first tranche cancelled and a second one
+/// sold and issued, the first coupon withheld, then reported undeliverable and
+/// claimed (docs/LEDGER_FORMAT.md, "The servicing-life vectors").
+fn servicing_life() -> Vec<(String, String)> {
+    use pb::command::Kind as K;
+    let mut book = Book::new(
+        "example.org/dbond-servicing-life",
+        0x41,
+        &["admin", "treasury", "bank-a", "engine"],
+    );
+    // 0: genesis; 1-3: the treasury, a bank and the engine.
+    book.genesis("2027-01-04T09:00:00Z");
+    book.register("treasury", pb::Role::Treasury);
+    book.register("bank-a", pb::Role::Bank);
+    book.register("engine", pb::Role::Engine);
+    // 4, 5: AZ-2029-SERV (fixed 0.05 at 100) created and opened.
+    let serv = "AZ-2029-SERV";
+    let terms = series_terms(
+        serv,
+        "USD",
+        100,
+        pb::coupon::Kind::Fixed(pb::FixedCoupon {
+            rate: "0.05".into(),
+        }),
+        pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+            price: "100".into(),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::CreateSeries(pb::CreateSeries { terms: Some(terms) }),
+    );
+    book.at("2027-01-04T10:00:00Z");
+    let series = || serv.to_string();
+    book.request(
+        "treasury",
+        K::OpenSeries(pb::OpenSeries {
+            series_id: series(),
+        }),
+    );
+    // 6: 4 units for `a-1` (DE); 7: closed early; 8, 9: allotted; 10: settled;
+    // 11, 12: issued.
+    book.at("2027-01-05T09:00:00Z");
+    let first = book.entries.len() as u64;
+    book.request(
+        "bank-a",
+        subscription(
+            serv,
+            "a-1",
+            pb::DiasporaCategory::CitizenAbroad,
+            "DE",
+            4,
+            "a-0001",
+        ),
+    );
+    book.at("2027-01-15T12:00:00Z");
+    book.request(
+        "treasury",
+        K::CloseSeries(pb::CloseSeries {
+            series_id: series(),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::AllotSeries(pb::AllotSeries {
+            series_id: series(),
+        }),
+    );
+    book.request(
+        "bank-a",
+        K::ConfirmSettlement(pb::ConfirmSettlement {
+            subscription_id: first,
+        }),
+    );
+    book.request(
+        "treasury",
+        K::IssueSeries(pb::IssueSeries {
+            series_id: series(),
+        }),
+    );
+    // 13: the series' withholding table: 0.15, DE 0.05 by treaty.
+    book.at("2027-02-08T12:00:00Z");
+    book.request(
+        "treasury",
+        K::SetWithholdingTable(pb::SetWithholdingTable {
+            series_id: series(),
+            effective_from: "2027-02-01".into(),
+            default_rate: "0.15".into(),
+            treaty_rates: vec![pb::TreatyRateEntry {
+                country: "DE".into(),
+                rate: "0.05".into(),
+            }],
+        }),
+    );
+    // 14: `a-1` lives in GB from 2027-06-01.
+    book.at("2027-05-20T12:00:00Z");
+    book.request(
+        "bank-a",
+        K::RecordResidence(pb::RecordResidence {
+            investor_ref: "a-1".into(),
+            country: "GB".into(),
+            effective_from: "2027-06-01".into(),
+        }),
+    );
+    // 15: tranche 1 opened; 16: cancelled before any subscription.
+    let t = |s: &str| Some(dbond::codec::timestamp_to_pb(s.parse().unwrap()));
+    let reopen = || {
+        K::ReopenSeries(pb::ReopenSeries {
+            series_id: series(),
+            window_opens_at: t("2027-08-02T09:00:00Z"),
+            window_closes_at: t("2027-08-20T17:00:00Z"),
+            settlement_date: "2027-09-15".into(),
+            settlement_deadline: t("2027-09-01T17:00:00Z"),
+            reference_yield: "0.06".into(),
+            discount_bps: "100".into(),
+            cap_units: "10".into(),
+        })
+    };
+    book.at("2027-07-01T12:00:00Z");
+    book.request("treasury", reopen());
+    book.request(
+        "treasury",
+        K::CancelSeries(pb::CancelSeries {
+            series_id: series(),
+            reason: "reference yield moved".into(),
+        }),
+    );
+    // 17: tranche 2 opened on the same terms; 18: 3 units for `a-2` (DE).
+    book.at("2027-07-02T12:00:00Z");
+    book.request("treasury", reopen());
+    book.at("2027-08-03T09:00:00Z");
+    let tapped = book.entries.len() as u64;
+    book.request(
+        "bank-a",
+        subscription(
+            serv,
+            "a-2",
+            pb::DiasporaCategory::CitizenAbroad,
+            "DE",
+            3,
+            "a-0002",
+        ),
+    );
+    // 19: closed after its window; 20, 21: allotted; 22: settled; 23, 24: issued.
+    book.at("2027-08-21T12:00:00Z");
+    book.request(
+        "treasury",
+        K::CloseSeries(pb::CloseSeries {
+            series_id: series(),
+        }),
+    );
+    book.request(
+        "treasury",
+        K::AllotSeries(pb::AllotSeries {
+            series_id: series(),
+        }),
+    );
+    book.request(
+        "bank-a",
+        K::ConfirmSettlement(pb::ConfirmSettlement {
+            subscription_id: tapped,
+        }),
+    );
+    book.at("2027-09-15T12:00:00Z");
+    book.request(
+        "treasury",
+        K::IssueSeries(pb::IssueSeries {
+            series_id: series(),
+        }),
+    );
+    // The engine posts the first record date and coupon.
+    for (at, event) in [
+        ("2028-01-31T12:00:00Z", "record/0"),
+        ("2028-02-01T12:00:00Z", "coupon/0"),
+    ] {
+        book.at(at);
+        book.request(
+            "engine",
+            K::PostAccrualEvent(pb::PostAccrualEvent {
+                series_id: series(),
+                event_id: format!("{serv}/{event}"),
+            }),
+        );
+    }
+    // `a-1`'s coupon comes back undeliverable, and is claimed.
+    book.at("2028-02-08T12:00:00Z");
+    book.request(
+        "bank-a",
+        K::ReportUndeliverable(pb::ReportUndeliverable {
+            event_id: format!("{serv}/coupon/0"),
+            investor_ref: "a-1".into(),
+        }),
+    );
+    book.at("2028-03-01T12:00:00Z");
+    book.request(
+        "bank-a",
+        K::RecordClaim(pb::RecordClaim {
+            event_id: format!("{serv}/coupon/0"),
+            investor_ref: "a-1".into(),
+            reference: "PAY-0001".into(),
         }),
     );
     book.vectors()

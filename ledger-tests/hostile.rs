@@ -581,6 +581,14 @@ fn signer(rpc: &str) -> Who {
         "BankService" => Who::BankA,
         "HoldingsService" if rpc != "ListTransfers" => Who::BankA,
         _ if rpc == "PostAccrualEvent" => Who::Engine,
+        _ if matches!(rpc, "SetWithholdingTable" | "ReopenSeries") => Who::Treasury,
+        _ if matches!(
+            rpc,
+            "RecordResidence" | "ReportUndeliverable" | "RecordClaim"
+        ) =>
+        {
+            Who::BankA
+        }
         _ => Who::Auditor,
     }
 }
@@ -720,6 +728,33 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
             reference_yield: id("0.065"),
             discount_bps: id("150"),
         }),
+        "SetWithholdingTable" => K::SetWithholdingTable(pb::SetWithholdingTable {
+            series_id: id("NOPE"),
+            effective_from: id("2027-01-01"),
+            default_rate: id("0.1"),
+            treaty_rates: vec![],
+        }),
+        "RecordResidence" => K::RecordResidence(pb::RecordResidence {
+            investor_ref: id("inv-nobody"),
+            country: id("GB"),
+            effective_from: id("2027-01-01"),
+        }),
+        "ReportUndeliverable" => K::ReportUndeliverable(pb::ReportUndeliverable {
+            event_id: id("HX-OPEN/coupon/1"),
+            investor_ref: id("inv-a-1"),
+        }),
+        "RecordClaim" => K::RecordClaim(pb::RecordClaim {
+            event_id: id("HX-OPEN/coupon/1"),
+            investor_ref: id("inv-a-1"),
+            reference: id("PAY-1"),
+        }),
+        "ReopenSeries" => K::ReopenSeries(reopen("NOPE", "2027-02-01", "10")),
+        "GetTaxReport" => K::GetTaxReport(pb::GetTaxReport {
+            series_id: id("HX-OPEN"),
+            year: 2027,
+        }),
+        "ListUnclaimed" => K::ListUnclaimed(pb::ListUnclaimed::default()),
+        "GetWithholdingTables" => K::GetWithholdingTables(pb::GetWithholdingTables::default()),
         "ChangeRegistration" => K::ChangeRegistration(pb::ChangeRegistration {
             series_id: id("NOPE"),
             investor_ref: id("inv-a-1"),
@@ -756,6 +791,25 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
         }),
         "ListTransfers" => K::ListTransfers(pb::ListTransfers::default()),
         other => panic!("no harmless command for {other}"),
+    }
+}
+
+/// A reopening of `series` settling on `settlement`, its window in January 2027.
+fn reopen(series: &str, settlement: &str, cap: &str) -> pb::ReopenSeries {
+    let ts = |s: &str| {
+        Some(dbond::codec::timestamp_to_pb(
+            chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc(),
+        ))
+    };
+    pb::ReopenSeries {
+        series_id: series.into(),
+        window_opens_at: ts("2027-01-02T00:00:00Z"),
+        window_closes_at: ts("2027-01-20T00:00:00Z"),
+        settlement_date: settlement.into(),
+        settlement_deadline: ts("2027-01-25T00:00:00Z"),
+        reference_yield: "0.06".into(),
+        discount_bps: "100".into(),
+        cap_units: cap.into(),
     }
 }
 
@@ -838,6 +892,7 @@ fn diaspora(reference_yield: &str, discount_bps: &str) -> Option<pb::Pricing> {
             reference_yield: reference_yield.into(),
             discount_bps: discount_bps.into(),
             derive_par_coupon: false,
+            coupon_step: String::new(),
         })),
     })
 }
@@ -1382,6 +1437,82 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(BankA, r, "envelope counts 3, carries 0", envelope(3), IA, &["says 3 requests, the batch carries 0"]),
         as_(BankA, r, "envelope counts 4 294 967 295", envelope(u32::MAX), IA, &["says 4294967295 requests"]),
     ]);
+
+    // Withholding, unclaimed payments and reopenings.
+    let table = |series: &str, from: &str, rate: &str, treaty: &[(&str, &str)]| {
+        K::SetWithholdingTable(pb::SetWithholdingTable {
+            series_id: s(series),
+            effective_from: s(from),
+            default_rate: s(rate),
+            treaty_rates: treaty.iter().map(|(c, r)| pb::TreatyRateEntry { country: s(c), rate: s(r) }).collect(),
+        })
+    };
+    let r = "SetWithholdingTable";
+    out.extend([
+        as_(Treasury, r, "rate above 1", table("HX-OPEN", "2027-01-01", "1.5", &[]), IA, &["from 0 to 1"]).field("default_rate"),
+        as_(Treasury, r, "negative rate", table("HX-OPEN", "2027-01-01", "-0.1", &[]), IA, &["from 0 to 1"]).field("default_rate"),
+        as_(Treasury, r, "rate of 7 decimals", table("HX-OPEN", "2027-01-01", "0.1234567", &[]), IA, &["at most 6 decimals"]).field("default_rate"),
+        as_(Treasury, r, "not a rate", table("HX-OPEN", "2027-01-01", "15%", &[]), IA, &["decimal string"]).field("default_rate"),
+        as_(Treasury, r, "unknown country", table("HX-OPEN", "2027-01-01", "0.1", &[("XX", "0.05")]), IA, &["ISO 3166-1"]).field("treaty_rates.country"),
+        as_(Treasury, r, "country twice", table("HX-OPEN", "2027-01-01", "0.1", &[("DE", "0.05"), ("DE", "0.06")]), IA, &["DE is given twice"]).field("treaty_rates.country"),
+        as_(Treasury, r, "not a date", table("HX-OPEN", "1 Jan 2027", "0.1", &[]), IA, &["YYYY-MM-DD"]).field("effective_from"),
+        as_(Treasury, r, "unknown series", table("NOPE", "2027-01-01", "0.1", &[]), NF, &["NOPE does not exist"]),
+        as_(BankA, r, "as a bank", table("HX-OPEN", "2027-01-01", "0.1", &[]), PD, &[]),
+    ]);
+    let residence = |investor: &str, country: &str, from: &str| {
+        K::RecordResidence(pb::RecordResidence { investor_ref: s(investor), country: s(country), effective_from: s(from) })
+    };
+    let r = "RecordResidence";
+    out.extend([
+        as_(BankA, r, "unknown country", residence("inv-a-1", "XX", "2027-01-01"), IA, &["ISO 3166-1"]).field("country"),
+        as_(BankA, r, "lowercase country", residence("inv-a-1", "de", "2027-01-01"), IA, &["ISO 3166-1"]).field("country"),
+        as_(BankA, r, "a name for a reference", residence("Jane Doe", "DE", "2027-01-01"), IA, &["pseudonymous"]).field("investor_ref"),
+        as_(BankA, r, "not a date", residence("inv-a-1", "DE", "2027-13-01"), IA, &["not a valid date"]).field("effective_from"),
+        as_(BankA, r, "holds nothing here", residence("inv-nobody", "DE", "2027-01-01"), FP, &["holds nothing at bank-a"]),
+    ]);
+    let report = |event: &str, investor: &str| {
+        K::ReportUndeliverable(pb::ReportUndeliverable { event_id: s(event), investor_ref: s(investor) })
+    };
+    let r = "ReportUndeliverable";
+    out.extend([
+        as_(BankA, r, "not an event id", report("HX-OPEN/coupon/01", "inv-a-1"), IA, &["invalid event id"]).field("event_id"),
+        as_(BankA, r, "a record date", report("HX-OPEN/record/1", "inv-a-1"), IA, &["pays nothing"]).field("event_id"),
+        as_(BankA, r, "not posted", report("HX-OPEN/coupon/1", "inv-a-1"), FP, &["is not posted"]),
+        as_(BankA, r, "unknown series", report("NOPE/coupon/1", "inv-a-1"), NF, &["NOPE does not exist"]),
+    ]);
+    let claim = |event: &str, reference: &str| {
+        K::RecordClaim(pb::RecordClaim { event_id: s(event), investor_ref: s("inv-a-1"), reference: s(reference) })
+    };
+    let r = "RecordClaim";
+    out.extend([
+        as_(BankA, r, "empty reference", claim("HX-OPEN/coupon/1", ""), IA, &["1 to 64 characters"]).field("reference"),
+        as_(BankA, r, "reference of 65", claim("HX-OPEN/coupon/1", &long(65)), IA, &["found 65"]).field("reference"),
+        as_(BankA, r, "control character", claim("HX-OPEN/coupon/1", "a\nb"), IA, &["control characters"]).field("reference"),
+        as_(BankA, r, "never reported", claim("HX-OPEN/coupon/1", "PAY-1"), NF, &["was not reported undeliverable"]),
+    ]);
+    let r = "ReopenSeries";
+    out.extend([
+        as_(Treasury, r, "a draft", K::ReopenSeries(reopen("HX-DRAFT", "2027-02-01", "10")), FP, &["only a series that is issued"]),
+        as_(Treasury, r, "unknown series", K::ReopenSeries(reopen("NOPE", "2027-02-01", "10")), NF, &["NOPE does not exist"]),
+        as_(Treasury, r, "cap of 0", K::ReopenSeries(reopen("HX-OPEN", "2027-02-01", "0")), IA, &["must be 1 to"]).field("cap_units"),
+        as_(Treasury, r, "cap of 1.5", K::ReopenSeries(reopen("HX-OPEN", "2027-02-01", "1.5")), IA, &["must be whole"]).field("cap_units"),
+        as_(Treasury, r, "settles before the window closes", K::ReopenSeries(reopen("HX-OPEN", "2027-01-10", "10")), IA, &["must close by the settlement date"]).field("window_closes_at"),
+        as_(Treasury, r, "not a date", K::ReopenSeries(reopen("HX-OPEN", "2027/02/01", "10")), IA, &["YYYY-MM-DD"]).field("settlement_date"),
+        as_(Treasury, r, "discount of 1001 bp", K::ReopenSeries(pb::ReopenSeries { discount_bps: s("1001"), ..reopen("HX-OPEN", "2027-02-01", "10") }), IA, &["0 to 1000 basis points"]).field("discount_bps"),
+        as_(Treasury, r, "no window", K::ReopenSeries(pb::ReopenSeries { window_opens_at: None, ..reopen("HX-OPEN", "2027-02-01", "10") }), IA, &["timestamp is required"]).field("window_opens_at"),
+    ]);
+    let r = "GetTaxReport";
+    out.extend([
+        as_(Auditor, r, "year 0", K::GetTaxReport(pb::GetTaxReport { series_id: s("HX-OPEN"), year: 0 }), IA, &["expected a year"]).field("year"),
+        as_(Auditor, r, "unknown series", K::GetTaxReport(pb::GetTaxReport { series_id: s("NOPE"), year: 2027 }), NF, &["NOPE does not exist"]),
+        as_(BankA, r, "as a bank", K::GetTaxReport(pb::GetTaxReport { series_id: s("HX-OPEN"), year: 2027 }), PD, &[]),
+    ]);
+    out.extend([
+        as_(Auditor, "ListUnclaimed", "unknown series", K::ListUnclaimed(pb::ListUnclaimed { series_id: s("NOPE"), as_of: s("") }), NF, &["NOPE does not exist"]),
+        as_(Auditor, "ListUnclaimed", "as of garbage", K::ListUnclaimed(pb::ListUnclaimed { series_id: s(""), as_of: s("soon") }), IA, &["YYYY-MM-DD"]).field("as_of"),
+        as_(Auditor, "GetWithholdingTables", "bad series id", K::GetWithholdingTables(pb::GetWithholdingTables { series_id: s("lower") }), IA, &["upper-case"]).field("series_id"),
+    ]);
+
     out
 }
 

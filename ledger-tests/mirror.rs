@@ -320,6 +320,11 @@ fn any_write(client: &Client, rpc: &str) -> pb::SignedRequest {
         "RefuseTransfer" => K::RefuseTransfer(Default::default()),
         "FileDeathNotice" => K::FileDeathNotice(Default::default()),
         "RedeemEarly" => K::RedeemEarly(Default::default()),
+        "SetWithholdingTable" => K::SetWithholdingTable(Default::default()),
+        "RecordResidence" => K::RecordResidence(Default::default()),
+        "ReportUndeliverable" => K::ReportUndeliverable(Default::default()),
+        "RecordClaim" => K::RecordClaim(Default::default()),
+        "ReopenSeries" => K::ReopenSeries(Default::default()),
         other => panic!("{other} is not a write"),
     };
     client.sign(kind)

@@ -92,6 +92,21 @@ enum Command {
     Schedule(cli::calc::ScheduleArgs),
     /// Price from yield, yield from price, or patriotic-discount pricing (JSON).
     Price(cli::calc::PriceArgs),
+    /// Withholding tax of a series for a year, by country and by bank (table, --json or --csv).
+    TaxReport(cli::servicing::TaxReportArgs),
+    /// Withholding tables: set one in force from a date (treasury), or show them.
+    #[command(subcommand)]
+    Withholding(cli::servicing::WithholdingCommand),
+    /// Record a client's change of residence, effective on a date (bank).
+    Residence(cli::servicing::ResidenceArgs),
+    /// Report a coupon or redemption payment to a client undeliverable (bank).
+    Undeliverable(cli::servicing::PaymentArgs),
+    /// Record that an unclaimed payment was paid out, with its reference (bank).
+    Claim(cli::servicing::ClaimArgs),
+    /// Payments reported undeliverable: balances, claims, and those overdue.
+    Unclaimed(cli::servicing::UnclaimedArgs),
+    /// Reopen an issued series for another window (a tap), priced at the day's yield (treasury).
+    Reopen(cli::servicing::ReopenArgs),
 }
 
 /// Logs go to stderr; `filter` is a tracing filter (DBOND_LOG for client verbs).
@@ -180,6 +195,23 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::run(&args),
         Command::Schedule(args) => cli::calc::run_schedule(&args),
         Command::Price(args) => cli::calc::run_price(&args),
+        Command::TaxReport(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::servicing::run_tax_report(&a)))
+        }
+        Command::Withholding(c) => {
+            runtime().and_then(|rt| rt.block_on(cli::servicing::run_withholding(&c)))
+        }
+        Command::Residence(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::servicing::run_residence(&a)))
+        }
+        Command::Undeliverable(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::servicing::run_undeliverable(&a)))
+        }
+        Command::Claim(a) => runtime().and_then(|rt| rt.block_on(cli::servicing::run_claim(&a))),
+        Command::Unclaimed(a) => {
+            runtime().and_then(|rt| rt.block_on(cli::servicing::run_unclaimed(&a)))
+        }
+        Command::Reopen(a) => runtime().and_then(|rt| rt.block_on(cli::servicing::run_reopen(&a))),
     };
     finish(result)
 }

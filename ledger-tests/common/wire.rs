@@ -12,7 +12,7 @@ use tonic::transport::Channel;
 
 /// (service, rpc) for every RPC, in services.proto order. `GetLedgerInfo` is the
 /// one that takes no signature; `StreamEntries` is the one server stream.
-pub const RPCS: [(&str, &str); 48] = [
+pub const RPCS: [(&str, &str); 56] = [
     ("ParticipantService", "RegisterParticipant"),
     ("ParticipantService", "RotateKey"),
     ("ParticipantService", "RevokeParticipant"),
@@ -54,6 +54,14 @@ pub const RPCS: [(&str, &str); 48] = [
     ("PricingService", "PriceFromYield"),
     ("PricingService", "YieldFromPrice"),
     ("PricingService", "PatrioticPricing"),
+    ("ServicingService", "SetWithholdingTable"),
+    ("ServicingService", "RecordResidence"),
+    ("ServicingService", "ReportUndeliverable"),
+    ("ServicingService", "RecordClaim"),
+    ("ServicingService", "ReopenSeries"),
+    ("ServicingService", "GetTaxReport"),
+    ("ServicingService", "ListUnclaimed"),
+    ("ServicingService", "GetWithholdingTables"),
     ("HoldingsService", "ChangeRegistration"),
     ("HoldingsService", "RequestTransfer"),
     ("HoldingsService", "ConfirmTransfer"),

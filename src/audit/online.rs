@@ -166,7 +166,7 @@ impl Reported {
 
         let mut series: Vec<pb::Series> = state
             .all_series()
-            .map(|s| cb::series_to_pb(s, state.book(&s.terms.series_id)))
+            .map(|s| cb::series_view(state, s))
             .collect();
         let mut reported_series = self.series.clone();
         let series_key = |s: &pb::Series| {

@@ -43,6 +43,9 @@ pub struct TermsFile {
     pub retail_priority_units: Option<String>,
     pub eligibility: EligibilityFile,
     pub pricing: PricingFile,
+    /// Days after which an unclaimed payment is listed as overdue.
+    #[serde(default)]
+    pub unclaimed_period_days: u32,
     /// backward (default) or forward.
     #[serde(default)]
     pub date_generation: Option<String>,
@@ -129,6 +132,9 @@ pub enum PricingFile {
         discount_bps: String,
         #[serde(default)]
         derive_par_coupon: bool,
+        /// Rounds the derived par coupon down to a multiple of this step.
+        #[serde(default)]
+        coupon_step: Option<String>,
     },
 }
 
@@ -206,10 +212,12 @@ impl TermsFile {
                 reference_yield,
                 discount_bps,
                 derive_par_coupon,
+                coupon_step,
             } => pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
                 reference_yield: reference_yield.clone(),
                 discount_bps: discount_bps.clone(),
                 derive_par_coupon: *derive_par_coupon,
+                coupon_step: coupon_step.clone().unwrap_or_default(),
             }),
         };
         let rule = match self.allotment_rule.as_str() {
@@ -265,6 +273,7 @@ impl TermsFile {
                 kind: Some(pricing),
             }),
             settlement_deadline: ts(self.settlement_deadline),
+            unclaimed_period_days: self.unclaimed_period_days,
             date_generation: self.date_generation.clone().unwrap_or_default(),
             accrual_dates: self.accrual_dates.clone().unwrap_or_default(),
             payment_lag_days: self.payment_lag_days,
@@ -323,6 +332,15 @@ pub fn series_json(s: &pb::Series) -> Value {
         "schedule": s.schedule.iter().map(|f| json!({"kind": f.kind, "accrual_start": f.accrual_start, "accrual_end": f.accrual_end,
             "payment_date": f.payment_date, "record_date": f.record_date, "rate": f.rate, "amount_per_unit": f.amount_per_unit})).collect::<Vec<_>>(),
         "created_at_index": s.created_at_index,
+        "tranches": s.tranches.iter().map(|tr| {
+            let mut v = tr.terms.as_ref().map(|t| super::servicing::tranche_json(t, tr.opened_at_index)).unwrap_or_default();
+            v["status"] = json!(tr.status);
+            v["units_issued"] = json!(tr.units_issued);
+            v["principal_raised"] = json!(tr.principal_raised);
+            v["accrued_received"] = json!(tr.accrued_received);
+            v
+        }).collect::<Vec<_>>(),
+        "unclaimed_balance": s.unclaimed_balance,
     })
 }
 
@@ -372,9 +390,9 @@ fn print_series(
     )?;
     say!(
         "pricing       issue price {}%, coupon {}, yield {}, price per unit {} {}",
-        f.issue_price,
-        f.coupon_rate,
-        f.issue_yield,
+        out::rounded(&f.issue_price, 4),
+        out::percent(&f.coupon_rate),
+        out::percent(&f.issue_yield),
         t.currency,
         f.price_per_unit
     )?;
@@ -382,9 +400,9 @@ fn print_series(
         say!(
             "patriotic     {} bp below the reference yield {}: saves the issuer {} {} per unit (present value)",
             f.discount_bps,
-            f.reference_yield,
+            out::percent(&f.reference_yield),
             t.currency,
-            f.issuer_savings_per_unit
+            out::amount(&f.issuer_savings_per_unit, &t.currency)
         )?;
     }
     say!(
@@ -408,6 +426,28 @@ fn print_series(
         if !parts.is_empty() {
             say!("  {title:<12}{}", parts.join(", "))?;
         }
+    }
+    for tr in &s.tranches {
+        let terms = tr.terms.clone().unwrap_or_default();
+        say!(
+            "tranche {:<5} {}: settles {}, yield {}, clean price {}%, {} {} per unit + {} accrued; {} units issued",
+            terms.tranche,
+            tr.status,
+            terms.settlement_date,
+            out::percent(&terms.issue_yield),
+            out::rounded(&terms.clean_price, 4),
+            t.currency,
+            terms.price_per_unit,
+            out::amount(&terms.accrued_per_unit, &t.currency),
+            tr.units_issued
+        )?;
+    }
+    if !s.unclaimed_balance.is_empty() && s.unclaimed_balance != "0" {
+        say!(
+            "unclaimed     {} {} reported undeliverable and not yet claimed",
+            t.currency,
+            out::amount(&s.unclaimed_balance, &t.currency)
+        )?;
     }
     say!(
         "schedule      {} flows, first {} last {}",

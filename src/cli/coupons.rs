@@ -125,12 +125,15 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
             .map(|l| {
                 let h = l.holding.clone().unwrap_or_default();
                 let pay = |v: &[crate::proto::StatementPayment]| -> Vec<serde_json::Value> {
-                    v.iter().map(|p| json!({"kind": p.kind, "payment_date": p.payment_date, "amount": p.amount, "event_id": p.event_id})).collect()
+                    v.iter().map(|p| json!({"kind": p.kind, "payment_date": p.payment_date, "amount": p.amount, "event_id": p.event_id,
+                        "gross": p.gross, "withheld": p.withheld, "net": p.net, "residence": p.residence})).collect()
                 };
+                let unclaimed: Vec<_> = l.unclaimed.iter().map(|u| json!({"event_id": u.event_id, "kind": u.kind, "payment_date": u.payment_date,
+                    "gross": u.gross, "withheld": u.withheld, "amount": u.amount, "claim_reference": u.claim_reference, "overdue": u.overdue})).collect();
                 json!({"series_id": h.series_id, "units": h.units, "redeemed_units": h.redeemed_units, "currency": l.currency,
                        "registration": super::holdings::registration_json(h.registration.as_ref()),
                        "pending_units": h.pending_units, "early_redeemed_units": h.early_redeemed_units,
-                       "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming),
+                       "accrued": l.accrued, "received": pay(&l.received), "upcoming": pay(&l.upcoming), "unclaimed": unclaimed,
                        "history": l.history.iter().map(super::holdings::change_json).collect::<Vec<_>>()})
             })
             .collect();
@@ -156,15 +159,32 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
             h.units,
             h.redeemed_units,
             l.currency,
-            l.accrued
+            out::amount(&l.accrued, &l.currency)
         )?;
         let received: String = l
             .received
             .iter()
             .map(|p| {
+                let withheld = if p.withheld.is_empty() || p.withheld == "0" {
+                    String::new()
+                } else {
+                    format!(
+                        " gross, {} withheld ({}), {} net",
+                        out::amount(&p.withheld, &l.currency),
+                        if p.residence.is_empty() {
+                            "residence unknown"
+                        } else {
+                            &p.residence
+                        },
+                        out::amount(&p.net, &l.currency)
+                    )
+                };
                 format!(
-                    "\n      {} {:<10} {} {}",
-                    p.payment_date, p.kind, l.currency, p.amount
+                    "\n      {} {:<10} {} {}{withheld}",
+                    p.payment_date,
+                    p.kind,
+                    l.currency,
+                    out::amount(&p.amount, &l.currency)
                 )
             })
             .collect();
@@ -183,9 +203,27 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
             let amount = if p.amount.is_empty() {
                 "waiting for a fixing".to_string()
             } else {
-                format!("{} {}", l.currency, p.amount)
+                format!("{} {}", l.currency, out::amount(&p.amount, &l.currency))
             };
             say!("    upcoming: {} {:<10} {amount}", p.payment_date, p.kind)?;
+        }
+        for u in &l.unclaimed {
+            let state = if u.claim_reference.is_empty() {
+                if u.overdue {
+                    "unclaimed, overdue".to_string()
+                } else {
+                    "unclaimed".to_string()
+                }
+            } else {
+                format!("claimed, reference {}", u.claim_reference)
+            };
+            say!(
+                "    undeliverable: {} {:<10} {} {} ({state})",
+                u.payment_date,
+                u.kind,
+                l.currency,
+                out::amount(&u.amount, &l.currency)
+            )?;
         }
     }
     Ok(())
@@ -210,7 +248,7 @@ pub async fn run_debt_service(a: &SeriesDateArgs) -> anyhow::Result<()> {
         say!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({"series_id": d.series_id, "currency": d.currency, "units_outstanding": d.units_outstanding, "lines": lines})
+                &json!({"series_id": d.series_id, "currency": d.currency, "units_outstanding": d.units_outstanding, "lines": lines, "unclaimed_balance": d.unclaimed_balance})
             )?
         )?;
         return Ok(());
@@ -226,11 +264,16 @@ pub async fn run_debt_service(a: &SeriesDateArgs) -> anyhow::Result<()> {
         table.add_row(vec![
             l.payment_date.clone(),
             l.kind.clone(),
-            l.amount.clone(),
+            out::amount(&l.amount, &d.currency),
             l.status.clone(),
         ]);
     }
-    out::print_table(&table)
+    out::print_table(&table)?;
+    say!(
+        "unclaimed balance: {} {}",
+        d.currency,
+        out::amount(&d.unclaimed_balance, &d.currency)
+    )
 }
 
 pub async fn run_accrued(a: &SeriesDateArgs) -> anyhow::Result<()> {
@@ -250,9 +293,9 @@ pub async fn run_accrued(a: &SeriesDateArgs) -> anyhow::Result<()> {
             r.series_id,
             r.as_of,
             r.currency,
-            r.per_unit,
+            out::rounded(&r.per_unit, 6),
             r.currency,
-            r.total,
+            out::amount(&r.total, &r.currency),
             r.units,
             r.holdings
         )?;

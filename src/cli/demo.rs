@@ -2,11 +2,15 @@
 //! server on loopback: genesis; a treasury, two banks, an auditor and the accrual
 //! engine registered; a USD and a EUR series priced with a patriotic discount; a
 //! hundred subscriptions from several countries; an oversubscribed book allotted;
-//! settlement; issue; the engine run to maturity with every coupon paid; and a
-//! final verification. The server runs the rehearsal clock (a simulated clock the
-//! admin moves forward with `ClockService.AdvanceClock`, as `dbond serve --clock
-//! simulated` does), so years pass in seconds and the ledger's genesis says it is
-//! a rehearsal; everything else is the production path.
+//! settlement; issue; a withholding table with two treaty rates; a reopening of
+//! the USD series; the engine run to maturity with every coupon paid net of tax,
+//! a year after issue a succession, a move between banks, a gift and an early
+//! redemption, one payment reported undeliverable and claimed later; the tax
+//! report; and a final verification. The server runs the rehearsal clock (a
+//! simulated clock the admin moves forward with `ClockService.AdvanceClock`, as
+//! `dbond serve --clock simulated` does), so years pass in seconds and the
+//! ledger's genesis says it is a rehearsal; everything else is the production
+//! path.
 
 use super::say;
 use crate::client::{Client, SeriesAction};
@@ -39,8 +43,18 @@ pub struct DemoSummary {
     pub raised: BTreeMap<String, Decimal>,
     /// Issuer savings (present value) per currency.
     pub savings: BTreeMap<String, Decimal>,
-    /// Coupons paid per currency (excluding redemptions).
+    /// Coupons paid per currency (excluding redemptions), gross.
     pub coupons_paid: BTreeMap<String, Decimal>,
+    /// Tax withheld from coupons, per currency, and per country of residence
+    /// (USD series).
+    pub withheld: BTreeMap<String, Decimal>,
+    pub withheld_by_country: BTreeMap<String, Decimal>,
+    /// Units sold by reopening the USD series, and what its buyers paid
+    /// (price, accrued interest).
+    pub reopened_units: u64,
+    pub reopening_paid: (Decimal, Decimal),
+    /// The payment reported undeliverable: (event, investor, amount, claim reference).
+    pub unclaimed: Option<(String, String, Decimal, String)>,
     /// Principal redeemed at maturity per currency.
     pub redeemed: BTreeMap<String, Decimal>,
     /// Paid for units redeemed early, per currency.
@@ -122,9 +136,16 @@ fn terms(
                 },
                 discount_bps: "150".into(),
                 derive_par_coupon: true,
+                // The USD coupon is printed in eighths of a percent.
+                coupon_step: if currency == "USD" {
+                    "0.00125".into()
+                } else {
+                    String::new()
+                },
             })),
         }),
         settlement_deadline: ts(start + Duration::days(18)),
+        unclaimed_period_days: 365,
         date_generation: String::new(),
         accrual_dates: String::new(),
         payment_lag_days: 0,
@@ -192,7 +213,10 @@ pub async fn run_demo(args: &DemoArgs) -> anyhow::Result<DemoSummary> {
     demo.subscribe(&cast, &series).await?;
     demo.allot(&cast, &series).await?;
     demo.settle_and_issue(&cast, &series).await?;
+    demo.withholding(&cast, &series).await?;
+    demo.reopen(&cast, &series).await?;
     demo.run_to_maturity(&cast, &series).await?;
+    demo.tax_and_unclaimed(&cast, &series).await?;
     demo.verify(cast, &series).await
 }
 
@@ -492,11 +516,253 @@ impl<'a> Demo<'a> {
         Ok(())
     }
 
-    /// Step 7: the engine runs once a year until past the last maturity.
-    async fn run_to_maturity(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
+    /// Step 7: the treasury sets the USD series' withholding table (15 %, with
+    /// treaty rates for Germany and the United Kingdom) from its issue date; a
+    /// bank records that one of its clients moved to Germany.
+    async fn withholding(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
         step(
             7,
-            "the accrual engine runs to maturity: record dates, coupons and redemptions, posted once each; a year after issue, a succession, a move between banks, a gift and an early redemption",
+            "withholding tax: the USD series withholds 15 %, 5 % for residents of Germany and 10 % of the United Kingdom; a bank records a client's move",
+        )?;
+        let (usd, t) = &series[0];
+        let treaty = [
+            ("DE".to_string(), "0.05".to_string()),
+            ("GB".to_string(), "0.10".to_string()),
+        ];
+        cast.treasury
+            .set_withholding_table(usd, &t.issue_date, "0.15", &treaty)
+            .await
+            .map_err(status)?;
+        // inv-004 subscribed to the USD series from Russia through the first bank; from the issue
+        // date on, that bank records the client as resident in Germany.
+        cast.banks[0]
+            .record_residence("inv-004", "DE", &t.issue_date)
+            .await
+            .map_err(status)?;
+        say!(
+            "     {usd}: table in force from {}; inv-004 resident in DE from then on",
+            t.issue_date
+        )?;
+        Ok(())
+    }
+
+    /// Step 8: a tap of the USD series a month after issue, priced at the then
+    /// market yield less the discount; its buyers pay the price plus the
+    /// interest accrued since issue, and the new units are fungible with the old.
+    async fn reopen(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
+        let (usd, _) = &series[0];
+        step(
+            8,
+            &format!(
+                "the treasury reopens {usd} for 500 more units at the market yield of the day less 150 bp"
+            ),
+        )?;
+        let opens = self.start + Duration::days(30);
+        let closes = self.start + Duration::days(40);
+        self.advance_clock(opens).await?;
+        let reopened = cast
+            .treasury
+            .reopen_series(&crate::client::Reopening {
+                series_id: usd.to_string(),
+                window_opens_at: opens,
+                window_closes_at: closes,
+                settlement_date: (self.start + Duration::days(45)).date_naive().to_string(),
+                settlement_deadline: self.start + Duration::days(44),
+                reference_yield: "0.0625".into(),
+                discount_bps: "150".into(),
+                cap_units: "500".into(),
+            })
+            .await
+            .map_err(status)?
+            .series
+            .unwrap_or_default();
+        let tranche = reopened
+            .tranches
+            .last()
+            .and_then(|t| t.terms.clone())
+            .unwrap_or_default();
+        say!(
+            "     tranche {}: yield {}, clean price {}%, {} a unit plus {} accrued, settling {}",
+            tranche.tranche,
+            tranche.issue_yield,
+            tranche.clean_price,
+            tranche.price_per_unit,
+            dec(&tranche.accrued_per_unit).round_dp(2),
+            tranche.settlement_date
+        )?;
+        self.advance_clock(opens + Duration::days(1)).await?;
+        for i in 0..10 {
+            cast.banks[i % 2]
+                .submit(pb::SubmitSubscription {
+                    series_id: usd.to_string(),
+                    investor_ref: format!("tap-{i:03}"),
+                    category: CATEGORIES[i % 4] as i32,
+                    country: COUNTRIES[i % COUNTRIES.len()].into(),
+                    units: "60".into(),
+                    idempotency_key: format!("tap-order-{i}"),
+                    registration: None,
+                })
+                .await
+                .map_err(status)?;
+        }
+        self.advance_clock(closes).await?;
+        for action in [SeriesAction::Close, SeriesAction::Allot] {
+            cast.treasury
+                .series_action(action, usd)
+                .await
+                .map_err(status)?;
+        }
+        self.advance_clock(closes + Duration::days(2)).await?;
+        for bank in &cast.banks {
+            for s in bank.all_subscriptions(usd).await.map_err(status)? {
+                if s.status == pb::SubscriptionStatus::Allotted as i32 && s.allotted_units != "0" {
+                    bank.settle(s.subscription_id).await.map_err(status)?;
+                }
+            }
+        }
+        let issued = cast
+            .treasury
+            .series_action(SeriesAction::Issue, usd)
+            .await
+            .map_err(status)?
+            .series
+            .unwrap_or_default();
+        let t = issued.tranches.last().cloned().unwrap_or_default();
+        let units: u64 = t.units_issued.parse().unwrap_or(0);
+        self.summary.reopened_units = units;
+        self.summary.reopening_paid = (dec(&t.principal_raised), dec(&t.accrued_received));
+        say!(
+            "     tranche {} issued: {units} units (600 asked, pro rata), USD {} in price and {} in accrued interest",
+            tranche.tranche,
+            t.principal_raised,
+            t.accrued_received
+        )?;
+        Ok(())
+    }
+
+    /// Step 10: what the series withheld by country, and the unclaimed payment.
+    async fn tax_and_unclaimed(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
+        let (usd, t) = &series[0];
+        step(
+            10,
+            &format!(
+                "the tax report of {usd} by country, for the tax authority; unclaimed payments"
+            ),
+        )?;
+        let first = self.start.year();
+        let last = chrono::NaiveDate::parse_from_str(&t.maturity_date, "%Y-%m-%d")
+            .map(|d| d.year())
+            .unwrap_or(first);
+        for year in first..=last {
+            let r = cast.auditor.tax_report(usd, year).await.map_err(status)?;
+            if r.coupons == 0 {
+                continue;
+            }
+            *self.summary.withheld.entry(r.currency.clone()).or_default() += dec(&r.withheld);
+            for line in &r.by_country {
+                *self
+                    .summary
+                    .withheld_by_country
+                    .entry(line.key.clone())
+                    .or_default() += dec(&line.withheld);
+            }
+            say!(
+                "     {year}: {} coupons, gross {} {}, withheld {}, net {}",
+                r.coupons,
+                r.currency,
+                r.gross,
+                r.withheld,
+                r.net
+            )?;
+        }
+        let by_country: Vec<String> = self
+            .summary
+            .withheld_by_country
+            .iter()
+            .map(|(c, v)| format!("{c} {v}"))
+            .collect();
+        say!("     withheld by country: {}", by_country.join(", "))?;
+        let unclaimed = cast
+            .treasury
+            .list_unclaimed(usd, "")
+            .await
+            .map_err(status)?;
+        for p in &unclaimed.payments {
+            say!(
+                "     unclaimed: {} to {} at {}: {} {}, {}",
+                p.event_id,
+                p.investor_ref,
+                p.bank_id,
+                t.currency,
+                p.amount,
+                if p.claim_reference.is_empty() {
+                    "not claimed".to_string()
+                } else {
+                    format!("claimed, paid as {}", p.claim_reference)
+                }
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The first posted coupon of the USD series that one of the first bank's
+    /// clients could not receive: reported undeliverable, then claimed a year on.
+    async fn undeliverable(&mut self, cast: &Cast, usd: &str) -> anyhow::Result<()> {
+        let event = format!("{usd}/coupon/0");
+        match &self.summary.unclaimed {
+            None => {
+                let bank = &cast.banks[0];
+                let holders = cast.auditor.all_holders(usd, 1000).await.map_err(status)?;
+                // The first of the bank's clients the coupon paid (a holding
+                // a succession or transfer opened since was not paid it).
+                let mut reported = None;
+                for h in holders.iter().filter(|h| h.bank_id == "bank-baku") {
+                    match bank.report_undeliverable(&event, &h.investor_ref).await {
+                        Ok(r) => {
+                            reported = Some((h, r));
+                            break;
+                        }
+                        // Not paid yet: the next run reports it.
+                        Err(e) if e.code() == tonic::Code::FailedPrecondition => return Ok(()),
+                        Err(e) if e.code() == tonic::Code::NotFound => continue,
+                        Err(e) => return Err(status(e)),
+                    }
+                }
+                let Some((h, r)) = reported else {
+                    return Ok(());
+                };
+                let amount = r
+                    .unclaimed
+                    .as_ref()
+                    .map(|u| dec(&u.amount))
+                    .unwrap_or_default();
+                say!(
+                    "     bank-baku cannot deliver {event} to {}: USD {amount} moves to the unclaimed balance",
+                    h.investor_ref
+                )?;
+                self.summary.unclaimed =
+                    Some((event, h.investor_ref.clone(), amount, String::new()));
+            }
+            Some((event, investor, amount, reference)) if reference.is_empty() => {
+                let reference = "BAKU-PAY-000417".to_string();
+                cast.banks[0]
+                    .record_claim(event, investor, &reference)
+                    .await
+                    .map_err(status)?;
+                say!("     {investor} claims {event}: bank-baku pays USD {amount} as {reference}")?;
+                let (event, investor, amount) = (event.clone(), investor.clone(), *amount);
+                self.summary.unclaimed = Some((event, investor, amount, reference));
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Step 9: the engine runs once a year until past the last maturity.
+    async fn run_to_maturity(&mut self, cast: &Cast, series: &[Series; 2]) -> anyhow::Result<()> {
+        step(
+            9,
+            "the accrual engine runs to maturity: record dates, coupons (net of tax withheld) and redemptions, posted once each; a year after issue, a succession, a move between banks, a gift and an early redemption",
         )?;
         let last_maturity = series
             .iter()
@@ -546,6 +812,7 @@ impl<'a> Demo<'a> {
                     format!(", {} waiting for fixings", waiting.len())
                 }
             )?;
+            self.undeliverable(cast, series[0].0).await?;
         }
         for (id, t) in series {
             let d = cast.treasury.debt_service(id).await.map_err(status)?;
@@ -672,12 +939,12 @@ impl<'a> Demo<'a> {
         Ok(())
     }
 
-    /// Step 8: the auditor verifies online against the registry, a bank checks a
+    /// Step 11: the auditor verifies online against the registry, a bank checks a
     /// receipt offline, and once the server has stopped the store verifies from
     /// disk. Then the summary.
     async fn verify(mut self, cast: Cast, series: &[Series; 2]) -> anyhow::Result<DemoSummary> {
         step(
-            8,
+            11,
             "verify: the auditor streams the whole ledger, checks every signature, link, event and the signed checkpoint, and compares the replayed registry with what the server reports",
         )?;
         let online = crate::audit::online::verify_server(&cast.auditor, &[], |_, _| {}).await?;
@@ -770,6 +1037,22 @@ fn print_summary(summary: &DemoSummary) -> anyhow::Result<()> {
     }
     for (ccy, v) in &summary.coupons_paid {
         say!("  coupons paid            {ccy} {v}")?;
+    }
+    for (ccy, v) in &summary.withheld {
+        say!("  tax withheld            {ccy} {v} (from the coupons above)")?;
+    }
+    if summary.reopened_units > 0 {
+        say!(
+            "  reopening               {} units sold, USD {} in price and {} in accrued interest",
+            summary.reopened_units,
+            summary.reopening_paid.0,
+            summary.reopening_paid.1
+        )?;
+    }
+    if let Some((event, investor, amount, reference)) = &summary.unclaimed {
+        say!(
+            "  unclaimed payment       USD {amount} of {event} to {investor}, claimed as {reference}"
+        )?;
     }
     for (ccy, v) in &summary.redeemed {
         say!("  principal redeemed      {ccy} {v}")?;

@@ -167,6 +167,7 @@ pub fn series_terms(id: &str) -> pb::SeriesTerms {
             })),
         }),
         settlement_deadline: ts(now + chrono::Duration::days(8)),
+        unclaimed_period_days: 0,
         date_generation: String::new(),
         accrual_dates: String::new(),
         payment_lag_days: 0,

@@ -18,6 +18,7 @@ pub mod out;
 pub mod participant;
 pub mod report;
 pub mod serve;
+pub mod servicing;
 pub mod store;
 pub mod verify;
 

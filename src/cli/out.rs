@@ -108,9 +108,55 @@ pub fn print_table(table: &Table) -> anyhow::Result<()> {
     line(format_args!("{}", table.trim_fmt()))
 }
 
+/// A decimal amount for people: rounded half even to the minor unit of
+/// `currency` (two places for an unknown code); text that is not a decimal
+/// (an empty figure) is shown as it is. `--json` keeps the exact figures.
+pub fn amount(text: &str, currency: &str) -> String {
+    let dp = currency
+        .parse::<crate::money::Currency>()
+        .map_or(2, |c| c.minor_units());
+    rounded(text, dp)
+}
+
+/// A decimal for people, rounded half even to `dp` places.
+pub fn rounded(text: &str, dp: u32) -> String {
+    match rust_decimal::Decimal::from_str_exact(text) {
+        Ok(d) => d
+            .round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointNearestEven)
+            .to_string(),
+        Err(_) => text.to_string(),
+    }
+}
+
+/// A rate (a decimal fraction) as a percentage for people: "0.05125" is
+/// "5.125%", at most four decimals of a percent.
+pub fn percent(text: &str) -> String {
+    match rust_decimal::Decimal::from_str_exact(text) {
+        Ok(d) => format!(
+            "{}%",
+            (d * rust_decimal::Decimal::ONE_HUNDRED)
+                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointNearestEven)
+                .normalize()
+        ),
+        Err(_) => text.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_for_people_are_rounded_to_sensible_scales() {
+        assert_eq!(amount("26.123456789012345678901234567", "USD"), "26.12");
+        assert_eq!(amount("26.125", "EUR"), "26.12");
+        assert_eq!(amount("1234.5", "JPY"), "1234");
+        assert_eq!(amount("", "USD"), "");
+        assert_eq!(amount("waiting", "USD"), "waiting");
+        assert_eq!(percent("0.05125"), "5.125%");
+        assert_eq!(percent("0.050065432"), "5.0065%");
+        assert_eq!(rounded("98.123456789", 4), "98.1235");
+    }
 
     #[test]
     fn a_table_is_aligned_without_borders() {

@@ -3,7 +3,8 @@
 //! load generator, the demo and the tests. One file per group of services:
 //! participants, batches and the ledger (`ledger.rs`); treasury, bank and registry
 //! (`bonds.rs`); pricing (`pricing.rs`); fixings, the engine and statements
-//! (`coupons.rs`); holdings after issue (`holdings.rs`).
+//! (`coupons.rs`); holdings after issue (`holdings.rs`); withholding, unclaimed
+//! payments, reopenings and the tax report (`servicing.rs`).
 
 use crate::ledger::keys::KeyId;
 use crate::proto as pb;
@@ -15,10 +16,12 @@ mod coupons;
 mod holdings;
 mod ledger;
 mod pricing;
+mod servicing;
 mod source;
 
 pub use bonds::SeriesAction;
 pub use pb::command::Kind as CommandKind;
+pub use servicing::Reopening;
 
 /// A connection acting as one participant.
 #[derive(Clone)]

@@ -362,6 +362,15 @@ pub fn holding_to_pb(h: &Holding) -> pb::Holding {
     }
 }
 
+/// The series as the services show it: its book summary from the registry's
+/// subscriptions, its tranches and its unclaimed balance.
+pub fn series_view(state: &crate::registry::State, s: &Series) -> pb::Series {
+    let id = &s.terms.series_id;
+    let mut out = series_to_pb(s, state.book(id));
+    out.unclaimed_balance = crate::registry::unclaimed::balance(state, id).to_string();
+    out
+}
+
 /// The series with its book summary computed from its subscriptions.
 pub fn series_to_pb<'a>(s: &Series, book: impl Iterator<Item = &'a Subscription>) -> pb::Series {
     use std::collections::BTreeMap;
@@ -428,5 +437,12 @@ pub fn series_to_pb<'a>(s: &Series, book: impl Iterator<Item = &'a Subscription>
         schedule: s.schedule.iter().map(flow_to_pb).collect(),
         book: Some(total),
         created_at_index: s.created_at_index,
+        tranches: s
+            .tranches
+            .iter()
+            .map(super::servicing::tranche_to_pb)
+            .collect(),
+        // The registry service fills it in from the unclaimed payments.
+        unclaimed_balance: String::new(),
     }
 }

@@ -35,6 +35,10 @@ fn payments_to_pb(list: &[Payment]) -> Vec<pb::Payment> {
             bank_id: p.bank_id.to_string(),
             units: p.units.to_string(),
             amount: p.amount.to_string(),
+            withholding: p
+                .withholding
+                .as_ref()
+                .map(super::servicing::payment_withholding_to_pb),
         })
         .collect()
 }
@@ -47,6 +51,11 @@ fn payments_from_pb(list: &[pb::Payment]) -> Result<Vec<Payment>, RegistryError>
                 bank_id: ParticipantId::parse("bank_id", &p.bank_id)?,
                 units: units("units", &p.units)?,
                 amount: decimal("amount", &p.amount)?,
+                withholding: p
+                    .withholding
+                    .as_ref()
+                    .map(super::servicing::payment_withholding_from_pb)
+                    .transpose()?,
             })
         })
         .collect()
@@ -113,6 +122,7 @@ pub fn event_to_pb(event: &Event) -> Option<pb::event::Kind> {
             holdings: e.holdings,
             bank_totals: totals_to_pb(&e.bank_totals),
             currency: e.currency.as_str().to_string(),
+            withholding: e.withholding.as_ref().map(super::servicing::summary_to_pb),
         }),
         Event::CouponPayments {
             id,
@@ -189,6 +199,11 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
                 holdings: e.holdings,
                 bank_totals: totals_from_pb(&e.bank_totals)?,
                 currency: currency(&e.currency)?,
+                withholding: e
+                    .withholding
+                    .as_ref()
+                    .map(super::servicing::summary_from_pb)
+                    .transpose()?,
             }),
             Kind::CouponPayments(e) => Event::CouponPayments {
                 id: event_id("event_id", &e.event_id)?,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 pub mod bonds;
 pub mod coupons;
 pub mod holdings;
+pub mod servicing;
 pub mod terms;
 pub mod wire;
 
@@ -109,6 +110,7 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
         other => match holdings::event_to_pb(other)
             .or_else(|| bonds::event_to_pb(other))
             .or_else(|| coupons::event_to_pb(other))
+            .or_else(|| servicing::event_to_pb(other))
         {
             Some(kind) => kind,
             None => unreachable!("every event kind has a ledger form"),
@@ -157,7 +159,8 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
             key_id: key_id_from_pb("key_id", &e.key_id)?,
             reason: e.reason.clone(),
         }),
-        other => match holdings::event_from_pb(other)
+        other => match servicing::event_from_pb(other)
+            .or_else(|| holdings::event_from_pb(other))
             .or_else(|| coupons::event_from_pb(other))
             .or_else(|| bonds::event_from_pb(other))
         {
@@ -211,6 +214,14 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::GetDebtService(_) => "GetDebtService",
         Kind::ListFixings(_) => "ListFixings",
         Kind::SubmitBatch(_) => "SubmitBatch",
+        Kind::SetWithholdingTable(_) => "SetWithholdingTable",
+        Kind::RecordResidence(_) => "RecordResidence",
+        Kind::ReportUndeliverable(_) => "ReportUndeliverable",
+        Kind::RecordClaim(_) => "RecordClaim",
+        Kind::ReopenSeries(_) => "ReopenSeries",
+        Kind::GetTaxReport(_) => "GetTaxReport",
+        Kind::ListUnclaimed(_) => "ListUnclaimed",
+        Kind::GetWithholdingTables(_) => "GetWithholdingTables",
         Kind::AdvanceClock(_) => "AdvanceClock",
         Kind::ChangeRegistration(_) => "ChangeRegistration",
         Kind::RequestTransfer(_) => "RequestTransfer",
@@ -316,6 +327,11 @@ pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, 
             series_id: bonds::series_id_from_pb(&c.series_id)?,
             event_id: coupons::event_id("event_id", &c.event_id)?,
         }),
+        Kind::SetWithholdingTable(c) => servicing::set_table_from_pb(c),
+        Kind::RecordResidence(c) => servicing::residence_from_pb(c),
+        Kind::ReportUndeliverable(c) => servicing::report_from_pb(c),
+        Kind::RecordClaim(c) => servicing::claim_from_pb(c),
+        Kind::ReopenSeries(c) => servicing::reopen_from_pb(c),
         other => Err(RegistryError::invalid(
             "command",
             format!("{} does not change the ledger", command_name(other)),

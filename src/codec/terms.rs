@@ -130,6 +130,7 @@ fn pricing_from_pb(p: Option<&pb::Pricing>) -> Result<PricingSpec, RegistryError
             reference_yield: decimal("terms.pricing.diaspora.reference_yield", &d.reference_yield)?,
             discount_bps: decimal("terms.pricing.diaspora.discount_bps", &d.discount_bps)?,
             derive_par_coupon: d.derive_par_coupon,
+            coupon_step: opt_decimal("terms.pricing.diaspora.coupon_step", &d.coupon_step)?,
         },
         None => {
             return Err(invalid(
@@ -210,6 +211,7 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
             "terms.settlement_deadline",
             t.settlement_deadline.as_ref(),
         )?,
+        unclaimed_period_days: (t.unclaimed_period_days != 0).then_some(t.unclaimed_period_days),
         date_generation: match t.date_generation.as_str() {
             "" => DateGeneration::Backward,
             name => parse_name::<DateGeneration>("terms.date_generation", name)?,
@@ -258,10 +260,12 @@ fn pricing_to_pb(p: &PricingSpec) -> pb::pricing::Kind {
             reference_yield,
             discount_bps,
             derive_par_coupon,
+            coupon_step,
         } => pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
             reference_yield: s(reference_yield),
             discount_bps: s(discount_bps),
             derive_par_coupon: *derive_par_coupon,
+            coupon_step: os(coupon_step),
         }),
     }
 }
@@ -319,6 +323,7 @@ pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
             kind: Some(pricing),
         }),
         settlement_deadline: Some(timestamp_to_pb(t.settlement_deadline)),
+        unclaimed_period_days: t.unclaimed_period_days.unwrap_or(0),
         // The defaults are written as absent, as terms without these fields read.
         date_generation: match t.date_generation {
             DateGeneration::Backward => String::new(),

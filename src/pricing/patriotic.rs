@@ -132,3 +132,36 @@ pub fn issuer_savings(
         }
     }
 }
+
+/// The issuer's savings for the terms' face amount when the series pays the
+/// coupon in its terms (a rounded one, say) rather than the diaspora par coupon:
+/// the proceeds at the diaspora yield less the value of the same cash flows at
+/// the reference yield, at issue: face × (P(diaspora) − P(reference)) / 100 with
+/// dirty prices. For the diaspora par coupon this is exactly what
+/// [`issuer_savings`] gives ((market − diaspora par coupon) × annuity), since
+/// the price is linear in the coupon.
+pub fn issuer_savings_at_coupon(
+    terms: &BondTerms,
+    reference_yield: Decimal,
+    discount_bps: Decimal,
+) -> Result<IssuerSavings, PricingError> {
+    let y_diaspora = diaspora_yield(reference_yield, discount_bps);
+    let settle = terms.issue_date();
+    let bond = Bond::new(terms, &Fixings::new())?;
+    let p_d = bond.dirty_price(settle, y_diaspora)?;
+    let p_m = bond.dirty_price(settle, reference_yield)?;
+    let savings = p_d
+        .checked_sub(p_m)
+        .and_then(|d| d.checked_mul(terms.face()))
+        .map(|d| d / Decimal::ONE_HUNDRED)
+        .ok_or_else(|| PricingError::Overflow("issuer savings".into()))?;
+    let (market_coupon, diaspora_coupon) = match terms.coupon() {
+        CouponType::Fixed(c) => (Some(par_coupon(terms, reference_yield)?), Some(*c)),
+        _ => (None, None),
+    };
+    Ok(IssuerSavings {
+        market_coupon,
+        diaspora_coupon,
+        savings,
+    })
+}

@@ -25,7 +25,11 @@ pub struct Payment {
     pub investor_ref: InvestorRef,
     pub bank_id: ParticipantId,
     pub units: Units,
+    /// The gross amount.
     pub amount: Decimal,
+    /// What was withheld, when a withholding table was in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withholding: Option<super::withholding::PaymentWithholding>,
 }
 
 /// What one custodian bank pays out to its clients.
@@ -53,6 +57,8 @@ pub struct CouponPaid {
     pub holdings: u64,
     pub bank_totals: Vec<BankTotal>,
     pub currency: Currency,
+    /// The coupon's withholding, when a table was in force on its payment date.
+    pub withholding: Option<super::withholding::WithholdingSummary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +95,9 @@ pub struct PaidFlow {
     pub payment_date: NaiveDate,
     pub amount_per_unit: Decimal,
     pub total: Decimal,
+    /// The coupon's withholding (none for a redemption, or without a table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withholding: Option<super::withholding::WithholdingSummary>,
 }
 
 /// Everything the engine needs about one series, owned.
@@ -244,6 +253,7 @@ fn payments(list: Vec<accrual::Payment>) -> Result<Vec<Payment>, RegistryError> 
                 bank_id: ParticipantId::parse("bank_id", &p.bank_id)?,
                 units: p.units,
                 amount: p.amount,
+                withholding: None,
             })
         })
         .collect()
@@ -326,7 +336,7 @@ pub(super) fn decide_post(
                 holders_digest: digest(&es.holdings),
             })]
         }
-        coupon @ Due::Coupon { .. } => coupon_events(id, es.currency, coupon)?,
+        coupon @ Due::Coupon { .. } => coupon_events(state, ctx, id, es.currency, coupon)?,
         redemption @ Due::Redemption { .. } => {
             let mut events = redemption_events(id, es.currency, redemption)?;
             // Transfers still pending lapse: the units were redeemed where they were.
@@ -342,8 +352,15 @@ pub(super) fn decide_post(
     Ok(Decision::Append(events))
 }
 
-/// A coupon's summary entry and one entry per holding's payment.
-fn coupon_events(id: &SeriesId, currency: Currency, due: Due) -> Result<Vec<Event>, RegistryError> {
+/// A coupon's summary entry and one entry per holding's payment, with what is
+/// withheld from each when a withholding table is in force.
+fn coupon_events(
+    state: &State,
+    ctx: &DecideCtx,
+    id: &SeriesId,
+    currency: Currency,
+    due: Due,
+) -> Result<Vec<Event>, RegistryError> {
     let Due::Coupon {
         id: eid,
         accrual_start,
@@ -363,7 +380,9 @@ fn coupon_events(id: &SeriesId, currency: Currency, due: Due) -> Result<Vec<Even
         EventId::Coupon { flow, .. } => *flow,
         _ => 0,
     };
-    let list = payments(list)?;
+    let mut list = payments(list)?;
+    let withholding =
+        super::withholding::withhold(state, id, currency, payment_date, ctx.index, &mut list)?;
     let mut events = vec![Event::CouponPaid(CouponPaid {
         id: eid.clone(),
         series_id: id.clone(),
@@ -379,6 +398,7 @@ fn coupon_events(id: &SeriesId, currency: Currency, due: Due) -> Result<Vec<Even
         holdings: list.len() as u64,
         bank_totals: bank_totals(totals)?,
         currency,
+        withholding,
     })];
     for chunk in list.chunks(ITEMS_PER_ENTRY) {
         events.push(Event::CouponPayments {
@@ -532,6 +552,7 @@ pub(super) fn apply(
                 payment_date: e.payment_date,
                 amount_per_unit: e.amount_per_unit,
                 total: e.total,
+                withholding: e.withholding.clone(),
             };
             record_paid(state, meta, &e.id, &e.series_id, flow, changes)?;
         }
@@ -542,6 +563,7 @@ pub(super) fn apply(
                 payment_date: e.payment_date,
                 amount_per_unit: e.amount_per_unit,
                 total: e.total,
+                withholding: None,
             };
             record_paid(state, meta, &e.id, &e.series_id, flow, changes)?;
         }

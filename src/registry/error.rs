@@ -216,6 +216,64 @@ pub enum RegistryError {
     #[error("the accrual engine cannot run series {series}: {reason}")]
     EngineCannotRun { series: SeriesId, reason: String },
 
+    // ---- withholding, unclaimed payments, reopenings ----
+    #[error(
+        "investor {investor} holds nothing at {bank}; a bank records the residence of its own clients"
+    )]
+    NoHoldingsAtBank {
+        investor: InvestorRef,
+        bank: ParticipantId,
+    },
+    #[error("the payment {event} is not posted; only a payment made can be reported undeliverable")]
+    PaymentNotPosted { event: EventId },
+    #[error("the payment of {event} to {investor} is already reported undeliverable")]
+    AlreadyReported {
+        event: EventId,
+        investor: InvestorRef,
+    },
+    #[error("the payment {event} paid nothing to {investor} at {bank}")]
+    NotPaid {
+        event: EventId,
+        investor: InvestorRef,
+        bank: ParticipantId,
+    },
+    #[error("the payment of {event} to {investor} was not reported undeliverable")]
+    NotUnclaimed {
+        event: EventId,
+        investor: InvestorRef,
+    },
+    #[error("the payment of {event} to {investor} is already claimed (reference {reference:?})")]
+    AlreadyClaimed {
+        event: EventId,
+        investor: InvestorRef,
+        reference: String,
+    },
+    #[error(
+        "series {series} has tranche {tranche} in progress ({found}); issue or cancel it before reopening again"
+    )]
+    TrancheInProgress {
+        series: SeriesId,
+        tranche: u32,
+        found: super::reopening::TrancheStatus,
+    },
+    #[error(
+        "cannot {action} tranche {tranche} of series {series}: it is {found}, and only a tranche that is {needs} can be"
+    )]
+    WrongTrancheState {
+        series: SeriesId,
+        tranche: u32,
+        action: &'static str,
+        needs: &'static str,
+        found: super::reopening::TrancheStatus,
+    },
+    #[error(
+        "tranche {tranche} of series {series} can no longer be issued: the record date {record_date} of the next coupon is fixed; cancel the tranche"
+    )]
+    RecordDatePassed {
+        series: SeriesId,
+        tranche: u32,
+        record_date: NaiveDate,
+    },
     // ---- holdings after issue ----
     /// A bank may act only on its own clients' holdings.
     #[error("the holding is at {bank}; {caller} may act only on its own clients' holdings")]

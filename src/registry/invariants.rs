@@ -114,9 +114,18 @@ fn check_subscriptions(state: &State) -> Result<(), String> {
             sub.status,
             S::Allotted | S::Settled | S::Issued | S::Released
         ) {
-            let due = Money::new(s.figures.price_per_unit, s.terms.currency)
-                .checked_mul_units(Units::new(allotted))
-                .map(|m| m.round(RoundingRule::HalfEven).amount());
+            let due = match s.tranche_of(id) {
+                // A reopening's line owes its price and its accrued interest.
+                Some(t) => {
+                    super::reopening::amount_due(&t.terms, s.terms.currency, Units::new(allotted))
+                        .and_then(|(p, a)| p.checked_add(a))
+                        .ok_or(())
+                }
+                None => Money::new(s.figures.price_per_unit, s.terms.currency)
+                    .checked_mul_units(Units::new(allotted))
+                    .map(|m| m.round(RoundingRule::HalfEven).amount())
+                    .map_err(|_| ()),
+            };
             if due != Ok(sub.amount_due) {
                 return Err(format!(
                     "subscription {id} owes {} for {allotted} units at {}",
@@ -143,10 +152,17 @@ struct SeriesSums {
     early: u128,
 }
 
-fn series_sums(state: &State) -> BTreeMap<SeriesId, SeriesSums> {
-    let mut sums: BTreeMap<SeriesId, SeriesSums> = BTreeMap::new();
+/// Sums per series and per window: tranche 0 is the first window, then each
+/// reopening's number. Holdings are counted on tranche 0 (they hold the units
+/// of every window).
+fn series_sums(state: &State) -> BTreeMap<(SeriesId, u32), SeriesSums> {
+    let mut sums: BTreeMap<(SeriesId, u32), SeriesSums> = BTreeMap::new();
     for sub in state.subscriptions_after(0) {
-        let s = sums.entry(sub.series_id.clone()).or_default();
+        let tranche = state
+            .series(&sub.series_id)
+            .and_then(|s| s.tranche_of(sub.subscription_id))
+            .map_or(0, |t| t.terms.tranche);
+        let s = sums.entry((sub.series_id.clone(), tranche)).or_default();
         let allotted = u128::from(sub.allotted_units);
         match sub.status {
             SubscriptionStatus::Submitted => s.submitted += u128::from(sub.units),
@@ -161,7 +177,7 @@ fn series_sums(state: &State) -> BTreeMap<SeriesId, SeriesSums> {
         }
     }
     for h in state.holdings.values() {
-        let s = sums.entry(h.series_id.clone()).or_default();
+        let s = sums.entry((h.series_id.clone(), 0)).or_default();
         s.held += u128::from(h.units);
         s.early += u128::from(h.early_redeemed_units);
     }
@@ -175,7 +191,8 @@ fn check_series(state: &State) -> Result<(), String> {
     let empty = SeriesSums::default();
     for s in state.all_series() {
         let id = &s.terms.series_id;
-        let sum = sums.get(id).unwrap_or(&empty);
+        let sum = sums.get(&(id.clone(), 0)).unwrap_or(&empty);
+        let tranches = check_tranches(s, &sums)?;
         let past_allotment = matches!(
             s.status,
             SeriesStatus::Allotted | SeriesStatus::Issued | SeriesStatus::Matured
@@ -193,10 +210,13 @@ fn check_series(state: &State) -> Result<(), String> {
             ));
         }
         let early = u128::from(s.early_redeemed_units);
-        if sum.held + early != sum.issued || sum.early != early {
+        if sum.held + early != sum.issued + tranches || sum.early != early {
             return Err(format!(
                 "series {id}: its holdings hold {} units and {} were redeemed early ({} by the holdings' count), its issued subscriptions were allotted {}",
-                sum.held, early, sum.early, sum.issued
+                sum.held,
+                early,
+                sum.early,
+                sum.issued + tranches
             ));
         }
         let issued = matches!(s.status, SeriesStatus::Issued | SeriesStatus::Matured);
@@ -222,6 +242,48 @@ fn check_series(state: &State) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Each reopening allots at most its cap, keeps no submitted subscription once
+/// allotted, and issued the units its settled subscriptions were allotted, for
+/// the money its figures say. Returns the units all reopenings issued.
+fn check_tranches(
+    s: &super::Series,
+    sums: &BTreeMap<(SeriesId, u32), SeriesSums>,
+) -> Result<u128, String> {
+    use super::reopening::TrancheStatus as T;
+    let id = &s.terms.series_id;
+    let empty = SeriesSums::default();
+    let mut issued = 0u128;
+    for t in &s.tranches {
+        let n = t.terms.tranche;
+        let sum = sums.get(&(id.clone(), n)).unwrap_or(&empty);
+        if sum.allotted > u128::from(t.terms.cap_units) {
+            return Err(format!(
+                "tranche {n} of {id} allotted {} units over a cap of {}",
+                sum.allotted, t.terms.cap_units
+            ));
+        }
+        if matches!(t.status, T::Allotted | T::Issued) && sum.submitted > 0 {
+            return Err(format!(
+                "tranche {n} of {id} is {} with {} units still submitted",
+                t.status, sum.submitted
+            ));
+        }
+        let units = if t.status == T::Issued {
+            u128::from(t.units_issued)
+        } else {
+            0
+        };
+        if sum.issued != units {
+            return Err(format!(
+                "tranche {n} of {id} issued {units} units; its issued subscriptions were allotted {}",
+                sum.issued
+            ));
+        }
+        issued += sum.issued;
+    }
+    Ok(issued)
 }
 
 fn check_raised(s: &super::Series, issued: u128) -> Result<(), String> {
@@ -345,9 +407,15 @@ fn check_indexes(state: &State) -> Result<(), String> {
 pub fn check_decision(events: &[Event]) -> Result<(), String> {
     let mut i = 0;
     while i < events.len() {
-        let (id, bank_totals, total, holdings) = match &events[i] {
-            Event::CouponPaid(c) => (c.id.to_string(), &c.bank_totals, c.total, c.holdings),
-            Event::Redeemed(r) => (r.id.to_string(), &r.bank_totals, r.total, r.holdings),
+        let (id, bank_totals, total, holdings, withholding) = match &events[i] {
+            Event::CouponPaid(c) => (
+                c.id.to_string(),
+                &c.bank_totals,
+                c.total,
+                c.holdings,
+                c.withholding.as_ref(),
+            ),
+            Event::Redeemed(r) => (r.id.to_string(), &r.bank_totals, r.total, r.holdings, None),
             _ => {
                 i += 1;
                 continue;
@@ -374,6 +442,104 @@ pub fn check_decision(events: &[Event]) -> Result<(), String> {
             }
         }
         check_payments(&id, bank_totals, total, holdings, &payments)?;
+        check_withholding(&id, total, withholding, &payments)?;
+    }
+    Ok(())
+}
+
+/// Each payment's net is its gross less what was withheld; the summary's totals,
+/// by bank and by country, are the sums of the payments' (to the cent: they are
+/// sums of minor-unit amounts); a coupon without a summary withholds nothing.
+pub fn check_withholding(
+    id: &str,
+    total: Decimal,
+    summary: Option<&super::withholding::WithholdingSummary>,
+    payments: &[&Payment],
+) -> Result<(), String> {
+    let Some(w) = summary else {
+        return match payments.iter().find(|p| p.withholding.is_some()) {
+            Some(p) => Err(format!(
+                "{id}: the payment to {} withholds, the summary does not",
+                p.investor_ref
+            )),
+            None => Ok(()),
+        };
+    };
+    type Sums = (u64, Decimal, Decimal, Decimal);
+    let mut banks: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut countries: BTreeMap<Option<String>, Sums> = BTreeMap::new();
+    let (mut withheld, mut net) = (Decimal::ZERO, Decimal::ZERO);
+    let add = |s: &mut Sums, p: &Payment, w: Decimal, n: Decimal| {
+        s.0 += 1;
+        s.1 += p.amount;
+        s.2 += w;
+        s.3 += n;
+    };
+    for p in payments {
+        let Some(pw) = &p.withholding else {
+            return Err(format!(
+                "{id}: the payment to {} withholds nothing",
+                p.investor_ref
+            ));
+        };
+        if pw.withheld.checked_add(pw.net) != Some(p.amount) || pw.withheld < Decimal::ZERO {
+            return Err(format!(
+                "{id}: {} gross is not {} withheld + {} net",
+                p.amount, pw.withheld, pw.net
+            ));
+        }
+        add(
+            banks.entry(p.bank_id.to_string()).or_default(),
+            p,
+            pw.withheld,
+            pw.net,
+        );
+        add(
+            countries
+                .entry(pw.residence.map(|c| c.to_string()))
+                .or_default(),
+            p,
+            pw.withheld,
+            pw.net,
+        );
+        withheld += pw.withheld;
+        net += pw.net;
+    }
+    if w.gross != total || w.withheld != withheld || w.net != net {
+        return Err(format!(
+            "{id}: totals gross {} withheld {} net {} are not the payments' {total}, {withheld}, {net}",
+            w.gross, w.withheld, w.net
+        ));
+    }
+    let stated_banks: BTreeMap<String, Sums> = w
+        .by_bank
+        .iter()
+        .map(|b| {
+            (
+                b.bank_id.to_string(),
+                (b.holdings, b.gross, b.withheld, b.net),
+            )
+        })
+        .collect();
+    let stated_countries: BTreeMap<Option<String>, Sums> = w
+        .by_country
+        .iter()
+        .map(|c| {
+            (
+                c.country.map(|c| c.to_string()),
+                (c.holdings, c.gross, c.withheld, c.net),
+            )
+        })
+        .collect();
+    if stated_banks != banks || stated_banks.len() != w.by_bank.len() {
+        return Err(format!(
+            "{id}: withholding by bank {stated_banks:?} is not the payments' {banks:?}"
+        ));
+    }
+    if stated_countries != countries || stated_countries.len() != w.by_country.len() {
+        return Err(format!(
+            "{id}: withholding by country {stated_countries:?} is not the payments' {countries:?}"
+        ));
     }
     Ok(())
 }

@@ -15,12 +15,16 @@ mod error;
 pub mod holdings;
 pub mod invariants;
 mod participants;
+pub mod reopening;
 pub mod series;
+mod servicing;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 mod state;
 pub mod subscriptions;
 mod types;
+pub mod unclaimed;
+pub mod withholding;
 
 pub use allotment::AllotmentRule;
 pub use error::{ApplyError, RegistryError, RegistryErrorKind};
@@ -36,6 +40,7 @@ pub use series::{
     ScheduledFlow, Series, SeriesDefined, SeriesFigures, SeriesId, SeriesStatus, SeriesTerms,
     SeriesTransition,
 };
+pub use servicing::HoldingKey;
 pub use state::{Changes, EntryMeta, State, StateKey};
 pub use subscriptions::{
     Holding, InvestorRef, SubmitSubscription, Subscription, SubscriptionStatus,
@@ -97,6 +102,11 @@ pub enum Command {
         series_id: SeriesId,
         event_id: crate::accrual::EventId,
     },
+    SetWithholdingTable(withholding::SetWithholdingTable),
+    RecordResidence(withholding::RecordResidence),
+    ReportUndeliverable(unclaimed::ReportUndeliverable),
+    RecordClaim(unclaimed::RecordClaim),
+    ReopenSeries(reopening::ReopenSeries),
     ChangeRegistration(ChangeRegistration),
     RequestTransfer(RequestTransfer),
     ConfirmTransfer(u64),
@@ -153,6 +163,11 @@ pub fn decide(
             date,
             rate,
         } => coupons::decide_fixing(state, caller, reference, *date, *rate),
+        Command::SetWithholdingTable(c) => withholding::decide_table(state, caller, c),
+        Command::RecordResidence(c) => withholding::decide_residence(state, caller, c),
+        Command::ReportUndeliverable(c) => unclaimed::decide_report(state, caller, c),
+        Command::RecordClaim(c) => unclaimed::decide_claim(state, caller, c),
+        Command::ReopenSeries(c) => reopening::decide_reopen(state, caller, ctx, c),
         Command::ChangeRegistration(c) => {
             holdings::registration::decide_change(state, caller, ctx, c)
         }
@@ -204,6 +219,16 @@ pub fn apply(
         | Event::Redeemed(_)
         | Event::RedemptionPayments { .. }
         | Event::SeriesMatured { .. } => coupons::apply(state, meta, event, changes)?,
+        Event::WithholdingTableSet(e) => withholding::apply_table(state, meta, e, changes)?,
+        Event::ResidenceRecorded(e) => withholding::apply_residence(state, meta, e, changes)?,
+        Event::PaymentUndeliverable(e) => unclaimed::apply_report(state, meta, e, changes)?,
+        Event::UnclaimedPaymentClaimed(e) => unclaimed::apply_claim(state, meta, e, changes)?,
+        Event::SeriesReopened(_)
+        | Event::TrancheClosed { .. }
+        | Event::TrancheCancelled { .. }
+        | Event::TrancheAllotted { .. }
+        | Event::TrancheIssued { .. }
+        | Event::TrancheHoldings { .. } => reopening::apply(state, meta, event, changes)?,
         Event::RegistrationChanged(e) => {
             holdings::registration::apply_changed(state, meta, e, changes)?
         }

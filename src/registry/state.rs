@@ -89,6 +89,12 @@ pub enum StateKey {
     Fixing((String, chrono::NaiveDate)),
     /// An accrual event id that is posted.
     Posted(String),
+    /// A series' withholding tables (`None`: the programme's).
+    Withholding(Option<SeriesId>),
+    /// (bank, investor): the residence changes the bank recorded.
+    Residence((ParticipantId, InvestorRef)),
+    /// (series, event id, investor, bank): a payment reported undeliverable.
+    Unclaimed(super::unclaimed::UnclaimedKey),
     /// A transfer, by id (the index of the entry that requested it).
     Transfer(u64),
     /// A death notice, by id (the index of the entry that filed it).
@@ -116,6 +122,12 @@ impl StateKey {
             .concat(),
             StateKey::Fixing((r, d)) => format!("f/{r}/{d}").into_bytes(),
             StateKey::Posted(id) => format!("a/{id}").into_bytes(),
+            // Series ids are never empty: "w/" alone is the programme's.
+            StateKey::Withholding(s) => {
+                format!("w/{}", s.as_ref().map_or("", |s| s.as_str())).into_bytes()
+            }
+            StateKey::Residence((b, i)) => format!("c/{b}/{i}").into_bytes(),
+            StateKey::Unclaimed((s, e, i, b)) => format!("x/{s}/{e}/{i}/{b}").into_bytes(),
             StateKey::Transfer(id) => [b"t/".as_slice(), &id.to_be_bytes()].concat(),
             StateKey::DeathNotice(id) => [b"n/".as_slice(), &id.to_be_bytes()].concat(),
         }
@@ -198,6 +210,8 @@ pub struct State {
     pub(super) decide: Option<DecideIndexes>,
     /// (bank, investor) -> series held.
     pub(super) holdings_by_investor: FastMap<(ParticipantId, InvestorRef), BTreeSet<SeriesId>>,
+    /// Withholding, residences, unclaimed payments and units history.
+    pub(super) servicing: super::servicing::ServicingState,
 }
 
 impl Default for State {
@@ -216,6 +230,7 @@ impl Default for State {
             books: FastMap::default(),
             decide: Some(DecideIndexes::default()),
             holdings_by_investor: FastMap::default(),
+            servicing: Default::default(),
         }
     }
 }
@@ -243,6 +258,7 @@ impl State {
             books,
             decide: _,
             holdings_by_investor,
+            servicing,
         } = self;
         State {
             meta: meta.clone(),
@@ -258,6 +274,7 @@ impl State {
             books: books.clone(),
             decide: None,
             holdings_by_investor: holdings_by_investor.clone(),
+            servicing: servicing.clone(),
         }
     }
 
@@ -452,6 +469,18 @@ impl State {
                 Some(v) => serde_json::to_writer(&mut *out, v),
                 None => return false,
             },
+            StateKey::Withholding(k) => match self.servicing.withholding.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::Residence(k) => match self.servicing.residences.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
+            StateKey::Unclaimed(k) => match self.servicing.unclaimed.get(k) {
+                Some(v) => serde_json::to_writer(&mut *out, v),
+                None => return false,
+            },
             StateKey::Transfer(k) => match self.transfers.get(k) {
                 Some(v) => serde_json::to_writer(&mut *out, v),
                 None => return false,
@@ -475,6 +504,10 @@ impl State {
         keys.extend(self.holdings.keys().cloned().map(StateKey::Holding));
         keys.extend(self.fixings.keys().cloned().map(StateKey::Fixing));
         keys.extend(self.posted.keys().cloned().map(StateKey::Posted));
+        let s = &self.servicing;
+        keys.extend(s.withholding.keys().cloned().map(StateKey::Withholding));
+        keys.extend(s.residences.keys().cloned().map(StateKey::Residence));
+        keys.extend(s.unclaimed.keys().cloned().map(StateKey::Unclaimed));
         keys.extend(self.transfers.keys().copied().map(StateKey::Transfer));
         keys.extend(self.notices.keys().copied().map(StateKey::DeathNotice));
         let mut out: Vec<(Vec<u8>, StateKey)> =

@@ -288,33 +288,35 @@ fn repeat(state: &State, c: &SubmitSubscription, first: u64) -> Result<Decision,
     Err(conflict())
 }
 
-/// The series is open and its window open at the entry's recorded time.
+/// The series is open and its window open at the entry's recorded time (for
+/// an issued series: a reopening's window).
 fn check_window(s: &Series, ctx: &DecideCtx) -> Result<(), RegistryError> {
     let series = &s.terms.series_id;
-    match s.status {
-        SeriesStatus::Open => {}
-        SeriesStatus::Cancelled => {
+    let (opens_at, closes_at) = match (s.status, super::reopening::open_window(s)) {
+        (SeriesStatus::Open, _) => (s.terms.window_opens_at, s.terms.window_closes_at),
+        (SeriesStatus::Issued, Some(window)) => window,
+        (SeriesStatus::Cancelled, _) => {
             return Err(RegistryError::SeriesCancelled {
                 series: series.clone(),
             });
         }
-        other => {
+        (other, _) => {
             return Err(RegistryError::WindowNotOpen {
                 series: series.clone(),
                 found: other,
             });
         }
-    }
-    if ctx.recorded_at < s.terms.window_opens_at {
+    };
+    if ctx.recorded_at < opens_at {
         return Err(RegistryError::WindowNotYetOpen {
             series: series.clone(),
-            opens_at: s.terms.window_opens_at,
+            opens_at,
         });
     }
-    if ctx.recorded_at >= s.terms.window_closes_at {
+    if ctx.recorded_at >= closes_at {
         return Err(RegistryError::WindowClosed {
             series: series.clone(),
-            closed_at: s.terms.window_closes_at,
+            closed_at: closes_at,
         });
     }
     Ok(())
@@ -415,7 +417,12 @@ pub(super) fn decide_withdraw(
         });
     }
     let s = series(state, &sub.series_id)?;
-    if s.status != SeriesStatus::Open || ctx.recorded_at >= s.terms.window_closes_at {
+    // A reopening's subscription may be withdrawn while its window is open.
+    let tranche_open = s.tranche_of(id).is_some()
+        && super::reopening::open_window(s).is_some_and(|(_, closes)| ctx.recorded_at < closes);
+    if !tranche_open
+        && (s.status != SeriesStatus::Open || ctx.recorded_at >= s.terms.window_closes_at)
+    {
         return Err(RegistryError::WithdrawalWindowClosed {
             series: sub.series_id.clone(),
         });

@@ -227,6 +227,7 @@ fn terms() -> SeriesTerms {
         },
         pricing: PricingSpec::IssuePrice(dec("99.5")),
         settlement_deadline: at(2027, 1, 13),
+        unclaimed_period_days: None,
         date_generation: crate::calendar::DateGeneration::Backward,
         accrual_dates: crate::calendar::AccrualDates::Unadjusted,
         payment_lag_days: 0,
@@ -608,6 +609,7 @@ fn diaspora_pricing_derives_the_par_coupon_and_the_savings() {
         reference_yield: dec("0.065"),
         discount_bps: dec("150"),
         derive_par_coupon: true,
+        coupon_step: None,
     };
     let d = series::define(t).unwrap();
     let coupon = d.figures.coupon_rate.unwrap();
@@ -848,6 +850,7 @@ fn terms_beyond_the_amount_bounds_are_refused_not_panicked_on() {
         reference_yield: dec("-0.45"),
         discount_bps: dec("0"),
         derive_par_coupon: false,
+        coupon_step: None,
     };
     t.maturity_date = date("2056-01-15");
     match w.refused(&tr, Command::CreateSeries(t)) {
@@ -902,3 +905,5 @@ fn a_book_holds_at_most_units_max() {
     assert_eq!(decided.get(), series::UNITS_MAX);
     w.check_replay();
 }
+
+mod servicing;

@@ -302,6 +302,47 @@ pub enum Event {
     SeriesMatured {
         series_id: super::SeriesId,
     },
+    WithholdingTableSet(super::withholding::WithholdingTableSet),
+    ResidenceRecorded(super::withholding::ResidenceRecorded),
+    PaymentUndeliverable(super::unclaimed::PaymentUndeliverable),
+    UnclaimedPaymentClaimed(super::unclaimed::UnclaimedPaymentClaimed),
+    /// A tranche of an issued series opened (a reopening, or tap).
+    SeriesReopened(super::reopening::TrancheTerms),
+    TrancheClosed {
+        series_id: super::SeriesId,
+        tranche: u32,
+        early: bool,
+    },
+    TrancheCancelled {
+        series_id: super::SeriesId,
+        tranche: u32,
+        reason: String,
+        subscriptions: u64,
+    },
+    TrancheAllotted {
+        series_id: super::SeriesId,
+        tranche: u32,
+        rule: super::AllotmentRule,
+        cap_units: Units,
+        subscribed_units: Units,
+        allotted_units: Units,
+        subscriptions: u64,
+    },
+    TrancheIssued {
+        series_id: super::SeriesId,
+        tranche: u32,
+        units: Units,
+        holdings: u64,
+        /// Σ over the settled allotments of units × price per unit, each rounded.
+        principal: rust_decimal::Decimal,
+        /// Σ over the settled allotments of units × accrued per unit, each rounded.
+        accrued: rust_decimal::Decimal,
+    },
+    TrancheHoldings {
+        series_id: super::SeriesId,
+        tranche: u32,
+        holdings: Vec<super::HoldingUnits>,
+    },
     RegistrationChanged(super::RegistrationChanged),
     TransferRequested(super::TransferRequested),
     TransferConfirmed(super::TransferConfirmed),

@@ -5,7 +5,10 @@ use super::load::{BookChange, BookTimeline};
 use crate::money::Currency;
 use crate::pricing::{self, CashFlowKind, CouponType, Fixings};
 use crate::registry::coupons::PaidFlow;
+use crate::registry::reopening::Tranche;
 use crate::registry::series::{bond_terms, series_coupon};
+use crate::registry::unclaimed::{self, Unclaimed};
+use crate::registry::withholding::{self, TaxReport};
 use crate::registry::{
     PricingSpec, Series, SeriesFigures, SeriesId, SeriesStatus, State, SubscriptionStatus,
 };
@@ -126,6 +129,17 @@ pub struct SeriesReport {
     pub coupons_paid: u64,
     pub coupons_paid_total: Decimal,
     pub savings: Savings,
+    /// Tax withheld from every coupon paid, by country of residence and by bank.
+    pub withholding: TaxReport,
+    /// Payments reported undeliverable, claimed or not, in report order.
+    pub unclaimed: Vec<Unclaimed>,
+    /// What is reported and not claimed, and of that what is overdue on the
+    /// ledger's last recorded day.
+    pub unclaimed_balance: Decimal,
+    pub unclaimed_overdue: Decimal,
+    pub unclaimed_period_days: Option<u32>,
+    /// The reopenings of the series, in order.
+    pub tranches: Vec<Tranche>,
 }
 
 /// Adds amounts without ever panicking: a sum past `Decimal`'s range (which the
@@ -367,6 +381,9 @@ pub fn series_report(state: &State, series: &Series, timeline: &BookTimeline) ->
         .iter()
         .filter(|p| p.kind == CashFlowKind::Coupon)
         .collect();
+    let mut unclaimed_payments: Vec<&Unclaimed> = unclaimed::of_series(state, id).collect();
+    unclaimed_payments.sort_by_key(|u| u.reported_at_index);
+    let as_of = state.last_recorded_at().map(|t| t.date_naive());
     SeriesReport {
         id: id.clone(),
         name: series.terms.name.clone(),
@@ -389,5 +406,20 @@ pub fn series_report(state: &State, series: &Series, timeline: &BookTimeline) ->
         coupons_paid: coupons.len() as u64,
         coupons_paid_total: total(coupons.iter().map(|p| p.total)),
         savings: savings(series, units_outstanding),
+        withholding: withholding::tax_report_all_years(state, id).unwrap_or_default(),
+        unclaimed: unclaimed_payments.iter().map(|u| (*u).clone()).collect(),
+        unclaimed_balance: unclaimed::balance(state, id),
+        unclaimed_overdue: total(
+            unclaimed_payments
+                .iter()
+                .filter(|u| {
+                    as_of.is_some_and(|d| {
+                        unclaimed::overdue(u, series.terms.unclaimed_period_days, d)
+                    })
+                })
+                .map(|u| u.amount),
+        ),
+        unclaimed_period_days: series.terms.unclaimed_period_days,
+        tranches: series.tranches.clone(),
     }
 }

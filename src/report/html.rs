@@ -174,7 +174,108 @@ pub fn series_page(r: &SeriesReport, charts: &[ChartRef<'_>], view: &LedgerView)
             );
         }
     }
+    tranches_table(&mut b, r);
+    withholding_tables(&mut b, r);
+    unclaimed_table(&mut b, r);
     page(&format!("{} ({})", r.name, r.id), &b, view)
+}
+
+/// The reopenings (taps) of the series, if any.
+fn tranches_table(b: &mut String, r: &SeriesReport) {
+    if r.tranches.is_empty() {
+        return;
+    }
+    let cur = r.currency;
+    b.push_str("<h2>Tranches</h2>\n<p>Each reopening sells further units, fungible with the first issue's, at a clean price from the market yield of the day less the discount; buyers also pay the interest accrued since the last coupon.</p>\n<table>\n<tr><th>tranche</th><th>window closes</th><th>settles</th><th class=\"n\">yield</th><th class=\"n\">clean price</th><th class=\"n\">accrued per unit</th><th class=\"n\">units issued</th><th class=\"n\">principal</th><th class=\"n\">accrued</th><th>status</th></tr>\n");
+    for t in &r.tranches {
+        let _ = writeln!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}%</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            t.terms.tranche,
+            t.terms.window_closes_at.date_naive(),
+            t.terms.settlement_date,
+            format::percent(t.terms.issue_yield, 4),
+            t.terms.clean_price.normalize(),
+            format::fine(t.terms.accrued_per_unit, 4),
+            format::units(t.units_issued),
+            format::money_cur(t.principal_raised, cur),
+            format::money_cur(t.accrued_received, cur),
+            t.status,
+        );
+    }
+    b.push_str("</table>\n");
+}
+
+/// Tax withheld from the coupons paid, by country of residence and by bank.
+fn withholding_tables(b: &mut String, r: &SeriesReport) {
+    let w = &r.withholding;
+    if w.coupons == 0 {
+        return;
+    }
+    let cur = r.currency;
+    let _ = writeln!(
+        b,
+        "<h2>Withholding tax</h2>\n<p>{} coupons paid with a withholding table in force: gross {}, withheld {}, net {} (withheld = gross × rate, half even to the minor unit, per holding).</p>",
+        w.coupons,
+        format::money_cur(w.gross, cur),
+        format::money_cur(w.withheld, cur),
+        format::money_cur(w.net, cur),
+    );
+    for (title, lines) in [
+        ("country of residence", &w.by_country),
+        ("bank", &w.by_bank),
+    ] {
+        let _ = writeln!(
+            b,
+            "<table>\n<tr><th>{title}</th><th class=\"n\">payments</th><th class=\"n\">gross</th><th class=\"n\">withheld</th><th class=\"n\">net</th></tr>"
+        );
+        for l in lines {
+            let _ = writeln!(
+                b,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&l.key),
+                format::units(l.payments),
+                format::money(l.gross, cur),
+                format::money(l.withheld, cur),
+                format::money(l.net, cur),
+            );
+        }
+        b.push_str("</table>\n");
+    }
+}
+
+/// Payments reported undeliverable, and the series' unclaimed balance.
+fn unclaimed_table(b: &mut String, r: &SeriesReport) {
+    if r.unclaimed.is_empty() {
+        return;
+    }
+    let cur = r.currency;
+    let period = r.unclaimed_period_days.map_or_else(
+        || "the series names no period".to_string(),
+        |d| format!("overdue after {d} days"),
+    );
+    let _ = writeln!(
+        b,
+        "<h2>Unclaimed payments</h2>\n<p>Unclaimed balance {}, of which overdue {} ({period}).</p>\n<table>\n<tr><th>payment</th><th>investor</th><th>bank</th><th>paid on</th><th class=\"n\">amount</th><th>claimed</th></tr>",
+        format::money_cur(r.unclaimed_balance, cur),
+        format::money_cur(r.unclaimed_overdue, cur),
+    );
+    for u in &r.unclaimed {
+        let _ = writeln!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&u.event_id),
+            esc(u.investor_ref.as_str()),
+            esc(u.bank_id.as_str()),
+            u.payment_date,
+            format::money(u.amount, cur),
+            u.claim.as_ref().map_or_else(
+                || "not claimed".to_string(),
+                |c| format!("{} ({})", esc(&c.reference), c.claimed_at.date_naive())
+            ),
+        );
+    }
+    b.push_str("</table>\n");
 }
 
 fn debt_service_table(b: &mut String, r: &SeriesReport) {

@@ -62,6 +62,7 @@ fn terms(coupon: CouponSpec, pricing: PricingSpec) -> SeriesTerms {
         },
         pricing,
         settlement_deadline: at(2 * 86_400),
+        unclaimed_period_days: None,
         date_generation: crate::calendar::DateGeneration::Backward,
         accrual_dates: crate::calendar::AccrualDates::Unadjusted,
         payment_lag_days: 0,
@@ -75,6 +76,7 @@ fn diaspora() -> PricingSpec {
         reference_yield: dec("0.065"),
         discount_bps: dec("150"),
         derive_par_coupon: true,
+        coupon_step: None,
     }
 }
 
@@ -84,6 +86,7 @@ fn diaspora_given(coupon: &CouponSpec) -> PricingSpec {
         reference_yield: dec("0.065"),
         discount_bps: dec("150"),
         derive_par_coupon: matches!(coupon, CouponSpec::Fixed(None)),
+        coupon_step: None,
     }
 }
 
@@ -96,6 +99,7 @@ fn series(t: SeriesTerms, status: SeriesStatus) -> Series {
         status,
         created_at_index: 1,
         issued_at_index: None,
+        tranches: Vec::new(),
         amount_raised: Decimal::ZERO,
         paid: Vec::new(),
         early_redeemed_units: 0,
@@ -171,6 +175,7 @@ fn debt_service_is_schedule_times_the_cap_before_issue_and_marks_what_is_paid() 
         payment_date: first.payment_date,
         amount_per_unit: first.amount_per_unit.expect("fixed coupon"),
         total: paid_total,
+        withholding: None,
     });
     let r = series_report(&State::new(), &s, &BookTimeline::default());
     assert_eq!(r.units_basis, UnitsBasis::Cap);

@@ -12,11 +12,8 @@ use tonic::{Request, Response, Status};
 
 impl Services {
     fn series_view(&self, id: &SeriesId) -> Option<pb::Series> {
-        self.ledger.read(|p| {
-            p.state
-                .series(id)
-                .map(|s| cb::series_to_pb(s, p.state.book(id)))
-        })
+        self.ledger
+            .read(|p| p.state.series(id).map(|s| cb::series_view(&p.state, s)))
     }
 
     /// A write to one series, answered with its receipt and the series as it
@@ -210,7 +207,7 @@ impl pb::registry_service_server::RegistryService for Services {
         let series = self.ledger.read(|p| {
             p.state
                 .all_series()
-                .map(|s| cb::series_to_pb(s, p.state.book(&s.terms.series_id)))
+                .map(|s| cb::series_view(&p.state, s))
                 .collect()
         });
         Ok(Response::new(pb::ListSeriesResponse { series }))

@@ -10,9 +10,9 @@ use crate::money::round_to_minor;
 use crate::pricing::{Bond, CashFlowKind};
 use crate::proto as pb;
 use crate::registry::coupons::{self, EngineSeries, PAYMENT_ROUNDING};
-use crate::registry::holdings::units_after;
 use crate::registry::{
-    InvestorRef, ParticipantId, RegistryError, Role, SeriesId, SeriesStatus, State,
+    InvestorRef, ParticipantId, RegistryError, Role, SeriesId, SeriesStatus, State, unclaimed,
+    withholding,
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -206,28 +206,56 @@ fn statement(
         }];
         let accrued = accrual::accrued(&input, &one, &fixings, as_of).map_err(not_computable)?;
         let kind = |k: CashFlowKind| k.as_str().to_string();
-        // Each payment as made: to the units the holding held when it was
-        // posted (a holding's units move with transfers and successions).
-        let received = s
-            .paid
-            .iter()
-            .filter(|p| p.payment_date <= as_of)
-            .filter_map(|p| {
-                let at = state.posted(&p.event_id)?;
-                let units = units_after(h, at);
-                (units > 0).then(|| pb::StatementPayment {
-                    kind: kind(p.kind),
-                    payment_date: p.payment_date.to_string(),
-                    amount: round_to_minor(
-                        Decimal::from(units) * p.amount_per_unit,
-                        s.terms.currency,
-                        PAYMENT_ROUNDING,
-                    )
-                    .to_string(),
-                    event_id: p.event_id.clone(),
-                })
-            })
-            .collect();
+        let key = (
+            h.series_id.clone(),
+            h.investor_ref.clone(),
+            h.bank_id.clone(),
+        );
+        let mut received = Vec::new();
+        for p in s.paid.iter().filter(|p| p.payment_date <= as_of) {
+            // Each payment as made: to the units the holding held when it was
+            // posted (a holding's units move with reopenings, transfers,
+            // successions and early redemptions), withheld as decided then.
+            let Some(posted) = state.posted(&p.event_id) else {
+                continue;
+            };
+            let units = state.units_at(&key, h.units, posted);
+            if units == 0 {
+                continue;
+            }
+            let gross = round_to_minor(
+                Decimal::from(units).saturating_mul(p.amount_per_unit),
+                s.terms.currency,
+                PAYMENT_ROUNDING,
+            );
+            let withheld = match (p.kind, &p.withholding) {
+                (CashFlowKind::Coupon, Some(_)) => withholding::withheld_from(
+                    state,
+                    &h.series_id,
+                    s.terms.currency,
+                    &h.bank_id,
+                    &h.investor_ref,
+                    p.payment_date,
+                    posted,
+                    gross,
+                ),
+                _ => None,
+            };
+            let (w, net, residence) = match &withheld {
+                Some(w) => (w.withheld, w.net, w.residence.map(|c| c.to_string())),
+                None => (Decimal::ZERO, gross, None),
+            };
+            received.push(pb::StatementPayment {
+                kind: kind(p.kind),
+                payment_date: p.payment_date.to_string(),
+                amount: gross.to_string(),
+                event_id: p.event_id.clone(),
+                gross: gross.to_string(),
+                withheld: w.to_string(),
+                net: net.to_string(),
+                residence: residence.unwrap_or_default(),
+            });
+        }
         let bond = Bond::new(&es.terms, &fixings).map_err(not_computable)?;
         // Upcoming as of the statement date: every flow paid after it.
         let upcoming = bond
@@ -239,9 +267,21 @@ fn statement(
                 payment_date: f.payment_date.to_string(),
                 amount: f
                     .amount
-                    .map(|a| (a * Decimal::from(h.units)).to_string())
+                    .map(|a| a.saturating_mul(Decimal::from(h.units)).to_string())
                     .unwrap_or_default(),
                 event_id: String::new(),
+                gross: String::new(),
+                withheld: String::new(),
+                net: String::new(),
+                residence: String::new(),
+            })
+            .collect();
+        let currency = s.terms.currency.as_str();
+        let unclaimed = unclaimed::of_series(state, &h.series_id)
+            .filter(|u| u.investor_ref == h.investor_ref && u.bank_id == h.bank_id)
+            .map(|u| {
+                let late = unclaimed::overdue(u, s.terms.unclaimed_period_days, as_of);
+                crate::codec::servicing::unclaimed_to_pb(u, currency, late)
             })
             .collect();
         lines.push(pb::StatementLine {
@@ -250,6 +290,7 @@ fn statement(
             accrued: accrued.total.to_string(),
             received,
             upcoming,
+            unclaimed,
             history: h.history.iter().map(holding_change_to_pb).collect(),
         });
     }
@@ -316,6 +357,7 @@ fn debt_service(
         currency: s.terms.currency.as_str().into(),
         units_outstanding: outstanding.to_string(),
         lines,
+        unclaimed_balance: unclaimed::balance(state, id).to_string(),
     })
 }
 

@@ -417,6 +417,9 @@ impl Services {
                 Kind::HoldingsCreated(h) => {
                     Some(!h.holdings.is_empty() && h.holdings.iter().all(|x| mine(&x.bank_id)))
                 }
+                Kind::TrancheHoldings(h) => {
+                    Some(!h.holdings.is_empty() && h.holdings.iter().all(|x| mine(&x.bank_id)))
+                }
                 Kind::CouponPayments(x) => {
                     Some(!x.payments.is_empty() && x.payments.iter().all(|x| mine(&x.bank_id)))
                 }

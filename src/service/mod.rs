@@ -16,6 +16,7 @@ mod pricing;
 pub mod readonly;
 pub mod rpc;
 pub mod scheduler;
+pub mod servicing;
 pub mod status;
 
 use crate::clock::Clock;
@@ -137,6 +138,9 @@ pub async fn serve_with(
         .set_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
         .await;
     health_reporter
+        .set_serving::<pb::servicing_service_server::ServicingServiceServer<Services>>()
+        .await;
+    health_reporter
         .set_serving::<pb::clock_service_server::ClockServiceServer<Services>>()
         .await;
     health_reporter
@@ -216,6 +220,9 @@ pub async fn serve_with(
         .add_service(limited!(
             pb::holdings_service_server::HoldingsServiceServer::new(services.clone())
         ))
+        .add_service(limited!(
+            pb::servicing_service_server::ServicingServiceServer::new(services.clone())
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown);
     // When the writer stops (fail-stop), health says so: NOT_SERVING for the server
     // as a whole and for the services that write; the read services stay SERVING.
@@ -239,6 +246,9 @@ pub async fn serve_with(
             .await;
         health_reporter
             .set_not_serving::<pb::batch_service_server::BatchServiceServer<Services>>()
+            .await;
+        health_reporter
+            .set_not_serving::<pb::servicing_service_server::ServicingServiceServer<Services>>()
             .await;
         health_reporter
             .set_not_serving::<pb::holdings_service_server::HoldingsServiceServer<Services>>()

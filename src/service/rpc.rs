@@ -53,6 +53,11 @@ pub const WRITES: &[(&str, &[Role])] = &[
     ("ConfirmSettlement", &[Role::Bank]),
     ("PublishFixing", &[Role::Treasury]),
     ("PostAccrualEvent", &[Role::Engine]),
+    ("SetWithholdingTable", &[Role::Treasury]),
+    ("RecordResidence", &[Role::Bank]),
+    ("ReportUndeliverable", &[Role::Bank]),
+    ("RecordClaim", &[Role::Bank]),
+    ("ReopenSeries", &[Role::Treasury]),
     ("ChangeRegistration", &[Role::Bank]),
     ("RequestTransfer", &[Role::Bank]),
     ("ConfirmTransfer", &[Role::Bank]),
@@ -171,6 +176,9 @@ rpc_commands! {
         GetDebtService => "GetDebtService", OVERSEERS;
         ListFixings => "ListFixings", EVERYONE;
         SubmitBatch => "SubmitBatch", EVERYONE;
+        GetTaxReport => "GetTaxReport", OVERSEERS;
+        ListUnclaimed => "ListUnclaimed", EVERYONE;
+        GetWithholdingTables => "GetWithholdingTables", EVERYONE;
         AdvanceClock => "AdvanceClock", &[Role::Admin];
         ListTransfers => "ListTransfers", EVERYONE;
     }
@@ -191,6 +199,11 @@ rpc_commands! {
         ConfirmSettlement,
         PublishFixing,
         PostAccrualEvent,
+        SetWithholdingTable,
+        RecordResidence,
+        ReportUndeliverable,
+        RecordClaim,
+        ReopenSeries,
         ChangeRegistration,
         RequestTransfer,
         ConfirmTransfer,
@@ -247,6 +260,14 @@ mod tests {
             Kind::GetDebtService(Default::default()),
             Kind::ListFixings(Default::default()),
             Kind::SubmitBatch(Default::default()),
+            Kind::SetWithholdingTable(Default::default()),
+            Kind::RecordResidence(Default::default()),
+            Kind::ReportUndeliverable(Default::default()),
+            Kind::RecordClaim(Default::default()),
+            Kind::ReopenSeries(Default::default()),
+            Kind::GetTaxReport(Default::default()),
+            Kind::ListUnclaimed(Default::default()),
+            Kind::GetWithholdingTables(Default::default()),
             Kind::AdvanceClock(Default::default()),
             Kind::ChangeRegistration(Default::default()),
             Kind::RequestTransfer(Default::default()),

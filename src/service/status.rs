@@ -63,6 +63,11 @@ pub fn registry_code(e: &RegistryError) -> Code {
         | E::NothingDue { .. }
         | E::NotNextEvent { .. }
         | E::EngineCannotRun { .. }
+        | E::NoHoldingsAtBank { .. }
+        | E::PaymentNotPosted { .. }
+        | E::TrancheInProgress { .. }
+        | E::WrongTrancheState { .. }
+        | E::RecordDatePassed { .. }
         | E::SeriesNotLive { .. }
         | E::EmptyHolding { .. }
         | E::RegistrationUnchanged { .. }
@@ -81,6 +86,8 @@ pub fn registry_code(e: &RegistryError) -> Code {
         | E::HardshipQuotaExhausted { .. }
         | E::RedemptionPriceNotPositive { .. }
         | E::ReadersCopy => Code::FailedPrecondition,
+        E::NotPaid { .. } | E::NotUnclaimed { .. } => Code::NotFound,
+        E::AlreadyReported { .. } | E::AlreadyClaimed { .. } => Code::AlreadyExists,
     }
 }
 
@@ -542,6 +549,52 @@ mod tests {
                 fp,
             ),
             K::EngineCannotRun => (RegistryError::engine(&series, "no fixing"), fp),
+            K::NoHoldingsAtBank => (E::NoHoldingsAtBank { investor, bank }, fp),
+            K::PaymentNotPosted => (E::PaymentNotPosted { event }, fp),
+            K::AlreadyReported => (E::AlreadyReported { event, investor }, ae),
+            K::NotPaid => (
+                E::NotPaid {
+                    event,
+                    investor,
+                    bank,
+                },
+                nf,
+            ),
+            K::NotUnclaimed => (E::NotUnclaimed { event, investor }, nf),
+            K::AlreadyClaimed => (
+                E::AlreadyClaimed {
+                    event,
+                    investor,
+                    reference: "PAY-1".into(),
+                },
+                ae,
+            ),
+            K::TrancheInProgress => (
+                E::TrancheInProgress {
+                    series,
+                    tranche: 1,
+                    found: crate::registry::reopening::TrancheStatus::Open,
+                },
+                fp,
+            ),
+            K::WrongTrancheState => (
+                E::WrongTrancheState {
+                    series,
+                    tranche: 1,
+                    action: "allot",
+                    needs: "closed",
+                    found: crate::registry::reopening::TrancheStatus::Open,
+                },
+                fp,
+            ),
+            K::RecordDatePassed => (
+                E::RecordDatePassed {
+                    series,
+                    tranche: 1,
+                    record_date: date,
+                },
+                fp,
+            ),
             K::NotYourHolding => (
                 E::NotYourHolding {
                     bank: bank.clone(),

@@ -139,6 +139,7 @@ impl Terms {
                 })),
             }),
             settlement_deadline: ts(life.settlement_deadline),
+            unclaimed_period_days: 0,
             date_generation: String::new(),
             accrual_dates: String::new(),
             payment_lag_days: 0,
@@ -222,8 +223,27 @@ impl Terms {
                 reference_yield: reference_yield.into(),
                 discount_bps: discount_bps.into(),
                 derive_par_coupon,
+                coupon_step: String::new(),
             })),
         });
+        self
+    }
+
+    /// With diaspora pricing and a derived par coupon: the coupon rounded
+    /// down to a multiple of `step` (a decimal fraction such as "0.00125").
+    pub fn coupon_step(mut self, step: &str) -> Terms {
+        if let Some(pb::Pricing {
+            kind: Some(pb::pricing::Kind::Diaspora(d)),
+        }) = self.0.pricing.as_mut()
+        {
+            d.coupon_step = step.into();
+        }
+        self
+    }
+
+    /// Days after which an unclaimed payment is listed as overdue.
+    pub fn unclaimed_period_days(mut self, days: u32) -> Terms {
+        self.0.unclaimed_period_days = days;
         self
     }
 

@@ -276,6 +276,10 @@ pub(super) fn take_units(
             ),
         ));
     }
+    // What the holding held until now, for re-deriving earlier payments.
+    let before = h.units;
+    state.note_units_change(key, before, meta.index);
+    let h = holding_mut(state, meta, key)?;
     let own = h.units - h.gift_units.min(h.units);
     let gift = if gift_first {
         units.min(h.gift_units)
@@ -354,6 +358,11 @@ pub(super) fn give_units(
             ),
         ));
     };
+    // What the holding held until now (0 if this opens it), for re-deriving
+    // earlier payments.
+    let before = h.units;
+    state.note_units_change(key, before, meta.index);
+    let h = holding_mut(state, meta, key)?;
     h.units = total;
     h.gift_units += gift.min(units);
     let (kind, counterpart, reference) = change;

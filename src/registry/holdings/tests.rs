@@ -96,6 +96,7 @@ fn terms(id: &str) -> SeriesTerms {
         date_generation: crate::calendar::DateGeneration::Backward,
         accrual_dates: crate::calendar::AccrualDates::Unadjusted,
         payment_lag_days: 0,
+        unclaimed_period_days: None,
         transfers: if life {
             TransferPolicy::Gifts
         } else {
@@ -871,4 +872,184 @@ fn early_redemption_prices_to_the_cent_and_retires_units() {
     w.engine_runs();
     let units_paid: u64 = w.paid("AZ-2030-LIFE/coupon/1").iter().map(|p| p.2).sum();
     assert_eq!(units_paid, 205 - 7 - 4 - 3);
+}
+
+/// Withholding and unclaimed payments meet a holding's life after issue: a
+/// holding a gift, move or succession opens starts with the recipient's, the
+/// mover's or the deceased's residence; and an earlier payment reported
+/// undeliverable after the holding's units changed re-derives from the units it
+/// held when paid.
+#[test]
+fn holdings_after_issue_carry_a_residence_and_re_derive_earlier_payments() {
+    use crate::registry::unclaimed::ReportUndeliverable;
+    use crate::registry::withholding::{RecordResidence, SetWithholdingTable};
+    let country = |c: &str| Country::parse("c", c).expect("country");
+    let mut w = issued();
+    let (a, b, t) = (w.a.clone(), w.b.clone(), w.treasury.clone());
+    w.now = at(2027, 2, 1);
+    // 15 %; FR 10 %, GB 20 %, US 5 %. Every subscriber named DE.
+    w.ok(
+        &t,
+        Command::SetWithholdingTable(SetWithholdingTable {
+            series_id: Some(sid(LIFE)),
+            effective_from: date("2027-01-14"),
+            default_rate: dec("0.15"),
+            treaty_rates: vec![
+                (country("FR"), dec("0.10")),
+                (country("GB"), dec("0.20")),
+                (country("US"), dec("0.05")),
+            ],
+        }),
+    );
+    let residence = |investor: &str, c: &str| {
+        Command::RecordResidence(RecordResidence {
+            investor_ref: r(investor),
+            country: country(c),
+            effective_from: date("2027-01-14"),
+        })
+    };
+    w.ok(&a, residence("ben", "GB"));
+    w.ok(&b, residence("cem", "US"));
+    w.now = at(2027, 3, 1);
+    // A gift to dan, resident in FR.
+    w.ok(
+        &a,
+        Command::RequestTransfer(RequestTransfer {
+            kind: TransferKind::Gift,
+            series_id: sid(LIFE),
+            from_bank: a.participant_id.clone(),
+            from_investor: r("ali"),
+            to_investor: r("dan"),
+            units: Units::new(10),
+            recipient: Some((DiasporaCategory::CitizenAbroad, country("FR"))),
+            registration: RegistrationForm::Sole,
+        }),
+    );
+    // cem moves 20 units to bank-a.
+    let moved = w.ok(
+        &a,
+        Command::RequestTransfer(RequestTransfer {
+            kind: TransferKind::Move,
+            series_id: sid(LIFE),
+            from_bank: b.participant_id.clone(),
+            from_investor: r("cem"),
+            to_investor: r("cem"),
+            units: Units::new(20),
+            recipient: None,
+            registration: RegistrationForm::Sole,
+        }),
+    );
+    w.ok(&b, Command::ConfirmTransfer(moved));
+    // ben dies: kid-1, kid-2 and kid-3 inherit 4, 3 and 3 units.
+    w.ok(&a, notice("ben", "2027-02-25", None));
+    w.now = at(2027, 7, 20);
+    w.engine_runs();
+    let withheld: Vec<(String, String, u64, Option<String>, Decimal)> = w
+        .log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::CouponPayments { id, payments, .. }
+                if id.to_string() == "AZ-2030-LIFE/coupon/0" =>
+            {
+                Some(payments.clone())
+            }
+            _ => None,
+        })
+        .flatten()
+        .map(|p| {
+            let wh = p.withholding.expect("a table is in force");
+            (
+                p.investor_ref.to_string(),
+                p.bank_id.to_string(),
+                p.units.get(),
+                wh.residence.map(|c| c.to_string()),
+                wh.withheld,
+            )
+        })
+        .collect();
+    let of = |investor: &str, bank: &str| {
+        withheld
+            .iter()
+            .find(|p| p.0 == investor && p.1 == bank)
+            .unwrap_or_else(|| panic!("{investor} at {bank} paid: {withheld:?}"))
+            .clone()
+    };
+    // A coupon of 30.00 a unit (6 % semiannual on 1,000).
+    assert_eq!(
+        of("dan", "bank-a"),
+        (
+            "dan".into(),
+            "bank-a".into(),
+            10,
+            Some("FR".into()),
+            dec("30.00")
+        )
+    );
+    assert_eq!(
+        of("cem", "bank-a"),
+        (
+            "cem".into(),
+            "bank-a".into(),
+            20,
+            Some("US".into()),
+            dec("30.00")
+        )
+    );
+    assert_eq!(of("cem", "bank-b").3, Some("US".into()));
+    assert_eq!(
+        of("kid-1", "bank-a"),
+        (
+            "kid-1".into(),
+            "bank-a".into(),
+            4,
+            Some("GB".into()),
+            dec("24.00")
+        )
+    );
+    assert_eq!(
+        of("ali", "bank-a"),
+        (
+            "ali".into(),
+            "bank-a".into(),
+            90,
+            Some("DE".into()),
+            dec("405.00")
+        )
+    );
+    // After the coupon ali gives 30 more units and redeems 5 early; the
+    // coupon reported undeliverable is still the one paid on 90 units.
+    w.now = at(2027, 8, 2);
+    w.ok(
+        &a,
+        gift(LIFE, &a, "ali", "eve", 30, DiasporaCategory::CitizenAbroad),
+    );
+    w.ok(&a, redeem(LIFE, "ali", 5, RedemptionReason::OnRequest));
+    assert_eq!(w.units(LIFE, "ali", &a), 55);
+    w.ok(
+        &a,
+        Command::ReportUndeliverable(ReportUndeliverable {
+            event_id: "AZ-2030-LIFE/coupon/0".parse().expect("event id"),
+            investor_ref: r("ali"),
+        }),
+    );
+    let reported = w.log.iter().rev().find_map(|(_, e)| match e {
+        Event::PaymentUndeliverable(p) => Some(p.clone()),
+        _ => None,
+    });
+    let p = reported.expect("reported");
+    assert_eq!(
+        (p.units.get(), p.gross, p.withheld, p.amount),
+        (90, dec("2700.00"), dec("405.00"), dec("2295.00"))
+    );
+    // eve, who held nothing when the coupon was paid, was not paid it.
+    assert!(matches!(
+        w.refused(
+            &a,
+            Command::ReportUndeliverable(ReportUndeliverable {
+                event_id: "AZ-2030-LIFE/coupon/0".parse().expect("event id"),
+                investor_ref: r("eve"),
+            })
+        ),
+        RegistryError::NotPaid { .. }
+    ));
 }

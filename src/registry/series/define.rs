@@ -4,8 +4,9 @@
 
 use super::terms::coupon_type;
 use super::{
-    CouponSpec, ISSUE_PRICE_DECIMALS, ISSUE_PRICE_PERCENT_MAX, PAR_COUPON_DECIMALS, PricingSpec,
-    ScheduledFlow, SeriesDefined, SeriesFigures, SeriesTerms, UNITS_MAX, bond_terms,
+    COUPON_STEP_MAX, COUPON_STEP_MIN, CouponSpec, ISSUE_PRICE_DECIMALS, ISSUE_PRICE_PERCENT_MAX,
+    PAR_COUPON_DECIMALS, PricingSpec, ScheduledFlow, SeriesDefined, SeriesFigures, SeriesTerms,
+    UNCLAIMED_PERIOD_DAYS_MAX, UNITS_MAX, bond_terms,
 };
 use crate::money::{Money, RoundingRule};
 use crate::pricing::{self, Bond, CouponType, FACE_MAX, Fixings};
@@ -26,7 +27,14 @@ pub fn define(t: SeriesTerms) -> Result<SeriesDefined, RegistryError> {
             reference_yield,
             discount_bps,
             derive_par_coupon,
-        } => for_diaspora(&t, *reference_yield, *discount_bps, *derive_par_coupon)?,
+            coupon_step,
+        } => for_diaspora(
+            &t,
+            *reference_yield,
+            *discount_bps,
+            *derive_par_coupon,
+            *coupon_step,
+        )?,
     };
     let price_per_unit = price_per_unit(&t, priced.issue_price)?;
     let schedule = schedule(&t, priced.coupon_rate)?;
@@ -156,6 +164,14 @@ fn check_window_and_eligibility(t: &SeriesTerms) -> Result<(), RegistryError> {
     if let CouponSpec::Floating { reference, .. } = &t.coupon {
         check_text("coupon.floating.reference_rate", reference, 64)?;
     }
+    if let Some(days) = t.unclaimed_period_days {
+        if days == 0 || days > UNCLAIMED_PERIOD_DAYS_MAX {
+            return Err(invalid(
+                "unclaimed_period_days",
+                format!("must be 1 to {UNCLAIMED_PERIOD_DAYS_MAX} days, found {days}"),
+            ));
+        }
+    }
     if let Some(early) = &t.early_redemption {
         early.check()?;
     }
@@ -219,6 +235,7 @@ fn for_diaspora(
     reference_yield: Decimal,
     discount_bps: Decimal,
     derive_par_coupon: bool,
+    coupon_step: Option<Decimal>,
 ) -> Result<Priced, RegistryError> {
     if matches!(t.coupon, CouponSpec::Floating { .. }) {
         return Err(invalid(
@@ -233,7 +250,10 @@ fn for_diaspora(
         ));
     }
     let y = pricing::diaspora_yield(reference_yield, discount_bps);
-    let coupon_rate = diaspora_coupon(t, y, derive_par_coupon)?;
+    let coupon_rate = match coupon_step {
+        None => diaspora_coupon(t, y, derive_par_coupon)?,
+        Some(step) => Some(stepped_coupon(t, y, derive_par_coupon, step)?),
+    };
     let terms = bond_terms(t, coupon_type(&t.coupon, coupon_rate)?)?;
     let bond = Bond::new(&terms, &Fixings::new()).map_err(|e| invalid("terms", e.to_string()))?;
     let price = bond
@@ -248,8 +268,13 @@ fn for_diaspora(
             ),
         ));
     }
-    let savings = pricing::issuer_savings(&terms, reference_yield, discount_bps)
-        .map_err(|e| invalid("pricing.diaspora", e.to_string()))?;
+    // A rounded coupon prices off par: the savings are those of the coupon in
+    // force (the unrounded par coupon's savings, as before, otherwise).
+    let savings = match coupon_step {
+        None => pricing::issuer_savings(&terms, reference_yield, discount_bps),
+        Some(_) => pricing::issuer_savings_at_coupon(&terms, reference_yield, discount_bps),
+    }
+    .map_err(|e| invalid("pricing.diaspora", e.to_string()))?;
     Ok(Priced {
         coupon_rate,
         issue_price: price,
@@ -290,6 +315,47 @@ fn diaspora_coupon(
         CouponSpec::Fixed(Some(r)) => Ok(Some(*r)),
         _ => Ok(None),
     }
+}
+
+/// The par coupon at yield `y` rounded down (toward minus infinity) to a
+/// multiple of `step`: the coupon a prospectus prints, at or below the par
+/// coupon, so the series issues at or below par.
+fn stepped_coupon(
+    t: &SeriesTerms,
+    y: Decimal,
+    derive_par_coupon: bool,
+    step: Decimal,
+) -> Result<Decimal, RegistryError> {
+    if !derive_par_coupon {
+        return Err(invalid(
+            "pricing.diaspora.coupon_step",
+            "a coupon step rounds the derived par coupon; set derive_par_coupon",
+        ));
+    }
+    if step < COUPON_STEP_MIN || step > COUPON_STEP_MAX || step.scale() > PAR_COUPON_DECIMALS {
+        return Err(invalid(
+            "pricing.diaspora.coupon_step",
+            format!(
+                "must be a decimal fraction from {COUPON_STEP_MIN} to {COUPON_STEP_MAX} with at most {PAR_COUPON_DECIMALS} decimals, found {step}"
+            ),
+        ));
+    }
+    let par = diaspora_coupon(t, y, true)?;
+    let par = par.ok_or_else(|| invalid("coupon", "no par coupon was derived"))?;
+    let rounded = round_down_to_step(par, step)
+        .ok_or_else(|| invalid("pricing.diaspora.coupon_step", "the coupon is out of range"))?;
+    if rounded < Decimal::ZERO {
+        return Err(invalid(
+            "pricing.diaspora.coupon_step",
+            format!("the par coupon {par} rounds down to {rounded}, below zero"),
+        ));
+    }
+    Ok(rounded.normalize())
+}
+
+/// `value` rounded down (toward minus infinity) to a multiple of `step` (> 0).
+pub fn round_down_to_step(value: Decimal, step: Decimal) -> Option<Decimal> {
+    value.checked_div(step)?.floor().checked_mul(step)
 }
 
 /// Face × issue price / 100, rounded half even to the currency's minor unit.

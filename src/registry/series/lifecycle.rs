@@ -82,6 +82,9 @@ pub(in crate::registry) fn decide_transition(
         check_text("reason", reason, crate::limits::REASON_CHARS_MAX)?;
     }
     let s = series(state, t.series_id())?;
+    if let Some(tranche) = crate::registry::reopening::route_transition(state, s, ctx, t) {
+        return tranche;
+    }
     match t {
         SeriesTransition::Open(_) => open(s, ctx),
         SeriesTransition::Close(_) => close(s, ctx),
@@ -429,6 +432,7 @@ fn apply_created(
             issued_at_index: None,
             amount_raised: Decimal::ZERO,
             paid: Vec::new(),
+            tranches: Vec::new(),
             early_redeemed_units: 0,
             early_redemptions: Vec::new(),
             hardship_units: Default::default(),

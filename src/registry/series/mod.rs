@@ -64,6 +64,9 @@ pub struct Series {
     /// in (investor, bank) order (receipts find a holding's entry from it).
     #[serde(default)]
     pub issued_at_index: Option<u64>,
+    /// Reopenings (taps), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tranches: Vec<super::reopening::Tranche>,
     /// Units redeemed early and retired (written only when some are).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub early_redeemed_units: u64,

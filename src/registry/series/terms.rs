@@ -24,6 +24,13 @@ pub const ISSUE_PRICE_PERCENT_MAX: u64 = 1000;
 pub const PAR_COUPON_DECIMALS: u32 = 6;
 /// Decimal places the issue price (percent of face) is published with, half even.
 pub const ISSUE_PRICE_DECIMALS: u32 = 6;
+/// Smallest coupon step (0.0001 %): a step is a decimal fraction of at most
+/// `PAR_COUPON_DECIMALS` places, so a rounded coupon is published exactly.
+pub const COUPON_STEP_MIN: Decimal = Decimal::from_parts(1, 0, 0, false, 6);
+/// Largest coupon step (1 %).
+pub const COUPON_STEP_MAX: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+/// Longest unclaimed period a series may name (100 years, in days).
+pub const UNCLAIMED_PERIOD_DAYS_MAX: u32 = 36_600;
 
 /// Every amount the registry derives from units and prices is at most
 /// `UNITS_MAX × FACE_MAX × ISSUE_PRICE_PERCENT_MAX / 100` (an allotment's amount
@@ -106,6 +113,13 @@ pub enum PricingSpec {
         reference_yield: Decimal,
         discount_bps: Decimal,
         derive_par_coupon: bool,
+        /// With `derive_par_coupon`: the par coupon is rounded down to a
+        /// multiple of this step (for example 0.00125, an eighth of a percent)
+        /// and the issue price solved at the diaspora yield. `None`: the par
+        /// coupon is published unrounded (6 decimals) and the series issues at
+        /// par.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        coupon_step: Option<Decimal>,
     },
 }
 
@@ -134,6 +148,10 @@ pub struct SeriesTerms {
     pub eligibility: Eligibility,
     pub pricing: PricingSpec,
     pub settlement_deadline: DateTime<Utc>,
+    /// Days after which a payment reported undeliverable and not yet claimed
+    /// is listed as overdue; `None`: the series names no period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unclaimed_period_days: Option<u32>,
     /// What may move between issue and maturity: nothing (default), moves
     /// between banks, or moves and gifts.
     #[serde(default, skip_serializing_if = "TransferPolicy::is_none")]

@@ -13,6 +13,7 @@ use crate::registry::{
     AllotmentRule, Caller, Command, Country, CouponSpec, DiasporaCategory, Eligibility,
     InvestorRef, PricingSpec, RegisterParticipant, RevokeParticipant, Role, RotateKey, SeriesId,
     SeriesStatus, SeriesTerms, SeriesTransition, SubmitSubscription, SubscriptionStatus, coupons,
+    reopening, unclaimed, withholding,
 };
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
@@ -32,7 +33,7 @@ fn country(code: &str) -> Country {
 impl Sim<'_> {
     /// Decides and applies the next command (or commands) the input describes.
     pub(super) fn next(&mut self, input: &mut Input) -> Result<(), Failure> {
-        match input.byte() % 20 {
+        match input.byte() % 26 {
             0 | 1 => self.create(input, false),
             2 => self.create(input, true),
             3 | 4 => self.transition(input),
@@ -56,7 +57,183 @@ impl Sim<'_> {
             12 => self.fixing(input),
             13 => self.post(input),
             15 => self.participants(input),
+            16..=19 => self.servicing(input),
             _ => self.life(input),
+        }
+    }
+
+    /// Withholding tables, residences, undeliverable payments and their claims,
+    /// and reopenings taken through their tranche's life.
+    fn servicing(&mut self, input: &mut Input) -> Result<(), Failure> {
+        let id = self.series_id(input);
+        let treasury = self.treasury.clone();
+        let holdings: Vec<(InvestorRef, Caller)> = self
+            .state
+            .series_holdings(&id, None)
+            .map(|h| (h.investor_ref.clone(), self.bank(h.bank_id.as_str())))
+            .collect();
+        let holding = (!holdings.is_empty()).then(|| holdings[input.below(holdings.len())].clone());
+        let today = self.now.date_naive();
+        match input.byte() % 6 {
+            0 => {
+                let rate =
+                    input.usual_or(dec("0.15"), &[dec("1.5"), dec("-0.1"), dec("0.1234567")]);
+                let treaty = input.usual_or(
+                    vec![(country("DE"), dec("0.05")), (country("US"), dec("0.1"))],
+                    &[vec![
+                        (country("DE"), dec("0.05")),
+                        (country("DE"), dec("0.06")),
+                    ]],
+                );
+                let command = Command::SetWithholdingTable(withholding::SetWithholdingTable {
+                    series_id: input.pick(&[Some(id.clone()), Some(id.clone()), None]),
+                    effective_from: today - Duration::days(input.pick(&[0, 30, 400])),
+                    default_rate: rate,
+                    treaty_rates: treaty,
+                });
+                let who = self.who(input, &treasury);
+                self.execute(&who, command)
+            }
+            1 => {
+                let Some((investor, bank)) = holding else {
+                    return Ok(());
+                };
+                let command = Command::RecordResidence(withholding::RecordResidence {
+                    investor_ref: investor,
+                    country: input.pick(&[country("GB"), country("DE"), country("US")]),
+                    effective_from: today + Duration::days(input.pick(&[-200, 0, 30])),
+                });
+                let who = self.who(input, &bank);
+                self.execute(&who, command)
+            }
+            2 => {
+                let paid: Vec<String> = self
+                    .state
+                    .series(&id)
+                    .map(|s| s.paid.iter().map(|p| p.event_id.clone()).collect())
+                    .unwrap_or_default();
+                let (Some((investor, bank)), false) = (holding, paid.is_empty()) else {
+                    return Ok(());
+                };
+                let one = paid[input.below(paid.len())].clone();
+                let text =
+                    input.usual_or(one, &[format!("{id}/record/0"), format!("{id}/coupon/99")]);
+                let Ok(event_id) = text.parse() else {
+                    return Ok(());
+                };
+                let command = Command::ReportUndeliverable(unclaimed::ReportUndeliverable {
+                    event_id,
+                    investor_ref: investor,
+                });
+                let who = self.who(input, &bank);
+                self.execute(&who, command)?;
+                // Often claimed at once: reports are too rare to wait for.
+                if input.chance(128) {
+                    self.claim(input)?;
+                }
+                Ok(())
+            }
+            3 => self.claim(input),
+            4 => {
+                let closes = self.now + Duration::days(input.pick(&[3, 10]));
+                let cap = input.pick(&[50, 500]);
+                let command = Command::ReopenSeries(reopening::ReopenSeries {
+                    series_id: id.clone(),
+                    window_opens_at: self.now,
+                    window_closes_at: input.usual_or(closes, &[self.now]),
+                    settlement_date: closes.date_naive() + Duration::days(input.pick(&[1, 5, 40])),
+                    settlement_deadline: closes + Duration::days(2),
+                    reference_yield: input.pick(&[dec("0.06"), dec("0.045")]),
+                    discount_bps: input.usual_or(dec("100"), &[dec("1001"), dec("-1")]),
+                    cap_units: input.usual_or(cap, &[0, UNITS_MAX + 1]),
+                });
+                let who = self.who(input, &treasury);
+                self.execute(&who, command)?;
+                // A reopening is mostly taken some way through its life at
+                // once: a run meets any one series too seldom otherwise.
+                for _ in 0..input.below(5) {
+                    self.drive_tranche(input, id.clone())?;
+                }
+                Ok(())
+            }
+            _ => self.drive_tranche(input, id),
+        }
+    }
+
+    /// A bank records the claim of a payment reported undeliverable.
+    fn claim(&mut self, input: &mut Input) -> Result<(), Failure> {
+        let reported: Vec<(String, InvestorRef, String)> = self
+            .state
+            .servicing
+            .unclaimed
+            .values()
+            .map(|u| {
+                (
+                    u.event_id.clone(),
+                    u.investor_ref.clone(),
+                    u.bank_id.to_string(),
+                )
+            })
+            .collect();
+        if reported.is_empty() {
+            return Ok(());
+        }
+        let (event, investor, bank) = reported[input.below(reported.len())].clone();
+        let Ok(event_id) = event.parse() else {
+            return Ok(());
+        };
+        let command = Command::RecordClaim(unclaimed::RecordClaim {
+            event_id,
+            investor_ref: investor,
+            reference: input.usual_or("PAY-1".to_string(), &[String::new(), "X".repeat(65)]),
+        });
+        let own = self.bank(&bank);
+        let who = self.who(input, &own);
+        self.execute(&who, command)
+    }
+
+    /// Takes a series' tranche in progress one stage further.
+    fn drive_tranche(&mut self, input: &mut Input, id: SeriesId) -> Result<(), Failure> {
+        let Some(status) = self
+            .state
+            .series(&id)
+            .and_then(|s| s.current_tranche())
+            .map(|t| t.status)
+        else {
+            return Ok(());
+        };
+        let treasury = self.treasury.clone();
+        let t = |t: fn(SeriesId) -> SeriesTransition| Command::Transition(t(id.clone()));
+        match status {
+            reopening::TrancheStatus::Open => {
+                for _ in 0..1 + input.below(3) {
+                    self.submit_to(input, id.clone())?;
+                }
+                if input.chance(160) {
+                    self.execute(&treasury, t(SeriesTransition::Close))?;
+                }
+                Ok(())
+            }
+            reopening::TrancheStatus::Closed => self.execute(&treasury, t(SeriesTransition::Allot)),
+            reopening::TrancheStatus::Allotted => {
+                let allotted: Vec<(u64, String)> = self
+                    .state
+                    .book(&id)
+                    .filter(|s| s.status == SubscriptionStatus::Allotted && s.allotted_units > 0)
+                    .map(|s| (s.subscription_id, s.bank_id.to_string()))
+                    .collect();
+                for (sub, bank) in allotted {
+                    let own = self.bank(&bank);
+                    self.execute(&own, Command::ConfirmSettlement(sub))?;
+                }
+                let last = if input.chance(32) {
+                    SeriesTransition::Cancel(id.clone(), "tap withdrawn".into())
+                } else {
+                    SeriesTransition::Issue(id.clone())
+                };
+                self.execute(&treasury, Command::Transition(last))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -146,6 +323,7 @@ impl Sim<'_> {
         let pricing = self.pricing(input, &coupon);
         let lag = input.pick(&[0, 1, 5]);
         let lag = input.usual_or(lag, &[60, 61]);
+        let unclaimed = input.pick(&[None, Some(30), Some(365)]);
         SeriesTerms {
             series_id,
             name: input.usual_or("Diaspora bond".to_string(), &[String::new(), "a\nb".into()]),
@@ -182,6 +360,7 @@ impl Sim<'_> {
             eligibility: eligibility(input),
             pricing,
             settlement_deadline: deadline,
+            unclaimed_period_days: input.usual_or(unclaimed, &[Some(0), Some(36_601)]),
             date_generation: input.pick(&[
                 crate::calendar::DateGeneration::Backward,
                 crate::calendar::DateGeneration::Forward,
@@ -231,6 +410,7 @@ impl Sim<'_> {
                 reference_yield: input.pick(&[dec("0.065"), dec("0.05")]),
                 discount_bps: input.pick(&[dec("150"), dec("0"), dec("50")]),
                 derive_par_coupon: matches!(coupon, CouponSpec::Fixed(None)),
+                coupon_step: input.pick(&[None, None, Some(dec("0.00125")), Some(dec("0.0001"))]),
             }
         } else {
             PricingSpec::IssuePrice(input.pick(&[dec("100"), dec("99.5"), dec("101.25")]))
@@ -246,11 +426,19 @@ impl Sim<'_> {
                     reference_yield: dec("-0.45"),
                     discount_bps: Decimal::ZERO,
                     derive_par_coupon: false,
+                    coupon_step: Some(dec("0.00125")),
                 },
                 PricingSpec::Diaspora {
                     reference_yield: Decimal::MIN,
                     discount_bps: dec("1001"),
                     derive_par_coupon: true,
+                    coupon_step: None,
+                },
+                PricingSpec::Diaspora {
+                    reference_yield: dec("0.065"),
+                    discount_bps: dec("150"),
+                    derive_par_coupon: true,
+                    coupon_step: Some(dec("0.0000001")),
                 },
             ],
         )
@@ -374,7 +562,7 @@ impl Sim<'_> {
                 for _ in 0..1 + input.below(4) {
                     self.submit_to(input, id.clone())?;
                 }
-                if input.chance(128) {
+                if input.chance(160) {
                     self.execute(&treasury, t(SeriesTransition::Close))?;
                 }
                 Ok(())
