@@ -43,7 +43,7 @@ use dbond::proto as pb;
 use dbond::registry::coupons::{self, EngineSeries};
 use dbond::registry::subscriptions::SubscriptionStatus;
 use dbond::registry::{ParticipantId, SeriesId};
-use dbond::store::{Genesis, Ledger, WriteRequest};
+use dbond::store::{Genesis, Store, WriteRequest};
 use dbond_testkit::{Life, Terms, at};
 use ed25519_dalek::SigningKey;
 use std::sync::Arc;
@@ -62,7 +62,7 @@ fn peak_memory() -> String {
 }
 
 struct World {
-    ledger: Ledger,
+    ledger: Store,
     clock: Arc<ManualClock>,
 }
 
@@ -278,7 +278,7 @@ async fn run(n: u64) {
     let clock = Arc::new(ManualClock::new(at(2026, 11, 20)));
     let k = Keys::generate();
     k.save(&root);
-    let ledger = Ledger::create(
+    let ledger = Store::create(
         &root.join("store"),
         &k.ledger,
         Genesis {
@@ -333,7 +333,7 @@ async fn resume(root: std::path::PathBuf, n: u64) {
     let k = Keys::load(&root);
     let clock = Arc::new(ManualClock::new(stage_time(stage)));
     let t = Instant::now();
-    let ledger = Ledger::open(&root.join("store"), k.ledger.clone(), clock.clone()).unwrap();
+    let ledger = Store::open(&root.join("store"), k.ledger.clone(), clock.clone()).unwrap();
     eprintln!(
         "{stage:?}: opened {} entries in {:.1?}",
         ledger.size(),
@@ -621,7 +621,7 @@ async fn measure(root: std::path::PathBuf) {
     let _ = serve.wait();
     assert!(listening, "dbond serve did not start");
     println!("dbond serve start ({size} entries: replay, cross-check, listening): {open_took:.2?}");
-    let ledger = Ledger::open(&store, ledger_key, clock.clone()).unwrap();
+    let ledger = Store::open(&store, ledger_key, clock.clone()).unwrap();
     // Requests are signed at the ledger's own time (the stages' simulated dates).
     if let Some(last) = ledger.read(|p| p.state.last_recorded_at()) {
         clock.set(last + chrono::Duration::days(1));

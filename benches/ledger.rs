@@ -1,6 +1,6 @@
 //! Benchmarks of the ledger's write path and of the machine limits under it: Ed25519
 //! sign and verify, SHA-256 of entry bytes, durable sled flushes, then the store alone
-//! (`Ledger::write`, no gRPC) at several concurrencies, which shows what group commit
+//! (`Store::write`, no gRPC) at several concurrencies, which shows what group commit
 //! does. The end-to-end gRPC run lives in `benches/appends.rs`.
 //!
 //! Every measurement is timed by `iter_custom` and also tallied (all work over all
@@ -20,7 +20,7 @@ use dbond::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
 use dbond::ledger::merkle::{self, hash_leaf};
 use dbond::proto as pb;
 use dbond::registry::ParticipantId;
-use dbond::store::{Genesis, Ledger, WriteRequest};
+use dbond::store::{Genesis, Store, WriteRequest};
 use ed25519_dalek::SigningKey;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -494,7 +494,7 @@ fn limits(c: &mut Criterion) {
 /// A fresh ledger and the admin that signs registrations for it.
 struct StoreRig {
     rt: tokio::runtime::Runtime,
-    ledger: Ledger,
+    ledger: Store,
     admin: Client,
     next_participant: u64,
     _dir: tempfile::TempDir,
@@ -506,7 +506,7 @@ impl StoreRig {
         let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
         let ledger_key = keys::generate();
         let admin_key = keys::generate();
-        let ledger = Ledger::create(
+        let ledger = Store::create(
             &dir.path().join("store"),
             &ledger_key,
             Genesis {

@@ -32,7 +32,7 @@ fn fixed() -> pb::coupon::Kind {
 }
 
 /// The whole ledger of an in-process server as an export file.
-fn export_of(ledger: &dbond::store::Ledger) -> Vec<u8> {
+fn export_of(ledger: &dbond::store::Store) -> Vec<u8> {
     let (note, size) = ledger.read(|p| (p.checkpoint.clone(), p.size()));
     let mut w = ExportWriter::new(Vec::new(), size).unwrap();
     for item in ledger.entries(0, size) {
@@ -42,7 +42,7 @@ fn export_of(ledger: &dbond::store::Ledger) -> Vec<u8> {
     w.finish(&note, &[]).unwrap()
 }
 
-fn entries_of(ledger: &dbond::store::Ledger) -> Vec<Vec<u8>> {
+fn entries_of(ledger: &dbond::store::Store) -> Vec<Vec<u8>> {
     ledger
         .entries(0, ledger.size())
         .map(|e| e.unwrap().1)

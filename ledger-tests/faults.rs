@@ -23,7 +23,7 @@ use dbond::client::{Client, SeriesAction};
 use dbond::clock::ManualClock;
 use dbond::ledger::keys;
 use dbond::proto as pb;
-use dbond::store::{FaultPlan, FaultPoint, Genesis, Ledger, StoreError, StoreOptions};
+use dbond::store::{FaultPlan, FaultPoint, Genesis, Store, StoreError, StoreOptions};
 use dbond_testkit::day;
 use ed25519_dalek::SigningKey;
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,7 +105,7 @@ struct Node {
 
 /// The node's ledger served in process on 127.0.0.1.
 struct Serving {
-    ledger: Ledger,
+    ledger: Store,
     addr: String,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -125,7 +125,7 @@ impl Node {
             clock,
             _dir: dir,
         };
-        Ledger::create(
+        Store::create(
             &node.store,
             &node.ledger_key,
             Genesis {
@@ -173,7 +173,7 @@ impl Node {
 
     async fn serve(&self, options: StoreOptions) -> Serving {
         let ledger = when_unlocked(|| {
-            Ledger::open_with(
+            Store::open_with(
                 &self.store,
                 self.ledger_key.clone(),
                 self.clock.clone(),
@@ -211,12 +211,12 @@ impl Node {
             .with_clock(self.clock.clone())
     }
 
-    fn open(&self) -> Result<Ledger, StoreError> {
+    fn open(&self) -> Result<Store, StoreError> {
         self.open_at(&self.store)
     }
 
-    fn open_at(&self, store: &Path) -> Result<Ledger, StoreError> {
-        when_unlocked(|| Ledger::open(store, self.ledger_key.clone(), self.clock.clone()))
+    fn open_at(&self, store: &Path) -> Result<Store, StoreError> {
+        when_unlocked(|| Store::open(store, self.ledger_key.clone(), self.clock.clone()))
     }
 }
 
@@ -302,7 +302,7 @@ async fn submit_all(node: &Node, serving: &Serving) -> BTreeMap<String, Heard> {
 }
 
 /// Subscriptions in a store's state, by idempotency key: (id, investor, units).
-fn subscriptions(ledger: &Ledger) -> BTreeMap<String, (u64, String, u64)> {
+fn subscriptions(ledger: &Store) -> BTreeMap<String, (u64, String, u64)> {
     ledger.read(|p| {
         p.state
             .subscriptions_after(0)

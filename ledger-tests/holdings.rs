@@ -123,7 +123,7 @@ fn coupons_received(l: &pb::StatementLine) -> Vec<String> {
         .collect()
 }
 
-fn entries_of(ledger: &dbond::store::Ledger) -> Vec<Vec<u8>> {
+fn entries_of(ledger: &dbond::store::Store) -> Vec<Vec<u8>> {
     ledger
         .entries(0, ledger.size())
         .map(|e| e.unwrap().1)

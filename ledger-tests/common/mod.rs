@@ -315,7 +315,7 @@ pub struct InProcess {
     pub admin_key: SigningKey,
     /// The ledger key, so tests can forge entries a verifier must refuse.
     pub ledger_key: SigningKey,
-    pub ledger: dbond::store::Ledger,
+    pub ledger: dbond::store::Store,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -337,7 +337,7 @@ impl InProcess {
             admin_key: &admin_key,
         };
         let ledger = match backend {
-            Backend::Sled => dbond::store::Ledger::create(
+            Backend::Sled => dbond::store::Store::create(
                 &dir.path().join("store"),
                 &ledger_key,
                 genesis,
@@ -351,7 +351,7 @@ impl InProcess {
                     dbond::limits::STORE_BATCH_RECORDS_DEFAULT,
                 )
                 .expect("open the PostgreSQL store");
-                dbond::store::Ledger::create_on(
+                dbond::store::Store::create_on(
                     std::sync::Arc::new(engine),
                     &ledger_key,
                     genesis,

@@ -18,7 +18,7 @@ use crate::clock::SimulatedClock;
 use crate::ledger::keys;
 use crate::proto as pb;
 use crate::registry::ParticipantId;
-use crate::store::{Genesis, Ledger};
+use crate::store::{Genesis, Store};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -198,7 +198,7 @@ struct Demo<'a> {
     data: PathBuf,
     store: PathBuf,
     start: DateTime<Utc>,
-    ledger: Ledger,
+    ledger: Store,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     admin: Client,
@@ -254,7 +254,7 @@ impl<'a> Demo<'a> {
         keys::write_private_key(&paths.ledger_key, &ledger_key)?;
         keys::write_public_key(&paths.ledger_public_key, &ledger_key.verifying_key())?;
         keys::write_private_key(&paths.admin_key, &admin_key)?;
-        let ledger = Ledger::create(
+        let ledger = Store::create(
             &store,
             &ledger_key,
             Genesis {

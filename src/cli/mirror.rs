@@ -9,7 +9,7 @@ use crate::ledger::keys::{self, KeyId};
 use crate::metrics::Metrics;
 use crate::mirror::{Backoff, FollowOptions, Mirror, MirrorOptions};
 use crate::service;
-use crate::store::{Ledger, StoreOptions};
+use crate::store::{Store, StoreOptions};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -163,7 +163,7 @@ pub async fn run(args: &MirrorArgs) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     // The copy, for the metrics endpoint and the readers, once there is one.
-    let copy: Arc<Mutex<Option<Ledger>>> = Arc::new(Mutex::new(None));
+    let copy: Arc<Mutex<Option<Store>>> = Arc::new(Mutex::new(None));
     if let Some(addr) = metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -178,7 +178,7 @@ pub async fn run(args: &MirrorArgs) -> anyhow::Result<()> {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .as_ref()
-                    .map_or(0, Ledger::size)
+                    .map_or(0, Store::size)
             }),
             stopped(stop_rx.clone()),
         ));
@@ -191,7 +191,7 @@ pub async fn run(args: &MirrorArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Ledger>();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Store>();
     let serving = {
         let copy = copy.clone();
         let source = args.from.clone();
@@ -255,7 +255,7 @@ pub async fn run(args: &MirrorArgs) -> anyhow::Result<()> {
 /// Waits for the readers' server to drain, then closes the copy.
 async fn close(
     mirror: Mirror,
-    copy: Arc<Mutex<Option<Ledger>>>,
+    copy: Arc<Mutex<Option<Store>>>,
     serving: tokio::task::JoinHandle<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     if let Ok(Err(e)) = serving.await {

@@ -11,7 +11,7 @@ use crate::ledger::keys::{self, KeyId};
 use crate::ledger::signer::{LedgerKey, Signer};
 use crate::registry::ParticipantId;
 use crate::service;
-use crate::store::{self, Ledger};
+use crate::store::{self, Store};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -334,7 +334,7 @@ pub fn open_or_create(
     keys_set: &KeySettings,
     clock: Arc<dyn Clock>,
     options: store::StoreOptions,
-) -> anyhow::Result<Ledger> {
+) -> anyhow::Result<Store> {
     let paths = data_folder(data)?;
     let fresh = !paths.store.exists()
         || std::fs::read_dir(&paths.store)
@@ -342,7 +342,7 @@ pub fn open_or_create(
             .unwrap_or(true);
     if fresh {
         let (new, ledger_key) = NewKeys::write(data, &paths, origin, keys_set)?;
-        let ledger = Ledger::create_with(&paths.store, ledger_key, new.genesis()?, clock, options)?;
+        let ledger = Store::create_with(&paths.store, ledger_key, new.genesis()?, clock, options)?;
         new.announce(&paths, &data.display().to_string());
         Ok(ledger)
     } else {
@@ -351,7 +351,7 @@ pub fn open_or_create(
             "opening the ledger in {} (replaying and checking every entry)",
             data.display()
         );
-        let ledger = Ledger::open_with(&paths.store, ledger_key, clock, options)?;
+        let ledger = Store::open_with(&paths.store, ledger_key, clock, options)?;
         eprintln!(
             "ledger {:?} open: {} entries, all consistent",
             ledger.identity().origin,
@@ -372,7 +372,7 @@ pub fn open_or_create_shared(
     keys_set: &KeySettings,
     clock: Arc<dyn Clock>,
     options: store::StoreOptions,
-) -> anyhow::Result<Ledger> {
+) -> anyhow::Result<Store> {
     let paths = data_folder(data)?;
     let url = store::PgUrl::parse(&store.url).map_err(|e| anyhow::anyhow!("store.url: {e}"))?;
     let engine = Arc::new(store::PgEngine::open(
@@ -387,7 +387,7 @@ pub fn open_or_create_shared(
     let location = url.location().to_string();
     if store::Engine::is_empty(&*engine)? {
         let (new, ledger_key) = NewKeys::write(data, &paths, origin, keys_set)?;
-        let ledger = match Ledger::create_on(engine, ledger_key, new.genesis()?, clock, options) {
+        let ledger = match Store::create_on(engine, ledger_key, new.genesis()?, clock, options) {
             Ok(ledger) => ledger,
             Err(e @ (store::StoreError::AlreadyInitialised(_) | store::StoreError::Invalid(_))) => {
                 // Another server created the ledger first: these keys signed nothing.
@@ -413,7 +413,7 @@ pub fn open_or_create_shared(
     }
     let ledger_key = keys_set.open_existing(&paths)?;
     eprintln!("opening the ledger in {location} (replaying and checking every entry)");
-    let ledger = Ledger::open_on(engine, ledger_key, clock, options)?;
+    let ledger = Store::open_on(engine, ledger_key, clock, options)?;
     eprintln!(
         "ledger {:?} open: {} entries, all consistent; {}",
         ledger.identity().origin,
@@ -429,7 +429,7 @@ pub fn open_or_create_shared(
 /// production ledger on a clock its admin could move, or a rehearsal ledger on
 /// the system clock), and resumes a rehearsal clock no earlier than the ledger's
 /// last recorded time.
-pub fn check_clock(ledger: &Ledger, clock: &dyn Clock) -> anyhow::Result<()> {
+pub fn check_clock(ledger: &Store, clock: &dyn Clock) -> anyhow::Result<()> {
     match (ledger.identity().simulated_clock, clock.simulated()) {
         (false, None) => Ok(()),
         (true, None) => anyhow::bail!(

@@ -9,7 +9,7 @@
 
 use super::{Mirror, MirrorError, Source};
 use crate::limits;
-use crate::store::Ledger;
+use crate::store::Store;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -71,7 +71,7 @@ pub async fn follow(
     mirror: &mut Mirror,
     source: &impl Source,
     options: &FollowOptions,
-    mut ready: Option<tokio::sync::oneshot::Sender<Ledger>>,
+    mut ready: Option<tokio::sync::oneshot::Sender<Store>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), MirrorError> {
     tokio::pin!(shutdown);

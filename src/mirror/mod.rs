@@ -39,7 +39,7 @@ use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::keys::KeyId;
 use crate::limits;
 use crate::metrics::Metrics;
-use crate::store::{Follower, Ledger, Seeder, SledEngine, StoreError, StoreOptions};
+use crate::store::{Follower, Store, Seeder, SledEngine, StoreError, StoreOptions};
 use ed25519_dalek::VerifyingKey;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -145,7 +145,7 @@ enum Held {
     Seeding(Seeder),
     /// A copy, open for readers and taking more entries.
     Copy {
-        ledger: Ledger,
+        ledger: Store,
         follower: Box<Follower>,
     },
 }
@@ -181,7 +181,7 @@ impl Mirror {
         let mut mirror = if folder.has_store() {
             let engine = SledEngine::open(&folder.store(), options.store.batch_records())?;
             let (ledger, follower, state) =
-                Ledger::open_follower(Arc::new(engine), options.store.clone())?;
+                Store::open_follower(Arc::new(engine), options.store.clone())?;
             let key = *ledger.ledger_public_key();
             notes.pin_ledger(&ledger.identity().origin, &key)?;
             folder.keep_ledger_key(&key)?;
@@ -237,7 +237,7 @@ impl Mirror {
     }
 
     /// The copy, for readers, once there is one.
-    pub fn ledger(&self) -> Option<&Ledger> {
+    pub fn ledger(&self) -> Option<&Store> {
         match &self.held {
             Held::Copy { ledger, .. } => Some(ledger),
             Held::Nothing | Held::Seeding(_) => None,
@@ -453,7 +453,7 @@ impl Mirror {
                 let engine = seeder.finish(&target.note, self.verifier.state())?;
                 self.folder.unmark_seeding()?;
                 let (ledger, follower, _replayed) =
-                    Ledger::open_follower(engine, self.options.store.clone())?;
+                    Store::open_follower(engine, self.options.store.clone())?;
                 self.folder.keep_ledger_key(ledger.ledger_public_key())?;
                 self.verifier.keep_changes();
                 tracing::info!(
@@ -488,7 +488,7 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
 
 /// The (key, nonce) pairs of every request `ledger` holds, read in chunks and
 /// decoded on every core.
-fn held_nonces(ledger: &Ledger) -> Result<Vec<(KeyId, Vec<u8>)>, MirrorError> {
+fn held_nonces(ledger: &Store) -> Result<Vec<(KeyId, Vec<u8>)>, MirrorError> {
     use rayon::prelude::*;
     const CHUNK: u64 = 8192;
     let size = ledger.size();

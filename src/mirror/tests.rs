@@ -17,7 +17,7 @@ const ORIGIN: &str = "mirror.test/dbond";
 
 /// A source ledger in this process, with its keys and clock.
 struct Source {
-    ledger: Ledger,
+    ledger: Store,
     admin: SigningKey,
     clock: Arc<ManualClock>,
     /// A note to present instead of the ledger's own.
@@ -34,7 +34,7 @@ impl Source {
     ) -> Source {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(at));
-        let ledger = Ledger::create(
+        let ledger = Store::create(
             &dir.path().join("store"),
             ledger_key,
             Genesis {

@@ -10,7 +10,7 @@ use crate::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
 use crate::limits;
 use crate::proto as pb;
 use crate::registry::{Caller, ParticipantStatus, PublicKey, Role};
-use crate::store::Ledger;
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use pb::command::Kind;
 use prost::Message;
@@ -115,7 +115,7 @@ impl NonceCache {
 /// Checks signed requests against the published ledger state.
 #[derive(Clone)]
 pub struct Authenticator {
-    ledger: Ledger,
+    ledger: Store,
     clock: Arc<dyn Clock>,
     nonces: Arc<NonceCache>,
     /// Decompressed public keys by key id: decompression costs more than a hash
@@ -141,7 +141,7 @@ impl Authenticator {
     /// Builds the authenticator, remembering the nonces of requests recorded on the
     /// ledger recently enough to be replayed now (so a restart does not reopen the
     /// replay window for writes).
-    pub fn new(ledger: Ledger, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(ledger: Store, clock: Arc<dyn Clock>) -> Self {
         let nonces = Arc::new(NonceCache::default());
         let now = clock.now();
         let horizon = now

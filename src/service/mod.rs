@@ -22,7 +22,7 @@ pub mod status;
 use crate::clock::Clock;
 use crate::config::{ServerLimits, TlsPem};
 use crate::proto as pb;
-use crate::store::{Committed, Ledger};
+use crate::store::{Committed, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,13 +32,13 @@ use std::time::Duration;
 /// clones share all three).
 #[derive(Clone)]
 pub struct Services {
-    ledger: Ledger,
+    ledger: Store,
     auth: auth::Authenticator,
     clock: Arc<dyn Clock>,
 }
 
 impl Services {
-    pub fn new(ledger: Ledger, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(ledger: Store, clock: Arc<dyn Clock>) -> Self {
         let auth = auth::Authenticator::new(ledger.clone(), clock.clone());
         Services {
             ledger,
@@ -82,7 +82,7 @@ pub fn tls_config(pem: &TlsPem) -> tonic::transport::ServerTlsConfig {
 
 /// Serves every service on `listener` (plaintext) until `shutdown` resolves.
 pub async fn serve(
-    ledger: Ledger,
+    ledger: Store,
     clock: Arc<dyn Clock>,
     listener: tokio::net::TcpListener,
     limits: ServerLimits,
@@ -103,7 +103,7 @@ pub async fn serve(
 
 /// Serves every service on `listener` until `shutdown` resolves, then drains.
 pub async fn serve_with(
-    ledger: Ledger,
+    ledger: Store,
     clock: Arc<dyn Clock>,
     listener: tokio::net::TcpListener,
     options: ServeOptions,

@@ -8,7 +8,7 @@ use crate::ledger::keys::KeyId;
 use crate::ledger::request;
 use crate::metrics::Metrics;
 use crate::proto as pb;
-use crate::store::{Ledger, WriteRequest};
+use crate::store::{Store, WriteRequest};
 use ed25519_dalek::SigningKey;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,14 +22,14 @@ pub struct RunSummary {
 }
 
 pub struct Scheduler {
-    ledger: Ledger,
+    ledger: Store,
     clock: Arc<dyn Clock>,
     key: SigningKey,
     metrics: Option<Arc<Metrics>>,
 }
 
 impl Scheduler {
-    pub fn new(ledger: Ledger, clock: Arc<dyn Clock>, key: SigningKey) -> Self {
+    pub fn new(ledger: Store, clock: Arc<dyn Clock>, key: SigningKey) -> Self {
         Scheduler {
             ledger,
             clock,

@@ -10,7 +10,7 @@
 //! and loses nothing acknowledged; changed bytes are refused at open and when read.
 
 use super::{
-    Engine, FaultPlan, FaultPoint, Genesis, Ledger, RawStore, StoreError, StoreOptions, WriteError,
+    Engine, FaultPlan, FaultPoint, Genesis, Store, RawStore, StoreError, StoreOptions, WriteError,
     WriteRequest, WriterObserver,
 };
 use crate::clock::{Clock, ManualClock};
@@ -129,7 +129,7 @@ pub(crate) async fn two_entries(place: &dyn Place) -> Keys {
         clock: Arc::new(ManualClock::new(chrono::Utc::now())),
     };
     let opened = place.open(crate::limits::STORE_BATCH_RECORDS_DEFAULT);
-    let ledger = Ledger::create_on(
+    let ledger = Store::create_on(
         opened.engine,
         &keys.ledger,
         Genesis {
@@ -152,9 +152,9 @@ pub(crate) fn open(
     place: &dyn Place,
     keys: &Keys,
     options: StoreOptions,
-) -> Result<Ledger, StoreError> {
+) -> Result<Store, StoreError> {
     let opened = place.open(options.batch_records());
-    Ledger::open_on(
+    Store::open_on(
         opened.engine,
         keys.ledger.clone(),
         keys.clock.clone(),
@@ -189,7 +189,7 @@ pub(crate) fn registration(keys: &Keys, id: &str) -> WriteRequest {
     }
 }
 
-fn has_bank(ledger: &Ledger, id: &str) -> bool {
+fn has_bank(ledger: &Store, id: &str) -> bool {
     let id = ParticipantId::parse("id", id).unwrap();
     ledger.read(|p| p.state.participant(&id).is_some())
 }
@@ -214,7 +214,7 @@ impl WriterObserver for Counted {
 }
 
 /// Asserts that `outcome` is a refusal to open as corrupt, saying `says`.
-pub(crate) fn refused_as_corrupt(what: &str, outcome: Result<Ledger, StoreError>, says: &str) {
+pub(crate) fn refused_as_corrupt(what: &str, outcome: Result<Store, StoreError>, says: &str) {
     match outcome {
         Err(StoreError::Corrupt { reason, .. }) => {
             assert!(reason.contains(says), "{what}: open says {reason}")
@@ -341,7 +341,7 @@ pub(crate) async fn the_replay_finds_a_gap_at_every_chunk_boundary(place: &dyn P
 
     let opened = place.open(crate::limits::STORE_BATCH_RECORDS_DEFAULT);
     let reopen = || {
-        Ledger::open_on(
+        Store::open_on(
             opened.engine.clone(),
             keys.ledger.clone(),
             keys.clock.clone(),
@@ -513,7 +513,7 @@ pub(crate) async fn changed_bytes_are_refused_at_open(place: &dyn Place) {
     let engine = &opened.engine;
     let tamper = &opened.tamper;
     let reopen = || {
-        Ledger::open_on(
+        Store::open_on(
             engine.clone(),
             keys.ledger.clone(),
             keys.clock.clone(),
@@ -595,7 +595,7 @@ pub(crate) async fn changed_bytes_are_refused_at_open(place: &dyn Place) {
 pub(crate) async fn entries_served_are_checked_against_their_leaf_hashes(place: &dyn Place) {
     let keys = two_entries(place).await;
     let opened = place.open(crate::limits::STORE_BATCH_RECORDS_DEFAULT);
-    let ledger = Ledger::open_on(
+    let ledger = Store::open_on(
         opened.engine.clone(),
         keys.ledger.clone(),
         keys.clock.clone(),
@@ -606,7 +606,7 @@ pub(crate) async fn entries_served_are_checked_against_their_leaf_hashes(place: 
     let mut changed = good.clone();
     let middle = changed.len() / 2;
     changed[middle] ^= 0x10;
-    let listed = |ledger: &Ledger| -> Vec<Result<u64, String>> {
+    let listed = |ledger: &Store| -> Vec<Result<u64, String>> {
         ledger
             .entries(0, 2)
             .map(|e| e.map(|(i, _)| i).map_err(|e| e.to_string()))
@@ -662,7 +662,7 @@ pub(crate) async fn a_store_is_created_once_and_opened_only_with_its_key(place: 
         admin_key: &keys.admin,
     };
     let opened = place.open(crate::limits::STORE_BATCH_RECORDS_DEFAULT);
-    match Ledger::create_on(
+    match Store::create_on(
         opened.engine.clone(),
         &keys.ledger,
         genesis,
@@ -673,7 +673,7 @@ pub(crate) async fn a_store_is_created_once_and_opened_only_with_its_key(place: 
         Err(e) => panic!("creating over a ledger was refused for another reason: {e}"),
         Ok(_) => panic!("a second genesis was written over a ledger"),
     }
-    match Ledger::open_on(
+    match Store::open_on(
         opened.engine.clone(),
         keys::generate(),
         keys.clock.clone(),

@@ -10,7 +10,7 @@
 //!   reader may open (the caller marks it as unfinished and starts over after a
 //!   crash); the groups stay small however large the source, since a group that
 //!   starts a ledger is one atomic engine write.
-//! - [`Follower`] appends to a copy opened with [`Ledger::open_follower`] (the open
+//! - [`Follower`] appends to a copy opened with [`Store::open_follower`] (the open
 //!   replays and cross-checks it like the server's): each commit is one group
 //!   through the same appender the writer uses, so readers of the copy see it only
 //!   once it is durable, and all of it at once.
@@ -19,7 +19,7 @@
 //! key genesis names) whose size and root are exactly those of the entries held
 //! after it, so every open of the copy finds the checkpoint the replay expects.
 
-use super::handle::{Inner, Ledger};
+use super::handle::{Inner, Store};
 use super::writer::{self, AppendError, Appender, SealedGroup};
 use super::{Engine, EngineError, Group, StoreError, StoreOptions, corrupt};
 use crate::ledger::checkpoint::{self, Checkpoint};
@@ -172,7 +172,7 @@ impl Seeder {
 }
 
 /// Appends entries sealed elsewhere to a copy opened with
-/// [`Ledger::open_follower`], one of the source's group commits at a time.
+/// [`Store::open_follower`], one of the source's group commits at a time.
 pub struct Follower {
     appender: Appender,
     identity: LedgerIdentity,
@@ -188,16 +188,16 @@ pub struct Follower {
     stopped: Arc<tokio::sync::Notify>,
 }
 
-impl Ledger {
+impl Store {
     /// Opens the ledger `engine` holds as a copy of a ledger sealed elsewhere:
-    /// rolled back, replayed and cross-checked as [`Ledger::open_on`] does, with no
+    /// rolled back, replayed and cross-checked as [`Store::open_on`] does, with no
     /// writer and no key. The handle serves readers and refuses writes; the
     /// follower appends; the state is the replay's, the caller's working state
     /// from here on (a verifier resumes from it).
     pub fn open_follower(
         engine: Arc<dyn Engine>,
         options: StoreOptions,
-    ) -> Result<(Ledger, Follower, State), StoreError> {
+    ) -> Result<(Store, Follower, State), StoreError> {
         let checked = super::lifecycle::open_checked(engine)?;
         let failure = Arc::new(Mutex::new(None));
         let stopped = Arc::new(tokio::sync::Notify::new());
@@ -222,7 +222,7 @@ impl Ledger {
             failure: failure.clone(),
             stopped: stopped.clone(),
         };
-        let ledger = Ledger {
+        let ledger = Store {
             inner: Arc::new(Inner {
                 engine: checked.engine,
                 identity: checked.identity,
@@ -350,7 +350,7 @@ impl Follower {
     }
 
     /// Stops the copy: nothing more is stored, and the handle's readers (and
-    /// health, which follows [`Ledger::writer_stopped`]) hear why.
+    /// health, which follows [`Store::writer_stopped`]) hear why.
     pub fn stop(&self, reason: String) {
         let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
         if failure.is_none() {

@@ -33,7 +33,7 @@ impl Published {
 
 /// A handle on an open ledger store. Cheap to clone.
 #[derive(Clone)]
-pub struct Ledger {
+pub struct Store {
     pub(super) inner: Arc<Inner>,
 }
 
@@ -53,7 +53,7 @@ pub(super) struct Inner {
     pub(super) retiring: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl Ledger {
+impl Store {
     /// Closes the store: stops the writer (after the jobs already queued), flushes,
     /// and lets go of the engine (the sled engine's folder lock with it), so the
     /// store can be opened again (for example by an auditor). Fails if other

@@ -8,7 +8,7 @@
 //! over.
 
 use super::check::{StoredDigest, check_stored};
-use super::handle::{Inner, Ledger, Published};
+use super::handle::{Inner, Store, Published};
 use super::writer::{self, Appender, WriterParts};
 use super::{
     Engine, EngineError, Group, MemoryNodes, SledEngine, StoreError, StoreOptions, Taken, corrupt,
@@ -48,7 +48,7 @@ pub(crate) struct Checked {
     pub nodes: MemoryNodes,
 }
 
-impl Ledger {
+impl Store {
     /// Creates a new ledger in the folder `path`: genesis (signed by the new admin
     /// key) is written and made durable before this returns.
     pub fn create(
@@ -56,22 +56,22 @@ impl Ledger {
         ledger_key: impl Into<LedgerKey>,
         genesis: Genesis<'_>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Ledger, StoreError> {
-        Ledger::create_with(path, ledger_key, genesis, clock, StoreOptions::default())
+    ) -> Result<Store, StoreError> {
+        Store::create_with(path, ledger_key, genesis, clock, StoreOptions::default())
     }
 
-    /// [`Ledger::create`] with options for the engine and the writer it starts.
+    /// [`Store::create`] with options for the engine and the writer it starts.
     pub fn create_with(
         path: &Path,
         ledger_key: impl Into<LedgerKey>,
         genesis: Genesis<'_>,
         clock: Arc<dyn Clock>,
         options: StoreOptions,
-    ) -> Result<Ledger, StoreError> {
+    ) -> Result<Store, StoreError> {
         // The engine stays open into the writer: closing the folder and opening it
         // again would race sled's background threads for its lock.
         let engine = Arc::new(SledEngine::open(path, options.batch_records())?);
-        Ledger::create_on(engine, ledger_key, genesis, clock, options)
+        Store::create_on(engine, ledger_key, genesis, clock, options)
     }
 
     /// Creates a new ledger on `engine`, which must hold nothing, and starts its
@@ -83,7 +83,7 @@ impl Ledger {
         genesis: Genesis<'_>,
         clock: Arc<dyn Clock>,
         options: StoreOptions,
-    ) -> Result<Ledger, StoreError> {
+    ) -> Result<Store, StoreError> {
         if let Some(shared) = engine.shared() {
             // Only the writer may write genesis; a second server creating the
             // same ledger at once finds the role taken, or the ledger there.
@@ -98,7 +98,7 @@ impl Ledger {
         let ledger_key = ledger_key.into();
         let simulated = clock.simulated().is_some();
         write_genesis(&*engine, &ledger_key, genesis, simulated, clock.now())?;
-        Ledger::open_on(engine, ledger_key, clock, options)
+        Store::open_on(engine, ledger_key, clock, options)
     }
 
     /// Opens the existing ledger in the folder `path`, replaying and checking it in
@@ -107,19 +107,19 @@ impl Ledger {
         path: &Path,
         ledger_key: impl Into<LedgerKey>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Ledger, StoreError> {
-        Ledger::open_with(path, ledger_key, clock, StoreOptions::default())
+    ) -> Result<Store, StoreError> {
+        Store::open_with(path, ledger_key, clock, StoreOptions::default())
     }
 
-    /// [`Ledger::open`] with options (tests use it to plan a storage failure).
+    /// [`Store::open`] with options (tests use it to plan a storage failure).
     pub fn open_with(
         path: &Path,
         ledger_key: impl Into<LedgerKey>,
         clock: Arc<dyn Clock>,
         options: StoreOptions,
-    ) -> Result<Ledger, StoreError> {
+    ) -> Result<Store, StoreError> {
         let engine = Arc::new(SledEngine::open(path, options.batch_records())?);
-        Ledger::open_on(engine, ledger_key, clock, options)
+        Store::open_on(engine, ledger_key, clock, options)
     }
 
     /// Opens the ledger `engine` holds, replaying and checking it in full, and
@@ -129,7 +129,7 @@ impl Ledger {
         ledger_key: impl Into<LedgerKey>,
         clock: Arc<dyn Clock>,
         options: StoreOptions,
-    ) -> Result<Ledger, StoreError> {
+    ) -> Result<Store, StoreError> {
         let ledger_key = ledger_key.into();
         let checked = open_checked(engine)?;
         if checked.ledger_public_key != ledger_key.public_key() {
@@ -178,7 +178,7 @@ impl Ledger {
             role: role.clone(),
             retiring: retiring.clone(),
         })?;
-        Ok(Ledger {
+        Ok(Store {
             inner: Arc::new(Inner {
                 engine: checked.engine,
                 identity: checked.identity,

@@ -10,7 +10,7 @@
 //! same for every engine: `lifecycle` (create with genesis, open with recovery,
 //! replay and cross-check), `recovery` (rolling back an interrupted group),
 //! `replay`, `check` (stored state against the replay), `writer` (deciding and
-//! sealing a group, then storing and publishing it), `handle` (the [`Ledger`]
+//! sealing a group, then storing and publishing it), `handle` (the [`Store`]
 //! handle and its readers' view), `nodes` (the tree's levels in memory), `raw`
 //! (the auditors' read-only view) and `faults` (planned failures for tests).
 //!
@@ -42,7 +42,7 @@ pub use engine::{
 };
 pub use faults::{FaultPlan, FaultPoint};
 pub use follow::{Follower, Seeder};
-pub use handle::{Ledger, Published};
+pub use handle::{Store, Published};
 pub use lifecycle::Genesis;
 pub use nodes::{MemoryNodes, NodeLevels};
 pub use postgres::{DEFAULT_LEASE, Migrated, PgEngine, PgOptions, PgUrl, SCHEMA_VERSION};
@@ -95,7 +95,7 @@ pub struct StoreOptions {
     /// API sets it: no configuration key, environment variable or flag reaches it.
     pub faults: Option<FaultPlan>,
     /// Records per sled batch (default `limits::STORE_BATCH_RECORDS_DEFAULT`), for
-    /// the sled engine that `Ledger::create_with` and `Ledger::open_with` open;
+    /// the sled engine that `Store::create_with` and `Store::open_with` open;
     /// tests set a small one to write ordinary groups in several batches.
     pub batch_records: Option<usize>,
     /// Told of every durable group commit.

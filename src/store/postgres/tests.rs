@@ -8,7 +8,7 @@ pub(crate) mod pg;
 
 use super::{PgEngine, PgOptions, PgUrl, SCHEMA_VERSION};
 use crate::store::conformance::{self, Opened, Place, Tamper, open, registration, two_entries};
-use crate::store::{Engine, Ledger, SharedStore, StoreError, StoreOptions, WriteError};
+use crate::store::{Engine, Store, SharedStore, StoreError, StoreOptions, WriteError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -208,7 +208,7 @@ async fn one_writer_at_a_time_and_a_follower_takes_over() {
     let keys = two_entries(&place).await;
     let writer = open(&place, &keys, StoreOptions::default()).unwrap();
     let b = Arc::new(place.engine(16, "node-b"));
-    let follower = Ledger::open_on(
+    let follower = Store::open_on(
         b.clone(),
         keys.ledger.clone(),
         keys.clock.clone(),
@@ -250,7 +250,7 @@ async fn one_writer_at_a_time_and_a_follower_takes_over() {
     // A server still holding a superseded epoch appends nothing: its group's
     // transaction finds another epoch, it steps down and follows.
     let stale = Arc::new(place.engine(16, "node-c"));
-    let old = Ledger::open_on(
+    let old = Store::open_on(
         stale.clone(),
         keys.ledger.clone(),
         keys.clock.clone(),

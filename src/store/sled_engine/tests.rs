@@ -8,7 +8,7 @@ use super::super::conformance::{
 };
 use super::super::engine::StateRecord;
 use super::{SledEngine, layout};
-use crate::store::{FaultPlan, FaultPoint, Ledger, RawStore, StoreError, StoreOptions, WriteError};
+use crate::store::{FaultPlan, FaultPoint, Store, RawStore, StoreError, StoreOptions, WriteError};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -111,7 +111,7 @@ fn with_tree<R>(place: &SledPlace, f: impl FnOnce(&sled::Tree) -> R) -> R {
     out
 }
 
-fn open_ledger(place: &SledPlace, keys: &Keys) -> Result<Ledger, StoreError> {
+fn open_ledger(place: &SledPlace, keys: &Keys) -> Result<Store, StoreError> {
     unlocked(|| open(place, keys, StoreOptions::default()))
 }
 

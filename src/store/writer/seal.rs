@@ -1,7 +1,7 @@
 //! Sealing a decided group: its entries signed back to back in index order (the
 //! hash chain needs them in order; together, the ledger key's tables stay in the
 //! core's caches), each checked to open as the entry meant before anything is
-//! written (assert in pairs: the reader's check is `Ledger::entry`'s against the
+//! written (assert in pairs: the reader's check is `Store::entry`'s against the
 //! leaf hash), the tree extended, the changed state records listed and a checkpoint
 //! signed over the new tree.
 

@@ -5,7 +5,7 @@ use crate::store::conformance::{Place, open, registration, two_entries};
 use crate::store::engine::{Entries, EntryVisitor, StateVisitor};
 use crate::store::sled_engine::tests::SledPlace;
 use crate::store::{
-    Engine, EngineError, FaultPlan, Group, Ledger, StateWrite, StoreError, StoreOptions, WriteError,
+    Engine, EngineError, FaultPlan, Group, Store, StateWrite, StoreError, StoreOptions, WriteError,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,7 +82,7 @@ async fn a_writer_that_lost_its_role_stops_and_records_nothing_more() {
         groups: 1,
         written: AtomicU64::new(0),
     });
-    let ledger = Ledger::open_on(
+    let ledger = Store::open_on(
         engine,
         keys.ledger.clone(),
         keys.clock.clone(),
