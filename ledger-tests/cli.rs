@@ -154,7 +154,10 @@ discount_bps = "100"
         &p("terms.toml"),
     ]);
     assert_eq!(created["status"], "draft");
-    assert_eq!(created["figures"]["issue_yield"], "0.05", "6% less 100 bp");
+    assert_eq!(
+        created["figures"]["issue_yield"], "0.050000",
+        "6% less 100 bp"
+    );
     // An unknown key in the terms file is refused, with the key named.
     std::fs::write(p("bad.toml"), "series_idd = \"X\"\n").unwrap();
     let (success, _, err) = run(&[

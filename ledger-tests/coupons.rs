@@ -2,7 +2,8 @@
 //! and floating series issued to many holders run from issue to maturity; fixings
 //! published, a missing one reported as waiting and never guessed; catch-up after
 //! downtime posts each event once, in order; re-runs post nothing; every holder
-//! receives exactly the schedule; the ledger verifies.
+//! receives exactly the schedule; the ledger verifies. Responses state money at
+//! the currency's minor unit and rates at six decimals.
 
 use crate::common;
 
@@ -11,6 +12,7 @@ use common::programme::{World, at, create, issue, terms, world_on};
 use common::verify_over_the_wire;
 use dbond::proto as pb;
 use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use tonic::Code;
 
@@ -320,4 +322,209 @@ async fn accrued_interest_and_statements_on(backend: Backend) {
             .code(),
         Code::PermissionDenied
     );
+}
+
+/// Responses write money that is paid or due at the currency's minor unit and
+/// rates at six decimals (services.proto), for a USD and a JPY series from
+/// sale through a coupon with tax withheld and a payment reported
+/// undeliverable; the ledger's own entries keep their figures as recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_state_money_at_the_minor_unit_and_rates_at_six_decimals() {
+    use dbond::client::SeriesAction;
+    let w = world_on(Backend::Sled).await;
+    let fixed = |rate: &str| pb::coupon::Kind::Fixed(pb::FixedCoupon { rate: rate.into() });
+    create(&w, terms("AZ-2030-USD", "USD", fixed("0.0525"), 3)).await;
+    let mut yen = terms("AZ-2030-JPY", "JPY", fixed("0.0525"), 3);
+    yen.face_value = "100000".into();
+    create(&w, yen).await;
+    w.treasury
+        .set_withholding_table("", "2027-01-01", "0.1", &[("GB".into(), "0.05".into())])
+        .await
+        .unwrap();
+    w.treasury
+        .publish_fixing("EURIBOR-6M", "2027-01-15", "0.031")
+        .await
+        .unwrap();
+
+    // Four units of each, allotted, settled and issued.
+    w.server.set_time(at(2026, 12, 2));
+    let mut subscriptions = Vec::new();
+    for id in ["AZ-2030-USD", "AZ-2030-JPY"] {
+        let sub = w.banks[0]
+            .submit(pb::SubmitSubscription {
+                series_id: id.into(),
+                investor_ref: "inv-s".into(),
+                category: pb::DiasporaCategory::CitizenAbroad as i32,
+                country: "DE".into(),
+                units: "4".into(),
+                idempotency_key: format!("{id}-s"),
+                registration: None,
+            })
+            .await
+            .unwrap()
+            .subscription
+            .unwrap();
+        w.treasury
+            .series_action(SeriesAction::Close, id)
+            .await
+            .unwrap();
+        let allotted = w
+            .treasury
+            .series_action(SeriesAction::Allot, id)
+            .await
+            .unwrap();
+        // The allotment as the ledger records it: the amount due unpadded.
+        let index = allotted.receipt.unwrap().index + 1;
+        let entry = w.auditor.entry(index).await.unwrap().entry;
+        let event = dbond::ledger::entry::open(&entry)
+            .unwrap()
+            .body
+            .event
+            .and_then(|e| e.kind);
+        let Some(pb::event::Kind::SubscriptionsAllotted(a)) = event else {
+            panic!("entry {index}: {event:?}")
+        };
+        let recorded = if id.ends_with("USD") {
+            "4000"
+        } else {
+            "400000"
+        };
+        assert_eq!(a.allotments[0].amount_due, recorded, "{id}: as recorded");
+        w.banks[0].settle(sub.subscription_id).await.unwrap();
+        w.treasury
+            .series_action(SeriesAction::Issue, id)
+            .await
+            .unwrap();
+        subscriptions.push(sub.subscription_id);
+    }
+
+    // The series, its terms, figures, schedule and book.
+    let usd = w.auditor.get_series("AZ-2030-USD").await.unwrap();
+    let t = usd.terms.as_ref().unwrap();
+    assert_eq!(t.face_value, "1000.00");
+    assert_eq!(
+        t.coupon,
+        Some(pb::Coupon {
+            kind: Some(fixed("0.052500"))
+        })
+    );
+    let Some(pb::pricing::Kind::IssuePrice(price)) =
+        t.pricing.as_ref().and_then(|p| p.kind.clone())
+    else {
+        panic!("{:?}", t.pricing)
+    };
+    assert_eq!(price.price, "100.000000");
+    let f = usd.figures.as_ref().unwrap();
+    assert_eq!(
+        (
+            f.issue_price.as_str(),
+            f.coupon_rate.as_str(),
+            f.price_per_unit.as_str()
+        ),
+        ("100.000000", "0.052500", "1000.00")
+    );
+    assert_eq!(usd.book.as_ref().unwrap().amount_raised, "4000.00");
+    assert_eq!(usd.schedule[0].rate, "0.052500");
+    assert_eq!(
+        d(&usd.schedule[0].amount_per_unit),
+        d("26.25"),
+        "unrounded, by value"
+    );
+    assert_eq!(usd.unclaimed_balance, "0.00");
+    let jpy = w.auditor.get_series("AZ-2030-JPY").await.unwrap();
+    assert_eq!(jpy.terms.as_ref().unwrap().face_value, "100000");
+    let f = jpy.figures.as_ref().unwrap();
+    assert_eq!(
+        (f.coupon_rate.as_str(), f.price_per_unit.as_str()),
+        ("0.052500", "100000")
+    );
+    assert_eq!(jpy.book.as_ref().unwrap().amount_raised, "400000");
+    assert_eq!(jpy.unclaimed_balance, "0");
+
+    // Subscriptions, withholding tables and fixings.
+    let due: Vec<String> = [
+        w.banks[0].get_subscription(subscriptions[0]).await.unwrap(),
+        w.banks[0].get_subscription(subscriptions[1]).await.unwrap(),
+    ]
+    .into_iter()
+    .map(|s| s.amount_due)
+    .collect();
+    assert_eq!(due, ["4000.00", "400000"]);
+    let tables = w.auditor.withholding_tables("").await.unwrap().tables;
+    assert_eq!(tables[0].default_rate, "0.100000");
+    assert_eq!(tables[0].treaty_rates[0].rate, "0.050000");
+    let fixings = w.auditor.fixings("EURIBOR-6M").await.unwrap();
+    assert_eq!(fixings[0].rate, "0.031000");
+
+    // The first coupon: 26.25 a unit (2,625 yen), 10 % withheld.
+    w.server.set_time(at(2027, 7, 20));
+    let mut totals = BTreeMap::new();
+    w.engine
+        .accrue("2027-07-20", |d, _| {
+            if d.kind == "coupon" {
+                totals.insert(d.series_id.clone(), d.amount.clone());
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(totals["AZ-2030-USD"], "105.00");
+    assert_eq!(totals["AZ-2030-JPY"], "10500");
+    let st = w.banks[0]
+        .statement("inv-s", "", "2027-07-20")
+        .await
+        .unwrap();
+    let paid: BTreeMap<String, [String; 4]> = st
+        .holdings
+        .iter()
+        .map(|l| {
+            let p = &l.received[0];
+            let figures = [&p.amount, &p.gross, &p.withheld, &p.net].map(|s| s.to_string());
+            (l.holding.as_ref().unwrap().series_id.clone(), figures)
+        })
+        .collect();
+    assert_eq!(paid["AZ-2030-USD"], ["105.00", "105.00", "10.50", "94.50"]);
+    assert_eq!(paid["AZ-2030-JPY"], ["10500", "10500", "1050", "9450"]);
+    let report = w.treasury.tax_report("AZ-2030-USD", 2027).await.unwrap();
+    assert_eq!(
+        [report.gross, report.withheld, report.net],
+        ["105.00", "10.50", "94.50"]
+    );
+    let ds = w.treasury.debt_service("AZ-2030-USD").await.unwrap();
+    assert_eq!(
+        (ds.lines[0].status.as_str(), ds.lines[0].amount.as_str()),
+        ("paid", "105.00")
+    );
+
+    // The coupon reported undeliverable: owed net, in the unclaimed balance.
+    let event_id = st
+        .holdings
+        .iter()
+        .find(|l| l.currency == "USD")
+        .unwrap()
+        .received[0]
+        .event_id
+        .clone();
+    let u = w.banks[0]
+        .report_undeliverable(&event_id, "inv-s")
+        .await
+        .unwrap()
+        .unclaimed
+        .unwrap();
+    assert_eq!(
+        [u.gross, u.withheld, u.amount],
+        ["105.00", "10.50", "94.50"]
+    );
+    let list = w.banks[0]
+        .list_unclaimed("AZ-2030-USD", "2027-07-20")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            list.balances[0].balance.as_str(),
+            list.balances[0].overdue.as_str()
+        ),
+        ("94.50", "0.00")
+    );
+    let usd = w.auditor.get_series("AZ-2030-USD").await.unwrap();
+    assert_eq!(usd.unclaimed_balance, "94.50");
 }

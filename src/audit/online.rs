@@ -181,8 +181,11 @@ impl Reported {
 
         let mut subscriptions: Vec<pb::Subscription> = state
             .all_series()
-            .flat_map(|s| state.book(&s.terms.series_id))
-            .map(cb::subscription_to_pb)
+            .flat_map(|s| {
+                state
+                    .book(&s.terms.series_id)
+                    .map(|sub| cb::subscription_to_pb(sub, s.terms.currency))
+            })
             .collect();
         let mut reported_subscriptions = self.subscriptions.clone();
         subscriptions.sort_by_key(|s| s.subscription_id);

@@ -442,7 +442,7 @@ fn print_series(
             tr.units_issued
         )?;
     }
-    if !s.unclaimed_balance.is_empty() && s.unclaimed_balance != "0" {
+    if !s.unclaimed_balance.is_empty() && !out::is_zero(&s.unclaimed_balance) {
         say!(
             "unclaimed     {} {} reported undeliverable and not yet claimed",
             t.currency,

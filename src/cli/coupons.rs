@@ -165,7 +165,7 @@ pub async fn run_statement(a: &StatementArgs) -> anyhow::Result<()> {
             .received
             .iter()
             .map(|p| {
-                let withheld = if p.withheld.is_empty() || p.withheld == "0" {
+                let withheld = if p.withheld.is_empty() || out::is_zero(&p.withheld) {
                     String::new()
                 } else {
                     format!(

@@ -109,13 +109,27 @@ pub fn print_table(table: &Table) -> anyhow::Result<()> {
 }
 
 /// A decimal amount for people: rounded half even to the minor unit of
-/// `currency` (two places for an unknown code); text that is not a decimal
-/// (an empty figure) is shown as it is. `--json` keeps the exact figures.
+/// `currency` (two places for an unknown code) and written with exactly that
+/// many decimals; text that is not a decimal (an empty figure) is shown as it
+/// is. `--json` keeps the exact figures.
 pub fn amount(text: &str, currency: &str) -> String {
     let dp = currency
         .parse::<crate::money::Currency>()
         .map_or(2, |c| c.minor_units());
-    rounded(text, dp)
+    match rust_decimal::Decimal::from_str_exact(text) {
+        Ok(d) => {
+            let mut r =
+                d.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointNearestEven);
+            r.rescale(dp);
+            r.to_string()
+        }
+        Err(_) => text.to_string(),
+    }
+}
+
+/// True for a decimal string whose value is zero, at any scale ("0", "0.00").
+pub fn is_zero(text: &str) -> bool {
+    rust_decimal::Decimal::from_str_exact(text).is_ok_and(|d| d.is_zero())
 }
 
 /// A decimal for people, rounded half even to `dp` places.
@@ -151,11 +165,17 @@ mod tests {
         assert_eq!(amount("26.123456789012345678901234567", "USD"), "26.12");
         assert_eq!(amount("26.125", "EUR"), "26.12");
         assert_eq!(amount("1234.5", "JPY"), "1234");
+        assert_eq!(amount("4000", "USD"), "4000.00");
+        assert_eq!(amount("4000.00", "USD"), "4000.00");
+        assert_eq!(amount("12.5", "XYZ"), "12.50");
+        assert_eq!(amount("4000", "JPY"), "4000");
         assert_eq!(amount("", "USD"), "");
         assert_eq!(amount("waiting", "USD"), "waiting");
         assert_eq!(percent("0.05125"), "5.125%");
         assert_eq!(percent("0.050065432"), "5.0065%");
         assert_eq!(rounded("98.123456789", 4), "98.1235");
+        assert!(is_zero("0") && is_zero("0.00") && is_zero("-0.0"));
+        assert!(!is_zero("0.01") && !is_zero("") && !is_zero("none"));
     }
 
     #[test]

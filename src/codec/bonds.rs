@@ -9,8 +9,8 @@ pub use super::wire::{date, decimal, opt_decimal, units};
 use super::holdings::{registration_from_pb, registration_to_pb};
 use super::terms::{defined_from_pb, defined_to_pb, rule_from_pb, rule_to_pb};
 use super::timestamp_to_pb;
-use super::wire::s;
-use crate::money::Units;
+use super::wire::{Form, money, s};
+use crate::money::{Currency, Units};
 use crate::proto as pb;
 use crate::registry::{
     AllotmentLine, Country, Event, Holding, HoldingUnits, InvestorRef, ParticipantId,
@@ -329,7 +329,13 @@ pub fn series_id_from_pb(s: &str) -> Result<SeriesId, RegistryError> {
     sid(s)
 }
 
-pub fn subscription_to_pb(s: &Subscription) -> pb::Subscription {
+/// A subscription as the services show it: its amount due at the minor unit
+/// of `currency`, its series' currency.
+pub fn subscription_to_pb(s: &Subscription, currency: Currency) -> pb::Subscription {
+    subscription_with(s, money(&s.amount_due, currency))
+}
+
+fn subscription_with(s: &Subscription, amount_due: String) -> pb::Subscription {
     pb::Subscription {
         subscription_id: s.subscription_id,
         series_id: s.series_id.to_string(),
@@ -341,7 +347,7 @@ pub fn subscription_to_pb(s: &Subscription) -> pb::Subscription {
         status: subscription_status_to_pb(s.status) as i32,
         allotted_units: s.allotted_units.to_string(),
         refunded_units: s.refunded_units.to_string(),
-        amount_due: s.amount_due.to_string(),
+        amount_due,
         idempotency_key: s.idempotency_key.to_string(),
         submitted_at: Some(timestamp_to_pb(s.submitted_at)),
         registration: registration_to_pb(&s.registration),
@@ -362,16 +368,31 @@ pub fn holding_to_pb(h: &Holding) -> pb::Holding {
     }
 }
 
+/// A subscription as the services show it, in its series' currency. A
+/// subscription whose series the state does not hold (which a consistent state
+/// never has) shows its amount due as recorded.
+pub fn subscription_view(state: &crate::registry::State, sub: &Subscription) -> pb::Subscription {
+    match state.series(&sub.series_id) {
+        Some(series) => subscription_to_pb(sub, series.terms.currency),
+        None => subscription_with(sub, s(&sub.amount_due)),
+    }
+}
+
 /// The series as the services show it: its book summary from the registry's
 /// subscriptions, its tranches and its unclaimed balance.
 pub fn series_view(state: &crate::registry::State, s: &Series) -> pb::Series {
     let id = &s.terms.series_id;
     let mut out = series_to_pb(s, state.book(id));
-    out.unclaimed_balance = crate::registry::unclaimed::balance(state, id).to_string();
+    out.unclaimed_balance = money(
+        &crate::registry::unclaimed::balance(state, id),
+        s.terms.currency,
+    );
     out
 }
 
-/// The series with its book summary computed from its subscriptions.
+/// The series with its book summary computed from its subscriptions, in its
+/// response form (money at the currency's minor unit, rates at
+/// `wire::RATE_DECIMALS`).
 pub fn series_to_pb<'a>(s: &Series, book: impl Iterator<Item = &'a Subscription>) -> pb::Series {
     use std::collections::BTreeMap;
     #[derive(Default)]
@@ -424,23 +445,27 @@ pub fn series_to_pb<'a>(s: &Series, book: impl Iterator<Item = &'a Subscription>
     total.allotted_units = allotted.to_string();
     total.settled_units = settled.to_string();
     total.issued_units = issued.to_string();
-    total.amount_raised = s.amount_raised.to_string();
+    total.amount_raised = money(&s.amount_raised, s.terms.currency);
     total.by_category = by_cat
         .into_iter()
         .map(|(k, b)| bucket((k.to_string(), b)))
         .collect();
     total.by_country = by_country.into_iter().map(bucket).collect();
     pb::Series {
-        terms: Some(terms_to_pb(&s.terms)),
-        figures: Some(figures_to_pb(&s.figures)),
+        terms: Some(terms_to_pb(&s.terms, Form::Response)),
+        figures: Some(figures_to_pb(&s.figures, s.terms.currency, Form::Response)),
         status: series_status_to_pb(s.status) as i32,
-        schedule: s.schedule.iter().map(flow_to_pb).collect(),
+        schedule: s
+            .schedule
+            .iter()
+            .map(|f| flow_to_pb(f, Form::Response))
+            .collect(),
         book: Some(total),
         created_at_index: s.created_at_index,
         tranches: s
             .tranches
             .iter()
-            .map(super::servicing::tranche_to_pb)
+            .map(|t| super::servicing::tranche_to_pb(t, s.terms.currency))
             .collect(),
         // The registry service fills it in from the unclaimed payments.
         unclaimed_balance: String::new(),

@@ -355,6 +355,16 @@ pub fn early_redeemed_to_pb(e: &EarlyRedeemed) -> pb::EarlyRedeemed {
     }
 }
 
+/// An early redemption as the services show it: the amount due at the
+/// currency's minor unit; the per-unit figures (rounded to 12 decimals) as
+/// recorded.
+pub fn early_redeemed_view(e: &EarlyRedeemed) -> pb::EarlyRedeemed {
+    pb::EarlyRedeemed {
+        amount: super::wire::money(&e.amount, e.currency),
+        ..early_redeemed_to_pb(e)
+    }
+}
+
 /// Holding-life events from their ledger form; `None` for other kinds.
 pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryError>> {
     use pb::event::Kind;

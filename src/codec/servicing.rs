@@ -4,8 +4,9 @@
 use super::bonds::series_id_from_pb;
 use super::coupons::event_id;
 use super::terms::{rule_from_pb, rule_to_pb};
-use super::wire::{date, decimal, s, units};
+use super::wire::{date, decimal, money, rate, s, units};
 use super::{timestamp_from_pb, timestamp_to_pb};
+use crate::money::Currency;
 use crate::proto as pb;
 use crate::registry::reopening::{ReopenSeries, TrancheTerms};
 use crate::registry::unclaimed::{
@@ -165,6 +166,7 @@ fn holdings_from_pb(list: &[pb::HoldingUnits]) -> Result<Vec<HoldingUnits>, Regi
         .collect()
 }
 
+/// A tranche's terms in their ledger form (the `SeriesReopened` event).
 pub fn tranche_terms_to_pb(t: &TrancheTerms) -> pb::SeriesReopened {
     pb::SeriesReopened {
         series_id: t.series_id.to_string(),
@@ -180,6 +182,20 @@ pub fn tranche_terms_to_pb(t: &TrancheTerms) -> pb::SeriesReopened {
         clean_price: s(&t.clean_price),
         price_per_unit: s(&t.price_per_unit),
         accrued_per_unit: s(&t.accrued_per_unit),
+    }
+}
+
+/// A tranche's terms as the services show them: the price per unit at the
+/// minor unit of `currency` (the series'), yields and the clean price at
+/// `wire::RATE_DECIMALS`; basis points and the accrued interest per unit
+/// (unrounded) as computed.
+fn tranche_terms_view(t: &TrancheTerms, currency: Currency) -> pb::SeriesReopened {
+    pb::SeriesReopened {
+        reference_yield: rate(&t.reference_yield),
+        issue_yield: rate(&t.issue_yield),
+        clean_price: rate(&t.clean_price),
+        price_per_unit: money(&t.price_per_unit, currency),
+        ..tranche_terms_to_pb(t)
     }
 }
 
@@ -482,24 +498,30 @@ pub fn reopen_from_pb(c: &pb::ReopenSeries) -> Result<Command, RegistryError> {
     }))
 }
 
-/// A tranche as the registry service shows it.
-pub fn tranche_to_pb(t: &crate::registry::reopening::Tranche) -> pb::Tranche {
+/// A tranche as the registry service shows it, in its series' `currency`.
+pub fn tranche_to_pb(t: &crate::registry::reopening::Tranche, currency: Currency) -> pb::Tranche {
     pb::Tranche {
-        terms: Some(tranche_terms_to_pb(&t.terms)),
+        terms: Some(tranche_terms_view(&t.terms, currency)),
         status: t.status.to_string(),
         opened_at_index: t.opened_at_index,
         units_issued: t.units_issued.to_string(),
-        principal_raised: s(&t.principal_raised),
-        accrued_received: s(&t.accrued_received),
+        principal_raised: money(&t.principal_raised, currency),
+        accrued_received: money(&t.accrued_received, currency),
     }
 }
 
-/// An unclaimed payment as the services show it.
+/// An unclaimed payment as the services show it, in its series' `currency`
+/// (`None` only for a series the state does not hold: amounts as recorded,
+/// currency empty).
 pub fn unclaimed_to_pb(
     u: &crate::registry::unclaimed::Unclaimed,
-    currency: &str,
+    currency: Option<Currency>,
     overdue: bool,
 ) -> pb::UnclaimedPayment {
+    let amount = |d: &rust_decimal::Decimal| match currency {
+        Some(c) => money(d, c),
+        None => s(d),
+    };
     pb::UnclaimedPayment {
         series_id: u.series_id.to_string(),
         event_id: u.event_id.clone(),
@@ -508,9 +530,9 @@ pub fn unclaimed_to_pb(
         kind: u.kind.as_str().to_string(),
         payment_date: u.payment_date.to_string(),
         units: u.units.to_string(),
-        gross: s(&u.gross),
-        withheld: s(&u.withheld),
-        amount: s(&u.amount),
+        gross: amount(&u.gross),
+        withheld: amount(&u.withheld),
+        amount: amount(&u.amount),
         reported_at: Some(timestamp_to_pb(u.reported_at)),
         reported_at_index: u.reported_at_index,
         claim_reference: u
@@ -520,11 +542,11 @@ pub fn unclaimed_to_pb(
             .unwrap_or_default(),
         claimed_at: u.claim.as_ref().map(|c| timestamp_to_pb(c.claimed_at)),
         overdue,
-        currency: currency.to_string(),
+        currency: currency.map(|c| c.as_str().to_string()).unwrap_or_default(),
     }
 }
 
-/// A withholding table as the services show it.
+/// A withholding table as the services show it: rates at `wire::RATE_DECIMALS`.
 pub fn table_to_pb(
     series: Option<&SeriesId>,
     t: &crate::registry::withholding::TableEntry,
@@ -533,13 +555,13 @@ pub fn table_to_pb(
         series_id: series.map(|s| s.to_string()).unwrap_or_default(),
         effective_from: t.effective_from.to_string(),
         recorded_at_index: t.recorded_at_index,
-        default_rate: s(&t.default_rate),
+        default_rate: rate(&t.default_rate),
         treaty_rates: t
             .treaty_rates
             .iter()
             .map(|(c, r)| pb::TreatyRate {
                 country: c.to_string(),
-                rate: s(r),
+                rate: rate(r),
             })
             .collect(),
     }

@@ -1,7 +1,7 @@
 //! Conversion of series terms, their derived figures and schedule between the
 //! wire form and the registry's types.
 
-use super::wire::{date, decimal, opt_date, opt_decimal, os, parse_name, s, units};
+use super::wire::{Form, date, decimal, opt_date, opt_decimal, os, parse_name, s, units};
 use super::{timestamp_from_pb, timestamp_to_pb};
 use crate::calendar::{
     AccrualDates, BusinessDayConvention, CalendarName, DateGeneration, DayCount, Frequency,
@@ -225,19 +225,21 @@ pub fn terms_from_pb(t: Option<&pb::SeriesTerms>) -> Result<SeriesTerms, Registr
         early_redemption: super::holdings::early_from_pb(t.early_redemption.as_ref())?,
     })
 }
-fn coupon_to_pb(c: &CouponSpec) -> pb::coupon::Kind {
+fn coupon_to_pb(c: &CouponSpec, form: Form) -> pb::coupon::Kind {
     match c {
-        CouponSpec::Fixed(r) => pb::coupon::Kind::Fixed(pb::FixedCoupon { rate: os(r) }),
+        CouponSpec::Fixed(r) => pb::coupon::Kind::Fixed(pb::FixedCoupon {
+            rate: form.opt_rate(r),
+        }),
         CouponSpec::Zero => pb::coupon::Kind::Zero(pb::ZeroCoupon {}),
         CouponSpec::Accumulating(r) => {
-            pb::coupon::Kind::Accumulating(pb::AccumulatingCoupon { rate: s(r) })
+            pb::coupon::Kind::Accumulating(pb::AccumulatingCoupon { rate: form.rate(r) })
         }
         CouponSpec::StepUp(steps) => pb::coupon::Kind::StepUp(pb::StepUpCoupon {
             steps: steps
                 .iter()
                 .map(|(d, r)| pb::RateStep {
                     from_date: d.to_string(),
-                    rate: s(r),
+                    rate: form.rate(r),
                 })
                 .collect(),
         }),
@@ -247,38 +249,46 @@ fn coupon_to_pb(c: &CouponSpec) -> pb::coupon::Kind {
             floor,
         } => pb::coupon::Kind::Floating(pb::FloatingCoupon {
             reference_rate: reference.clone(),
-            spread: s(spread),
-            floor: os(floor),
+            spread: form.rate(spread),
+            floor: form.opt_rate(floor),
         }),
     }
 }
 
-fn pricing_to_pb(p: &PricingSpec) -> pb::pricing::Kind {
+/// Pricing terms. The issue price (percent of face) is written like a rate;
+/// the discount in basis points as given.
+fn pricing_to_pb(p: &PricingSpec, form: Form) -> pb::pricing::Kind {
     match p {
-        PricingSpec::IssuePrice(p) => pb::pricing::Kind::IssuePrice(pb::FixedPrice { price: s(p) }),
+        PricingSpec::IssuePrice(p) => pb::pricing::Kind::IssuePrice(pb::FixedPrice {
+            price: form.rate(p),
+        }),
         PricingSpec::Diaspora {
             reference_yield,
             discount_bps,
             derive_par_coupon,
             coupon_step,
         } => pb::pricing::Kind::Diaspora(pb::DiasporaPricing {
-            reference_yield: s(reference_yield),
+            reference_yield: form.rate(reference_yield),
             discount_bps: s(discount_bps),
             derive_par_coupon: *derive_par_coupon,
-            coupon_step: os(coupon_step),
+            coupon_step: form.opt_rate(coupon_step),
         }),
     }
 }
 
-pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
-    let coupon = coupon_to_pb(&t.coupon);
-    let pricing = pricing_to_pb(&t.pricing);
+/// Series terms in the given form: in a response, the face value at the
+/// currency's minor unit and rates, yields and the issue price at
+/// [`super::wire::RATE_DECIMALS`]; basis points, units and the hardship quota
+/// as given.
+pub fn terms_to_pb(t: &SeriesTerms, form: Form) -> pb::SeriesTerms {
+    let coupon = coupon_to_pb(&t.coupon, form);
+    let pricing = pricing_to_pb(&t.pricing, form);
     let (rule, retail) = rule_to_pb(t.allotment_rule);
     pb::SeriesTerms {
         series_id: t.series_id.to_string(),
         name: t.name.clone(),
         currency: t.currency.as_str().to_string(),
-        face_value: s(&t.face_value),
+        face_value: form.money(&t.face_value, t.currency),
         min_units_per_investor: t.min_units_per_investor.to_string(),
         max_units_per_investor: t.max_units_per_investor.to_string(),
         cap_units: t.cap_units.to_string(),
@@ -339,15 +349,19 @@ pub fn terms_to_pb(t: &SeriesTerms) -> pb::SeriesTerms {
     }
 }
 
-pub fn figures_to_pb(f: &SeriesFigures) -> pb::SeriesFigures {
+/// Derived figures in the given form: in a response, the price per unit at the
+/// currency's minor unit, the issue price and rates at
+/// [`super::wire::RATE_DECIMALS`]; the issuer's savings (unrounded) and basis
+/// points as computed.
+pub fn figures_to_pb(f: &SeriesFigures, currency: Currency, form: Form) -> pb::SeriesFigures {
     pb::SeriesFigures {
-        issue_price: s(&f.issue_price),
-        coupon_rate: os(&f.coupon_rate),
-        issue_yield: os(&f.issue_yield),
-        reference_yield: os(&f.reference_yield),
+        issue_price: form.rate(&f.issue_price),
+        coupon_rate: form.opt_rate(&f.coupon_rate),
+        issue_yield: form.opt_rate(&f.issue_yield),
+        reference_yield: form.opt_rate(&f.reference_yield),
         discount_bps: os(&f.discount_bps),
         issuer_savings_per_unit: os(&f.issuer_savings_per_unit),
-        price_per_unit: s(&f.price_per_unit),
+        price_per_unit: form.money(&f.price_per_unit, currency),
     }
 }
 
@@ -367,14 +381,16 @@ fn figures_from_pb(f: Option<&pb::SeriesFigures>) -> Result<SeriesFigures, Regis
     })
 }
 
-pub fn flow_to_pb(f: &ScheduledFlow) -> pb::ScheduledFlow {
+/// A scheduled flow in the given form: in a response, its rate at
+/// [`super::wire::RATE_DECIMALS`]; the amount per unit unrounded, as computed.
+pub fn flow_to_pb(f: &ScheduledFlow, form: Form) -> pb::ScheduledFlow {
     pb::ScheduledFlow {
         kind: f.kind.as_str().to_string(),
         accrual_start: f.accrual_start.to_string(),
         accrual_end: f.accrual_end.to_string(),
         payment_date: f.payment_date.to_string(),
         record_date: f.record_date.to_string(),
-        rate: os(&f.rate),
+        rate: form.opt_rate(&f.rate),
         amount_per_unit: os(&f.amount_per_unit),
     }
 }
@@ -408,9 +424,12 @@ pub(super) fn defined_to_pb(
     Vec<pb::ScheduledFlow>,
 ) {
     (
-        Some(terms_to_pb(&d.terms)),
-        Some(figures_to_pb(&d.figures)),
-        d.schedule.iter().map(flow_to_pb).collect(),
+        Some(terms_to_pb(&d.terms, Form::Ledger)),
+        Some(figures_to_pb(&d.figures, d.terms.currency, Form::Ledger)),
+        d.schedule
+            .iter()
+            .map(|f| flow_to_pb(f, Form::Ledger))
+            .collect(),
     )
 }
 

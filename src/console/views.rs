@@ -6,6 +6,7 @@
 use super::book::{PaymentRun, SeriesBook};
 use super::{Ctx, TestHooks};
 use crate::audit::receipt::{ReceiptFile, describe};
+use crate::codec::wire::money;
 use crate::ledger::entry;
 use crate::money::{Currency, RoundingRule, round_to_minor};
 use crate::proto as pb;
@@ -155,17 +156,16 @@ pub async fn treasury(ctx: &Ctx) -> Result<Value, ApiError> {
             _ => ("nothing: the series was cancelled", 0),
         };
         let savings_per_unit = dec(&figures.issuer_savings_per_unit);
-        let savings_per_unit_rounded = savings_per_unit.map(|d| match currency {
-            Some(c) => round_to_minor(d, c, RoundingRule::HalfEven),
-            None => d,
-        });
-        let savings_total = savings_per_unit.and_then(|per_unit| {
-            let total = per_unit.checked_mul(Decimal::from(basis_units))?;
-            Some(match currency {
-                Some(c) => round_to_minor(total, c, RoundingRule::HalfEven),
-                None => total,
-            })
-        });
+        // Rounded half even to the minor unit and written at it, as the
+        // server writes money.
+        let minor = |d: Decimal| match currency {
+            Some(c) => money(&round_to_minor(d, c, RoundingRule::HalfEven), c),
+            None => d.to_string(),
+        };
+        let savings_per_unit_rounded = savings_per_unit.map(minor);
+        let savings_total = savings_per_unit
+            .and_then(|per_unit| per_unit.checked_mul(Decimal::from(basis_units)))
+            .map(minor);
         let live_book = {
             let feed = ctx.feed.read();
             SeriesId::parse("series_id", &terms.series_id)
@@ -212,8 +212,8 @@ pub async fn treasury(ctx: &Ctx) -> Result<Value, ApiError> {
             "discount_bps": figures.discount_bps,
             "issuer_savings_per_unit": figures.issuer_savings_per_unit,
             // For display: rounded to the minor unit half-even.
-            "issuer_savings_per_unit_rounded": savings_per_unit_rounded.map(|d| d.to_string()),
-            "issuer_savings_total": savings_total.map(|d| d.to_string()),
+            "issuer_savings_per_unit_rounded": savings_per_unit_rounded,
+            "issuer_savings_total": savings_total,
             "issuer_savings_basis": basis,
             "issuer_savings_units": basis_units,
             "book": if matches!(status.as_str(), "open" | "closed") { live_book } else { None },
@@ -287,10 +287,15 @@ async fn debt_service(ctx: &Ctx, series_id: &str) -> Result<Value, ApiError> {
             })
         })
         .collect();
+    // Paid lines are at the minor unit, so their sum is too.
+    let paid = match Currency::from_str(&ds.currency) {
+        Ok(c) => money(&paid, c),
+        Err(_) => paid.to_string(),
+    };
     Ok(json!({
         "currency": ds.currency,
         "units_outstanding": ds.units_outstanding,
-        "paid": paid.to_string(),
+        "paid": paid,
         "owed": owed.to_string(),
         "waiting_for_fixing": waiting,
         "lines": lines,

@@ -47,9 +47,11 @@ impl Services {
         let named = subscription_of(&auth.command);
         let committed = self.write(auth).await?;
         let id = named.unwrap_or(committed.first_index);
-        let subscription = self
-            .ledger
-            .read(|p| p.state.subscription(id).map(cb::subscription_to_pb));
+        let subscription = self.ledger.read(|p| {
+            p.state
+                .subscription(id)
+                .map(|s| cb::subscription_view(&p.state, s))
+        });
         Ok(Response::new(pb::SubscriptionResponse {
             receipt: Some(receipt(&committed)),
             subscription,
@@ -223,11 +225,15 @@ impl pb::registry_service_server::RegistryService for Services {
         let c = &auth.command;
         let sub = self
             .ledger
-            .read(|p| p.state.subscription(c.subscription_id).cloned())
+            .read(|p| {
+                p.state
+                    .subscription(c.subscription_id)
+                    .map(|s| cb::subscription_view(&p.state, s))
+            })
             .ok_or(ReadError::SubscriptionNotFound {
                 subscription_id: c.subscription_id,
             })?;
-        if auth.caller.role == Role::Bank && sub.bank_id != auth.caller.participant_id {
+        if auth.caller.role == Role::Bank && sub.bank_id != auth.caller.participant_id.as_str() {
             return Err(ReadError::SubscriptionOfAnotherBank {
                 subscription_id: c.subscription_id,
                 bank: auth.caller.participant_id.to_string(),
@@ -235,7 +241,7 @@ impl pb::registry_service_server::RegistryService for Services {
             .into());
         }
         Ok(Response::new(pb::GetSubscriptionResponse {
-            subscription: Some(cb::subscription_to_pb(&sub)),
+            subscription: Some(sub),
         }))
     }
 
@@ -267,7 +273,7 @@ impl pb::registry_service_server::RegistryService for Services {
                     more = true;
                     break;
                 }
-                out.push(cb::subscription_to_pb(s));
+                out.push(cb::subscription_view(&p.state, s));
             }
             let next = if more {
                 out.last()

@@ -6,6 +6,7 @@ use super::{Services, receipt, status};
 use crate::accrual::{self, Due};
 use crate::codec::bonds::{self as cb, date};
 use crate::codec::holdings::holding_change_to_pb;
+use crate::codec::wire::{money, rate};
 use crate::money::round_to_minor;
 use crate::pricing::{Bond, CashFlowKind};
 use crate::proto as pb;
@@ -48,7 +49,9 @@ pub fn due_everywhere(
         let report = coupons::due(state, id, through)?;
         for d in &report.due {
             let amount = match d {
-                Due::Coupon { total, .. } | Due::Redemption { total, .. } => total.to_string(),
+                Due::Coupon { total, .. } | Due::Redemption { total, .. } => {
+                    money(total, s.terms.currency)
+                }
                 Due::RecordDate { .. } => String::new(),
             };
             out.due.push(pb::DueEvent {
@@ -245,14 +248,15 @@ fn statement(
                 Some(w) => (w.withheld, w.net, w.residence.map(|c| c.to_string())),
                 None => (Decimal::ZERO, gross, None),
             };
+            let cur = s.terms.currency;
             received.push(pb::StatementPayment {
                 kind: kind(p.kind),
                 payment_date: p.payment_date.to_string(),
-                amount: gross.to_string(),
+                amount: money(&gross, cur),
                 event_id: p.event_id.clone(),
-                gross: gross.to_string(),
-                withheld: w.to_string(),
-                net: net.to_string(),
+                gross: money(&gross, cur),
+                withheld: money(&w, cur),
+                net: money(&net, cur),
                 residence: residence.unwrap_or_default(),
             });
         }
@@ -276,12 +280,11 @@ fn statement(
                 residence: String::new(),
             })
             .collect();
-        let currency = s.terms.currency.as_str();
         let unclaimed = unclaimed::of_series(state, &h.series_id)
             .filter(|u| u.investor_ref == h.investor_ref && u.bank_id == h.bank_id)
             .map(|u| {
                 let late = unclaimed::overdue(u, s.terms.unclaimed_period_days, as_of);
-                crate::codec::servicing::unclaimed_to_pb(u, currency, late)
+                crate::codec::servicing::unclaimed_to_pb(u, Some(s.terms.currency), late)
             })
             .collect();
         lines.push(pb::StatementLine {
@@ -322,7 +325,7 @@ fn debt_service(
                 .iter()
                 .find(|p| p.payment_date == date && p.kind == kind);
             let (amount, status) = match (paid, amount) {
-                (Some(p), _) => (p.total.to_string(), "paid"),
+                (Some(p), _) => (money(&p.total, s.terms.currency), "paid"),
                 (None, None) => (String::new(), "waiting"),
                 (None, Some(a)) => (
                     (a * Decimal::from(outstanding)).to_string(),
@@ -347,7 +350,7 @@ fn debt_service(
             pb::DebtServiceLine {
                 payment_date: date,
                 kind: "early_redemption".into(),
-                amount: e.amount.to_string(),
+                amount: money(&e.amount, s.terms.currency),
                 status: "paid".into(),
             },
         );
@@ -357,7 +360,7 @@ fn debt_service(
         currency: s.terms.currency.as_str().into(),
         units_outstanding: outstanding.to_string(),
         lines,
-        unclaimed_balance: unclaimed::balance(state, id).to_string(),
+        unclaimed_balance: money(&unclaimed::balance(state, id), s.terms.currency),
     })
 }
 
@@ -439,7 +442,7 @@ impl Services {
                 .map(|((r, d), v)| pb::RateFixingPublished {
                     reference_rate: r.clone(),
                     fixing_date: d.to_string(),
-                    rate: v.to_string(),
+                    rate: rate(v),
                 })
                 .collect()
         });

@@ -8,7 +8,7 @@ use super::{Services, receipt};
 use crate::codec::bonds as cb;
 use crate::codec::holdings as ch;
 use crate::proto as pb;
-use crate::registry::{InvestorRef, ParticipantId, Role, SeriesId, State};
+use crate::registry::{Event, InvestorRef, ParticipantId, Role, SeriesId, State};
 use tonic::{Request, Response, Status};
 
 /// The holding (series, investor, bank), if it exists.
@@ -158,8 +158,20 @@ impl pb::holdings_service_server::HoldingsService for Services {
     ) -> Result<Response<pb::RedeemEarlyResponse>, Status> {
         let auth = self.auth.check::<pb::RedeemEarly>(r.into_inner().signed)?;
         let committed = self.write(auth).await?;
+        // The recorded event, its amount at the currency's minor unit.
         let redemption = match self.recorded_event(committed.first_index)? {
-            pb::event::Kind::EarlyRedeemed(e) => Some(e),
+            kind @ pb::event::Kind::EarlyRedeemed(_) => match ch::event_from_pb(&kind) {
+                Some(Ok(Event::EarlyRedeemed(e))) => Some(ch::early_redeemed_view(&e)),
+                _ => {
+                    return Err(ReadError::Inconsistent {
+                        reason: format!(
+                            "stored entry {} does not read as an early redemption",
+                            committed.first_index
+                        ),
+                    }
+                    .into());
+                }
+            },
             _ => None,
         };
         let holding = redemption.as_ref().and_then(|e| {

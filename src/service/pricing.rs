@@ -3,6 +3,7 @@
 
 use super::Services;
 use crate::codec::bonds::{date, decimal, flow_to_pb};
+use crate::codec::wire::{Form, opt_rate, rate};
 use crate::pricing::{Bond, BondTerms, diaspora_yield, issuer_savings, par_coupon};
 use crate::proto as pb;
 use crate::registry::{RegistryError, ScheduledFlow};
@@ -38,15 +39,18 @@ impl pb::pricing_service_server::PricingService for Services {
             .cashflows()
             .iter()
             .map(|f| {
-                flow_to_pb(&ScheduledFlow {
-                    kind: f.kind,
-                    accrual_start: f.accrual_start,
-                    accrual_end: f.accrual_end,
-                    payment_date: f.payment_date,
-                    record_date: f.record_date.unwrap_or(f.payment_date),
-                    rate: f.rate,
-                    amount_per_unit: f.amount,
-                })
+                flow_to_pb(
+                    &ScheduledFlow {
+                        kind: f.kind,
+                        accrual_start: f.accrual_start,
+                        accrual_end: f.accrual_end,
+                        payment_date: f.payment_date,
+                        record_date: f.record_date.unwrap_or(f.payment_date),
+                        rate: f.rate,
+                        amount_per_unit: f.amount,
+                    },
+                    Form::Response,
+                )
             })
             .collect();
         Ok(Response::new(pb::PriceScheduleResponse { cashflows }))
@@ -83,7 +87,7 @@ impl pb::pricing_service_server::PricingService for Services {
             decimal("clean_price", &c.clean_price)?,
         )?;
         Ok(Response::new(pb::YieldFromPriceResponse {
-            r#yield: y.to_string(),
+            r#yield: rate(&y),
         }))
     }
 
@@ -108,14 +112,13 @@ impl pb::pricing_service_server::PricingService for Services {
         } else {
             None
         };
-        let s = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
         Ok(Response::new(pb::PatrioticPricingResponse {
-            diaspora_yield: y.to_string(),
+            diaspora_yield: rate(&y),
             clean: p.clean.to_string(),
             dirty: p.dirty.to_string(),
             accrued: p.accrued.to_string(),
-            par_coupon: s(par),
-            market_par_coupon: s(savings.market_coupon),
+            par_coupon: opt_rate(&par),
+            market_par_coupon: opt_rate(&savings.market_coupon),
             issuer_savings: savings.savings.to_string(),
         }))
     }

@@ -6,6 +6,8 @@ use super::rpc::WriteCommand;
 use super::{Services, receipt};
 use crate::codec::bonds::{self as cb, date};
 use crate::codec::servicing as cs;
+use crate::codec::wire::money;
+use crate::money::Currency;
 use crate::proto as pb;
 use crate::registry::{ParticipantId, Role, SeriesId, State, unclaimed, withholding};
 use chrono::NaiveDate;
@@ -46,8 +48,8 @@ impl Services {
 fn unclaimed_pb(state: &State, u: &unclaimed::Unclaimed, as_of: NaiveDate) -> pb::UnclaimedPayment {
     let (currency, period) = state
         .series(&u.series_id)
-        .map(|s| (s.terms.currency.as_str(), s.terms.unclaimed_period_days))
-        .unwrap_or(("", None));
+        .map(|s| (Some(s.terms.currency), s.terms.unclaimed_period_days))
+        .unwrap_or((None, None));
     cs::unclaimed_to_pb(u, currency, unclaimed::overdue(u, period, as_of))
 }
 
@@ -80,14 +82,14 @@ pub fn unclaimed_list(
                 overdue = overdue.saturating_add(u.amount);
             }
             out.payments
-                .push(cs::unclaimed_to_pb(u, s.terms.currency.as_str(), late));
+                .push(cs::unclaimed_to_pb(u, Some(s.terms.currency), late));
         }
         if any {
             out.balances.push(pb::UnclaimedBalance {
                 series_id: id.to_string(),
                 currency: s.terms.currency.as_str().to_string(),
-                balance: balance.to_string(),
-                overdue: overdue.to_string(),
+                balance: money(&balance, s.terms.currency),
+                overdue: money(&overdue, s.terms.currency),
                 period_days: period.unwrap_or(0),
             });
         }
@@ -95,23 +97,28 @@ pub fn unclaimed_list(
     out
 }
 
-/// A tax report in its wire form.
+/// A tax report in its wire form, its amounts at the currency's minor unit.
 pub fn tax_report_pb(r: &withholding::TaxReport) -> pb::GetTaxReportResponse {
+    let currency = r.currency.parse::<Currency>().ok();
+    let amount = |d: &Decimal| match currency {
+        Some(c) => money(d, c),
+        None => d.to_string(),
+    };
     let line = |l: &withholding::TaxLine| pb::TaxLine {
         key: l.key.clone(),
         payments: l.payments,
-        gross: l.gross.to_string(),
-        withheld: l.withheld.to_string(),
-        net: l.net.to_string(),
+        gross: amount(&l.gross),
+        withheld: amount(&l.withheld),
+        net: amount(&l.net),
     };
     pb::GetTaxReportResponse {
         series_id: r.series_id.clone(),
         year: r.year,
         currency: r.currency.clone(),
         coupons: r.coupons,
-        gross: r.gross.to_string(),
-        withheld: r.withheld.to_string(),
-        net: r.net.to_string(),
+        gross: amount(&r.gross),
+        withheld: amount(&r.withheld),
+        net: amount(&r.net),
         by_country: r.by_country.iter().map(line).collect(),
         by_bank: r.by_bank.iter().map(line).collect(),
     }
