@@ -738,3 +738,225 @@ fn receipt_files_refuse_unknown_fields() {
     assert!(err.to_string().contains("not a receipt"), "{err}");
     let _ = pb::EntryReceipt::default().encode_to_vec();
 }
+
+/// `entries` sealed again from entry `at` on, entry `at`'s event changed by
+/// `tamper`: each entry keeps its recorded time, event and origin (the
+/// participant's signed request, or the entry it derives from) and takes the
+/// new hash link, signed with the ledger key, as the server would have written
+/// it. Signatures and hashes are all valid; only re-deciding each request can
+/// tell.
+fn resealed(
+    ledger_key: &SigningKey,
+    entries: &[Vec<u8>],
+    at: usize,
+    tamper: impl FnOnce(&mut pb::event::Kind),
+) -> Vec<Vec<u8>> {
+    let mut out = entries[..at].to_vec();
+    let mut tamper = Some(tamper);
+    for bytes in &entries[at..] {
+        let opened = entry::open(bytes).unwrap();
+        let body = opened.body;
+        let mut event = body.event.unwrap();
+        if let Some(f) = tamper.take() {
+            f(event.kind.as_mut().unwrap());
+        }
+        let origin = match body.actor {
+            Some(actor) => Origin::Actor(actor),
+            None => Origin::Cause(body.cause_index),
+        };
+        let prev = merkle::hash_leaf(out.last().unwrap());
+        out.push(
+            entry::seal(
+                body.index,
+                body.recorded_at.unwrap(),
+                &prev,
+                event,
+                origin,
+                ledger_key,
+            )
+            .bytes,
+        );
+    }
+    out
+}
+
+/// An export of `entries` with a checkpoint of all of them signed by the
+/// ledger key.
+fn export_signed(ledger_key: &SigningKey, origin: &str, entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut tree = merkle::MemoryTree::new();
+    for e in entries {
+        tree.push(merkle::hash_leaf(e));
+    }
+    let cp = dbond::ledger::checkpoint::Checkpoint {
+        origin: origin.into(),
+        size: entries.len() as u64,
+        root: tree.root(),
+        extensions: vec![],
+    };
+    let note = dbond::ledger::checkpoint::sign(&cp, origin, ledger_key);
+    let mut w = ExportWriter::new(Vec::new(), entries.len() as u64).unwrap();
+    for (i, e) in entries.iter().enumerate() {
+        w.entry(i as u64, e).unwrap();
+    }
+    w.finish(&note, &[]).unwrap()
+}
+
+/// `dbond verify --export` on `entries`: (accepted, stdout, stderr).
+fn verify_binary(dir: &Path, name: &str, bytes: &[u8]) -> (bool, String, String) {
+    let file = dir.join(name);
+    std::fs::write(&file, bytes).unwrap();
+    Server::dbond(&["verify", "--export", file.to_str().unwrap()])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_re_decides_withholding_and_reopening_figures() {
+    use dbond::client::{Reopening, SeriesAction};
+    let w = world_on(Backend::Sled).await;
+    create(&w, terms(SERIES, "USD", fixed(), 2)).await;
+    // inv-0 (1 unit) and inv-2 (75) at bank-a, inv-1 (38) at bank-b, all DE.
+    issue(&w, SERIES, 3).await;
+    w.treasury
+        .set_withholding_table(
+            SERIES,
+            "2027-01-01",
+            "0.15",
+            &[("DE".into(), "0.05".into())],
+        )
+        .await
+        .unwrap();
+    w.server.set_time(at(2027, 2, 1));
+    w.banks[1]
+        .record_residence("inv-1", "GB", "2027-03-01")
+        .await
+        .unwrap();
+    // A tranche of 10 units at 6 % less 100 bp, settling 2027-03-15.
+    let reopened = w
+        .treasury
+        .reopen_series(&Reopening {
+            series_id: SERIES.into(),
+            window_opens_at: at(2027, 2, 1),
+            window_closes_at: at(2027, 2, 20),
+            settlement_date: "2027-03-15".into(),
+            settlement_deadline: at(2027, 3, 1),
+            reference_yield: "0.06".into(),
+            discount_bps: "100".into(),
+            cap_units: "10".into(),
+        })
+        .await
+        .unwrap();
+    let reopened_at = reopened.receipt.unwrap().index as usize;
+    w.server.set_time(at(2027, 2, 2));
+    let sub = w.banks[0]
+        .submit(pb::SubmitSubscription {
+            series_id: SERIES.into(),
+            investor_ref: "inv-9".into(),
+            category: pb::DiasporaCategory::CitizenAbroad as i32,
+            country: "DE".into(),
+            units: "10".into(),
+            idempotency_key: "tranche-inv-9".into(),
+            registration: None,
+        })
+        .await
+        .unwrap()
+        .subscription
+        .unwrap()
+        .subscription_id;
+    w.server.set_time(at(2027, 2, 21));
+    for action in [SeriesAction::Close, SeriesAction::Allot] {
+        w.treasury.series_action(action, SERIES).await.unwrap();
+    }
+    w.banks[0].settle(sub).await.unwrap();
+    w.server.set_time(at(2027, 3, 15));
+    w.treasury
+        .series_action(SeriesAction::Issue, SERIES)
+        .await
+        .unwrap();
+    // The first coupon (2027-07-15) withholds 15 % from inv-1, now in GB.
+    w.server.set_time(at(2027, 7, 16));
+    loop {
+        let due = w.engine.list_due("").await.unwrap();
+        let Some(next) = due.due.iter().find(|d| d.series_id == SERIES) else {
+            break;
+        };
+        w.engine.post_accrual(SERIES, &next.event_id).await.unwrap();
+    }
+
+    let entries = entries_of(&w.server.ledger);
+    let origin = w.server.ledger.identity().origin.clone();
+    let key = &w.server.ledger_key;
+    let (paid_at, withheld) = entries
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| match event_of(e) {
+            pb::event::Kind::CouponPayments(p) if p.payments[0].investor_ref == "inv-1" => {
+                let w = p.payments[0].withholding.as_ref().unwrap();
+                assert_eq!(w.residence, "GB");
+                assert_eq!(w.rate, "0.15");
+                Some((i, w.withheld.clone()))
+            }
+            _ => None,
+        })
+        .expect("inv-1's coupon payment");
+    let pb::event::Kind::SeriesReopened(t) = event_of(&entries[reopened_at]) else {
+        panic!("entry {reopened_at} is the reopening");
+    };
+    let price = t.price_per_unit.clone();
+    assert_eq!(t.issue_yield, "0.05");
+
+    let dir = tempfile::tempdir().unwrap();
+    // The harness can fail: sealed again unchanged, the ledger verifies.
+    let same = resealed(key, &entries, reopened_at, |_| {});
+    assert_eq!(same, entries, "sealing again gives the same bytes");
+    let (ok, out, err) = verify_binary(dir.path(), "same.dbx", &export_signed(key, &origin, &same));
+    assert!(ok, "{out} {err}");
+
+    // (a) Less tax withheld from inv-1's coupon, the net raised to match.
+    let forged = resealed(key, &entries, paid_at, |k| {
+        let pb::event::Kind::CouponPayments(p) = k else {
+            unreachable!()
+        };
+        let payment = &mut p.payments[0];
+        let gross = payment.amount.clone();
+        let pw = payment.withholding.as_mut().unwrap();
+        pw.withheld = "0.00".into();
+        pw.net = gross;
+    });
+    assert_ne!(forged, entries);
+    let (ok, out, err) = verify_binary(
+        dir.path(),
+        "withheld.dbx",
+        &export_signed(key, &origin, &forged),
+    );
+    assert!(!ok, "a forged withholding verified: {out}");
+    println!("{}", err.trim_end());
+    for part in [
+        "verification FAILED".to_string(),
+        format!("entry {paid_at}:"),
+        format!(
+            "payments.withholding.withheld is 0.00 on the ledger, the request decides {withheld}"
+        ),
+    ] {
+        assert!(err.contains(&part), "{part:?} not in {err}");
+    }
+
+    // (b) The tranche sold cheaper than the reference yield less the discount prices it.
+    let forged = resealed(key, &entries, reopened_at, |k| {
+        let pb::event::Kind::SeriesReopened(t) = k else {
+            unreachable!()
+        };
+        t.price_per_unit = "899.00".into();
+    });
+    let (ok, out, err) = verify_binary(
+        dir.path(),
+        "tranche.dbx",
+        &export_signed(key, &origin, &forged),
+    );
+    assert!(!ok, "a forged tranche price verified: {out}");
+    for part in [
+        "verification FAILED".to_string(),
+        format!("entry {reopened_at}:"),
+        format!("price_per_unit is 899.00 on the ledger, the request decides {price}"),
+    ] {
+        assert!(err.contains(&part), "{part:?} not in {err}");
+    }
+}

@@ -849,3 +849,486 @@ fn binary_floating_coupons_and_operator_calendar() {
     ]);
     assert_eq!(moved["cashflows"][0]["payment_date"], "2027-04-06");
 }
+
+// ---------------------------------------------------------------------------
+// Servicing vectors: a reopening's price and accrued interest, and the price at
+// a rounded coupon, through the registry's own decisions.
+//
+// `vectors/pricing-servicing.json` (same generator, its own seed) holds
+// QuantLib's unrounded figures. The registry publishes some of them rounded, so
+// each comparison below names its tolerance: unrounded figures get the
+// tolerances above (accrued within 1e-9 of face, prices within 1e-8); a price
+// published to 6 decimals (half even) is QuantLib's within half a unit of its
+// sixth decimal plus 1e-8; an amount rounded to the cent is within half a cent
+// plus what the price's tolerance is worth at face.
+
+const SERVICING: &str = include_str!("vectors/pricing-servicing.json");
+
+fn servicing_cases(kind: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(SERVICING).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// The registry alone: a state, its clock, and decide-then-apply as the server
+/// does (without the ledger's bytes, which bond math does not need).
+struct Registry {
+    state: dbond::registry::State,
+    now: chrono::DateTime<chrono::Utc>,
+    admin: dbond::registry::Caller,
+    treasury: dbond::registry::Caller,
+    bank: dbond::registry::Caller,
+}
+
+fn caller(id: &str, role: dbond::registry::Role, seed: u8) -> dbond::registry::Caller {
+    dbond::registry::Caller {
+        participant_id: dbond::registry::ParticipantId::parse("id", id).unwrap(),
+        role,
+        key_id: dbond::ids::KeyId::of(
+            &ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key(),
+        ),
+    }
+}
+
+fn public_key(seed: u8) -> dbond::registry::PublicKey {
+    dbond::registry::PublicKey(
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+            .verifying_key()
+            .to_bytes(),
+    )
+}
+
+impl Registry {
+    fn new(now: chrono::DateTime<chrono::Utc>) -> Registry {
+        use dbond::registry::Role;
+        let mut r = Registry {
+            state: dbond::registry::State::new(),
+            now,
+            admin: caller("admin", Role::Admin, 1),
+            treasury: caller("treasury", Role::Treasury, 3),
+            bank: caller("bank-a", Role::Bank, 4),
+        };
+        let genesis = dbond::registry::Event::Genesis(dbond::registry::GenesisRecorded {
+            format_version: dbond::ids::FORMAT_VERSION,
+            origin: "bondmath.example/servicing".into(),
+            ledger_public_key: public_key(2),
+            admin_participant_id: r.admin.participant_id.clone(),
+            admin_public_key: public_key(1),
+            admin_key_id: r.admin.key_id.clone(),
+            simulated_clock: false,
+        });
+        r.append(vec![genesis]);
+        for (who, seed) in [(r.treasury.clone(), 3), (r.bank.clone(), 4)] {
+            let admin = r.admin.clone();
+            r.run(
+                &admin,
+                dbond::registry::Command::RegisterParticipant(
+                    dbond::registry::RegisterParticipant {
+                        participant_id: who.participant_id.clone(),
+                        role: who.role,
+                        public_key: public_key(seed),
+                        display_name: who.participant_id.to_string(),
+                    },
+                ),
+            );
+        }
+        r
+    }
+
+    fn append(&mut self, events: Vec<dbond::registry::Event>) {
+        let mut changes = dbond::registry::Changes::default();
+        for event in events {
+            let meta = dbond::registry::EntryMeta {
+                index: self.state.size(),
+                recorded_at: self.now,
+            };
+            dbond::registry::apply(&mut self.state, &meta, &event, &mut changes)
+                .unwrap_or_else(|e| panic!("a decided event does not apply: {e}"));
+        }
+    }
+
+    /// What `command` decides now, without recording it.
+    fn decide(
+        &self,
+        who: &dbond::registry::Caller,
+        command: &dbond::registry::Command,
+    ) -> Vec<dbond::registry::Event> {
+        let ctx = dbond::registry::DecideCtx {
+            index: self.state.size(),
+            recorded_at: self.now,
+        };
+        match dbond::registry::decide(&self.state, who, &ctx, command) {
+            Ok(dbond::registry::Decision::Append(events)) => events,
+            other => panic!("{command:?} at {}: {other:?}", self.now),
+        }
+    }
+
+    /// Decides and records `command`; returns its events.
+    fn run(
+        &mut self,
+        who: &dbond::registry::Caller,
+        command: dbond::registry::Command,
+    ) -> Vec<dbond::registry::Event> {
+        let events = self.decide(who, &command);
+        self.append(events.clone());
+        events
+    }
+
+    fn transition(&mut self, t: dbond::registry::SeriesTransition) -> Vec<dbond::registry::Event> {
+        let treasury = self.treasury.clone();
+        self.run(&treasury, dbond::registry::Command::Transition(t))
+    }
+
+    /// The bank subscribes `units` for `investor`; returns the subscription id.
+    fn subscribe(&mut self, series: &dbond::registry::SeriesId, investor: &str, units: u64) -> u64 {
+        let bank = self.bank.clone();
+        let events = self.run(
+            &bank,
+            dbond::registry::Command::SubmitSubscription(dbond::registry::SubmitSubscription {
+                series_id: series.clone(),
+                investor_ref: dbond::registry::InvestorRef::parse("investor", investor).unwrap(),
+                category: dbond::registry::DiasporaCategory::CitizenAbroad,
+                country: dbond::registry::Country::parse("country", "DE").unwrap(),
+                units: dbond::money::Units::new(units),
+                idempotency_key: format!("{investor}-{}", self.state.size()),
+                registration: dbond::registry::RegistrationForm::Sole,
+            }),
+        );
+        match &events[0] {
+            dbond::registry::Event::SubscriptionSubmitted(s) => s.subscription_id,
+            other => panic!("a subscription, found {other:?}"),
+        }
+    }
+}
+
+/// Series terms for a vector case's bond terms: sold in the 20 days before
+/// issue, 1 to 1,000 units per investor, USD, the given coupon and pricing.
+fn series_terms(
+    id: &str,
+    bond: &BondTerms,
+    coupon: dbond::registry::CouponSpec,
+    pricing: dbond::registry::PricingSpec,
+) -> dbond::registry::SeriesTerms {
+    use chrono::{Duration, TimeZone, Utc};
+    let issue = Utc.from_utc_datetime(&bond.issue_date().and_hms_opt(0, 0, 0).unwrap());
+    dbond::registry::SeriesTerms {
+        series_id: dbond::registry::SeriesId::parse("series_id", id).unwrap(),
+        name: id.into(),
+        currency: "USD".parse().unwrap(),
+        face_value: bond.face(),
+        min_units_per_investor: 1,
+        max_units_per_investor: 1000,
+        cap_units: 1000,
+        coupon,
+        frequency: bond.frequency(),
+        day_count: bond.day_count(),
+        business_day_convention: bond.business_day_convention(),
+        calendar: bond.calendar(),
+        end_of_month: bond.end_of_month(),
+        first_coupon_date: bond.first_coupon_date(),
+        record_date_lag_days: bond.record_date_lag_days().unwrap_or(0),
+        issue_date: bond.issue_date(),
+        maturity_date: bond.maturity_date(),
+        window_opens_at: issue - Duration::days(20),
+        window_closes_at: issue - Duration::days(5),
+        allotment_rule: dbond::registry::AllotmentRule::FirstComeFirstServed,
+        eligibility: dbond::registry::Eligibility {
+            categories: [dbond::registry::DiasporaCategory::CitizenAbroad].into(),
+            countries_allowed: Default::default(),
+            countries_barred: Default::default(),
+        },
+        pricing,
+        settlement_deadline: issue - Duration::days(3),
+        unclaimed_period_days: None,
+        transfers: Default::default(),
+        early_redemption: None,
+        date_generation: bond.date_generation(),
+        accrual_dates: bond.accrual_dates(),
+        payment_lag_days: bond.payment_lag_days(),
+    }
+}
+
+fn coupon_spec(coupon: &CouponType) -> dbond::registry::CouponSpec {
+    use dbond::registry::CouponSpec;
+    match coupon {
+        CouponType::Fixed(r) => CouponSpec::Fixed(Some(*r)),
+        CouponType::Zero => CouponSpec::Zero,
+        CouponType::StepUp(steps) => CouponSpec::StepUp(steps.clone()),
+        other => panic!("no servicing vectors for {other:?}"),
+    }
+}
+
+/// A decimal rounded half even to `dp` places.
+fn round_half_even(d: Decimal, dp: u32) -> Decimal {
+    d.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointNearestEven)
+}
+
+/// Half a unit of the published price's sixth decimal, plus the price tolerance.
+fn published_price_tol() -> Decimal {
+    Decimal::new(5, 7) + price_tol()
+}
+
+/// Units each tranche sells in the check of what its subscribers owe.
+const TRANCHE_UNITS: u64 = 7;
+
+/// One reopening case: the series issued in full at par, then, for each
+/// settlement date in turn, a tranche reopened at the case's reference yield
+/// less its discount, subscribed, closed and allotted (the registry's figures
+/// compared with QuantLib's), and cancelled so the next one may open.
+fn check_reopening_case(case: &Value) -> usize {
+    use chrono::{Duration, TimeZone, Utc};
+    use dbond::registry::{Command, Event, PricingSpec, SeriesTransition as T};
+    let id = case["id"].as_str().unwrap();
+    let (bond, _) =
+        BondTerms::from_json(&case["terms"].to_string()).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let face = bond.face();
+    let terms = series_terms(
+        "AZ-REOPEN",
+        &bond,
+        coupon_spec(bond.coupon()),
+        PricingSpec::IssuePrice(Decimal::ONE_HUNDRED),
+    );
+    let series = terms.series_id.clone();
+    let issue = terms.window_opens_at + Duration::days(20);
+    let mut r = Registry::new(terms.window_opens_at - Duration::days(1));
+    let treasury = r.treasury.clone();
+    r.run(&treasury, Command::CreateSeries(terms));
+    r.transition(T::Open(series.clone()));
+    r.now = issue - Duration::days(15);
+    let first = r.subscribe(&series, "first", 10);
+    r.now = issue - Duration::days(4);
+    r.transition(T::Close(series.clone()));
+    r.transition(T::Allot(series.clone()));
+    let bank = r.bank.clone();
+    r.run(&bank, Command::ConfirmSettlement(first));
+    r.now = issue - Duration::days(2);
+    r.transition(T::Issue(series.clone()));
+
+    let reference = dec(&case["reference_yield"]);
+    let bps = dec(&case["discount_bps"]);
+    let rows = case["tranches"].as_array().unwrap();
+    for row in rows {
+        let settle = date(&row["settle"]);
+        let what = format!("{id} tranche settling {settle}");
+        let midnight = Utc.from_utc_datetime(&settle.and_hms_opt(0, 0, 0).unwrap());
+        // The window: the day before settlement; subscribers settle by then.
+        r.now = r.now.max(midnight - Duration::days(1));
+        let reopened = r.run(
+            &treasury,
+            Command::ReopenSeries(dbond::registry::reopening::ReopenSeries {
+                series_id: series.clone(),
+                window_opens_at: r.now,
+                window_closes_at: midnight,
+                settlement_date: settle,
+                settlement_deadline: midnight,
+                reference_yield: reference,
+                discount_bps: bps,
+                cap_units: 1000,
+            }),
+        );
+        let [Event::SeriesReopened(t)] = reopened.as_slice() else {
+            panic!("{what}: one SeriesReopened, found {reopened:?}");
+        };
+        assert_eq!(
+            t.issue_yield,
+            dec(&case["issue_yield"]),
+            "{what}: issue yield"
+        );
+        // The clean price (6 decimals) and price per unit (the cent), half even.
+        let clean = dec(&row["clean"]);
+        assert_close(
+            &format!("{what}: clean price"),
+            t.clean_price,
+            clean,
+            published_price_tol(),
+        );
+        assert_eq!(
+            t.clean_price,
+            round_half_even(t.clean_price, 6),
+            "{what}: 6 decimals"
+        );
+        assert_eq!(
+            t.price_per_unit,
+            round_half_even(face * t.clean_price / Decimal::ONE_HUNDRED, 2),
+            "{what}: price per unit = face x clean price / 100, to the cent"
+        );
+        let cent = Decimal::new(5, 3);
+        let at_face = face * published_price_tol() / Decimal::ONE_HUNDRED;
+        assert_close(
+            &format!("{what}: price per unit"),
+            t.price_per_unit,
+            face * clean / Decimal::ONE_HUNDRED,
+            cent + at_face,
+        );
+        // Accrued interest of one unit, unrounded.
+        assert_close(
+            &format!("{what}: accrued per unit"),
+            t.accrued_per_unit,
+            dec(&row["accrued"]),
+            face * Decimal::new(1, 9),
+        );
+        // What a subscriber of the tranche owes: the units at the price per
+        // unit plus their accrued interest, each rounded to the cent.
+        r.now += Duration::hours(1);
+        let sub = r.subscribe(&series, "tap", TRANCHE_UNITS);
+        r.now += Duration::hours(1);
+        r.transition(T::Close(series.clone()));
+        let allotted = r.transition(T::Allot(series.clone()));
+        let due = allotted
+            .iter()
+            .find_map(|e| match e {
+                Event::SubscriptionsAllotted { allotments, .. } => allotments
+                    .iter()
+                    .find(|a| a.subscription_id == sub)
+                    .map(|a| a.amount_due),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{what}: the subscription is allotted"));
+        let units = Decimal::from(TRANCHE_UNITS);
+        assert_eq!(
+            due,
+            units * t.price_per_unit + round_half_even(units * t.accrued_per_unit, 2),
+            "{what}: amount due"
+        );
+        assert_close(
+            &format!("{what}: amount due against QuantLib's price plus accrued"),
+            due,
+            units * dec(&row["amount_per_unit"]),
+            units * (cent + at_face + face * Decimal::new(1, 9)) + cent,
+        );
+        r.transition(T::Cancel(series.clone(), "next settlement date".into()));
+    }
+    rows.len()
+}
+
+#[test]
+fn reopenings_price_and_accrue_as_quantlib_does() {
+    let cases = servicing_cases("reopening");
+    assert!(cases.len() >= 30, "{} reopening cases", cases.len());
+    let mut tranches = 0;
+    for case in &cases {
+        tranches += check_reopening_case(case);
+    }
+    assert!(tranches >= 150, "{tranches} tranche settlements");
+}
+
+/// One rounded-coupon case: the series defined by the registry with the par
+/// coupon rounded down to the step, compared with QuantLib's.
+fn check_rounded_coupon_case(case: &Value) {
+    use dbond::registry::{CouponSpec, PricingSpec};
+    let id = case["id"].as_str().unwrap();
+    let mut bond_json = case["terms"].clone();
+    bond_json["coupon_rate"] = "0".into();
+    let (bond, _) =
+        BondTerms::from_json(&bond_json.to_string()).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let face = bond.face();
+    let step = dec(&case["coupon_step"]);
+    let terms = series_terms(
+        "AZ-ROUNDED",
+        &bond,
+        CouponSpec::Fixed(None),
+        PricingSpec::Diaspora {
+            reference_yield: dec(&case["reference_yield"]),
+            discount_bps: dec(&case["discount_bps"]),
+            derive_par_coupon: true,
+            coupon_step: Some(step),
+        },
+    );
+    let defined = dbond::registry::series::define(terms).unwrap_or_else(|e| panic!("{id}: {e}"));
+    let f = &defined.figures;
+    let coupon = f.coupon_rate.expect("a derived coupon");
+    // The published par coupon (6 decimals, half even) rounded down to the step.
+    assert_eq!(coupon, dec(&case["coupon"]), "{id}: coupon");
+    assert_eq!(coupon % step, Decimal::ZERO, "{id}: a multiple of the step");
+    let par = dec(&case["par_coupon"]);
+    assert!(
+        coupon <= round_half_even(par, 6) && round_half_even(par, 6) - coupon < step,
+        "{id}: {coupon} is the 6-decimal par coupon {par} rounded down to {step}"
+    );
+    assert_eq!(
+        f.issue_yield,
+        Some(dec(&case["issue_yield"])),
+        "{id}: yield"
+    );
+    assert_close(
+        &format!("{id}: issue price"),
+        f.issue_price,
+        dec(&case["clean"]),
+        published_price_tol(),
+    );
+    assert_eq!(f.issue_price, round_half_even(f.issue_price, 6), "{id}");
+    assert_eq!(
+        f.price_per_unit,
+        round_half_even(face * f.issue_price / Decimal::ONE_HUNDRED, 2),
+        "{id}: price per unit"
+    );
+    assert_close(
+        &format!("{id}: savings per unit"),
+        f.issuer_savings_per_unit.expect("savings"),
+        dec(&case["savings_per_unit"]),
+        face * Decimal::new(1, 9),
+    );
+    // The schedule pays the rounded coupon.
+    let paid = defined
+        .schedule
+        .iter()
+        .filter(|flow| flow.kind == CashFlowKind::Coupon)
+        .all(|flow| flow.rate == Some(coupon));
+    assert!(paid, "{id}: every coupon at {coupon}");
+}
+
+#[test]
+fn rounded_coupons_price_as_quantlib_does() {
+    let cases = servicing_cases("rounded_coupon");
+    assert!(cases.len() >= 30, "{} rounded-coupon cases", cases.len());
+    for case in &cases {
+        check_rounded_coupon_case(case);
+    }
+}
+
+/// The servicing checks can fail: a tranche's accrued interest, its clean
+/// price, a rounded coupon and an issue price, each changed, are caught.
+#[test]
+fn tampered_servicing_vectors_are_rejected() {
+    let reopen = servicing_cases("reopening")[0].clone();
+    let rounded = servicing_cases("rounded_coupon")[0].clone();
+    check_reopening_case(&reopen);
+    check_rounded_coupon_case(&rounded);
+    type Tamper = (&'static str, fn(&mut Value));
+    let on_reopen: [Tamper; 2] = [
+        ("accrued", |c| {
+            let a = dec(&c["tranches"][1]["accrued"]) + Decimal::new(1, 4);
+            c["tranches"][1]["accrued"] = a.to_string().into();
+        }),
+        ("clean price", |c| {
+            let p = dec(&c["tranches"][0]["clean"]) + Decimal::new(2, 6);
+            c["tranches"][0]["clean"] = p.to_string().into();
+        }),
+    ];
+    for (what, f) in on_reopen {
+        let mut bad = reopen.clone();
+        f(&mut bad);
+        let result = std::panic::catch_unwind(|| check_reopening_case(&bad));
+        assert!(result.is_err(), "a tampered {what} was not detected");
+    }
+    let on_rounded: [Tamper; 2] = [
+        ("coupon", |c| {
+            let s = dec(&c["coupon"]) - dec(&c["coupon_step"]);
+            c["coupon"] = s.to_string().into();
+        }),
+        ("issue price", |c| {
+            let p = dec(&c["clean"]) - Decimal::new(2, 6);
+            c["clean"] = p.to_string().into();
+        }),
+    ];
+    for (what, f) in on_rounded {
+        let mut bad = rounded.clone();
+        f(&mut bad);
+        let result = std::panic::catch_unwind(|| check_rounded_coupon_case(&bad));
+        assert!(result.is_err(), "a tampered {what} was not detected");
+    }
+}

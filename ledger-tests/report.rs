@@ -137,6 +137,29 @@ fn check_xml(what: &str, text: &str) {
     assert_eq!(roots, 1, "{what}: expected exactly one root element");
 }
 
+/// What one unit sold on `settle` (the issue date if `None`) at `reference`
+/// less `bps` saves, with the series paying `coupon`: the library's formula,
+/// face x (P(y) - P(r)) / 100.
+fn savings_per_unit(
+    terms: &pb::SeriesTerms,
+    coupon: &str,
+    settle: Option<chrono::NaiveDate>,
+    reference: &str,
+    bps: &str,
+) -> Decimal {
+    let t = dbond::codec::bonds::terms_from_pb(Some(terms)).expect("terms");
+    let bond =
+        dbond::registry::series::bond_terms(&t, dbond::pricing::CouponType::Fixed(dec(coupon)))
+            .expect("bond terms");
+    dbond::pricing::savings_at(
+        &bond,
+        settle.unwrap_or(t.issue_date),
+        dec(reference),
+        dec(bps),
+    )
+    .expect("savings")
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
@@ -355,8 +378,13 @@ async fn reports_with_pictures_carry_the_ledger_totals() {
         assert!(ds.contains(&money(principal, cur)[..money(principal, cur).len() - 4]));
         assert_eq!(principal, units_d * dec(&terms.face_value));
 
-        // The patriotic discount's savings: the recorded per-unit figure x units.
-        let per_unit = dec(&figures.issuer_savings_per_unit);
+        // The patriotic discount's savings: at the coupon in force, per unit x units.
+        let per_unit = savings_per_unit(terms, &figures.coupon_rate, None, "0.065", "150");
+        let recorded = dec(&figures.issuer_savings_per_unit);
+        assert!(
+            (per_unit - recorded).abs() < dec("0.01"),
+            "{id}: at the par coupon as published ({per_unit}) or unrounded ({recorded})"
+        );
         let savings = money(per_unit * units_d, cur);
         let sv = chart("savings.svg");
         assert!(
@@ -435,4 +463,165 @@ fn the_xml_check_can_fail() {
         "good",
         "<?xml version=\"1.0\"?><svg a=\"1\"><g/><text>&amp;</text></svg>",
     );
+}
+
+/// A series whose coupon is the par coupon rounded down to a step, sold at issue
+/// and again in a tranche: the report's savings are taken at the coupon paid,
+/// sale by sale, on the units each sold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn savings_are_at_the_coupon_in_force_over_the_issue_and_its_tranches() {
+    use dbond::client::Reopening;
+    let mut server = Server::start();
+    let admin = server.admin().await;
+    let (t, a) = (new_key(), new_key());
+    admin
+        .register("treasury", pb::Role::Treasury, &t.verifying_key(), "MoF")
+        .await
+        .expect("register treasury");
+    admin
+        .register("bank-a", pb::Role::Bank, &a.verifying_key(), "Bank A")
+        .await
+        .expect("register bank-a");
+    let (treasury, bank) = (admin.as_key(t), admin.as_key(a));
+    // 6.5 % less 140 bp: a par coupon of 5.1 %, paid as 5 % (a step of 0.25 %).
+    let id = "AZ-2032-STEP";
+    let now = chrono::Utc::now();
+    let life = Life::selling_at(now, chrono::Duration::hours(1), 60);
+    let issue_date = life.issue;
+    let series_terms = Terms::new(id, life)
+        .fixed_rate("")
+        .cap_units(1000)
+        .categories(&ALL_CATEGORIES)
+        .diaspora_pricing("0.065", "140", true)
+        .coupon_step("0.0025")
+        .build();
+    treasury
+        .create_series(series_terms.clone())
+        .await
+        .expect("create");
+    treasury
+        .series_action(SeriesAction::Open, id)
+        .await
+        .expect("open");
+    for i in 0..2 {
+        bank.submit(sub(id, i, 20)).await.expect("submit");
+    }
+    let settle_all = async |series: &str| {
+        for s in treasury.all_subscriptions(series).await.expect("list") {
+            if s.status == pb::SubscriptionStatus::Allotted as i32 {
+                bank.settle(s.subscription_id).await.expect("settle");
+            }
+        }
+    };
+    for action in [SeriesAction::Close, SeriesAction::Allot] {
+        treasury
+            .series_action(action, id)
+            .await
+            .expect("close, allot");
+    }
+    settle_all(id).await;
+    treasury
+        .series_action(SeriesAction::Issue, id)
+        .await
+        .expect("issue");
+    let series = treasury.get_series(id).await.expect("get");
+    let figures = series.figures.as_ref().expect("figures");
+    assert_eq!(figures.coupon_rate, "0.05", "5.1 % rounded down to 0.25 %");
+    assert!(dec(&figures.issue_price) < dec("100"), "{figures:?}");
+
+    // A tranche of 15 units at 7 % less 100 bp, settling a week after issue.
+    let settle = issue_date + chrono::Duration::days(7);
+    treasury
+        .reopen_series(&Reopening {
+            series_id: id.into(),
+            window_opens_at: now - chrono::Duration::minutes(1),
+            window_closes_at: now + chrono::Duration::hours(1),
+            settlement_date: settle.to_string(),
+            settlement_deadline: now + chrono::Duration::hours(2),
+            reference_yield: "0.07".into(),
+            discount_bps: "100".into(),
+            cap_units: "20".into(),
+        })
+        .await
+        .expect("reopen");
+    bank.submit(sub(id, 2, 15))
+        .await
+        .expect("submit to the tranche");
+    for action in [SeriesAction::Close, SeriesAction::Allot] {
+        treasury
+            .series_action(action, id)
+            .await
+            .expect("close, allot the tranche");
+    }
+    settle_all(id).await;
+    let issued = treasury
+        .series_action(SeriesAction::Issue, id)
+        .await
+        .expect("issue the tranche");
+    let book = issued.series.and_then(|s| s.book).expect("book");
+    assert_eq!(book.issued_units, "55");
+
+    // The report, from the stopped store.
+    assert!(server.stop().success());
+    let data = server.data.to_str().expect("utf-8 path").to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("report");
+    let (ok, stdout, err) = Server::dbond(&[
+        "report",
+        "--data",
+        &data,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "dbond report failed: {stdout} {err}");
+    let page = read(&out.join(format!("{id}.html")));
+    check_xml(id, page.trim_start_matches("<!DOCTYPE html>"));
+    let chart = read(&out.join(id).join("savings.svg"));
+    check_xml("savings.svg", &chart);
+
+    // The issue saves at 5 %: what the ledger recorded at creation.
+    let terms = series.terms.as_ref().expect("terms");
+    let at_issue = savings_per_unit(terms, "0.05", None, "0.065", "140");
+    assert_eq!(at_issue, dec(&figures.issuer_savings_per_unit));
+    // The tranche saves at its own yields, on its settlement date.
+    let at_tranche = savings_per_unit(terms, "0.05", Some(settle), "0.07", "100");
+    let total = Decimal::from(40) * at_issue + Decimal::from(15) * at_tranche;
+    let usd = |x: Decimal| money(x, "USD");
+    assert!(
+        chart.contains(&format!(
+            "issuer savings {} on 55 units in 2 sales",
+            usd(total)
+        )),
+        "savings {}: {chart:.600}",
+        usd(total)
+    );
+    assert!(page.contains(&format!(
+        "<tr><th>issuer savings</th><td class=\"n\">{}</td></tr>",
+        usd(total)
+    )));
+    assert!(page.contains("<tr><th>coupon in force</th><td class=\"n\">5%</td></tr>"));
+    assert!(page.contains("<tr><th>units</th><td class=\"n\">55</td></tr>"));
+    let usd_plain = |x: Decimal| usd(x).trim_end_matches(" USD").to_string();
+    for (sale, date, units, saved) in [
+        ("issue", issue_date, 40, Decimal::from(40) * at_issue),
+        ("tranche 1", settle, 15, Decimal::from(15) * at_tranche),
+    ] {
+        let row = format!("<tr><td>{sale}</td><td>{date}</td>");
+        let at = page.find(&row).unwrap_or_else(|| panic!("no row {row}"));
+        let line = &page[at..at + page[at..].find("</tr>").expect("row ends")];
+        assert!(
+            line.contains(&format!("<td class=\"n\">{units}</td>"))
+                && line.contains(&usd_plain(saved)),
+            "{line}"
+        );
+    }
+    assert!(
+        page.contains("Savings = the sum over the sales"),
+        "the formula"
+    );
+    // The harness can fail: the recorded figure over every unit, or the
+    // savings at the unrounded par coupon, are other figures.
+    assert_ne!(usd(total), usd(Decimal::from(55) * at_issue));
+    let at_par = savings_per_unit(terms, "0.051", None, "0.065", "140");
+    assert!(at_par > at_issue, "{at_par} > {at_issue}");
 }

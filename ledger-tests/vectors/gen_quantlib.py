@@ -22,16 +22,35 @@ Additions of this project (each stated in docs/BONDMATH.md):
 A computation QuantLib refuses (ACT/ACT ICMA with a payment after the schedule end
 raises "Dates out of range of schedule") is left out of the case.
 
+It also writes ledger-tests/vectors/pricing-servicing.json (its own seed), the
+figures of a series' life after issue, with the same settings:
+  - "reopening": a tranche settling on a date inside the life (random dates in
+    coupon periods, a coupon payment date, the days before and after it, an
+    accrual end moved off a weekend), priced at the issue yield = reference yield
+    - discount / 10,000: clean and dirty price (percent of face), accrued interest
+    of one unit (accruedAmount * face / 100) and what one unit pays before any
+    rounding, face * dirty / 100 (the clean price plus the accrued interest);
+  - "rounded_coupon": the par coupon at the diaspora yield (as above), rounded
+    half even to 6 decimals and then down to a multiple of the coupon step; the
+    clean and dirty price at issue at the diaspora yield with that coupon; and
+    the issuer's savings per unit at that coupon, face * (dirty(diaspora yield)
+    - dirty(reference yield)) / 100 at issue.
+Terms carry record_date_lag_days 0 (record date = payment date), so a tranche may
+settle on any day of a coupon period, the day before a payment included.
+
 Run from the repository root:  python3 ledger-tests/vectors/gen_quantlib.py
 """
 import json
 import random
 import sys
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 import QuantLib as ql
 
 SEED = 20260425
 OUT = "ledger-tests/vectors/pricing-extra.json"
+SERVICING_SEED = 20260601
+SERVICING_OUT = "ledger-tests/vectors/pricing-servicing.json"
 
 FREQ = {"annual": ql.Annual, "semiannual": ql.Semiannual, "quarterly": ql.Quarterly, "monthly": ql.Monthly}
 BDC = {
@@ -333,5 +352,175 @@ def main():
     print("wrote %d cases to %s" % (len(cases), OUT), file=sys.stderr)
 
 
+def issue_yield(ref, bps):
+    """reference - bps / 10,000, exactly (the registry's decimal figure)."""
+    return str((Decimal(ref) - Decimal(bps) / Decimal(10000)).normalize())
+
+
+def reopening_case(cid, notes, t, ref, bps, settles):
+    """A tranche settling on each of `settles` (those inside the life)."""
+    ql.Settings.instance().evaluationDate = qd(t["issue_date"])
+    bond, dc, cfreq = build(t)
+    face = float(t["face"])
+    y = issue_yield(ref, bps)
+    issue, maturity = qd(t["issue_date"]), qd(t["maturity_date"])
+    last_pay = max(cf.date() for cf in bond.cashflows())
+    rows = []
+    for s in sorted(set(settles)):
+        sd = qd(s)
+        # The registry sells a tranche after the issue date and before maturity.
+        if not (issue < sd < maturity) or sd >= last_pay:
+            continue
+        clean = ql.BondFunctions.cleanPrice(bond, float(y), dc, ql.Compounded, cfreq, sd)
+        accrued_pct = bond.accruedAmount(sd)
+        dirty = clean + accrued_pct
+        rows.append({
+            "settle": s,
+            "clean": f12(clean),
+            "dirty": f12(dirty),
+            "accrued": f12(accrued_pct * face / 100.0),
+            "amount_per_unit": f12(dirty * face / 100.0),
+        })
+    return {"id": cid, "kind": "reopening", "notes": notes, "terms": t, "reference_yield": ref,
+            "discount_bps": bps, "issue_yield": y, "tranches": rows}
+
+
+def rounded_coupon_case(cid, notes, t, ref, bps, step):
+    """The par coupon at the diaspora yield rounded down to `step`, and the price at it."""
+    ql.Settings.instance().evaluationDate = qd(t["issue_date"])
+    y = issue_yield(ref, bps)
+    issue = qd(t["issue_date"])
+    face = float(t["face"])
+
+    def clean_at(rate, yy):
+        b, d, f = build(t, rate_override=rate)
+        return ql.BondFunctions.cleanPrice(b, yy, d, ql.Compounded, f, issue)
+
+    def dirty_at(rate, yy):
+        b, d, f = build(t, rate_override=rate)
+        return ql.BondFunctions.cleanPrice(b, yy, d, ql.Compounded, f, issue) + b.accruedAmount(issue)
+
+    p0, p1 = clean_at(0.0, float(y)), clean_at(1.0, float(y))
+    par = (100.0 - p0) / (p1 - p0)
+    par6 = Decimal(f14(par)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    step_d = Decimal(step)
+    coupon = ((par6 / step_d).to_integral_value(rounding=ROUND_FLOOR) * step_d).normalize()
+    rate = float(coupon)
+    clean = clean_at(rate, float(y))
+    dirty = dirty_at(rate, float(y))
+    savings = (dirty - dirty_at(rate, float(ref))) * face / 100.0
+    t = dict(t, coupon_rate=None)
+    return {"id": cid, "kind": "rounded_coupon", "notes": notes, "terms": t, "reference_yield": ref,
+            "discount_bps": bps, "issue_yield": y, "coupon_step": step, "par_coupon": f14(par),
+            "coupon": str(coupon), "clean": f12(clean), "dirty": f12(dirty),
+            "savings_per_unit": f12(savings)}
+
+
+def coupon_payments(t):
+    """(accrual end, payment date) of each coupon of terms t."""
+    bond, _, _ = build(t)
+    out = []
+    for cf in bond.cashflows():
+        c = ql.as_coupon(cf)
+        if c is not None:
+            out.append((c.accrualEndDate(), c.date()))
+    return out
+
+
+def tranche_settles(t, rng):
+    """Two random days of the life, a coupon payment date, the days either side of
+    it, and an accrual end that a weekend moved off its payment date."""
+    issue, maturity = qd(t["issue_date"]), qd(t["maturity_date"])
+    span = maturity - issue
+    out = [iso(issue + rng.randrange(1, max(2, span - 1))) for _ in range(2)]
+    if t["frequency"] == "zero":
+        return out + [iso(issue + 1), iso(maturity - 1)]
+    coupons = coupon_payments(t)[:-1]
+    if coupons:
+        _, pay = coupons[rng.randrange(len(coupons))]
+        out += [iso(pay - 1), iso(pay), iso(pay + 1)]
+        moved = [(e, p) for e, p in coupons if e != p]
+        if moved:
+            e, p = moved[rng.randrange(len(moved))]
+            out += [iso(e), iso(e + 1)]
+    # A tranche in the first coupon period, days after issue.
+    out.append(iso(issue + rng.randrange(1, 20)))
+    return out
+
+
+def servicing():
+    rng = random.Random(SERVICING_SEED)
+    cases = []
+    corner_issues = ["2026-01-31", "2026-02-28", "2026-03-15", "2026-04-30", "2026-06-30",
+                     "2026-08-31", "2026-10-31", "2026-12-31", "2028-02-29", "2026-07-17"]
+    freqs = list(FREQ)
+    refs = ["0.045", "0.0525", "0.06", "0.0725", "0.08"]
+    discounts = ["50", "100", "125", "175", "250"]
+    steps = ["0.00125", "0.0025", "0.001", "0.0005", "0.0001", "0.00001", "0.000001", "0.005", "0.01"]
+
+    def random_terms(dc, freq, rate):
+        issue = rng.choice(corner_issues)
+        years = rng.choice([2, 3, 5, 7, 10])
+        iy, im, idd = map(int, issue.split("-"))
+        mat = ql.Date(min(idd, 28) if rng.random() < 0.5 else 15, im, iy + years)
+        mat = ql.Date.endOfMonth(mat) if rng.random() < 0.4 else mat
+        t = terms(rng.choice(["100", "1000", "5000"]), rate, freq, dc, issue, iso(mat),
+                  rng.choice(list(BDC)), rng.choice(list(CAL)), rng.random() < 0.5,
+                  rng.choice(["backward", "forward"]), rng.choice(["adjusted", "unadjusted"]))
+        t["record_date_lag_days"] = 0
+        return t
+
+    # 1. Reopenings: every day count and frequency, random conventions.
+    for i in range(28):
+        dc = DAY_COUNTS[i % len(DAY_COUNTS)]
+        freq = freqs[(i // len(DAY_COUNTS)) % len(freqs)]
+        t = random_terms(dc, freq, rng.choice(["0.02", "0.0475", "0.0525", "0.09"]))
+        cases.append(reopening_case("reopen-%03d" % i, "reopening, %s %s" % (dc, freq), t,
+                                    rng.choice(refs), rng.choice(discounts), tranche_settles(t, rng)))
+    # 2. Reopenings of series with a first stub, a payment lag, step-up coupons, and zero coupons.
+    for i, (dc, first) in enumerate([("ACT/ACT ICMA", "2026-08-01"), ("30/360 US", "2027-03-01"),
+                                     ("ACT/365F", "2027-03-01")]):
+        t = terms("1000", "0.05", "semiannual", dc, "2026-04-17", "2032-03-01", "modified_following",
+                  "weekends_only", False, "backward", "unadjusted", first=first)
+        t["record_date_lag_days"] = 0
+        cases.append(reopening_case("reopen-stub-%d" % i, "reopening, first stub to %s" % first, t, "0.06", "100",
+                                    tranche_settles(t, rng) + [first, "2026-05-01", "2026-07-31"]))
+    for i, dc in enumerate(["30/360 BOND", "ACT/ACT ISDA"]):
+        t = terms("1000", "0.05", "semiannual", dc, "2026-02-27", "2031-02-28", "following", "weekends_only", True,
+                  "backward", "unadjusted", lag=2)
+        t["record_date_lag_days"] = 0
+        cases.append(reopening_case("reopen-lag-%d" % i, "reopening, payment two business days after the accrual end",
+                                    t, "0.055", "75", tranche_settles(t, rng)))
+    for i, dc in enumerate(["ACT/ACT ICMA", "30/360 US"]):
+        t = terms("1000", "0.04", "semiannual", dc, "2026-06-15", "2034-06-15", "following", "weekends_only", False,
+                  "backward", "unadjusted", step_up=[("2028-06-15", "0.05"), ("2031-06-15", "0.065")])
+        t["record_date_lag_days"] = 0
+        cases.append(reopening_case("reopen-stepup-%d" % i, "reopening, step-up coupons", t, "0.065", "150",
+                                    tranche_settles(t, rng) + ["2028-06-14", "2028-06-15", "2028-06-16"]))
+    for i, dc in enumerate(["ACT/365F", "30/360 US"]):
+        t = terms("1000", "0", "zero", dc, "2026-03-15", "2031-03-17", "following", "weekends_only", False,
+                  "backward", "unadjusted")
+        t["record_date_lag_days"] = 0
+        cases.append(reopening_case("reopen-zero-%d" % i, "reopening, zero coupon", t, "0.05", "100",
+                                    tranche_settles(t, rng)))
+    # 3. Rounded coupons: every day count and frequency, steps from 0.0001 % to 1 %.
+    for i in range(28):
+        dc = DAY_COUNTS[i % len(DAY_COUNTS)]
+        freq = freqs[(i // len(DAY_COUNTS)) % len(freqs)]
+        t = random_terms(dc, freq, "0.05")
+        cases.append(rounded_coupon_case("rounded-%03d" % i, "rounded coupon, %s %s" % (dc, freq), t,
+                                         rng.choice(refs), rng.choice(discounts), steps[i % len(steps)]))
+    for i, (dc, first) in enumerate([("ACT/ACT ICMA", "2026-08-01"), ("30/360 US", "2027-03-01")]):
+        t = terms("1000", "0.05", "semiannual", dc, "2026-04-17", "2032-03-01", "modified_following",
+                  "weekends_only", False, "backward", "unadjusted", first=first)
+        t["record_date_lag_days"] = 0
+        cases.append(rounded_coupon_case("rounded-stub-%d" % i, "rounded coupon, first stub to %s" % first, t,
+                                         "0.065", "150", "0.00125"))
+    json.dump(cases, open(SERVICING_OUT, "w"), indent=1)
+    rows = sum(len(c.get("tranches", [])) for c in cases)
+    print("wrote %d cases (%d tranche settlements) to %s" % (len(cases), rows, SERVICING_OUT), file=sys.stderr)
+
+
 if __name__ == "__main__":
     main()
+    servicing()

@@ -36,6 +36,62 @@ fn fail(index: u64, reason: impl Into<String>) -> VerifyFailure {
     }
 }
 
+/// The first figure in which a recorded event differs from the one its request
+/// decides, as "`path` is X on the ledger, the request decides Y" (`path` the
+/// field names from the event down, such as `payments.withholding.withheld`).
+/// Read from the two events' pretty-printed forms, one field a line; `None`
+/// when they differ only in their kind (the message names both kinds).
+fn first_difference(recorded: &Event, decided: &Event) -> Option<String> {
+    if recorded.kind() != decided.kind() {
+        return None;
+    }
+    let (a, b) = (format!("{recorded:#?}"), format!("{decided:#?}"));
+    // The fields that enclose the current line: (indent, name).
+    let mut enclosing: Vec<(usize, &str)> = Vec::new();
+    for (x, y) in a.lines().zip(b.lines()) {
+        let indent = x.len() - x.trim_start().len();
+        while enclosing.last().is_some_and(|(i, _)| *i >= indent) {
+            enclosing.pop();
+        }
+        let (name, value) = field(x.trim());
+        if x != y {
+            let (_, other) = field(y.trim());
+            let path: Vec<&str> = enclosing
+                .iter()
+                .map(|(_, n)| *n)
+                .chain(Some(name))
+                .filter(|n| !n.is_empty())
+                .collect();
+            let path = if path.is_empty() {
+                "the event".to_string()
+            } else {
+                path.join(".")
+            };
+            return Some(format!(
+                "{path} is {value} on the ledger, the request decides {other}"
+            ));
+        }
+        if value.ends_with(['{', '(', '[']) {
+            enclosing.push((indent, name));
+        }
+    }
+    None
+}
+
+/// A pretty-printed line as (field name, value): `amount: 30.00,` gives
+/// ("amount", "30.00"); a line without a field name gives ("", the line).
+fn field(line: &str) -> (&str, &str) {
+    let line = line.trim_end_matches(',');
+    match line.split_once(": ") {
+        Some((name, value))
+            if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+        {
+            (name, value)
+        }
+        _ => ("", line),
+    }
+}
+
 #[derive(Clone)]
 struct SigCheck {
     index: u64,
@@ -334,10 +390,13 @@ impl Verifier {
             .pop_front()
             .ok_or_else(|| fail(index, "entry has no request"))?;
         if want != event {
+            let figure = first_difference(&event, &want)
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
             return Err(fail(
                 index,
                 format!(
-                    "recorded {} event differs from what its request decides ({})",
+                    "recorded {} event differs from what its request decides ({}){figure}",
                     event.kind(),
                     want.kind()
                 ),
@@ -759,4 +818,48 @@ pub fn verify_raw(
         .check_state(&verified.state)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(verified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_difference;
+    use crate::registry::{Event, SeriesId};
+
+    fn closed(tranche: u32, early: bool) -> Event {
+        Event::TrancheClosed {
+            series_id: SeriesId::parse("s", "AZ-2029").unwrap(),
+            tranche,
+            early,
+        }
+    }
+
+    #[test]
+    fn the_first_differing_figure_is_named_with_both_values() {
+        assert_eq!(
+            first_difference(&closed(2, true), &closed(2, false)).as_deref(),
+            Some("early is true on the ledger, the request decides false")
+        );
+        assert_eq!(
+            first_difference(&closed(3, false), &closed(2, false)).as_deref(),
+            Some("tranche is 3 on the ledger, the request decides 2")
+        );
+        let other = Event::TrancheClosed {
+            series_id: SeriesId::parse("s", "AZ-2030").unwrap(),
+            tranche: 2,
+            early: true,
+        };
+        assert_eq!(
+            first_difference(&other, &closed(2, true)).as_deref(),
+            Some("series_id is \"AZ-2030\" on the ledger, the request decides \"AZ-2029\"")
+        );
+        // Different kinds: the message names the kinds, not a figure.
+        let cancelled = Event::TrancheCancelled {
+            series_id: SeriesId::parse("s", "AZ-2029").unwrap(),
+            tranche: 2,
+            reason: "moved".into(),
+            subscriptions: 0,
+        };
+        assert_eq!(first_difference(&cancelled, &closed(2, true)), None);
+        assert_eq!(first_difference(&closed(2, true), &closed(2, true)), None);
+    }
 }

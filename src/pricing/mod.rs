@@ -16,7 +16,7 @@ pub use bond::{
 };
 pub use patriotic::{
     BPS_PER_UNIT, IssuerSavings, diaspora_yield, discount_bps_between, implied_discount_bps,
-    issuer_savings, issuer_savings_at_coupon, par_coupon, par_coupon_for_discount,
+    issuer_savings, issuer_savings_at_coupon, par_coupon, par_coupon_for_discount, savings_at,
 };
 pub use terms::{
     BondTerms, CouponType, DecimalText, FACE_MAX, Fixings, PAYMENT_LAG_DAYS_MAX, RATE_ABS_MAX,

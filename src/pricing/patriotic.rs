@@ -145,16 +145,7 @@ pub fn issuer_savings_at_coupon(
     reference_yield: Decimal,
     discount_bps: Decimal,
 ) -> Result<IssuerSavings, PricingError> {
-    let y_diaspora = diaspora_yield(reference_yield, discount_bps);
-    let settle = terms.issue_date();
-    let bond = Bond::new(terms, &Fixings::new())?;
-    let p_d = bond.dirty_price(settle, y_diaspora)?;
-    let p_m = bond.dirty_price(settle, reference_yield)?;
-    let savings = p_d
-        .checked_sub(p_m)
-        .and_then(|d| d.checked_mul(terms.face()))
-        .map(|d| d / Decimal::ONE_HUNDRED)
-        .ok_or_else(|| PricingError::Overflow("issuer savings".into()))?;
+    let savings = savings_at(terms, terms.issue_date(), reference_yield, discount_bps)?;
     let (market_coupon, diaspora_coupon) = match terms.coupon() {
         CouponType::Fixed(c) => (Some(par_coupon(terms, reference_yield)?), Some(*c)),
         _ => (None, None),
@@ -164,4 +155,26 @@ pub fn issuer_savings_at_coupon(
         diaspora_coupon,
         savings,
     })
+}
+
+/// What a sale settling on `settle` at the diaspora yield saves the issuer, for
+/// the terms' face amount and the coupon in its terms: the proceeds at the
+/// diaspora yield less the value of the same cash flows at the reference yield,
+/// `face × (P(diaspora) − P(reference)) / 100` with dirty prices on `settle`
+/// (the accrued interest is the same in both, so the clean prices give the same
+/// difference). At the issue date this is [`issuer_savings_at_coupon`]'s figure;
+/// on a reopening's settlement date, the tranche's.
+pub fn savings_at(
+    terms: &BondTerms,
+    settle: chrono::NaiveDate,
+    reference_yield: Decimal,
+    discount_bps: Decimal,
+) -> Result<Decimal, PricingError> {
+    let bond = Bond::new(terms, &Fixings::new())?;
+    let p_d = bond.dirty_price(settle, diaspora_yield(reference_yield, discount_bps))?;
+    let p_m = bond.dirty_price(settle, reference_yield)?;
+    p_d.checked_sub(p_m)
+        .and_then(|d| d.checked_mul(terms.face()))
+        .map(|d| d / Decimal::ONE_HUNDRED)
+        .ok_or_else(|| PricingError::Overflow("issuer savings".into()))
 }

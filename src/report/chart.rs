@@ -547,12 +547,21 @@ pub fn savings(r: &SeriesReport) -> Result<Option<String>, ReportError> {
     };
     let cur = r.currency;
     let title = format!("{}: what the patriotic discount saves", r.id);
-    let subtitle = format!(
-        "issuer savings {} = {} per unit x {} units (present value at the reference yield)",
-        format::money_cur(s.total, cur),
-        format::fine(s.per_unit, 4),
-        format::units(s.units),
-    );
+    let subtitle = if s.sales.len() > 1 {
+        format!(
+            "issuer savings {} on {} units in {} sales, at the coupon in force (value at each sale)",
+            format::money_cur(s.total, cur),
+            format::units(s.units),
+            s.sales.len(),
+        )
+    } else {
+        format!(
+            "issuer savings {} = {} per unit x {} units, at the coupon in force (value at issue)",
+            format::money_cur(s.total, cur),
+            format::fine(s.per_unit, 4),
+            format::units(s.units),
+        )
+    };
     let mut figures = vec![
         ("reference yield", s.reference_yield),
         ("diaspora yield", s.diaspora_yield),
@@ -560,6 +569,9 @@ pub fn savings(r: &SeriesReport) -> Result<Option<String>, ReportError> {
     if let (Some(m), Some(d)) = (s.market_coupon, s.diaspora_coupon) {
         figures.push(("market par coupon", m));
         figures.push(("diaspora par coupon", d));
+    }
+    if let Some(c) = s.coupon {
+        figures.push(("coupon in force", c));
     }
     let names: Vec<String> = figures.iter().map(|(n, _)| n.to_string()).collect();
     let percents: Vec<String> = figures
@@ -580,7 +592,7 @@ pub fn savings(r: &SeriesReport) -> Result<Option<String>, ReportError> {
         let body = header(root, &title, &subtitle)?;
         let (top, bottom) = body.split_vertically(PANEL_HEIGHT_PX);
         // One bar per figure: the category axis names it, one colour each.
-        let palette = [RED, ORANGE, LIGHT_GREEN, GREEN];
+        let palette = [RED, ORANGE, LIGHT_GREEN, GREEN, BLUE];
         let bars = values
             .iter()
             .enumerate()
@@ -613,7 +625,7 @@ pub fn savings(r: &SeriesReport) -> Result<Option<String>, ReportError> {
                     "no coupons: the saving is taken at issue, as extra proceeds".into()
                 } else {
                     format!(
-                        "coupon saved per coupon date (market less diaspora par coupon): {} undiscounted",
+                        "coupon saved per coupon date (market par coupon less the coupon in force): {} undiscounted",
                         format::money_cur(per_date_total, cur)
                     )
                 },

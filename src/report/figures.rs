@@ -5,7 +5,7 @@ use super::load::{BookChange, BookTimeline};
 use crate::money::Currency;
 use crate::pricing::{self, CashFlowKind, CouponType, Fixings};
 use crate::registry::coupons::PaidFlow;
-use crate::registry::reopening::Tranche;
+use crate::registry::reopening::{Tranche, TrancheStatus};
 use crate::registry::series::{bond_terms, series_coupon};
 use crate::registry::unclaimed::{self, Unclaimed};
 use crate::registry::withholding::{self, TaxReport};
@@ -76,23 +76,53 @@ pub struct DebtServiceLine {
 }
 
 /// The patriotic discount, in the issue figures and per coupon date.
+///
+/// Each sale of the series (the first issue, then each tranche issued) saves
+/// `units × face × (P(y) − P(r)) / 100`: `P` the dirty price of the series'
+/// cash flows with the coupon in force, on the sale's settlement date, at the
+/// sale's diaspora yield `y` and at its reference yield `r`. The savings are the
+/// sum over the sales.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SavingsFigures {
+    /// The first issue's reference yield, diaspora yield and discount.
     pub reference_yield: Decimal,
     pub diaspora_yield: Decimal,
     pub discount_bps: Decimal,
-    /// Par coupons at the reference and at the diaspora yield (None for zero and
-    /// accumulating coupons, which pay none).
+    /// Par coupons at issue at the reference and at the diaspora yield (None
+    /// for zero and accumulating coupons, which pay none).
     pub market_coupon: Option<Decimal>,
     pub diaspora_coupon: Option<Decimal>,
-    /// Present value at the reference yield, per unit, as recorded at creation.
+    /// The fixed coupon the series pays: the diaspora par coupon as published,
+    /// rounded down to the coupon step when the terms set one, or the rate
+    /// given (None for other coupon kinds).
+    pub coupon: Option<Decimal>,
+    /// The first issue's saving per unit (unrounded).
     pub per_unit: Decimal,
+    /// Units over every sale.
     pub units: u64,
-    /// `per_unit * units`.
+    /// The sum over the sales of units × saving per unit.
     pub total: Decimal,
-    /// Coupon saved on each coupon date for all `units`, undiscounted: what the
-    /// market par coupon would have paid less what the diaspora par coupon pays.
+    /// The first issue, then each tranche issued.
+    pub sales: Vec<SaleSavings>,
+    /// Coupon saved on each coupon date, undiscounted: what the market par
+    /// coupon at issue would have paid less what the series pays, on the units
+    /// of every sale settled before that date.
     pub per_date: Vec<(NaiveDate, Decimal)>,
+}
+
+/// What one sale saves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaleSavings {
+    /// `None`: the first issue; else the tranche's number.
+    pub tranche: Option<u32>,
+    pub settlement_date: NaiveDate,
+    pub reference_yield: Decimal,
+    pub discount_bps: Decimal,
+    pub units: u64,
+    /// face × (P(y) − P(r)) / 100, unrounded.
+    pub per_unit: Decimal,
+    /// `per_unit × units`.
+    pub total: Decimal,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -290,7 +320,7 @@ fn debt_service(series: &Series, units: u64) -> Vec<DebtServiceLine> {
         .collect()
 }
 
-fn savings(series: &Series, units: u64) -> Savings {
+fn savings(state: &State, series: &Series) -> Savings {
     let PricingSpec::Diaspora {
         reference_yield,
         discount_bps,
@@ -299,70 +329,141 @@ fn savings(series: &Series, units: u64) -> Savings {
     else {
         return Savings::NotDiaspora;
     };
-    match derive_savings(series, reference_yield, discount_bps, units) {
+    match derive_savings(state, series, reference_yield, discount_bps) {
         Ok(s) => Savings::Derived(s),
         Err(reason) => Savings::Unavailable(reason),
     }
 }
 
-fn derive_savings(
+/// The units each sale put out: (tranche, settlement date, reference yield,
+/// discount, units). Before issue, the cap at the series' own figures; once
+/// issued, the first window's units issued, then each issued tranche's.
+fn sales(
+    state: &State,
     series: &Series,
     reference_yield: Decimal,
     discount_bps: Decimal,
-    units: u64,
+) -> Vec<(Option<u32>, NaiveDate, Decimal, Decimal, u64)> {
+    let issue = series.terms.issue_date;
+    match series.status {
+        SeriesStatus::Issued | SeriesStatus::Matured => {
+            let first = state
+                .book(&series.terms.series_id)
+                .filter(|s| s.status == SubscriptionStatus::Issued)
+                .filter(|s| series.tranche_of(s.subscription_id).is_none())
+                .fold(0u64, |n, s| n.saturating_add(s.allotted_units));
+            let mut out = vec![(None, issue, reference_yield, discount_bps, first)];
+            out.extend(
+                series
+                    .tranches
+                    .iter()
+                    .filter(|t| t.status == TrancheStatus::Issued)
+                    .map(|t| {
+                        (
+                            Some(t.terms.tranche),
+                            t.terms.settlement_date,
+                            t.terms.reference_yield,
+                            t.terms.discount_bps,
+                            t.units_issued,
+                        )
+                    }),
+            );
+            out
+        }
+        SeriesStatus::Cancelled => vec![(None, issue, reference_yield, discount_bps, 0)],
+        _ => vec![(
+            None,
+            issue,
+            reference_yield,
+            discount_bps,
+            series.terms.cap_units,
+        )],
+    }
+}
+
+fn derive_savings(
+    state: &State,
+    series: &Series,
+    reference_yield: Decimal,
+    discount_bps: Decimal,
 ) -> Result<SavingsFigures, String> {
     let coupon = series_coupon(series).map_err(|e| e.to_string())?;
+    let pays_coupons = !matches!(coupon, CouponType::Zero | CouponType::Accumulating(_));
     let terms = bond_terms(&series.terms, coupon).map_err(|e| e.to_string())?;
-    let derived = pricing::issuer_savings(&terms, reference_yield, discount_bps)
-        .map_err(|e| e.to_string())?;
-    let units_d = Decimal::from(units);
-    // The per-unit figure recorded at creation is the one the ledger signed;
-    // re-deriving it serves only to get the two par coupons.
-    let per_unit = series
-        .figures
-        .issuer_savings_per_unit
-        .unwrap_or(derived.savings);
-    let total = per_unit
-        .checked_mul(units_d)
-        .ok_or("issuer savings overflow")?;
-    let per_date = match (derived.market_coupon, derived.diaspora_coupon) {
-        (Some(market), Some(diaspora)) => {
-            let flows = |rate: Decimal| -> Result<Vec<(NaiveDate, Decimal)>, String> {
-                let t = terms
-                    .with_coupon(CouponType::Fixed(rate))
-                    .map_err(|e| e.to_string())?;
-                Ok(pricing::cashflows(&t, &Fixings::new())
-                    .map_err(|e| e.to_string())?
-                    .into_iter()
-                    .filter(|f| f.kind == CashFlowKind::Coupon)
-                    .map(|f| (f.payment_date, f.amount.unwrap_or(Decimal::ZERO)))
-                    .collect())
-            };
-            let (m, d) = (flows(market)?, flows(diaspora)?);
-            m.into_iter()
-                .zip(d)
-                .map(|((date, a), (_, b))| {
-                    a.saturating_sub(b)
-                        .checked_mul(units_d)
-                        .map(|saved| (date, saved))
+    let mut sales_savings = Vec::new();
+    for (tranche, date, r, bps, units) in sales(state, series, reference_yield, discount_bps) {
+        let per_unit = pricing::savings_at(&terms, date, r, bps).map_err(|e| e.to_string())?;
+        sales_savings.push(SaleSavings {
+            tranche,
+            settlement_date: date,
+            reference_yield: r,
+            discount_bps: bps,
+            units,
+            per_unit,
+            total: per_unit
+                .checked_mul(Decimal::from(units))
+                .ok_or("issuer savings overflow")?,
+        });
+    }
+    let per_unit = sales_savings.first().map_or(Decimal::ZERO, |s| s.per_unit);
+    let units = sales_savings
+        .iter()
+        .fold(0u64, |n, s| n.saturating_add(s.units));
+    let diaspora_yield = pricing::diaspora_yield(reference_yield, discount_bps);
+    let (market_coupon, diaspora_coupon) = if pays_coupons {
+        (
+            Some(pricing::par_coupon(&terms, reference_yield).map_err(|e| e.to_string())?),
+            Some(pricing::par_coupon(&terms, diaspora_yield).map_err(|e| e.to_string())?),
+        )
+    } else {
+        (None, None)
+    };
+    let per_date = match market_coupon {
+        Some(market) => {
+            let t = terms
+                .with_coupon(CouponType::Fixed(market))
+                .map_err(|e| e.to_string())?;
+            let market_flows: Vec<_> = pricing::cashflows(&t, &Fixings::new())
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|f| f.kind == CashFlowKind::Coupon)
+                .collect();
+            let paid = series
+                .schedule
+                .iter()
+                .filter(|f| f.kind == CashFlowKind::Coupon);
+            market_flows
+                .iter()
+                .zip(paid)
+                .map(|(m, p)| {
+                    // Units of every sale settled before the payment: a
+                    // tranche's units receive the full next coupon.
+                    let entitled = sales_savings
+                        .iter()
+                        .filter(|s| s.tranche.is_none() || s.settlement_date < p.payment_date)
+                        .fold(0u64, |n, s| n.saturating_add(s.units));
+                    m.amount
+                        .unwrap_or(Decimal::ZERO)
+                        .saturating_sub(p.amount_per_unit.unwrap_or(Decimal::ZERO))
+                        .checked_mul(Decimal::from(entitled))
+                        .map(|saved| (p.payment_date, saved))
                         .ok_or_else(|| "coupon saving overflow".to_string())
                 })
                 .collect::<Result<Vec<_>, String>>()?
         }
-        _ => Vec::new(),
+        None => Vec::new(),
     };
     Ok(SavingsFigures {
         reference_yield,
-        diaspora_yield: series
-            .figures
-            .issue_yield
-            .unwrap_or_else(|| pricing::diaspora_yield(reference_yield, discount_bps)),
+        diaspora_yield: series.figures.issue_yield.unwrap_or(diaspora_yield),
         discount_bps,
-        market_coupon: derived.market_coupon,
-        diaspora_coupon: derived.diaspora_coupon,
+        market_coupon,
+        diaspora_coupon,
+        coupon: series.figures.coupon_rate,
         per_unit,
         units,
-        total,
+        total: total(sales_savings.iter().map(|s| s.total)),
+        sales: sales_savings,
         per_date,
     })
 }
@@ -405,7 +506,7 @@ pub fn series_report(state: &State, series: &Series, timeline: &BookTimeline) ->
         debt_service: debt_service(series, units_outstanding),
         coupons_paid: coupons.len() as u64,
         coupons_paid_total: total(coupons.iter().map(|p| p.total)),
-        savings: savings(series, units_outstanding),
+        savings: savings(state, series),
         withholding: withholding::tax_report_all_years(state, id).unwrap_or_default(),
         unclaimed: unclaimed_payments.iter().map(|u| (*u).clone()).collect(),
         unclaimed_balance: unclaimed::balance(state, id),

@@ -154,14 +154,34 @@ pub fn series_page(r: &SeriesReport, charts: &[ChartRef<'_>], view: &LedgerView)
                 "diaspora par coupon",
                 &opt_percent(s.diaspora_coupon),
             );
+            row(&mut b, "coupon in force", &opt_percent(s.coupon));
             row(
                 &mut b,
-                "issuer savings per unit",
+                "issuer savings per unit at issue",
                 &format!("{} {cur}", format::fine(s.per_unit, 4)),
             );
             row(&mut b, "units", &format::units(s.units));
             row(&mut b, "issuer savings", &format::money_cur(s.total, cur));
-            b.push_str("</table>\n<p class=\"muted\">Savings are the present value, at the reference yield and at issue, of the coupons the series does not pay because it pays the diaspora par coupon rather than the market one (for a series without coupons: the extra proceeds at issue).</p>\n");
+            b.push_str("</table>\n");
+            if s.sales.len() > 1 {
+                b.push_str("<table>\n<tr><th>sale</th><th>settles</th><th class=\"n\">reference yield</th><th class=\"n\">discount</th><th class=\"n\">units</th><th class=\"n\">per unit</th><th class=\"n\">savings</th></tr>\n");
+                for sale in &s.sales {
+                    let _ = writeln!(
+                        b,
+                        "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{} bp</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                        sale.tranche
+                            .map_or_else(|| "issue".to_string(), |t| format!("tranche {t}")),
+                        sale.settlement_date,
+                        format::percent(sale.reference_yield, 4),
+                        sale.discount_bps.normalize(),
+                        format::units(sale.units),
+                        format::fine(sale.per_unit, 4),
+                        format::money(sale.total, cur)
+                    );
+                }
+                b.push_str("</table>\n");
+            }
+            b.push_str("<p class=\"muted\">Savings = the sum over the sales (the issue, then each tranche issued) of units × face × (P(y) − P(r)) / 100: P the dirty price, on the sale's settlement date, of the series' cash flows with the coupon in force; y the sale's yield (its reference yield less the discount) and r its reference yield. That is what the discount saves at the coupon the series pays: the proceeds at the diaspora yield less the value of the same payments at the market yield.</p>\n");
         }
         Savings::NotDiaspora => {
             b.push_str("<h2>The patriotic discount</h2>\n<p>This series is priced at a stated issue price, without a patriotic discount: there are no savings to report.</p>\n");

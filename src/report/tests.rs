@@ -215,7 +215,7 @@ fn debt_service_is_schedule_times_the_cap_before_issue_and_marks_what_is_paid() 
 }
 
 #[test]
-fn savings_follow_the_recorded_figure_and_the_par_coupons() {
+fn savings_are_taken_at_the_coupon_in_force() {
     let s = series(
         terms(CouponSpec::Fixed(None), diaspora()),
         SeriesStatus::Open,
@@ -224,9 +224,14 @@ fn savings_follow_the_recorded_figure_and_the_par_coupons() {
     let Savings::Derived(sv) = &r.savings else {
         panic!("diaspora pricing has savings: {:?}", r.savings);
     };
-    let per_unit = s.figures.issuer_savings_per_unit.expect("recorded");
-    assert_eq!(sv.per_unit, per_unit);
-    assert_eq!(sv.total, per_unit * Decimal::from(300));
+    // The par coupon as published (6 decimals) is the coupon in force; the
+    // figure recorded at creation is taken at the unrounded par coupon, so the
+    // two differ by far less than a cent a unit.
+    let recorded = s.figures.issuer_savings_per_unit.expect("recorded");
+    assert!((sv.per_unit - recorded).abs() < dec("0.001"), "{sv:?}");
+    assert_eq!(sv.coupon, s.figures.coupon_rate);
+    assert_eq!(sv.total, sv.per_unit * Decimal::from(300), "the cap");
+    assert_eq!(sv.sales.len(), 1);
     assert_eq!(sv.diaspora_yield, dec("0.05"));
     let (m, d) = (
         sv.market_coupon.expect("market"),
@@ -241,6 +246,54 @@ fn savings_follow_the_recorded_figure_and_the_par_coupons() {
     // Undiscounted coupon savings exceed their present value.
     let undiscounted: Decimal = sv.per_date.iter().map(|(_, v)| *v).sum();
     assert!(undiscounted > sv.total, "{undiscounted} > {}", sv.total);
+
+    // A coupon step: at 6.5 % less 110 bp the par coupon is about 5.4 %; the
+    // coupon paid is that rounded down to 5 %, the series issues below par, and
+    // the saving per unit is the one recorded at creation (both at the coupon
+    // in force), smaller than at the par coupon with the same discount.
+    let at_110 = |coupon_step| PricingSpec::Diaspora {
+        reference_yield: dec("0.065"),
+        discount_bps: dec("110"),
+        derive_par_coupon: true,
+        coupon_step,
+    };
+    let stepped = series(
+        terms(CouponSpec::Fixed(None), at_110(Some(dec("0.01")))),
+        SeriesStatus::Open,
+    );
+    let par = series(
+        terms(CouponSpec::Fixed(None), at_110(None)),
+        SeriesStatus::Open,
+    );
+    let coupon = stepped.figures.coupon_rate.expect("a coupon");
+    assert_eq!(coupon, dec("0.05"), "{:?}", par.figures.coupon_rate);
+    assert!(stepped.figures.issue_price < dec("100"));
+    let r = series_report(&State::new(), &stepped, &BookTimeline::default());
+    let Savings::Derived(st) = &r.savings else {
+        panic!("stepped savings: {:?}", r.savings);
+    };
+    let r = series_report(&State::new(), &par, &BookTimeline::default());
+    let Savings::Derived(at_par) = &r.savings else {
+        panic!("par savings: {:?}", r.savings);
+    };
+    assert_eq!(st.coupon, Some(coupon));
+    assert_eq!(
+        Some(st.per_unit),
+        stepped.figures.issuer_savings_per_unit,
+        "the recorded figure is at the coupon in force"
+    );
+    assert!(
+        st.per_unit < at_par.per_unit,
+        "{} < {}",
+        st.per_unit,
+        at_par.per_unit
+    );
+    // Each coupon date saves what the market par coupon (about 6.5 %) pays
+    // above 5 %: about 32.50 - 25.00 a unit for a half year.
+    let paid = stepped.schedule[1].amount_per_unit.expect("fixed");
+    assert_eq!(paid, dec("25"), "5 % of 1,000 for a half year");
+    let saved = st.per_date[1].1 / Decimal::from(300);
+    assert!(saved > dec("7") && saved < dec("8"), "{saved}");
 
     let zero = series(
         terms(CouponSpec::Zero, diaspora_given(&CouponSpec::Zero)),
