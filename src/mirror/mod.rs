@@ -39,7 +39,7 @@ use crate::ledger::checkpoint::Checkpoint;
 use crate::ledger::keys::KeyId;
 use crate::limits;
 use crate::metrics::Metrics;
-use crate::store::{Follower, Store, Seeder, SledEngine, StoreError, StoreOptions};
+use crate::store::{Follower, Seeder, SledEngine, Store, StoreError, StoreOptions};
 use ed25519_dalek::VerifyingKey;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

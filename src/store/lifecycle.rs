@@ -8,7 +8,7 @@
 //! over.
 
 use super::check::{StoredDigest, check_stored};
-use super::handle::{Inner, Store, Published};
+use super::handle::{Inner, Published, Store};
 use super::writer::{self, Appender, WriterParts};
 use super::{
     Engine, EngineError, Group, MemoryNodes, SledEngine, StoreError, StoreOptions, Taken, corrupt,

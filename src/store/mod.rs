@@ -42,7 +42,7 @@ pub use engine::{
 };
 pub use faults::{FaultPlan, FaultPoint};
 pub use follow::{Follower, Seeder};
-pub use handle::{Store, Published};
+pub use handle::{Published, Store};
 pub use lifecycle::Genesis;
 pub use nodes::{MemoryNodes, NodeLevels};
 pub use postgres::{DEFAULT_LEASE, Migrated, PgEngine, PgOptions, PgUrl, SCHEMA_VERSION};
