@@ -19,9 +19,10 @@
 //! The build goes in stages, each process handing on to a fresh process image
 //! (`exec`) after `DBOND_BENCH_SEGMENT` entries (default 1,000,000) and before each
 //! event that writes an entry per holding in one batch (allotment, issue, coupon
-//! run): sled keeps several KB per entry written until the process ends, so one
-//! process could not build a million holdings in this machine's memory. The data
-//! folder keeps the keys and a `progress` file between the stages.
+//! run), so that each timed step starts from a fresh heap, as section 5 of
+//! docs/BENCHMARKS.md measures it (`DBOND_BENCH_ONE_PROCESS` runs the programme
+//! in one process instead). The data folder keeps the keys and a `progress` file
+//! between the stages.
 //!
 //! Run: `cargo bench --bench coupon_run` (add `DBOND_BENCH_HOLDINGS=1000000`;
 //! `DBOND_BENCH_HOLDINGS=2000` gives a ledger of about 10,000 entries, 200000 about
@@ -263,9 +264,9 @@ fn main() {
 }
 
 /// Entries one process writes before it hands on to a fresh process image
-/// (`DBOND_BENCH_SEGMENT`, default 1,000,000). sled keeps several KB of memory
-/// per entry written until the process ends (docs/BENCHMARKS.md, section 5), so
-/// a large ledger is built in segments, each in a process of its own.
+/// (`DBOND_BENCH_SEGMENT`, default 1,000,000): a large ledger is built in
+/// segments, each in a process of its own with a fresh heap; none under
+/// `DBOND_BENCH_ONE_PROCESS`.
 fn segment() -> u64 {
     if one_process() {
         return u64::MAX;
@@ -474,7 +475,8 @@ fn entries_wanted() -> Option<u64> {
 /// settlements, issue), then steps 1 and 2, then steps 3 to 6 in a fresh process.
 /// A process hands on after `segment()` entries, and before each event that
 /// changes a record per holding in one batch (allotment, issue, coupon run), so
-/// that each of those starts with sled's memory fresh.
+/// that each of those starts from a fresh heap (not under
+/// `DBOND_BENCH_ONE_PROCESS`, which runs every stage in this process).
 async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage, first_sub: u64) {
     let opened_at = w.ledger.size();
     let budget_spent = |w: &World| w.ledger.size() - opened_at >= segment();
