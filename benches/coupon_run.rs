@@ -19,14 +19,24 @@
 //! The build goes in stages, each process handing on to a fresh process image
 //! (`exec`) after `DBOND_BENCH_SEGMENT` entries (default 1,000,000) and before each
 //! event that writes an entry per holding in one batch (allotment, issue, coupon
-//! run): sled keeps several KB per entry written until the process ends, so one
-//! process could not build a million holdings in this machine's memory. The data
-//! folder keeps the keys and a `progress` file between the stages.
+//! run), so that each timed step starts from a fresh heap, as section 5 of
+//! docs/BENCHMARKS.md measures it (`DBOND_BENCH_ONE_PROCESS` runs the programme
+//! in one process instead). The data folder keeps the keys and a `progress` file
+//! between the stages.
 //!
 //! Run: `cargo bench --bench coupon_run` (add `DBOND_BENCH_HOLDINGS=1000000`;
 //! `DBOND_BENCH_HOLDINGS=2000` gives a ledger of about 10,000 entries, 200000 about
 //! a million). `DBOND_BENCH_DIR` puts the store elsewhere than target/tmp.
 //! Under `cargo test --benches` it runs a 200-holding smoke pass.
+//!
+//! `DBOND_BENCH_ONE_PROCESS=1`: the whole programme (N subscriptions, allotment,
+//! N settlements, issue, the coupon run) in one process, as one server takes it,
+//! with the server's allocator setting (freed memory kept, `src/main.rs`). After
+//! each stage it prints a `memory` line: resident memory (`VmRSS`), the peak since
+//! the last line (`VmHWM`, reset with `/proc/self/clear_refs`), the heap the
+//! program holds (counted by this bench's allocator) and its peak. Then it closes
+//! the store and opens it in a fresh process image, the same lines after the open,
+//! so the end of the run compares with a restart; steps 3 to 6 are skipped.
 //!
 //! `DBOND_BENCH_ENTRIES=N`: after step 2, the engine goes on posting the later
 //! coupons (as when catching up after a long stop) until the ledger has N entries,
@@ -48,6 +58,104 @@ use dbond_testkit::{Life, Terms, at};
 use ed25519_dalek::SigningKey;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The global allocator: mimalloc, as in the `dbond` binary (src/main.rs), with
+/// the bytes the program holds counted, so that a `memory` line can tell what the
+/// program holds from what the allocator keeps.
+struct Counting;
+
+static HEAP_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call goes to mimalloc unchanged; the counter is only a statistic.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP_BYTES.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP_BYTES.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        HEAP_BYTES.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        HEAP_BYTES.fetch_add(new, std::sync::atomic::Ordering::Relaxed);
+        HEAP_BYTES.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The largest `HEAP_BYTES` the sampler saw since the last `memory` line.
+static HEAP_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Samples the heap every 20 ms for its peak (a statistic: a peak shorter than
+/// that can be missed).
+fn sample_heap() {
+    std::thread::spawn(|| {
+        loop {
+            let now = HEAP_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+            HEAP_PEAK.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+}
+
+/// True under `DBOND_BENCH_ONE_PROCESS`: the whole programme in one process.
+fn one_process() -> bool {
+    std::env::var_os("DBOND_BENCH_ONE_PROCESS").is_some()
+}
+
+/// A field of /proc/self/status in MB.
+fn status_mb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
+                l[field.len()..]
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// Prints one point of the memory curve: after `stage`, with the ledger at
+/// `size` entries. Then resets the kernel's peak (`VmHWM`) and the heap's, so
+/// that the next line's peaks are that stage's.
+fn memory_line(stage: &str, size: u64) {
+    let heap = HEAP_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+    let heap_peak = HEAP_PEAK
+        .fetch_max(heap, std::sync::atomic::Ordering::Relaxed)
+        .max(heap);
+    println!(
+        "memory {stage:<22} entries {size:>9}  rss {:>6} MB  peak rss {:>6} MB  heap {:>6} MB  peak heap {:>6} MB",
+        status_mb("VmRSS:"),
+        status_mb("VmHWM:"),
+        heap >> 20,
+        heap_peak >> 20,
+    );
+    // "5" resets VmHWM to the current resident size (Linux 4.0 and later).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    HEAP_PEAK.store(heap, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// What the server does first thing (src/main.rs): mimalloc keeps the memory it
+/// frees, unless `MIMALLOC_PURGE_DELAY` says otherwise.
+fn keep_freed_memory_as_the_server_does() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: called first thing in `main`, before any other thread exists;
+        // 15 is `mi_option_purge_delay` (src/main.rs checks the number).
+        unsafe { libmimalloc_sys::mi_option_set(15, -1) }
+    }
+}
 
 /// This process's peak resident memory (`VmHWM`), as the kernel reports it.
 fn peak_memory() -> String {
@@ -125,6 +233,10 @@ fn terms(cap: u64) -> pb::SeriesTerms {
 }
 
 fn main() {
+    if one_process() {
+        keep_freed_memory_as_the_server_does();
+        sample_heap();
+    }
     let bench = std::env::args().any(|a| a == "--bench");
     let n: u64 = if bench {
         std::env::var("DBOND_BENCH_HOLDINGS")
@@ -138,6 +250,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if let Some(root) = std::env::var_os("DBOND_BENCH_REOPEN") {
+        return rt.block_on(reopen(root.into()));
+    }
     match (
         std::env::var_os("DBOND_BENCH_MEASURE"),
         std::env::var_os("DBOND_BENCH_RESUME"),
@@ -149,10 +264,13 @@ fn main() {
 }
 
 /// Entries one process writes before it hands on to a fresh process image
-/// (`DBOND_BENCH_SEGMENT`, default 1,000,000). sled keeps several KB of memory
-/// per entry written until the process ends (docs/BENCHMARKS.md, section 5), so
-/// a large ledger is built in segments, each in a process of its own.
+/// (`DBOND_BENCH_SEGMENT`, default 1,000,000): a large ledger is built in
+/// segments, each in a process of its own with a fresh heap; none under
+/// `DBOND_BENCH_ONE_PROCESS`.
 fn segment() -> u64 {
+    if one_process() {
+        return u64::MAX;
+    }
     std::env::var("DBOND_BENCH_SEGMENT")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -357,7 +475,8 @@ fn entries_wanted() -> Option<u64> {
 /// settlements, issue), then steps 1 and 2, then steps 3 to 6 in a fresh process.
 /// A process hands on after `segment()` entries, and before each event that
 /// changes a record per holding in one batch (allotment, issue, coupon run), so
-/// that each of those starts with sled's memory fresh.
+/// that each of those starts from a fresh heap (not under
+/// `DBOND_BENCH_ONE_PROCESS`, which runs every stage in this process).
 async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage, first_sub: u64) {
     let opened_at = w.ledger.size();
     let budget_spent = |w: &World| w.ledger.size() - opened_at >= segment();
@@ -387,7 +506,14 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
                         })
                         .collect();
                     w.run_many(&k.bank, subs).await;
-                    next = w.ledger.size() - first_sub;
+                    let done = w.ledger.size() - first_sub;
+                    if one_process() && done < n && done * 4 / n > next * 4 / n {
+                        memory_line(&format!("{done} subscriptions"), w.ledger.size());
+                    }
+                    next = done;
+                }
+                if one_process() {
+                    memory_line(&format!("{n} subscriptions"), w.ledger.size());
                 }
                 eprintln!(
                     "{n} subscriptions; {:.1?} in this process (peak memory {})",
@@ -397,7 +523,7 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
                 stage = Stage::Allot;
             }
             Stage::Allot => {
-                if w.ledger.size() > opened_at {
+                if w.ledger.size() > opened_at && !one_process() {
                     hand_on(w, root, stage, first_sub);
                 }
                 for kind in [
@@ -411,6 +537,9 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
                     w.run(&k.treasury, kind).await;
                 }
                 eprintln!("closed and allotted (peak memory {})", peak_memory());
+                if one_process() {
+                    memory_line("allotment", w.ledger.size());
+                }
                 stage = Stage::Settle;
             }
             Stage::Settle => {
@@ -443,10 +572,13 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
                     w.run_many(&k.bank, settles).await;
                 }
                 eprintln!("settled (peak memory {})", peak_memory());
+                if one_process() {
+                    memory_line("settlement", w.ledger.size());
+                }
                 stage = Stage::Issue;
             }
             Stage::Issue => {
-                if w.ledger.size() > opened_at {
+                if w.ledger.size() > opened_at && !one_process() {
                     hand_on(w, root, stage, first_sub);
                 }
                 w.run(
@@ -461,13 +593,20 @@ async fn go_on(w: World, root: &std::path::Path, k: &Keys, n: u64, stage: Stage,
                     w.ledger.size(),
                     peak_memory()
                 );
+                if one_process() {
+                    memory_line("issue", w.ledger.size());
+                }
                 stage = Stage::Coupon;
             }
             Stage::Coupon => {
-                if w.ledger.size() > opened_at {
+                if w.ledger.size() > opened_at && !one_process() {
                     hand_on(w, root, stage, first_sub);
                 }
                 coupon_run(&w, k, n).await;
+                if one_process() {
+                    memory_line("coupon run", w.ledger.size());
+                    return reopen_in_a_fresh_process(w, root);
+                }
                 match entries_wanted() {
                     Some(wanted) if w.ledger.size() < wanted => stage = Stage::LaterCoupons,
                     _ => return measure_in_a_fresh_process(w, root),
@@ -551,6 +690,38 @@ async fn coupon_run(w: &World, k: &Keys, n: u64) {
         w.ledger.size(),
         peak_memory()
     );
+}
+
+/// Closes the ledger, notes what the process holds without it, and opens the
+/// store in a fresh process image (`reopen`).
+fn reopen_in_a_fresh_process(w: World, root: &std::path::Path) {
+    let size = w.ledger.size();
+    w.ledger.close().unwrap();
+    memory_line("store closed", size);
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(std::env::args_os().skip(1))
+        .env_remove("DBOND_BENCH_RESUME")
+        .env("DBOND_BENCH_REOPEN", root)
+        .exec();
+    panic!("cannot re-run the bench to reopen the store: {err}");
+}
+
+/// The end of a one-process run: the store opened as a restarted server opens
+/// it, and its memory then.
+async fn reopen(root: std::path::PathBuf) {
+    let ledger_key = keys::read_private_key(&root.join("ledger.key")).unwrap();
+    let clock = Arc::new(ManualClock::new(at(2027, 7, 21)));
+    let t = Instant::now();
+    let ledger = Store::open(&root.join("store"), ledger_key, clock).unwrap();
+    eprintln!("reopened {} entries in {:.1?}", ledger.size(), t.elapsed());
+    memory_line("fresh open", ledger.size());
+    ledger.close().unwrap();
+    if std::env::var("DBOND_BENCH_KEEP").is_ok() {
+        eprintln!("data folder kept in {}", root.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }
 
 /// Closes the ledger and runs steps 3 to 6 on it in a fresh process image.
@@ -726,7 +897,3 @@ fn batch_verify_limit() -> f64 {
     assert_eq!(ok, batches);
     (batches * 64) as f64 / t.elapsed().as_secs_f64()
 }
-
-// The same allocator as the `dbond` binary (src/main.rs).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -26,6 +26,12 @@ pub const REQUEST_FUTURE_SKEW_SECS_MAX: i64 = 60;
 /// in docs/BENCHMARKS.md).
 pub const GROUP_COMMIT_ENTRIES_MAX: usize = 512;
 
+/// Entries the writer's working lists for a group keep room for between groups.
+/// A larger group (an allotment, issue or coupon run for many holders) lets its
+/// lists go once written: kept, they would hold memory sized for the largest group
+/// ever written (some hundreds of bytes per entry) for the life of the server.
+pub const WRITER_SCRATCH_ENTRIES_KEPT_MAX: usize = 8 * GROUP_COMMIT_ENTRIES_MAX;
+
 /// Default records (entries, state records, the checkpoint) per sled batch (the
 /// `limits.store_batch_records_max` setting; `config` bounds it). sled holds every
 /// node it copies during a batch until the batch ends, so this bounds the memory a
@@ -100,6 +106,7 @@ pub const PAGE_SIZE_DEFAULT: u32 = 100;
 const _: () = assert!(NONCE_BYTES_MIN <= NONCE_BYTES_MAX);
 const _: () = assert!(REQUEST_PAYLOAD_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
 const _: () = assert!(GROUP_COMMIT_ENTRIES_MAX <= WRITE_QUEUE_JOBS_MAX);
+const _: () = assert!(GROUP_COMMIT_ENTRIES_MAX <= WRITER_SCRATCH_ENTRIES_KEPT_MAX);
 const _: () = assert!(BATCH_REQUESTS_MAX <= WRITE_QUEUE_JOBS_MAX);
 const _: () = assert!(PAGE_SIZE_DEFAULT <= PAGE_SIZE_MAX);
 const _: () = assert!(MIRROR_SEED_GROUP_RECORDS <= STORE_BATCH_RECORDS_DEFAULT);

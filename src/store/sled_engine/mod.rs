@@ -6,7 +6,8 @@
 //! pending marker (the ledger size before the group), each is flushed before the
 //! next, and the last carries the checkpoint and removes the marker. sled keeps
 //! every node it copies during a batch until the batch ends, so the cap bounds the
-//! memory one group takes. sled recovers batches in order, so after a crash the
+//! memory one group takes; after each batch the engine collects those copies
+//! (`reclaim`), which sled's own pins would leave piling up. sled recovers batches in order, so after a crash the
 //! tree holds a prefix of a group's batches: none, all, or some under the marker,
 //! which the open rolls back.
 
@@ -107,7 +108,9 @@ impl SledEngine {
         let mut writes = writes.peekable();
         loop {
             let mut batch = sled::Batch::default();
+            let mut records = 0;
             for (key, value) in writes.by_ref().take(self.batch_records) {
+                records += 1;
                 match value {
                     Some(v) => batch.insert(key, v),
                     None => batch.remove(key),
@@ -118,6 +121,7 @@ impl SledEngine {
                 batch.remove(layout::PENDING_KEY);
             }
             self.tree.apply_batch(batch)?;
+            reclaim(records);
             self.db.flush()?;
             if last {
                 return Ok(());
@@ -129,6 +133,29 @@ impl SledEngine {
     #[cfg(test)]
     pub(crate) fn tree(&self) -> &sled::Tree {
         &self.tree
+    }
+}
+
+/// Records written per round of `reclaim`. A round frees up to 8 bags of 64
+/// deferred frees (512), so one round per 16 records keeps up with 32 node copies
+/// per record; a round with nothing to free costs well under a microsecond.
+const RECORDS_PER_RECLAIM_ROUND: usize = 16;
+
+/// Frees the node copies a batch of `records` writes left behind.
+///
+/// sled 0.34 frees a node it replaced (each insert copies the leaf it changes)
+/// through crossbeam-epoch's reclamation: the old copy goes into a bag of
+/// deferred frees, and the global queue of bags is collected only when a
+/// thread pins, 8 bags every 128 pins. A batch pins once for all its records, so
+/// the writer defers far more than its pins collect: the bags pile up, some KB
+/// per record written, and were held until the process ended (docs/BENCHMARKS.md,
+/// section 5). Once the batch's own pin is dropped, each round here pins and
+/// flushes: it advances the epoch when no other thread holds an older one, and
+/// collects up to 8 expired bags. sled pins crossbeam's default collector, which
+/// `crossbeam_epoch::pin` drives (one crossbeam-epoch 0.9 in Cargo.lock).
+fn reclaim(records: usize) {
+    for _ in 0..records / RECORDS_PER_RECLAIM_ROUND + 4 {
+        crossbeam_epoch::pin().flush();
     }
 }
 
@@ -180,7 +207,9 @@ impl Engine for SledEngine {
             if n == 0 && batches > 1 {
                 batch.insert(layout::PENDING_KEY, &group.size_before.to_be_bytes());
             }
+            let mut records = 0;
             for write in writes.by_ref().take(per_batch) {
+                records += 1;
                 match write {
                     Write::Entry(index, bytes) => {
                         batch.insert(&layout::entry_key(index)[..], bytes)
@@ -209,6 +238,7 @@ impl Engine for SledEngine {
                 return Err(EngineError::Storage(e));
             }
             self.tree.apply_batch(batch).map_err(storage)?;
+            reclaim(records);
             if n + 1 < batches {
                 self.db.flush().map_err(storage)?;
             }
@@ -348,6 +378,7 @@ impl Engine for SledEngine {
                 batch.remove(key);
             }
             self.tree.apply_batch(batch)?;
+            reclaim(keys.len());
             self.db.flush()?;
             removed += keys.len() as u64;
         }

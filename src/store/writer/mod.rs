@@ -141,8 +141,19 @@ struct Scratch {
 }
 
 impl Scratch {
-    /// Empties the lists, keeping their capacity.
+    /// Empties the lists, keeping their capacity unless a group far larger than
+    /// a usual one left them (`WRITER_SCRATCH_ENTRIES_KEPT_MAX`): those go.
     fn clear(&mut self) {
+        let room = self
+            .sealed
+            .applied
+            .capacity()
+            .max(self.sealed.group.entries.capacity())
+            .max(self.sealed.group.records.capacity());
+        if room > crate::limits::WRITER_SCRATCH_ENTRIES_KEPT_MAX {
+            *self = Scratch::default();
+            return;
+        }
         self.sealed.clear();
         self.origins.clear();
         self.outcomes.clear();
