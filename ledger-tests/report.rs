@@ -526,7 +526,10 @@ async fn savings_are_at_the_coupon_in_force_over_the_issue_and_its_tranches() {
         .expect("issue");
     let series = treasury.get_series(id).await.expect("get");
     let figures = series.figures.as_ref().expect("figures");
-    assert_eq!(figures.coupon_rate, "0.05", "5.1 % rounded down to 0.25 %");
+    assert_eq!(
+        figures.coupon_rate, "0.050000",
+        "5.1 % rounded down to 0.25 %, at six decimals"
+    );
     assert!(dec(&figures.issue_price) < dec("100"), "{figures:?}");
 
     // A tranche of 15 units at 7 % less 100 bp, settling a week after issue.
