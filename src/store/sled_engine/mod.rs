@@ -7,9 +7,9 @@
 //! next, and the last carries the checkpoint and removes the marker. sled keeps
 //! every node it copies during a batch until the batch ends, so the cap bounds the
 //! memory one group takes; after each batch the engine collects those copies
-//! (`reclaim`), which sled's own pins would leave piling up. sled recovers batches in order, so after a crash the
-//! tree holds a prefix of a group's batches: none, all, or some under the marker,
-//! which the open rolls back.
+//! (`reclaim`), which sled's own pins would leave piling up. sled recovers
+//! batches in order, so after a crash the tree holds a prefix of a group's
+//! batches: none, all, or some under the marker, which the open rolls back.
 
 mod layout;
 #[cfg(test)]
