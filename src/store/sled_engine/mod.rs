@@ -138,7 +138,7 @@ impl SledEngine {
 
 /// Records written per round of `reclaim`. A round frees up to 8 bags of 64
 /// deferred frees (512), so one round per 16 records keeps up with 32 node copies
-/// per record; a round with nothing to free costs well under a microsecond.
+/// per record; a round with nothing to collect only tries to advance the epoch.
 const RECORDS_PER_RECLAIM_ROUND: usize = 16;
 
 /// Frees the node copies a batch of `records` writes left behind.
