@@ -7,9 +7,9 @@
 //! next, and the last carries the checkpoint and removes the marker. sled keeps
 //! every node it copies during a batch until the batch ends, so the cap bounds the
 //! memory one group takes; after each batch the engine collects those copies
-//! (`reclaim`), which sled's own pins would leave piling up. sled recovers batches in order, so after a crash the
-//! tree holds a prefix of a group's batches: none, all, or some under the marker,
-//! which the open rolls back.
+//! (`reclaim`), which sled's own pins would leave piling up. sled recovers
+//! batches in order, so after a crash the tree holds a prefix of a group's
+//! batches: none, all, or some under the marker, which the open rolls back.
 
 mod layout;
 #[cfg(test)]
@@ -138,7 +138,7 @@ impl SledEngine {
 
 /// Records written per round of `reclaim`. A round frees up to 8 bags of 64
 /// deferred frees (512), so one round per 16 records keeps up with 32 node copies
-/// per record; a round with nothing to free costs well under a microsecond.
+/// per record; a round with nothing to collect only tries to advance the epoch.
 const RECORDS_PER_RECLAIM_ROUND: usize = 16;
 
 /// Frees the node copies a batch of `records` writes left behind.
