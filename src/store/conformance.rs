@@ -10,7 +10,7 @@
 //! and loses nothing acknowledged; changed bytes are refused at open and when read.
 
 use super::{
-    Engine, FaultPlan, FaultPoint, Genesis, Store, RawStore, StoreError, StoreOptions, WriteError,
+    Engine, FaultPlan, FaultPoint, Genesis, RawStore, Store, StoreError, StoreOptions, WriteError,
     WriteRequest, WriterObserver,
 };
 use crate::clock::{Clock, ManualClock};

@@ -8,7 +8,7 @@ pub(crate) mod pg;
 
 use super::{PgEngine, PgOptions, PgUrl, SCHEMA_VERSION};
 use crate::store::conformance::{self, Opened, Place, Tamper, open, registration, two_entries};
-use crate::store::{Engine, Store, SharedStore, StoreError, StoreOptions, WriteError};
+use crate::store::{Engine, SharedStore, Store, StoreError, StoreOptions, WriteError};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -8,7 +8,7 @@ use super::super::conformance::{
 };
 use super::super::engine::StateRecord;
 use super::{SledEngine, layout};
-use crate::store::{FaultPlan, FaultPoint, Store, RawStore, StoreError, StoreOptions, WriteError};
+use crate::store::{FaultPlan, FaultPoint, RawStore, Store, StoreError, StoreOptions, WriteError};
 use std::path::Path;
 use std::sync::Arc;
 

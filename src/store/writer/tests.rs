@@ -5,7 +5,7 @@ use crate::store::conformance::{Place, open, registration, two_entries};
 use crate::store::engine::{Entries, EntryVisitor, StateVisitor};
 use crate::store::sled_engine::tests::SledPlace;
 use crate::store::{
-    Engine, EngineError, FaultPlan, Group, Store, StateWrite, StoreError, StoreOptions, WriteError,
+    Engine, EngineError, FaultPlan, Group, StateWrite, Store, StoreError, StoreOptions, WriteError,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
