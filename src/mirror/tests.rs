@@ -61,7 +61,7 @@ impl Source {
         let admin = keys::generate();
         let ledger = Store::create_with(
             &dir.path().join("store"),
-            &keys::generate(),
+            keys::generate(),
             Genesis {
                 origin: ORIGIN.into(),
                 admin_participant_id: ParticipantId::parse("id", "admin").unwrap(),

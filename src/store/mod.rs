@@ -183,8 +183,7 @@ pub fn ledger_key_after(
         .iter()
         .map(|t| (t.from_index, t.public_key))
         .chain(later)
-        .filter(|(from, _)| *from <= index)
-        .last()
+        .rfind(|(from, _)| *from <= index)
         .map_or(crate::registry::PublicKey([0; 32]), |(_, k)| k)
 }
 
