@@ -141,6 +141,8 @@ pub(crate) struct World {
     t_refuse: u64,
     t_other_confirm: u64,
     t_other_refuse: u64,
+    /// The public key of the next ledger key the server holds.
+    next_ledger_key: [u8; 32],
 }
 
 /// E-LIFE: sold with the early series, a zero coupon (nothing falls due before
@@ -375,6 +377,7 @@ pub(crate) async fn world(backend: Backend) -> World {
         ("engine", engine),
     ]);
     World {
+        next_ledger_key: server.next_ledger_key.verifying_key().to_bytes(),
         server,
         by_role,
         rotators,
@@ -415,6 +418,10 @@ fn valid(w: &World, rpc: &str, col: &str) -> K {
             reason: s("left the programme"),
         }),
         "ListParticipants" => K::ListParticipants(pb::ListParticipants {}),
+        // The in-process server holds a next ledger key: the admin hands over to it.
+        "RotateLedgerKey" => K::RotateLedgerKey(pb::RotateLedgerKey {
+            new_public_key: w.next_ledger_key.to_vec(),
+        }),
         // The envelope alone: an empty batch (what its requests may do is each
         // request's own row; ledger_server.rs batches every role's writes).
         "SubmitBatch" => K::SubmitBatch(pb::SubmitBatch { request_count: 0 }),

@@ -31,6 +31,7 @@ const BLOCKS: &[(&str, Generator)] = &[
     ("bond-life", bond_life),
     ("holdings-life", holdings_life),
     ("servicing-life", servicing_life),
+    ("ledger-key-rotation", ledger_key_rotation),
 ];
 
 fn begin(name: &str) -> String {
@@ -1059,6 +1060,147 @@ fn servicing_life() -> Vec<(String, String)> {
         }),
     );
     book.vectors()
+}
+
+/// Block `ledger-key-rotation`: a three-entry ledger from fixed keys, times and
+/// nonces: genesis under the first ledger key, the admin's hand-over to the
+/// next key at entry 1 (signed by the first key, carrying the next key's
+/// signature over the hand-over message), and a registration at entry 2 signed
+/// by the next key, which also signs the checkpoint of size 3.
+fn ledger_key_rotation() -> Vec<(String, String)> {
+    use dbond::ledger::handover::{HANDOVER_CONTEXT, Handover};
+    let first_key = SigningKey::from_bytes(&[0x21u8; 32]);
+    let next_key = SigningKey::from_bytes(&[0x22u8; 32]);
+    let admin_key = SigningKey::from_bytes(&[0x23u8; 32]);
+    let bank_key = SigningKey::from_bytes(&[0x24u8; 32]);
+    let origin = "example.org/dbond-rotation-vectors";
+    let t0 = 1_790_100_000i64;
+    let (first_public, next_public) = (first_key.verifying_key(), next_key.verifying_key());
+    let admin_id = KeyId::of(&admin_key.verifying_key());
+    let handover = Handover {
+        origin,
+        old: &first_public,
+        new: &next_public,
+        from_index: 2,
+    };
+    let message = handover.message();
+    let handover_signature = keys::sign(&next_key, HANDOVER_CONTEXT, message.as_bytes());
+    let requests = [
+        (
+            payload(
+                origin,
+                t0,
+                0xc0,
+                pb::command::Kind::Genesis(pb::Genesis {
+                    origin: origin.into(),
+                    ledger_public_key: first_public.to_bytes().to_vec(),
+                    admin_participant_id: "admin".into(),
+                    admin_public_key: admin_key.verifying_key().to_bytes().to_vec(),
+                    simulated_clock: false,
+                }),
+            ),
+            pb::event::Kind::Genesis(pb::GenesisRecorded {
+                format_version: 1,
+                origin: origin.into(),
+                ledger_public_key: first_public.to_bytes().to_vec(),
+                admin_participant_id: "admin".into(),
+                admin_public_key: admin_key.verifying_key().to_bytes().to_vec(),
+                admin_key_id: admin_id.to_string(),
+                simulated_clock: false,
+            }),
+            &first_key,
+        ),
+        (
+            payload(
+                origin,
+                t0 + 1,
+                0xc1,
+                pb::command::Kind::RotateLedgerKey(pb::RotateLedgerKey {
+                    new_public_key: next_public.to_bytes().to_vec(),
+                }),
+            ),
+            pb::event::Kind::LedgerKeyRotated(pb::LedgerKeyRotated {
+                old_public_key: first_public.to_bytes().to_vec(),
+                new_public_key: next_public.to_bytes().to_vec(),
+                from_index: 2,
+                new_key_signature: handover_signature.to_bytes().to_vec(),
+            }),
+            &first_key,
+        ),
+        (
+            payload(
+                origin,
+                t0 + 2,
+                0xc2,
+                pb::command::Kind::RegisterParticipant(pb::RegisterParticipant {
+                    participant_id: "bank-a".into(),
+                    role: pb::Role::Bank as i32,
+                    public_key: bank_key.verifying_key().to_bytes().to_vec(),
+                    display_name: "Bank A".into(),
+                }),
+            ),
+            pb::event::Kind::ParticipantRegistered(pb::ParticipantRegistered {
+                participant_id: "bank-a".into(),
+                role: pb::Role::Bank as i32,
+                public_key: bank_key.verifying_key().to_bytes().to_vec(),
+                key_id: KeyId::of(&bank_key.verifying_key()).to_string(),
+                display_name: "Bank A".into(),
+            }),
+            &next_key,
+        ),
+    ];
+    let mut out = vec![
+        (
+            "first_ledger_public_key".to_string(),
+            hex::encode(first_public.to_bytes()),
+        ),
+        (
+            "next_ledger_public_key".to_string(),
+            hex::encode(next_public.to_bytes()),
+        ),
+        (
+            "admin_public_key".to_string(),
+            hex::encode(admin_key.verifying_key().to_bytes()),
+        ),
+        ("handover_message".to_string(), message.replace('\n', "\\n")),
+        (
+            "handover_signature".to_string(),
+            hex::encode(handover_signature.to_bytes()),
+        ),
+    ];
+    let mut tree = merkle::MemoryTree::new();
+    let mut prev = entry::GENESIS_PREV_HASH;
+    for (i, (request, kind, ledger_key)) in requests.into_iter().enumerate() {
+        let signature = keys::sign(&admin_key, REQUEST_CONTEXT, &request);
+        let sealed = entry::seal(
+            i as u64,
+            ts(t0 + i as i64),
+            &prev,
+            pb::Event { kind: Some(kind) },
+            Origin::Actor(pb::Actor {
+                key_id: admin_id.to_string(),
+                request,
+                signature: signature.to_bytes().to_vec(),
+            }),
+            ledger_key,
+        );
+        out.push((format!("entry_{i}"), hex::encode(&sealed.bytes)));
+        out.push((format!("entry_{i}_hash"), hex::encode(sealed.hash)));
+        prev = sealed.hash;
+        tree.push(sealed.hash);
+    }
+    out.push(("root_3".into(), hex::encode(tree.root())));
+    let cp = checkpoint::Checkpoint {
+        origin: origin.into(),
+        size: 3,
+        root: tree.root(),
+        extensions: vec![],
+    };
+    out.push((
+        "checkpoint_3".into(),
+        checkpoint::sign(&cp, origin, &next_key).replace('\n', "\\n"),
+    ));
+    out
 }
 
 /// The document's blocks: name -> key -> value.

@@ -617,6 +617,10 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
             participant_id: id("nobody"),
             reason: id("test"),
         }),
+        // The fixture's server holds no next ledger key: refused, nothing moves.
+        "RotateLedgerKey" => K::RotateLedgerKey(pb::RotateLedgerKey {
+            new_public_key: new_key().verifying_key().to_bytes().to_vec(),
+        }),
         "ListParticipants" => K::ListParticipants(pb::ListParticipants {}),
         "GetLedgerInfo" => K::GetCheckpoint(pb::GetCheckpoint {}),
         "GetEntry" => K::GetEntry(pb::GetEntry { index: 0 }),
@@ -979,6 +983,14 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Admin, r, "empty key", rotate("bank-a", vec![]), IA, &["new_public_key"]).field("new_public_key"),
         as_(Admin, r, "key already registered", rotate("bank-a", fx.bank_b.verifying_key().to_bytes().to_vec()), AE, &["already registered"]),
         as_(BankA, r, "another participant's key", rotate("bank-b", fresh()), PD, &["only the admin or bank-b itself"]),
+    ]);
+    let rotate_ledger = |key: Vec<u8>| K::RotateLedgerKey(pb::RotateLedgerKey { new_public_key: key });
+    let r = "RotateLedgerKey";
+    out.extend([
+        as_(Admin, r, "empty key", rotate_ledger(vec![]), IA, &["new_public_key"]).field("new_public_key"),
+        as_(Admin, r, "key of 33 bytes", rotate_ledger(vec![7; 33]), IA, &["new_public_key"]).field("new_public_key"),
+        as_(Admin, r, "no next key on the server", rotate_ledger(fresh()), FP, &["no next ledger key", "--next-ledger-key"]),
+        as_(BankA, r, "by a bank", rotate_ledger(fresh()), PD, &["admin"]),
     ]);
     // The rehearsal clock: a production server refuses it whatever it says.
     let advance = |to| K::AdvanceClock(pb::AdvanceClock { to });

@@ -31,3 +31,4 @@ mod pricing_service;
 mod python_client;
 mod readme;
 mod report;
+mod rotation;

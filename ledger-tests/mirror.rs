@@ -300,6 +300,7 @@ fn any_write(client: &Client, rpc: &str) -> pb::SignedRequest {
         "RegisterParticipant" => K::RegisterParticipant(Default::default()),
         "RotateKey" => K::RotateKey(Default::default()),
         "RevokeParticipant" => K::RevokeParticipant(Default::default()),
+        "RotateLedgerKey" => K::RotateLedgerKey(Default::default()),
         "SubmitBatch" => K::SubmitBatch(Default::default()),
         "CreateSeries" => K::CreateSeries(Default::default()),
         "AmendSeries" => K::AmendSeries(Default::default()),

@@ -20,6 +20,9 @@ pub struct ConfigLayer {
     /// The ledger key: a key file, or a PKCS#11 token key's URI
     /// (`pkcs11:token=...;object=...`). Default: `ledger.key` in the data folder.
     pub ledger_key: Option<String>,
+    /// The key a ledger key rotation hands over to (`dbond ledger-key rotate`):
+    /// a key file or a PKCS#11 token key's URI. Default: none.
+    pub next_ledger_key: Option<String>,
     pub accrual_interval_secs: Option<u64>,
     pub metrics_listen: Option<String>,
     /// A tracing filter such as "info" or "dbond=debug".
@@ -194,6 +197,9 @@ pub struct ServerConfig {
     /// The ledger key as configured: a file path or a `pkcs11:` URI (checked
     /// where it is opened); `None` = `ledger.key` in the data folder.
     pub ledger_key: Option<String>,
+    /// The key a ledger key rotation hands over to, as configured (a file path
+    /// or a `pkcs11:` URI); `None`: rotations are refused.
+    pub next_ledger_key: Option<String>,
     /// The PKCS#11 module and PIN source, for a ledger key in a token.
     pub pkcs11: Option<Pkcs11Config>,
     pub accrual_interval: Duration,
@@ -314,6 +320,7 @@ impl ConfigLayer {
             allow_plaintext_remote: self.allow_plaintext_remote.or(below.allow_plaintext_remote),
             engine_key: self.engine_key.or(below.engine_key),
             ledger_key: self.ledger_key.or(below.ledger_key),
+            next_ledger_key: self.next_ledger_key.or(below.next_ledger_key),
             accrual_interval_secs: self.accrual_interval_secs.or(below.accrual_interval_secs),
             metrics_listen: self.metrics_listen.or(below.metrics_listen),
             log: self.log.or(below.log),
@@ -412,12 +419,20 @@ impl ConfigLayer {
             ),
         };
         let pkcs11 = self.pkcs11.resolve()?;
-        if let Some(key) = &self.ledger_key {
-            if key.starts_with("pkcs11:") && pkcs11.is_none() {
-                anyhow::bail!(
-                    "ledger_key {key:?} names a PKCS#11 token key: configure [pkcs11] module and pin_file or pin_env"
-                );
+        for (name, key) in [
+            ("ledger_key", &self.ledger_key),
+            ("next_ledger_key", &self.next_ledger_key),
+        ] {
+            if let Some(key) = key {
+                if key.starts_with("pkcs11:") && pkcs11.is_none() {
+                    anyhow::bail!(
+                        "{name} {key:?} names a PKCS#11 token key: configure [pkcs11] module and pin_file or pin_env"
+                    );
+                }
             }
+        }
+        if self.next_ledger_key.is_some() && self.next_ledger_key == self.ledger_key {
+            anyhow::bail!("next_ledger_key names the ledger key itself: give the key to rotate to");
         }
         let store = match self.store.url {
             None => {
@@ -458,6 +473,7 @@ impl ConfigLayer {
             origin: self.origin,
             engine_key: self.engine_key,
             ledger_key: self.ledger_key,
+            next_ledger_key: self.next_ledger_key,
             pkcs11,
             accrual_interval: Duration::from_secs(accrual_secs),
             metrics_listen,

@@ -315,6 +315,9 @@ pub struct InProcess {
     pub admin_key: SigningKey,
     /// The ledger key, so tests can forge entries a verifier must refuse.
     pub ledger_key: SigningKey,
+    /// The next ledger key the server holds, which a `RotateLedgerKey` hands
+    /// the ledger over to.
+    pub next_ledger_key: SigningKey,
     pub ledger: dbond::store::Store,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
@@ -331,17 +334,23 @@ impl InProcess {
         let clock = std::sync::Arc::new(dbond::clock::ManualClock::new(start));
         let admin_key = keys::generate();
         let ledger_key = keys::generate();
+        let next_ledger_key = keys::generate();
+        let options = dbond::store::StoreOptions {
+            next_ledger_key: Some(dbond::store::NextLedgerKey::new(next_ledger_key.clone())),
+            ..Default::default()
+        };
         let genesis = dbond::store::Genesis {
             origin: "test.example/dbond".into(),
             admin_participant_id: dbond::registry::ParticipantId::parse("id", "admin").unwrap(),
             admin_key: &admin_key,
         };
         let ledger = match backend {
-            Backend::Sled => dbond::store::Store::create(
+            Backend::Sled => dbond::store::Store::create_with(
                 &dir.path().join("store"),
                 &ledger_key,
                 genesis,
                 clock.clone(),
+                options,
             ),
             Backend::Postgres => {
                 let url = dbond::store::PgUrl::parse(&postgres_store()).unwrap();
@@ -356,7 +365,7 @@ impl InProcess {
                     &ledger_key,
                     genesis,
                     clock.clone(),
-                    Default::default(),
+                    options,
                 )
             }
         }
@@ -380,6 +389,7 @@ impl InProcess {
             clock,
             admin_key,
             ledger_key,
+            next_ledger_key,
             ledger,
             stop: Some(stop),
             _dir: dir,

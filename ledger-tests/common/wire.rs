@@ -12,11 +12,12 @@ use tonic::transport::Channel;
 
 /// (service, rpc) for every RPC, in services.proto order. `GetLedgerInfo` is the
 /// one that takes no signature; `StreamEntries` is the one server stream.
-pub const RPCS: [(&str, &str); 56] = [
+pub const RPCS: [(&str, &str); 57] = [
     ("ParticipantService", "RegisterParticipant"),
     ("ParticipantService", "RotateKey"),
     ("ParticipantService", "RevokeParticipant"),
     ("ParticipantService", "ListParticipants"),
+    ("ParticipantService", "RotateLedgerKey"),
     ("LedgerService", "GetLedgerInfo"),
     ("LedgerService", "GetEntry"),
     ("LedgerService", "StreamEntries"),

@@ -17,7 +17,7 @@
 
 use super::verifier::{Verified, Verifier, VerifyFailure};
 use crate::ledger::checkpoint::{self, Checkpoint};
-use crate::ledger::keys;
+use crate::ledger::keys::{self, KeyId};
 use crate::ledger::merkle::{self, Hash};
 use std::io::{Read, Write};
 
@@ -252,10 +252,23 @@ pub fn check_against(
         .state
         .identity()
         .ok_or_else(|| fail("no genesis".into()))?;
-    let key = keys::parse_public_key(&identity.ledger_public_key.0)
-        .map_err(|e| fail(format!("ledger key: {e}")))?;
-    let cp = checkpoint::open(note, crate::store::checkpoint_key_name(identity), &key)
-        .map_err(|e| fail(format!("checkpoint: {e}")))?;
+    // The key in force for the note's size, as far as the entries given tell:
+    // a hand-over beyond them is not known here.
+    let (unverified, _) =
+        checkpoint::parse_unverified(note).map_err(|e| fail(format!("checkpoint: {e}")))?;
+    let in_force = verified
+        .state
+        .ledger_key_at(unverified.size)
+        .ok_or_else(|| fail("no genesis".into()))?;
+    let key = keys::parse_public_key(&in_force.0).map_err(|e| fail(format!("ledger key: {e}")))?;
+    let cp =
+        checkpoint::open(note, crate::store::checkpoint_key_name(identity), &key).map_err(|e| {
+            fail(format!(
+                "checkpoint: {e} (the ledger key in force at size {} is {})",
+                unverified.size,
+                KeyId::of(&key)
+            ))
+        })?;
     if cp.origin != identity.origin {
         return Err(fail(format!(
             "checkpoint origin {:?} is not the ledger's {:?}",

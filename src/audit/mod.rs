@@ -5,11 +5,14 @@
 //! decides for it; the Merkle root against signed checkpoints.
 //!
 //! Invariant: the verifier trusts nothing but the bytes it is given and the ledger
-//! key named by genesis. Signatures are checked in batches, on every core.
+//! key named by genesis (and the keys its verified hand-overs name). Signatures are checked in batches, on every core.
 
 pub mod export;
+pub mod handovers;
 pub mod online;
 pub mod receipt;
+#[cfg(test)]
+mod rotation_tests;
 pub mod source;
 mod verifier;
 pub mod witness;

@@ -6,6 +6,7 @@
 //! key, the entry is signed by the same key, and the entry's leaf hash and audit
 //! path give the checkpoint's root.
 
+use super::handovers::KeyChain;
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::ledger::entry;
 use crate::ledger::keys::{self, KeyId};
@@ -73,8 +74,16 @@ pub enum ReceiptError {
     Malformed(String),
     #[error("receipt format {found:?} is not {RECEIPT_FORMAT:?}")]
     Format { found: String },
-    #[error("the receipt names ledger key {found}, but the key you trust is {pinned}")]
-    WrongLedgerKey { pinned: String, found: String },
+    #[error(
+        "the receipt names ledger key {found}, but the key you trust (after the {handovers} hand-overs given) is {pinned}: if the ledger handed its key over, give its hand-over entries (--handovers FILE, from dbond ledger-key handovers)"
+    )]
+    WrongLedgerKey {
+        pinned: String,
+        found: String,
+        handovers: usize,
+    },
+    #[error("hand-overs: {0}")]
+    Handover(String),
     #[error("checkpoint: {0}")]
     Checkpoint(String),
     #[error("checkpoint is for {found}, the receipt says {expected}")]
@@ -124,22 +133,40 @@ pub fn verify_receipt(
     r: &ReceiptFile,
     pinned: Option<&VerifyingKey>,
 ) -> Result<CheckedReceipt, ReceiptError> {
+    verify_receipt_with(r, pinned, &[])
+}
+
+/// [`verify_receipt`], following the ledger key's hand-overs (their stored
+/// entries, in index order) from the pinned key: a receipt of an entry or a
+/// checkpoint signed by a later key is accepted when the hand-overs lead to it.
+pub fn verify_receipt_with(
+    r: &ReceiptFile,
+    pinned: Option<&VerifyingKey>,
+    handovers: &[Vec<u8>],
+) -> Result<CheckedReceipt, ReceiptError> {
     if r.format != RECEIPT_FORMAT {
         return Err(ReceiptError::Format {
             found: r.format.clone(),
         });
     }
     let key_bytes = decode_hash("ledger_public_key", &r.ledger_public_key)?;
-    let key = keys::parse_public_key(&key_bytes)
+    let named = keys::parse_public_key(&key_bytes)
         .map_err(|e| ReceiptError::Malformed(format!("ledger_public_key: {e}")))?;
-    if let Some(p) = pinned {
-        if p != &key {
-            return Err(ReceiptError::WrongLedgerKey {
-                pinned: KeyId::of(p).to_string(),
-                found: KeyId::of(&key).to_string(),
-            });
+    let chain = match pinned {
+        Some(p) => {
+            Some(KeyChain::follow(&r.origin, *p, handovers).map_err(ReceiptError::Handover)?)
         }
+        None => None,
+    };
+    let key = chain.as_ref().map_or(named, |c| c.key_at(r.tree_size));
+    if key != named {
+        return Err(ReceiptError::WrongLedgerKey {
+            pinned: KeyId::of(&key).to_string(),
+            found: KeyId::of(&named).to_string(),
+            handovers: chain.as_ref().map_or(0, KeyChain::handovers),
+        });
     }
+    let entry_key = chain.as_ref().map_or(named, |c| c.key_at(r.index));
     let cp = checkpoint::open(&r.checkpoint, &r.origin, &key)
         .map_err(|e| ReceiptError::Checkpoint(e.to_string()))?;
     if cp.origin != r.origin || cp.size != r.tree_size {
@@ -159,7 +186,7 @@ pub fn verify_receipt(
             r.index
         )));
     }
-    if !opened.ledger_signature_ok(&key) {
+    if !opened.ledger_signature_ok(&entry_key) {
         return Err(ReceiptError::EntrySignature);
     }
     if r.inclusion_proof.len() > PROOF_HASHES_MAX {

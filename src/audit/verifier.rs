@@ -4,6 +4,7 @@
 use crate::codec;
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::ledger::entry::{self, GENESIS_PREV_HASH};
+use crate::ledger::handover::{HANDOVER_CONTEXT, Handover};
 use crate::ledger::keys::{self, ENTRY_CONTEXT, KeyId, REQUEST_CONTEXT};
 use crate::ledger::merkle::{Frontier, Hash};
 use crate::limits;
@@ -114,15 +115,30 @@ pub struct Verified {
 
 impl Verified {
     /// Checks a signed checkpoint note against the verified ledger: signed by the
-    /// ledger key, for this origin, and its root equal to the root the entries give
-    /// at its size (which must be the final size or one asked for in advance).
+    /// ledger key in force for its size (genesis's, or the last to take over at
+    /// or before it), for this origin, and its root equal to the root the entries
+    /// give at its size (which must be the final size or one asked for in
+    /// advance).
     pub fn check_checkpoint(&self, note: &str) -> Result<Checkpoint, VerifyFailure> {
         let last = self.size.saturating_sub(1);
         let identity = self.state.identity().ok_or_else(|| fail(0, "no genesis"))?;
-        let key = keys::parse_public_key(&identity.ledger_public_key.0)
-            .map_err(|e| fail(0, e.to_string()))?;
-        let cp = checkpoint::open(note, &identity.origin, &key)
+        let (unverified, _) = checkpoint::parse_unverified(note)
             .map_err(|e| fail(last, format!("checkpoint: {e}")))?;
+        let in_force = self
+            .state
+            .ledger_key_at(unverified.size)
+            .ok_or_else(|| fail(0, "no genesis"))?;
+        let key = keys::parse_public_key(&in_force.0).map_err(|e| fail(0, e.to_string()))?;
+        let cp = checkpoint::open(note, &identity.origin, &key).map_err(|e| {
+            fail(
+                last,
+                format!(
+                    "checkpoint of size {}: {e} (the ledger key in force at that size is {})",
+                    unverified.size,
+                    KeyId::of(&key)
+                ),
+            )
+        })?;
         if cp.origin != identity.origin {
             return Err(fail(
                 last,
@@ -167,6 +183,8 @@ pub struct Verifier {
     state: State,
     frontier: Frontier,
     last_hash: Hash,
+    /// The ledger key in force: genesis's, then each key a verified hand-over
+    /// names, from the entry after the hand-over.
     ledger_key: Option<VerifyingKey>,
     pending: Vec<SigCheck>,
     inflight: VecDeque<std::sync::Arc<InFlight>>,
@@ -234,11 +252,11 @@ impl Verifier {
                 ),
             ));
         }
-        let identity = state
-            .identity()
+        let in_force = state
+            .ledger_key_in_force()
             .ok_or_else(|| fail(0, "the first entry is not a genesis entry"))?;
-        let ledger_key = keys::parse_public_key(&identity.ledger_public_key.0)
-            .map_err(|e| fail(0, format!("ledger key: {e}")))?;
+        let ledger_key =
+            keys::parse_public_key(&in_force.0).map_err(|e| fail(0, format!("ledger key: {e}")))?;
         let mut verifier = Verifier::new();
         verifier.state = state;
         verifier.frontier = frontier;
@@ -251,6 +269,13 @@ impl Verifier {
 
     /// The ledger key genesis names, once genesis is verified.
     pub fn ledger_key(&self) -> Option<VerifyingKey> {
+        let genesis = self.state.identity()?.ledger_public_key;
+        keys::parse_public_key(&genesis.0).ok()
+    }
+
+    /// The ledger key in force after the entries pushed so far: the one that
+    /// signs the next entry and the checkpoint of this size.
+    pub fn ledger_key_in_force(&self) -> Option<VerifyingKey> {
         self.ledger_key
     }
 
@@ -389,8 +414,14 @@ impl Verifier {
             .expected
             .pop_front()
             .ok_or_else(|| fail(index, "entry has no request"))?;
-        if want != event {
-            let figure = first_difference(&event, &want)
+        // A hand-over is decided without the new key's signature, which is
+        // checked on its own below.
+        let decided = match &event {
+            Event::LedgerKeyRotated(h) => &Event::LedgerKeyRotated(h.unsigned()),
+            other => other,
+        };
+        if want != *decided {
+            let figure = first_difference(decided, &want)
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default();
             return Err(fail(
@@ -407,6 +438,9 @@ impl Verifier {
         }
         registry::apply(&mut self.state, &meta, &event, &mut self.changes)
             .map_err(|e| fail(index, e.reason))?;
+        if let Event::LedgerKeyRotated(h) = &event {
+            self.take_handover(index, h, ledger_key)?;
+        }
         self.frontier.append(opened.hash, |_, _, _| {});
         self.last_hash = opened.hash;
         if self.want_roots.contains(&self.frontier.size()) {
@@ -417,6 +451,47 @@ impl Verifier {
             self.launch_signatures()?;
         }
         Ok((meta, event))
+    }
+
+    /// Follows a hand-over at entry `index` (signed, as every entry, by `old`,
+    /// the key in force): the new key's signature over the hand-over message is
+    /// checked with the others, and the new key signs from the next entry on.
+    fn take_handover(
+        &mut self,
+        index: u64,
+        h: &registry::LedgerKeyRotated,
+        old: VerifyingKey,
+    ) -> Result<(), VerifyFailure> {
+        if h.old_public_key.0 != old.to_bytes() {
+            return Err(fail(
+                index,
+                "the hand-over names another old ledger key than the key in force",
+            ));
+        }
+        let new = keys::parse_public_key(&h.new_public_key.0)
+            .map_err(|e| fail(index, format!("new ledger key: {e}")))?;
+        let origin = &self
+            .state
+            .identity()
+            .ok_or_else(|| fail(index, "no genesis"))?
+            .origin;
+        let message = Handover {
+            origin,
+            old: &old,
+            new: &new,
+            from_index: h.from_index,
+        }
+        .message();
+        self.pending.push(SigCheck {
+            index,
+            what: "new ledger key's hand-over signature",
+            key: new,
+            context: HANDOVER_CONTEXT,
+            message: message.into_bytes(),
+            signature: h.new_key_signature.clone(),
+        });
+        self.ledger_key = Some(new);
+        Ok(())
     }
 
     fn check_genesis(

@@ -10,6 +10,7 @@
 //! Invariant: a note enters the folder only after its signature verifies under the
 //! pinned key and it is consistent with everything already there.
 
+use super::handovers::{HandoverFile, KeyChain};
 use super::verifier::{Verified, VerifyFailure};
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::ledger::keys::{self, KeyId};
@@ -62,9 +63,15 @@ pub fn check_saved(verified: &Verified, notes: &[String]) -> Result<(), VerifyFa
         .state
         .identity()
         .ok_or_else(|| fail("no genesis".into()))?;
-    let key = keys::parse_public_key(&identity.ledger_public_key.0)
-        .map_err(|e| fail(format!("ledger key: {e}")))?;
     for note in notes {
+        let (unverified, _) = checkpoint::parse_unverified(note)
+            .map_err(|e| fail(format!("saved checkpoint: {e}")))?;
+        let in_force = verified
+            .state
+            .ledger_key_at(unverified.size)
+            .ok_or_else(|| fail("no genesis".into()))?;
+        let key =
+            keys::parse_public_key(&in_force.0).map_err(|e| fail(format!("ledger key: {e}")))?;
         let cp = checkpoint::open(note, crate::store::checkpoint_key_name(identity), &key)
             .map_err(|e| {
                 fail(format!(
@@ -164,9 +171,47 @@ impl WitnessDir {
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.pin_file().display()))
     }
 
-    /// Every saved note, verified under the pinned key, by size.
+    fn handovers_file(&self) -> PathBuf {
+        self.path.join("handovers.json")
+    }
+
+    /// The ledger key hand-over entries kept (`handovers.json`), in index order.
+    pub fn handovers(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        match std::fs::read_to_string(self.handovers_file()) {
+            Ok(text) => HandoverFile::from_json(&text)
+                .and_then(|f| f.entries())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", self.handovers_file().display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", self.handovers_file().display())),
+        }
+    }
+
+    /// Keeps `entries` (every hand-over entry known, in index order) once they
+    /// lead from the pinned key; returns the chain they make.
+    pub fn keep_handovers(&self, pinned: &Pinned, entries: &[Vec<u8>]) -> anyhow::Result<KeyChain> {
+        let chain = KeyChain::follow(&pinned.origin, pinned.key()?, entries)
+            .map_err(|e| anyhow::anyhow!("the ledger key's hand-overs: {e}"))?;
+        if entries.len() > self.handovers()?.len() {
+            std::fs::create_dir_all(&self.path)?;
+            let file =
+                HandoverFile::new(&pinned.origin, entries).map_err(|e| anyhow::anyhow!(e))?;
+            std::fs::write(self.handovers_file(), file.to_json()).map_err(|e| {
+                anyhow::anyhow!("cannot write {}: {e}", self.handovers_file().display())
+            })?;
+        }
+        Ok(chain)
+    }
+
+    /// The chain of ledger keys from the pinned one through the hand-overs kept.
+    pub fn chain(&self, pinned: &Pinned) -> anyhow::Result<KeyChain> {
+        KeyChain::follow(&pinned.origin, pinned.key()?, &self.handovers()?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.handovers_file().display()))
+    }
+
+    /// Every saved note, verified under the ledger key in force for its size
+    /// (the pinned key, or one the kept hand-overs lead to), by size.
     pub fn saved(&self, pinned: &Pinned) -> anyhow::Result<Vec<Saved>> {
-        let key = pinned.key()?;
+        let chain = self.chain(pinned)?;
         let mut out = Vec::new();
         let dir = match std::fs::read_dir(&self.path) {
             Ok(d) => d,
@@ -181,6 +226,9 @@ impl WitnessDir {
             }
             let note = std::fs::read_to_string(&path)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let (unverified, _) = checkpoint::parse_unverified(&note)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let key = chain.key_at(unverified.size);
             let checkpoint = checkpoint::open(&note, &pinned.origin, &key).map_err(|e| {
                 anyhow::anyhow!(
                     "{}: not signed by the pinned ledger key: {e}",

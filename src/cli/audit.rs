@@ -303,6 +303,11 @@ pub struct VerifyReceiptArgs {
     /// A witness folder (`dbond checkpoint`): trust its pinned ledger key.
     #[arg(long)]
     pub witness: Option<PathBuf>,
+    /// The ledger's hand-over entries (`dbond ledger-key handovers`): a receipt
+    /// signed by a later ledger key is accepted when they lead to it from the
+    /// key you trust.
+    #[arg(long)]
+    pub handovers: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -333,7 +338,27 @@ pub fn run_verify_receipt(args: &VerifyReceiptArgs) -> anyhow::Result<()> {
         }
         (None, None) => None,
     };
-    let checked = verify_receipt(&file, pinned.as_ref())
+    let handovers = match &args.handovers {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let handovers = crate::audit::handovers::HandoverFile::from_json(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if handovers.origin != file.origin {
+                anyhow::bail!(
+                    "{} holds the hand-overs of ledger {:?}, the receipt is of {:?}",
+                    path.display(),
+                    handovers.origin,
+                    file.origin
+                );
+            }
+            handovers
+                .entries()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let checked = crate::audit::receipt::verify_receipt_with(&file, pinned.as_ref(), &handovers)
         .map_err(|e| anyhow::anyhow!("receipt INVALID: {e}"))?;
     let trust = if pinned.is_some() {
         "the ledger key you trust"
@@ -409,10 +434,48 @@ pub async fn run_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
         }
         None => (server_pin, true),
     };
-    let key = pin.key()?;
+    // The key that signs the server's note follows the hand-overs the server
+    // publishes, each checked from the pinned key and proved to be in the tree.
+    let info = crate::client::ledger_info(client.channel()).await?;
+    let chain = dir.chain(&pin)?;
+    let chain = if info.handover_entries.len() > chain.handovers() {
+        crate::audit::handovers::KeyChain::follow(&pin.origin, pin.key()?, &info.handover_entries)
+            .map_err(|e| anyhow::anyhow!("the server's ledger key hand-overs: {e}"))?
+    } else {
+        chain
+    };
+    let (unverified, _) = checkpoint::parse_unverified(&head.checkpoint)?;
+    let key = chain.key_at(unverified.size);
     let cp = checkpoint::open(&head.checkpoint, &pin.origin, &key).map_err(|e| {
-        anyhow::anyhow!("the server's checkpoint is not signed by the ledger key: {e}")
+        anyhow::anyhow!(
+            "the server's checkpoint is not signed by the ledger key in force at size {} ({}): {e}",
+            unverified.size,
+            KeyId::of(&key)
+        )
     })?;
+    for bytes in &info.handover_entries {
+        let opened = crate::ledger::entry::open(bytes)?;
+        if opened.index() >= cp.size {
+            continue;
+        }
+        let proof = client
+            .inclusion_proof(opened.index(), cp.size)
+            .await
+            .map_err(status_error)?
+            .proof
+            .iter()
+            .map(|h| to_hash(h, "proof hash"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        merkle::verify_inclusion(&opened.hash, opened.index(), cp.size, &proof, &cp.root).map_err(
+            |e| {
+                anyhow::anyhow!(
+                    "the hand-over at entry {} is not in the signed tree of size {}: {e}",
+                    opened.index(),
+                    cp.size
+                )
+            },
+        )?;
+    }
     let saved = dir.saved(&pin)?;
     let new = Saved {
         note: head.checkpoint.clone(),
@@ -473,6 +536,7 @@ pub async fn run_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
         if first_use {
             dir.pin(&pin)?;
         }
+        dir.keep_handovers(&pin, &info.handover_entries)?;
         let path = dir.save(&new)?;
         say!("{said}; saved {}", path.display())?;
     } else {

@@ -73,6 +73,11 @@ pub struct ServeArgs {
     /// made at first start]
     #[arg(long, env = "DBOND_LEDGER_KEY")]
     pub ledger_key: Option<String>,
+    /// The next ledger key, which `dbond ledger-key rotate` hands the ledger's
+    /// signing over to: a key file or a PKCS#11 token key's URI, opened as
+    /// --ledger-key is. [default: none; rotations are refused]
+    #[arg(long, env = "DBOND_NEXT_LEDGER_KEY")]
+    pub next_ledger_key: Option<String>,
     /// Seconds between accrual runs of the in-server engine. [default: 3600]
     #[arg(long, env = "DBOND_ACCRUAL_INTERVAL_SECS")]
     pub accrual_interval_secs: Option<u64>,
@@ -146,6 +151,7 @@ impl ServeArgs {
             allow_plaintext_remote: self.allow_plaintext_remote.then_some(true),
             engine_key: self.engine_key.clone(),
             ledger_key: self.ledger_key.clone(),
+            next_ledger_key: self.next_ledger_key.clone(),
             accrual_interval_secs: self.accrual_interval_secs,
             metrics_listen: self.metrics_listen.clone(),
             log: self.log.clone(),
@@ -464,9 +470,23 @@ pub async fn run(config: &ServerConfig, serve_clock: ServeClock) -> anyhow::Resu
     };
     let clock_open = clock.clone();
     let metrics = Arc::new(crate::metrics::Metrics::new());
+    let next_ledger_key = config
+        .next_ledger_key
+        .as_deref()
+        .map(|setting| super::ledger_key::open(setting, config.pkcs11.as_ref()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("the next ledger key: {e}"))?
+        .map(store::NextLedgerKey::new);
+    if let Some(next) = next_ledger_key.as_ref().and_then(|k| k.public_key()) {
+        eprintln!(
+            "next ledger key ready (key id {}): `dbond ledger-key rotate` hands the ledger over to it",
+            KeyId::of(&next)
+        );
+    }
     let options = store::StoreOptions {
         batch_records: Some(config.store_batch_records),
         observer: Some(metrics.clone()),
+        next_ledger_key,
         ..Default::default()
     };
     let tls = match &config.tls {

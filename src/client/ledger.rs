@@ -123,6 +123,24 @@ impl Client {
             .into_inner())
     }
 
+    /// Asks the server to hand the ledger's signing over to `new_key`, its
+    /// next ledger key (admin).
+    pub async fn rotate_ledger_key(
+        &self,
+        new_key: &ed25519_dalek::VerifyingKey,
+    ) -> Result<pb::RotateLedgerKeyResponse, tonic::Status> {
+        let signed = self.sign(CommandKind::RotateLedgerKey(pb::RotateLedgerKey {
+            new_public_key: new_key.to_bytes().to_vec(),
+        }));
+        Ok(self
+            .participants()
+            .rotate_ledger_key(pb::RotateLedgerKeyRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
+    }
+
     pub async fn revoke(
         &self,
         participant_id: &str,

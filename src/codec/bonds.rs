@@ -308,7 +308,8 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
         Kind::Genesis(_)
         | Kind::ParticipantRegistered(_)
         | Kind::KeyRotated(_)
-        | Kind::ParticipantRevoked(_) => None,
+        | Kind::ParticipantRevoked(_)
+        | Kind::LedgerKeyRotated(_) => None,
         _ => Some(result),
     }
 }

@@ -107,6 +107,12 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
             key_id: e.key_id.to_string(),
             reason: e.reason.clone(),
         }),
+        Event::LedgerKeyRotated(e) => Kind::LedgerKeyRotated(pb::LedgerKeyRotated {
+            old_public_key: e.old_public_key.0.to_vec(),
+            new_public_key: e.new_public_key.0.to_vec(),
+            from_index: e.from_index,
+            new_key_signature: e.new_key_signature.clone(),
+        }),
         other => match holdings::event_to_pb(other)
             .or_else(|| bonds::event_to_pb(other))
             .or_else(|| coupons::event_to_pb(other))
@@ -159,6 +165,24 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
             key_id: key_id_from_pb("key_id", &e.key_id)?,
             reason: e.reason.clone(),
         }),
+        Kind::LedgerKeyRotated(e) => {
+            if e.new_key_signature.len() != crate::ledger::keys::SIGNATURE_BYTES {
+                return Err(RegistryError::invalid(
+                    "new_key_signature",
+                    format!(
+                        "must be {} bytes, found {}",
+                        crate::ledger::keys::SIGNATURE_BYTES,
+                        e.new_key_signature.len()
+                    ),
+                ));
+            }
+            Event::LedgerKeyRotated(registry::LedgerKeyRotated {
+                old_public_key: public_key_from_pb("old_public_key", &e.old_public_key)?,
+                new_public_key: public_key_from_pb("new_public_key", &e.new_public_key)?,
+                from_index: e.from_index,
+                new_key_signature: e.new_key_signature.clone(),
+            })
+        }
         other => match servicing::event_from_pb(other)
             .or_else(|| holdings::event_from_pb(other))
             .or_else(|| coupons::event_from_pb(other))
@@ -179,6 +203,7 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::RotateKey(_) => "RotateKey",
         Kind::RevokeParticipant(_) => "RevokeParticipant",
         Kind::ListParticipants(_) => "ListParticipants",
+        Kind::RotateLedgerKey(_) => "RotateLedgerKey",
         Kind::GetEntry(_) => "GetEntry",
         Kind::StreamEntries(_) => "StreamEntries",
         Kind::GetCheckpoint(_) => "GetCheckpoint",
@@ -286,6 +311,11 @@ pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, 
         Kind::RegisterParticipant(c) => register_from_pb(c),
         Kind::RotateKey(c) => rotate_from_pb(c),
         Kind::RevokeParticipant(c) => revoke_from_pb(c),
+        Kind::RotateLedgerKey(c) => Ok(registry::Command::RotateLedgerKey(
+            registry::RotateLedgerKey {
+                new_public_key: public_key_from_pb("new_public_key", &c.new_public_key)?,
+            },
+        )),
         Kind::CreateSeries(c) => Ok(registry::Command::CreateSeries(bonds::terms_from_pb(
             c.terms.as_ref(),
         )?)),

@@ -1,8 +1,7 @@
 //! The ledger key's hand-over message: what a new ledger key signs to take over
 //! from the old one, naming the ledger, both keys and the first entry the new key
-//! signs. No entry of this format version carries it: the module fixes the bytes
-//! a rotation entry's new-key signature is to cover (OPERATIONS: the ledger key
-//! is not rotated on the ledger in this version).
+//! signs. A `LedgerKeyRotated` entry carries the new key's signature over it
+//! (`docs/LEDGER_FORMAT.md` section 4.1).
 //!
 //! Invariant: the message is a fixed text (no encoder in between), signed under its
 //! own context, so a hand-over signature never passes for any other signature and
@@ -19,7 +18,8 @@ const HEADER: &str = "dbond ledger key hand-over";
 
 /// A hand-over: on ledger `origin`, `new` signs every entry from `from_index`
 /// on, and every checkpoint of a size at least `from_index`; `old` signed the
-/// entries before.
+/// entries before (the hand-over entry, `from_index - 1`, included) and the
+/// checkpoints of smaller sizes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Handover<'a> {
     pub origin: &'a str,

@@ -184,6 +184,7 @@ impl Mirror {
                 Store::open_follower(Arc::new(engine), options.store.clone())?;
             let key = *ledger.ledger_public_key();
             notes.pin_ledger(&ledger.identity().origin, &key)?;
+            notes.follow_keys(&state)?;
             folder.keep_ledger_key(&key)?;
             let nonces = held_nonces(&ledger)?;
             let mut verifier = Verifier::resume(
@@ -299,7 +300,10 @@ impl Mirror {
             self.fill(source, target, held_all_at).await?;
         }
         let head = source.head().await.map_err(MirrorError::of_source)?;
-        let checked = self.notes.check(&head.checkpoint, source).await?;
+        let checked = self
+            .notes
+            .check(&head.checkpoint, source, self.verifier.size())
+            .await?;
         self.source_size = checked.checkpoint.size;
         self.record_behind(held_all_at);
         if checked.checkpoint.size > self.verifier.size() {
@@ -395,6 +399,9 @@ impl Mirror {
                 let (meta, event) = self.verifier.push_applied(&entry.bytes)?;
                 if expected == 0 {
                     self.notes.check_genesis_key(&self.verifier)?;
+                }
+                if matches!(event, crate::registry::Event::LedgerKeyRotated(_)) {
+                    self.notes.note_handover(entry.bytes.clone())?;
                 }
                 self.hold(entry.bytes, meta, event)?;
             }

@@ -38,6 +38,12 @@ pub(super) struct Notes {
     /// operator (the key only), or named by the first copy's genesis.
     origin: Option<String>,
     key: Option<VerifyingKey>,
+    /// The ledger keys that took over from the pinned one, with the first
+    /// size each signs, as far as the verified entries tell.
+    handed: Vec<(u64, VerifyingKey)>,
+    /// The hand-over entries verified, kept in the folder (`handovers.json`)
+    /// once a ledger is pinned: the saved notes of later keys open with them.
+    handovers: Vec<Vec<u8>>,
     /// Kept notes, by size.
     saved: Vec<Saved>,
 }
@@ -45,6 +51,7 @@ pub(super) struct Notes {
 impl Notes {
     pub fn open(dir: WitnessDir, options: &MirrorOptions) -> Result<Notes, MirrorError> {
         let pinned = dir.pinned().map_err(local)?;
+        let handovers = dir.handovers().map_err(local)?;
         let (origin, key, saved) = match pinned {
             Some(pin) => {
                 let key = pin.key().map_err(local)?;
@@ -65,8 +72,57 @@ impl Notes {
             dir,
             origin,
             key,
+            handed: Vec::new(),
+            handovers,
             saved,
         })
+    }
+
+    /// Keeps a hand-over entry the verifier accepted (its stored bytes).
+    pub fn note_handover(&mut self, bytes: Vec<u8>) -> Result<(), MirrorError> {
+        self.handovers.push(bytes);
+        self.keep_handovers()
+    }
+
+    fn keep_handovers(&self) -> Result<(), MirrorError> {
+        if let (Some(origin), Some(key)) = (&self.origin, &self.key) {
+            let pinned = Pinned {
+                origin: origin.clone(),
+                ledger_public_key: hex::encode(key.as_bytes()),
+            };
+            self.dir
+                .keep_handovers(&pinned, &self.handovers)
+                .map_err(local)?;
+        }
+        Ok(())
+    }
+
+    /// Follows the hand-overs of the ledger key that the verified `state`
+    /// holds: notes of a size from each hand-over's first index on are opened
+    /// under its key.
+    pub fn follow_keys(&mut self, state: &crate::registry::State) -> Result<(), MirrorError> {
+        self.handed = state
+            .ledger_key_terms()
+            .into_iter()
+            .skip(1)
+            .map(|t| {
+                crate::ledger::keys::parse_public_key(&t.public_key.0)
+                    .map(|k| (t.from_index, k))
+                    .map_err(|e| MirrorError::Unverified(format!("a handed-over ledger key: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    /// The key that signs the note of `size`, as far as the entries verified
+    /// tell.
+    fn key_at(&self, size: u64) -> Option<VerifyingKey> {
+        self.handed
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= size)
+            .map(|(_, k)| *k)
+            .or(self.key)
     }
 
     fn note_path(&self, size: u64) -> PathBuf {
@@ -98,14 +154,16 @@ impl Notes {
         }
         self.origin = Some(origin.to_string());
         self.key = Some(*key);
-        Ok(())
+        self.keep_handovers()
     }
 
     fn opened(&self, note: &str) -> Result<Checkpoint, MirrorError> {
-        let (Some(origin), Some(key)) = (&self.origin, &self.key) else {
+        let (unverified, _) = checkpoint::parse_unverified(note)
+            .map_err(|e| MirrorError::Unverified(format!("the source's checkpoint note: {e}")))?;
+        let (Some(origin), Some(key)) = (&self.origin, self.key_at(unverified.size)) else {
             return Err(local("no ledger is pinned yet"));
         };
-        open_note(note, origin, key)
+        open_note(note, origin, &key)
     }
 
     fn keep(&mut self, saved: Saved) -> Result<(), MirrorError> {
@@ -143,10 +201,21 @@ impl Notes {
     /// it. Before any ledger is pinned (a first copy without a given key) the
     /// note is returned unchecked: [`Notes::confirm`] checks it once genesis has
     /// named the key.
-    pub async fn check(&mut self, note: &str, source: &impl Source) -> Result<Saved, MirrorError> {
+    pub async fn check(
+        &mut self,
+        note: &str,
+        source: &impl Source,
+        verified_size: u64,
+    ) -> Result<Saved, MirrorError> {
         let (unverified, _) = checkpoint::parse_unverified(note)
             .map_err(|e| MirrorError::Unverified(format!("the source's checkpoint note: {e}")))?;
-        if self.key.is_none() {
+        // A note beyond the entries verified that the key in force does not
+        // sign may be signed by a key a hand-over among those entries names:
+        // it is judged once they are verified (`confirm`), where the entries,
+        // which extend the copy, must make its root.
+        let handed_over =
+            unverified.size > verified_size && self.origin.is_some() && self.opened(note).is_err();
+        if self.key.is_none() || handed_over {
             return Ok(Saved {
                 note: note.to_string(),
                 checkpoint: unverified,
@@ -265,6 +334,7 @@ impl Notes {
         {
             return Ok(());
         }
+        self.follow_keys(verifier.state())?;
         if self.key.is_none() {
             let key = verifier
                 .ledger_key()

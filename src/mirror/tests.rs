@@ -54,6 +54,60 @@ impl Source {
         }
     }
 
+    /// A new ledger whose server holds `next` as its next ledger key.
+    fn with_next(next: &SigningKey) -> Source {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let admin = keys::generate();
+        let ledger = Store::create_with(
+            &dir.path().join("store"),
+            keys::generate(),
+            Genesis {
+                origin: ORIGIN.into(),
+                admin_participant_id: ParticipantId::parse("id", "admin").unwrap(),
+                admin_key: &admin,
+            },
+            clock.clone(),
+            crate::store::StoreOptions {
+                next_ledger_key: Some(crate::store::NextLedgerKey::new(next.clone())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        Source {
+            ledger,
+            admin,
+            clock,
+            head_note: None,
+            _dir: dir,
+        }
+    }
+
+    /// Hands the ledger key over to `next`.
+    async fn rotate(&self, next: &SigningKey) {
+        let kind = pb::command::Kind::RotateLedgerKey(pb::RotateLedgerKey {
+            new_public_key: next.verifying_key().to_bytes().to_vec(),
+        });
+        let command = crate::codec::command_from_kind(&kind).unwrap();
+        let payload = pb::RequestPayload {
+            ledger_origin: ORIGIN.into(),
+            issued_at: Some(crate::codec::timestamp_to_pb(self.clock.now())),
+            nonce: rand::random::<[u8; 16]>().to_vec(),
+            command: Some(pb::Command { kind: Some(kind) }),
+        }
+        .encode_to_vec();
+        let signature = keys::sign(&self.admin, REQUEST_CONTEXT, &payload);
+        self.ledger
+            .write(WriteRequest {
+                key_id: KeyId::of(&self.admin.verifying_key()),
+                payload,
+                signature: signature.to_bytes().to_vec(),
+                command,
+            })
+            .await
+            .unwrap();
+    }
+
     fn fresh() -> Source {
         Source::new(&keys::generate(), &keys::generate(), chrono::Utc::now())
     }
@@ -385,4 +439,38 @@ async fn entries_that_disagree_with_the_signed_note_are_refused() {
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
     assert_eq!(mirror.size(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_follows_its_source_across_a_ledger_key_rotation() {
+    let next = keys::generate();
+    let source = Source::with_next(&next);
+    source.banks("before", 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut mirror = open(dir.path());
+    mirror.catch_up(&source, Instant::now()).await.unwrap();
+    same(&mirror, &source);
+    // The hand-over and entries under the new key, in the mirror's next round.
+    source.rotate(&next).await;
+    source.banks("after", 4).await;
+    let (note, _) = crate::ledger::checkpoint::parse_unverified(&source.note()).unwrap();
+    assert!(
+        crate::ledger::checkpoint::open(&source.note(), &note.origin, &next.verifying_key())
+            .is_ok(),
+        "the source's note is the new key's"
+    );
+    mirror.catch_up(&source, Instant::now()).await.unwrap();
+    same(&mirror, &source);
+    // Reopened, it holds the new key's note and goes on following.
+    mirror.close().unwrap();
+    source.banks("reopened", 2).await;
+    let mut mirror = open(dir.path());
+    mirror.catch_up(&source, Instant::now()).await.unwrap();
+    same(&mirror, &source);
+    assert_eq!(mirror.size(), 1 + 3 + 1 + 4 + 2);
+    // A first copy made after the rotation follows the chain from genesis too.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let mut fresh = open(fresh_dir.path());
+    fresh.catch_up(&source, Instant::now()).await.unwrap();
+    same(&fresh, &source);
 }

@@ -79,6 +79,26 @@ pub enum RegistryError {
     #[error("{participant} is the last active admin; register another admin before revoking it")]
     LastAdmin { participant: ParticipantId },
 
+    // ---- the ledger's own key ----
+    /// A ledger key rotation to the key already in force.
+    #[error("ledger key {key} is the key in force; a rotation needs another key")]
+    LedgerKeyUnchanged { key: KeyId },
+    /// A ledger key rotation back to a key the ledger already used.
+    #[error(
+        "ledger key {key} already signed this ledger from entry {from_index}; a rotation needs a fresh key"
+    )]
+    LedgerKeyReused { key: KeyId, from_index: u64 },
+    /// A ledger key rotation on a server started without a next key.
+    #[error(
+        "this server holds no next ledger key: restart it with --next-ledger-key naming the key to rotate to, then ask again"
+    )]
+    NoNextLedgerKey,
+    /// A ledger key rotation naming another key than the next key the server holds.
+    #[error(
+        "the rotation names ledger key {named}, but the next key this server holds is {held}: name that key, or restart the server with --next-ledger-key set to the key meant"
+    )]
+    NextLedgerKeyDiffers { named: KeyId, held: KeyId },
+
     // ---- a series' life ----
     /// A transition (or amendment) the series' status does not allow.
     #[error(

@@ -41,7 +41,7 @@ pub use series::{
     SeriesTransition,
 };
 pub use servicing::HoldingKey;
-pub use state::{Changes, EntryMeta, State, StateKey};
+pub use state::{Changes, EntryMeta, LedgerKeyTerm, State, StateKey};
 pub use subscriptions::{
     Holding, InvestorRef, SubmitSubscription, Subscription, SubscriptionStatus,
     SubscriptionSubmitted,
@@ -87,6 +87,7 @@ pub enum Command {
     RegisterParticipant(participants::RegisterParticipant),
     RotateKey(participants::RotateKey),
     RevokeParticipant(participants::RevokeParticipant),
+    RotateLedgerKey(participants::RotateLedgerKey),
     CreateSeries(SeriesTerms),
     AmendSeries(SeriesTerms),
     Transition(SeriesTransition),
@@ -118,7 +119,7 @@ pub enum Command {
     RedeemEarly(RedeemEarly),
 }
 
-pub use participants::{RegisterParticipant, RevokeParticipant, RotateKey};
+pub use participants::{RegisterParticipant, RevokeParticipant, RotateKey, RotateLedgerKey};
 
 /// What a command decides: the events to append (first carries the request), or
 /// an earlier outcome for an idempotent repeat.
@@ -144,6 +145,9 @@ pub fn decide(
         Command::RegisterParticipant(c) => participants::decide_register(state, caller, c),
         Command::RotateKey(c) => participants::decide_rotate(state, caller, c),
         Command::RevokeParticipant(c) => participants::decide_revoke(state, caller, c),
+        Command::RotateLedgerKey(c) => {
+            participants::decide_rotate_ledger_key(state, caller, ctx, c)
+        }
         Command::CreateSeries(t) => series::decide_create(state, caller, t),
         Command::AmendSeries(t) => series::decide_amend(state, caller, t),
         Command::Transition(t) => series::decide_transition(state, caller, ctx, t),
@@ -198,6 +202,9 @@ pub fn apply(
         Event::ParticipantRegistered(e) => participants::apply_registered(state, meta, e, changes)?,
         Event::KeyRotated(e) => participants::apply_rotated(state, meta, e, changes)?,
         Event::ParticipantRevoked(e) => participants::apply_revoked(state, meta, e, changes)?,
+        Event::LedgerKeyRotated(e) => {
+            participants::apply_ledger_key_rotated(state, meta, e, changes)?
+        }
         Event::SeriesCreated(_)
         | Event::SeriesAmended(_)
         | Event::SeriesOpened(_)

@@ -17,6 +17,13 @@ pub struct RotateKey {
     pub new_public_key: PublicKey,
 }
 
+/// Hand the ledger's signing over to `new_public_key` (the writer checks that
+/// the server holds that key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotateLedgerKey {
+    pub new_public_key: PublicKey,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokeParticipant {
     pub participant_id: ParticipantId,
@@ -98,6 +105,88 @@ pub(super) fn decide_rotate(
         new_public_key: c.new_public_key,
         new_key_id,
     })])
+}
+
+/// The hand-over to `c.new_public_key` at entry `ctx.index`, without the new
+/// key's signature (the writer, which holds the key, adds it).
+pub(super) fn decide_rotate_ledger_key(
+    state: &State,
+    caller: &Caller,
+    ctx: &DecideCtx,
+    c: &RotateLedgerKey,
+) -> Result<Vec<Event>, RegistryError> {
+    require_admin(caller, "rotating the ledger key")?;
+    let terms = state.ledger_key_terms();
+    let current = state
+        .ledger_key_at(ctx.index)
+        .ok_or_else(|| RegistryError::invalid("new_public_key", "the ledger has no genesis"))?;
+    if c.new_public_key == current {
+        return Err(RegistryError::LedgerKeyUnchanged {
+            key: key_id_of(&current)?,
+        });
+    }
+    if let Some(t) = terms.iter().find(|t| t.public_key == c.new_public_key) {
+        return Err(RegistryError::LedgerKeyReused {
+            key: key_id_of(&t.public_key)?,
+            from_index: t.from_index,
+        });
+    }
+    Ok(vec![Event::LedgerKeyRotated(LedgerKeyRotated {
+        old_public_key: current,
+        new_public_key: c.new_public_key,
+        from_index: ctx.index.saturating_add(1),
+        new_key_signature: Vec::new(),
+    })])
+}
+
+pub(super) fn apply_ledger_key_rotated(
+    state: &mut State,
+    meta: &EntryMeta,
+    e: &LedgerKeyRotated,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let current = state
+        .ledger_key_at(meta.index)
+        .ok_or_else(|| fail(meta, "a ledger key hand-over before genesis".into()))?;
+    if e.old_public_key != current {
+        return Err(fail(
+            meta,
+            format!(
+                "the hand-over names old ledger key {}, but the key in force is {}",
+                KeyId::of_bytes(&e.old_public_key.0),
+                KeyId::of_bytes(&current.0)
+            ),
+        ));
+    }
+    if e.from_index != meta.next_index() {
+        return Err(fail(
+            meta,
+            format!(
+                "the hand-over's new key must sign from entry {}, it says {}",
+                meta.next_index(),
+                e.from_index
+            ),
+        ));
+    }
+    if state
+        .ledger_key_terms()
+        .iter()
+        .any(|t| t.public_key == e.new_public_key)
+    {
+        return Err(fail(
+            meta,
+            format!(
+                "ledger key {} was already a ledger key",
+                KeyId::of_bytes(&e.new_public_key.0)
+            ),
+        ));
+    }
+    state.meta.ledger_keys.push(LedgerKeyTerm {
+        from_index: e.from_index,
+        public_key: e.new_public_key,
+    });
+    changes.touch(StateKey::Meta);
+    Ok(())
 }
 
 pub(super) fn decide_revoke(

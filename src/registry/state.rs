@@ -161,6 +161,19 @@ pub(super) struct Meta {
     /// Number of entries applied (the next index).
     pub size: u64,
     pub last_recorded_at: Option<DateTime<Utc>>,
+    /// The ledger keys that took over from genesis's, in ledger order. Left out
+    /// of the stored record while empty, so a ledger that never rotated its key
+    /// keeps the record it always had.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ledger_keys: Vec<LedgerKeyTerm>,
+}
+
+/// A ledger key taking over: it signs every entry from `from_index` on and every
+/// checkpoint of a size at least `from_index`, until the next hand-over.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LedgerKeyTerm {
+    pub from_index: u64,
+    pub public_key: super::PublicKey,
 }
 
 /// Indexes that only deciding a command reads (never a query).
@@ -285,6 +298,39 @@ impl State {
 
     pub fn identity(&self) -> Option<&LedgerIdentity> {
         self.meta.identity.as_ref()
+    }
+
+    /// The ledger key that signs entry `index` and the checkpoint of size
+    /// `index`: genesis's key, or the last to take over at or before `index`.
+    /// `None` before genesis.
+    pub fn ledger_key_at(&self, index: u64) -> Option<super::PublicKey> {
+        let genesis = self.meta.identity.as_ref()?.ledger_public_key;
+        Some(
+            self.meta
+                .ledger_keys
+                .iter()
+                .rev()
+                .find(|t| t.from_index <= index)
+                .map_or(genesis, |t| t.public_key),
+        )
+    }
+
+    /// The ledger key in force now: the one that signs the next entry and the
+    /// checkpoint of the ledger as it stands.
+    pub fn ledger_key_in_force(&self) -> Option<super::PublicKey> {
+        self.ledger_key_at(self.meta.size)
+    }
+
+    /// Every ledger key with the first index it signs, genesis's (from 0) first.
+    pub fn ledger_key_terms(&self) -> Vec<LedgerKeyTerm> {
+        let genesis = self.meta.identity.as_ref().map(|i| LedgerKeyTerm {
+            from_index: 0,
+            public_key: i.ledger_public_key,
+        });
+        genesis
+            .into_iter()
+            .chain(self.meta.ledger_keys.iter().cloned())
+            .collect()
     }
 
     pub fn last_recorded_at(&self) -> Option<DateTime<Utc>> {

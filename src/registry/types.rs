@@ -211,6 +211,30 @@ pub struct KeyRotated {
     pub new_key_id: KeyId,
 }
 
+/// The ledger key hands over to `new_public_key`: this entry is signed by
+/// `old_public_key`, every entry from `from_index` on by the new key.
+/// `new_key_signature` is the new key's signature over the hand-over message
+/// (`ledger::handover`): the writer fills it in after deciding (deciding needs no
+/// private key, and decides it empty) and a verifier checks it apart from the
+/// re-decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerKeyRotated {
+    pub old_public_key: PublicKey,
+    pub new_public_key: PublicKey,
+    pub from_index: u64,
+    pub new_key_signature: Vec<u8>,
+}
+
+impl LedgerKeyRotated {
+    /// The event as `decide` gives it: without the new key's signature.
+    pub fn unsigned(&self) -> LedgerKeyRotated {
+        LedgerKeyRotated {
+            new_key_signature: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParticipantRevoked {
     pub participant_id: ParticipantId,
@@ -228,6 +252,7 @@ pub enum Event {
     ParticipantRegistered(ParticipantRegistered),
     KeyRotated(KeyRotated),
     ParticipantRevoked(ParticipantRevoked),
+    LedgerKeyRotated(LedgerKeyRotated),
     SeriesCreated(super::SeriesDefined),
     SeriesAmended(super::SeriesDefined),
     SeriesOpened(super::SeriesId),

@@ -26,7 +26,14 @@ impl pb::ledger_service_server::LedgerService for Services {
         _request: Request<pb::GetLedgerInfoRequest>,
     ) -> Result<Response<pb::GetLedgerInfoResponse>, Status> {
         let identity = self.ledger.identity();
+        let terms = self.ledger.read(|p| p.state.ledger_key_terms());
+        let handover_entries = terms
+            .iter()
+            .skip(1)
+            .map(|t| self.read_entry(t.from_index.saturating_sub(1)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Response::new(pb::GetLedgerInfoResponse {
+            handover_entries,
             origin: identity.origin.clone(),
             ledger_public_key: identity.ledger_public_key.0.to_vec(),
             format_version: identity.format_version,
@@ -214,14 +221,21 @@ impl pb::ledger_service_server::LedgerService for Services {
             .into());
         }
         // The published checkpoint always covers the published size.
-        let (checkpoint, tree_size) = self.ledger.read(|p| (p.checkpoint.clone(), p.size()));
+        // Its key is the one that signs the checkpoint: the key in force at its size.
+        let (checkpoint, tree_size, key) = self.ledger.read(|p| {
+            (
+                p.checkpoint.clone(),
+                p.size(),
+                p.state.ledger_key_in_force(),
+            )
+        });
         let nodes = self.ledger.nodes();
         let proof = merkle::inclusion_proof(index, tree_size, &nodes)?;
         let identity = self.ledger.identity();
         Ok(Response::new(pb::GetReceiptResponse {
             receipt: Some(pb::EntryReceipt {
                 origin: identity.origin.clone(),
-                ledger_public_key: identity.ledger_public_key.0.to_vec(),
+                ledger_public_key: key.unwrap_or(identity.ledger_public_key).0.to_vec(),
                 index,
                 entry: bytes,
                 tree_size,

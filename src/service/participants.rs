@@ -58,6 +58,27 @@ impl pb::participant_service_server::ParticipantService for Services {
         }))
     }
 
+    async fn rotate_ledger_key(
+        &self,
+        request: Request<pb::RotateLedgerKeyRequest>,
+    ) -> Result<Response<pb::RotateLedgerKeyResponse>, Status> {
+        let auth = self
+            .auth
+            .check::<pb::RotateLedgerKey>(request.into_inner().signed)?;
+        let committed = self.write(auth).await?;
+        let handover = committed
+            .events
+            .iter()
+            .find_map(|e| match codec::event_to_pb(e).kind {
+                Some(pb::event::Kind::LedgerKeyRotated(h)) => Some(h),
+                _ => None,
+            });
+        Ok(Response::new(pb::RotateLedgerKeyResponse {
+            receipt: Some(receipt(&committed)),
+            handover,
+        }))
+    }
+
     async fn list_participants(
         &self,
         request: Request<pb::ListParticipantsRequest>,

@@ -20,7 +20,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 pub fn registry_code(e: &RegistryError) -> Code {
     use RegistryError as E;
     match e {
-        E::Invalid { .. } => Code::InvalidArgument,
+        E::Invalid { .. } | E::LedgerKeyUnchanged { .. } => Code::InvalidArgument,
         E::RoleRequired { .. }
         | E::NotTheOwner { .. }
         | E::NotYourSubscription { .. }
@@ -36,10 +36,13 @@ pub fn registry_code(e: &RegistryError) -> Code {
         | E::ParticipantExists { .. }
         | E::KeyExists { .. }
         | E::RotationKeyExists { .. }
+        | E::LedgerKeyReused { .. }
         | E::IdempotencyConflict { .. }
         | E::FixingExists { .. } => Code::AlreadyExists,
         E::ParticipantRevoked { .. }
         | E::LastAdmin { .. }
+        | E::NoNextLedgerKey
+        | E::NextLedgerKeyDiffers { .. }
         | E::WrongSeriesState { .. }
         | E::OpenAfterWindow { .. }
         | E::BeforeSettlementDeadline { .. }
@@ -285,6 +288,7 @@ pub fn store(e: &StoreError) -> Status {
         StoreError::NotInitialised(_) => plain(Code::FailedPrecondition, e),
         StoreError::Corrupt { .. }
         | StoreError::KeyMismatch { .. }
+        | StoreError::RotatedOut { .. }
         | StoreError::AlreadyInitialised(_) => plain(Code::Internal, e),
         StoreError::Storage(_) => plain(Code::Unavailable, e),
     }
@@ -419,6 +423,25 @@ mod tests {
             ),
             K::ParticipantRevoked => (E::ParticipantRevoked { participant: bank }, fp),
             K::LastAdmin => (E::LastAdmin { participant: bank }, fp),
+            K::LedgerKeyUnchanged => (
+                E::LedgerKeyUnchanged { key: key.clone() },
+                Code::InvalidArgument,
+            ),
+            K::LedgerKeyReused => (
+                E::LedgerKeyReused {
+                    key: key.clone(),
+                    from_index: 0,
+                },
+                ae,
+            ),
+            K::NoNextLedgerKey => (E::NoNextLedgerKey, fp),
+            K::NextLedgerKeyDiffers => (
+                E::NextLedgerKeyDiffers {
+                    named: key.clone(),
+                    held: key,
+                },
+                fp,
+            ),
             K::WrongSeriesState => (
                 E::WrongSeriesState {
                     series,
@@ -932,6 +955,7 @@ mod tests {
             StoreError::NotInitialised(_) => Code::FailedPrecondition,
             StoreError::AlreadyInitialised(_) => Code::Internal,
             StoreError::KeyMismatch { .. } => Code::Internal,
+            StoreError::RotatedOut { .. } => Code::Internal,
             StoreError::Invalid(_) => Code::InvalidArgument,
         }
     }
@@ -948,6 +972,11 @@ mod tests {
             StoreError::KeyMismatch {
                 expected: "a".into(),
                 found: "b".into(),
+            },
+            StoreError::RotatedOut {
+                given: "a".into(),
+                in_force: "b".into(),
+                from_index: 4,
             },
             StoreError::Invalid("bad".into()),
         ]
@@ -1034,7 +1063,7 @@ mod tests {
 
     #[test]
     fn every_store_write_proof_and_pricing_error_has_its_code() {
-        assert_eq!(sampled(every_store_error(), expected_store), 6);
+        assert_eq!(sampled(every_store_error(), expected_store), 7);
         assert_eq!(sampled(every_write_error(), expected_write), 3);
         assert_eq!(sampled(every_proof_error(), expected_proof), 4);
         assert_eq!(sampled(every_pricing_error(), expected_pricing), 7);

@@ -57,13 +57,17 @@ fn check_note(
     Ok(cp)
 }
 
-/// The ledger identity and key of `state` (after genesis).
+/// The ledger identity of `state` (after genesis) and the ledger key in force
+/// at its size: the key that signs the checkpoint of that size.
 fn identity_of(state: &State) -> Result<(LedgerIdentity, VerifyingKey), StoreError> {
     let identity = state
         .identity()
         .cloned()
         .ok_or_else(|| StoreError::Invalid("the state has no genesis".into()))?;
-    let key = crate::ledger::keys::parse_public_key(&identity.ledger_public_key.0)
+    let in_force = state
+        .ledger_key_in_force()
+        .ok_or_else(|| StoreError::Invalid("the state has no genesis".into()))?;
+    let key = crate::ledger::keys::parse_public_key(&in_force.0)
         .map_err(|e| corrupt(0, e.to_string()))?;
     Ok((identity, key))
 }
@@ -176,7 +180,6 @@ impl Seeder {
 pub struct Follower {
     appender: Appender,
     identity: LedgerIdentity,
-    ledger_key: VerifyingKey,
     /// The tree and the hash chain's end after every entry pushed.
     frontier: Frontier,
     last_hash: Hash,
@@ -214,7 +217,6 @@ impl Store {
         let follower = Follower {
             appender,
             identity: checked.identity.clone(),
-            ledger_key: checked.ledger_public_key,
             frontier: checked.frontier,
             last_hash: checked.last_hash,
             sealed: SealedGroup::default(),
@@ -316,7 +318,6 @@ impl Follower {
         if self.sealed.group.entries.is_empty() {
             return Ok(());
         }
-        check_note(note, &self.identity, &self.ledger_key, &self.frontier)?;
         if state.size() != self.frontier.size() {
             return Err(StoreError::Invalid(format!(
                 "the state given has {} entries applied, the copy has {}",
@@ -324,6 +325,10 @@ impl Follower {
                 self.frontier.size()
             )));
         }
+        // Signed by the key in force at this size: a hand-over among the
+        // entries pushed names it.
+        let (_, key) = identity_of(state)?;
+        check_note(note, &self.identity, &key, &self.frontier)?;
         let group = &mut self.sealed.group;
         group.size_before = self.stored;
         group.checkpoint = note.to_string();

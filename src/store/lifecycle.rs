@@ -132,11 +132,40 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let ledger_key = ledger_key.into();
         let checked = open_checked(engine)?;
-        if checked.ledger_public_key != ledger_key.public_key() {
-            return Err(StoreError::KeyMismatch {
-                expected: KeyId::of(&checked.ledger_public_key).to_string(),
-                found: KeyId::of(&ledger_key.public_key()).to_string(),
-            });
+        // The key in force, read from the replayed hand-overs, must be the one
+        // given: a key rotated out signs nothing more.
+        let terms = checked.state.ledger_key_terms();
+        let given = ledger_key.public_key();
+        let in_force = terms.last().map(|t| t.public_key.0);
+        if in_force != Some(given.to_bytes()) {
+            let id = |k: &[u8; 32]| KeyId::of_bytes(k).to_string();
+            let found = id(&given.to_bytes());
+            return Err(
+                match (
+                    in_force,
+                    terms.iter().any(|t| t.public_key.0 == given.to_bytes()),
+                ) {
+                    (Some(key), true) => StoreError::RotatedOut {
+                        given: found,
+                        in_force: id(&key),
+                        from_index: terms.last().map_or(0, |t| t.from_index),
+                    },
+                    (key, _) => StoreError::KeyMismatch {
+                        expected: key.as_ref().map_or_else(String::new, id),
+                        found,
+                    },
+                },
+            );
+        }
+        let next_ledger_key = options.next_ledger_key.as_ref().and_then(|k| k.take());
+        if let Some(next) = &next_ledger_key {
+            let next = next.public_key().to_bytes();
+            if next == given.to_bytes() || terms.iter().any(|t| t.public_key.0 == next) {
+                return Err(StoreError::Invalid(format!(
+                    "the next ledger key {} already signed this ledger: a rotation needs a fresh key",
+                    KeyId::of_bytes(&next)
+                )));
+            }
         }
         tracing::info!(key = %ledger_key.describe(), "ledger key ready");
         if let Some(shared) = checked.engine.shared() {
@@ -167,6 +196,7 @@ impl Store {
         );
         let (jobs, writer) = writer::spawn(WriterParts {
             ledger_key,
+            next_ledger_key,
             identity: checked.identity.clone(),
             clock,
             state: checked.state,

@@ -51,6 +51,7 @@ pub use replay::{Replayed, replay};
 pub use sled_engine::SledEngine;
 pub use writer::{Committed, WriteError, WriteRequest, authorize};
 
+use crate::ledger::signer::LedgerKey;
 use crate::registry::LedgerIdentity;
 use std::sync::Arc;
 
@@ -70,6 +71,14 @@ pub enum StoreError {
         "the ledger key does not match this ledger (genesis names key {expected}, given {found})"
     )]
     KeyMismatch { expected: String, found: String },
+    #[error(
+        "ledger key {given} was rotated out: ledger key {in_force} signs this ledger from entry {from_index}; start the server with that key as --ledger-key"
+    )]
+    RotatedOut {
+        given: String,
+        in_force: String,
+        from_index: u64,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -100,6 +109,34 @@ pub struct StoreOptions {
     pub batch_records: Option<usize>,
     /// Told of every durable group commit.
     pub observer: Option<Arc<dyn WriterObserver>>,
+    /// The key a `RotateLedgerKey` hands the ledger over to (`dbond serve
+    /// --next-ledger-key`); the writer takes it at open.
+    pub next_ledger_key: Option<NextLedgerKey>,
+}
+
+/// The next ledger key, handed to the writer once: options are cloned, the key
+/// (a token session, perhaps) is not.
+#[derive(Clone)]
+pub struct NextLedgerKey(Arc<std::sync::Mutex<Option<LedgerKey>>>);
+
+impl NextLedgerKey {
+    pub fn new(key: impl Into<LedgerKey>) -> NextLedgerKey {
+        NextLedgerKey(Arc::new(std::sync::Mutex::new(Some(key.into()))))
+    }
+
+    /// Its public key, while the key was not taken.
+    pub fn public_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
+        use crate::ledger::signer::Signer;
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|k| k.public_key())
+    }
+
+    fn take(&self) -> Option<LedgerKey> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -108,6 +145,14 @@ impl std::fmt::Debug for StoreOptions {
             .field("faults", &self.faults)
             .field("batch_records", &self.batch_records)
             .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .field(
+                "next_ledger_key",
+                &self
+                    .next_ledger_key
+                    .as_ref()
+                    .and_then(|k| k.public_key())
+                    .map(|k| crate::ledger::keys::KeyId::of(&k).to_string()),
+            )
             .finish()
     }
 }
@@ -119,6 +164,27 @@ impl StoreOptions {
             .unwrap_or(crate::limits::STORE_BATCH_RECORDS_DEFAULT)
             .max(1)
     }
+}
+
+/// The ledger key that signs entry `index` and the checkpoint of size `index`,
+/// given the key terms of a state and the events read beyond it (whose
+/// hand-overs add terms). All zeros when `terms` is empty (no genesis): no
+/// signature verifies under it.
+pub fn ledger_key_after(
+    terms: &[crate::registry::LedgerKeyTerm],
+    events: &[(crate::registry::EntryMeta, crate::registry::Event)],
+    index: u64,
+) -> crate::registry::PublicKey {
+    let later = events.iter().filter_map(|(_, e)| match e {
+        crate::registry::Event::LedgerKeyRotated(h) => Some((h.from_index, h.new_public_key)),
+        _ => None,
+    });
+    terms
+        .iter()
+        .map(|t| (t.from_index, t.public_key))
+        .chain(later)
+        .rfind(|(from, _)| *from <= index)
+        .map_or(crate::registry::PublicKey([0; 32]), |(_, k)| k)
 }
 
 /// Key name used in checkpoint signature lines: the origin.

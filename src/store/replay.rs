@@ -203,8 +203,11 @@ pub fn replay(engine: &dyn Engine, mut progress: impl FnMut(u64)) -> Result<Repl
     let identity = state
         .identity()
         .ok_or_else(|| corrupt(0, "the ledger has no genesis entry"))?;
-    let ledger_key = keys::parse_public_key(&identity.ledger_public_key.0)
-        .map_err(|e| corrupt(0, e.to_string()))?;
+    // The checkpoint of size n is signed by the key that signs entry n.
+    let in_force = state
+        .ledger_key_at(frontier.size())
+        .ok_or_else(|| corrupt(0, "the ledger has no genesis entry"))?;
+    let ledger_key = keys::parse_public_key(&in_force.0).map_err(|e| corrupt(0, e.to_string()))?;
     let note_bytes = engine
         .checkpoint()?
         .ok_or_else(|| corrupt(last, "the signed checkpoint is missing"))?;

@@ -5,7 +5,9 @@
 
 use super::{Committed, Job, Scratch, WriteError, WriteRequest, Writer};
 use crate::ledger::entry::Origin;
+use crate::ledger::handover::{HANDOVER_CONTEXT, Handover};
 use crate::ledger::keys::KeyId;
+use crate::ledger::signer::Signer;
 use crate::proto as pb;
 use crate::registry::{self, Caller, Decision, EntryMeta, Event, ParticipantStatus, State};
 use chrono::{DateTime, Utc};
@@ -123,7 +125,54 @@ impl Writer {
         let state = &self.parts.state;
         let caller = authorize(state, &request.key_id, index)?;
         let ctx = registry::DecideCtx { index, recorded_at };
-        registry::decide(state, &caller, &ctx, &request.command).map_err(WriteError::from)
+        let mut decision =
+            registry::decide(state, &caller, &ctx, &request.command).map_err(WriteError::from)?;
+        if let Decision::Append(events) = &mut decision {
+            for event in events.iter_mut() {
+                if let Event::LedgerKeyRotated(handover) = event {
+                    self.sign_handover(handover)?;
+                }
+            }
+        }
+        Ok(decision)
+    }
+
+    /// Fills in the new key's signature over a decided hand-over: the server
+    /// must hold the key the hand-over names as its next key. Deciding needs no
+    /// private key; this is the one step of a hand-over that does.
+    fn sign_handover(&self, handover: &mut registry::LedgerKeyRotated) -> Result<(), WriteError> {
+        let next = self
+            .parts
+            .next_ledger_key
+            .as_ref()
+            .ok_or(registry::RegistryError::NoNextLedgerKey)?;
+        let next_public = next.public_key();
+        if next_public.to_bytes() != handover.new_public_key.0 {
+            return Err(registry::RegistryError::NextLedgerKeyDiffers {
+                named: KeyId::of_bytes(&handover.new_public_key.0),
+                held: KeyId::of(&next_public),
+            }
+            .into());
+        }
+        let old = crate::ledger::keys::parse_public_key(&handover.old_public_key.0)
+            .map_err(|e| WriteError::Unavailable(format!("the ledger key in force: {e}")))?;
+        let message = Handover {
+            origin: &self.parts.identity.origin,
+            old: &old,
+            new: &next_public,
+            from_index: handover.from_index,
+        }
+        .message();
+        let signature = next
+            .sign(HANDOVER_CONTEXT, message.as_bytes())
+            .map_err(|e| {
+                WriteError::Unavailable(format!(
+                    "the next ledger key did not sign the hand-over: {e}; {}",
+                    super::NOT_RECORDED
+                ))
+            })?;
+        handover.new_key_signature = signature.to_bytes().to_vec();
+        Ok(())
     }
 
     /// Applies the events `request` decided at `index` to the working state, in

@@ -89,14 +89,14 @@ impl Writer {
         if note == published_note {
             return Ok(0);
         }
-        let ledger_key = keys::parse_public_key(&self.parts.identity.ledger_public_key.0)
-            .map_err(|e| e.to_string())?;
-        let cp = checkpoint::open(
-            &note,
-            crate::store::checkpoint_key_name(&self.parts.identity),
-            &ledger_key,
-        )
-        .map_err(|e| format!("the store's checkpoint does not verify: {e}"))?;
+        // The note is read for its size first and opened once the entries up to
+        // it are read: a hand-over among them names the key that signs it.
+        let (cp, _) = checkpoint::parse_unverified(&note)
+            .map_err(|e| format!("the store's checkpoint does not verify: {e}"))?;
+        let terms = self
+            .parts
+            .appender
+            .read_published(|p| p.state.ledger_key_terms());
         if cp.size <= size {
             return Err(format!(
                 "the store's signed checkpoint covers {} entries with root {}, but this server published {size} entries with root {}: the store went back on what was published (a fork, or a restore to an older point); writes stopped",
@@ -150,6 +150,14 @@ impl Writer {
         if let Some(fault) = fault {
             return Err(fault);
         }
+        let key = crate::store::ledger_key_after(&terms, &sealed.applied, cp.size);
+        let ledger_key = keys::parse_public_key(&key.0).map_err(|e| e.to_string())?;
+        let cp = checkpoint::open(
+            &note,
+            crate::store::checkpoint_key_name(&self.parts.identity),
+            &ledger_key,
+        )
+        .map_err(|e| format!("the store's checkpoint does not verify: {e}"))?;
         if frontier.size() != cp.size || frontier.root() != cp.root {
             return Err(format!(
                 "the store's entries up to {} do not give the root its signed checkpoint names ({} found, {} signed)",

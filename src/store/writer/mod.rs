@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::ledger::entry::{self, Origin};
 use crate::ledger::keys::KeyId;
 use crate::ledger::merkle::{Frontier, Hash};
-use crate::ledger::signer::LedgerKey;
+use crate::ledger::signer::{LedgerKey, Signer};
 use crate::registry::{self, Changes, Event, LedgerIdentity, RegistryError, State};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
@@ -85,7 +85,12 @@ pub(super) struct Job {
 /// What the writer starts from: the replayed ledger, its key, and the appender
 /// that stores and publishes its groups.
 pub(super) struct WriterParts {
+    /// The ledger key in force when the writer starts.
     pub ledger_key: LedgerKey,
+    /// The key a `RotateLedgerKey` hands over to, if the server was given one.
+    /// The writer signs each entry and checkpoint with whichever of the two
+    /// the state says is in force.
+    pub next_ledger_key: Option<LedgerKey>,
     pub identity: LedgerIdentity,
     pub clock: Arc<dyn Clock>,
     /// The working state: every decided event applied, durable or not yet.
@@ -201,6 +206,26 @@ fn run(parts: WriterParts, mut rx: mpsc::Receiver<Job>) {
 }
 
 impl Writer {
+    /// The key the writer holds whose public key is `public`: the one the state
+    /// says signs an entry or checkpoint. `Err` (a bug: the open and the
+    /// rotation check the keys) says which key is missing.
+    fn key_for(&self, public: Option<registry::PublicKey>) -> Result<&LedgerKey, String> {
+        let public = public.ok_or("the ledger has no genesis")?;
+        [
+            Some(&self.parts.ledger_key),
+            self.parts.next_ledger_key.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|k| k.public_key().to_bytes() == public.0)
+        .ok_or_else(|| {
+            format!(
+                "the ledger key in force ({}) is not one this server holds",
+                KeyId::of_bytes(&public.0)
+            )
+        })
+    }
+
     fn fail(&self, reason: String) {
         tracing::error!(%reason, "ledger writer stopped");
         *self.parts.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);

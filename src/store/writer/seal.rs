@@ -77,22 +77,25 @@ impl Writer {
         size_before: u64,
         scratch: &mut Scratch,
     ) -> Result<(), String> {
-        let p = &mut self.parts;
         let recorded_pb = crate::codec::timestamp_to_pb(recorded_at);
         let sealed_group = &mut scratch.sealed;
         sealed_group.group.size_before = size_before;
         for ((meta, event), origin) in sealed_group.applied.iter().zip(scratch.origins.drain(..)) {
+            // Each entry is signed by the key in force at its index: a group
+            // that carries a hand-over switches keys right after it.
+            let key = self.key_for(self.parts.state.ledger_key_at(meta.index))?;
             // A key that cannot sign (a token gone away) stops the writer before
             // anything of the group is written, as a storage failure does.
             let sealed = entry::seal_with(
                 meta.index,
                 recorded_pb,
-                &p.last_hash,
+                &self.parts.last_hash,
                 crate::codec::event_to_pb(event),
                 origin,
-                &p.ledger_key,
+                key,
             )
             .map_err(|e| format!("entry {} was not sealed: {e}", meta.index))?;
+            let p = &mut self.parts;
             check_sealed(&sealed.bytes, meta.index, &p.last_hash, &sealed.hash).map_err(|e| {
                 format!(
                     "entry {} did not read back as it was sealed ({e})",
@@ -103,8 +106,11 @@ impl Writer {
             sealed_group.group.entries.push(sealed.bytes);
             sealed_group.tree.add(&mut p.frontier, sealed.hash);
         }
+        let p = &self.parts;
         changed_records(&p.state, &self.changes, &mut sealed_group.group.records);
-        sealed_group.group.checkpoint = sign_checkpoint(&p.identity, &p.frontier, &p.ledger_key)
+        // The checkpoint of size n is signed by the key that signs entry n.
+        let key = self.key_for(p.state.ledger_key_at(p.frontier.size()))?;
+        sealed_group.group.checkpoint = sign_checkpoint(&p.identity, &p.frontier, key)
             .map_err(|e| format!("the group's checkpoint was not signed: {e}"))?;
         // A request that appended entries has its first at `first_index`, which
         // is `size_before` plus its position among the group's entries.
