@@ -26,6 +26,13 @@ pub const REQUEST_FUTURE_SKEW_SECS_MAX: i64 = 60;
 /// in docs/BENCHMARKS.md).
 pub const GROUP_COMMIT_ENTRIES_MAX: usize = 512;
 
+/// Longest the writer holds a group open for requests whose signatures are being
+/// checked at that moment (they reach its queue tens of microseconds later). It
+/// waits only while such a request exists, so a lone caller never waits; under
+/// load it trades at most this much latency for larger groups, which cost less
+/// per request (docs/BENCHMARKS.md, "Single requests").
+pub const GROUP_ARRIVAL_WAIT: std::time::Duration = std::time::Duration::from_micros(500);
+
 /// Entries the writer's working lists for a group keep room for between groups.
 /// A larger group (an allotment, issue or coupon run for many holders) lets its
 /// lists go once written: kept, they would hold memory sized for the largest group

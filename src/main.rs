@@ -110,13 +110,25 @@ enum Command {
 }
 
 /// Logs go to stderr; `filter` is a tracing filter (DBOND_LOG for client verbs).
-fn init_logging(filter: &str) {
+/// A thread of their own writes the lines: a busy server logs a line per request,
+/// and a `write(2)` each on the request's own path cost a fifth of its rate
+/// (docs/BENCHMARKS.md, "Single requests"); the thread writes what piled up in
+/// one go. No line is dropped: with the buffer full, logging waits. Colours only
+/// on a terminal. The guard writes out what is buffered when dropped.
+fn init_logging(filter: &str) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer)
         .try_init();
+    guard
 }
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -130,7 +142,7 @@ fn main() -> ExitCode {
     if let Command::Serve(args) = &cli.command {
         return finish(args.resolve().and_then(|config| {
             let clock = args.serve_clock()?;
-            init_logging(&config.log);
+            let _logging = init_logging(&config.log);
             runtime().and_then(|rt| rt.block_on(cli::serve::run(&config, clock)))
         }));
     }
@@ -140,7 +152,7 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| quiet.into()));
+    let logging = init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| quiet.into()));
     let result = match cli.command {
         // Handled above, before logging starts.
         Command::Serve(_) => Ok(()),
@@ -213,6 +225,7 @@ fn main() -> ExitCode {
         }
         Command::Reopen(a) => runtime().and_then(|rt| rt.block_on(cli::servicing::run_reopen(&a))),
     };
+    drop(logging);
     finish(result)
 }
 

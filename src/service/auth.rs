@@ -10,7 +10,7 @@ use crate::ledger::keys::{self, KeyId, REQUEST_CONTEXT};
 use crate::limits;
 use crate::proto as pb;
 use crate::registry::{Caller, ParticipantStatus, PublicKey, Role};
-use crate::store::Store;
+use crate::store::{Arrival, Store};
 use chrono::{DateTime, Utc};
 use pb::command::Kind;
 use prost::Message;
@@ -26,6 +26,9 @@ pub struct Authenticated<C> {
     pub payload: Vec<u8>,
     pub signature: Vec<u8>,
     pub command: C,
+    /// The request's arrival at the writer, announced as its checks began; it
+    /// ends once the request is queued (`Store::write_arrived`) or dropped.
+    pub arrival: Option<Arrival>,
 }
 
 impl<C> Authenticated<C> {
@@ -36,6 +39,7 @@ impl<C> Authenticated<C> {
             payload: self.payload,
             signature: self.signature,
             command: f(self.command),
+            arrival: self.arrival,
         }
     }
 }
@@ -194,6 +198,8 @@ impl Authenticator {
         signed: Option<pb::SignedRequest>,
     ) -> Result<Authenticated<C>, AuthError> {
         let signed = signed.ok_or(AuthError::Unsigned)?;
+        // From here until it is queued (or refused), the writer may wait for it.
+        let arrival = self.ledger.arrival();
         let (opened, command) = self.open(&signed, None)?;
         let carried = crate::codec::command_name(&command);
         let command = C::from_kind(command).ok_or(AuthError::WrongCommand {
@@ -201,7 +207,9 @@ impl Authenticator {
             rpc: C::RPC,
         })?;
         allow(C::RPC, C::ROLES, &opened.caller)?;
-        self.admit(signed, opened, C::RPC, command)
+        let mut admitted = self.admit(signed, opened, C::RPC, command)?;
+        admitted.arrival = Some(arrival);
+        Ok(admitted)
     }
 
     /// Authenticates one request of a batch: any write, checked exactly as its own
@@ -442,6 +450,7 @@ impl Authenticator {
             payload: signed.payload,
             signature: signed.signature,
             command,
+            arrival: None,
         })
     }
 }

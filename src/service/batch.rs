@@ -75,7 +75,12 @@ impl pb::batch_service_server::BatchService for Services {
             }
         }
         let refused = count - admitted.len();
-        let mut written = self.ledger.write_many(admitted).await.into_iter();
+        // The envelope's arrival covers the batch's requests until they are queued.
+        let mut written = self
+            .ledger
+            .write_many_arrived(admitted, envelope.arrival)
+            .await
+            .into_iter();
         let results: Vec<pb::BatchResult> = results
             .into_iter()
             .map(|slot| {

@@ -104,10 +104,14 @@ impl Services {
     /// Writes an authenticated write request and waits until it is durable.
     pub(super) async fn write<C: WriteCommand>(
         &self,
-        auth: Authenticated<C>,
+        mut auth: Authenticated<C>,
     ) -> Result<Committed, Status> {
+        let arrival = auth.arrival.take();
         let request = write_request(auth.map(C::into_kind))?;
-        Ok(self.ledger.write(request).await?)
+        Ok(match arrival {
+            Some(arrival) => self.ledger.write_arrived(request, arrival).await?,
+            None => self.ledger.write(request).await?,
+        })
     }
 }
 

@@ -238,6 +238,7 @@ impl Store {
                 // A copy's own store: no other server shares it.
                 role: Arc::new(Mutex::new(None)),
                 retiring: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                arriving: Arc::default(),
             }),
         };
         Ok((ledger, follower, checked.state))

@@ -10,6 +10,7 @@ use super::{Engine, MemoryNodes, StoreError, corrupt};
 use crate::ledger::merkle::{self, Frontier, Hash};
 use crate::registry::{LedgerIdentity, State};
 use ed25519_dalek::VerifyingKey;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Where a queued write's outcome arrives.
@@ -51,6 +52,22 @@ pub(super) struct Inner {
     pub(super) role: Arc<Mutex<Option<String>>>,
     /// Set by `release_writer_role`: the role is never taken again.
     pub(super) retiring: Arc<std::sync::atomic::AtomicBool>,
+    /// Write requests on their way to the writer (see [`Arrival`]).
+    pub(super) arriving: Arc<AtomicUsize>,
+}
+
+/// A write request on its way to the writer: from the start of its checks (its
+/// signature above all) until it is in the writer's queue. While one exists, the
+/// writer holds a small group open a little longer for it
+/// (`limits::GROUP_ARRIVAL_WAIT`). Dropping it (a refused request, or one queued)
+/// ends the arrival.
+#[derive(Debug)]
+pub struct Arrival(Arc<AtomicUsize>);
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl Store {
@@ -159,6 +176,24 @@ impl Store {
         self.outcome(wait).await
     }
 
+    /// Announces a write request whose checks are starting (see [`Arrival`]).
+    pub fn arrival(&self) -> Arrival {
+        self.inner.arriving.fetch_add(1, Ordering::AcqRel);
+        Arrival(self.inner.arriving.clone())
+    }
+
+    /// [`Self::write`] for a request announced by `arrival`, which ends once the
+    /// request is queued.
+    pub async fn write_arrived(
+        &self,
+        request: WriteRequest,
+        arrival: Arrival,
+    ) -> Result<Committed, WriteError> {
+        let wait = self.enqueue(request).await;
+        drop(arrival);
+        self.outcome(wait?).await
+    }
+
     /// Appends what each request decides, deciding them in the given order (a
     /// later one sees what an earlier one wrote), returning each outcome once the
     /// group commits carrying them are durable. They are queued together, so they
@@ -167,10 +202,21 @@ impl Store {
         &self,
         requests: Vec<WriteRequest>,
     ) -> Vec<Result<Committed, WriteError>> {
+        self.write_many_arrived(requests, None).await
+    }
+
+    /// [`Self::write_many`] for requests announced by `arrival`, which ends once
+    /// they are all queued.
+    pub async fn write_many_arrived(
+        &self,
+        requests: Vec<WriteRequest>,
+        arrival: Option<Arrival>,
+    ) -> Vec<Result<Committed, WriteError>> {
         let mut waits = Vec::with_capacity(requests.len());
         for request in requests {
             waits.push(self.enqueue(request).await);
         }
+        drop(arrival);
         let mut outcomes = Vec::with_capacity(waits.len());
         for wait in waits {
             outcomes.push(match wait {

@@ -187,6 +187,7 @@ impl Store {
                 .map(|_| "this server is not the ledger's writer".to_string()),
         ));
         let retiring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let arriving = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let appender = Appender::new(
             checked.engine.clone(),
             checked.published.clone(),
@@ -207,6 +208,10 @@ impl Store {
             stopped: stopped.clone(),
             role: role.clone(),
             retiring: retiring.clone(),
+            arriving: arriving.clone(),
+            arrival_wait: options
+                .group_arrival_wait
+                .unwrap_or(crate::limits::GROUP_ARRIVAL_WAIT),
         })?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -221,6 +226,7 @@ impl Store {
                 nodes: checked.nodes,
                 role,
                 retiring,
+                arriving,
             }),
         })
     }

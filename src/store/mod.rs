@@ -42,7 +42,7 @@ pub use engine::{
 };
 pub use faults::{FaultPlan, FaultPoint};
 pub use follow::{Follower, Seeder};
-pub use handle::{Published, Store};
+pub use handle::{Arrival, Published, Store};
 pub use lifecycle::Genesis;
 pub use nodes::{MemoryNodes, NodeLevels};
 pub use postgres::{DEFAULT_LEASE, Migrated, PgEngine, PgOptions, PgUrl, SCHEMA_VERSION};
@@ -109,6 +109,9 @@ pub struct StoreOptions {
     pub batch_records: Option<usize>,
     /// Told of every durable group commit.
     pub observer: Option<Arc<dyn WriterObserver>>,
+    /// Longest the writer holds a group open for a request being checked
+    /// (default `limits::GROUP_ARRIVAL_WAIT`); tests set a long one.
+    pub group_arrival_wait: Option<std::time::Duration>,
     /// The key a `RotateLedgerKey` hands the ledger over to (`dbond serve
     /// --next-ledger-key`); the writer takes it at open.
     pub next_ledger_key: Option<NextLedgerKey>,
@@ -145,6 +148,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("faults", &self.faults)
             .field("batch_records", &self.batch_records)
             .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .field("group_arrival_wait", &self.group_arrival_wait)
             .field(
                 "next_ledger_key",
                 &self

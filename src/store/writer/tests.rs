@@ -107,3 +107,74 @@ async fn a_writer_that_lost_its_role_stops_and_records_nothing_more() {
     assert_eq!(ledger.size(), 3, "nothing of the refused group is stored");
     ledger.close().unwrap();
 }
+
+/// Options whose writer waits for an arriving request far longer than any test
+/// runs: a group that did not wait, or that waited on no arrival, shows.
+fn patient() -> StoreOptions {
+    StoreOptions {
+        group_arrival_wait: Some(std::time::Duration::from_secs(600)),
+        ..Default::default()
+    }
+}
+
+/// How long a test gives a write that should not wait at all.
+const PROMPT: std::time::Duration = std::time::Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_waits_for_a_request_being_checked_and_carries_it() {
+    let place = SledPlace::new();
+    let keys = two_entries(&place).await;
+    let ledger = open(&place, &keys, patient()).unwrap();
+    // A second request's checks begin; meanwhile a first one reaches the queue.
+    let arrival = ledger.arrival();
+    let first = tokio::spawn({
+        let (ledger, request) = (ledger.clone(), registration(&keys, "bank-b"));
+        async move { ledger.write(request).await }
+    });
+    // Give the writer time to take the first one (it must not commit it alone).
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = ledger
+        .write_arrived(registration(&keys, "bank-c"), arrival)
+        .await
+        .unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(
+        (first.first_index, second.first_index),
+        (2, 3),
+        "both recorded, in the order queued"
+    );
+    assert_eq!(
+        (first.tree_size, second.tree_size),
+        (4, 4),
+        "one group commit carried both"
+    );
+    ledger.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arrival_that_ends_unqueued_releases_the_group() {
+    let place = SledPlace::new();
+    let keys = two_entries(&place).await;
+    let ledger = open(&place, &keys, patient()).unwrap();
+    // A request whose checks fail: it never reaches the queue.
+    let refused = ledger.arrival();
+    let first = tokio::spawn({
+        let (ledger, request) = (ledger.clone(), registration(&keys, "bank-b"));
+        async move { ledger.write(request).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    drop(refused);
+    let first = tokio::time::timeout(PROMPT, first)
+        .await
+        .expect("the group commits once no request is arriving")
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.first_index, first.tree_size), (2, 3));
+    // A lone request, with nothing arriving, never waits.
+    let lone = tokio::time::timeout(PROMPT, ledger.write(registration(&keys, "bank-c")))
+        .await
+        .expect("a lone request commits at once")
+        .unwrap();
+    assert_eq!((lone.first_index, lone.tree_size), (3, 4));
+    ledger.close().unwrap();
+}
