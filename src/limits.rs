@@ -30,7 +30,7 @@ pub const GROUP_COMMIT_ENTRIES_MAX: usize = 512;
 /// checked at that moment (they reach its queue tens of microseconds later). It
 /// waits only while such a request exists, so a lone caller never waits; under
 /// load it trades at most this much latency for larger groups, which cost less
-/// per request (docs/BENCHMARKS.md, "Single requests").
+/// per request (docs/BENCHMARKS.md, "Single requests: what a group waits for").
 pub const GROUP_ARRIVAL_WAIT: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// Entries the writer's working lists for a group keep room for between groups.

@@ -110,25 +110,16 @@ enum Command {
 }
 
 /// Logs go to stderr; `filter` is a tracing filter (DBOND_LOG for client verbs).
-/// A thread of their own writes the lines: a busy server logs a line per request,
-/// and a `write(2)` each on the request's own path cost a fifth of its rate
-/// (docs/BENCHMARKS.md, "Single requests"); the thread writes what piled up in
-/// one go. No line is dropped: with the buffer full, logging waits. Colours only
-/// on a terminal. The guard writes out what is buffered when dropped.
-fn init_logging(filter: &str) -> tracing_appender::non_blocking::WorkerGuard {
+/// Colours only on a terminal: a log file or a journal gets plain text.
+fn init_logging(filter: &str) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(writer)
+        .with_writer(std::io::stderr)
         .try_init();
-    guard
 }
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -142,7 +133,7 @@ fn main() -> ExitCode {
     if let Command::Serve(args) = &cli.command {
         return finish(args.resolve().and_then(|config| {
             let clock = args.serve_clock()?;
-            let _logging = init_logging(&config.log);
+            init_logging(&config.log);
             runtime().and_then(|rt| rt.block_on(cli::serve::run(&config, clock)))
         }));
     }
@@ -152,7 +143,7 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    let logging = init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| quiet.into()));
+    init_logging(&std::env::var("DBOND_LOG").unwrap_or_else(|_| quiet.into()));
     let result = match cli.command {
         // Handled above, before logging starts.
         Command::Serve(_) => Ok(()),
@@ -225,7 +216,6 @@ fn main() -> ExitCode {
         }
         Command::Reopen(a) => runtime().and_then(|rt| rt.block_on(cli::servicing::run_reopen(&a))),
     };
-    drop(logging);
     finish(result)
 }
 
