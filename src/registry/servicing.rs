@@ -10,22 +10,24 @@
 use super::unclaimed::{Unclaimed, UnclaimedKey};
 use super::withholding::{ResidenceEntry, TableEntry};
 use super::{InvestorRef, ParticipantId, SeriesId, State};
-use std::collections::BTreeMap;
+use imbl::OrdMap;
 
 /// A holding's key: (series, investor, bank).
 pub type HoldingKey = (SeriesId, InvestorRef, ParticipantId);
 
+/// Persistent maps (`imbl`), shared between the working state and the readers'
+/// copy as `State`'s collections are.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct ServicingState {
     /// Withholding tables by series (`None`: the programme's), by effective date.
-    pub(super) withholding: BTreeMap<Option<SeriesId>, Vec<TableEntry>>,
+    pub(super) withholding: OrdMap<Option<SeriesId>, Vec<TableEntry>>,
     /// Residence changes by (bank, investor), in ledger order.
-    pub(super) residences: BTreeMap<(ParticipantId, InvestorRef), Vec<ResidenceEntry>>,
+    pub(super) residences: OrdMap<(ParticipantId, InvestorRef), Vec<ResidenceEntry>>,
     /// Payments reported undeliverable.
-    pub(super) unclaimed: BTreeMap<UnclaimedKey, Unclaimed>,
+    pub(super) unclaimed: OrdMap<UnclaimedKey, Unclaimed>,
     /// For each holding whose units changed after its series' issue (or that
     /// was created after it): (index of the change, units before it), in order.
-    pub(super) units_history: BTreeMap<HoldingKey, Vec<(u64, u64)>>,
+    pub(super) units_history: OrdMap<HoldingKey, Vec<(u64, u64)>>,
 }
 
 impl State {

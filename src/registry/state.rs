@@ -12,7 +12,8 @@ use super::{
 };
 use crate::ids::KeyId;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use imbl::{GenericHashMap, OrdMap, Vector};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// A hash map for the derived indexes, which replay at open fills for every
@@ -20,22 +21,29 @@ use std::sync::Arc;
 /// with less work than the standard SipHash.
 pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// A persistent (structurally shared) hash map with the same hasher, for the
+/// indexes readers also use: a copy shares every node with the original, and a
+/// change copies only the nodes on its path.
+pub(super) type SharedMap<K, V> =
+    GenericHashMap<K, V, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+
 /// Subscriptions by id. An id is the index of the entry that recorded it, so ids
 /// arrive in increasing order and none is ever removed: a vector sorted by id,
-/// appended to and searched by bisection, holds them without a tree's per-node
-/// overhead (the writer's state and the readers' copy each hold every one).
+/// appended to and searched by bisection, holds them. The vector is persistent
+/// (`imbl`, a tree of 64-element chunks): the readers' copy shares every chunk
+/// with the writer's state, and an append copies only the last chunk.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct Subscriptions(Vec<Subscription>);
+pub(super) struct Subscriptions(Vector<Subscription>);
 
 impl Subscriptions {
     fn position(&self, id: u64) -> Result<usize, usize> {
         self.0.binary_search_by_key(&id, |s| s.subscription_id)
     }
     pub(super) fn get(&self, id: &u64) -> Option<&Subscription> {
-        self.position(*id).ok().map(|i| &self.0[i])
+        self.position(*id).ok().and_then(|i| self.0.get(i))
     }
     pub(super) fn get_mut(&mut self, id: &u64) -> Option<&mut Subscription> {
-        self.position(*id).ok().map(|i| &mut self.0[i])
+        self.position(*id).ok().and_then(|i| self.0.get_mut(i))
     }
     /// Adds a subscription whose id is greater than every id held; false (and
     /// nothing added) otherwise.
@@ -47,12 +55,25 @@ impl Subscriptions {
         {
             return false;
         }
-        self.0.push(sub);
+        self.0.push_back(sub);
         true
     }
     /// Subscriptions with id greater than `id`, in order.
-    pub(super) fn after(&self, id: u64) -> &[Subscription] {
-        &self.0[self.0.partition_point(|s| s.subscription_id <= id)..]
+    pub(super) fn after(&self, id: u64) -> impl Iterator<Item = &Subscription> {
+        // Never `Equal`: the search ends at the first id greater than `id`.
+        let first = self
+            .0
+            .binary_search_by(|s| {
+                if s.subscription_id <= id {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            })
+            .unwrap_or_else(|at| at);
+        let focus = self.0.focus();
+        let len = focus.len();
+        focus.narrow(first.min(len)..).into_iter()
     }
     pub(super) fn ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.0.iter().map(|s| s.subscription_id)
@@ -199,30 +220,34 @@ pub(super) struct DecideIndexes {
 
 /// Everything the registry knows. The store keeps a working copy that runs ahead
 /// of durability and decides commands, and a readers' copy (`readers_copy`) that
-/// answers queries.
+/// answers queries. Every collection a reader uses is persistent (`imbl`): the
+/// readers' copy of a working state shares all of its nodes with it, so taking
+/// one costs a few pointer copies, and the working state's next change copies
+/// only the nodes on its path. The registry is held once, plus the nodes the
+/// writer changed since the readers' copy was taken.
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub(super) meta: Meta,
-    pub(super) participants: BTreeMap<ParticipantId, Participant>,
-    pub(super) keys: BTreeMap<KeyId, KeyRecord>,
-    pub(super) series: BTreeMap<SeriesId, Series>,
+    pub(super) participants: OrdMap<ParticipantId, Participant>,
+    pub(super) keys: OrdMap<KeyId, KeyRecord>,
+    pub(super) series: OrdMap<SeriesId, Series>,
     pub(super) subscriptions: Subscriptions,
-    pub(super) holdings: BTreeMap<(SeriesId, InvestorRef, ParticipantId), Holding>,
-    pub(super) fixings: BTreeMap<(String, chrono::NaiveDate), rust_decimal::Decimal>,
+    pub(super) holdings: OrdMap<(SeriesId, InvestorRef, ParticipantId), Holding>,
+    pub(super) fixings: OrdMap<(String, chrono::NaiveDate), rust_decimal::Decimal>,
     /// Posted accrual event id -> index of the entry that posted it.
-    pub(super) posted: BTreeMap<String, u64>,
+    pub(super) posted: OrdMap<String, u64>,
     /// Transfers between holdings, by id.
-    pub(super) transfers: BTreeMap<u64, Transfer>,
+    pub(super) transfers: OrdMap<u64, Transfer>,
     /// Death notices, by id.
-    pub(super) notices: BTreeMap<u64, DeathNotice>,
+    pub(super) notices: OrdMap<u64, DeathNotice>,
     // Derived indexes, rebuilt by replay, never persisted.
     /// Subscription ids of each series, in ledger order.
-    pub(super) books: FastMap<SeriesId, Vec<u64>>,
+    pub(super) books: SharedMap<SeriesId, Vector<u64>>,
     /// `None` in a readers' copy, which never decides, so that it neither holds
     /// nor copies indexes kept per subscription that no query reads.
     pub(super) decide: Option<DecideIndexes>,
     /// (bank, investor) -> series held.
-    pub(super) holdings_by_investor: FastMap<(ParticipantId, InvestorRef), BTreeSet<SeriesId>>,
+    pub(super) holdings_by_investor: SharedMap<(ParticipantId, InvestorRef), BTreeSet<SeriesId>>,
     /// Withholding, residences, unclaimed payments and units history.
     pub(super) servicing: super::servicing::ServicingState,
 }
@@ -231,18 +256,18 @@ impl Default for State {
     fn default() -> Self {
         State {
             meta: Meta::default(),
-            participants: BTreeMap::new(),
-            keys: BTreeMap::new(),
-            series: BTreeMap::new(),
+            participants: OrdMap::new(),
+            keys: OrdMap::new(),
+            series: OrdMap::new(),
             subscriptions: Subscriptions::default(),
-            holdings: BTreeMap::new(),
-            fixings: BTreeMap::new(),
-            posted: BTreeMap::new(),
-            transfers: BTreeMap::new(),
-            notices: BTreeMap::new(),
-            books: FastMap::default(),
+            holdings: OrdMap::new(),
+            fixings: OrdMap::new(),
+            posted: OrdMap::new(),
+            transfers: OrdMap::new(),
+            notices: OrdMap::new(),
+            books: SharedMap::default(),
             decide: Some(DecideIndexes::default()),
-            holdings_by_investor: FastMap::default(),
+            holdings_by_investor: SharedMap::default(),
             servicing: Default::default(),
         }
     }
@@ -255,7 +280,8 @@ impl State {
 
     /// A copy for answering queries: everything but the indexes only deciding
     /// a command needs. Applying events to it keeps it equal to the full state
-    /// in every query; `decide` on it refuses.
+    /// in every query; `decide` on it refuses. Cheap: the copy shares every
+    /// node of the persistent collections with `self`.
     pub fn readers_copy(&self) -> State {
         let State {
             meta,
@@ -363,7 +389,7 @@ impl State {
 
     /// Subscriptions with id greater than `after`, in order.
     pub fn subscriptions_after(&self, after: u64) -> impl Iterator<Item = &Subscription> {
-        self.subscriptions.after(after).iter()
+        self.subscriptions.after(after)
     }
 
     /// The book of a series: its subscriptions in ledger order.
@@ -412,7 +438,7 @@ impl State {
     }
 
     /// Published fixings, by (reference rate, date).
-    pub fn fixings(&self) -> &BTreeMap<(String, chrono::NaiveDate), rust_decimal::Decimal> {
+    pub fn fixings(&self) -> &OrdMap<(String, chrono::NaiveDate), rust_decimal::Decimal> {
         &self.fixings
     }
 

@@ -578,14 +578,11 @@ fn apply_submitted(
     if !added {
         return Err(not_own_index());
     }
-    match state.books.get_mut(&series_id) {
-        Some(book) => book.push(e.subscription_id),
-        None => {
-            state
-                .books
-                .insert(series_id.clone(), vec![e.subscription_id]);
-        }
-    }
+    state
+        .books
+        .entry(series_id.clone())
+        .or_default()
+        .push_back(e.subscription_id);
     if let Some(index) = state.decide.as_mut() {
         index.idempotency.insert(
             (bank_id.clone(), e.idempotency_key.clone()),

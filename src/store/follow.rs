@@ -336,7 +336,7 @@ impl Follower {
         writer::changed_records(state, changes, &mut group.records);
         match self
             .appender
-            .append(&mut self.sealed, &self.frontier, self.last_hash)
+            .append(&mut self.sealed, state, &self.frontier, self.last_hash)
         {
             Ok(()) => {
                 self.stored = self.frontier.size();

@@ -353,30 +353,16 @@ pub(crate) fn open_checked(engine: Arc<dyn Engine>) -> Result<Checked, StoreErro
         );
         stored_state = StoredDigest::of(&*engine);
     }
-    // Readers get their own copy of the state; it is made while the checks run.
-    let (checked, published_state) = std::thread::scope(|scope| {
-        let copy = named(scope, "state-copy", || {
-            let started = std::time::Instant::now();
-            (replayed.state.readers_copy(), started.elapsed())
-        });
-        let check_started = std::time::Instant::now();
-        let checked = stored_state
-            .and_then(|stored| check_stored(&*read, &replayed.state, last, stored))
-            .map(|()| check_started.elapsed());
-        let copied = copy.and_then(|c| {
-            c.join()
-                .map_err(|_| StoreError::Storage("copying the replayed state panicked".into()))
-        });
-        (checked, copied)
-    });
-    let compare_took = checked?;
-    let (published_state, copy_took) = published_state?;
+    let check_started = std::time::Instant::now();
+    stored_state.and_then(|stored| check_stored(&*read, &replayed.state, last, stored))?;
+    let compare_took = check_started.elapsed();
+    // The readers' state shares every node with the replayed (working) state.
+    let published_state = replayed.state.readers_copy();
     tracing::info!(
         entries = replayed.frontier.size(),
         replay_ms = replay_took.as_millis() as u64,
         check_ms = (started.elapsed() - replay_took).as_millis() as u64,
         compare_ms = compare_took.as_millis() as u64,
-        copy_ms = copy_took.as_millis() as u64,
         "ledger replayed and cross-checked"
     );
     let identity = replayed

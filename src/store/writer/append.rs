@@ -1,19 +1,25 @@
 //! Storing a sealed group and publishing it. The engine writes the group durably;
-//! then, under the readers' lock, the readers' state takes its events, the tree's
-//! levels in memory take its nodes, and the readers' frontier, last hash and
-//! checkpoint move to the new size. Nothing here decides or signs: the writer feeds
-//! it the groups it sealed, and a reader that appends entries sealed elsewhere
-//! (having verified them, applied their events to its own working state and kept
-//! the source's checkpoint note) feeds it groups built the same way.
+//! then, under the readers' lock, the readers' state becomes a copy of the
+//! working state after the group (`State::readers_copy`, which shares every node
+//! with it: the events are applied once, by the writer), the tree's levels in
+//! memory take its nodes, and the readers' frontier, last hash and checkpoint
+//! move to the new size. Nothing here decides or signs: the writer feeds it the
+//! groups it sealed, and a reader that appends entries sealed elsewhere (having
+//! verified them, applied their events to its own working state and kept the
+//! source's checkpoint note) feeds it groups built the same way. A working state
+//! that cannot be trusted (a shared store's writer whose group was refused) is
+//! not given: the readers' state then takes the group's events itself.
 //!
 //! Invariant: readers see a group only after the engine said it is durable, and
-//! then all of it at once.
+//! then all of it at once. The working state given is exactly the state after
+//! the group's last entry (its size says so, and is checked), and the writer
+//! changes it only after `append` returns.
 
 use super::super::{
     Engine, EngineError, FaultPlan, FaultPoint, Group, MemoryNodes, Published, WriterObserver,
 };
 use crate::ledger::merkle::{Frontier, Hash};
-use crate::registry::{self, Changes, EntryMeta, Event};
+use crate::registry::{self, Changes, EntryMeta, Event, State};
 use std::sync::{Arc, RwLock};
 
 /// A group of sealed entries ready to be stored and published.
@@ -22,8 +28,8 @@ pub(crate) struct SealedGroup {
     /// What the engine stores: the entries, the state records they change, the
     /// checkpoint over the tree after them.
     pub group: Group,
-    /// Each entry's index, recorded time and event, in order, for the readers'
-    /// state once the group is durable.
+    /// Each entry's index, recorded time and event, in order: what the writer
+    /// seals, and what the readers' state takes when no working state is given.
     pub applied: Vec<(EntryMeta, Event)>,
     /// The entries' leaf hashes and the perfect nodes they complete.
     pub tree: GroupNodes,
@@ -65,9 +71,9 @@ pub(crate) enum AppendError {
     /// The engine did not store the group (see `EngineError` for what that means
     /// for its durability).
     Write(EngineError),
-    /// The group is durable, but the readers' state could not take its events: a
-    /// bug, since the same events in the same order already applied to the
-    /// working state.
+    /// The group is durable, but the readers' state could not take it: a bug
+    /// (the working state given is not the state after the group, or its events
+    /// do not apply to the readers' state).
     Publish(String),
 }
 
@@ -104,12 +110,14 @@ impl Appender {
         &self.engine
     }
 
-    /// Stores `sealed` durably, then publishes it: `frontier` is the tree after
-    /// its last entry and `last_hash` that entry's hash. The group must carry at
-    /// least one entry and follow the published ledger directly.
+    /// Stores `sealed` durably, then publishes it: `state` is the working state
+    /// after its last entry, `frontier` the tree after it and `last_hash` that
+    /// entry's hash. The group must carry at least one entry and follow the
+    /// published ledger directly.
     pub fn append(
         &mut self,
         sealed: &mut SealedGroup,
+        state: &State,
         frontier: &Frontier,
         last_hash: Hash,
     ) -> Result<(), AppendError> {
@@ -125,7 +133,7 @@ impl Appender {
         if let Some(observer) = &self.observer {
             observer.group_committed(sealed.group.entries.len() as u64, started.elapsed());
         }
-        self.publish(sealed, frontier, last_hash)
+        self.publish(sealed, Some(state), frontier, last_hash)
             .map_err(AppendError::Publish)
     }
 
@@ -136,31 +144,57 @@ impl Appender {
 
     /// Publishes a group the store already holds (written by another server and
     /// checked by this one): what `append` does after the engine's write.
+    /// `state` is the working state after the group, or `None` when the caller
+    /// holds none it can trust (the readers' state then applies the events).
     pub fn publish_followed(
         &self,
         sealed: &mut SealedGroup,
+        state: Option<&State>,
         frontier: &Frontier,
         last_hash: Hash,
     ) -> Result<(), String> {
-        self.publish(sealed, frontier, last_hash)
+        self.publish(sealed, state, frontier, last_hash)
     }
 
     fn publish(
         &self,
         sealed: &mut SealedGroup,
+        state: Option<&State>,
         frontier: &Frontier,
         last_hash: Hash,
     ) -> Result<(), String> {
+        // Taken before the lock: a handful of pointer copies.
+        let copy = match state {
+            Some(s) if s.size() != frontier.size() => {
+                return Err(format!(
+                    "the working state has {} entries applied, the group ends at {}",
+                    s.size(),
+                    frontier.size()
+                ));
+            }
+            Some(s) => Some(s.readers_copy()),
+            None => None,
+        };
         let mut published = self.published.write().unwrap_or_else(|e| e.into_inner());
-        let mut changes = Changes::default();
-        for (meta, event) in &sealed.applied {
-            registry::apply(&mut published.state, meta, event, &mut changes)
-                .map_err(|e| format!("published state diverged from the writer: {e}"))?;
-        }
+        let replaced = match copy {
+            Some(copy) => Some(std::mem::replace(&mut published.state, copy)),
+            None => {
+                let mut changes = Changes::default();
+                for (meta, event) in &sealed.applied {
+                    registry::apply(&mut published.state, meta, event, &mut changes)
+                        .map_err(|e| format!("published state diverged from the writer: {e}"))?;
+                }
+                None
+            }
+        };
         self.nodes.extend(sealed.tree.nodes.drain(..));
         published.frontier = frontier.clone();
         published.last_hash = last_hash;
         published.checkpoint = std::mem::take(&mut sealed.group.checkpoint);
+        drop(published);
+        // The nodes only the replaced readers' state held (those the writer
+        // changed since it was taken) are freed outside the readers' lock.
+        drop(replaced);
         Ok(())
     }
 }

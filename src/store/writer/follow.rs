@@ -177,9 +177,12 @@ impl Writer {
         }
         let taken = sealed.applied.len() as u64;
         sealed.group.checkpoint = note;
+        // A stale working state did not take the events: the readers' state
+        // applies them itself.
+        let state = (!self.stale).then_some(&self.parts.state);
         self.parts
             .appender
-            .publish_followed(&mut sealed, &frontier, last_hash)?;
+            .publish_followed(&mut sealed, state, &frontier, last_hash)?;
         Ok(taken)
     }
 

@@ -324,6 +324,7 @@ impl Writer {
             }
             let stored = self.parts.appender.append(
                 &mut scratch.sealed,
+                &self.parts.state,
                 &self.parts.frontier,
                 self.parts.last_hash,
             );

@@ -178,3 +178,169 @@ async fn an_arrival_that_ends_unqueued_releases_the_group() {
     assert_eq!((lone.first_index, lone.tree_size), (3, 4));
     ledger.close().unwrap();
 }
+
+/// An engine that tells the test each group it is given, then holds the write
+/// until the test lets it go.
+struct Gated {
+    inner: Arc<dyn Engine>,
+    /// (size before the group, entries in it), sent as the write begins.
+    entered: tokio::sync::mpsc::UnboundedSender<(u64, usize)>,
+    release: std::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<()>>,
+}
+
+impl Engine for Gated {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        self.inner.is_empty()
+    }
+    fn write_group(&self, group: &Group, fault: Option<FaultPlan>) -> Result<(), EngineError> {
+        let _ = self.entered.send((group.size_before, group.entries.len()));
+        let released = self
+            .release
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .blocking_recv();
+        if released.is_none() {
+            return Err(EngineError::Storage("the test went away".into()));
+        }
+        self.inner.write_group(group, fault)
+    }
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.entry(index)
+    }
+    fn entries(&self, start: u64, end: Option<u64>) -> Entries {
+        self.inner.entries(start, end)
+    }
+    fn scan_entries(
+        &self,
+        start: u64,
+        end: Option<u64>,
+        visit: &mut EntryVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        self.inner.scan_entries(start, end, visit)
+    }
+    fn last_index(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.last_index()
+    }
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.checkpoint()
+    }
+    fn scan_state(&self, visit: &mut StateVisitor<'_>) -> Result<(), StoreError> {
+        self.inner.scan_state(visit)
+    }
+    fn check_layout(&self, at: u64) -> Result<(), StoreError> {
+        self.inner.check_layout(at)
+    }
+    fn unfinished_group(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.unfinished_group()
+    }
+    fn remove_entries_from(&self, size: u64) -> Result<u64, StoreError> {
+        self.inner.remove_entries_from(size)
+    }
+    fn finish_roll_back(&self, records: Vec<StateWrite>) -> Result<(), StoreError> {
+        self.inner.finish_roll_back(records)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush()
+    }
+}
+
+/// The published size, and which of the banks `ids` the published state knows.
+fn visible(ledger: &Store, ids: &[&str]) -> (u64, Vec<bool>) {
+    ledger.read(|p| {
+        let known = ids
+            .iter()
+            .map(|id| {
+                let id = crate::registry::ParticipantId::parse("id", id).unwrap();
+                p.state.participant(&id).is_some()
+            })
+            .collect();
+        (p.state.size(), known)
+    })
+}
+
+/// Polls (generously) until the published size passes `size`.
+async fn published_beyond(ledger: &Store, size: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let now = ledger.size();
+        if now > size {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the group was never published"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn readers_see_a_group_only_once_it_is_durable_and_then_all_of_it() {
+    let place = SledPlace::new();
+    let keys = two_entries(&place).await;
+    let opened = place.open(crate::limits::STORE_BATCH_RECORDS_DEFAULT);
+    let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel();
+    let (release, release_rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = Arc::new(Gated {
+        inner: opened.engine.clone(),
+        entered: entered_tx,
+        release: std::sync::Mutex::new(release_rx),
+    });
+    let ledger = Arc::new(
+        Store::open_on(
+            engine,
+            keys.ledger.clone(),
+            keys.clock.clone(),
+            StoreOptions::default(),
+        )
+        .unwrap(),
+    );
+
+    // One registration, held inside the engine's write: not durable, not seen.
+    let first = tokio::spawn({
+        let (ledger, request) = (ledger.clone(), registration(&keys, "bank-b"));
+        async move { ledger.write(request).await }
+    });
+    assert_eq!(entered.recv().await, Some((2, 1)));
+    assert_eq!(visible(&ledger, &["bank-b"]), (2, vec![false]));
+    // Three more queued together while it is written; the writer's working
+    // state runs ahead of the readers' from here on.
+    let ids = ["bank-c", "bank-d", "bank-e"];
+    let rest = tokio::spawn({
+        let ledger = ledger.clone();
+        let requests = ids.iter().map(|id| registration(&keys, id)).collect();
+        async move { ledger.write_many(requests).await }
+    });
+    release.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    assert_eq!(visible(&ledger, &["bank-b"]), (3, vec![true]));
+
+    // Each group they take: none of it is seen while it is written, all of it
+    // (and the groups before it) once it is durable.
+    let mut size = 3;
+    while size < 6 {
+        let (before, entries) = entered.recv().await.expect("a group is written");
+        assert_eq!(before, size, "groups follow each other");
+        // The banks are registered in order, after the first three entries.
+        let seen = |size: u64| (size, (0..3u64).map(|i| i + 3 < size).collect::<Vec<_>>());
+        assert_eq!(
+            visible(&ledger, &ids),
+            seen(size),
+            "while group {before}.. is written"
+        );
+        release.send(()).unwrap();
+        size = published_beyond(&ledger, size).await;
+        assert_eq!(size, before + entries as u64, "the whole group at once");
+        assert_eq!(visible(&ledger, &ids), seen(size), "after group {before}..");
+    }
+    for outcome in rest.await.unwrap() {
+        outcome.unwrap();
+    }
+    drop(release);
+    let ledger = Arc::try_unwrap(ledger).unwrap_or_else(|_| panic!("one handle left"));
+    ledger.close().unwrap();
+    drop(opened);
+}
