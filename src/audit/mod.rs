@@ -13,6 +13,8 @@ pub mod online;
 pub mod receipt;
 #[cfg(test)]
 mod rotation_tests;
+#[cfg(test)]
+mod emergency_tests;
 pub mod source;
 mod verifier;
 pub mod witness;
