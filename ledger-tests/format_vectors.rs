@@ -1345,7 +1345,10 @@ fn ledger_key_replacement() -> Vec<(String, String)> {
             hex::encode(k.verifying_key().to_bytes()),
         ));
     }
-    out.push(("approval_statement".to_string(), message.replace('\n', "\\n")));
+    out.push((
+        "approval_statement".to_string(),
+        message.replace('\n', "\\n"),
+    ));
     for (n, a) in [3, 1].iter().zip(&approvals) {
         out.push((format!("approval_signature_{n}"), hex::encode(&a.signature)));
     }

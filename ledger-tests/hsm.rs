@@ -201,11 +201,19 @@ async fn a_ledger_rotated_from_a_file_key_to_a_softhsm_key_verifies_whole() {
         &[("SOFTHSM2_CONF", hsm.conf())],
     );
     let file_key = keys::read_public_key(&server.data.join("ledger.pub")).unwrap();
-    assert!(server.data.join("ledger.key").exists(), "genesis under a key file");
+    assert!(
+        server.data.join("ledger.key").exists(),
+        "genesis under a key file"
+    );
     let admin = server.admin().await;
     for i in 0..2 {
         admin
-            .register(&format!("bank-{i}"), pb::Role::Bank, &new_key().verifying_key(), "Bank")
+            .register(
+                &format!("bank-{i}"),
+                pb::Role::Bank,
+                &new_key().verifying_key(),
+                "Bank",
+            )
             .await
             .expect("register under the file key");
     }
@@ -223,7 +231,12 @@ async fn a_ledger_rotated_from_a_file_key_to_a_softhsm_key_verifies_whole() {
     assert!(out.contains("handed over at entry 3"), "{out}");
     for i in 2..4 {
         admin
-            .register(&format!("bank-{i}"), pb::Role::Bank, &new_key().verifying_key(), "Bank")
+            .register(
+                &format!("bank-{i}"),
+                pb::Role::Bank,
+                &new_key().verifying_key(),
+                "Bank",
+            )
             .await
             .expect("register under the token key");
     }

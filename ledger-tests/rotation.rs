@@ -263,7 +263,12 @@ async fn an_emergency_replacement_on_a_quorum_of_two_of_three_verifies_everywher
     let admin_key = server.data.join("admin.key");
     let admin = server.admin().await;
     admin
-        .register("bank-a", pb::Role::Bank, &new_key().verifying_key(), "Bank A")
+        .register(
+            "bank-a",
+            pb::Role::Bank,
+            &new_key().verifying_key(),
+            "Bank A",
+        )
         .await
         .unwrap();
     let (ok, out, err) = Server::dbond(&[
@@ -283,11 +288,19 @@ async fn an_emergency_replacement_on_a_quorum_of_two_of_three_verifies_everywher
         s(&path("r2.pub")),
     ]);
     assert!(ok, "recovery-quorum: {out} {err}");
-    assert!(out.contains("recovery quorum set at entry 2: 2 of 3"), "{out}");
+    assert!(
+        out.contains("recovery quorum set at entry 2: 2 of 3"),
+        "{out}"
+    );
     let auditor_key = new_key();
     keys::write_private_key(&path("auditor.key"), &auditor_key).unwrap();
     admin
-        .register("auditor", pb::Role::Auditor, &auditor_key.verifying_key(), "Auditor")
+        .register(
+            "auditor",
+            pb::Role::Auditor,
+            &auditor_key.verifying_key(),
+            "Auditor",
+        )
         .await
         .unwrap();
     let head = admin.checkpoint().await.unwrap();
@@ -300,7 +313,13 @@ async fn an_emergency_replacement_on_a_quorum_of_two_of_three_verifies_everywher
 
     // The fresh key alone is refused without the flag.
     let (ok, out, err) = Server::dbond(&[
-        "serve", "--data", &data, "--listen", "127.0.0.1:0", "--ledger-key", s(&path("new.key")),
+        "serve",
+        "--data",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+        "--ledger-key",
+        s(&path("new.key")),
     ]);
     assert!(!ok, "a server with a key not in force started: {out}");
     assert!(err.contains("does not match"), "{err}");
@@ -310,7 +329,12 @@ async fn an_emergency_replacement_on_a_quorum_of_two_of_three_verifies_everywher
     );
     let admin = server.admin().await;
     let waiting = admin
-        .register("bank-b", pb::Role::Bank, &new_key().verifying_key(), "Bank B")
+        .register(
+            "bank-b",
+            pb::Role::Bank,
+            &new_key().verifying_key(),
+            "Bank B",
+        )
         .await
         .unwrap_err();
     assert_eq!(waiting.code(), Code::FailedPrecondition, "{waiting:?}");
@@ -382,7 +406,10 @@ async fn an_emergency_replacement_on_a_quorum_of_two_of_three_verifies_everywher
         .emergency_rotate_ledger_key(
             &new.verifying_key(),
             size,
-            vec![approval(0, good0.clone()), approval(2, hex::decode(&flipped).unwrap())],
+            vec![
+                approval(0, good0.clone()),
+                approval(2, hex::decode(&flipped).unwrap()),
+            ],
         )
         .await
         .unwrap_err();
@@ -401,7 +428,12 @@ async fn an_emergency_replacement_on_a_quorum_of_two_of_three_verifies_everywher
     assert!(ok, "emergency-rotate: {out} {err}");
     assert!(out.contains("replaced at entry 4"), "{out}");
     admin
-        .register("bank-b", pb::Role::Bank, &new_key().verifying_key(), "Bank B")
+        .register(
+            "bank-b",
+            pb::Role::Bank,
+            &new_key().verifying_key(),
+            "Bank B",
+        )
         .await
         .unwrap();
     let head = admin.checkpoint().await.unwrap();
@@ -449,7 +481,10 @@ async fn an_emergency_replacement_on_a_quorum_of_two_of_three_verifies_everywher
         "--handovers",
         s(&path("handovers.json")),
     ]);
-    assert!(ok && out.contains("receipt valid: entry 5"), "verify-receipt: {out} {err}");
+    assert!(
+        ok && out.contains("receipt valid: entry 5"),
+        "verify-receipt: {out} {err}"
+    );
     server.stop();
     let (ok, out, err) = Server::dbond(&["verify", "--data", &data]);
     assert!(ok, "verify --data: {out} {err}");

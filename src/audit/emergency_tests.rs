@@ -15,6 +15,7 @@ use crate::proto as pb;
 use crate::registry::{ParticipantId, RegistryError};
 use crate::store::{Genesis, Store, StoreError, StoreOptions, WriteError};
 use ed25519_dalek::SigningKey;
+use prost::Message;
 use std::sync::Arc;
 
 fn approve(
@@ -36,7 +37,11 @@ fn approve(
     }
 }
 
-fn replace(new: &SigningKey, after_size: u64, approvals: Vec<pb::RecoveryApproval>) -> pb::command::Kind {
+fn replace(
+    new: &SigningKey,
+    after_size: u64,
+    approvals: Vec<pb::RecoveryApproval>,
+) -> pb::command::Kind {
     pb::command::Kind::EmergencyRotateLedgerKey(pb::EmergencyRotateLedgerKey {
         new_public_key: new.verifying_key().to_bytes().to_vec(),
         after_size,
@@ -70,7 +75,10 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
         StoreOptions::default(),
     )
     .unwrap();
-    ledger.write(register(&admin, &clock, 1, "bank-a")).await.unwrap();
+    ledger
+        .write(register(&admin, &clock, 1, "bank-a"))
+        .await
+        .unwrap();
     let quorum = pb::command::Kind::SetRecoveryQuorum(pb::SetRecoveryQuorum {
         threshold: 2,
         recovery_public_keys: recovery
@@ -78,14 +86,24 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
             .map(|k| k.verifying_key().to_bytes().to_vec())
             .collect(),
     });
-    let set = ledger.write(request(&admin, &clock, 2, quorum)).await.unwrap();
+    let set = ledger
+        .write(request(&admin, &clock, 2, quorum))
+        .await
+        .unwrap();
     assert_eq!(set.first_index, 2);
-    ledger.write(register(&admin, &clock, 3, "bank-b")).await.unwrap();
+    ledger
+        .write(register(&admin, &clock, 3, "bank-b"))
+        .await
+        .unwrap();
     ledger.close().unwrap();
 
     // Without --emergency-rotation the fresh key is refused, as any key not in force.
     let plain = Store::open_with(&path, &new, clock.clone(), StoreOptions::default());
-    assert!(matches!(plain, Err(StoreError::KeyMismatch { .. })), "{:?}", plain.err());
+    assert!(
+        matches!(plain, Err(StoreError::KeyMismatch { .. })),
+        "{:?}",
+        plain.err()
+    );
     let ledger = Store::open_with(
         &path,
         &new,
@@ -98,14 +116,24 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
     .unwrap();
     // Waiting: any other write is refused, naming what it waits for.
     let err = refusal(ledger.write(register(&admin, &clock, 4, "bank-c")).await);
-    assert!(matches!(err, RegistryError::AwaitingEmergencyRotation { .. }), "{err}");
-    assert!(err.to_string().contains("EmergencyRotateLedgerKey"), "{err}");
+    assert!(
+        matches!(err, RegistryError::AwaitingEmergencyRotation { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("EmergencyRotateLedgerKey"),
+        "{err}"
+    );
     // Approvals for another ledger, or tampered: refused naming the key.
     let wrong_ledger = vec![
         approve(&recovery[0], ORIGIN, &new, 4),
         approve(&recovery[1], "other.test/dbond", &new, 4),
     ];
-    let err = refusal(ledger.write(request(&admin, &clock, 5, replace(&new, 4, wrong_ledger))).await);
+    let err = refusal(
+        ledger
+            .write(request(&admin, &clock, 5, replace(&new, 4, wrong_ledger)))
+            .await,
+    );
     assert_eq!(
         err,
         RegistryError::ApprovalSignatureBad {
@@ -120,8 +148,15 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
         approve(&recovery[0], ORIGIN, &other, 4),
         approve(&recovery[1], ORIGIN, &other, 4),
     ];
-    let err = refusal(ledger.write(request(&admin, &clock, 6, replace(&other, 4, for_other))).await);
-    assert!(matches!(err, RegistryError::ReplacementKeyNotHeld { .. }), "{err}");
+    let err = refusal(
+        ledger
+            .write(request(&admin, &clock, 6, replace(&other, 4, for_other)))
+            .await,
+    );
+    assert!(
+        matches!(err, RegistryError::ReplacementKeyNotHeld { .. }),
+        "{err}"
+    );
     assert_eq!(ledger.size(), 4, "the refusals changed nothing");
 
     // Two of three: the replacement is entry 4, signed by the new key.
@@ -134,13 +169,23 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
         .await
         .unwrap();
     assert_eq!(replaced.first_index, 4);
-    ledger.write(register(&admin, &clock, 8, "bank-c")).await.unwrap();
-    let entries = ledger.entries(0, 6).map(|e| e.unwrap().1).collect::<Vec<_>>();
+    ledger
+        .write(register(&admin, &clock, 8, "bank-c"))
+        .await
+        .unwrap();
+    let entries = ledger
+        .entries(0, 6)
+        .map(|e| e.unwrap().1)
+        .collect::<Vec<_>>();
     let note = ledger.read(|p| p.checkpoint.clone());
     ledger.close().unwrap();
     // The old key is refused from now on, the new one alone opens the ledger.
     let old = Store::open_with(&path, &first, clock.clone(), StoreOptions::default());
-    assert!(matches!(old, Err(StoreError::RotatedOut { .. })), "{:?}", old.err());
+    assert!(
+        matches!(old, Err(StoreError::RotatedOut { .. })),
+        "{:?}",
+        old.err()
+    );
     Store::open_with(&path, &new, clock.clone(), StoreOptions::default())
         .unwrap()
         .close()
@@ -155,9 +200,21 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
         upto.push(e).unwrap();
     }
     let verified = upto.finish().unwrap();
-    assert!(verified.check_checkpoint(&note_of(&entries[..4], &first)).is_ok());
-    assert!(verified.check_checkpoint(&note_of(&entries[..4], &new)).is_err());
-    refused(verify(&entries, &note_of(&entries, &first)), 5, "ledger key in force");
+    assert!(
+        verified
+            .check_checkpoint(&note_of(&entries[..4], &first))
+            .is_ok()
+    );
+    assert!(
+        verified
+            .check_checkpoint(&note_of(&entries[..4], &new))
+            .is_err()
+    );
+    refused(
+        verify(&entries, &note_of(&entries, &first)),
+        5,
+        "ledger key in force",
+    );
 
     // The chain of keys from the quorum entry and the replacement alone.
     let chain = KeyChain::follow(
@@ -174,9 +231,28 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
     let err = KeyChain::follow(ORIGIN, first.verifying_key(), &[entries[4].clone()]).unwrap_err();
     assert!(err.contains("no recovery quorum"), "{err}");
 
-    // A tampered approval: the verifier and the chain refuse it, naming the
-    // recovery key.
+    // A tampered approval, in the event and in the request (which the admin
+    // signs again): the verifier and the chain refuse it, naming the recovery
+    // key. In the event alone, the re-decision already refuses it.
     let by_key = |i: usize| if i < 4 { first.clone() } else { new.clone() };
+    let mut event_only = entries.clone();
+    reseal(
+        &mut event_only,
+        4,
+        |body| {
+            if let Some(pb::event::Kind::LedgerKeyReplaced(r)) =
+                body.event.as_mut().and_then(|e| e.kind.as_mut())
+            {
+                r.approvals[1].signature[0] ^= 1;
+            }
+        },
+        by_key,
+    );
+    refused(
+        verify(&event_only, &note_of(&event_only, &new)),
+        4,
+        "differs from what its request decides",
+    );
     let mut tampered = entries.clone();
     reseal(
         &mut tampered,
@@ -187,6 +263,17 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
             {
                 r.approvals[1].signature[0] ^= 1;
             }
+            let actor = body.actor.as_mut().unwrap();
+            let mut payload = pb::RequestPayload::decode(actor.request.as_slice()).unwrap();
+            if let Some(pb::command::Kind::EmergencyRotateLedgerKey(c)) =
+                payload.command.as_mut().and_then(|c| c.kind.as_mut())
+            {
+                c.approvals[1].signature[0] ^= 1;
+            }
+            actor.request = payload.encode_to_vec();
+            actor.signature = keys::sign(&admin, keys::REQUEST_CONTEXT, &actor.request)
+                .to_bytes()
+                .to_vec();
         },
         by_key,
     );
@@ -201,6 +288,15 @@ async fn an_emergency_replacement_is_decided_by_the_quorum_and_verified_across()
     assert!(err.contains(&named), "{err}");
     // A replacement signed by the old key (a thief's), not the key it brings in.
     let mut thief = entries.clone();
-    reseal(&mut thief, 4, |_| {}, |i| if i == 4 { first.clone() } else { by_key(i) });
-    refused(verify(&thief, &note_of(&thief, &new)), 4, "ledger signature");
+    reseal(
+        &mut thief,
+        4,
+        |_| {},
+        |i| if i == 4 { first.clone() } else { by_key(i) },
+    );
+    refused(
+        verify(&thief, &note_of(&thief, &new)),
+        4,
+        "ledger signature",
+    );
 }

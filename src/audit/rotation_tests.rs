@@ -51,7 +51,12 @@ pub(super) fn request(
     }
 }
 
-pub(super) fn register(admin: &SigningKey, clock: &ManualClock, nonce: u8, id: &str) -> WriteRequest {
+pub(super) fn register(
+    admin: &SigningKey,
+    clock: &ManualClock,
+    nonce: u8,
+    id: &str,
+) -> WriteRequest {
     request(
         admin,
         clock,

@@ -334,7 +334,12 @@ fn approve(args: &ApproveArgs) -> anyhow::Result<()> {
 /// (and each to verify over that statement) before anything is sent.
 fn read_approvals(
     paths: &[PathBuf],
-) -> anyhow::Result<(String, ed25519_dalek::VerifyingKey, u64, Vec<crate::proto::RecoveryApproval>)> {
+) -> anyhow::Result<(
+    String,
+    ed25519_dalek::VerifyingKey,
+    u64,
+    Vec<crate::proto::RecoveryApproval>,
+)> {
     use crate::ledger::recovery::{ApprovalFile, Statement};
     let mut named: Option<(String, ed25519_dalek::VerifyingKey, u64)> = None;
     let mut approvals = Vec::new();

@@ -149,7 +149,10 @@ impl Client {
     ) -> Result<pb::SetRecoveryQuorumResponse, tonic::Status> {
         let signed = self.sign(CommandKind::SetRecoveryQuorum(pb::SetRecoveryQuorum {
             threshold,
-            recovery_public_keys: recovery_keys.iter().map(|k| k.to_bytes().to_vec()).collect(),
+            recovery_public_keys: recovery_keys
+                .iter()
+                .map(|k| k.to_bytes().to_vec())
+                .collect(),
         }));
         Ok(self
             .participants()

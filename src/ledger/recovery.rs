@@ -62,7 +62,9 @@ impl Statement<'_> {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ApprovalError {
-    #[error("the approval of recovery key {key} must be a {SIGNATURE_BYTES}-byte signature, found {found} bytes")]
+    #[error(
+        "the approval of recovery key {key} must be a {SIGNATURE_BYTES}-byte signature, found {found} bytes"
+    )]
     SignatureLength { key: String, found: usize },
     #[error(
         "the approval of recovery key {key} does not verify over the replacement by ledger key {new_key} after {after_size} entries"
@@ -138,7 +140,9 @@ mod tests {
             after_size: 7,
         };
         let message = statement.message();
-        assert!(message.starts_with("dbond ledger key emergency replacement\nrecovery.test/dbond\n"));
+        assert!(
+            message.starts_with("dbond ledger key emergency replacement\nrecovery.test/dbond\n")
+        );
         assert!(message.ends_with("\n7\n"));
         let signature = keys::sign(&recovery, APPROVAL_CONTEXT, message.as_bytes()).to_bytes();
         let public = recovery.verifying_key();
@@ -164,7 +168,11 @@ mod tests {
             ));
         }
         let entry_context = keys::sign(&recovery, keys::ENTRY_CONTEXT, message.as_bytes());
-        assert!(statement.verify(&public, &entry_context.to_bytes()).is_err());
+        assert!(
+            statement
+                .verify(&public, &entry_context.to_bytes())
+                .is_err()
+        );
         assert!(matches!(
             statement.verify(&public, &signature[..63]),
             Err(ApprovalError::SignatureLength { found: 63, .. })

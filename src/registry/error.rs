@@ -116,7 +116,11 @@ pub enum RegistryError {
     DuplicateApproval { key: KeyId },
     /// Fewer distinct approvals than the threshold.
     #[error("{given} approvals given, the recovery quorum needs {threshold} of {keys}")]
-    TooFewApprovals { given: usize, threshold: u32, keys: usize },
+    TooFewApprovals {
+        given: usize,
+        threshold: u32,
+        keys: usize,
+    },
     /// An approval whose signature does not verify over the approval statement.
     #[error(
         "the approval of recovery key {key} does not verify over the replacement of this ledger's key by {new_key} after {after_size} entries (another ledger, key or size, or a changed signature)"

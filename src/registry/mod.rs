@@ -153,9 +153,7 @@ pub fn decide(
         Command::RotateLedgerKey(c) => {
             participants::decide_rotate_ledger_key(state, caller, ctx, c)
         }
-        Command::SetRecoveryQuorum(c) => {
-            participants::decide_set_recovery_quorum(state, caller, c)
-        }
+        Command::SetRecoveryQuorum(c) => participants::decide_set_recovery_quorum(state, caller, c),
         Command::EmergencyRotateLedgerKey(c) => {
             participants::decide_emergency_rotate_ledger_key(state, caller, ctx, c)
         }

@@ -230,7 +230,11 @@ pub(super) fn decide_set_recovery_quorum(
                 format!("key {} is named twice", key_id_of(key)?),
             ));
         }
-        if state.ledger_key_terms().iter().any(|t| t.public_key == *key) {
+        if state
+            .ledger_key_terms()
+            .iter()
+            .any(|t| t.public_key == *key)
+        {
             return Err(RegistryError::invalid(
                 "recovery_public_keys",
                 format!(
@@ -243,7 +247,10 @@ pub(super) fn decide_set_recovery_quorum(
     if c.threshold == 0 || c.threshold as usize > n {
         return Err(RegistryError::invalid(
             "threshold",
-            format!("must be 1 to {n} (the number of keys), found {}", c.threshold),
+            format!(
+                "must be 1 to {n} (the number of keys), found {}",
+                c.threshold
+            ),
         ));
     }
     Ok(vec![Event::RecoveryQuorumSet(RecoveryQuorumSet {
@@ -393,10 +400,12 @@ pub(super) fn apply_ledger_key_replaced(
             ),
         ));
     }
-    let quorum_entry = state
-        .recovery_quorum()
-        .map(|q| q.set_at)
-        .ok_or_else(|| fail(meta, "a ledger key replacement with no recovery quorum".into()))?;
+    let quorum_entry = state.recovery_quorum().map(|q| q.set_at).ok_or_else(|| {
+        fail(
+            meta,
+            "a ledger key replacement with no recovery quorum".into(),
+        )
+    })?;
     state.meta.ledger_keys.push(LedgerKeyTerm {
         from_index: meta.next_index(),
         public_key: e.new_public_key,

@@ -933,7 +933,10 @@ fn a_recovery_quorum_and_an_emergency_replacement_are_decided_with_every_refusal
     let size = w.state.size();
     let admin = w.admin.clone();
     assert_eq!(
-        w.refused(&admin, replace(size, new_key, vec![approval(31), approval(32)])),
+        w.refused(
+            &admin,
+            replace(size, new_key, vec![approval(31), approval(32)])
+        ),
         RegistryError::NoRecoveryQuorum
     );
     // Quorums that cannot be set.
@@ -984,11 +987,17 @@ fn a_recovery_quorum_and_an_emergency_replacement_are_decided_with_every_refusal
         }
     );
     assert_eq!(
-        w.refused(&admin, replace(size, new_key, vec![approval(31), approval(31)])),
+        w.refused(
+            &admin,
+            replace(size, new_key, vec![approval(31), approval(31)])
+        ),
         RegistryError::DuplicateApproval { key: key(31).1 }
     );
     assert_eq!(
-        w.refused(&admin, replace(size, new_key, vec![approval(31), approval(50)])),
+        w.refused(
+            &admin,
+            replace(size, new_key, vec![approval(31), approval(50)])
+        ),
         RegistryError::NotARecoveryKey {
             key: key(50).1,
             set_at
@@ -1021,7 +1030,10 @@ fn a_recovery_quorum_and_an_emergency_replacement_are_decided_with_every_refusal
     ));
     // Two distinct approvals of the quorum: the replacement, entry `size`.
     let at = w
-        .run(&admin, replace(size, new_key, vec![approval(33), approval(31)]))
+        .run(
+            &admin,
+            replace(size, new_key, vec![approval(33), approval(31)]),
+        )
         .unwrap();
     assert_eq!(at, size);
     assert_eq!(w.state.ledger_key_in_force(), Some(new_key));
@@ -1039,7 +1051,10 @@ fn a_recovery_quorum_and_an_emergency_replacement_are_decided_with_every_refusal
     // A reused key: genesis's key, the replaced one, refused for good.
     let size = w.state.size();
     for reused in [ledger_key, new_key] {
-        let err = w.refused(&admin, replace(size, reused, vec![approval(31), approval(32)]));
+        let err = w.refused(
+            &admin,
+            replace(size, reused, vec![approval(31), approval(32)]),
+        );
         assert!(
             matches!(
                 err,
@@ -1049,7 +1064,10 @@ fn a_recovery_quorum_and_an_emergency_replacement_are_decided_with_every_refusal
         );
     }
     assert!(matches!(
-        w.refused(&admin, replace(size, ledger_key, vec![approval(31), approval(32)])),
+        w.refused(
+            &admin,
+            replace(size, ledger_key, vec![approval(31), approval(32)])
+        ),
         RegistryError::LedgerKeyReused { from_index: 0, .. }
     ));
     let _ = new_id;

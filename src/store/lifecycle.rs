@@ -154,19 +154,17 @@ impl Store {
         } else if in_force != Some(given.to_bytes()) {
             let id = |k: &[u8; 32]| KeyId::of_bytes(k).to_string();
             let found = id(&given.to_bytes());
-            return Err(
-                match (in_force, used) {
-                    (Some(key), true) => StoreError::RotatedOut {
-                        given: found,
-                        in_force: id(&key),
-                        from_index: terms.last().map_or(0, |t| t.from_index),
-                    },
-                    (key, _) => StoreError::KeyMismatch {
-                        expected: key.as_ref().map_or_else(String::new, id),
-                        found,
-                    },
+            return Err(match (in_force, used) {
+                (Some(key), true) => StoreError::RotatedOut {
+                    given: found,
+                    in_force: id(&key),
+                    from_index: terms.last().map_or(0, |t| t.from_index),
                 },
-            );
+                (key, _) => StoreError::KeyMismatch {
+                    expected: key.as_ref().map_or_else(String::new, id),
+                    found,
+                },
+            });
         }
         let next_ledger_key = options.next_ledger_key.as_ref().and_then(|k| k.take());
         if let Some(next) = &next_ledger_key {

@@ -153,10 +153,11 @@ impl Writer {
             request.command,
             registry::Command::EmergencyRotateLedgerKey(_)
         );
-        match (in_force.0 == held.to_bytes(), emergency) {
+        // After a hand-over the key in force is the next key the writer holds.
+        match (self.key_for(Some(in_force)).is_ok(), emergency) {
             (true, false) | (false, true) => Ok(()),
             (true, true) => Err(registry::RegistryError::NoEmergencyRotation {
-                in_force: KeyId::of(&held),
+                in_force: KeyId::of_bytes(&in_force.0),
             }
             .into()),
             (false, false) => Err(registry::RegistryError::AwaitingEmergencyRotation {
