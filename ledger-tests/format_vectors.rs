@@ -32,6 +32,7 @@ const BLOCKS: &[(&str, Generator)] = &[
     ("holdings-life", holdings_life),
     ("servicing-life", servicing_life),
     ("ledger-key-rotation", ledger_key_rotation),
+    ("ledger-key-replacement", ledger_key_replacement),
 ];
 
 fn begin(name: &str) -> String {
@@ -1199,6 +1200,189 @@ fn ledger_key_rotation() -> Vec<(String, String)> {
     out.push((
         "checkpoint_3".into(),
         checkpoint::sign(&cp, origin, &next_key).replace('\n', "\\n"),
+    ));
+    out
+}
+
+/// Block `ledger-key-replacement`: a four-entry ledger from fixed keys, times
+/// and nonces: genesis under the first ledger key, the admin's recovery quorum
+/// of 2 of 3 keys at entry 1 (signed by the first key), the emergency
+/// replacement at entry 2 (after size 2, approved by recovery keys 3 and 1, and
+/// signed by the new key), and a registration at entry 3 signed by the new
+/// key, which also signs the checkpoint of size 4.
+fn ledger_key_replacement() -> Vec<(String, String)> {
+    use dbond::ledger::recovery::{APPROVAL_CONTEXT, Statement};
+    let first_key = SigningKey::from_bytes(&[0x31u8; 32]);
+    let new_key = SigningKey::from_bytes(&[0x32u8; 32]);
+    let admin_key = SigningKey::from_bytes(&[0x33u8; 32]);
+    let bank_key = SigningKey::from_bytes(&[0x34u8; 32]);
+    let recovery: Vec<SigningKey> = [0x35u8, 0x36, 0x37]
+        .iter()
+        .map(|b| SigningKey::from_bytes(&[*b; 32]))
+        .collect();
+    let origin = "example.org/dbond-replacement-vectors";
+    let t0 = 1_790_200_000i64;
+    let (first_public, new_public) = (first_key.verifying_key(), new_key.verifying_key());
+    let admin_id = KeyId::of(&admin_key.verifying_key());
+    let statement = Statement {
+        origin,
+        new: &new_public,
+        after_size: 2,
+    };
+    let message = statement.message();
+    let approvals: Vec<pb::RecoveryApproval> = [2usize, 0]
+        .iter()
+        .map(|i| pb::RecoveryApproval {
+            recovery_public_key: recovery[*i].verifying_key().to_bytes().to_vec(),
+            signature: keys::sign(&recovery[*i], APPROVAL_CONTEXT, message.as_bytes())
+                .to_bytes()
+                .to_vec(),
+        })
+        .collect();
+    let recovery_keys: Vec<Vec<u8>> = recovery
+        .iter()
+        .map(|k| k.verifying_key().to_bytes().to_vec())
+        .collect();
+    let requests = [
+        (
+            payload(
+                origin,
+                t0,
+                0xd0,
+                pb::command::Kind::Genesis(pb::Genesis {
+                    origin: origin.into(),
+                    ledger_public_key: first_public.to_bytes().to_vec(),
+                    admin_participant_id: "admin".into(),
+                    admin_public_key: admin_key.verifying_key().to_bytes().to_vec(),
+                    simulated_clock: false,
+                }),
+            ),
+            pb::event::Kind::Genesis(pb::GenesisRecorded {
+                format_version: 1,
+                origin: origin.into(),
+                ledger_public_key: first_public.to_bytes().to_vec(),
+                admin_participant_id: "admin".into(),
+                admin_public_key: admin_key.verifying_key().to_bytes().to_vec(),
+                admin_key_id: admin_id.to_string(),
+                simulated_clock: false,
+            }),
+            &first_key,
+        ),
+        (
+            payload(
+                origin,
+                t0 + 1,
+                0xd1,
+                pb::command::Kind::SetRecoveryQuorum(pb::SetRecoveryQuorum {
+                    threshold: 2,
+                    recovery_public_keys: recovery_keys.clone(),
+                }),
+            ),
+            pb::event::Kind::RecoveryQuorumSet(pb::RecoveryQuorumSet {
+                threshold: 2,
+                recovery_public_keys: recovery_keys,
+            }),
+            &first_key,
+        ),
+        (
+            payload(
+                origin,
+                t0 + 2,
+                0xd2,
+                pb::command::Kind::EmergencyRotateLedgerKey(pb::EmergencyRotateLedgerKey {
+                    new_public_key: new_public.to_bytes().to_vec(),
+                    after_size: 2,
+                    approvals: approvals.clone(),
+                }),
+            ),
+            pb::event::Kind::LedgerKeyReplaced(pb::LedgerKeyReplaced {
+                old_public_key: first_public.to_bytes().to_vec(),
+                new_public_key: new_public.to_bytes().to_vec(),
+                after_size: 2,
+                approvals: approvals.clone(),
+            }),
+            &new_key,
+        ),
+        (
+            payload(
+                origin,
+                t0 + 3,
+                0xd3,
+                pb::command::Kind::RegisterParticipant(pb::RegisterParticipant {
+                    participant_id: "bank-a".into(),
+                    role: pb::Role::Bank as i32,
+                    public_key: bank_key.verifying_key().to_bytes().to_vec(),
+                    display_name: "Bank A".into(),
+                }),
+            ),
+            pb::event::Kind::ParticipantRegistered(pb::ParticipantRegistered {
+                participant_id: "bank-a".into(),
+                role: pb::Role::Bank as i32,
+                public_key: bank_key.verifying_key().to_bytes().to_vec(),
+                key_id: KeyId::of(&bank_key.verifying_key()).to_string(),
+                display_name: "Bank A".into(),
+            }),
+            &new_key,
+        ),
+    ];
+    let mut out = vec![
+        (
+            "first_ledger_public_key".to_string(),
+            hex::encode(first_public.to_bytes()),
+        ),
+        (
+            "new_ledger_public_key".to_string(),
+            hex::encode(new_public.to_bytes()),
+        ),
+        (
+            "admin_public_key".to_string(),
+            hex::encode(admin_key.verifying_key().to_bytes()),
+        ),
+    ];
+    for (i, k) in recovery.iter().enumerate() {
+        out.push((
+            format!("recovery_public_key_{}", i + 1),
+            hex::encode(k.verifying_key().to_bytes()),
+        ));
+    }
+    out.push((
+        "approval_statement".to_string(),
+        message.replace('\n', "\\n"),
+    ));
+    for (n, a) in [3, 1].iter().zip(&approvals) {
+        out.push((format!("approval_signature_{n}"), hex::encode(&a.signature)));
+    }
+    let mut tree = merkle::MemoryTree::new();
+    let mut prev = entry::GENESIS_PREV_HASH;
+    for (i, (request, kind, ledger_key)) in requests.into_iter().enumerate() {
+        let signature = keys::sign(&admin_key, REQUEST_CONTEXT, &request);
+        let sealed = entry::seal(
+            i as u64,
+            ts(t0 + i as i64),
+            &prev,
+            pb::Event { kind: Some(kind) },
+            Origin::Actor(pb::Actor {
+                key_id: admin_id.to_string(),
+                request,
+                signature: signature.to_bytes().to_vec(),
+            }),
+            ledger_key,
+        );
+        out.push((format!("entry_{i}"), hex::encode(&sealed.bytes)));
+        out.push((format!("entry_{i}_hash"), hex::encode(sealed.hash)));
+        prev = sealed.hash;
+        tree.push(sealed.hash);
+    }
+    out.push(("root_4".into(), hex::encode(tree.root())));
+    let cp = checkpoint::Checkpoint {
+        origin: origin.into(),
+        size: 4,
+        root: tree.root(),
+        extensions: vec![],
+    };
+    out.push((
+        "checkpoint_4".into(),
+        checkpoint::sign(&cp, origin, &new_key).replace('\n', "\\n"),
     ));
     out
 }

@@ -621,6 +621,17 @@ fn harmless(fx: &Fx, rpc: &str) -> K {
         "RotateLedgerKey" => K::RotateLedgerKey(pb::RotateLedgerKey {
             new_public_key: new_key().verifying_key().to_bytes().to_vec(),
         }),
+        // A threshold of none: refused, nothing moves.
+        "SetRecoveryQuorum" => K::SetRecoveryQuorum(pb::SetRecoveryQuorum {
+            threshold: 0,
+            recovery_public_keys: vec![new_key().verifying_key().to_bytes().to_vec()],
+        }),
+        // The fixture's server holds the key in force: refused, nothing moves.
+        "EmergencyRotateLedgerKey" => K::EmergencyRotateLedgerKey(pb::EmergencyRotateLedgerKey {
+            new_public_key: new_key().verifying_key().to_bytes().to_vec(),
+            after_size: 1,
+            approvals: vec![],
+        }),
         "ListParticipants" => K::ListParticipants(pb::ListParticipants {}),
         "GetLedgerInfo" => K::GetCheckpoint(pb::GetCheckpoint {}),
         "GetEntry" => K::GetEntry(pb::GetEntry { index: 0 }),
@@ -991,6 +1002,41 @@ fn argument_cases(fx: &Fx) -> Vec<Case> {
         as_(Admin, r, "key of 33 bytes", rotate_ledger(vec![7; 33]), IA, &["new_public_key"]).field("new_public_key"),
         as_(Admin, r, "no next key on the server", rotate_ledger(fresh()), FP, &["no next ledger key", "--next-ledger-key"]),
         as_(BankA, r, "by a bank", rotate_ledger(fresh()), PD, &["admin"]),
+    ]);
+    let quorum = |threshold: u32, keys: Vec<Vec<u8>>| {
+        K::SetRecoveryQuorum(pb::SetRecoveryQuorum {
+            threshold,
+            recovery_public_keys: keys,
+        })
+    };
+    let same = fresh();
+    let r = "SetRecoveryQuorum";
+    out.extend([
+        as_(Admin, r, "no keys", quorum(1, vec![]), IA, &["recovery_public_keys", "1 to 16"]).field("recovery_public_keys"),
+        as_(Admin, r, "threshold 0", quorum(0, vec![fresh()]), IA, &["threshold", "found 0"]).field("threshold"),
+        as_(Admin, r, "threshold above the keys", quorum(3, vec![fresh(), fresh()]), IA, &["threshold", "found 3"]).field("threshold"),
+        as_(Admin, r, "a key twice", quorum(1, vec![same.clone(), same]), IA, &["named twice"]).field("recovery_public_keys"),
+        as_(Admin, r, "17 keys", quorum(1, (0..17).map(|_| fresh()).collect()), IA, &["at most 16"]).field("recovery_public_keys"),
+        as_(Admin, r, "a key of 31 bytes", quorum(1, vec![vec![1; 31]]), IA, &["recovery_public_keys"]).field("recovery_public_keys"),
+        as_(Admin, r, "a weak key", quorum(1, vec![vec![0; 32]]), IA, &["recovery_public_keys"]).field("recovery_public_keys"),
+        as_(BankA, r, "by a bank", quorum(1, vec![fresh()]), PD, &["admin"]),
+    ]);
+    let replace = |key: Vec<u8>, signature: Vec<u8>| {
+        K::EmergencyRotateLedgerKey(pb::EmergencyRotateLedgerKey {
+            new_public_key: key,
+            after_size: 1,
+            approvals: vec![pb::RecoveryApproval {
+                recovery_public_key: fresh(),
+                signature,
+            }],
+        })
+    };
+    let r = "EmergencyRotateLedgerKey";
+    out.extend([
+        as_(Admin, r, "empty key", replace(vec![], vec![1; 64]), IA, &["new_public_key"]).field("new_public_key"),
+        as_(Admin, r, "approval of 63 bytes", replace(fresh(), vec![1; 63]), IA, &["must be 64 bytes, found 63"]).field("approvals.signature"),
+        as_(Admin, r, "on a server holding the key in force", replace(fresh(), vec![1; 64]), FP, &["key in force", "--emergency-rotation"]),
+        as_(BankA, r, "by a bank", replace(fresh(), vec![1; 64]), PD, &["admin"]),
     ]);
     // The rehearsal clock: a production server refuses it whatever it says.
     let advance = |to| K::AdvanceClock(pb::AdvanceClock { to });

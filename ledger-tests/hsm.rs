@@ -185,6 +185,96 @@ async fn a_ledger_signed_by_a_softhsm_key_from_genesis_on_verifies_whole() {
     );
 }
 
+/// A ledger begun under a key file hands over to a token key on the ledger:
+/// genesis and appends under the file key, `--next-ledger-key pkcs11:...`,
+/// `dbond ledger-key rotate`, appends signed by the token, a restart with the
+/// token key alone, and the whole ledger verified from the file key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_rotated_from_a_file_key_to_a_softhsm_key_verifies_whole() {
+    let hsm = SoftHsm::prepare("dbond-rotate");
+    let uri = "pkcs11:token=dbond-rotate;object=ledger-2";
+    let public = hsm.generate(uri);
+    let token_key = keys::read_public_key(&public).unwrap();
+
+    let mut server = Server::start_with_env(
+        &["--config", hsm.config(), "--next-ledger-key", uri],
+        &[("SOFTHSM2_CONF", hsm.conf())],
+    );
+    let file_key = keys::read_public_key(&server.data.join("ledger.pub")).unwrap();
+    assert!(
+        server.data.join("ledger.key").exists(),
+        "genesis under a key file"
+    );
+    let admin = server.admin().await;
+    for i in 0..2 {
+        admin
+            .register(
+                &format!("bank-{i}"),
+                pb::Role::Bank,
+                &new_key().verifying_key(),
+                "Bank",
+            )
+            .await
+            .expect("register under the file key");
+    }
+    let (ok, out, err) = hsm.dbond(&[
+        "ledger-key",
+        "rotate",
+        "--server",
+        &server.addr,
+        "--admin-key",
+        server.data.join("admin.key").to_str().unwrap(),
+        "--new-key-file",
+        public.to_str().unwrap(),
+    ]);
+    assert!(ok, "rotate: {out} {err}");
+    assert!(out.contains("handed over at entry 3"), "{out}");
+    for i in 2..4 {
+        admin
+            .register(
+                &format!("bank-{i}"),
+                pb::Role::Bank,
+                &new_key().verifying_key(),
+                "Bank",
+            )
+            .await
+            .expect("register under the token key");
+    }
+    // The entries after the hand-over and the checkpoint are the token's.
+    let head = admin.checkpoint().await.unwrap();
+    let (cp, _) = dbond::ledger::checkpoint::parse_unverified(&head.checkpoint).unwrap();
+    assert_eq!(cp.size, 6);
+    assert!(dbond::ledger::checkpoint::open(&head.checkpoint, &cp.origin, &token_key).is_ok());
+    assert!(dbond::ledger::checkpoint::open(&head.checkpoint, &cp.origin, &file_key).is_err());
+    let entry = admin.entry(4).await.unwrap();
+    let opened = dbond::ledger::entry::open(&entry.entry).unwrap();
+    assert!(opened.ledger_signature_ok(&token_key));
+    assert!(!opened.ledger_signature_ok(&file_key));
+
+    // A restart with the token key alone goes on signing with it.
+    assert!(server.stop().success());
+    server.restart_with(&["--config", hsm.config(), "--ledger-key", uri]);
+    let admin = server.admin().await;
+    admin
+        .register("bank-9", pb::Role::Bank, &new_key().verifying_key(), "Bank")
+        .await
+        .expect("register after the restart");
+    assert_eq!(common::verify_over_the_wire(&admin).await, 7);
+    assert!(server.stop().success());
+    // Offline, from the bytes alone, pinned to genesis's file key.
+    let (ok, out, err) = Server::dbond(&["verify", "--data", server.data.to_str().unwrap()]);
+    assert!(ok && out.contains("verified 7 entries"), "{out} {err}");
+    // The file key, rotated out, no longer opens the ledger.
+    let (ok, out, err) = Server::dbond(&[
+        "serve",
+        "--data",
+        server.data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!ok && err.contains("rotated out"), "{out} {err}");
+}
+
 #[test]
 fn token_keys_are_refused_precisely_and_their_signing_rate_is_measured() {
     let hsm = SoftHsm::prepare("dbond-keys");

@@ -301,6 +301,8 @@ fn any_write(client: &Client, rpc: &str) -> pb::SignedRequest {
         "RotateKey" => K::RotateKey(Default::default()),
         "RevokeParticipant" => K::RevokeParticipant(Default::default()),
         "RotateLedgerKey" => K::RotateLedgerKey(Default::default()),
+        "SetRecoveryQuorum" => K::SetRecoveryQuorum(Default::default()),
+        "EmergencyRotateLedgerKey" => K::EmergencyRotateLedgerKey(Default::default()),
         "SubmitBatch" => K::SubmitBatch(Default::default()),
         "CreateSeries" => K::CreateSeries(Default::default()),
         "AmendSeries" => K::AmendSeries(Default::default()),

@@ -237,3 +237,262 @@ async fn a_rotation_is_refused_without_the_next_key_or_to_the_key_in_force() {
         .unwrap_err();
     assert_eq!(by_bank.code(), Code::PermissionDenied, "{by_bank:?}");
 }
+
+/// The emergency replacement of a lost ledger key, end to end with the real
+/// binary: a quorum of 2 of 3 recovery keys set while the key is in hand,
+/// entries, the server stopped and restarted with a fresh key alone and
+/// `--emergency-rotation` (every other write refused until the replacement),
+/// two recovery keys' approvals made offline, a tampered approval refused
+/// naming its key, the replacement, more entries, and every verifier across it:
+/// `dbond verify --server` and `--data`, a receipt with the hand-over file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_replacement_on_a_quorum_of_two_of_three_verifies_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let recovery: Vec<_> = (0..3).map(|_| keys::generate()).collect();
+    for (i, k) in recovery.iter().enumerate() {
+        keys::write_private_key(&path(&format!("r{i}.key")), k).unwrap();
+        keys::write_public_key(&path(&format!("r{i}.pub")), &k.verifying_key()).unwrap();
+    }
+    let new = keys::generate();
+    keys::write_private_key(&path("new.key"), &new).unwrap();
+    keys::write_public_key(&path("new.pub"), &new.verifying_key()).unwrap();
+
+    let mut server = Server::start();
+    let first = keys::read_public_key(&server.data.join("ledger.pub")).unwrap();
+    let admin_key = server.data.join("admin.key");
+    let admin = server.admin().await;
+    admin
+        .register(
+            "bank-a",
+            pb::Role::Bank,
+            &new_key().verifying_key(),
+            "Bank A",
+        )
+        .await
+        .unwrap();
+    let (ok, out, err) = Server::dbond(&[
+        "ledger-key",
+        "recovery-quorum",
+        "--server",
+        &server.addr,
+        "--admin-key",
+        s(&admin_key),
+        "--threshold",
+        "2",
+        "--recovery-key",
+        s(&path("r0.pub")),
+        "--recovery-key",
+        s(&path("r1.pub")),
+        "--recovery-key",
+        s(&path("r2.pub")),
+    ]);
+    assert!(ok, "recovery-quorum: {out} {err}");
+    assert!(
+        out.contains("recovery quorum set at entry 2: 2 of 3"),
+        "{out}"
+    );
+    let auditor_key = new_key();
+    keys::write_private_key(&path("auditor.key"), &auditor_key).unwrap();
+    admin
+        .register(
+            "auditor",
+            pb::Role::Auditor,
+            &auditor_key.verifying_key(),
+            "Auditor",
+        )
+        .await
+        .unwrap();
+    let head = admin.checkpoint().await.unwrap();
+    let (cp, _) = dbond::ledger::checkpoint::parse_unverified(&head.checkpoint).unwrap();
+    let (origin, size) = (cp.origin.clone(), cp.size);
+    assert_eq!(size, 4);
+    // The key is lost: the server stops.
+    server.stop();
+    let data = server.data.display().to_string();
+
+    // The fresh key alone is refused without the flag.
+    let (ok, out, err) = Server::dbond(&[
+        "serve",
+        "--data",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+        "--ledger-key",
+        s(&path("new.key")),
+    ]);
+    assert!(!ok, "a server with a key not in force started: {out}");
+    assert!(err.contains("does not match"), "{err}");
+    let mut server = Server::start_on_with(
+        &server.data,
+        &["--ledger-key", s(&path("new.key")), "--emergency-rotation"],
+    );
+    let admin = server.admin().await;
+    let waiting = admin
+        .register(
+            "bank-b",
+            pb::Role::Bank,
+            &new_key().verifying_key(),
+            "Bank B",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(waiting.code(), Code::FailedPrecondition, "{waiting:?}");
+    assert!(
+        waiting.message().contains("EmergencyRotateLedgerKey"),
+        "{}",
+        waiting.message()
+    );
+
+    // Two recovery key holders approve offline.
+    let after = size.to_string();
+    for i in [0, 2] {
+        let (ok, out, err) = Server::dbond(&[
+            "ledger-key",
+            "approve",
+            "--recovery-key",
+            s(&path(&format!("r{i}.key"))),
+            "--ledger-id",
+            &origin,
+            "--new-key",
+            s(&path("new.pub")),
+            "--after-size",
+            &after,
+            "--out",
+            s(&path(&format!("a{i}.json"))),
+        ]);
+        assert!(ok, "approve: {out} {err}");
+    }
+    // A tampered approval: the command refuses it naming the file and key, and
+    // the server, sent it all the same, refuses it naming the key.
+    let text = std::fs::read_to_string(path("a2.json")).unwrap();
+    let mut tampered: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let signature = tampered["signature"].as_str().unwrap().to_string();
+    let flipped = format!(
+        "{}{}",
+        if signature.starts_with('0') { "1" } else { "0" },
+        &signature[1..]
+    );
+    tampered["signature"] = serde_json::Value::String(flipped.clone());
+    std::fs::write(path("bad.json"), tampered.to_string()).unwrap();
+    let r2 = KeyId::of(&recovery[2].verifying_key()).to_string();
+    let emergency = |approvals: &[&str]| {
+        let mut args = vec![
+            "ledger-key".to_string(),
+            "emergency-rotate".into(),
+            "--server".into(),
+            server.addr.clone(),
+            "--admin-key".into(),
+            s(&admin_key).into(),
+            "--approvals".into(),
+        ];
+        args.extend(approvals.iter().map(|a| s(&path(a)).to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Server::dbond(&args)
+    };
+    let (ok, out, err) = emergency(&["a0.json", "bad.json"]);
+    assert!(!ok, "a tampered approval was sent: {out}");
+    assert!(err.contains("bad.json") && err.contains(&r2), "{err}");
+    let approval = |i: usize, signature: Vec<u8>| pb::RecoveryApproval {
+        recovery_public_key: recovery[i].verifying_key().to_bytes().to_vec(),
+        signature,
+    };
+    let good0 = {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path("a0.json")).unwrap()).unwrap();
+        hex::decode(v["signature"].as_str().unwrap()).unwrap()
+    };
+    let refused = admin
+        .emergency_rotate_ledger_key(
+            &new.verifying_key(),
+            size,
+            vec![
+                approval(0, good0.clone()),
+                approval(2, hex::decode(&flipped).unwrap()),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains(&r2), "{}", refused.message());
+    // One approval is not a quorum.
+    let one = admin
+        .emergency_rotate_ledger_key(&new.verifying_key(), size, vec![approval(0, good0)])
+        .await
+        .unwrap_err();
+    assert_eq!(one.code(), Code::PermissionDenied, "{one:?}");
+    assert!(one.message().contains("needs 2 of 3"), "{}", one.message());
+
+    // Two of three: the replacement is entry 4, the new key signs from it on.
+    let (ok, out, err) = emergency(&["a0.json", "a2.json"]);
+    assert!(ok, "emergency-rotate: {out} {err}");
+    assert!(out.contains("replaced at entry 4"), "{out}");
+    admin
+        .register(
+            "bank-b",
+            pb::Role::Bank,
+            &new_key().verifying_key(),
+            "Bank B",
+        )
+        .await
+        .unwrap();
+    let head = admin.checkpoint().await.unwrap();
+    assert!(
+        dbond::ledger::checkpoint::open(&head.checkpoint, &origin, &new.verifying_key()).is_ok()
+    );
+    assert!(dbond::ledger::checkpoint::open(&head.checkpoint, &origin, &first).is_err());
+    let (ok, out, err) = Server::dbond(&[
+        "verify",
+        "--server",
+        &server.addr,
+        "--key",
+        s(&path("auditor.key")),
+    ]);
+    assert!(ok, "verify --server: {out} {err}");
+    // A receipt of entry 5 checks from the first key with the hand-over file,
+    // which carries the quorum's entry and the replacement.
+    let receipt = admin
+        .receipt(pb::get_receipt::Target::Index(5))
+        .await
+        .unwrap();
+    std::fs::write(
+        path("receipt.json"),
+        dbond::audit::receipt::ReceiptFile::from(&receipt).to_json(),
+    )
+    .unwrap();
+    let first_hex = hex::encode(first.to_bytes());
+    let (ok, out, err) = Server::dbond(&[
+        "ledger-key",
+        "handovers",
+        "--server",
+        &server.addr,
+        "--ledger-key",
+        &first_hex,
+        "--out",
+        s(&path("handovers.json")),
+    ]);
+    assert!(ok, "handovers: {out} {err}");
+    let (ok, out, err) = Server::dbond(&[
+        "verify-receipt",
+        "--receipt",
+        s(&path("receipt.json")),
+        "--ledger-key",
+        &first_hex,
+        "--handovers",
+        s(&path("handovers.json")),
+    ]);
+    assert!(
+        ok && out.contains("receipt valid: entry 5"),
+        "verify-receipt: {out} {err}"
+    );
+    server.stop();
+    let (ok, out, err) = Server::dbond(&["verify", "--data", &data]);
+    assert!(ok, "verify --data: {out} {err}");
+    // The lost key is refused for good; the new key opens without the flag.
+    let (ok, out, err) = Server::dbond(&["serve", "--data", &data, "--listen", "127.0.0.1:0"]);
+    assert!(!ok && err.contains("rotated out"), "{out} {err}");
+    let mut server = Server::start_on_with(&server.data, &["--ledger-key", s(&path("new.key"))]);
+    let admin = server.admin().await;
+    assert_eq!(crate::common::verify_over_the_wire(&admin).await, 6);
+    server.stop();
+}

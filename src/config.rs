@@ -23,6 +23,10 @@ pub struct ConfigLayer {
     /// The key a ledger key rotation hands over to (`dbond ledger-key rotate`):
     /// a key file or a PKCS#11 token key's URI. Default: none.
     pub next_ledger_key: Option<String>,
+    /// `dbond serve --emergency-rotation` alone: a one-off of a restart, never
+    /// a setting a configuration file keeps.
+    #[serde(skip)]
+    pub emergency_rotation: bool,
     pub accrual_interval_secs: Option<u64>,
     pub metrics_listen: Option<String>,
     /// A tracing filter such as "info" or "dbond=debug".
@@ -200,6 +204,9 @@ pub struct ServerConfig {
     /// The key a ledger key rotation hands over to, as configured (a file path
     /// or a `pkcs11:` URI); `None`: rotations are refused.
     pub next_ledger_key: Option<String>,
+    /// The ledger key may be a fresh key that replaces the key in force on the
+    /// recovery quorum's approval (`--emergency-rotation`).
+    pub emergency_rotation: bool,
     /// The PKCS#11 module and PIN source, for a ledger key in a token.
     pub pkcs11: Option<Pkcs11Config>,
     pub accrual_interval: Duration,
@@ -321,6 +328,7 @@ impl ConfigLayer {
             engine_key: self.engine_key.or(below.engine_key),
             ledger_key: self.ledger_key.or(below.ledger_key),
             next_ledger_key: self.next_ledger_key.or(below.next_ledger_key),
+            emergency_rotation: self.emergency_rotation || below.emergency_rotation,
             accrual_interval_secs: self.accrual_interval_secs.or(below.accrual_interval_secs),
             metrics_listen: self.metrics_listen.or(below.metrics_listen),
             log: self.log.or(below.log),
@@ -474,6 +482,7 @@ impl ConfigLayer {
             engine_key: self.engine_key,
             ledger_key: self.ledger_key,
             next_ledger_key: self.next_ledger_key,
+            emergency_rotation: self.emergency_rotation,
             pkcs11,
             accrual_interval: Duration::from_secs(accrual_secs),
             metrics_listen,

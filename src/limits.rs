@@ -93,6 +93,12 @@ pub const PARTICIPANT_ID_BYTES_MAX: usize = 64;
 pub const DISPLAY_NAME_CHARS_MAX: usize = 128;
 pub const REASON_CHARS_MAX: usize = 256;
 
+/// Most keys in the recovery quorum of the ledger key (`SetRecoveryQuorum`),
+/// and so most approvals one emergency replacement carries: each approval is an
+/// Ed25519 signature every verifier checks, and a quorum is a handful of
+/// officers, not a crowd.
+pub const RECOVERY_KEYS_MAX: usize = 16;
+
 /// Most references a registration form names (joint owners, beneficiaries): a
 /// family's worth, and a bound on the entries one death notice writes.
 pub const REGISTRATION_REFS_MAX: usize = 8;

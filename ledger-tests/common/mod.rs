@@ -269,6 +269,13 @@ impl Server {
     }
 
     /// Starts the server again on the same data folder.
+    /// Restarts a stopped server with other extra `dbond serve` arguments (the
+    /// environment kept), which later restarts give again.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|a| a.to_string()).collect();
+        self.restart();
+    }
+
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill first");
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();

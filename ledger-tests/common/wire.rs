@@ -12,12 +12,14 @@ use tonic::transport::Channel;
 
 /// (service, rpc) for every RPC, in services.proto order. `GetLedgerInfo` is the
 /// one that takes no signature; `StreamEntries` is the one server stream.
-pub const RPCS: [(&str, &str); 57] = [
+pub const RPCS: [(&str, &str); 59] = [
     ("ParticipantService", "RegisterParticipant"),
     ("ParticipantService", "RotateKey"),
     ("ParticipantService", "RevokeParticipant"),
     ("ParticipantService", "ListParticipants"),
     ("ParticipantService", "RotateLedgerKey"),
+    ("ParticipantService", "SetRecoveryQuorum"),
+    ("ParticipantService", "EmergencyRotateLedgerKey"),
     ("LedgerService", "GetLedgerInfo"),
     ("LedgerService", "GetEntry"),
     ("LedgerService", "StreamEntries"),

@@ -7,6 +7,8 @@
 //! Invariant: the verifier trusts nothing but the bytes it is given and the ledger
 //! key named by genesis (and the keys its verified hand-overs name). Signatures are checked in batches, on every core.
 
+#[cfg(test)]
+mod emergency_tests;
 pub mod export;
 pub mod handovers;
 pub mod online;

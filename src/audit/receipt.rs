@@ -166,7 +166,7 @@ pub fn verify_receipt_with(
             handovers: chain.as_ref().map_or(0, KeyChain::handovers),
         });
     }
-    let entry_key = chain.as_ref().map_or(named, |c| c.key_at(r.index));
+    let entry_key = chain.as_ref().map_or(named, |c| c.entry_key_at(r.index));
     let cp = checkpoint::open(&r.checkpoint, &r.origin, &key)
         .map_err(|e| ReceiptError::Checkpoint(e.to_string()))?;
     if cp.origin != r.origin || cp.size != r.tree_size {

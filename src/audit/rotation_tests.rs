@@ -17,7 +17,7 @@ use ed25519_dalek::SigningKey;
 use prost::Message;
 use std::sync::Arc;
 
-const ORIGIN: &str = "rotation.test/dbond";
+pub(super) const ORIGIN: &str = "rotation.test/dbond";
 
 struct Rotated {
     entries: Vec<Vec<u8>>,
@@ -27,7 +27,7 @@ struct Rotated {
     _dir: tempfile::TempDir,
 }
 
-fn request(
+pub(super) fn request(
     admin: &SigningKey,
     clock: &ManualClock,
     nonce: u8,
@@ -51,7 +51,12 @@ fn request(
     }
 }
 
-fn register(admin: &SigningKey, clock: &ManualClock, nonce: u8, id: &str) -> WriteRequest {
+pub(super) fn register(
+    admin: &SigningKey,
+    clock: &ManualClock,
+    nonce: u8,
+    id: &str,
+) -> WriteRequest {
     request(
         admin,
         clock,
@@ -122,7 +127,7 @@ async fn rotated() -> Rotated {
 }
 
 /// Verifies `entries` in full, then `note` against them.
-fn verify(entries: &[Vec<u8>], note: &str) -> Result<(), super::VerifyFailure> {
+pub(super) fn verify(entries: &[Vec<u8>], note: &str) -> Result<(), super::VerifyFailure> {
     let mut verifier = Verifier::new();
     for e in entries {
         verifier.push(e)?;
@@ -132,7 +137,7 @@ fn verify(entries: &[Vec<u8>], note: &str) -> Result<(), super::VerifyFailure> {
 
 /// Re-signs entries `from..` of `entries` after `edit` changes the body of entry
 /// `from`, relinking every later one; entry `i` is signed by `key(i)`.
-fn reseal(
+pub(super) fn reseal(
     entries: &mut [Vec<u8>],
     from: usize,
     edit: impl Fn(&mut pb::EntryBody),
@@ -158,7 +163,7 @@ fn reseal(
 }
 
 /// The note of `entries`' tree, signed by `key`.
-fn note_of(entries: &[Vec<u8>], key: &SigningKey) -> String {
+pub(super) fn note_of(entries: &[Vec<u8>], key: &SigningKey) -> String {
     let mut tree = merkle::MemoryTree::new();
     for e in entries {
         tree.push(entry::open(e).unwrap().hash);
@@ -172,7 +177,7 @@ fn note_of(entries: &[Vec<u8>], key: &SigningKey) -> String {
     checkpoint::sign(&cp, ORIGIN, key)
 }
 
-fn refused(result: Result<(), super::VerifyFailure>, index: u64, says: &str) {
+pub(super) fn refused(result: Result<(), super::VerifyFailure>, index: u64, says: &str) {
     match result {
         Err(e) => {
             assert_eq!(e.index, index, "{e}");

@@ -367,9 +367,16 @@ impl Verifier {
         if index == 0 {
             self.check_genesis(&opened, &event, recorded_at)?;
         }
-        let ledger_key = self
+        let in_force = self
             .ledger_key
             .ok_or_else(|| fail(index, "the first entry is not a genesis entry"))?;
+        // A replacement entry is signed by the key it brings in (its request,
+        // re-decided below, and its approvals say whether that key may sign).
+        let ledger_key = match &event {
+            Event::LedgerKeyReplaced(r) => keys::parse_public_key(&r.new_public_key.0)
+                .map_err(|e| fail(index, format!("replacing ledger key: {e}")))?,
+            _ => in_force,
+        };
         self.pending.push(SigCheck {
             index,
             what: "ledger signature",
@@ -438,8 +445,10 @@ impl Verifier {
         }
         registry::apply(&mut self.state, &meta, &event, &mut self.changes)
             .map_err(|e| fail(index, e.reason))?;
-        if let Event::LedgerKeyRotated(h) = &event {
-            self.take_handover(index, h, ledger_key)?;
+        match &event {
+            Event::LedgerKeyRotated(h) => self.take_handover(index, h, ledger_key)?,
+            Event::LedgerKeyReplaced(r) => self.take_replacement(index, r, in_force, ledger_key)?,
+            _ => {}
         }
         self.frontier.append(opened.hash, |_, _, _| {});
         self.last_hash = opened.hash;
@@ -490,6 +499,45 @@ impl Verifier {
             message: message.into_bytes(),
             signature: h.new_key_signature.clone(),
         });
+        self.ledger_key = Some(new);
+        Ok(())
+    }
+
+    /// Follows a replacement at entry `index` (signed by `new`, the key it
+    /// brings in, in place of `old`, the key in force): every approval must
+    /// verify over the statement of this ledger, key and size, and the new
+    /// key signs from this entry on. The re-decision already checked the rest
+    /// (the quorum in force, distinct approvers, enough of them, the size).
+    fn take_replacement(
+        &mut self,
+        index: u64,
+        r: &registry::LedgerKeyReplaced,
+        old: VerifyingKey,
+        new: VerifyingKey,
+    ) -> Result<(), VerifyFailure> {
+        if r.old_public_key.0 != old.to_bytes() {
+            return Err(fail(
+                index,
+                "the replacement names another old ledger key than the key in force",
+            ));
+        }
+        let origin = &self
+            .state
+            .identity()
+            .ok_or_else(|| fail(index, "no genesis"))?
+            .origin;
+        let statement = crate::ledger::recovery::Statement {
+            origin,
+            new: &new,
+            after_size: r.after_size,
+        };
+        for approval in &r.approvals {
+            let key = keys::parse_public_key(&approval.recovery_public_key.0)
+                .map_err(|e| fail(index, format!("recovery key: {e}")))?;
+            statement
+                .verify(&key, &approval.signature)
+                .map_err(|e| fail(index, e.to_string()))?;
+        }
         self.ledger_key = Some(new);
         Ok(())
     }

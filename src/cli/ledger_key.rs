@@ -26,6 +26,77 @@ pub enum LedgerKeyCommand {
     /// publishes them unsigned) to a file, for `dbond verify-receipt
     /// --handovers`; each is checked against the chain from the first key.
     Handovers(HandoversArgs),
+    /// Register the recovery quorum that may approve an emergency replacement
+    /// of the ledger key: THRESHOLD of the recovery keys given (admin). It
+    /// replaces the quorum in force.
+    RecoveryQuorum(RecoveryQuorumArgs),
+    /// Approve, with a recovery key and offline, the replacement of a ledger's
+    /// key by a new key as the entry after SIZE entries: writes the approval
+    /// file that `dbond ledger-key emergency-rotate` takes.
+    Approve(ApproveArgs),
+    /// Replace a lost or stolen ledger key by the key a server started with
+    /// `--emergency-rotation` holds, on the recovery quorum's approvals (admin).
+    EmergencyRotate(EmergencyRotateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecoveryQuorumArgs {
+    /// Server address (http://host:port).
+    #[arg(long, env = "DBOND_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// The admin's private key file.
+    #[arg(long, env = "DBOND_KEY")]
+    pub admin_key: PathBuf,
+    /// How many distinct recovery keys must approve a replacement.
+    #[arg(long)]
+    pub threshold: u32,
+    /// A recovery public key: 64 hex digits or a public key file (from `dbond
+    /// keygen`); give one per key.
+    #[arg(long = "recovery-key", required = true)]
+    pub recovery_keys: Vec<String>,
+    /// TLS: the PEM CA certificate that signed the server's certificate.
+    #[arg(long, env = "DBOND_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    /// The recovery key's private key file (from `dbond keygen`).
+    #[arg(long)]
+    pub recovery_key: PathBuf,
+    /// The ledger's id: the origin its genesis names.
+    #[arg(long)]
+    pub ledger_id: String,
+    /// The replacing ledger key's public key: 64 hex digits or a public key file.
+    #[arg(long)]
+    pub new_key: String,
+    /// The ledger size the replacement follows: the number of entries of the
+    /// ledger the quorum vouches for (the replacement is entry SIZE).
+    #[arg(long)]
+    pub after_size: u64,
+    /// Where to write the approval file.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EmergencyRotateArgs {
+    /// Server address (http://host:port).
+    #[arg(long, env = "DBOND_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// The admin's private key file.
+    #[arg(long, env = "DBOND_KEY")]
+    pub admin_key: PathBuf,
+    /// The approval files (`dbond ledger-key approve`), one per recovery key;
+    /// they must all name the same ledger, key and size.
+    #[arg(long, num_args = 1.., required = true)]
+    pub approvals: Vec<PathBuf>,
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
+    /// TLS: the PEM CA certificate that signed the server's certificate.
+    #[arg(long, env = "DBOND_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +218,15 @@ pub fn run(command: &LedgerKeyCommand) -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(handovers(args)),
+        LedgerKeyCommand::RecoveryQuorum(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(recovery_quorum(args)),
+        LedgerKeyCommand::Approve(args) => approve(args),
+        LedgerKeyCommand::EmergencyRotate(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(emergency_rotate(args)),
     }
 }
 
@@ -171,6 +251,182 @@ async fn handovers(args: &HandoversArgs) -> anyhow::Result<()> {
         args.out.display(),
         KeyId::of(&first),
         KeyId::of(&chain.last())
+    )?;
+    Ok(())
+}
+
+fn admin_client(
+    server: &str,
+    admin_key: &Path,
+    json: bool,
+    tls_ca: &Option<PathBuf>,
+) -> super::ClientArgs {
+    super::ClientArgs {
+        server: server.to_string(),
+        key: admin_key.to_path_buf(),
+        json,
+        tls_ca: tls_ca.clone(),
+        tls_client_cert: None,
+        tls_client_key: None,
+        tls_domain: None,
+    }
+}
+
+async fn recovery_quorum(args: &RecoveryQuorumArgs) -> anyhow::Result<()> {
+    let keys = args
+        .recovery_keys
+        .iter()
+        .map(|k| super::audit::parse_key_arg(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let client = admin_client(&args.server, &args.admin_key, false, &args.tls_ca)
+        .connect()
+        .await?;
+    let r = client
+        .set_recovery_quorum(args.threshold, &keys)
+        .await
+        .map_err(super::status_error)?;
+    let receipt = r.receipt.unwrap_or_default();
+    say!(
+        "recovery quorum set at entry {}: {} of {} keys ({}) approve an emergency replacement of the ledger key",
+        receipt.index,
+        args.threshold,
+        keys.len(),
+        keys.iter()
+            .map(|k| KeyId::of(k).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    Ok(())
+}
+
+fn approve(args: &ApproveArgs) -> anyhow::Result<()> {
+    use crate::ledger::recovery::{APPROVAL_CONTEXT, APPROVAL_FORMAT, ApprovalFile, Statement};
+    let recovery = keys::read_private_key(&args.recovery_key)?;
+    let new = super::audit::parse_key_arg(&args.new_key)?;
+    let statement = Statement {
+        origin: &args.ledger_id,
+        new: &new,
+        after_size: args.after_size,
+    };
+    let signature = keys::sign(&recovery, APPROVAL_CONTEXT, statement.message().as_bytes());
+    let file = ApprovalFile {
+        format: APPROVAL_FORMAT.into(),
+        origin: args.ledger_id.clone(),
+        new_public_key: hex::encode(new.to_bytes()),
+        after_size: args.after_size,
+        recovery_public_key: hex::encode(recovery.verifying_key().to_bytes()),
+        signature: hex::encode(signature.to_bytes()),
+    };
+    std::fs::write(&args.out, file.to_json())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.out.display()))?;
+    say!(
+        "recovery key {} approves ledger key {} replacing the key of ledger {:?} after {} entries: approval written to {}",
+        KeyId::of(&recovery.verifying_key()),
+        KeyId::of(&new),
+        args.ledger_id,
+        args.after_size,
+        args.out.display()
+    )?;
+    Ok(())
+}
+
+/// The approvals the files hold, checked to name one ledger, key and size
+/// (and each to verify over that statement) before anything is sent.
+fn read_approvals(
+    paths: &[PathBuf],
+) -> anyhow::Result<(
+    String,
+    ed25519_dalek::VerifyingKey,
+    u64,
+    Vec<crate::proto::RecoveryApproval>,
+)> {
+    use crate::ledger::recovery::{ApprovalFile, Statement};
+    let mut named: Option<(String, ed25519_dalek::VerifyingKey, u64)> = None;
+    let mut approvals = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let file = ApprovalFile::from_json(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let (recovery, new, signature) = file
+            .decode()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let this = (file.origin.clone(), new, file.after_size);
+        match &named {
+            None => named = Some(this.clone()),
+            Some(first) if *first != this => anyhow::bail!(
+                "{} approves ledger key {} for ledger {:?} after {} entries, the first file ledger key {} for {:?} after {}: every approval must name the same replacement",
+                path.display(),
+                KeyId::of(&this.1),
+                this.0,
+                this.2,
+                KeyId::of(&first.1),
+                first.0,
+                first.2
+            ),
+            Some(_) => {}
+        }
+        Statement {
+            origin: &file.origin,
+            new: &new,
+            after_size: file.after_size,
+        }
+        .verify(&recovery, &signature)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        approvals.push(crate::proto::RecoveryApproval {
+            recovery_public_key: recovery.to_bytes().to_vec(),
+            signature,
+        });
+    }
+    let (origin, new, after_size) =
+        named.ok_or_else(|| anyhow::anyhow!("give at least one approval file"))?;
+    Ok((origin, new, after_size, approvals))
+}
+
+async fn emergency_rotate(args: &EmergencyRotateArgs) -> anyhow::Result<()> {
+    let (origin, new, after_size, approvals) = read_approvals(&args.approvals)?;
+    let client = admin_client(&args.server, &args.admin_key, args.json, &args.tls_ca)
+        .connect()
+        .await?;
+    let info = crate::client::ledger_info(client.channel()).await?;
+    if info.origin != origin {
+        anyhow::bail!(
+            "the approvals name ledger {origin:?}, but the server serves {:?}",
+            info.origin
+        );
+    }
+    let r = client
+        .emergency_rotate_ledger_key(&new, after_size, approvals)
+        .await
+        .map_err(super::status_error)?;
+    let receipt = r.receipt.unwrap_or_default();
+    let replacement = r.replacement.unwrap_or_default();
+    let old = keys::parse_public_key(&replacement.old_public_key)
+        .map(|k| KeyId::of(&k).to_string())
+        .unwrap_or_default();
+    if args.json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "index": receipt.index,
+                "entry_hash": hex::encode(&receipt.entry_hash),
+                "tree_size": receipt.tree_size,
+                "old_key_id": old,
+                "new_key_id": KeyId::of(&new).to_string(),
+                "new_public_key": hex::encode(new.to_bytes()),
+                "after_size": replacement.after_size,
+                "approvals": replacement.approvals.len(),
+            }))?
+        )?;
+        return Ok(());
+    }
+    say!(
+        "ledger key replaced at entry {} (entry hash {}) on {} approvals: key {} signs this entry and everything after; key {old} signed the {} entries before and signs nothing more",
+        receipt.index,
+        hex::encode(&receipt.entry_hash),
+        replacement.approvals.len(),
+        KeyId::of(&new),
+        replacement.after_size
     )?;
     Ok(())
 }

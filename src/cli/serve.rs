@@ -78,6 +78,12 @@ pub struct ServeArgs {
     /// --ledger-key is. [default: none; rotations are refused]
     #[arg(long, env = "DBOND_NEXT_LEDGER_KEY")]
     pub next_ledger_key: Option<String>,
+    /// Start with --ledger-key set to a fresh key that is not the key in force
+    /// (lost or stolen): the server takes no write but `dbond ledger-key
+    /// emergency-rotate`, which replaces the key in force by this one on the
+    /// recovery quorum's approvals. Needs a recovery quorum on the ledger.
+    #[arg(long)]
+    pub emergency_rotation: bool,
     /// Seconds between accrual runs of the in-server engine. [default: 3600]
     #[arg(long, env = "DBOND_ACCRUAL_INTERVAL_SECS")]
     pub accrual_interval_secs: Option<u64>,
@@ -152,6 +158,7 @@ impl ServeArgs {
             engine_key: self.engine_key.clone(),
             ledger_key: self.ledger_key.clone(),
             next_ledger_key: self.next_ledger_key.clone(),
+            emergency_rotation: self.emergency_rotation,
             accrual_interval_secs: self.accrual_interval_secs,
             metrics_listen: self.metrics_listen.clone(),
             log: self.log.clone(),
@@ -487,6 +494,7 @@ pub async fn run(config: &ServerConfig, serve_clock: ServeClock) -> anyhow::Resu
         batch_records: Some(config.store_batch_records),
         observer: Some(metrics.clone()),
         next_ledger_key,
+        emergency_rotation: config.emergency_rotation,
         ..Default::default()
     };
     let tls = match &config.tls {

@@ -141,6 +141,53 @@ impl Client {
             .into_inner())
     }
 
+    /// Registers the recovery quorum: `threshold` of `recovery_keys` (admin).
+    pub async fn set_recovery_quorum(
+        &self,
+        threshold: u32,
+        recovery_keys: &[ed25519_dalek::VerifyingKey],
+    ) -> Result<pb::SetRecoveryQuorumResponse, tonic::Status> {
+        let signed = self.sign(CommandKind::SetRecoveryQuorum(pb::SetRecoveryQuorum {
+            threshold,
+            recovery_public_keys: recovery_keys
+                .iter()
+                .map(|k| k.to_bytes().to_vec())
+                .collect(),
+        }));
+        Ok(self
+            .participants()
+            .set_recovery_quorum(pb::SetRecoveryQuorumRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Asks the server to replace the ledger key in force by `new_key`, the key
+    /// it holds, as entry `after_size`, on the recovery quorum's `approvals`
+    /// (admin).
+    pub async fn emergency_rotate_ledger_key(
+        &self,
+        new_key: &ed25519_dalek::VerifyingKey,
+        after_size: u64,
+        approvals: Vec<pb::RecoveryApproval>,
+    ) -> Result<pb::EmergencyRotateLedgerKeyResponse, tonic::Status> {
+        let signed = self.sign(CommandKind::EmergencyRotateLedgerKey(
+            pb::EmergencyRotateLedgerKey {
+                new_public_key: new_key.to_bytes().to_vec(),
+                after_size,
+                approvals,
+            },
+        ));
+        Ok(self
+            .participants()
+            .emergency_rotate_ledger_key(pb::EmergencyRotateLedgerKeyRequest {
+                signed: Some(signed),
+            })
+            .await?
+            .into_inner())
+    }
+
     pub async fn revoke(
         &self,
         participant_id: &str,

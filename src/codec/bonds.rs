@@ -309,7 +309,9 @@ pub fn event_from_pb(kind: &pb::event::Kind) -> Option<Result<Event, RegistryErr
         | Kind::ParticipantRegistered(_)
         | Kind::KeyRotated(_)
         | Kind::ParticipantRevoked(_)
-        | Kind::LedgerKeyRotated(_) => None,
+        | Kind::LedgerKeyRotated(_)
+        | Kind::RecoveryQuorumSet(_)
+        | Kind::LedgerKeyReplaced(_) => None,
         _ => Some(result),
     }
 }

@@ -67,6 +67,72 @@ pub fn public_key_from_pb(field: &str, bytes: &[u8]) -> Result<PublicKey, Regist
     Ok(PublicKey(vk.to_bytes()))
 }
 
+/// Recovery keys: at most `RECOVERY_KEYS_MAX`, each a valid, not weak, key.
+fn recovery_keys_from_pb(keys: &[Vec<u8>]) -> Result<Vec<PublicKey>, RegistryError> {
+    if keys.len() > crate::limits::RECOVERY_KEYS_MAX {
+        return Err(RegistryError::invalid(
+            "recovery_public_keys",
+            format!(
+                "at most {} keys, found {}",
+                crate::limits::RECOVERY_KEYS_MAX,
+                keys.len()
+            ),
+        ));
+    }
+    keys.iter()
+        .map(|k| public_key_from_pb("recovery_public_keys", k))
+        .collect()
+}
+
+/// Approvals: at most `RECOVERY_KEYS_MAX`, each a valid key and a signature of
+/// the Ed25519 length (whether it verifies is the writer's check).
+fn approvals_from_pb(
+    approvals: &[pb::RecoveryApproval],
+) -> Result<Vec<registry::RecoveryApproval>, RegistryError> {
+    if approvals.len() > crate::limits::RECOVERY_KEYS_MAX {
+        return Err(RegistryError::invalid(
+            "approvals",
+            format!(
+                "at most {} approvals, found {}",
+                crate::limits::RECOVERY_KEYS_MAX,
+                approvals.len()
+            ),
+        ));
+    }
+    approvals
+        .iter()
+        .map(|a| {
+            if a.signature.len() != crate::ledger::keys::SIGNATURE_BYTES {
+                return Err(RegistryError::invalid(
+                    "approvals.signature",
+                    format!(
+                        "must be {} bytes, found {}",
+                        crate::ledger::keys::SIGNATURE_BYTES,
+                        a.signature.len()
+                    ),
+                ));
+            }
+            Ok(registry::RecoveryApproval {
+                recovery_public_key: public_key_from_pb(
+                    "approvals.recovery_public_key",
+                    &a.recovery_public_key,
+                )?,
+                signature: a.signature.clone(),
+            })
+        })
+        .collect()
+}
+
+pub fn approvals_to_pb(approvals: &[registry::RecoveryApproval]) -> Vec<pb::RecoveryApproval> {
+    approvals
+        .iter()
+        .map(|a| pb::RecoveryApproval {
+            recovery_public_key: a.recovery_public_key.0.to_vec(),
+            signature: a.signature.clone(),
+        })
+        .collect()
+}
+
 fn key_id_from_pb(field: &str, s: &str) -> Result<KeyId, RegistryError> {
     KeyId::parse(s).ok_or_else(|| {
         RegistryError::invalid(
@@ -112,6 +178,20 @@ pub fn event_to_pb(event: &Event) -> pb::Event {
             new_public_key: e.new_public_key.0.to_vec(),
             from_index: e.from_index,
             new_key_signature: e.new_key_signature.clone(),
+        }),
+        Event::RecoveryQuorumSet(e) => Kind::RecoveryQuorumSet(pb::RecoveryQuorumSet {
+            threshold: e.threshold,
+            recovery_public_keys: e
+                .recovery_public_keys
+                .iter()
+                .map(|k| k.0.to_vec())
+                .collect(),
+        }),
+        Event::LedgerKeyReplaced(e) => Kind::LedgerKeyReplaced(pb::LedgerKeyReplaced {
+            old_public_key: e.old_public_key.0.to_vec(),
+            new_public_key: e.new_public_key.0.to_vec(),
+            after_size: e.after_size,
+            approvals: approvals_to_pb(&e.approvals),
         }),
         other => match holdings::event_to_pb(other)
             .or_else(|| bonds::event_to_pb(other))
@@ -183,6 +263,16 @@ pub fn event_from_pb(event: &pb::Event) -> Result<Event, RegistryError> {
                 new_key_signature: e.new_key_signature.clone(),
             })
         }
+        Kind::RecoveryQuorumSet(e) => Event::RecoveryQuorumSet(registry::RecoveryQuorumSet {
+            threshold: e.threshold,
+            recovery_public_keys: recovery_keys_from_pb(&e.recovery_public_keys)?,
+        }),
+        Kind::LedgerKeyReplaced(e) => Event::LedgerKeyReplaced(registry::LedgerKeyReplaced {
+            old_public_key: public_key_from_pb("old_public_key", &e.old_public_key)?,
+            new_public_key: public_key_from_pb("new_public_key", &e.new_public_key)?,
+            after_size: e.after_size,
+            approvals: approvals_from_pb(&e.approvals)?,
+        }),
         other => match servicing::event_from_pb(other)
             .or_else(|| holdings::event_from_pb(other))
             .or_else(|| coupons::event_from_pb(other))
@@ -204,6 +294,8 @@ pub fn command_name(command: &pb::command::Kind) -> &'static str {
         Kind::RevokeParticipant(_) => "RevokeParticipant",
         Kind::ListParticipants(_) => "ListParticipants",
         Kind::RotateLedgerKey(_) => "RotateLedgerKey",
+        Kind::SetRecoveryQuorum(_) => "SetRecoveryQuorum",
+        Kind::EmergencyRotateLedgerKey(_) => "EmergencyRotateLedgerKey",
         Kind::GetEntry(_) => "GetEntry",
         Kind::StreamEntries(_) => "StreamEntries",
         Kind::GetCheckpoint(_) => "GetCheckpoint",
@@ -314,6 +406,19 @@ pub fn command_from_kind(kind: &pb::command::Kind) -> Result<registry::Command, 
         Kind::RotateLedgerKey(c) => Ok(registry::Command::RotateLedgerKey(
             registry::RotateLedgerKey {
                 new_public_key: public_key_from_pb("new_public_key", &c.new_public_key)?,
+            },
+        )),
+        Kind::SetRecoveryQuorum(c) => Ok(registry::Command::SetRecoveryQuorum(
+            registry::SetRecoveryQuorum {
+                threshold: c.threshold,
+                recovery_public_keys: recovery_keys_from_pb(&c.recovery_public_keys)?,
+            },
+        )),
+        Kind::EmergencyRotateLedgerKey(c) => Ok(registry::Command::EmergencyRotateLedgerKey(
+            registry::EmergencyRotateLedgerKey {
+                new_public_key: public_key_from_pb("new_public_key", &c.new_public_key)?,
+                after_size: c.after_size,
+                approvals: approvals_from_pb(&c.approvals)?,
             },
         )),
         Kind::CreateSeries(c) => Ok(registry::Command::CreateSeries(bonds::terms_from_pb(

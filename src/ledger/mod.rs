@@ -8,6 +8,7 @@ pub mod handover;
 pub mod keys;
 pub mod merkle;
 pub mod payload;
+pub mod recovery;
 pub mod request;
 pub mod signer;
 pub mod token;

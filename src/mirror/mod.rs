@@ -400,7 +400,15 @@ impl Mirror {
                 if expected == 0 {
                     self.notes.check_genesis_key(&self.verifier)?;
                 }
-                if matches!(event, crate::registry::Event::LedgerKeyRotated(_)) {
+                // Hand-overs, replacements and the quorums a replacement may
+                // name: what a reader of the folder's notes needs to follow
+                // the ledger's keys.
+                if matches!(
+                    event,
+                    crate::registry::Event::LedgerKeyRotated(_)
+                        | crate::registry::Event::RecoveryQuorumSet(_)
+                        | crate::registry::Event::LedgerKeyReplaced(_)
+                ) {
                     self.notes.note_handover(entry.bytes.clone())?;
                 }
                 self.hold(entry.bytes, meta, event)?;

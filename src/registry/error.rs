@@ -98,6 +98,53 @@ pub enum RegistryError {
         "the rotation names ledger key {named}, but the next key this server holds is {held}: name that key, or restart the server with --next-ledger-key set to the key meant"
     )]
     NextLedgerKeyDiffers { named: KeyId, held: KeyId },
+    /// An emergency replacement on a ledger with no recovery quorum.
+    #[error(
+        "this ledger has no recovery quorum: an emergency replacement of the ledger key needs one set (SetRecoveryQuorum) while the key was still in hand"
+    )]
+    NoRecoveryQuorum,
+    /// An emergency replacement whose approvals name another ledger size.
+    #[error(
+        "the approvals name the ledger after {approved} entries, but it has {size}: the replacement must be the entry right after the size the quorum approved"
+    )]
+    RecoverySizeMismatch { approved: u64, size: u64 },
+    /// An approval by a key outside the recovery quorum.
+    #[error("recovery key {key} is not in the recovery quorum in force (set at entry {set_at})")]
+    NotARecoveryKey { key: KeyId, set_at: u64 },
+    /// Two approvals by one recovery key.
+    #[error("recovery key {key} approves more than once; each key counts once")]
+    DuplicateApproval { key: KeyId },
+    /// Fewer distinct approvals than the threshold.
+    #[error("{given} approvals given, the recovery quorum needs {threshold} of {keys}")]
+    TooFewApprovals {
+        given: usize,
+        threshold: u32,
+        keys: usize,
+    },
+    /// An approval whose signature does not verify over the approval statement.
+    #[error(
+        "the approval of recovery key {key} does not verify over the replacement of this ledger's key by {new_key} after {after_size} entries (another ledger, key or size, or a changed signature)"
+    )]
+    ApprovalSignatureBad {
+        key: KeyId,
+        new_key: KeyId,
+        after_size: u64,
+    },
+    /// An emergency replacement naming another key than the one the server holds.
+    #[error(
+        "the replacement names ledger key {named}, but this server holds {held}: name that key, or restart the server with --ledger-key set to the key meant and --emergency-rotation"
+    )]
+    ReplacementKeyNotHeld { named: KeyId, held: KeyId },
+    /// A write while the server waits for the emergency replacement.
+    #[error(
+        "this server holds ledger key {held}, not the key in force ({in_force}): it takes no write but EmergencyRotateLedgerKey (`dbond ledger-key emergency-rotate`) until that replacement is on the ledger"
+    )]
+    AwaitingEmergencyRotation { held: KeyId, in_force: KeyId },
+    /// An emergency replacement sent to a server that holds the key in force.
+    #[error(
+        "this server holds ledger key {in_force}, the key in force: an emergency replacement is taken only by a server restarted with --ledger-key set to the replacing key and --emergency-rotation"
+    )]
+    NoEmergencyRotation { in_force: KeyId },
 
     // ---- a series' life ----
     /// A transition (or amendment) the series' status does not allow.

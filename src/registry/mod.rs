@@ -41,7 +41,7 @@ pub use series::{
     SeriesTransition,
 };
 pub use servicing::HoldingKey;
-pub use state::{Changes, EntryMeta, LedgerKeyTerm, State, StateKey};
+pub use state::{Changes, EntryMeta, LedgerKeyTerm, RecoveryQuorum, State, StateKey};
 pub use subscriptions::{
     Holding, InvestorRef, SubmitSubscription, Subscription, SubscriptionStatus,
     SubscriptionSubmitted,
@@ -88,6 +88,8 @@ pub enum Command {
     RotateKey(participants::RotateKey),
     RevokeParticipant(participants::RevokeParticipant),
     RotateLedgerKey(participants::RotateLedgerKey),
+    SetRecoveryQuorum(participants::SetRecoveryQuorum),
+    EmergencyRotateLedgerKey(participants::EmergencyRotateLedgerKey),
     CreateSeries(SeriesTerms),
     AmendSeries(SeriesTerms),
     Transition(SeriesTransition),
@@ -119,7 +121,10 @@ pub enum Command {
     RedeemEarly(RedeemEarly),
 }
 
-pub use participants::{RegisterParticipant, RevokeParticipant, RotateKey, RotateLedgerKey};
+pub use participants::{
+    EmergencyRotateLedgerKey, RegisterParticipant, RevokeParticipant, RotateKey, RotateLedgerKey,
+    SetRecoveryQuorum,
+};
 
 /// What a command decides: the events to append (first carries the request), or
 /// an earlier outcome for an idempotent repeat.
@@ -147,6 +152,10 @@ pub fn decide(
         Command::RevokeParticipant(c) => participants::decide_revoke(state, caller, c),
         Command::RotateLedgerKey(c) => {
             participants::decide_rotate_ledger_key(state, caller, ctx, c)
+        }
+        Command::SetRecoveryQuorum(c) => participants::decide_set_recovery_quorum(state, caller, c),
+        Command::EmergencyRotateLedgerKey(c) => {
+            participants::decide_emergency_rotate_ledger_key(state, caller, ctx, c)
         }
         Command::CreateSeries(t) => series::decide_create(state, caller, t),
         Command::AmendSeries(t) => series::decide_amend(state, caller, t),
@@ -204,6 +213,12 @@ pub fn apply(
         Event::ParticipantRevoked(e) => participants::apply_revoked(state, meta, e, changes)?,
         Event::LedgerKeyRotated(e) => {
             participants::apply_ledger_key_rotated(state, meta, e, changes)?
+        }
+        Event::RecoveryQuorumSet(e) => {
+            participants::apply_recovery_quorum_set(state, meta, e, changes)?
+        }
+        Event::LedgerKeyReplaced(e) => {
+            participants::apply_ledger_key_replaced(state, meta, e, changes)?
         }
         Event::SeriesCreated(_)
         | Event::SeriesAmended(_)

@@ -24,6 +24,23 @@ pub struct RotateLedgerKey {
     pub new_public_key: PublicKey,
 }
 
+/// Register the recovery quorum: `threshold` of `recovery_public_keys`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetRecoveryQuorum {
+    pub threshold: u32,
+    pub recovery_public_keys: Vec<PublicKey>,
+}
+
+/// Replace the ledger key by `new_public_key` as entry `after_size`, on the
+/// recovery quorum's `approvals` (the writer checks their signatures and that
+/// the server holds the new key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmergencyRotateLedgerKey {
+    pub new_public_key: PublicKey,
+    pub after_size: u64,
+    pub approvals: Vec<RecoveryApproval>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokeParticipant {
     pub participant_id: ParticipantId,
@@ -184,6 +201,215 @@ pub(super) fn apply_ledger_key_rotated(
     state.meta.ledger_keys.push(LedgerKeyTerm {
         from_index: e.from_index,
         public_key: e.new_public_key,
+        quorum_entry: None,
+    });
+    changes.touch(StateKey::Meta);
+    Ok(())
+}
+
+pub(super) fn decide_set_recovery_quorum(
+    state: &State,
+    caller: &Caller,
+    c: &SetRecoveryQuorum,
+) -> Result<Vec<Event>, RegistryError> {
+    require_admin(caller, "setting the recovery quorum")?;
+    let n = c.recovery_public_keys.len();
+    if n == 0 || n > crate::limits::RECOVERY_KEYS_MAX {
+        return Err(RegistryError::invalid(
+            "recovery_public_keys",
+            format!(
+                "must name 1 to {} keys, found {n}",
+                crate::limits::RECOVERY_KEYS_MAX
+            ),
+        ));
+    }
+    for (i, key) in c.recovery_public_keys.iter().enumerate() {
+        if c.recovery_public_keys[..i].contains(key) {
+            return Err(RegistryError::invalid(
+                "recovery_public_keys",
+                format!("key {} is named twice", key_id_of(key)?),
+            ));
+        }
+        if state
+            .ledger_key_terms()
+            .iter()
+            .any(|t| t.public_key == *key)
+        {
+            return Err(RegistryError::invalid(
+                "recovery_public_keys",
+                format!(
+                    "key {} is a ledger key of this ledger; a recovery key must be another",
+                    key_id_of(key)?
+                ),
+            ));
+        }
+    }
+    if c.threshold == 0 || c.threshold as usize > n {
+        return Err(RegistryError::invalid(
+            "threshold",
+            format!(
+                "must be 1 to {n} (the number of keys), found {}",
+                c.threshold
+            ),
+        ));
+    }
+    Ok(vec![Event::RecoveryQuorumSet(RecoveryQuorumSet {
+        threshold: c.threshold,
+        recovery_public_keys: c.recovery_public_keys.clone(),
+    })])
+}
+
+pub(super) fn apply_recovery_quorum_set(
+    state: &mut State,
+    meta: &EntryMeta,
+    e: &RecoveryQuorumSet,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let n = e.recovery_public_keys.len();
+    if n == 0 || e.threshold == 0 || e.threshold as usize > n {
+        return Err(fail(
+            meta,
+            format!("a recovery quorum of {} of {n} keys", e.threshold),
+        ));
+    }
+    state.meta.recovery_quorum = Some(RecoveryQuorum {
+        threshold: e.threshold,
+        keys: e.recovery_public_keys.clone(),
+        set_at: meta.index,
+    });
+    changes.touch(StateKey::Meta);
+    Ok(())
+}
+
+/// The replacement of the ledger key at entry `ctx.index`, decided on
+/// everything but the approvals' signatures (checked by the writer and every
+/// verifier with `ledger::recovery`, which the registry does not import).
+pub(super) fn decide_emergency_rotate_ledger_key(
+    state: &State,
+    caller: &Caller,
+    ctx: &DecideCtx,
+    c: &EmergencyRotateLedgerKey,
+) -> Result<Vec<Event>, RegistryError> {
+    require_admin(caller, "replacing the ledger key")?;
+    let quorum = state
+        .recovery_quorum()
+        .ok_or(RegistryError::NoRecoveryQuorum)?;
+    if c.after_size != ctx.index {
+        return Err(RegistryError::RecoverySizeMismatch {
+            approved: c.after_size,
+            size: ctx.index,
+        });
+    }
+    let current = state
+        .ledger_key_at(ctx.index)
+        .ok_or_else(|| RegistryError::invalid("new_public_key", "the ledger has no genesis"))?;
+    if c.new_public_key == current {
+        return Err(RegistryError::LedgerKeyUnchanged {
+            key: key_id_of(&current)?,
+        });
+    }
+    if let Some(t) = state
+        .ledger_key_terms()
+        .iter()
+        .find(|t| t.public_key == c.new_public_key)
+    {
+        return Err(RegistryError::LedgerKeyReused {
+            key: key_id_of(&t.public_key)?,
+            from_index: t.from_index,
+        });
+    }
+    if c.approvals.len() > crate::limits::RECOVERY_KEYS_MAX {
+        return Err(RegistryError::invalid(
+            "approvals",
+            format!(
+                "at most {} approvals, found {}",
+                crate::limits::RECOVERY_KEYS_MAX,
+                c.approvals.len()
+            ),
+        ));
+    }
+    for (i, a) in c.approvals.iter().enumerate() {
+        if !quorum.keys.contains(&a.recovery_public_key) {
+            return Err(RegistryError::NotARecoveryKey {
+                key: key_id_of(&a.recovery_public_key)?,
+                set_at: quorum.set_at,
+            });
+        }
+        if c.approvals[..i]
+            .iter()
+            .any(|b| b.recovery_public_key == a.recovery_public_key)
+        {
+            return Err(RegistryError::DuplicateApproval {
+                key: key_id_of(&a.recovery_public_key)?,
+            });
+        }
+    }
+    if c.approvals.len() < quorum.threshold as usize {
+        return Err(RegistryError::TooFewApprovals {
+            given: c.approvals.len(),
+            threshold: quorum.threshold,
+            keys: quorum.keys.len(),
+        });
+    }
+    Ok(vec![Event::LedgerKeyReplaced(LedgerKeyReplaced {
+        old_public_key: current,
+        new_public_key: c.new_public_key,
+        after_size: c.after_size,
+        approvals: c.approvals.clone(),
+    })])
+}
+
+pub(super) fn apply_ledger_key_replaced(
+    state: &mut State,
+    meta: &EntryMeta,
+    e: &LedgerKeyReplaced,
+    changes: &mut Changes,
+) -> Result<(), ApplyError> {
+    let current = state
+        .ledger_key_at(meta.index)
+        .ok_or_else(|| fail(meta, "a ledger key replacement before genesis".into()))?;
+    if e.old_public_key != current {
+        return Err(fail(
+            meta,
+            format!(
+                "the replacement names old ledger key {}, but the key in force is {}",
+                KeyId::of_bytes(&e.old_public_key.0),
+                KeyId::of_bytes(&current.0)
+            ),
+        ));
+    }
+    if e.after_size != meta.index {
+        return Err(fail(
+            meta,
+            format!(
+                "the replacement is entry {}, it says it follows {} entries",
+                meta.index, e.after_size
+            ),
+        ));
+    }
+    if state
+        .ledger_key_terms()
+        .iter()
+        .any(|t| t.public_key == e.new_public_key)
+    {
+        return Err(fail(
+            meta,
+            format!(
+                "ledger key {} was already a ledger key",
+                KeyId::of_bytes(&e.new_public_key.0)
+            ),
+        ));
+    }
+    let quorum_entry = state.recovery_quorum().map(|q| q.set_at).ok_or_else(|| {
+        fail(
+            meta,
+            "a ledger key replacement with no recovery quorum".into(),
+        )
+    })?;
+    state.meta.ledger_keys.push(LedgerKeyTerm {
+        from_index: meta.next_index(),
+        public_key: e.new_public_key,
+        quorum_entry: Some(quorum_entry),
     });
     changes.touch(StateKey::Meta);
     Ok(())

@@ -187,14 +187,31 @@ pub(super) struct Meta {
     /// keeps the record it always had.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ledger_keys: Vec<LedgerKeyTerm>,
+    /// The recovery quorum in force, once one was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_quorum: Option<RecoveryQuorum>,
 }
 
 /// A ledger key taking over: it signs every entry from `from_index` on and every
-/// checkpoint of a size at least `from_index`, until the next hand-over.
+/// checkpoint of a size at least `from_index`, until the next hand-over. A key
+/// that replaced a lost one also signs its replacement entry, `from_index - 1`,
+/// and `quorum_entry` is the entry that set the recovery quorum that approved
+/// it (`None` for genesis's key and keys handed over).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerKeyTerm {
     pub from_index: u64,
     pub public_key: super::PublicKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_entry: Option<u64>,
+}
+
+/// The recovery quorum in force: `threshold` of `keys` approve an emergency
+/// replacement of the ledger key; set by the entry `set_at`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecoveryQuorum {
+    pub threshold: u32,
+    pub keys: Vec<super::PublicKey>,
+    pub set_at: u64,
 }
 
 /// Indexes that only deciding a command reads (never a query).
@@ -341,6 +358,26 @@ impl State {
         )
     }
 
+    /// The ledger key that signs entry `index`: the key of
+    /// [`State::ledger_key_at`], except for a replacement entry, which the key
+    /// it brought in signs.
+    pub fn entry_key_at(&self, index: u64) -> Option<super::PublicKey> {
+        match self
+            .meta
+            .ledger_keys
+            .iter()
+            .find(|t| t.quorum_entry.is_some() && t.from_index == index.saturating_add(1))
+        {
+            Some(t) => Some(t.public_key),
+            None => self.ledger_key_at(index),
+        }
+    }
+
+    /// The recovery quorum in force, if one was set.
+    pub fn recovery_quorum(&self) -> Option<&RecoveryQuorum> {
+        self.meta.recovery_quorum.as_ref()
+    }
+
     /// The ledger key in force now: the one that signs the next entry and the
     /// checkpoint of the ledger as it stands.
     pub fn ledger_key_in_force(&self) -> Option<super::PublicKey> {
@@ -352,6 +389,7 @@ impl State {
         let genesis = self.meta.identity.as_ref().map(|i| LedgerKeyTerm {
             from_index: 0,
             public_key: i.ledger_public_key,
+            quorum_entry: None,
         });
         genesis
             .into_iter()

@@ -907,3 +907,169 @@ fn a_book_holds_at_most_units_max() {
 }
 
 mod servicing;
+
+/// An approval by the recovery key of `seed` (the registry does not check the
+/// signature: the writer and every verifier do).
+fn approval(seed: u8) -> RecoveryApproval {
+    RecoveryApproval {
+        recovery_public_key: key(seed).0,
+        signature: vec![seed; 64],
+    }
+}
+
+#[test]
+fn a_recovery_quorum_and_an_emergency_replacement_are_decided_with_every_refusal() {
+    let mut w = World::new();
+    let ledger_key = w.state.ledger_key_in_force().unwrap();
+    let (new_key, new_id) = key(40);
+    let replace = |after_size: u64, new_public_key: PublicKey, approvals: Vec<RecoveryApproval>| {
+        Command::EmergencyRotateLedgerKey(EmergencyRotateLedgerKey {
+            new_public_key,
+            after_size,
+            approvals,
+        })
+    };
+    // No quorum set: refused.
+    let size = w.state.size();
+    let admin = w.admin.clone();
+    assert_eq!(
+        w.refused(
+            &admin,
+            replace(size, new_key, vec![approval(31), approval(32)])
+        ),
+        RegistryError::NoRecoveryQuorum
+    );
+    // Quorums that cannot be set.
+    let quorum = |threshold: u32, seeds: &[u8]| {
+        Command::SetRecoveryQuorum(SetRecoveryQuorum {
+            threshold,
+            recovery_public_keys: seeds.iter().map(|s| key(*s).0).collect(),
+        })
+    };
+    for (threshold, seeds, field) in [
+        (0, &[31u8, 32, 33][..], "threshold"),
+        (4, &[31, 32, 33], "threshold"),
+        (1, &[], "recovery_public_keys"),
+        (2, &[31, 31, 33], "recovery_public_keys"),
+        (1, &[2], "recovery_public_keys"),
+    ] {
+        assert!(
+            matches!(w.refused(&admin, quorum(threshold, seeds)), RegistryError::Invalid { field: f, .. } if f == field),
+            "{threshold} of {seeds:?}"
+        );
+    }
+    let too_many: Vec<u8> = (100..100 + crate::limits::RECOVERY_KEYS_MAX as u8 + 1).collect();
+    assert!(matches!(
+        w.refused(&admin, quorum(1, &too_many)),
+        RegistryError::Invalid { .. }
+    ));
+    let bank = w.bank_a.clone();
+    assert!(matches!(
+        w.refused(&bank, quorum(2, &[31, 32, 33])),
+        RegistryError::RoleRequired { .. }
+    ));
+    // A first quorum, replaced by 2 of 3.
+    w.run(&admin, quorum(1, &[50])).unwrap();
+    let set_at = w.run(&admin, quorum(2, &[31, 32, 33])).unwrap();
+    let q = w.state.recovery_quorum().unwrap().clone();
+    assert_eq!((q.threshold, q.keys.len(), q.set_at), (2, 3, set_at));
+
+    let size = w.state.size();
+    // Too few approvals; a duplicate approver; a key outside the quorum (the
+    // replaced quorum's key included); the wrong size; the key in force; a
+    // key of another role: each refused, nothing changes.
+    assert_eq!(
+        w.refused(&admin, replace(size, new_key, vec![approval(31)])),
+        RegistryError::TooFewApprovals {
+            given: 1,
+            threshold: 2,
+            keys: 3
+        }
+    );
+    assert_eq!(
+        w.refused(
+            &admin,
+            replace(size, new_key, vec![approval(31), approval(31)])
+        ),
+        RegistryError::DuplicateApproval { key: key(31).1 }
+    );
+    assert_eq!(
+        w.refused(
+            &admin,
+            replace(size, new_key, vec![approval(31), approval(50)])
+        ),
+        RegistryError::NotARecoveryKey {
+            key: key(50).1,
+            set_at
+        }
+    );
+    assert_eq!(
+        w.refused(
+            &admin,
+            replace(size - 1, new_key, vec![approval(31), approval(32)])
+        ),
+        RegistryError::RecoverySizeMismatch {
+            approved: size - 1,
+            size
+        }
+    );
+    assert!(matches!(
+        w.refused(
+            &admin,
+            replace(size, ledger_key, vec![approval(31), approval(32)])
+        ),
+        RegistryError::LedgerKeyUnchanged { .. }
+    ));
+    let treasury = w.treasury.clone();
+    assert!(matches!(
+        w.refused(
+            &treasury,
+            replace(size, new_key, vec![approval(31), approval(32)])
+        ),
+        RegistryError::RoleRequired { .. }
+    ));
+    // Two distinct approvals of the quorum: the replacement, entry `size`.
+    let at = w
+        .run(
+            &admin,
+            replace(size, new_key, vec![approval(33), approval(31)]),
+        )
+        .unwrap();
+    assert_eq!(at, size);
+    assert_eq!(w.state.ledger_key_in_force(), Some(new_key));
+    // The replacement entry and later entries: the new key; the checkpoint of
+    // the size the quorum approved: the old key.
+    assert_eq!(w.state.entry_key_at(size), Some(new_key));
+    assert_eq!(w.state.ledger_key_at(size), Some(ledger_key));
+    assert_eq!(w.state.entry_key_at(size - 1), Some(ledger_key));
+    assert_eq!(w.state.ledger_key_at(size + 1), Some(new_key));
+    let term = w.state.ledger_key_terms().last().cloned().unwrap();
+    assert_eq!(
+        (term.from_index, term.quorum_entry),
+        (size + 1, Some(set_at))
+    );
+    // A reused key: genesis's key, the replaced one, refused for good.
+    let size = w.state.size();
+    for reused in [ledger_key, new_key] {
+        let err = w.refused(
+            &admin,
+            replace(size, reused, vec![approval(31), approval(32)]),
+        );
+        assert!(
+            matches!(
+                err,
+                RegistryError::LedgerKeyReused { .. } | RegistryError::LedgerKeyUnchanged { .. }
+            ),
+            "{err:?}"
+        );
+    }
+    assert!(matches!(
+        w.refused(
+            &admin,
+            replace(size, ledger_key, vec![approval(31), approval(32)])
+        ),
+        RegistryError::LedgerKeyReused { from_index: 0, .. }
+    ));
+    let _ = new_id;
+    w.check_replay();
+}

@@ -235,6 +235,37 @@ impl LedgerKeyRotated {
     }
 }
 
+/// A recovery key's approval of an emergency replacement of the ledger key: the
+/// recovery key and its signature over the approval statement
+/// (`ledger::recovery`), which the writer and every verifier check apart from
+/// deciding (deciding needs no signature check).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryApproval {
+    pub recovery_public_key: PublicKey,
+    pub signature: Vec<u8>,
+}
+
+/// The recovery quorum in force from this entry on: any `threshold` of
+/// `recovery_public_keys` approve an emergency replacement of the ledger key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryQuorumSet {
+    pub threshold: u32,
+    pub recovery_public_keys: Vec<PublicKey>,
+}
+
+/// The ledger key replaced on the recovery quorum's approval: this entry (at
+/// index `after_size`) is signed by `new_public_key`, as is every later entry
+/// and every checkpoint of a size greater than `after_size`; `old_public_key`
+/// signed the entries before and the checkpoints of a size at most
+/// `after_size`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerKeyReplaced {
+    pub old_public_key: PublicKey,
+    pub new_public_key: PublicKey,
+    pub after_size: u64,
+    pub approvals: Vec<RecoveryApproval>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParticipantRevoked {
     pub participant_id: ParticipantId,
@@ -253,6 +284,8 @@ pub enum Event {
     KeyRotated(KeyRotated),
     ParticipantRevoked(ParticipantRevoked),
     LedgerKeyRotated(LedgerKeyRotated),
+    RecoveryQuorumSet(RecoveryQuorumSet),
+    LedgerKeyReplaced(LedgerKeyReplaced),
     SeriesCreated(super::SeriesDefined),
     SeriesAmended(super::SeriesDefined),
     SeriesOpened(super::SeriesId),

@@ -27,10 +27,17 @@ impl pb::ledger_service_server::LedgerService for Services {
     ) -> Result<Response<pb::GetLedgerInfoResponse>, Status> {
         let identity = self.ledger.identity();
         let terms = self.ledger.read(|p| p.state.ledger_key_terms());
-        let handover_entries = terms
+        // Each key's hand-over or replacement entry, and for a replacement the
+        // entry that set the recovery quorum that approved it, in index order.
+        let indexes: std::collections::BTreeSet<u64> = terms
             .iter()
             .skip(1)
-            .map(|t| self.read_entry(t.from_index.saturating_sub(1)))
+            .flat_map(|t| [Some(t.from_index.saturating_sub(1)), t.quorum_entry])
+            .flatten()
+            .collect();
+        let handover_entries = indexes
+            .into_iter()
+            .map(|i| self.read_entry(i))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Response::new(pb::GetLedgerInfoResponse {
             handover_entries,

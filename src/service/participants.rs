@@ -79,6 +79,40 @@ impl pb::participant_service_server::ParticipantService for Services {
         }))
     }
 
+    async fn set_recovery_quorum(
+        &self,
+        request: Request<pb::SetRecoveryQuorumRequest>,
+    ) -> Result<Response<pb::SetRecoveryQuorumResponse>, Status> {
+        let auth = self
+            .auth
+            .check::<pb::SetRecoveryQuorum>(request.into_inner().signed)?;
+        let committed = self.write(auth).await?;
+        Ok(Response::new(pb::SetRecoveryQuorumResponse {
+            receipt: Some(receipt(&committed)),
+        }))
+    }
+
+    async fn emergency_rotate_ledger_key(
+        &self,
+        request: Request<pb::EmergencyRotateLedgerKeyRequest>,
+    ) -> Result<Response<pb::EmergencyRotateLedgerKeyResponse>, Status> {
+        let auth = self
+            .auth
+            .check::<pb::EmergencyRotateLedgerKey>(request.into_inner().signed)?;
+        let committed = self.write(auth).await?;
+        let replacement = committed
+            .events
+            .iter()
+            .find_map(|e| match codec::event_to_pb(e).kind {
+                Some(pb::event::Kind::LedgerKeyReplaced(r)) => Some(r),
+                _ => None,
+            });
+        Ok(Response::new(pb::EmergencyRotateLedgerKeyResponse {
+            receipt: Some(receipt(&committed)),
+            replacement,
+        }))
+    }
+
     async fn list_participants(
         &self,
         request: Request<pb::ListParticipantsRequest>,

@@ -20,7 +20,12 @@ use tonic_types::{ErrorDetails, StatusExt};
 pub fn registry_code(e: &RegistryError) -> Code {
     use RegistryError as E;
     match e {
-        E::Invalid { .. } | E::LedgerKeyUnchanged { .. } => Code::InvalidArgument,
+        E::Invalid { .. } | E::LedgerKeyUnchanged { .. } | E::DuplicateApproval { .. } => {
+            Code::InvalidArgument
+        }
+        E::NotARecoveryKey { .. } | E::TooFewApprovals { .. } | E::ApprovalSignatureBad { .. } => {
+            Code::PermissionDenied
+        }
         E::RoleRequired { .. }
         | E::NotTheOwner { .. }
         | E::NotYourSubscription { .. }
@@ -43,6 +48,11 @@ pub fn registry_code(e: &RegistryError) -> Code {
         | E::LastAdmin { .. }
         | E::NoNextLedgerKey
         | E::NextLedgerKeyDiffers { .. }
+        | E::NoRecoveryQuorum
+        | E::RecoverySizeMismatch { .. }
+        | E::ReplacementKeyNotHeld { .. }
+        | E::AwaitingEmergencyRotation { .. }
+        | E::NoEmergencyRotation { .. }
         | E::WrongSeriesState { .. }
         | E::OpenAfterWindow { .. }
         | E::BeforeSettlementDeadline { .. }
@@ -435,6 +445,61 @@ mod tests {
                 ae,
             ),
             K::NoNextLedgerKey => (E::NoNextLedgerKey, fp),
+            K::NoRecoveryQuorum => (E::NoRecoveryQuorum, fp),
+            K::RecoverySizeMismatch => (
+                E::RecoverySizeMismatch {
+                    approved: 3,
+                    size: 4,
+                },
+                fp,
+            ),
+            K::NotARecoveryKey => (
+                E::NotARecoveryKey {
+                    key: key.clone(),
+                    set_at: 2,
+                },
+                pd,
+            ),
+            K::DuplicateApproval => (
+                E::DuplicateApproval { key: key.clone() },
+                Code::InvalidArgument,
+            ),
+            K::TooFewApprovals => (
+                E::TooFewApprovals {
+                    given: 1,
+                    threshold: 2,
+                    keys: 3,
+                },
+                pd,
+            ),
+            K::ApprovalSignatureBad => (
+                E::ApprovalSignatureBad {
+                    key: key.clone(),
+                    new_key: key.clone(),
+                    after_size: 3,
+                },
+                pd,
+            ),
+            K::ReplacementKeyNotHeld => (
+                E::ReplacementKeyNotHeld {
+                    named: key.clone(),
+                    held: key.clone(),
+                },
+                fp,
+            ),
+            K::NoEmergencyRotation => (
+                E::NoEmergencyRotation {
+                    in_force: key.clone(),
+                },
+                fp,
+            ),
+            K::AwaitingEmergencyRotation => (
+                E::AwaitingEmergencyRotation {
+                    held: key.clone(),
+                    in_force: key.clone(),
+                },
+                fp,
+            ),
             K::NextLedgerKeyDiffers => (
                 E::NextLedgerKeyDiffers {
                     named: key.clone(),

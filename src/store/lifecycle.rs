@@ -137,25 +137,34 @@ impl Store {
         let terms = checked.state.ledger_key_terms();
         let given = ledger_key.public_key();
         let in_force = terms.last().map(|t| t.public_key.0);
-        if in_force != Some(given.to_bytes()) {
+        let used = terms.iter().any(|t| t.public_key.0 == given.to_bytes());
+        let awaiting = in_force != Some(given.to_bytes()) && options.emergency_rotation && !used;
+        if awaiting && checked.state.recovery_quorum().is_none() {
+            return Err(StoreError::Invalid(format!(
+                "--emergency-rotation with ledger key {}: this ledger has no recovery quorum, so no replacement of its key can be approved; start the server with the key in force",
+                KeyId::of(&given)
+            )));
+        }
+        if awaiting {
+            tracing::warn!(
+                held = %KeyId::of(&given),
+                in_force = %in_force.map(|k| KeyId::of_bytes(&k).to_string()).unwrap_or_default(),
+                "emergency rotation: this server takes no write but the replacement of the ledger key in force by the key it holds"
+            );
+        } else if in_force != Some(given.to_bytes()) {
             let id = |k: &[u8; 32]| KeyId::of_bytes(k).to_string();
             let found = id(&given.to_bytes());
-            return Err(
-                match (
-                    in_force,
-                    terms.iter().any(|t| t.public_key.0 == given.to_bytes()),
-                ) {
-                    (Some(key), true) => StoreError::RotatedOut {
-                        given: found,
-                        in_force: id(&key),
-                        from_index: terms.last().map_or(0, |t| t.from_index),
-                    },
-                    (key, _) => StoreError::KeyMismatch {
-                        expected: key.as_ref().map_or_else(String::new, id),
-                        found,
-                    },
+            return Err(match (in_force, used) {
+                (Some(key), true) => StoreError::RotatedOut {
+                    given: found,
+                    in_force: id(&key),
+                    from_index: terms.last().map_or(0, |t| t.from_index),
                 },
-            );
+                (key, _) => StoreError::KeyMismatch {
+                    expected: key.as_ref().map_or_else(String::new, id),
+                    found,
+                },
+            });
         }
         let next_ledger_key = options.next_ledger_key.as_ref().and_then(|k| k.take());
         if let Some(next) = &next_ledger_key {

@@ -115,6 +115,11 @@ pub struct StoreOptions {
     /// The key a `RotateLedgerKey` hands the ledger over to (`dbond serve
     /// --next-ledger-key`); the writer takes it at open.
     pub next_ledger_key: Option<NextLedgerKey>,
+    /// The ledger key given may be a fresh key that is not the one in force
+    /// (`dbond serve --emergency-rotation`): the open accepts it when the
+    /// ledger has a recovery quorum, and the writer then takes no write but
+    /// the `EmergencyRotateLedgerKey` that brings it in.
+    pub emergency_rotation: bool,
 }
 
 /// The next ledger key, handed to the writer once: options are cloned, the key
@@ -149,6 +154,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("batch_records", &self.batch_records)
             .field("observer", &self.observer.as_ref().map(|_| "set"))
             .field("group_arrival_wait", &self.group_arrival_wait)
+            .field("emergency_rotation", &self.emergency_rotation)
             .field(
                 "next_ledger_key",
                 &self
@@ -179,8 +185,9 @@ pub fn ledger_key_after(
     events: &[(crate::registry::EntryMeta, crate::registry::Event)],
     index: u64,
 ) -> crate::registry::PublicKey {
-    let later = events.iter().filter_map(|(_, e)| match e {
+    let later = events.iter().filter_map(|(meta, e)| match e {
         crate::registry::Event::LedgerKeyRotated(h) => Some((h.from_index, h.new_public_key)),
+        crate::registry::Event::LedgerKeyReplaced(r) => Some((meta.next_index(), r.new_public_key)),
         _ => None,
     });
     terms

@@ -123,18 +123,81 @@ impl Writer {
     ) -> Result<Decision, WriteError> {
         fresh_at(&request.payload, recorded_at)?;
         let state = &self.parts.state;
+        self.check_awaiting(request, index)?;
         let caller = authorize(state, &request.key_id, index)?;
         let ctx = registry::DecideCtx { index, recorded_at };
         let mut decision =
             registry::decide(state, &caller, &ctx, &request.command).map_err(WriteError::from)?;
         if let Decision::Append(events) = &mut decision {
             for event in events.iter_mut() {
-                if let Event::LedgerKeyRotated(handover) = event {
-                    self.sign_handover(handover)?;
+                match event {
+                    Event::LedgerKeyRotated(handover) => self.sign_handover(handover)?,
+                    Event::LedgerKeyReplaced(replaced) => self.check_replacement(replaced)?,
+                    _ => {}
                 }
             }
         }
         Ok(decision)
+    }
+
+    /// A server started with a key that is not the one in force (`dbond serve
+    /// --emergency-rotation`) takes no write but the replacement that brings
+    /// its key in: the key in force may be in a thief's hands, and the held
+    /// key may sign nothing before the quorum approved it.
+    fn check_awaiting(&self, request: &WriteRequest, index: u64) -> Result<(), WriteError> {
+        let held = self.parts.ledger_key.public_key();
+        let Some(in_force) = self.parts.state.ledger_key_at(index) else {
+            return Ok(());
+        };
+        let emergency = matches!(
+            request.command,
+            registry::Command::EmergencyRotateLedgerKey(_)
+        );
+        // After a hand-over the key in force is the next key the writer holds.
+        match (self.key_for(Some(in_force)).is_ok(), emergency) {
+            (true, false) | (false, true) => Ok(()),
+            (true, true) => Err(registry::RegistryError::NoEmergencyRotation {
+                in_force: KeyId::of_bytes(&in_force.0),
+            }
+            .into()),
+            (false, false) => Err(registry::RegistryError::AwaitingEmergencyRotation {
+                held: KeyId::of(&held),
+                in_force: KeyId::of_bytes(&in_force.0),
+            }
+            .into()),
+        }
+    }
+
+    /// Checks a decided replacement's approvals, each over the statement the
+    /// recovery keys sign (the registry decided everything else), and that the
+    /// server holds the key it brings in: the key it will sign the entry with.
+    fn check_replacement(&self, replaced: &registry::LedgerKeyReplaced) -> Result<(), WriteError> {
+        let held = self.parts.ledger_key.public_key();
+        if held.to_bytes() != replaced.new_public_key.0 {
+            return Err(registry::RegistryError::ReplacementKeyNotHeld {
+                named: KeyId::of_bytes(&replaced.new_public_key.0),
+                held: KeyId::of(&held),
+            }
+            .into());
+        }
+        let statement = crate::ledger::recovery::Statement {
+            origin: &self.parts.identity.origin,
+            new: &held,
+            after_size: replaced.after_size,
+        };
+        for approval in &replaced.approvals {
+            let bad = || registry::RegistryError::ApprovalSignatureBad {
+                key: KeyId::of_bytes(&approval.recovery_public_key.0),
+                new_key: KeyId::of(&held),
+                after_size: replaced.after_size,
+            };
+            let key = crate::ledger::keys::parse_public_key(&approval.recovery_public_key.0)
+                .map_err(|_| bad())?;
+            statement
+                .verify(&key, &approval.signature)
+                .map_err(|_| bad())?;
+        }
+        Ok(())
     }
 
     /// Fills in the new key's signature over a decided hand-over: the server

@@ -82,8 +82,9 @@ impl Writer {
         sealed_group.group.size_before = size_before;
         for ((meta, event), origin) in sealed_group.applied.iter().zip(scratch.origins.drain(..)) {
             // Each entry is signed by the key in force at its index: a group
-            // that carries a hand-over switches keys right after it.
-            let key = self.key_for(self.parts.state.ledger_key_at(meta.index))?;
+            // that carries a hand-over switches keys right after it, and a
+            // replacement entry is signed by the key it brings in.
+            let key = self.key_for(self.parts.state.entry_key_at(meta.index))?;
             // A key that cannot sign (a token gone away) stops the writer before
             // anything of the group is written, as a storage failure does.
             let sealed = entry::seal_with(
