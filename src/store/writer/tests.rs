@@ -10,6 +10,57 @@ use crate::store::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The `Engine` methods a test engine passes to the engine it wraps (`inner`)
+/// unchanged: all but `write_group`.
+macro_rules! delegate_to_inner {
+    () => {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn is_empty(&self) -> Result<bool, StoreError> {
+            self.inner.is_empty()
+        }
+        fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.entry(index)
+        }
+        fn entries(&self, start: u64, end: Option<u64>) -> Entries {
+            self.inner.entries(start, end)
+        }
+        fn scan_entries(
+            &self,
+            start: u64,
+            end: Option<u64>,
+            visit: &mut EntryVisitor<'_>,
+        ) -> Result<(), StoreError> {
+            self.inner.scan_entries(start, end, visit)
+        }
+        fn last_index(&self) -> Result<Option<u64>, StoreError> {
+            self.inner.last_index()
+        }
+        fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.checkpoint()
+        }
+        fn scan_state(&self, visit: &mut StateVisitor<'_>) -> Result<(), StoreError> {
+            self.inner.scan_state(visit)
+        }
+        fn check_layout(&self, at: u64) -> Result<(), StoreError> {
+            self.inner.check_layout(at)
+        }
+        fn unfinished_group(&self) -> Result<Option<u64>, StoreError> {
+            self.inner.unfinished_group()
+        }
+        fn remove_entries_from(&self, size: u64) -> Result<u64, StoreError> {
+            self.inner.remove_entries_from(size)
+        }
+        fn finish_roll_back(&self, records: Vec<StateWrite>) -> Result<(), StoreError> {
+            self.inner.finish_roll_back(records)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            self.inner.flush()
+        }
+    };
+}
+
 /// An engine whose writer role is taken away after `groups` group writes.
 struct LosesRole {
     inner: Arc<dyn Engine>,
@@ -18,12 +69,6 @@ struct LosesRole {
 }
 
 impl Engine for LosesRole {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    fn is_empty(&self) -> Result<bool, StoreError> {
-        self.inner.is_empty()
-    }
     fn write_group(&self, group: &Group, fault: Option<FaultPlan>) -> Result<(), EngineError> {
         if self.written.fetch_add(1, Ordering::SeqCst) >= self.groups {
             return Err(EngineError::LostWriterRole(
@@ -32,44 +77,7 @@ impl Engine for LosesRole {
         }
         self.inner.write_group(group, fault)
     }
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.entry(index)
-    }
-    fn entries(&self, start: u64, end: Option<u64>) -> Entries {
-        self.inner.entries(start, end)
-    }
-    fn scan_entries(
-        &self,
-        start: u64,
-        end: Option<u64>,
-        visit: &mut EntryVisitor<'_>,
-    ) -> Result<(), StoreError> {
-        self.inner.scan_entries(start, end, visit)
-    }
-    fn last_index(&self) -> Result<Option<u64>, StoreError> {
-        self.inner.last_index()
-    }
-    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.checkpoint()
-    }
-    fn scan_state(&self, visit: &mut StateVisitor<'_>) -> Result<(), StoreError> {
-        self.inner.scan_state(visit)
-    }
-    fn check_layout(&self, at: u64) -> Result<(), StoreError> {
-        self.inner.check_layout(at)
-    }
-    fn unfinished_group(&self) -> Result<Option<u64>, StoreError> {
-        self.inner.unfinished_group()
-    }
-    fn remove_entries_from(&self, size: u64) -> Result<u64, StoreError> {
-        self.inner.remove_entries_from(size)
-    }
-    fn finish_roll_back(&self, records: Vec<StateWrite>) -> Result<(), StoreError> {
-        self.inner.finish_roll_back(records)
-    }
-    fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush()
-    }
+    delegate_to_inner!();
 }
 
 #[tokio::test]
@@ -189,12 +197,6 @@ struct Gated {
 }
 
 impl Engine for Gated {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    fn is_empty(&self) -> Result<bool, StoreError> {
-        self.inner.is_empty()
-    }
     fn write_group(&self, group: &Group, fault: Option<FaultPlan>) -> Result<(), EngineError> {
         let _ = self.entered.send((group.size_before, group.entries.len()));
         let released = self
@@ -207,44 +209,7 @@ impl Engine for Gated {
         }
         self.inner.write_group(group, fault)
     }
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.entry(index)
-    }
-    fn entries(&self, start: u64, end: Option<u64>) -> Entries {
-        self.inner.entries(start, end)
-    }
-    fn scan_entries(
-        &self,
-        start: u64,
-        end: Option<u64>,
-        visit: &mut EntryVisitor<'_>,
-    ) -> Result<(), StoreError> {
-        self.inner.scan_entries(start, end, visit)
-    }
-    fn last_index(&self) -> Result<Option<u64>, StoreError> {
-        self.inner.last_index()
-    }
-    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.checkpoint()
-    }
-    fn scan_state(&self, visit: &mut StateVisitor<'_>) -> Result<(), StoreError> {
-        self.inner.scan_state(visit)
-    }
-    fn check_layout(&self, at: u64) -> Result<(), StoreError> {
-        self.inner.check_layout(at)
-    }
-    fn unfinished_group(&self) -> Result<Option<u64>, StoreError> {
-        self.inner.unfinished_group()
-    }
-    fn remove_entries_from(&self, size: u64) -> Result<u64, StoreError> {
-        self.inner.remove_entries_from(size)
-    }
-    fn finish_roll_back(&self, records: Vec<StateWrite>) -> Result<(), StoreError> {
-        self.inner.finish_roll_back(records)
-    }
-    fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush()
-    }
+    delegate_to_inner!();
 }
 
 /// The published size, and which of the banks `ids` the published state knows.
