@@ -156,25 +156,59 @@ pub(super) fn decide_rotate_ledger_key(
     })])
 }
 
+/// Refuses a hand-over or replacement (`what`) whose old key is not the key in
+/// force at its entry.
+fn old_key_in_force(
+    state: &State,
+    meta: &EntryMeta,
+    named: &PublicKey,
+    what: &str,
+) -> Result<(), ApplyError> {
+    let current = state
+        .ledger_key_at(meta.index)
+        .ok_or_else(|| fail(meta, format!("a ledger key {what} before genesis")))?;
+    if *named != current {
+        return Err(fail(
+            meta,
+            format!(
+                "the {what} names old ledger key {}, but the key in force is {}",
+                KeyId::of_bytes(&named.0),
+                KeyId::of_bytes(&current.0)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a new ledger key that already was one: a key signs one term only.
+fn never_a_ledger_key(
+    state: &State,
+    meta: &EntryMeta,
+    key: &PublicKey,
+) -> Result<(), ApplyError> {
+    if state
+        .ledger_key_terms()
+        .iter()
+        .any(|t| t.public_key == *key)
+    {
+        return Err(fail(
+            meta,
+            format!(
+                "ledger key {} was already a ledger key",
+                KeyId::of_bytes(&key.0)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn apply_ledger_key_rotated(
     state: &mut State,
     meta: &EntryMeta,
     e: &LedgerKeyRotated,
     changes: &mut Changes,
 ) -> Result<(), ApplyError> {
-    let current = state
-        .ledger_key_at(meta.index)
-        .ok_or_else(|| fail(meta, "a ledger key hand-over before genesis".into()))?;
-    if e.old_public_key != current {
-        return Err(fail(
-            meta,
-            format!(
-                "the hand-over names old ledger key {}, but the key in force is {}",
-                KeyId::of_bytes(&e.old_public_key.0),
-                KeyId::of_bytes(&current.0)
-            ),
-        ));
-    }
+    old_key_in_force(state, meta, &e.old_public_key, "hand-over")?;
     if e.from_index != meta.next_index() {
         return Err(fail(
             meta,
@@ -185,19 +219,7 @@ pub(super) fn apply_ledger_key_rotated(
             ),
         ));
     }
-    if state
-        .ledger_key_terms()
-        .iter()
-        .any(|t| t.public_key == e.new_public_key)
-    {
-        return Err(fail(
-            meta,
-            format!(
-                "ledger key {} was already a ledger key",
-                KeyId::of_bytes(&e.new_public_key.0)
-            ),
-        ));
-    }
+    never_a_ledger_key(state, meta, &e.new_public_key)?;
     state.meta.ledger_keys.push(LedgerKeyTerm {
         from_index: e.from_index,
         public_key: e.new_public_key,
@@ -365,19 +387,7 @@ pub(super) fn apply_ledger_key_replaced(
     e: &LedgerKeyReplaced,
     changes: &mut Changes,
 ) -> Result<(), ApplyError> {
-    let current = state
-        .ledger_key_at(meta.index)
-        .ok_or_else(|| fail(meta, "a ledger key replacement before genesis".into()))?;
-    if e.old_public_key != current {
-        return Err(fail(
-            meta,
-            format!(
-                "the replacement names old ledger key {}, but the key in force is {}",
-                KeyId::of_bytes(&e.old_public_key.0),
-                KeyId::of_bytes(&current.0)
-            ),
-        ));
-    }
+    old_key_in_force(state, meta, &e.old_public_key, "replacement")?;
     if e.after_size != meta.index {
         return Err(fail(
             meta,
@@ -387,19 +397,7 @@ pub(super) fn apply_ledger_key_replaced(
             ),
         ));
     }
-    if state
-        .ledger_key_terms()
-        .iter()
-        .any(|t| t.public_key == e.new_public_key)
-    {
-        return Err(fail(
-            meta,
-            format!(
-                "ledger key {} was already a ledger key",
-                KeyId::of_bytes(&e.new_public_key.0)
-            ),
-        ));
-    }
+    never_a_ledger_key(state, meta, &e.new_public_key)?;
     let quorum_entry = state.recovery_quorum().map(|q| q.set_at).ok_or_else(|| {
         fail(
             meta,
