@@ -181,11 +181,7 @@ fn old_key_in_force(
 }
 
 /// Refuses a new ledger key that already was one: a key signs one term only.
-fn never_a_ledger_key(
-    state: &State,
-    meta: &EntryMeta,
-    key: &PublicKey,
-) -> Result<(), ApplyError> {
+fn never_a_ledger_key(state: &State, meta: &EntryMeta, key: &PublicKey) -> Result<(), ApplyError> {
     if state
         .ledger_key_terms()
         .iter()
